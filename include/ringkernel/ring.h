@@ -1,0 +1,367 @@
+/* ringkernel: bounded lock-free rings for host C and CUDA device code.
+ *
+ * A ring has `capacity` slots (a power of two) of `slot_size` bytes; every
+ * slot starts with a 64-bit sequence word that the ring owns. Positions are
+ * free-running 64-bit counters, so they never wrap in practice.
+ *
+ *   producers: claim n positions -> fill the slots -> publish them
+ *   consumer:  wait until a slot is ready -> read it -> consume up to a head
+ *
+ * Flag-in-line: a slot at position p is ready when its sequence word equals
+ * p + 1, so one read of the slot returns the data and its "ready" flag
+ * together; the consumer never reads the producers' tail. Publication of a
+ * batch costs one release fence on the device (release stores, which are
+ * plain stores on x86, on the host).
+ *
+ * Single-producer rings claim with a plain store, multi-producer rings with a
+ * compare-and-swap on the shared tail. Both check for space against a cached
+ * copy of the consumer's head and re-read the real head only when the cache
+ * says full, so a producer across PCIe pays one remote read per `capacity`
+ * messages, not one per message.
+ *
+ * The three parts - producer line, consumer line, slots - may live in
+ * different memories: put each line where its writers are (rk_ring_init_split).
+ * The ring never allocates; the caller owns all memory. */
+#ifndef RINGKERNEL_RING_H
+#define RINGKERNEL_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ringkernel/export.h"
+#include "ringkernel/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The GPU's cache line; each side's words get one of their own. */
+#define RK_RING_LINE 128u
+
+enum rk_ring_mode {
+    RK_RING_SPSC = 0,
+    RK_RING_MPSC = 1,
+};
+
+/* Which agents share the ring on the device side: decides the scope of the
+ * device's atomics and fences (host code always uses full-system ordering). */
+enum rk_ring_scope {
+    RK_RING_SCOPE_SYSTEM = 0, /* host and device: pinned mapped memory */
+    RK_RING_SCOPE_DEVICE = 1, /* blocks of one GPU: device memory */
+};
+
+typedef struct rk_ring_prod {
+    uint64_t tail;       /* next position to claim */
+    uint64_t head_cache; /* producers' last view of rk_ring_cons.head */
+    unsigned char pad_[RK_RING_LINE - 16];
+} rk_ring_prod;
+
+typedef struct rk_ring_cons {
+    uint64_t head; /* every position below it has been read */
+    unsigned char pad_[RK_RING_LINE - 8];
+} rk_ring_cons;
+
+RK_STATIC_ASSERT(sizeof(rk_ring_prod) == RK_RING_LINE, "producer words fill one line");
+RK_STATIC_ASSERT(sizeof(rk_ring_cons) == RK_RING_LINE, "consumer words fill one line");
+
+/* A descriptor: plain pointers and geometry, copied by value to each side. */
+typedef struct rk_ring {
+    rk_ring_prod *prod;
+    rk_ring_cons *cons;
+    unsigned char *slots;
+    uint32_t capacity;
+    uint32_t slot_size;
+    uint32_t mode;  /* enum rk_ring_mode */
+    uint32_t scope; /* enum rk_ring_scope */
+} rk_ring;
+
+RK_STATIC_ASSERT(sizeof(rk_ring) == 40, "ring descriptor layout is shared with device code");
+
+/* ---- atomics: gcc builtins on the host, PTX on the device ---------------- */
+
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ uint64_t rk__ld_acquire(const uint64_t *p, uint32_t scope)
+{
+    uint64_t v;
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    else
+        asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+__device__ __forceinline__ uint64_t rk__ld_relaxed(const uint64_t *p, uint32_t scope)
+{
+    uint64_t v;
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        asm volatile("ld.relaxed.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    else
+        asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+__device__ __forceinline__ void rk__st_relaxed(uint64_t *p, uint64_t v, uint32_t scope)
+{
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+    else
+        asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ void rk__st_release(uint64_t *p, uint64_t v, uint32_t scope)
+{
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+    else
+        asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+__device__ __forceinline__ void rk__fence_release(uint32_t scope)
+{
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        __threadfence_system();
+    else
+        __threadfence();
+}
+__device__ __forceinline__ int rk__cas(uint64_t *p, uint64_t *expected, uint64_t desired, uint32_t scope)
+{
+    unsigned long long want = *expected, got;
+    if (scope == RK_RING_SCOPE_SYSTEM)
+        got = atomicCAS_system((unsigned long long *)p, want, (unsigned long long)desired);
+    else
+        got = atomicCAS((unsigned long long *)p, want, (unsigned long long)desired);
+    *expected = got;
+    return got == want;
+}
+#else
+static inline uint64_t rk__ld_acquire(const uint64_t *p, uint32_t scope)
+{
+    (void)scope;
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t rk__ld_relaxed(const uint64_t *p, uint32_t scope)
+{
+    (void)scope;
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void rk__st_relaxed(uint64_t *p, uint64_t v, uint32_t scope)
+{
+    (void)scope;
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline void rk__st_release(uint64_t *p, uint64_t v, uint32_t scope)
+{
+    (void)scope;
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline int rk__cas(uint64_t *p, uint64_t *expected, uint64_t desired, uint32_t scope)
+{
+    (void)scope;
+    /* acq_rel: acquire pairs with the head_cache refresh of other producers;
+     * release is not needed for the slot data (published separately). */
+    return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+#endif
+
+/* ---- setup ----------------------------------------------------------------- */
+
+/* Bytes one contiguous block needs for rk_ring_init: both lines and the slots. */
+RK_HD size_t rk_ring_bytes(uint32_t capacity, uint32_t slot_size)
+{
+    return 2u * RK_RING_LINE + (size_t)capacity * slot_size;
+}
+
+/* Sets up a ring over caller-owned memory (parts may be in different memories:
+ * pinned host, device, shared). `slots` must be 16-byte aligned and hold
+ * capacity * slot_size bytes; the lines must be RK_RING_LINE aligned.
+ * capacity: a power of two >= 2; slot_size: a multiple of 16, >= 16.
+ * Returns RK_EINVAL for bad geometry or alignment. Not thread-safe: run it
+ * before any producer or consumer starts. */
+RK_HD rk_status rk_ring_init_split(rk_ring *r, rk_ring_prod *prod, rk_ring_cons *cons, void *slots,
+                                   uint32_t capacity, uint32_t slot_size, enum rk_ring_mode mode,
+                                   enum rk_ring_scope scope)
+{
+    if (!r || !prod || !cons || !slots)
+        return RK_EINVAL;
+    if (capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > (1u << 30))
+        return RK_EINVAL;
+    if (slot_size < 16 || slot_size % 16 != 0)
+        return RK_EINVAL;
+    if (((uintptr_t)prod | (uintptr_t)cons) % RK_RING_LINE != 0 || (uintptr_t)slots % 16 != 0)
+        return RK_EINVAL;
+    if (mode != RK_RING_SPSC && mode != RK_RING_MPSC)
+        return RK_EINVAL;
+    if (scope != RK_RING_SCOPE_SYSTEM && scope != RK_RING_SCOPE_DEVICE)
+        return RK_EINVAL;
+    memset(prod, 0, sizeof *prod);
+    memset(cons, 0, sizeof *cons);
+    /* Sequence 0 is "not ready" for every position: ready means seq == pos+1. */
+    memset(slots, 0, (size_t)capacity * slot_size);
+    r->prod = prod;
+    r->cons = cons;
+    r->slots = (unsigned char *)slots;
+    r->capacity = capacity;
+    r->slot_size = slot_size;
+    r->mode = (uint32_t)mode;
+    r->scope = (uint32_t)scope;
+    return RK_OK;
+}
+
+/* rk_ring_init_split over one block of rk_ring_bytes() bytes, aligned to
+ * RK_RING_LINE. */
+RK_HD rk_status rk_ring_init(rk_ring *r, void *mem, uint32_t capacity, uint32_t slot_size,
+                             enum rk_ring_mode mode, enum rk_ring_scope scope)
+{
+    unsigned char *base = (unsigned char *)mem;
+    if (!base)
+        return RK_EINVAL;
+    return rk_ring_init_split(r, (rk_ring_prod *)base, (rk_ring_cons *)(base + RK_RING_LINE),
+                              base + 2u * RK_RING_LINE, capacity, slot_size, mode, scope);
+}
+
+RK_HD void *rk_ring_slot(const rk_ring *r, uint64_t pos)
+{
+    return r->slots + (size_t)(pos & (uint64_t)(r->capacity - 1)) * r->slot_size;
+}
+
+/* ---- producer side -------------------------------------------------------- */
+
+/* Room for n more slots given a head value; refreshes the cached head from
+ * the consumer line only when the cache says there is not. */
+RK_HD int rk__ring_has_room(const rk_ring *r, uint64_t tail, uint32_t n)
+{
+    uint64_t head = rk__ld_relaxed(&r->prod->head_cache, r->scope);
+    if (tail + n - head <= r->capacity)
+        return 1;
+    /* Acquire: the consumer stored head with release after it finished reading
+     * those slots, so our writes into them cannot overtake its reads. */
+    head = rk__ld_acquire(&r->cons->head, r->scope);
+    rk__st_relaxed(&r->prod->head_cache, head, r->scope);
+    return tail + n - head <= r->capacity;
+}
+
+/* Claims n consecutive positions (all or nothing) and stores the first in
+ * *pos. Returns RK_EFULL when fewer than n slots are free, RK_EINVAL for
+ * n == 0 or n > capacity. Never blocks. In an SPSC ring only one thread may
+ * claim; in an MPSC ring any number may. */
+RK_HD rk_status rk_ring_claim(rk_ring *r, uint32_t n, uint64_t *pos)
+{
+    uint64_t tail;
+    if (n == 0 || n > r->capacity)
+        return RK_EINVAL;
+    if (r->mode == RK_RING_SPSC) {
+        /* Relaxed: only this producer writes tail; others read it for depth. */
+        tail = rk__ld_relaxed(&r->prod->tail, r->scope);
+        if (!rk__ring_has_room(r, tail, n))
+            return RK_EFULL;
+        rk__st_relaxed(&r->prod->tail, tail + n, r->scope);
+        *pos = tail;
+        return RK_OK;
+    }
+    tail = rk__ld_relaxed(&r->prod->tail, r->scope);
+    for (;;) {
+        if (!rk__ring_has_room(r, tail, n))
+            return RK_EFULL;
+        /* A failed CAS reloads tail and rechecks room from the new value. */
+        if (rk__cas(&r->prod->tail, &tail, tail + n, r->scope)) {
+            *pos = tail;
+            return RK_OK;
+        }
+    }
+}
+
+/* Makes positions [pos, pos+n) visible to the consumer; the slots must have
+ * been filled. One thread publishes the whole batch. */
+RK_HD void rk_ring_publish(rk_ring *r, uint64_t pos, uint32_t n)
+{
+    uint32_t i;
+#if defined(__CUDA_ARCH__)
+    /* One fence orders every payload store of the batch before the sequence
+     * stores below; the consumer's acquire load of a sequence word then sees
+     * the slot's data. At system scope the fence also covers PCIe writes. */
+    rk__fence_release(r->scope);
+    for (i = 0; i < n; i++)
+        rk__st_relaxed((uint64_t *)rk_ring_slot(r, pos + i), pos + i + 1, r->scope);
+#else
+    /* Release per store: orders the slot's payload stores before its
+     * sequence store (free on x86, one dmb on Arm; and visible to TSan,
+     * which does not model standalone fences). */
+    for (i = 0; i < n; i++)
+        rk__st_release((uint64_t *)rk_ring_slot(r, pos + i), pos + i + 1, r->scope);
+#endif
+}
+
+/* ---- consumer side (one consumer) ----------------------------------------- */
+
+/* The slot at `pos` if the producer has published it, else NULL. Acquire:
+ * pairs with the release in rk_ring_publish, so the slot's bytes read after
+ * this are the ones written before publication. */
+RK_HD void *rk_ring_ready(const rk_ring *r, uint64_t pos)
+{
+    uint64_t *slot = (uint64_t *)rk_ring_slot(r, pos);
+    return rk__ld_acquire(slot, r->scope) == pos + 1 ? (void *)slot : NULL;
+}
+
+/* Frees every slot below `head` for reuse. Release: the consumer's reads of
+ * those slots happen before any producer can claim and overwrite them. Batch
+ * it: one call after a run of reads. */
+RK_HD void rk_ring_consume(rk_ring *r, uint64_t head)
+{
+    rk__st_release(&r->cons->head, head, r->scope);
+}
+
+/* The consumer's own head (only the consumer writes it). Where the consumer
+ * line is remote to the consumer, keep the head in a local variable instead. */
+RK_HD uint64_t rk_ring_head(const rk_ring *r)
+{
+    return rk__ld_relaxed(&r->cons->head, r->scope);
+}
+
+/* Slots claimed and not yet consumed: exact when both sides are quiet,
+ * otherwise a snapshot. */
+RK_HD uint64_t rk_ring_depth(const rk_ring *r)
+{
+    uint64_t head = rk__ld_acquire(&r->cons->head, r->scope);
+    uint64_t tail = rk__ld_relaxed(&r->prod->tail, r->scope);
+    return tail - head;
+}
+
+/* ---- convenience: copy one item in or out --------------------------------- */
+
+/* Copies `len` bytes of `item` into one slot. The first 8 bytes of the item
+ * are the slot's sequence word and are not copied. Returns RK_E2BIG if the
+ * item does not fit a slot, RK_EINVAL if it is shorter than 8 bytes,
+ * RK_EFULL when the ring is full. */
+RK_HD rk_status rk_ring_push(rk_ring *r, const void *item, size_t len)
+{
+    uint64_t pos;
+    rk_status st;
+    if (len < sizeof(uint64_t))
+        return RK_EINVAL;
+    if (len > r->slot_size)
+        return RK_E2BIG;
+    st = rk_ring_claim(r, 1, &pos);
+    if (st != RK_OK)
+        return st;
+    memcpy((unsigned char *)rk_ring_slot(r, pos) + 8, (const unsigned char *)item + 8, len - 8);
+    rk_ring_publish(r, pos, 1);
+    return RK_OK;
+}
+
+/* Copies the next slot's first `len` bytes into `out` (its first 8 bytes get
+ * the sequence word) and frees the slot. RK_EEMPTY when nothing is ready. */
+RK_HD rk_status rk_ring_pop(rk_ring *r, void *out, size_t len)
+{
+    uint64_t head = rk_ring_head(r);
+    const void *slot = rk_ring_ready(r, head);
+    if (len > r->slot_size)
+        return RK_E2BIG;
+    if (!slot)
+        return RK_EEMPTY;
+    memcpy(out, slot, len);
+    rk_ring_consume(r, head + 1);
+    return RK_OK;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,188 @@
+/* ringkernel: persistent actors on the GPU and on host threads.
+ *
+ * The umbrella header. A runtime runs actors on one backend: CPU worker
+ * threads, or the blocks of one persistent CUDA kernel. The host sends them
+ * messages, receives what they send to RK_ACTOR_HOST, and drives their
+ * lifecycle. Every call that waits takes a timeout. */
+#ifndef RINGKERNEL_H
+#define RINGKERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringkernel/actor.h"
+#include "ringkernel/control.h"
+#include "ringkernel/export.h"
+#include "ringkernel/hlc.h"
+#include "ringkernel/lifecycle.h"
+#include "ringkernel/msg.h"
+#include "ringkernel/ring.h"
+#include "ringkernel/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RK_VERSION_MAJOR 0
+#define RK_VERSION_MINOR 1
+#define RK_VERSION_PATCH 0
+
+#define RK_FOREVER UINT64_MAX /* a timeout that never expires */
+
+typedef struct rk_runtime rk_runtime;
+
+typedef enum rk_backend {
+    RK_BACKEND_AUTO = 0, /* CUDA when built and a device is present, else CPU */
+    RK_BACKEND_CPU = 1,
+    RK_BACKEND_CUDA = 2,
+} rk_backend;
+
+typedef struct rk_runtime_options {
+    rk_backend backend;
+    uint32_t max_actors;          /* actor slots; default 64 */
+    uint32_t workers;             /* CPU: worker threads; 0 = one per core, at most 8 */
+    uint32_t host_queue_capacity; /* slots of the queue to the host; default 4096 */
+    uint32_t host_slot_size;      /* bytes per slot of that queue; default 256 */
+    uint32_t max_payload;         /* largest payload, by reference; default 1 MiB */
+    uint32_t dead_letter_capacity;/* default 1024 */
+    uint64_t drain_timeout_ns;    /* shutdown's drain limit; default 1 s */
+    int device;                   /* CUDA device ordinal; default 0 */
+    const void *gpu_program;      /* CUDA: the program from RK_GPU_PROGRAM (device.cuh) */
+} rk_runtime_options;
+
+/* Fills `o` with the defaults above. */
+RK_API void rk_runtime_options_init(rk_runtime_options *o);
+
+/* Creates a runtime and starts its backend (threads, or the persistent
+ * kernel). `o` may be NULL for defaults. Returns RK_EINVAL for bad options,
+ * RK_ENOBACKEND if the backend was not built, RK_ENODEV if CUDA finds no
+ * device, RK_ENOMEM. */
+RK_API rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o);
+
+/* What happened to messages still in flight at shutdown. */
+typedef struct rk_shutdown_report {
+    uint64_t drained;       /* queued messages handled during the drain */
+    uint64_t dead_lettered; /* undelivered: left in queues when the drain timed out */
+    uint64_t host_unread;   /* messages to the host that nobody received */
+    uint32_t actors_failed; /* actors in Failed at the end */
+    int timed_out;          /* the drain hit drain_timeout_ns */
+} rk_shutdown_report;
+
+/* Stops intake, lets every actor handle its queued messages (up to the drain
+ * timeout), stops the backend and reports what was in flight. `report` may
+ * be NULL. The runtime must still be destroyed. Blocks up to the timeout. */
+RK_API rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report);
+
+/* Shuts down if needed and frees everything. NULL is a no-op. */
+RK_API void rk_runtime_destroy(rk_runtime *rt);
+
+RK_API rk_backend rk_runtime_backend(const rk_runtime *rt);
+RK_API const char *rk_backend_name(rk_backend b);
+
+/* An error that happened asynchronously (a handler failed, the device
+ * faulted). Pops the oldest into *out; RK_EEMPTY when there is none. */
+typedef struct rk_async_error {
+    rk_actor_id actor;
+    uint32_t generation;
+    rk_status status;
+    uint64_t hlc;
+} rk_async_error;
+RK_API rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out);
+
+/* ---- actors ----------------------------------------------------------------- */
+
+typedef struct rk_actor_options {
+    const char *name;            /* unique in the runtime; required */
+    const rk_actor_type *type;   /* required */
+    const void *initial_state;   /* copied; NULL = zeroed */
+    uint32_t state_size;         /* bytes of state */
+    uint32_t inbox_capacity;     /* slots, power of two; default 1024 */
+    uint32_t slot_size;          /* bytes per slot, header included; default 256 */
+    uint32_t block_size;         /* CUDA: threads of the actor's block; default 128 */
+    uint32_t tenant;             /* default 0 */
+} rk_actor_options;
+
+RK_API void rk_actor_options_init(rk_actor_options *o);
+
+/* Creates an actor and makes it Active (Dormant -> Initializing -> Active).
+ * On the CUDA backend this claims a slot of the running kernel: no launch.
+ * Returns RK_EEXIST for a taken name, RK_ENOMEM when no slot is free,
+ * RK_EINVAL for bad options, RK_ETIMEDOUT if the backend does not confirm. */
+RK_API rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id);
+
+/* Lifecycle commands; each returns once the backend has applied it, or
+ * RK_ETIMEDOUT. RK_ETRANSITION for a move the lifecycle does not allow,
+ * RK_ENOACTOR for an unknown id. Terminate lets the actor handle what is
+ * queued first; restart gives fresh state and a new generation. */
+RK_API rk_status rk_activate(rk_runtime *rt, rk_actor_id id);
+RK_API rk_status rk_deactivate(rk_runtime *rt, rk_actor_id id);
+RK_API rk_status rk_terminate(rk_runtime *rt, rk_actor_id id);
+RK_API rk_status rk_restart(rk_runtime *rt, rk_actor_id id);
+
+RK_API rk_status rk_lookup(rk_runtime *rt, const char *name, rk_actor_id *id);
+RK_API rk_status rk_actor_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state *state);
+
+/* A snapshot of the actor's control block (counters, generation, errors). */
+RK_API rk_status rk_actor_control(rk_runtime *rt, rk_actor_id id, rk_control *out);
+
+typedef struct rk_actor_metrics {
+    uint64_t msgs_in;
+    uint64_t msgs_out;
+    uint64_t errors;
+    uint64_t dead_letters;
+    uint64_t queue_depth;
+    uint64_t restarts;
+    uint32_t generation;
+    rk_lifecycle_state state;
+} rk_actor_metrics;
+RK_API rk_status rk_actor_metrics_get(rk_runtime *rt, rk_actor_id id, rk_actor_metrics *out);
+
+/* ---- messages from the host ------------------------------------------------- */
+
+/* Sends `len` bytes to actor `dst`. Inline when the payload fits the slot,
+ * otherwise copied into a runtime buffer and sent by reference. Returns
+ * RK_ENOACTOR, RK_ESTATE (not accepting), RK_ETENANT (dst not in tenant 0;
+ * use rk_send_msg to send as another tenant), RK_E2BIG (over max_payload),
+ * RK_EFULL (queue full; nothing was sent), RK_ESHUTDOWN. Never blocks. */
+RK_API rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len);
+
+/* Sends with a caller-built header (tenant, flags, corr, dst_gen are taken
+ * from it; src, hlc, seq and ref are set by the runtime). */
+RK_API rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload);
+
+/* A message received by the host: its header and payload copied out. */
+typedef struct rk_msgbuf {
+    rk_msg hdr;
+    void *data;        /* caller's buffer for the payload */
+    uint32_t capacity; /* its size */
+} rk_msgbuf;
+
+/* Receives the next message an actor sent to RK_ACTOR_HOST (not replies to
+ * pending rk_call's), waiting up to timeout_ns (0 = poll). Returns
+ * RK_ETIMEDOUT, or RK_E2BIG if the payload does not fit (the message stays
+ * queued; hdr.len says how much room it needs). Thread-safe. */
+RK_API rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns);
+
+/* Request/reply: sends a request with a fresh correlation id and waits for
+ * the reply carrying it. The reply is copied into *reply. A reply arriving
+ * after the timeout is dead-lettered, not confused with a later call. */
+RK_API rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
+                         rk_msgbuf *reply, uint64_t timeout_ns);
+
+/* ---- dead letters ------------------------------------------------------------ */
+
+typedef struct rk_dead_letter {
+    rk_msg hdr;        /* the message's header */
+    rk_status reason;  /* why it was not delivered */
+} rk_dead_letter;
+
+/* Pops the oldest dead letter; RK_EEMPTY when none. `dropped` (may be NULL)
+ * gets how many dead letters were discarded because the queue was full. */
+RK_API rk_status rk_dead_letter_pop(rk_runtime *rt, rk_dead_letter *out, uint64_t *dropped);
+RK_API uint64_t rk_dead_letter_count(rk_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

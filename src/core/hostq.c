@@ -1,0 +1,385 @@
+/* Host messaging: rk_send, rk_recv, rk_call.
+ *
+ * Actors reach the host through one ring (rt->host_ring). Host threads take
+ * turns as its consumer under host_lock. A thread that pops a message meant
+ * for someone else - a reply to another thread's rk_call, or a plain message
+ * while it waits for its reply - hands it over (pending call or mailbox) and
+ * wakes the other waiters. Nothing is dropped without a dead letter. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hostq.h"
+
+#define RK__HOST_SPIN_NS 50000ull
+
+struct rk__host_item {
+    rk__host_item *next;
+    rk_msg hdr;
+    unsigned char data[];
+};
+
+struct rk__pending_call {
+    rk__pending_call *next;
+    uint64_t corr;
+    rk__host_item *reply;
+};
+
+rk_status rk__hostq_init(rk_runtime *rt)
+{
+    return pthread_mutex_init(&rt->host_lock, NULL) == 0 ? RK_OK : RK_ENOMEM;
+}
+
+void rk__hostq_destroy(rk_runtime *rt)
+{
+    rk__host_item *it = rt->mail_head;
+    while (it) {
+        rk__host_item *next = it->next;
+        free(it);
+        it = next;
+    }
+    rt->mail_head = rt->mail_tail = NULL;
+    pthread_mutex_destroy(&rt->host_lock);
+}
+
+/* ---- sending --------------------------------------------------------------- */
+
+rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
+{
+    rk_msg m;
+    rk__actor *dst;
+    rk_status st;
+
+    if (!rt || !hdr || (hdr->len > 0 && !payload))
+        return RK_EINVAL;
+    if (hdr->dst == RK_ACTOR_HOST)
+        return RK_EINVAL;
+    m = *hdr;
+    m.seq = 0;
+    m.src = RK_ACTOR_HOST;
+    m.src_gen = 0;
+    st = rk__route(rt, &m, &dst);
+    if (st != RK_OK)
+        return st;
+    return rt->ops->send(rt, dst, &m, payload);
+}
+
+rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
+{
+    rk_msg m;
+    rk__actor *a;
+
+    if (!rt)
+        return RK_EINVAL;
+    a = rk__actor_get(rt, dst);
+    if (!a)
+        return RK_ENOACTOR;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.dst = dst;
+    m.tenant = a->tenant; /* the host speaks for every tenant */
+    m.len = len;
+    return rk_send_msg(rt, &m, payload);
+}
+
+/* ---- the host ring ------------------------------------------------------- */
+
+/* The next message for the host, still in its slot; NULL if none. */
+static const rk_msg *rk__peek(rk_runtime *rt)
+{
+    return (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head);
+}
+
+/* Frees the slot of the message rk__peek returned. */
+static void rk__advance(rk_runtime *rt, const rk_msg *m)
+{
+    if (m->flags & RK_MSG_F_BYREF)
+        rt->ops->host_release(rt, m);
+    rt->host_head++;
+    rk_ring_consume(&rt->host_ring, rt->host_head);
+}
+
+static rk_status rk__copy_out(rk_msgbuf *out, const rk_msg *hdr, const void *data)
+{
+    if (hdr->len > out->capacity) {
+        out->hdr = *hdr;
+        return RK_E2BIG;
+    }
+    out->hdr = *hdr;
+    out->hdr.seq = 0;
+    out->hdr.flags &= ~(uint32_t)RK_MSG_F_BYREF;
+    out->hdr.ref = 0;
+    if (hdr->len)
+        memcpy(out->data, data, hdr->len);
+    return RK_OK;
+}
+
+static rk__host_item *rk__item_from(const rk_msg *m)
+{
+    rk__host_item *it = malloc(sizeof *it + m->len);
+    if (!it)
+        return NULL;
+    it->next = NULL;
+    it->hdr = *m;
+    it->hdr.flags &= ~(uint32_t)RK_MSG_F_BYREF;
+    it->hdr.ref = 0;
+    if (m->len)
+        memcpy(it->data, rk_msg_payload(m), m->len);
+    return it;
+}
+
+static rk__pending_call *rk__find_call(rk_runtime *rt, uint64_t corr)
+{
+    for (rk__pending_call *c = rt->calls; c; c = c->next)
+        if (c->corr == corr)
+            return c;
+    return NULL;
+}
+
+/* Hands a reply to its waiting rk_call, or dead-letters it if the call has
+ * gone (timed out). Returns whether someone else must be woken. */
+static int rk__route_reply(rk_runtime *rt, const rk_msg *m)
+{
+    rk__pending_call *c = rk__find_call(rt, m->corr);
+    if (!c || c->reply) {
+        rk__dead_letter(&rt->dead, m, RK_ETIMEDOUT);
+        return 0;
+    }
+    c->reply = rk__item_from(m);
+    if (!c->reply)
+        rk__dead_letter(&rt->dead, m, RK_ENOMEM);
+    return 1;
+}
+
+/* Keeps a plain message for rk_recv while this thread waits for a reply. */
+static int rk__hold(rk_runtime *rt, const rk_msg *m)
+{
+    rk__host_item *it = NULL;
+    if (rt->mail_count < rt->opt.host_queue_capacity)
+        it = rk__item_from(m);
+    if (!it) {
+        rk__dead_letter(&rt->dead, m, rt->mail_count < rt->opt.host_queue_capacity ? RK_ENOMEM : RK_EFULL);
+        return 0;
+    }
+    if (rt->mail_tail)
+        rt->mail_tail->next = it;
+    else
+        rt->mail_head = it;
+    rt->mail_tail = it;
+    rt->mail_count++;
+    return 1;
+}
+
+static rk__host_item *rk__unhold(rk_runtime *rt)
+{
+    rk__host_item *it = rt->mail_head;
+    if (it) {
+        rt->mail_head = it->next;
+        if (!rt->mail_head)
+            rt->mail_tail = NULL;
+        rt->mail_count--;
+    }
+    return it;
+}
+
+/* ---- waiting ------------------------------------------------------------------ */
+
+/* The host's wait loop: spin early (a GPU round trip is ~2 us), then take
+ * the backend's epoch before each look at the queue so that a wake-up
+ * between the look and the sleep is not lost. */
+typedef struct rk__waiter {
+    uint64_t start, deadline, epoch;
+} rk__waiter;
+
+static void rk__waiter_init(rk__waiter *w, uint64_t timeout_ns)
+{
+    w->start = rk__now_ns();
+    w->deadline = rk__deadline(timeout_ns);
+    w->epoch = 0;
+}
+
+/* Called before each look at the queue. */
+static void rk__waiter_look(rk_runtime *rt, rk__waiter *w)
+{
+    if (rk__now_ns() - w->start >= RK__HOST_SPIN_NS)
+        w->epoch = rt->ops->host_epoch(rt);
+}
+
+/* Called after a look found nothing; RK_ETIMEDOUT once the deadline passed. */
+static rk_status rk__waiter_wait(rk_runtime *rt, rk__waiter *w)
+{
+    uint64_t now = rk__now_ns();
+    if (now >= w->deadline)
+        return RK_ETIMEDOUT;
+    if (now - w->start < RK__HOST_SPIN_NS) {
+        for (int i = 0; i < 16; i++)
+            rk__cpu_relax();
+        return RK_OK;
+    }
+    rt->ops->host_wait(rt, w->epoch, w->deadline);
+    return RK_OK;
+}
+
+/* ---- receiving ------------------------------------------------------------------ */
+
+/* Under host_lock: one attempt at the next plain message. RK_EEMPTY if
+ * none is there yet. */
+static rk_status rk__try_recv(rk_runtime *rt, rk_msgbuf *out, int *wake)
+{
+    const rk_msg *m;
+    if (rt->mail_head) {
+        rk__host_item *it = rt->mail_head;
+        rk_status st = rk__copy_out(out, &it->hdr, it->data);
+        if (st == RK_OK)
+            free(rk__unhold(rt));
+        return st;
+    }
+    while ((m = rk__peek(rt)) != NULL) {
+        if (m->flags & RK_MSG_F_REPLY) {
+            *wake |= rk__route_reply(rt, m);
+            rk__advance(rt, m);
+            continue;
+        }
+        rk_status st = rk__copy_out(out, m, rk_msg_payload(m));
+        if (st == RK_OK)
+            rk__advance(rt, m);
+        return st;
+    }
+    return RK_EEMPTY;
+}
+
+rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns)
+{
+    rk__waiter w;
+    rk_status st;
+
+    if (!rt || !out || (out->capacity > 0 && !out->data))
+        return RK_EINVAL;
+    if (rt->shut_down)
+        return RK_ESHUTDOWN;
+    rk__waiter_init(&w, timeout_ns);
+    for (;;) {
+        int wake = 0;
+        rk__waiter_look(rt, &w);
+        pthread_mutex_lock(&rt->host_lock);
+        st = rk__try_recv(rt, out, &wake);
+        pthread_mutex_unlock(&rt->host_lock);
+        if (wake)
+            rt->ops->host_wake(rt);
+        if (st != RK_EEMPTY)
+            return st;
+        if (timeout_ns == 0 || rk__waiter_wait(rt, &w) == RK_ETIMEDOUT)
+            return RK_ETIMEDOUT;
+    }
+}
+
+/* ---- request / reply ----------------------------------------------------------- */
+
+static void rk__unregister(rk_runtime *rt, rk__pending_call *call)
+{
+    rk__pending_call **p = &rt->calls;
+    while (*p && *p != call)
+        p = &(*p)->next;
+    if (*p)
+        *p = call->next;
+}
+
+/* Under host_lock: pops until this call's reply shows up. RK_OK once it is in
+ * call->reply or copied to `out` (then *done is set). */
+static rk_status rk__try_reply(rk_runtime *rt, rk__pending_call *call, rk_msgbuf *out, int *done, int *wake)
+{
+    const rk_msg *m;
+    if (call->reply) {
+        *done = 1;
+        return rk__copy_out(out, &call->reply->hdr, call->reply->data);
+    }
+    while ((m = rk__peek(rt)) != NULL) {
+        if ((m->flags & RK_MSG_F_REPLY) && m->corr == call->corr) {
+            rk_status st = rk__copy_out(out, m, rk_msg_payload(m));
+            if (st != RK_OK)
+                rk__dead_letter(&rt->dead, m, RK_E2BIG);
+            rk__advance(rt, m);
+            *done = 1;
+            return st;
+        }
+        if (m->flags & RK_MSG_F_REPLY)
+            *wake |= rk__route_reply(rt, m);
+        else
+            *wake |= rk__hold(rt, m);
+        rk__advance(rt, m);
+    }
+    return RK_OK;
+}
+
+rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
+                  rk_msgbuf *reply, uint64_t timeout_ns)
+{
+    rk__pending_call call = {NULL, 0, NULL};
+    rk__waiter w;
+    rk__actor *a;
+    rk_status st;
+    rk_msg m;
+
+    if (!rt || !reply || (reply->capacity > 0 && !reply->data) || (len > 0 && !payload))
+        return RK_EINVAL;
+    a = rk__actor_get(rt, dst);
+    if (!a)
+        return RK_ENOACTOR;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.flags = RK_MSG_F_REQUEST;
+    m.dst = dst;
+    m.tenant = a->tenant;
+    m.len = len;
+    m.corr = call.corr = __atomic_fetch_add(&rt->next_corr, 1, __ATOMIC_RELAXED);
+
+    /* Registered before the send: the reply may beat us back. */
+    pthread_mutex_lock(&rt->host_lock);
+    call.next = rt->calls;
+    rt->calls = &call;
+    pthread_mutex_unlock(&rt->host_lock);
+
+    st = rk_send_msg(rt, &m, payload);
+    rk__waiter_init(&w, timeout_ns);
+    while (st == RK_OK) {
+        int done = 0, wake = 0;
+        rk__waiter_look(rt, &w);
+        pthread_mutex_lock(&rt->host_lock);
+        st = rk__try_reply(rt, &call, reply, &done, &wake);
+        pthread_mutex_unlock(&rt->host_lock);
+        if (wake)
+            rt->ops->host_wake(rt);
+        if (done)
+            break;
+        st = rk__waiter_wait(rt, &w);
+    }
+    pthread_mutex_lock(&rt->host_lock);
+    rk__unregister(rt, &call);
+    pthread_mutex_unlock(&rt->host_lock);
+    if (call.reply && st == RK_E2BIG)
+        rk__dead_letter(&rt->dead, &call.reply->hdr, RK_E2BIG);
+    free(call.reply);
+    return st;
+}
+
+uint64_t rk__hostq_discard(rk_runtime *rt)
+{
+    uint64_t n = 0;
+    const rk_msg *m;
+    rk__host_item *it;
+
+    pthread_mutex_lock(&rt->host_lock);
+    while ((it = rk__unhold(rt)) != NULL) {
+        rk__dead_letter(&rt->dead, &it->hdr, RK_ESHUTDOWN);
+        free(it);
+        n++;
+    }
+    if (rt->host_ring.slots) {
+        while ((m = rk__peek(rt)) != NULL) {
+            rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
+            rk__advance(rt, m);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&rt->host_lock);
+    return n;
+}

@@ -1,0 +1,15 @@
+/* ringkernel internals: the host's side of messaging - sends, the queue
+ * actors use to reach the host, and request/reply matching. */
+#ifndef RK_HOSTQ_H
+#define RK_HOSTQ_H
+
+#include "core/runtime_internal.h"
+
+rk_status rk__hostq_init(rk_runtime *rt);
+void rk__hostq_destroy(rk_runtime *rt);
+
+/* Dead-letters everything no one received (ring and held messages) with
+ * RK_ESHUTDOWN and returns how many there were. */
+uint64_t rk__hostq_discard(rk_runtime *rt);
+
+#endif

@@ -1,0 +1,231 @@
+/* The runtime object: creation, backend choice, shutdown, async errors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hostq.h"
+#include "core/runtime_internal.h"
+
+#define RK__MAX_DRIFT_MS 60000u
+
+void rk_runtime_options_init(rk_runtime_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->backend = RK_BACKEND_AUTO;
+    o->max_actors = 64;
+    o->workers = 0;
+    o->host_queue_capacity = 4096;
+    o->host_slot_size = 256;
+    o->max_payload = 1u << 20;
+    o->dead_letter_capacity = 1024;
+    o->drain_timeout_ns = 1000000000ull;
+    o->device = 0;
+}
+
+const char *rk_backend_name(rk_backend b)
+{
+    switch (b) {
+    case RK_BACKEND_AUTO:
+        return "auto";
+    case RK_BACKEND_CPU:
+        return "cpu";
+    case RK_BACKEND_CUDA:
+        return "cuda";
+    }
+    return "unknown";
+}
+
+static int rk__pow2(uint32_t v)
+{
+    return v >= 2 && (v & (v - 1)) == 0;
+}
+
+static rk_status rk__check_options(const rk_runtime_options *o)
+{
+    if ((unsigned)o->backend > RK_BACKEND_CUDA)
+        return RK_EINVAL;
+    if (o->max_actors == 0 || o->max_actors > (1u << 20))
+        return RK_EINVAL;
+    if (!rk__pow2(o->host_queue_capacity) || o->host_slot_size < RK_MSG_HEADER_SIZE ||
+        o->host_slot_size % 16 != 0)
+        return RK_EINVAL;
+    if (o->dead_letter_capacity == 0 || o->workers > 1024)
+        return RK_EINVAL;
+    return RK_OK;
+}
+
+/* Picks the method table for the requested backend. */
+static rk_status rk__pick_backend(rk_runtime *rt)
+{
+    rk_backend want = rt->opt.backend;
+#ifdef RK_HAVE_CUDA
+    if (want == RK_BACKEND_AUTO)
+        want = (rt->opt.gpu_program && rk__cuda_available(rt->opt.device)) ? RK_BACKEND_CUDA : RK_BACKEND_CPU;
+    if (want == RK_BACKEND_CUDA) {
+        rt->ops = &rk__cuda_ops;
+        rt->backend = RK_BACKEND_CUDA;
+        return RK_OK;
+    }
+#else
+    if (want == RK_BACKEND_CUDA)
+        return RK_ENOBACKEND;
+#endif
+    rt->ops = &rk__cpu_ops;
+    rt->backend = RK_BACKEND_CPU;
+    return RK_OK;
+}
+
+static void rk__runtime_free(rk_runtime *rt)
+{
+    if (rt->actors) {
+        for (uint32_t i = 0; i < rt->opt.max_actors; i++)
+            free(rt->actors[i].initial_state);
+    }
+    free(rt->actors);
+    rk__hostq_destroy(rt);
+    if (rt->dead.items)
+        rk__deadletters_destroy(&rt->dead);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_mutex_destroy(&rt->err_lock);
+    free(rt);
+}
+
+rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
+{
+    rk_runtime_options defaults;
+    rk_runtime *rt;
+    rk_status st;
+
+    if (!out)
+        return RK_EINVAL;
+    *out = NULL;
+    if (!o) {
+        rk_runtime_options_init(&defaults);
+        o = &defaults;
+    }
+    st = rk__check_options(o);
+    if (st != RK_OK)
+        return st;
+
+    rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return RK_ENOMEM;
+    rt->opt = *o;
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->err_lock, NULL);
+    rt->next_corr = 1;
+    rt->accepting = 1;
+    rk_hlc_init(&rt->hlc, RK__MAX_DRIFT_MS, NULL, NULL);
+
+    st = rk__pick_backend(rt);
+    if (st != RK_OK)
+        goto fail;
+    rt->actors = calloc(o->max_actors, sizeof *rt->actors);
+    if (!rt->actors) {
+        st = RK_ENOMEM;
+        goto fail;
+    }
+    st = rk__deadletters_init(&rt->dead, o->dead_letter_capacity);
+    if (st != RK_OK)
+        goto fail;
+    st = rk__hostq_init(rt);
+    if (st != RK_OK)
+        goto fail;
+    st = rt->ops->start(rt);
+    if (st != RK_OK)
+        goto fail;
+    *out = rt;
+    return RK_OK;
+fail:
+    rk__runtime_free(rt);
+    return st;
+}
+
+rk_backend rk_runtime_backend(const rk_runtime *rt)
+{
+    return rt ? rt->backend : RK_BACKEND_AUTO;
+}
+
+rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
+{
+    rk_status st = RK_OK;
+    if (!rt)
+        return RK_EINVAL;
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->shut_down) {
+        rk_shutdown_report *rep = &rt->report;
+        /* Refuse new sends first, so the drain below can finish. */
+        __atomic_store_n(&rt->accepting, 0, __ATOMIC_SEQ_CST);
+        st = rt->ops->drain(rt, rk__deadline(rt->opt.drain_timeout_ns), rep);
+        if (st == RK_ETIMEDOUT)
+            rep->timed_out = 1;
+        for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
+            rk__actor *a = &rt->actors[i];
+            if (a->in_use && rt->ops->actor_state(rt, a) == RK_FAILED)
+                rep->actors_failed++;
+        }
+        rt->ops->stop(rt, rep);
+        /* After stop nothing produces for the host; what is left is unread. */
+        rep->host_unread = rk__hostq_discard(rt);
+        rt->ops->release(rt);
+        rt->shut_down = 1;
+    }
+    if (report)
+        *report = rt->report;
+    pthread_mutex_unlock(&rt->lock);
+    return st == RK_ETIMEDOUT ? RK_OK : st;
+}
+
+void rk_runtime_destroy(rk_runtime *rt)
+{
+    if (!rt)
+        return;
+    rk_runtime_shutdown(rt, NULL);
+    rk__runtime_free(rt);
+}
+
+void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st)
+{
+    rk_async_error e = {actor, generation, st, 0};
+    rk_hlc_now(&rt->hlc, &e.hlc);
+    pthread_mutex_lock(&rt->err_lock);
+    if (rt->err_count == RK__ASYNC_ERRORS) {
+        rt->err_head = (rt->err_head + 1) % RK__ASYNC_ERRORS;
+        rt->err_count--;
+        rt->err_dropped++;
+    }
+    rt->errors[(rt->err_head + rt->err_count) % RK__ASYNC_ERRORS] = e;
+    rt->err_count++;
+    pthread_mutex_unlock(&rt->err_lock);
+}
+
+rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)
+{
+    rk_status st = RK_EEMPTY;
+    if (!rt || !out)
+        return RK_EINVAL;
+    if (rt->ops->poll_errors && !rt->shut_down)
+        rt->ops->poll_errors(rt);
+    pthread_mutex_lock(&rt->err_lock);
+    if (rt->err_count > 0) {
+        *out = rt->errors[rt->err_head];
+        rt->err_head = (rt->err_head + 1) % RK__ASYNC_ERRORS;
+        rt->err_count--;
+        st = RK_OK;
+    }
+    pthread_mutex_unlock(&rt->err_lock);
+    return st;
+}
+
+rk_status rk_dead_letter_pop(rk_runtime *rt, rk_dead_letter *out, uint64_t *dropped)
+{
+    if (!rt || !out)
+        return RK_EINVAL;
+    return rk__deadletters_pop(&rt->dead, out, dropped);
+}
+
+uint64_t rk_dead_letter_count(rk_runtime *rt)
+{
+    return rt ? rk__deadletters_total(&rt->dead) : 0;
+}

@@ -1,0 +1,775 @@
+/* The CPU backend: actors run on persistent worker threads.
+ *
+ * Each actor belongs to one worker (id % workers), so its handler never runs
+ * on two threads at once. A worker loops over its actors, handling inbox
+ * messages in batches; when none has work it spins briefly, then parks on
+ * its eventcount until a sender wakes it. Lifecycle commands travel to the
+ * owning worker and run between messages, as the GPU supervisor does between
+ * handler calls; the host waits for each acknowledgement with a deadline. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/runtime_internal.h"
+#include "cpu/parker.h"
+
+#define RK__BATCH 32             /* messages per actor per turn */
+#define RK__SPIN_NS 20000ull     /* spin this long before parking */
+#define RK__PARK_NS 100000000ull /* re-check at least this often while parked */
+#define RK__MAX_DEFAULT_WORKERS 8
+
+typedef struct rk__cpu_cmd rk__cpu_cmd;
+typedef struct rk__cpu_worker rk__cpu_worker;
+
+struct rk__cpu_cmd {
+    rk__cpu_cmd *next;
+    rk__actor *actor;
+    rk_lifecycle_event ev;
+    rk_status result;
+    int done;      /* under the worker's cmd_lock */
+    int abandoned; /* the host stopped waiting; the worker frees it */
+};
+
+typedef struct rk__cpu_actor {
+    rk_control control; /* fields written with atomic stores: the host reads them */
+    rk__actor *a;
+    rk__cpu_worker *w;
+    rk_ring inbox;
+    void *inbox_mem;
+    void *state;
+    uint64_t head;          /* inbox consumer position, worker-private */
+    rk__cpu_cmd *terminate; /* acknowledged once the inbox is drained */
+} rk__cpu_actor;
+
+struct rk__cpu_worker {
+    rk_runtime *rt;
+    pthread_t thread;
+    int started;
+    rk__parker parker;
+    pthread_mutex_t cmd_lock;
+    pthread_cond_t cmd_cv;
+    rk__cpu_cmd *cmd_head, *cmd_tail;
+    uint32_t cmd_pending; /* atomic: commands queued */
+    int stop;             /* atomic */
+    rk__cpu_actor **actors; /* owned by the worker thread */
+    uint32_t n_actors, cap_actors;
+};
+
+typedef struct rk__cpu {
+    rk__cpu_worker *workers;
+    uint32_t n_workers;
+    void *host_mem;
+    rk__parker host; /* host threads waiting for the host ring */
+} rk__cpu;
+
+struct rk_ctx {
+    rk_runtime *rt;
+    rk__cpu_actor *ca;
+    const rk_msg *msg;
+};
+
+static rk__cpu *rk__cpu_of(rk_runtime *rt)
+{
+    return (rk__cpu *)rt->backend_data;
+}
+
+/* ---- control block: written by the worker, read by any host thread --------- */
+
+static uint32_t rk__ctl_load32(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void rk__ctl_store32(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static void rk__ctl_add(uint64_t *p, uint64_t v)
+{
+    /* Only the owning worker writes: a relaxed load+store, not an RMW. */
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static rk_lifecycle_state rk__state(const rk__cpu_actor *ca)
+{
+    return (rk_lifecycle_state)rk__ctl_load32(&ca->control.state);
+}
+
+static void rk__set_state(rk__cpu_actor *ca, rk_lifecycle_state s)
+{
+    rk__ctl_store32(&ca->control.state, (uint32_t)s);
+}
+
+/* ---- enqueue: host sends and K2K ---------------------------------------------- */
+
+/* Copies a message into `ring`, inline or by reference (a malloc'd buffer
+ * the consumer frees after use). */
+static rk_status rk__cpu_push(rk_ring *ring, rk_msg *m, const void *payload)
+{
+    void *buf = NULL;
+    uint64_t pos;
+    rk_status st;
+    unsigned char *slot;
+
+    if (m->len > rk_msg_inline_capacity(ring->slot_size)) {
+        buf = malloc(m->len);
+        if (!buf)
+            return RK_ENOMEM;
+        memcpy(buf, payload, m->len);
+        m->flags |= RK_MSG_F_BYREF;
+        m->ref = (uint64_t)(uintptr_t)buf;
+    }
+    st = rk_ring_claim(ring, 1, &pos);
+    if (st != RK_OK) {
+        free(buf);
+        m->flags &= ~(uint32_t)RK_MSG_F_BYREF;
+        m->ref = 0;
+        return st;
+    }
+    slot = rk_ring_slot(ring, pos);
+    memcpy(slot + 8, (const unsigned char *)m + 8, RK_MSG_HEADER_SIZE - 8);
+    if (!buf && m->len)
+        memcpy(slot + RK_MSG_HEADER_SIZE, payload, m->len);
+    rk_ring_publish(ring, pos, 1);
+    return RK_OK;
+}
+
+static void rk__free_payload(const rk_msg *m)
+{
+    if (m->flags & RK_MSG_F_BYREF)
+        free((void *)(uintptr_t)m->ref);
+}
+
+static rk_status rk__cpu_deliver(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void *payload)
+{
+    rk_status st;
+    if (!dst) {
+        st = rk__cpu_push(&rt->host_ring, m, payload);
+        if (st == RK_OK)
+            rk__parker_wake(&rk__cpu_of(rt)->host);
+        return st;
+    }
+    rk__cpu_actor *ca = dst->backend;
+    st = rk__cpu_push(&ca->inbox, m, payload);
+    if (st == RK_OK)
+        rk__parker_wake(&ca->w->parker);
+    return st;
+}
+
+static rk_status rk__cpu_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload)
+{
+    return rk__cpu_deliver(rt, a, hdr, payload);
+}
+
+/* ---- the handler's context ------------------------------------------------------ */
+
+rk_actor_id rk_self(const rk_ctx *ctx)
+{
+    return ctx ? ctx->ca->a->id : RK_ACTOR_NONE;
+}
+
+uint32_t rk_generation(const rk_ctx *ctx)
+{
+    return ctx ? ctx->ca->control.generation : 0;
+}
+
+uint32_t rk_tenant(const rk_ctx *ctx)
+{
+    return ctx ? ctx->ca->a->tenant : 0;
+}
+
+static rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
+{
+    rk__actor *dst;
+    rk_status st;
+    m->src = ctx->ca->a->id;
+    m->src_gen = ctx->ca->control.generation;
+    m->tenant = ctx->ca->a->tenant;
+    st = rk__route(ctx->rt, m, &dst);
+    if (st == RK_OK)
+        st = rk__cpu_deliver(ctx->rt, dst, m, payload);
+    rk__ctl_add(st == RK_OK ? &ctx->ca->control.msgs_out : &ctx->ca->control.errors, 1);
+    return st;
+}
+
+rk_status rk_ctx_send(rk_ctx *ctx, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
+{
+    rk_msg m;
+    if (!ctx || (len > 0 && !payload))
+        return RK_EINVAL;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.dst = dst;
+    m.len = len;
+    return rk__ctx_emit(ctx, &m, payload);
+}
+
+rk_status rk_reply(rk_ctx *ctx, uint32_t type, const void *payload, uint32_t len)
+{
+    rk_msg m;
+    if (!ctx || !ctx->msg || !(ctx->msg->flags & RK_MSG_F_REQUEST) || (len > 0 && !payload))
+        return RK_EINVAL;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.flags = RK_MSG_F_REPLY;
+    m.corr = ctx->msg->corr;
+    m.dst = ctx->msg->src;
+    m.dst_gen = ctx->msg->src == RK_ACTOR_HOST ? 0 : ctx->msg->src_gen;
+    m.len = len;
+    return rk__ctx_emit(ctx, &m, payload);
+}
+
+/* ---- running actors (worker thread) ---------------------------------------------- */
+
+static void rk__fail(rk__cpu_actor *ca, rk_status st)
+{
+    rk_runtime *rt = ca->w->rt;
+    uint64_t now;
+    rk_hlc_now(&rt->hlc, &now);
+    rk__ctl_store32((uint32_t *)&ca->control.last_error, (uint32_t)st);
+    __atomic_store_n(&ca->control.last_error_hlc, now, __ATOMIC_RELAXED);
+    rk__ctl_add(&ca->control.errors, 1);
+    rk__set_state(ca, RK_FAILED);
+    rk__async_error(rt, ca->a->id, ca->control.generation, st);
+}
+
+/* Fresh state from the initial copy, then the type's init. */
+static rk_status rk__init_state(rk__cpu_actor *ca)
+{
+    rk_ctx ctx = {ca->w->rt, ca, NULL};
+    if (ca->a->state_size)
+        memcpy(ca->state, ca->a->initial_state, ca->a->state_size);
+    return ca->a->type->init ? ca->a->type->init(&ctx, ca->state) : RK_OK;
+}
+
+static void rk__ack(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status st)
+{
+    pthread_mutex_lock(&w->cmd_lock);
+    cmd->result = st;
+    cmd->done = 1;
+    if (cmd->abandoned)
+        free(cmd);
+    else
+        pthread_cond_broadcast(&w->cmd_cv);
+    pthread_mutex_unlock(&w->cmd_lock);
+}
+
+/* Handles one message; returns whether the actor can go on. */
+static int rk__handle(rk__cpu_actor *ca, const rk_msg *m)
+{
+    rk_runtime *rt = ca->w->rt;
+    if (m->dst_gen != 0 && m->dst_gen != ca->control.generation) {
+        rk__dead_letter(&rt->dead, m, RK_ESTALE);
+        rk__ctl_add(&ca->control.dead_letters, 1);
+        return 1;
+    }
+    rk_ctx ctx = {rt, ca, m};
+    rk_status st = ca->a->type->handle(&ctx, ca->state, m);
+    rk__ctl_add(&ca->control.msgs_in, 1);
+    if (st != RK_OK) {
+        rk__fail(ca, st);
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs up to `budget` queued messages of one actor; returns how many it took
+ * off the inbox. A terminated actor's late arrivals are dead-lettered. */
+static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
+{
+    rk_lifecycle_state s = rk__state(ca);
+    const rk_msg *m;
+    uint32_t n = 0;
+    int dead = s == RK_TERMINATED;
+
+    if (!dead && !rk_lifecycle_runs(s))
+        return 0;
+    while (n < budget && (m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
+        int go = 1;
+        if (dead) {
+            rk__dead_letter(&ca->w->rt->dead, m, RK_ESTATE);
+            rk__ctl_add(&ca->control.dead_letters, 1);
+        } else {
+            go = rk__handle(ca, m);
+        }
+        rk__free_payload(m);
+        ca->head++;
+        n++;
+        if (!go)
+            break;
+    }
+    if (n) {
+        rk_ring_consume(&ca->inbox, ca->head);
+        __atomic_store_n(&ca->control.inbox_head, ca->head, __ATOMIC_RELAXED);
+    }
+    if (ca->terminate && rk__state(ca) == RK_DRAINING && !rk_ring_ready(&ca->inbox, ca->head)) {
+        rk__set_state(ca, RK_TERMINATED);
+        rk__ack(ca->w, ca->terminate, RK_OK);
+        ca->terminate = NULL;
+    }
+    return n;
+}
+
+static rk_status rk__attach(rk__cpu_worker *w, rk__cpu_actor *ca)
+{
+    if (w->n_actors == w->cap_actors) {
+        uint32_t cap = w->cap_actors ? 2 * w->cap_actors : 8;
+        rk__cpu_actor **p = realloc(w->actors, cap * sizeof *p);
+        if (!p)
+            return RK_ENOMEM;
+        w->actors = p;
+        w->cap_actors = cap;
+    }
+    w->actors[w->n_actors++] = ca;
+    return RK_OK;
+}
+
+/* Dormant -> Initializing -> Active, or Failed if init fails. */
+static rk_status rk__start_actor(rk__cpu_actor *ca)
+{
+    rk_status st;
+    rk__set_state(ca, RK_INITIALIZING);
+    st = rk__init_state(ca);
+    if (st != RK_OK) {
+        rk__fail(ca, st);
+        return RK_EHANDLER;
+    }
+    rk__set_state(ca, RK_ACTIVE);
+    return RK_OK;
+}
+
+/* Applies one lifecycle command; returns 0 when the ack is deferred. */
+static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
+{
+    rk__cpu_actor *ca = cmd->actor->backend;
+    rk_lifecycle_state to;
+    rk_status st = rk_lifecycle_next(rk__state(ca), cmd->ev, &to);
+
+    if (st != RK_OK) {
+        *result = st;
+        return 1;
+    }
+    switch (cmd->ev) {
+    case RK_EV_CREATE:
+        st = rk__attach(w, ca);
+        *result = st == RK_OK ? rk__start_actor(ca) : st;
+        return 1;
+    case RK_EV_TERMINATE:
+        if (ca->terminate) { /* already terminating: only one waits */
+            *result = RK_ESTATE;
+            return 1;
+        }
+        rk__set_state(ca, RK_DRAINING);
+        ca->terminate = cmd;
+        return 0;
+    case RK_EV_RESTART:
+        if (ca->terminate) {
+            rk__ack(w, ca->terminate, RK_ESTATE);
+            ca->terminate = NULL;
+        }
+        rk__ctl_store32(&ca->control.generation, ca->control.generation + 1);
+        rk__ctl_add(&ca->control.restarts, 1);
+        *result = rk__start_actor(ca);
+        return 1;
+    default:
+        rk__set_state(ca, to);
+        *result = RK_OK;
+        return 1;
+    }
+}
+
+static void rk__run_commands(rk__cpu_worker *w)
+{
+    for (;;) {
+        rk__cpu_cmd *cmd;
+        rk_status result = RK_OK;
+        pthread_mutex_lock(&w->cmd_lock);
+        cmd = w->cmd_head;
+        if (cmd) {
+            w->cmd_head = cmd->next;
+            if (!w->cmd_head)
+                w->cmd_tail = NULL;
+            __atomic_fetch_sub(&w->cmd_pending, 1, __ATOMIC_RELAXED);
+        }
+        pthread_mutex_unlock(&w->cmd_lock);
+        if (!cmd)
+            return;
+        if (rk__apply(w, cmd, &result))
+            rk__ack(w, cmd, result);
+    }
+}
+
+static int rk__has_work(rk__cpu_worker *w)
+{
+    if (__atomic_load_n(&w->cmd_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+        return 1;
+    for (uint32_t i = 0; i < w->n_actors; i++) {
+        rk__cpu_actor *ca = w->actors[i];
+        rk_lifecycle_state s = rk__state(ca);
+        if ((rk_lifecycle_runs(s) || s == RK_TERMINATED) && rk_ring_ready(&ca->inbox, ca->head))
+            return 1;
+    }
+    return 0;
+}
+
+static void *rk__worker_main(void *arg)
+{
+    rk__cpu_worker *w = arg;
+    uint64_t idle_since = 0;
+
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        uint32_t n = 0;
+        if (__atomic_load_n(&w->cmd_pending, __ATOMIC_ACQUIRE))
+            rk__run_commands(w);
+        for (uint32_t i = 0; i < w->n_actors; i++)
+            n += rk__run_actor(w->actors[i], RK__BATCH);
+        if (n) {
+            idle_since = 0;
+            continue;
+        }
+        uint64_t now = rk__now_ns();
+        if (idle_since == 0)
+            idle_since = now;
+        for (uint32_t i = 0; i < w->n_actors; i++)
+            __atomic_store_n(&w->actors[i]->control.heartbeat, now, __ATOMIC_RELAXED);
+        if (now - idle_since < RK__SPIN_NS) {
+            rk__cpu_relax();
+            continue;
+        }
+        uint64_t epoch = rk__parker_epoch(&w->parker);
+        if (!rk__has_work(w))
+            rk__parker_wait(&w->parker, epoch, rk__deadline(RK__PARK_NS));
+        idle_since = 0;
+    }
+    return NULL;
+}
+
+/* ---- host side ------------------------------------------------------------------ */
+
+static rk_status rk__post(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, uint64_t deadline)
+{
+    rk__cpu_actor *ca = a->backend;
+    rk__cpu_worker *w = &rk__cpu_of(rt)->workers[a->id % rk__cpu_of(rt)->n_workers];
+    rk__cpu_cmd *cmd = calloc(1, sizeof *cmd);
+    struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
+    rk_status st;
+
+    (void)ca;
+    if (!cmd)
+        return RK_ENOMEM;
+    cmd->actor = a;
+    cmd->ev = ev;
+    pthread_mutex_lock(&w->cmd_lock);
+    if (w->cmd_tail)
+        w->cmd_tail->next = cmd;
+    else
+        w->cmd_head = cmd;
+    w->cmd_tail = cmd;
+    __atomic_fetch_add(&w->cmd_pending, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&w->cmd_lock);
+    rk__parker_wake(&w->parker);
+
+    pthread_mutex_lock(&w->cmd_lock);
+    while (!cmd->done && rk__now_ns() < deadline)
+        pthread_cond_timedwait(&w->cmd_cv, &w->cmd_lock, &ts);
+    if (cmd->done) {
+        st = cmd->result;
+        free(cmd);
+    } else {
+        cmd->abandoned = 1; /* the worker frees it when it gets there */
+        st = RK_ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&w->cmd_lock);
+    return st;
+}
+
+static void rk__cpu_actor_free(rk__cpu_actor *ca)
+{
+    if (!ca)
+        return;
+    free(ca->inbox_mem);
+    free(ca->state);
+    free(ca);
+}
+
+static rk_status rk__cpu_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    rk__cpu_actor *ca;
+    rk_status st = RK_ENOMEM;
+    size_t bytes = rk_ring_bytes(a->inbox_capacity, a->slot_size);
+
+    if (!a->type->handle)
+        return RK_EINVAL;
+    ca = aligned_alloc(RK_RING_LINE, sizeof *ca + RK_RING_LINE - sizeof *ca % RK_RING_LINE);
+    if (!ca)
+        return RK_ENOMEM;
+    memset(ca, 0, sizeof *ca);
+    ca->a = a;
+    ca->w = &cpu->workers[a->id % cpu->n_workers];
+    ca->inbox_mem = aligned_alloc(RK_RING_LINE, (bytes + RK_RING_LINE - 1) / RK_RING_LINE * RK_RING_LINE);
+    ca->state = a->state_size ? malloc(a->state_size) : NULL;
+    if (!ca->inbox_mem || (a->state_size && !ca->state))
+        goto fail;
+    st = rk_ring_init(&ca->inbox, ca->inbox_mem, a->inbox_capacity, a->slot_size, RK_RING_MPSC,
+                      RK_RING_SCOPE_SYSTEM);
+    if (st != RK_OK)
+        goto fail;
+    ca->control.id = a->id;
+    ca->control.tenant = a->tenant;
+    ca->control.generation = 1;
+    ca->control.parent = RK_ACTOR_NONE;
+    ca->control.type = a->type->gpu_type;
+    ca->control.state = RK_DORMANT;
+    a->backend = ca;
+    st = rk__post(rt, a, RK_EV_CREATE, deadline);
+    if (st == RK_OK)
+        return RK_OK;
+    if (st == RK_ETIMEDOUT)
+        return st; /* the worker still holds it; freed with the backend */
+fail:
+    a->backend = NULL;
+    rk__cpu_actor_free(ca);
+    return st;
+}
+
+static rk_status rk__cpu_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, uint64_t deadline)
+{
+    return rk__post(rt, a, ev, deadline);
+}
+
+static rk_lifecycle_state rk__cpu_actor_state(rk_runtime *rt, rk__actor *a)
+{
+    (void)rt;
+    return rk__state(a->backend);
+}
+
+static rk_status rk__cpu_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out)
+{
+    const rk__cpu_actor *ca = a->backend;
+    const uint64_t *src = (const uint64_t *)&ca->control;
+    uint64_t *dst = (uint64_t *)out;
+    (void)rt;
+    /* Word by word with atomic loads: the worker updates it as we read. */
+    for (size_t i = 0; i < sizeof *out / sizeof *dst; i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    out->inbox_tail = __atomic_load_n(&ca->inbox.prod->tail, __ATOMIC_RELAXED);
+    return RK_OK;
+}
+
+static uint64_t rk__cpu_host_epoch(rk_runtime *rt)
+{
+    return rk__parker_epoch(&rk__cpu_of(rt)->host);
+}
+
+static void rk__cpu_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline)
+{
+    rk__parker_wait(&rk__cpu_of(rt)->host, epoch, deadline);
+}
+
+static void rk__cpu_host_wake(rk_runtime *rt)
+{
+    rk__parker_wake(&rk__cpu_of(rt)->host);
+}
+
+static void rk__cpu_host_release(rk_runtime *rt, const rk_msg *m)
+{
+    (void)rt;
+    rk__free_payload(m);
+}
+
+/* ---- start, drain, stop ----------------------------------------------------------- */
+
+static uint32_t rk__default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return (uint32_t)(n > RK__MAX_DEFAULT_WORKERS ? RK__MAX_DEFAULT_WORKERS : n);
+}
+
+static void rk__cpu_free(rk__cpu *cpu)
+{
+    for (uint32_t i = 0; i < cpu->n_workers; i++) {
+        rk__cpu_worker *w = &cpu->workers[i];
+        rk__parker_destroy(&w->parker);
+        pthread_mutex_destroy(&w->cmd_lock);
+        pthread_cond_destroy(&w->cmd_cv);
+        free(w->actors);
+    }
+    rk__parker_destroy(&cpu->host);
+    free(cpu->workers);
+    free(cpu->host_mem);
+    free(cpu);
+}
+
+static int rk__worker_init(rk__cpu_worker *w, rk_runtime *rt)
+{
+    pthread_condattr_t attr;
+    w->rt = rt;
+    if (rk__parker_init(&w->parker) != 0)
+        return -1;
+    pthread_mutex_init(&w->cmd_lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cmd_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    return 0;
+}
+
+static void rk__stop_workers(rk__cpu *cpu)
+{
+    for (uint32_t i = 0; i < cpu->n_workers; i++) {
+        rk__cpu_worker *w = &cpu->workers[i];
+        if (!w->started)
+            continue;
+        __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+        rk__parker_wake(&w->parker);
+        pthread_join(w->thread, NULL);
+        w->started = 0;
+    }
+}
+
+static rk_status rk__cpu_start(rk_runtime *rt)
+{
+    rk__cpu *cpu = calloc(1, sizeof *cpu);
+    uint32_t n = rt->opt.workers ? rt->opt.workers : rk__default_workers();
+    size_t bytes = rk_ring_bytes(rt->opt.host_queue_capacity, rt->opt.host_slot_size);
+    rk_status st = RK_ENOMEM;
+
+    if (!cpu)
+        return RK_ENOMEM;
+    if (rk__parker_init(&cpu->host) != 0) {
+        free(cpu);
+        return RK_ENOMEM;
+    }
+    cpu->workers = calloc(n, sizeof *cpu->workers);
+    cpu->host_mem = aligned_alloc(RK_RING_LINE, (bytes + RK_RING_LINE - 1) / RK_RING_LINE * RK_RING_LINE);
+    if (!cpu->workers || !cpu->host_mem)
+        goto fail;
+    for (; cpu->n_workers < n; cpu->n_workers++)
+        if (rk__worker_init(&cpu->workers[cpu->n_workers], rt) != 0)
+            goto fail;
+    st = rk_ring_init(&rt->host_ring, cpu->host_mem, rt->opt.host_queue_capacity, rt->opt.host_slot_size,
+                      RK_RING_MPSC, RK_RING_SCOPE_SYSTEM);
+    if (st != RK_OK)
+        goto fail;
+    rt->backend_data = cpu;
+    for (uint32_t i = 0; i < n; i++) {
+        if (pthread_create(&cpu->workers[i].thread, NULL, rk__worker_main, &cpu->workers[i]) != 0) {
+            st = RK_ENOMEM;
+            goto fail;
+        }
+        cpu->workers[i].started = 1;
+    }
+    return RK_OK;
+fail:
+    rk__stop_workers(cpu);
+    rt->backend_data = NULL;
+    memset(&rt->host_ring, 0, sizeof rt->host_ring);
+    rk__cpu_free(cpu);
+    return st;
+}
+
+static uint64_t rk__total_in(rk_runtime *rt)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
+        rk__cpu_actor *ca = rt->actors[i].backend;
+        if (ca)
+            n += __atomic_load_n(&ca->control.msgs_in, __ATOMIC_RELAXED);
+    }
+    return n;
+}
+
+/* Whether any actor that will still run has queued messages. */
+static int rk__pending(rk_runtime *rt)
+{
+    for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
+        rk__cpu_actor *ca = rt->actors[i].backend;
+        if (ca && rk_lifecycle_runs(rk__state(ca)) && rk_ring_depth(&ca->inbox) > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static rk_status rk__cpu_drain(rk_runtime *rt, uint64_t deadline, rk_shutdown_report *rep)
+{
+    uint64_t before = rk__total_in(rt);
+    rk_status st = RK_OK;
+    while (rk__pending(rt)) {
+        if (rk__now_ns() >= deadline) {
+            st = RK_ETIMEDOUT;
+            break;
+        }
+        rk__sleep_ns(50000);
+    }
+    rep->drained += rk__total_in(rt) - before;
+    return st;
+}
+
+static void rk__cpu_stop(rk_runtime *rt, rk_shutdown_report *rep)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    rk__stop_workers(cpu);
+    /* The workers are gone: whatever is left in an inbox was not handled. */
+    for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
+        rk__cpu_actor *ca = rt->actors[i].backend;
+        const rk_msg *m;
+        if (!ca)
+            continue;
+        while ((m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
+            rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
+            rk__free_payload(m);
+            ca->head++;
+            rep->dead_lettered++;
+        }
+        rk_ring_consume(&ca->inbox, ca->head);
+        if (ca->terminate) {
+            rk__ack(ca->w, ca->terminate, RK_ESHUTDOWN);
+            ca->terminate = NULL;
+        }
+    }
+}
+
+static void rk__cpu_release(rk_runtime *rt)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    if (!cpu)
+        return;
+    for (uint32_t i = 0; i < rt->opt.max_actors; i++) {
+        rk__cpu_actor_free(rt->actors[i].backend);
+        rt->actors[i].backend = NULL;
+    }
+    /* Commands whose host gave up before the worker answered. */
+    for (uint32_t i = 0; i < cpu->n_workers; i++) {
+        rk__cpu_cmd *c = cpu->workers[i].cmd_head;
+        while (c) {
+            rk__cpu_cmd *next = c->next;
+            free(c);
+            c = next;
+        }
+    }
+    memset(&rt->host_ring, 0, sizeof rt->host_ring);
+    rk__cpu_free(cpu);
+    rt->backend_data = NULL;
+}
+
+const struct rk_backend_ops rk__cpu_ops = {
+    .name = "cpu",
+    .start = rk__cpu_start,
+    .drain = rk__cpu_drain,
+    .stop = rk__cpu_stop,
+    .release = rk__cpu_release,
+    .actor_create = rk__cpu_actor_create,
+    .actor_command = rk__cpu_actor_command,
+    .actor_state = rk__cpu_actor_state,
+    .actor_control = rk__cpu_actor_control,
+    .send = rk__cpu_send,
+    .host_epoch = rk__cpu_host_epoch,
+    .host_wait = rk__cpu_host_wait,
+    .host_wake = rk__cpu_host_wake,
+    .host_release = rk__cpu_host_release,
+    .poll_errors = NULL,
+};
