@@ -29,7 +29,7 @@
 #include "ringkernel/ring.h"
 
 #define DEADLINE_NS (120ull * 1000000000ull)
-#define MAX_PRODUCERS 4
+#define MAX_PRODUCERS 8
 #define SLOT_SIZE 128u
 
 /* The slot layout: the ring's sequence word, then our fields. */
@@ -391,7 +391,7 @@ int main(void)
 
     /* Short messages, so that the producers spend their time in claim. */
     nofull.name = "mpsc-no-false-full";
-    split_count(&nofull, 4, n);
+    split_count(&nofull, 8, n);
     nofull.max_batch = 1;
     nofull.max_read = 8;
     nofull.max_words = 1;
