@@ -3,7 +3,7 @@
 # it does nothing when everything is already there.
 set -euo pipefail
 
-pkgs=(cmake gcc make pkg-config libcmocka-dev)
+pkgs=(cmake gcc make pkg-config libcmocka-dev spin)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

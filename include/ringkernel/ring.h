@@ -228,13 +228,16 @@ RK_HD void *rk_ring_slot(const rk_ring *r, uint64_t pos)
 RK_HD int rk__ring_has_room(const rk_ring *r, uint64_t tail, uint32_t n)
 {
     uint64_t head = rk__ld_relaxed(&r->prod->head_cache, r->scope);
-    if (tail + n - head <= r->capacity)
+    /* Signed: an MPSC producer's tail may be stale, older than a head the
+     * consumer has since reached; then there is room (the CAS will fail and
+     * reload the tail), not -2^64 + small slots used. */
+    if ((int64_t)(tail + n - head) <= (int64_t)r->capacity)
         return 1;
     /* Acquire: the consumer stored head with release after it finished reading
      * those slots, so our writes into them cannot overtake its reads. */
     head = rk__ld_acquire(&r->cons->head, r->scope);
     rk__st_relaxed(&r->prod->head_cache, head, r->scope);
-    return tail + n - head <= r->capacity;
+    return (int64_t)(tail + n - head) <= (int64_t)r->capacity;
 }
 
 /* Claims n consecutive positions (all or nothing) and stores the first in

@@ -135,7 +135,7 @@ static rk_status rk__command(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event 
     a = rk__actor_get(rt, id);
     if (!a)
         st = RK_ENOACTOR;
-    else if (rt->shut_down)
+    else if (rk__is_shut_down(rt))
         st = RK_ESHUTDOWN;
     else
         st = rk_lifecycle_next(rt->ops->actor_state(rt, a), ev, NULL);
@@ -186,9 +186,10 @@ rk_status rk_actor_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state *sta
     a = rk__actor_get(rt, id);
     if (!a)
         return RK_ENOACTOR;
-    if (rt->shut_down)
+    if (rk__enter(rt) != RK_OK)
         return RK_ESHUTDOWN;
     *state = rt->ops->actor_state(rt, a);
+    rk__leave(rt);
     return RK_OK;
 }
 
@@ -200,9 +201,11 @@ rk_status rk_actor_control(rk_runtime *rt, rk_actor_id id, rk_control *out)
     a = rk__actor_get(rt, id);
     if (!a)
         return RK_ENOACTOR;
-    if (rt->shut_down)
+    if (rk__enter(rt) != RK_OK)
         return RK_ESHUTDOWN;
-    return rt->ops->actor_control(rt, a, out);
+    rk_status st = rt->ops->actor_control(rt, a, out);
+    rk__leave(rt);
+    return st;
 }
 
 rk_status rk_actor_metrics_get(rk_runtime *rt, rk_actor_id id, rk_actor_metrics *out)

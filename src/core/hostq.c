@@ -57,10 +57,14 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
     m.seq = 0;
     m.src = RK_ACTOR_HOST;
     m.src_gen = 0;
-    st = rk__route(rt, &m, &dst);
+    st = rk__enter(rt);
     if (st != RK_OK)
         return st;
-    return rt->ops->send(rt, dst, &m, payload);
+    st = rk__route(rt, &m, &dst);
+    if (st == RK_OK)
+        st = rt->ops->send(rt, dst, &m, payload);
+    rk__leave(rt);
+    return st;
 }
 
 rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
@@ -204,10 +208,13 @@ static void rk__waiter_look(rk_runtime *rt, rk__waiter *w)
         w->epoch = rt->ops->host_epoch(rt);
 }
 
-/* Called after a look found nothing; RK_ETIMEDOUT once the deadline passed. */
+/* Called after a look found nothing; RK_ETIMEDOUT once the deadline passed,
+ * RK_ESHUTDOWN once shutdown has begun. */
 static rk_status rk__waiter_wait(rk_runtime *rt, rk__waiter *w)
 {
     uint64_t now = rk__now_ns();
+    if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE))
+        return RK_ESHUTDOWN;
     if (now >= w->deadline)
         return RK_ETIMEDOUT;
     if (now - w->start < RK__HOST_SPIN_NS) {
@@ -254,8 +261,9 @@ rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns)
 
     if (!rt || !out || (out->capacity > 0 && !out->data))
         return RK_EINVAL;
-    if (rt->shut_down)
-        return RK_ESHUTDOWN;
+    st = rk__enter(rt);
+    if (st != RK_OK)
+        return st;
     rk__waiter_init(&w, timeout_ns);
     for (;;) {
         int wake = 0;
@@ -266,10 +274,13 @@ rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns)
         if (wake)
             rt->ops->host_wake(rt);
         if (st != RK_EEMPTY)
-            return st;
-        if (timeout_ns == 0 || rk__waiter_wait(rt, &w) == RK_ETIMEDOUT)
-            return RK_ETIMEDOUT;
+            break;
+        st = timeout_ns == 0 ? RK_ETIMEDOUT : rk__waiter_wait(rt, &w);
+        if (st != RK_OK)
+            break;
     }
+    rk__leave(rt);
+    return st;
 }
 
 /* ---- request / reply ----------------------------------------------------------- */
@@ -324,6 +335,9 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
     a = rk__actor_get(rt, dst);
     if (!a)
         return RK_ENOACTOR;
+    st = rk__enter(rt);
+    if (st != RK_OK)
+        return st;
     memset(&m, 0, sizeof m);
     m.type = type;
     m.flags = RK_MSG_F_REQUEST;
@@ -355,9 +369,10 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
     pthread_mutex_lock(&rt->host_lock);
     rk__unregister(rt, &call);
     pthread_mutex_unlock(&rt->host_lock);
-    if (call.reply && st == RK_E2BIG)
-        rk__dead_letter(&rt->dead, &call.reply->hdr, RK_E2BIG);
+    if (call.reply && (st == RK_E2BIG || st == RK_ETIMEDOUT))
+        rk__dead_letter(&rt->dead, &call.reply->hdr, st);
     free(call.reply);
+    rk__leave(rt);
     return st;
 }
 

@@ -155,8 +155,14 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
     pthread_mutex_lock(&rt->lock);
     if (!rt->shut_down) {
         rk_shutdown_report *rep = &rt->report;
-        /* Refuse new sends first, so the drain below can finish. */
+        /* Refuse new sends first, so the drain below can finish, and wait
+         * for host threads inside send/recv/call to back out (rk__enter). */
         __atomic_store_n(&rt->accepting, 0, __ATOMIC_SEQ_CST);
+        rt->ops->host_wake(rt);
+        while (__atomic_load_n(&rt->inflight, __ATOMIC_SEQ_CST) != 0) {
+            rt->ops->host_wake(rt);
+            rk__sleep_ns(10000);
+        }
         st = rt->ops->drain(rt, rk__deadline(rt->opt.drain_timeout_ns), rep);
         if (st == RK_ETIMEDOUT)
             rep->timed_out = 1;
@@ -169,7 +175,7 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
         /* After stop nothing produces for the host; what is left is unread. */
         rep->host_unread = rk__hostq_discard(rt);
         rt->ops->release(rt);
-        rt->shut_down = 1;
+        __atomic_store_n(&rt->shut_down, 1, __ATOMIC_RELEASE);
     }
     if (report)
         *report = rt->report;
@@ -205,7 +211,7 @@ rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)
     rk_status st = RK_EEMPTY;
     if (!rt || !out)
         return RK_EINVAL;
-    if (rt->ops->poll_errors && !rt->shut_down)
+    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
         rt->ops->poll_errors(rt);
     pthread_mutex_lock(&rt->err_lock);
     if (rt->err_count > 0) {

@@ -112,7 +112,8 @@ struct rk_runtime {
     pthread_mutex_t lock;/* serialises launch and lifecycle commands */
 
     int accepting;       /* 0 once shutdown starts (atomic) */
-    int shut_down;       /* shutdown finished */
+    uint32_t inflight;   /* host threads inside send/recv/call (atomic) */
+    int shut_down;       /* shutdown finished (atomic) */
     rk_shutdown_report report;
 
     rk_hlc hlc;
@@ -153,6 +154,29 @@ uint32_t rk__actor_count(rk_runtime *rt);
  * destination accepts, generation. On success *dst_out is the receiver
  * (NULL when dst is the host). Used by every send path, host and K2K. */
 rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out);
+
+/* Host threads enter before they touch the backend in send/recv/call and
+ * leave after; shutdown waits for none to be inside before it stops the
+ * backend. Seq-cst on both sides: either shutdown sees our increment and
+ * waits, or we see `accepting` cleared and back out. */
+static inline rk_status rk__enter(rk_runtime *rt)
+{
+    __atomic_fetch_add(&rt->inflight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&rt->accepting, __ATOMIC_SEQ_CST))
+        return RK_OK;
+    __atomic_fetch_sub(&rt->inflight, 1, __ATOMIC_SEQ_CST);
+    return RK_ESHUTDOWN;
+}
+
+static inline void rk__leave(rk_runtime *rt)
+{
+    __atomic_fetch_sub(&rt->inflight, 1, __ATOMIC_RELEASE);
+}
+
+static inline int rk__is_shut_down(rk_runtime *rt)
+{
+    return __atomic_load_n(&rt->shut_down, __ATOMIC_ACQUIRE);
+}
 
 /* Records an asynchronous error (bounded queue). Thread-safe. */
 void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st);

@@ -19,18 +19,21 @@
 #define RK__MAX_DEFAULT_WORKERS 8
 
 typedef struct rk__cpu_cmd rk__cpu_cmd;
+typedef struct rk__cpu_actor rk__cpu_actor;
 typedef struct rk__cpu_worker rk__cpu_worker;
 
 struct rk__cpu_cmd {
     rk__cpu_cmd *next;
     rk__actor *actor;
+    rk__cpu_actor *ca; /* RK_EV_CREATE: the actor being created */
     rk_lifecycle_event ev;
     rk_status result;
     int done;      /* under the worker's cmd_lock */
     int abandoned; /* the host stopped waiting; the worker frees it */
+    int taken;     /* the worker has started on it (under cmd_lock) */
 };
 
-typedef struct rk__cpu_actor {
+struct rk__cpu_actor {
     rk_control control; /* fields written with atomic stores: the host reads them */
     rk__actor *a;
     rk__cpu_worker *w;
@@ -39,7 +42,7 @@ typedef struct rk__cpu_actor {
     void *state;
     uint64_t head;          /* inbox consumer position, worker-private */
     rk__cpu_cmd *terminate; /* acknowledged once the inbox is drained */
-} rk__cpu_actor;
+};
 
 struct rk__cpu_worker {
     rk_runtime *rt;
@@ -285,7 +288,8 @@ static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
 
     if (!dead && !rk_lifecycle_runs(s))
         return 0;
-    while (n < budget && (m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
+    while (n < budget && !__atomic_load_n(&ca->w->stop, __ATOMIC_ACQUIRE) &&
+           (m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
         int go = 1;
         if (dead) {
             rk__dead_letter(&ca->w->rt->dead, m, RK_ESTATE);
@@ -354,6 +358,8 @@ static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
     case RK_EV_CREATE:
         st = rk__attach(w, ca);
         *result = st == RK_OK ? rk__start_actor(ca) : st;
+        if (st == RK_OK && *result != RK_OK)
+            w->n_actors--; /* the host frees it after the ack */
         return 1;
     case RK_EV_TERMINATE:
         if (ca->terminate) { /* already terminating: only one waits */
@@ -391,6 +397,16 @@ static void rk__run_commands(rk__cpu_worker *w)
             if (!w->cmd_head)
                 w->cmd_tail = NULL;
             __atomic_fetch_sub(&w->cmd_pending, 1, __ATOMIC_RELAXED);
+            cmd->taken = 1;
+        }
+        if (cmd && cmd->abandoned && cmd->ev == RK_EV_CREATE) {
+            rk__cpu_actor *ca = cmd->ca;
+            free(cmd);
+            pthread_mutex_unlock(&w->cmd_lock);
+            free(ca->inbox_mem);
+            free(ca->state);
+            free(ca);
+            continue;
         }
         pthread_mutex_unlock(&w->cmd_lock);
         if (!cmd)
@@ -450,15 +466,16 @@ static void *rk__worker_main(void *arg)
 static rk_status rk__post(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, uint64_t deadline)
 {
     rk__cpu_actor *ca = a->backend;
+    int create = ev == RK_EV_CREATE;
     rk__cpu_worker *w = &rk__cpu_of(rt)->workers[a->id % rk__cpu_of(rt)->n_workers];
     rk__cpu_cmd *cmd = calloc(1, sizeof *cmd);
     struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
     rk_status st;
 
-    (void)ca;
     if (!cmd)
         return RK_ENOMEM;
     cmd->actor = a;
+    cmd->ca = ca;
     cmd->ev = ev;
     pthread_mutex_lock(&w->cmd_lock);
     if (w->cmd_tail)
@@ -471,7 +488,8 @@ static rk_status rk__post(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, u
     rk__parker_wake(&w->parker);
 
     pthread_mutex_lock(&w->cmd_lock);
-    while (!cmd->done && rk__now_ns() < deadline)
+    /* A create the worker has started must be waited for: it reads the slot. */
+    while (!cmd->done && (rk__now_ns() < deadline || (create && cmd->taken)))
         pthread_cond_timedwait(&w->cmd_cv, &w->cmd_lock, &ts);
     if (cmd->done) {
         st = cmd->result;
@@ -527,7 +545,7 @@ static rk_status rk__cpu_actor_create(rk_runtime *rt, rk__actor *a, uint64_t dea
     if (st == RK_OK)
         return RK_OK;
     if (st == RK_ETIMEDOUT)
-        return st; /* the worker still holds it; freed with the backend */
+        return st; /* the worker drops and frees it */
 fail:
     a->backend = NULL;
     rk__cpu_actor_free(ca);
