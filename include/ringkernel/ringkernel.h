@@ -16,6 +16,7 @@
 #include "ringkernel/hlc.h"
 #include "ringkernel/lifecycle.h"
 #include "ringkernel/msg.h"
+#include "ringkernel/registry.h"
 #include "ringkernel/ring.h"
 #include "ringkernel/status.h"
 
