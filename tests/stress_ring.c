@@ -6,15 +6,16 @@
  *   mpsc-small    4 producers on a ring of 8 slots: the producers keep finding
  *                 it full and refreshing their cached head
  *   mpsc-no-false-full
- *                 4 producers that never have more than 4 messages each in
- *                 flight on a ring of 64 slots, so the ring can never be full:
+ *                 8 producers that never have more than 4 messages each in
+ *                 flight on a ring of 64 slots, so the ring is never full:
  *                 any RK_EFULL from rk_ring_claim breaks its contract
  *
  * Every message carries (producer, sequence number, payload, checksum); the
  * consumer checks that nothing is lost, duplicated, reordered within a
  * producer, or corrupted. Every wait is bounded by a wall-clock deadline and
- * fails the run instead of hanging. The message count comes from
- * RK_STRESS_MESSAGES (default 10 000 000). Returns 0 on success, 1 on failure. */
+ * fails the run instead of hanging. Each part moves N messages in total
+ * (mpsc-small N/4, its contention makes it slow), N = RK_STRESS_MESSAGES
+ * (default 10 000 000). Returns 0 on success, 1 on failure. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -48,7 +49,7 @@ _Static_assert(sizeof(smsg) == 32, "test message header");
 
 /* ---- failure reporting and bounded waits ----------------------------------- */
 
-static atomic_int g_abort;     /* set on the first failure: every thread stops */
+static atomic_int g_abort; /* set on the first failure: every thread stops */
 static atomic_int g_have_msg;
 static char g_msg[512];
 
@@ -91,7 +92,7 @@ static int wait_once(waiter *w, const char *what)
         if (atomic_load_explicit(&g_abort, memory_order_relaxed))
             return 0;
         if (rk_test_now_ns() > w->deadline) {
-            fail("%s: no progress before the %llu s deadline", what,
+            fail("%s: still waiting at the %llu s deadline", what,
                  (unsigned long long)(DEADLINE_NS / 1000000000ull));
             return 0;
         }
@@ -188,16 +189,17 @@ typedef struct run {
     rk_ring ring;
     void *mem;
     uint32_t nproducers;
-    uint32_t max_batch;   /* producers claim 1..max_batch at a time */
-    uint32_t max_read;    /* the consumer reads 1..max_read, then consumes */
-    uint32_t max_words;   /* payload words per message: 0..max_words */
-    uint32_t max_inflight; /* 0, or the most unconsumed messages per producer;
-                            * then the ring can never fill and RK_EFULL is a bug */
+    uint32_t max_batch; /* producers claim 1..max_batch at a time */
+    uint32_t max_read;  /* the consumer reads 1..max_read, then consumes */
+    uint32_t max_words; /* payload words per message: 0..max_words */
+    /* 0, or the most unconsumed messages per producer: then the ring can
+     * never fill and RK_EFULL is a bug */
+    uint32_t max_inflight;
     uint64_t per_producer[MAX_PRODUCERS];
     uint64_t total;
     uint64_t deadline;
     /* results */
-    atomic_ullong efull;          /* RK_EFULL answers to producers */
+    atomic_ullong efull;               /* RK_EFULL answers to producers */
     atomic_ullong done[MAX_PRODUCERS]; /* consumed, for max_inflight */
     uint64_t received[MAX_PRODUCERS];
     uint64_t batches;

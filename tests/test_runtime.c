@@ -390,7 +390,7 @@ static void fill_pattern(unsigned char *b, size_t n, unsigned seed)
 /* Dead letters popped until empty, with the given reason counted. */
 static uint64_t pop_dead_letters(rk_runtime *rt, rk_status reason, rk_dead_letter *first, uint64_t *other)
 {
-    rk_dead_letter d;
+    rk_dead_letter d = {0};
     uint64_t n = 0, dropped = 0;
     *other = 0;
     while (rk_dead_letter_pop(rt, &d, &dropped) == RK_OK) {
@@ -777,7 +777,7 @@ static void call_matches_reply(void **state)
     {
         uint32_t small = 0;
         rk_msgbuf sr = {.data = &small, .capacity = sizeof small};
-        rk_dead_letter d;
+        rk_dead_letter d = {0};
         uint64_t other;
         in = 9;
         assert_int_equal(rk_call(rt, id, T_ECHO, &in, sizeof in, &sr, CALL_TIMEOUT), RK_E2BIG);
@@ -857,7 +857,7 @@ static void call_timeout_late_reply(void **state)
     rk_runtime *rt = start(f, NULL);
     rk_actor_id id = launch(rt, "slow", 0, 0);
     uint64_t v = 0, t0, dt, other;
-    rk_dead_letter d;
+    rk_dead_letter d = {0};
     rk_msgbuf r;
 
     /* An actor that never answers (T_REC replies nothing). */
@@ -1557,7 +1557,7 @@ static void shutdown_host_unread(void **state)
     rk_runtime *rt = start(f, NULL);
     rk_actor_id id = launch(rt, "talker", 0, 0);
     rk_shutdown_report rep;
-    rk_dead_letter d;
+    rk_dead_letter d = {0};
     unsigned char big[1000];
     uint64_t n = 0, dropped = 1;
 

@@ -218,8 +218,9 @@ static rk_status rk__waiter_wait(rk_runtime *rt, rk__waiter *w)
     if (now >= w->deadline)
         return RK_ETIMEDOUT;
     if (now - w->start < RK__HOST_SPIN_NS) {
-        for (int i = 0; i < 16; i++)
-            rk__cpu_relax();
+        /* One pause per look: a pause costs up to ~140 cycles on recent x86,
+         * and every one between a reply's arrival and our look is latency. */
+        rk__cpu_relax();
         return RK_OK;
     }
     rt->ops->host_wait(rt, w->epoch, w->deadline);

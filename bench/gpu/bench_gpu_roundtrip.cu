@@ -1,0 +1,643 @@
+/* GPU round trip: a host thread sends a request, a GPU actor handles it, the
+ * host sees the reply. Timed in one process on one device against what the
+ * same work costs without the runtime:
+ *
+ *   pingpong/flag          host writes a flag in mapped memory, one GPU thread
+ *                          polls it (volatile) and writes a flag back: the floor
+ *   pingpong/flag+fence    the same with fence.sc.sys before the reply flag
+ *   pingpong/msg64 *       a 56-byte request and reply next to the flags, the
+ *                          request read after an acquire of its flag, the reply
+ *                          published with fence.sc / fence.acq_rel / st.release:
+ *                          what a ring slot costs without the runtime
+ *   launch+sync            cudaLaunchKernel of a kernel doing that work, then
+ *                          cudaStreamSynchronize
+ *   graph+sync             the same launch replayed from a CUDA graph
+ *   backend send+poll      the CUDA backend alone: its send op, then a spin on
+ *                          the host ring (no routing, HLC, locks or waiting
+ *                          policy of the core)
+ *   rk_call                the runtime: request/reply with a 64-byte payload
+ *   rk_send+rk_recv        the runtime: a message and the actor's answer
+ *
+ * Each is timed per trial with CLOCK_MONOTONIC after a warm-up; the table
+ * gives median, p99, mean and a 95% confidence interval of the median (order
+ * statistics). Also: injection cost (host CPU time of one rk_send, not a
+ * round trip), sustained throughput with its coefficient of variation, the
+ * actor-to-actor round trip inside the kernel, and lifecycle latencies.
+ *
+ * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/runtime_internal.h" /* backend round trip: rt->ops, rt->host_ring */
+#include "ringkernel/device.cuh"
+#include "ringkernel/ringkernel.h"
+
+/* ---- the runtime's actors ------------------------------------------------------------ */
+
+enum { B_ECHO = 1, B_START = 2, B_PING = 3, B_PONG = 4, B_DONE = 5 };
+
+typedef struct bench_none {
+    uint64_t unused;
+} bench_none;
+
+typedef struct pinger_state {
+    uint32_t peer, pad_;
+    uint64_t remaining, n, t0;
+} pinger_state;
+
+typedef struct pinger_start {
+    uint32_t peer, pad_;
+    uint64_t n;
+} pinger_start;
+
+typedef struct pinger_done {
+    uint64_t n, ns;
+} pinger_done;
+
+static __device__ rk_status bench_echo(rk_dctx *c, bench_none *s, const rk_msg *m)
+{
+    (void)s;
+    if (m->flags & RK_MSG_F_REQUEST)
+        return rk_dreply(c, B_ECHO, rk_msg_payload(m), m->len);
+    return rk_dsend_wait(c, RK_ACTOR_HOST, B_ECHO, rk_msg_payload(m), m->len, 10000000000ull);
+}
+
+/* START: ping the peer n times (PING -> PONG is one round trip), then report. */
+static __device__ rk_status bench_pinger(rk_dctx *c, pinger_state *s, const rk_msg *m)
+{
+    __shared__ int finished;
+    __shared__ pinger_done d;
+    if (m->type == B_PING)
+        return rk_dsend_wait(c, m->src, B_PONG, NULL, 0, 10000000000ull);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        finished = 0;
+        if (m->type == B_START) {
+            const pinger_start *p = (const pinger_start *)rk_msg_payload(m);
+            s->peer = p->peer;
+            s->remaining = s->n = p->n;
+            s->t0 = rk_dclock_ns();
+        } else if (--s->remaining == 0) {
+            finished = 1;
+            d.n = s->n;
+            d.ns = rk_dclock_ns() - s->t0;
+        }
+    }
+    __syncthreads();
+    if (finished)
+        return rk_dsend_wait(c, RK_ACTOR_HOST, B_DONE, &d, sizeof d, 10000000000ull);
+    return rk_dsend_wait(c, s->peer, B_PING, NULL, 0, 10000000000ull);
+}
+
+RK_GPU_ACTOR(bench_echo_actor, bench_none, bench_echo);
+RK_GPU_ACTOR(bench_pinger_actor, pinger_state, bench_pinger);
+RK_GPU_PROGRAM(bench_program, bench_echo_actor, bench_pinger_actor);
+
+/* ---- statistics --------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct result {
+    char name[48];
+    double median, p99, mean, lo, hi; /* microseconds */
+    uint64_t n;
+} result;
+
+static result g_results[64];
+static int g_nresults;
+
+static result *report(const char *name, uint64_t *v, uint64_t n)
+{
+    result *r = &g_results[g_nresults++];
+    double sum = 0, half = 0.98 * sqrt((double)n); /* 1.96 / 2 * sqrt(n) */
+    uint64_t i, lo, hi;
+    qsort(v, n, sizeof *v, cmp_u64);
+    for (i = 0; i < n; i++)
+        sum += (double)v[i];
+    lo = (uint64_t)fmax(0.0, floor((double)n / 2 - half));
+    hi = (uint64_t)fmin((double)n - 1, ceil((double)n / 2 + half));
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->n = n;
+    r->median = (double)v[n / 2] / 1e3;
+    r->p99 = (double)v[n * 99 / 100] / 1e3;
+    r->mean = sum / (double)n / 1e3;
+    r->lo = (double)v[lo] / 1e3;
+    r->hi = (double)v[hi] / 1e3;
+    printf("  %-28s n=%-7llu median %8.3f us  p99 %8.3f  mean %8.3f  CI95 [%.3f, %.3f]\n", r->name,
+           (unsigned long long)n, r->median, r->p99, r->mean, r->lo, r->hi);
+    fflush(stdout);
+    return r;
+}
+
+#define CK(call)                                                                                     \
+    do {                                                                                             \
+        cudaError_t e_ = (call);                                                                     \
+        if (e_ != cudaSuccess) {                                                                     \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));  \
+            exit(1);                                                                                 \
+        }                                                                                            \
+    } while (0)
+
+#define RK(call)                                                                                     \
+    do {                                                                                             \
+        rk_status s_ = (call);                                                                       \
+        if (s_ != RK_OK) {                                                                           \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, rk_status_name(s_));       \
+            exit(1);                                                                                 \
+        }                                                                                            \
+    } while (0)
+
+/* ---- raw mapped-memory ping-pong ------------------------------------------------------------ */
+
+enum { PP_FLAG, PP_FLAG_FENCE, PP_MSG_SC, PP_MSG_ACQREL, PP_MSG_RELEASE, PP_MODES };
+static const char *pp_names[PP_MODES] = {"pingpong/flag", "pingpong/flag+fence.sc", "pingpong/msg64 fence.sc",
+                                         "pingpong/msg64 fence.acq_rel", "pingpong/msg64 st.release"};
+
+/* One line each way: word 0 the sequence number, words 1..7 the payload. */
+__global__ void pingpong_kernel(uint64_t *ping, uint64_t *pong, uint64_t n, int mode)
+{
+    uint64_t i, v, w[7];
+    int k;
+    if (threadIdx.x != 0)
+        return;
+    for (i = 1; i <= n; i++) {
+        if (mode <= PP_FLAG_FENCE) {
+            do
+                v = *(volatile uint64_t *)ping;
+            while (v != i);
+        } else {
+            do /* acquire: the payload read below is the one written before the flag */
+                asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(ping) : "memory");
+            while (v != i);
+            for (k = 0; k < 7; k++)
+                w[k] = ping[1 + k];
+            for (k = 0; k < 7; k++)
+                ((volatile uint64_t *)pong)[1 + k] = w[k] + 1;
+        }
+        if (mode == PP_FLAG_FENCE || mode == PP_MSG_SC)
+            asm volatile("fence.sc.sys;" ::: "memory"); /* reply words before the flag */
+        else if (mode == PP_MSG_ACQREL)
+            asm volatile("fence.acq_rel.sys;" ::: "memory"); /* reply words before the flag */
+        if (mode == PP_MSG_RELEASE)
+            asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(pong), "l"(i) : "memory");
+        else
+            *(volatile uint64_t *)pong = i;
+    }
+}
+
+static void pingpong(int mode, uint64_t trials, uint64_t warmup)
+{
+    uint64_t *ping, *pong, *dping, *dpong, *t = (uint64_t *)malloc(trials * 8), i, total = trials + warmup;
+    cudaStream_t s;
+    CK(cudaHostAlloc((void **)&ping, 128, cudaHostAllocMapped));
+    CK(cudaHostAlloc((void **)&pong, 128, cudaHostAllocMapped));
+    memset(ping, 0, 128);
+    memset(pong, 0, 128);
+    CK(cudaHostGetDevicePointer((void **)&dping, ping, 0));
+    CK(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    pingpong_kernel<<<1, 32, 0, s>>>(dping, dpong, total, mode);
+    CK(cudaGetLastError());
+    for (i = 1; i <= total; i++) {
+        uint64_t t0 = now_ns(), spins = 0;
+        if (mode > PP_FLAG_FENCE) {
+            int k;
+            for (k = 1; k < 8; k++)
+                ping[k] = i * 8 + (uint64_t)k;
+        }
+        __atomic_store_n(&ping[0], i, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&pong[0], __ATOMIC_ACQUIRE) != i) {
+            if (++spins > 4000000000ull) {
+                fprintf(stderr, "pingpong: no answer\n");
+                exit(1);
+            }
+        }
+        if (i > warmup)
+            t[i - warmup - 1] = now_ns() - t0;
+        if (mode > PP_FLAG_FENCE && pong[1] != i * 8 + 2) {
+            fprintf(stderr, "pingpong: wrong reply\n");
+            exit(1);
+        }
+    }
+    CK(cudaStreamSynchronize(s));
+    report(pp_names[mode], t, trials);
+    CK(cudaStreamDestroy(s));
+    CK(cudaFreeHost(ping));
+    CK(cudaFreeHost(pong));
+    free(t);
+}
+
+/* ---- launch and graph baselines --------------------------------------------------------------- */
+
+__global__ void echo_kernel(const uint64_t *req, uint64_t *rep)
+{
+    if (threadIdx.x < 8)
+        rep[threadIdx.x] = req[threadIdx.x] + 1;
+}
+
+static void launches(uint64_t trials, uint64_t warmup, int graph)
+{
+    uint64_t *req, *rep, *dreq, *drep, *t = (uint64_t *)malloc(trials * 8), i;
+    cudaStream_t s;
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CK(cudaHostAlloc((void **)&req, 128, cudaHostAllocMapped));
+    CK(cudaHostAlloc((void **)&rep, 128, cudaHostAllocMapped));
+    CK(cudaHostGetDevicePointer((void **)&dreq, req, 0));
+    CK(cudaHostGetDevicePointer((void **)&drep, rep, 0));
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    if (graph) {
+        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        echo_kernel<<<1, 32, 0, s>>>(dreq, drep);
+        CK(cudaStreamEndCapture(s, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+    }
+    for (i = 0; i < trials + warmup; i++) {
+        uint64_t t0 = now_ns();
+        req[0] = i;
+        if (graph)
+            CK(cudaGraphLaunch(ge, s));
+        else
+            echo_kernel<<<1, 32, 0, s>>>(dreq, drep);
+        CK(cudaStreamSynchronize(s));
+        if (((volatile uint64_t *)rep)[0] != i + 1) {
+            fprintf(stderr, "launch: wrong reply\n");
+            exit(1);
+        }
+        if (i >= warmup)
+            t[i - warmup] = now_ns() - t0;
+    }
+    report(graph ? "graph replay+sync" : "launch+sync", t, trials);
+    if (graph) {
+        CK(cudaGraphExecDestroy(ge));
+        CK(cudaGraphDestroy(g));
+    }
+    CK(cudaStreamDestroy(s));
+    CK(cudaFreeHost(req));
+    CK(cudaFreeHost(rep));
+    free(t);
+}
+
+/* ---- the runtime --------------------------------------------------------------------------------- */
+
+static rk_runtime *runtime(uint32_t max_actors)
+{
+    rk_runtime_options o;
+    rk_runtime *rt = NULL;
+    rk_runtime_options_init(&o);
+    o.backend = RK_BACKEND_CUDA;
+    o.max_actors = max_actors;
+    o.gpu_program = &bench_program;
+    RK(rk_runtime_create(&rt, &o));
+    return rt;
+}
+
+static const rk_actor_type echo_type = {"echo", NULL, NULL, 0};
+static const rk_actor_type pinger_type = {"pinger", NULL, NULL, 1};
+
+static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type *t)
+{
+    rk_actor_options o;
+    rk_actor_id id;
+    rk_actor_options_init(&o);
+    o.name = name;
+    o.type = t;
+    RK(rk_launch(rt, &o, &id));
+    return id;
+}
+
+static result *ours_call(rk_runtime *rt, rk_actor_id a, const char *name, uint64_t trials, uint64_t warmup)
+{
+    uint64_t *t = (uint64_t *)malloc(trials * 8), i, req[8], rep[8];
+    rk_msgbuf mb;
+    result *r;
+    mb.data = rep;
+    mb.capacity = sizeof rep;
+    for (i = 0; i < trials + warmup; i++) {
+        uint64_t t0 = now_ns();
+        req[0] = i;
+        RK(rk_call(rt, a, B_ECHO, req, sizeof req, &mb, 5000000000ull));
+        if (i >= warmup)
+            t[i - warmup] = now_ns() - t0;
+        if (rep[0] != i) {
+            fprintf(stderr, "rk_call: wrong reply\n");
+            exit(1);
+        }
+    }
+    r = report(name, t, trials);
+    free(t);
+    return r;
+}
+
+/* The backend's own round trip: ops->send, then spin on the host ring as
+ * the core's consumer would (single-threaded: nothing else consumes). */
+static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64_t warmup)
+{
+    uint64_t *t = (uint64_t *)malloc(trials * 8), i, req[8], rep[8];
+    rk__actor *a = &rt->actors[id];
+    for (i = 0; i < trials + warmup; i++) {
+        const rk_msg *m;
+        rk_msg h;
+        uint64_t t0 = now_ns(), spins = 0;
+        memset(&h, 0, sizeof h);
+        h.type = B_ECHO;
+        h.src = RK_ACTOR_HOST;
+        h.dst = id;
+        h.tenant = a->tenant;
+        h.len = sizeof req;
+        req[0] = i;
+        RK(rt->ops->send(rt, a, &h, req));
+        while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL)
+            if (++spins > 4000000000ull) {
+                fprintf(stderr, "backend: no answer\n");
+                exit(1);
+            }
+        memcpy(rep, rk_msg_payload(m), sizeof rep);
+        rt->host_head++;
+        rk_ring_consume(&rt->host_ring, rt->host_head);
+        if (i >= warmup)
+            t[i - warmup] = now_ns() - t0;
+        if (rep[0] != i) {
+            fprintf(stderr, "backend: wrong reply\n");
+            exit(1);
+        }
+    }
+    report("backend send+poll 64B", t, trials);
+    free(t);
+}
+
+static void ours_send_recv(rk_runtime *rt, rk_actor_id a, uint64_t trials, uint64_t warmup)
+{
+    uint64_t *t = (uint64_t *)malloc(trials * 8), i, req[8], rep[8];
+    rk_msgbuf mb;
+    mb.data = rep;
+    mb.capacity = sizeof rep;
+    for (i = 0; i < trials + warmup; i++) {
+        uint64_t t0 = now_ns();
+        req[0] = i;
+        RK(rk_send(rt, a, B_ECHO, req, sizeof req));
+        RK(rk_recv(rt, &mb, 5000000000ull));
+        if (i >= warmup)
+            t[i - warmup] = now_ns() - t0;
+    }
+    report("rk_send+rk_recv 64B", t, trials);
+    free(t);
+}
+
+/* Host CPU time of one rk_send (bursts of 256, drained between bursts). */
+static void ours_injection(rk_runtime *rt, rk_actor_id a, uint64_t trials)
+{
+    uint64_t *t = (uint64_t *)malloc(trials * 8), i = 0, req[8] = {0}, rep[8];
+    rk_msgbuf mb;
+    mb.data = rep;
+    mb.capacity = sizeof rep;
+    while (i < trials) {
+        uint64_t k, burst = trials - i < 256 ? trials - i : 256;
+        for (k = 0; k < burst; k++) {
+            uint64_t t0 = now_ns();
+            RK(rk_send(rt, a, B_ECHO, req, sizeof req));
+            t[i + k] = now_ns() - t0;
+        }
+        for (k = 0; k < burst; k++)
+            RK(rk_recv(rt, &mb, 5000000000ull));
+        i += burst;
+    }
+    report("injection: rk_send alone", t, trials);
+    free(t);
+}
+
+typedef struct thr_arg {
+    rk_runtime *rt;
+    rk_actor_id a;
+    volatile int *stop;
+    uint64_t sent;
+} thr_arg;
+
+static void *thr_send(void *p)
+{
+    thr_arg *x = (thr_arg *)p;
+    uint64_t req[2] = {0, 0};
+    while (!*x->stop) {
+        rk_status st = rk_send(x->rt, x->a, B_ECHO, req, sizeof req);
+        if (st == RK_OK)
+            x->sent++;
+        else if (st != RK_EFULL) {
+            fprintf(stderr, "throughput: %s\n", rk_status_name(st));
+            exit(1);
+        }
+    }
+    return NULL;
+}
+
+/* Messages/s through 4 actors (4 sending threads, this thread receiving),
+ * per second of `seconds`: mean and coefficient of variation. */
+static void ours_throughput(rk_runtime *rt, const rk_actor_id *a, int seconds)
+{
+    volatile int stop = 0;
+    thr_arg args[4];
+    pthread_t th[4];
+    uint64_t rep[8], got = 0, mark, per[600];
+    double mean = 0, var = 0;
+    rk_msgbuf mb;
+    int i, sec = 0;
+    mb.data = rep;
+    mb.capacity = sizeof rep;
+    for (i = 0; i < 4; i++) {
+        args[i].rt = rt;
+        args[i].a = a[i];
+        args[i].stop = &stop;
+        args[i].sent = 0;
+        pthread_create(&th[i], NULL, thr_send, &args[i]);
+    }
+    mark = now_ns();
+    while (sec < seconds) {
+        if (rk_recv(rt, &mb, 1000000000ull) == RK_OK)
+            got++;
+        if (now_ns() - mark >= 1000000000ull) {
+            per[sec++] = got;
+            got = 0;
+            mark += 1000000000ull;
+        }
+    }
+    stop = 1;
+    for (i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    while (rk_recv(rt, &mb, 200000000ull) == RK_OK)
+        ;
+    for (i = 0; i < seconds; i++)
+        mean += (double)per[i] / seconds;
+    for (i = 0; i < seconds; i++)
+        var += ((double)per[i] - mean) * ((double)per[i] - mean) / seconds;
+    printf("  %-28s %d s: mean %.3f M msgs/s, CV %.2f%%\n", "throughput 4x4 16B", seconds, mean / 1e6,
+           mean > 0 ? 100.0 * sqrt(var) / mean : 0.0);
+    for (i = 0; i < 4; i++) {
+        rk_control c;
+        RK(rk_actor_control(rt, a[i], &c));
+        printf("  %-28s actor %d: %llu messages, GPU busy %.3f us per message (handler and its sends)\n",
+               "throughput per actor", i, (unsigned long long)c.msgs_in,
+               c.msgs_in ? (double)c.busy_ns / 1e3 / (double)c.msgs_in : 0.0);
+    }
+}
+
+static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n)
+{
+    pinger_start st = {q, 0, n};
+    pinger_done d;
+    rk_msgbuf mb;
+    int rep;
+    mb.data = &d;
+    mb.capacity = sizeof d;
+    for (rep = 0; rep < 3; rep++) {
+        RK(rk_send(rt, p, B_START, &st, sizeof st));
+        RK(rk_recv(rt, &mb, 60000000000ull));
+        printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", "k2k actor<->actor",
+               (unsigned long long)d.n, (double)d.ns / 1e3 / (double)d.n);
+    }
+}
+
+static void ours_lifecycle(rk_runtime *rt, uint64_t n)
+{
+    uint64_t *tc = (uint64_t *)malloc(n * 8), *tr = (uint64_t *)malloc(n * 8), *tt = (uint64_t *)malloc(n * 8), i;
+    char name[32];
+    for (i = 0; i < n; i++) {
+        rk_actor_id id;
+        rk_actor_options o;
+        uint64_t t0;
+        rk_actor_options_init(&o);
+        snprintf(name, sizeof name, "lc%llu", (unsigned long long)i);
+        o.name = name;
+        o.type = &echo_type;
+        o.inbox_capacity = 64;
+        t0 = now_ns();
+        RK(rk_launch(rt, &o, &id));
+        tc[i] = now_ns() - t0;
+        t0 = now_ns();
+        RK(rk_restart(rt, id));
+        tr[i] = now_ns() - t0;
+        t0 = now_ns();
+        RK(rk_terminate(rt, id));
+        tt[i] = now_ns() - t0;
+    }
+    report("lifecycle: create", tc, n);
+    report("lifecycle: restart", tr, n);
+    report("lifecycle: terminate", tt, n);
+    free(tc);
+    free(tr);
+    free(tt);
+}
+
+/* ---- main ------------------------------------------------------------------------------------------- */
+
+static uint64_t arg_u64(int argc, char **argv, const char *name, uint64_t dflt)
+{
+    int i;
+    for (i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return strtoull(argv[i + 1], NULL, 10);
+    return dflt;
+}
+
+static void floors(uint64_t trials, uint64_t warmup)
+{
+    int m;
+    for (m = 0; m < PP_MODES; m++)
+        pingpong(m, trials, warmup);
+    launches(trials, warmup, 0);
+    launches(trials, warmup, 1);
+}
+
+static double find(const char *name)
+{
+    int i;
+    for (i = 0; i < g_nresults; i++)
+        if (strcmp(g_results[i].name, name) == 0)
+            return g_results[i].median;
+    return NAN;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t trials = arg_u64(argc, argv, "--trials", 100000), warmup = arg_u64(argc, argv, "--warmup", 10000);
+    int seconds = (int)arg_u64(argc, argv, "--seconds", 10);
+    struct cudaDeviceProp prop;
+    int drv = 0, rtv = 0, dev = 0;
+    rk_runtime *rt;
+    rk_actor_id a[4], p, q;
+    double call, call_sc;
+    char name[16];
+    int i;
+
+    if (cudaGetDeviceCount(&dev) != cudaSuccess || dev == 0) {
+        printf("no CUDA device\n");
+        return 77;
+    }
+    CK(cudaGetDeviceProperties(&prop, 0));
+    CK(cudaDriverGetVersion(&drv));
+    CK(cudaRuntimeGetVersion(&rtv));
+    printf("device: %s, %d SMs, CUDA driver %d, runtime %d; trials %llu after %llu warm-up\n", prop.name,
+           prop.multiProcessorCount, drv, rtv, (unsigned long long)trials, (unsigned long long)warmup);
+    CK(cudaFree(0));
+
+    printf("floors (before the runtime):\n");
+    floors(trials, warmup);
+
+    printf("ringkernel (publication fence: fence.acq_rel.sys):\n");
+    unsetenv("RK_CUDA_FENCE");
+    rt = runtime(8);
+    for (i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "echo%d", i);
+        a[i] = launch(rt, name, &echo_type);
+    }
+    p = launch(rt, "ping", &pinger_type);
+    q = launch(rt, "pong", &pinger_type);
+    call = ours_call(rt, a[0], "rk_call 64B", trials, warmup)->median;
+    ours_send_recv(rt, a[0], trials, warmup);
+    ours_backend(rt, a[0], trials, warmup);
+    ours_injection(rt, a[1], trials);
+    ours_k2k(rt, p, q, 100000);
+    ours_throughput(rt, a, seconds);
+    rk_runtime_destroy(rt);
+    rt = runtime(1100); /* ids are not reused: one per created actor */
+    ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
+    rk_runtime_destroy(rt);
+
+    printf("ringkernel (publication fence: fence.sc.sys, as ring.h):\n");
+    setenv("RK_CUDA_FENCE", "sc", 1);
+    rt = runtime(4);
+    a[0] = launch(rt, "echo", &echo_type);
+    call_sc = ours_call(rt, a[0], "rk_call 64B (fence.sc)", trials, warmup)->median;
+    rk_runtime_destroy(rt);
+    unsetenv("RK_CUDA_FENCE");
+
+    printf("floors (after the runtime):\n");
+    floors(trials / 2, warmup / 2);
+
+    printf("\nsummary (medians, us): rk_call %.3f | backend %.3f | pingpong flag %.3f, flag+fence %.3f, "
+           "msg64 acq_rel %.3f | launch+sync %.3f | graph+sync %.3f\n",
+           call, find("backend send+poll 64B"), find("pingpong/flag"), find("pingpong/flag+fence.sc"),
+           find("pingpong/msg64 fence.acq_rel"), find("launch+sync"), find("graph replay+sync"));
+    printf("ratio backend / pingpong msg64 acq_rel = %.2f; / flag+fence.sc = %.2f\n",
+           find("backend send+poll 64B") / find("pingpong/msg64 fence.acq_rel"),
+           find("backend send+poll 64B") / find("pingpong/flag+fence.sc"));
+    printf("ratio rk_call / pingpong flag+fence.sc = %.2f; / pingpong msg64 acq_rel = %.2f; / flag = %.2f; "
+           "rk_call with fence.sc %.3f us\n",
+           call / find("pingpong/flag+fence.sc"), call / find("pingpong/msg64 fence.acq_rel"),
+           call / find("pingpong/flag"), call_sc);
+    return 0;
+}

@@ -1,0 +1,1594 @@
+/* ringkernel: writing GPU actors (CUDA C).
+ *
+ * A GPU actor is a state block in device memory and a handler that every
+ * thread of the actor's thread block runs for each message:
+ *
+ *     typedef struct { uint64_t count; } counter;
+ *
+ *     __device__ rk_status counter_handle(rk_dctx *ctx, counter *s, const rk_msg *m)
+ *     {
+ *         __syncthreads();                 // handlers may use the whole block
+ *         if (threadIdx.x == 0)
+ *             s->count++;
+ *         __syncthreads();
+ *         return rk_dreply(ctx, m->type, &s->count, sizeof s->count);
+ *     }
+ *
+ *     RK_GPU_ACTOR(counter_actor, counter, counter_handle);
+ *     RK_GPU_PROGRAM(my_program, counter_actor, other_actor);   // type 0, type 1
+ *
+ * compiled with nvcc into the user's program. Pass &my_program as
+ * rk_runtime_options.gpu_program and give each actor type the index of its
+ * GPU type (rk_actor_type.gpu_type). The same source can be compiled while the
+ * program runs (nvrtc.h).
+ *
+ * Rules for handlers:
+ *   - The handler runs on all threads of the block (blockDim.x ==
+ *     RK_GPU_BLOCK_THREADS, default 128). `msg` and its inline payload sit
+ *     in shared memory (from the host) or in the receiver's device-memory
+ *     queue (from an actor); a by-reference payload is read in place.
+ *   - rk_dsend, rk_dsend_msg, rk_dsend_wait, rk_dreply and rk_dflush are
+ *     collective: every thread of the block calls them, with the same
+ *     arguments (only thread 0's are used), like __syncthreads().
+ *   - Returning anything but RK_OK from any thread marks the actor Failed;
+ *     the host sees it through rk_runtime_error(). Other actors keep running.
+ *   - A handler must return: the block serves one actor and handles its
+ *     lifecycle commands between messages.
+ *
+ * The first part of this header is the layout shared between the library
+ * (host C) and the kernel; it compiles as C11 too. The rest is CUDA only. */
+#ifndef RINGKERNEL_DEVICE_CUH
+#define RINGKERNEL_DEVICE_CUH
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringkernel/control.h"
+#include "ringkernel/export.h"
+#include "ringkernel/hlc.h"
+#include "ringkernel/lifecycle.h"
+#include "ringkernel/msg.h"
+#include "ringkernel/nvrtc.h"
+#include "ringkernel/ring.h"
+#include "ringkernel/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
+
+#define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
+#define RK_GPU_ABI 1u                    /* bumped whenever a layout below changes */
+
+/* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
+struct rk_gpu_program {
+    uint32_t magic;         /* RK_GPU_PROGRAM_MAGIC */
+    uint32_t abi;           /* RK_GPU_ABI of the device.cuh it was built with */
+    uint32_t n_types;       /* actor types; 0 until loaded for NVRTC programs */
+    uint32_t block_threads; /* threads per block the kernel was built for */
+    const char *name;
+    /* nvcc-built: the kernel as a CUfunction of `device`'s primary context,
+     * looked up by the user's own CUDA runtime; returns 0 on success. */
+    int (*resolve)(int device, void **function);
+    const uint32_t *state_sizes; /* sizeof of each type's state */
+    /* NVRTC-built: the compiled image (cubin or PTX) */
+    void *image;
+    size_t image_size;
+};
+
+/* The kernel's and the program description's symbol names for `name`. */
+#define RK__GPU_KERNEL_PREFIX "rk__gpu_kernel_"
+#define RK__GPU_INFO_PREFIX "rk__gpu_info_"
+#define RK__GPU_INFO_WORDS 4u /* magic, abi, n_types, block_threads; then sizes */
+
+enum rk__gpu_op {
+    RK__GPU_OP_BIND = 1,  /* create or restart the actor on a slot */
+    RK__GPU_OP_EVENT = 2, /* deactivate, activate, terminate, fail */
+    RK__GPU_OP_QUERY = 3, /* supervisor: are all running actors idle? */
+    RK__GPU_OP_DRAIN = 4, /* supervisor: publish inbox heads eagerly from now on */
+    RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
+};
+
+/* A lifecycle command: one 128-byte slot of the command ring. */
+typedef struct rk__gpu_cmd {
+    uint64_t seq;        /* owned by the ring */
+    uint64_t ticket;     /* the host's number for it: names the acknowledgement */
+    uint32_t op;         /* enum rk__gpu_op */
+    uint32_t event;      /* rk_lifecycle_event */
+    uint32_t actor;
+    uint32_t slot;       /* block index, >= 1 */
+    uint32_t generation; /* BIND: the generation to run */
+    uint32_t tenant;
+    uint32_t type;       /* BIND: GPU type index */
+    uint32_t state_size; /* BIND: bytes of state (a multiple of 16) */
+    uint64_t state;      /* BIND: device address of the state */
+    uint64_t init;       /* BIND: device address of the initial state; 0 = zeroed */
+    uint64_t h2k_final;  /* TERMINATE: inbox positions to handle first */
+    rk_ring inbox;       /* BIND: the actor's inbox as the device sees it */
+    unsigned char pad_[16];
+} rk__gpu_cmd;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_cmd) == 128, "a command fills one 128-byte ring slot");
+RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, seq) == 0, "ring sequence word first");
+RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, state) == 48, "cmd layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, inbox) == 72, "cmd layout");
+
+#define RK__GPU_ACKS 64u /* acknowledgements in flight, at most */
+
+/* Acknowledgement of command `ticket` (pinned host memory). */
+typedef struct rk__gpu_ack {
+    uint64_t ticket; /* written last, with release */
+    int32_t status;
+    uint32_t pad_;
+    uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled */
+    uint64_t pad2_;
+} rk__gpu_ack;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
+
+enum rk__gpu_event_kind {
+    RK__GPU_EV_ERROR = 1,       /* a handler failed: rk__async_error */
+    RK__GPU_EV_DEAD_LETTER = 2, /* an undeliverable message: rk__dead_letter */
+};
+
+/* What the device reports to the host asynchronously (128-byte ring slot). */
+typedef struct rk__gpu_event {
+    uint64_t seq; /* owned by the ring */
+    uint32_t kind;
+    uint32_t actor;
+    uint32_t generation;
+    int32_t status;
+    uint64_t hlc;
+    rk_msg msg; /* DEAD_LETTER: the message's header */
+    unsigned char pad2_[32];
+} rk__gpu_event;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_event) == 128, "an event fills one 128-byte ring slot");
+RK_STATIC_ASSERT(offsetof(rk__gpu_event, msg) == 32, "event layout");
+
+/* Words the host writes and the supervisor reads, or the reverse (pinned). */
+typedef struct rk__gpu_hostflags {
+    uint64_t stop; /* host: 1 stops the kernel */
+    unsigned char pad0_[RK_RING_LINE - 8];
+    uint64_t ready; /* supervisor: 1 once every block is running */
+    unsigned char pad1_[RK_RING_LINE - 8];
+} rk__gpu_hostflags;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_hostflags) == 2 * RK_RING_LINE, "one line per writer");
+
+/* Kernel-wide words in device memory. */
+typedef struct rk__gpu_devflags {
+    uint32_t stop;       /* supervisor: every block leaves its loop */
+    uint32_t draining;   /* supervisor: shutdown drain in progress */
+    uint32_t started;    /* blocks that have entered the kernel */
+    uint32_t pad_;
+    int64_t clock_offset_ns; /* host CLOCK_REALTIME minus %globaltimer, for HLC stamps */
+    uint64_t events_dropped; /* events lost because the event ring was full */
+    unsigned char pad1_[RK_RING_LINE - 32];
+} rk__gpu_devflags;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_devflags) == RK_RING_LINE, "devflags layout");
+
+/* Per actor id, in device memory: what a K2K sender needs to know. */
+#define RK__GPU_GATE_OPEN 0x80000000u /* gate word: open bit | senders inside */
+
+typedef struct rk__gpu_dir {
+    uint32_t gate;       /* RK__GPU_GATE_OPEN while the actor accepts, + senders in flight */
+    uint32_t slot;       /* block index + 1 while bound, 0 when not */
+    uint32_t generation;
+    uint32_t tenant;
+    uint32_t state;      /* rk_lifecycle_state, kept by the bound block */
+    uint32_t pad_[3];
+} rk__gpu_dir;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_dir) == 32, "dir layout");
+
+/* Per block, in device memory. */
+typedef struct rk__gpu_slot {
+    /* line 0, written by the supervisor */
+    uint64_t mbox_seq; /* commands posted to this block */
+    unsigned char pad0_[RK_RING_LINE - 8];
+    rk__gpu_cmd mbox; /* the latest command (valid while mbox_seq != mbox_taken) */
+    /* line 2, written by the block */
+    uint64_t mbox_taken; /* commands the block has copied out */
+    uint64_t started;    /* handler calls started: quiescence detection */
+    uint64_t handled;    /* handler calls finished */
+    uint32_t busy;       /* 1 while a handler runs */
+    uint32_t runs;       /* 1 while the bound actor handles messages */
+    unsigned char pad2_[RK_RING_LINE - 32];
+    /* line 3, read-only: the block's actor-to-actor inbox */
+    rk_ring k2k;
+    unsigned char pad3_[RK_RING_LINE - sizeof(rk_ring)];
+} rk__gpu_slot;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_slot) == 4 * RK_RING_LINE, "slot layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox) == RK_RING_LINE, "slot layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
+
+enum rk__gpu_world_flags {
+    RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
+};
+
+/* Everything the kernel needs, in device memory; its address is the
+ * kernel's only parameter. Read-only once launched. */
+typedef struct rk__gpu_world {
+    uint32_t magic;      /* RK_GPU_PROGRAM_MAGIC */
+    uint32_t abi;        /* RK_GPU_ABI */
+    uint32_t n_blocks;   /* grid size; block 0 supervises, 1.. serve actors */
+    uint32_t max_actors;
+    uint32_t msg_buffer; /* bytes of each block's message buffer (dynamic shared memory) */
+    uint32_t k2k_slot_size;
+    uint32_t flags;      /* enum rk__gpu_world_flags */
+    uint32_t pad_;
+    uint64_t spin_ns;    /* an idle actor polls this long before it backs off */
+    uint64_t backoff_ns; /* longest nap of an idle block */
+    uint64_t host_clock_ns; /* host CLOCK_REALTIME just before launch */
+    rk_ring host_ring;   /* actors -> host */
+    rk_ring cmd_ring;    /* host -> supervisor */
+    rk_ring event_ring;  /* errors and dead letters -> host */
+    rk_control *ctl;     /* [max_actors], pinned host memory */
+    rk__gpu_hostflags *host;
+    rk__gpu_ack *acks;   /* [RK__GPU_ACKS], pinned */
+    uint32_t *slot_actor;/* [n_blocks], pinned: actor bound to each block, or RK_ACTOR_NONE */
+    rk__gpu_dir *dir;    /* [max_actors], device */
+    rk__gpu_slot *slots; /* [n_blocks], device */
+    rk__gpu_devflags *dev;
+    unsigned char *k2k_mem;  /* the K2K rings, one per block, k2k_ring_bytes apart */
+    uint64_t k2k_ring_bytes; /* rk_ring_bytes(k2k_capacity, k2k_slot_size) */
+    uint32_t k2k_capacity;
+    uint32_t pad2_;
+} rk__gpu_world;
+
+RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_world, ctl) == 176, "world layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_world, k2k_mem) == 232, "world layout");
+RK_STATIC_ASSERT(sizeof(rk__gpu_world) == 256, "world layout");
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ===== device side (CUDA C) ================================================ */
+
+#if defined(__CUDACC__)
+
+#ifndef RK_GPU_BLOCK_THREADS
+#define RK_GPU_BLOCK_THREADS 128
+#endif
+
+#define RK__GPU_PUB_MAX 32u /* sends to the host awaiting one publication fence */
+
+enum rk__gpu_action {
+    RK__GPU_ACT_NONE = 0,
+    RK__GPU_ACT_STOP = 1,
+    RK__GPU_ACT_CMD = 2,
+    RK__GPU_ACT_H2K = 3,
+    RK__GPU_ACT_K2K = 4,
+};
+
+/* The handler's context: one per block, in shared memory. Use the rk_d*
+ * accessors; the fields are the block's private bookkeeping. */
+typedef struct rk_dctx {
+    rk__gpu_world world; /* a copy: reads stay in shared memory (acquires empty L1) */
+    const rk__gpu_world *w; /* &world */
+    rk__gpu_slot *slot;
+    uint32_t slot_index;
+    uint32_t action;
+    /* the bound actor */
+    uint32_t bound;
+    uint32_t state;
+    rk_actor_id self;
+    uint32_t generation;
+    uint32_t tenant;
+    uint32_t type;
+    void *astate;
+    const void *init;
+    uint32_t state_size;
+    int32_t fail;   /* first error a thread returned from the current call */
+    rk_control *ctl;
+    rk_ring inbox;
+    rk_ring k2k;
+    uint64_t h2k_head;      /* inbox: next position to handle */
+    uint64_t h2k_published; /* inbox: last head stored to its consumer line */
+    uint64_t h2k_final;     /* terminate: handle up to here */
+    uint64_t k2k_head;
+    uint64_t k2k_published; /* K2K: last head stored to its consumer line */
+    uint32_t known_ready;   /* inbox slots from h2k_head known to be published */
+    uint32_t nmsg;          /* inbox slots in the buffer this round */
+    uint32_t draining;      /* the runtime is draining: publish heads at once */
+    uint32_t terminating;
+    uint64_t term_ticket;
+    /* the message being handled */
+    const rk_msg *msg;
+    uint64_t hlc;
+    int32_t bcast;
+    uint32_t skip;
+    /* the host queue's producer words, read ahead while a batch is copied
+     * in (a claim then needs only its compare-and-swap) */
+    uint64_t tail_hint, head_hint;
+    uint32_t hint_valid;
+    /* sends to the host claimed and written, published together */
+    uint32_t npub;
+    uint32_t dirty; /* counters changed since the last flush */
+    uint64_t pub[RK__GPU_PUB_MAX];
+    /* counters, flushed to the control block */
+    uint64_t msgs_in, msgs_out, errors, dead_letters, busy_ns;
+    uint64_t started, handled; /* mirrors of slot->started, slot->handled */
+    /* idling and polling */
+    uint64_t now;           /* %globaltimer at the start of this round */
+    uint64_t busy_since;    /* start of the current message action, 0 if none */
+    int64_t clock_offset;   /* copy of w->dev->clock_offset_ns */
+    uint64_t active_ns;     /* last message or command */
+    uint64_t heartbeat_ns;
+    uint64_t last_k2k_ns;
+    uint64_t h2k_next_ns;   /* poll the host's inbox from then on */
+    uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
+    uint32_t pad_;
+    uint64_t mbox_taken;
+    rk__gpu_cmd cmd;
+} rk_dctx;
+
+/* ---- device primitives ------------------------------------------------------ */
+
+static __device__ __forceinline__ uint64_t rk__gpu_clock(void)
+{
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+static __device__ __forceinline__ uint32_t rk__gpu_ld32(const uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ uint32_t rk__gpu_ld32_acquire(const uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ void rk__gpu_st32(uint32_t *p, uint32_t v)
+{
+    asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+static __device__ __forceinline__ void rk__gpu_st32_sys(uint32_t *p, uint32_t v)
+{
+    asm volatile("st.relaxed.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+static __device__ __forceinline__ uint32_t rk__gpu_ld32_sys(const uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+/* Gate arithmetic at GPU scope (the gates of K2K senders are device memory). */
+static __device__ __forceinline__ uint32_t rk__gpu_gate_add_acquire(uint32_t *p, uint32_t v)
+{
+    uint32_t old;
+    asm volatile("atom.acquire.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
+    return old;
+}
+
+static __device__ __forceinline__ void rk__gpu_gate_sub_release(uint32_t *p, uint32_t v)
+{
+    asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(p), "r"(0u - v) : "memory");
+}
+
+static __device__ __forceinline__ void rk__gpu_gate_or_release(uint32_t *p, uint32_t v)
+{
+    asm volatile("red.release.gpu.global.or.b32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+static __device__ __forceinline__ void rk__gpu_gate_and(uint32_t *p, uint32_t v)
+{
+    asm volatile("red.relaxed.gpu.global.and.b32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+/* Release fence before publishing to the host. fence.acq_rel is all a
+ * release pattern needs (PTX memory model); fence.sc is what ring.h's
+ * __threadfence_system() emits, kept selectable to measure the difference. */
+static __device__ __forceinline__ void rk__gpu_fence_sys(const rk__gpu_world *w)
+{
+    if (w->flags & RK__GPU_F_FENCE_SC)
+        asm volatile("fence.sc.sys;" ::: "memory");
+    else
+        asm volatile("fence.acq_rel.sys;" ::: "memory");
+}
+
+/* Four words of a directory entry in one load (device scope). */
+static __device__ __forceinline__ uint4 rk__gpu_ld128_gpu(const void *p)
+{
+    uint4 v;
+    asm volatile("ld.relaxed.gpu.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p)
+                 : "memory");
+    return v;
+}
+
+/* 16-byte load that bypasses L1 (a strong load), for slots in host memory. */
+static __device__ __forceinline__ uint4 rk__gpu_ld128_sys(const uint4 *p)
+{
+    uint4 v;
+    asm volatile("ld.relaxed.sys.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p)
+                 : "memory");
+    return v;
+}
+
+/* The HLC's physical clock: this round's %globaltimer reading, moved to
+ * the host's epoch (one timer read per round; HLC needs milliseconds). */
+static __device__ __forceinline__ uint64_t rk__gpu_phys_ms(const rk_dctx *c)
+{
+    return (uint64_t)((int64_t)c->now + c->clock_offset) / 1000000u;
+}
+
+/* Copies `len` bytes to a 16-byte aligned slot payload in 16-byte stores
+ * (the slot has room up to the next multiple of 16). */
+static __device__ __forceinline__ void rk__gpu_copy_payload(unsigned char *dst, const void *src, uint32_t len)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    uint4 *d = (uint4 *)dst;
+    uint32_t i, full = len / 16u;
+    if (((uintptr_t)s & 15u) == 0) {
+        for (i = 0; i < full; i++)
+            d[i] = ((const uint4 *)s)[i];
+    } else {
+        for (i = 0; i < full; i++) {
+            uint32_t wds[4], k;
+            for (k = 0; k < 16; k++)
+                ((unsigned char *)wds)[k] = s[16 * i + k];
+            d[i] = make_uint4(wds[0], wds[1], wds[2], wds[3]);
+        }
+    }
+    if (len % 16u) {
+        uint32_t wds[4] = {0, 0, 0, 0}, k;
+        for (k = 0; k < len % 16u; k++)
+            ((unsigned char *)wds)[k] = s[16 * full + k];
+        d[full] = make_uint4(wds[0], wds[1], wds[2], wds[3]);
+    }
+}
+
+/* Writes a message into a claimed slot: header with a zero sequence word
+ * (never "ready": ready means seq == pos + 1 >= 1), then the payload. The
+ * caller publishes the sequence word afterwards. */
+static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_msg *h, const void *payload)
+{
+    const uint64_t *hw = (const uint64_t *)h;
+    uint4 *d = (uint4 *)slot;
+    d[0] = make_uint4(0u, 0u, (uint32_t)hw[1], (uint32_t)(hw[1] >> 32));
+    d[1] = make_uint4((uint32_t)hw[2], (uint32_t)(hw[2] >> 32), (uint32_t)hw[3], (uint32_t)(hw[3] >> 32));
+    d[2] = make_uint4((uint32_t)hw[4], (uint32_t)(hw[4] >> 32), (uint32_t)hw[5], (uint32_t)(hw[5] >> 32));
+    d[3] = make_uint4((uint32_t)hw[6], (uint32_t)(hw[6] >> 32), (uint32_t)hw[7], (uint32_t)(hw[7] >> 32));
+    if (h->len)
+        rk__gpu_copy_payload((unsigned char *)slot + RK_MSG_HEADER_SIZE, payload, h->len);
+}
+
+/* ---- block bookkeeping (thread 0) -------------------------------------------- */
+
+static __device__ __noinline__ void rk__gpu_flush_pub(rk_dctx *c)
+{
+    uint32_t i;
+    if (c->npub == 0)
+        return;
+    /* Orders every slot write of the pending sends to the host before the
+     * sequence stores below, which the host's acquire loads observe. */
+    rk__gpu_fence_sys(c->w);
+    for (i = 0; i < c->npub; i++)
+        rk__st_relaxed((uint64_t *)rk_ring_slot(&c->w->host_ring, c->pub[i]), c->pub[i] + 1, RK_RING_SCOPE_SYSTEM);
+    c->npub = 0;
+}
+
+static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t now)
+{
+    rk_control *k = c->ctl;
+    if (!c->bound)
+        return;
+    rk__st_relaxed(&k->msgs_in, c->msgs_in, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->msgs_out, c->msgs_out, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->errors, c->errors, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->dead_letters, c->dead_letters, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->heartbeat, now, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->inbox_head, c->h2k_head, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->busy_ns, c->busy_ns, RK_RING_SCOPE_SYSTEM);
+    c->heartbeat_ns = now;
+    c->dirty = 0;
+}
+
+/* Acknowledges command `ticket` to the host. */
+static __device__ __noinline__ void rk__gpu_send_ack(const rk__gpu_world *w, uint64_t ticket, rk_status st, uint64_t value)
+{
+    rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
+    rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
+    rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
+    /* Release: the control block and the status/value stores above are
+     * visible to the host before it sees the ticket (its acquire load). */
+    rk__st_release(&a->ticket, ticket, RK_RING_SCOPE_SYSTEM);
+}
+
+static __device__ __noinline__ void rk__gpu_post_event(const rk__gpu_world *w, uint32_t kind, rk_actor_id actor,
+                                                  uint32_t gen, rk_status st, uint64_t hlc, const rk_msg *m)
+{
+    rk_ring r = w->event_ring;
+    uint64_t pos;
+    rk__gpu_event *e;
+    if (rk_ring_claim(&r, 1, &pos) != RK_OK) {
+        atomicAdd((unsigned long long *)&w->dev->events_dropped, 1ull);
+        return;
+    }
+    e = (rk__gpu_event *)rk_ring_slot(&r, pos);
+    e->kind = kind;
+    e->actor = actor;
+    e->generation = gen;
+    e->status = (int32_t)st;
+    e->hlc = hlc;
+    if (m)
+        e->msg = *m;
+    else
+        memset(&e->msg, 0, sizeof e->msg);
+    /* ring.h: one system fence orders the event's bytes before its sequence
+     * word, which the host's acquire load observes. */
+    rk_ring_publish(&r, pos, 1);
+}
+
+static __device__ __noinline__ void rk__gpu_dead_letter(rk_dctx *c, const rk_msg *m, rk_status why)
+{
+    c->dead_letters++;
+    c->dirty = 1;
+    rk__gpu_post_event(c->w, RK__GPU_EV_DEAD_LETTER, c->self, c->generation, why, c->hlc, m);
+}
+
+static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_state s, uint64_t ticket)
+{
+    rk__gpu_dir *d = &c->w->dir[c->self];
+    rk_control *k = c->ctl;
+    c->state = (uint32_t)s;
+    rk__gpu_st32(&d->state, (uint32_t)s);
+    rk__gpu_st32(&c->slot->runs, (uint32_t)rk_lifecycle_runs(s));
+    rk__gpu_st32_sys(&k->generation, c->generation);
+    rk__gpu_st32_sys(&k->id, c->self);
+    rk__gpu_st32_sys(&k->tenant, c->tenant);
+    rk__gpu_st32_sys(&k->type, c->type);
+    rk__st_relaxed(&k->restarts, (uint64_t)(c->generation - 1u), RK_RING_SCOPE_SYSTEM);
+    if (ticket)
+        rk__st_relaxed(&k->command_seq, ticket, RK_RING_SCOPE_SYSTEM);
+    rk__gpu_st32_sys(&k->state, (uint32_t)s);
+}
+
+/* Stops K2K senders; with `wait`, also waits for those already inside. */
+static __device__ __noinline__ void rk__gpu_gate_close(rk_dctx *c, int wait)
+{
+    uint32_t *g = &c->w->dir[c->self].gate;
+    rk__gpu_gate_and(g, ~RK__GPU_GATE_OPEN);
+    /* Acquire: pairs with each sender's release decrement, so its publish
+     * into our K2K ring is visible once the count reads zero. */
+    while (wait && (rk__gpu_ld32_acquire(g) & ~RK__GPU_GATE_OPEN) != 0)
+        __nanosleep(64);
+}
+
+static __device__ __forceinline__ void rk__gpu_gate_open(rk_dctx *c)
+{
+    /* Release: the directory fields written before (slot, generation,
+     * tenant) are visible to a sender whose acquire increment sees it open. */
+    rk__gpu_gate_or_release(&c->w->dir[c->self].gate, RK__GPU_GATE_OPEN);
+}
+
+static __device__ __noinline__ void rk__gpu_fail(rk_dctx *c, rk_status st)
+{
+    rk_control *k = c->ctl;
+    rk__gpu_post_event(c->w, RK__GPU_EV_ERROR, c->self, c->generation, st, c->hlc, c->msg);
+    /* Orders the event's publication before the Failed state below: a host
+     * that sees Failed finds the error too. */
+    asm volatile("fence.acq_rel.sys;" ::: "memory");
+    rk__gpu_gate_close(c, 0);
+    rk__gpu_set_state(c, RK_FAILED, 0);
+    rk__gpu_st32_sys((uint32_t *)&k->last_error, (uint32_t)st);
+    rk__st_relaxed(&k->last_error_hlc, c->hlc, RK_RING_SCOPE_SYSTEM);
+    c->errors++;
+    c->known_ready = 0;
+    rk__gpu_flush_counters(c, rk__gpu_clock());
+}
+
+/* Stores the inbox head to its consumer line (pinned host memory): the
+ * host's producers see the slots as free from then on. */
+static __device__ __forceinline__ void rk__gpu_publish_head(rk_dctx *c)
+{
+    if (c->h2k_published == c->h2k_head)
+        return;
+    /* rk_ring_consume stores with release (.sys): our reads of the slots
+     * below the head are done before the host may overwrite them. */
+    rk_ring_consume(&c->inbox, c->h2k_head);
+    c->h2k_published = c->h2k_head;
+}
+
+/* The same for the K2K inbox (device scope). */
+static __device__ __forceinline__ void rk__gpu_publish_k2k(rk_dctx *c)
+{
+    if (c->k2k_published == c->k2k_head)
+        return;
+    /* Release (.gpu): our reads of those slots are done before a sender,
+     * whose claim reads this head with acquire, overwrites them. */
+    rk_ring_consume(&c->k2k, c->k2k_head);
+    c->k2k_published = c->k2k_head;
+}
+
+/* ---- sending (thread 0) ----------------------------------------------------------- */
+
+/* Claims one slot of the queue to the host. Its producers are GPU threads
+ * only, so the tail needs device-scope atomics, not the system scope that
+ * rk_ring_claim would use for this ring; the consumer's head is in host
+ * memory and is read only when the cached copy says full. */
+static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const rk_ring *r, uint64_t *pos)
+{
+    uint64_t tail, head;
+    if (c->hint_valid) {
+        /* Possibly stale: a failed CAS below returns the current tail. */
+        tail = c->tail_hint;
+        head = c->head_hint;
+        c->hint_valid = 0;
+    } else {
+        tail = rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE);
+        head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
+    }
+    for (;;) {
+        if (tail + 1 - head > r->capacity) {
+            /* Acquire: pairs with the host's release of its head, stored
+             * after it finished reading those slots. */
+            head = rk__ld_acquire(&r->cons->head, RK_RING_SCOPE_SYSTEM);
+            rk__st_relaxed(&r->prod->head_cache, head, RK_RING_SCOPE_DEVICE);
+            if (tail + 1 - head > r->capacity)
+                return RK_EFULL;
+        }
+        /* A failed CAS reloads the tail; the slot's publication is separate. */
+        if (rk__cas(&r->prod->tail, &tail, tail + 1, RK_RING_SCOPE_DEVICE)) {
+            *pos = tail;
+            return RK_OK;
+        }
+    }
+}
+
+static __device__ __noinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg *h, const void *payload)
+{
+    rk_ring r = c->w->host_ring;
+    uint32_t cap = rk_msg_inline_capacity(r.slot_size);
+    uint64_t pos;
+    rk_status st = rk_msg_validate(h, cap, cap);
+    if (st != RK_OK)
+        return st;
+    st = rk__gpu_claim_host(c, &r, &pos);
+    if (st == RK_EFULL && c->npub) {
+        /* Our own unpublished sends may be what holds the host back. */
+        rk__gpu_flush_pub(c);
+        st = rk__gpu_claim_host(c, &r, &pos);
+    }
+    if (st != RK_OK)
+        return st;
+    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
+    c->pub[c->npub++] = pos;
+    if (c->npub == RK__GPU_PUB_MAX)
+        rk__gpu_flush_pub(c);
+    return RK_OK;
+}
+
+static __device__ __noinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
+{
+    const rk__gpu_world *w = c->w;
+    rk__gpu_dir *d;
+    rk_ring r;
+    uint32_t slot, gen, tenant;
+    uint64_t pos;
+    rk_status st = rk_msg_validate(h, rk_msg_inline_capacity(w->k2k_slot_size),
+                                   rk_msg_inline_capacity(w->k2k_slot_size));
+    if (st != RK_OK)
+        return st;
+    if (h->dst >= w->max_actors)
+        return RK_ENOACTOR;
+    d = &w->dir[h->dst];
+    /* Acquire: pairs with the owner's release when it opened the gate, so
+     * the directory fields read below are the ones it set. */
+    if (!(rk__gpu_gate_add_acquire(&d->gate, 1u) & RK__GPU_GATE_OPEN)) {
+        uint32_t ds = rk__gpu_ld32(&d->state);
+        st = ds == RK_DORMANT ? RK_ENOACTOR : ds == RK_FAILED ? RK_EFAILED : RK_ESTATE;
+        rk__gpu_gate_sub_release(&d->gate, 1u);
+        return st;
+    }
+    /* Inside the open gate the binding cannot change (the owner closes the
+     * gate and waits for us before it touches these fields). */
+    {
+        uint4 e = rk__gpu_ld128_gpu(d);
+        slot = e.y;
+        gen = e.z;
+        tenant = e.w;
+    }
+    if (slot == 0)
+        st = RK_EINTERNAL;
+    else if (tenant != h->tenant)
+        st = RK_ETENANT;
+    else if (h->dst_gen != 0 && h->dst_gen != gen)
+        st = RK_ESTALE;
+    else {
+        /* Every block's K2K ring has the same geometry: no descriptor load. */
+        unsigned char *base = w->k2k_mem + (size_t)(slot - 1) * w->k2k_ring_bytes;
+        r.prod = (rk_ring_prod *)base;
+        r.cons = (rk_ring_cons *)(base + RK_RING_LINE);
+        r.slots = base + 2 * RK_RING_LINE;
+        r.capacity = w->k2k_capacity;
+        r.slot_size = w->k2k_slot_size;
+        r.mode = RK_RING_MPSC;
+        r.scope = RK_RING_SCOPE_DEVICE;
+        st = rk_ring_claim(&r, 1, &pos);
+        if (st == RK_OK) {
+            rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
+            /* One fence for two stores: the message's bytes before its
+             * sequence word (what rk_ring_publish does), and our claim of the
+             * position before we leave the gate, so an owner that sees the
+             * gate empty (acquire) reads a final tail. */
+            asm volatile("fence.acq_rel.gpu;" ::: "memory");
+            rk__st_relaxed((uint64_t *)rk_ring_slot(&r, pos), pos + 1, RK_RING_SCOPE_DEVICE);
+            asm volatile("red.relaxed.gpu.global.add.u32 [%0], %1;" ::"l"(&d->gate), "r"(0u - 1u) : "memory");
+            return RK_OK;
+        }
+    }
+    /* Release: whatever we read is done before the owner sees us leave. */
+    rk__gpu_gate_sub_release(&d->gate, 1u);
+    return st;
+}
+
+/* One attempt, uncounted. */
+static __device__ __noinline__ rk_status rk__gpu_send_once(rk_dctx *c, const rk_msg *in, const void *payload)
+{
+    rk_msg h;
+    h.seq = 0;
+    h.type = in->type;
+    h.flags = in->flags;
+    h.src = c->self;
+    h.dst = in->dst;
+    h.tenant = c->tenant;
+    h.dst_gen = in->dst_gen;
+    h.corr = in->corr;
+    h.len = in->len;
+    h.src_gen = c->generation;
+    h.ref = 0;
+    c->hlc = rk_hlc_tick(c->hlc, rk__gpu_phys_ms(c));
+    h.hlc = c->hlc;
+    if (h.flags & RK_MSG_F_BYREF)
+        return RK_ENOTSUP; /* payloads from the device travel inline */
+    if (h.dst == RK_ACTOR_HOST)
+        return rk__gpu_send_host(c, &h, payload);
+    return rk__gpu_send_k2k(c, &h, payload);
+}
+
+static __device__ __forceinline__ rk_status rk__gpu_count(rk_dctx *c, rk_status st)
+{
+    if (st == RK_OK)
+        c->msgs_out++;
+    else
+        c->errors++; /* a refused send */
+    c->dirty = 1;
+    return st;
+}
+
+static __device__ __noinline__ rk_status rk__gpu_send(rk_dctx *c, const rk_msg *in, const void *payload)
+{
+    return rk__gpu_count(c, rk__gpu_send_once(c, in, payload));
+}
+
+/* Retries while the receiver is full; only the outcome is counted. */
+static __device__ __noinline__ rk_status rk__gpu_send_wait(rk_dctx *c, const rk_msg *in, const void *payload,
+                                                          uint64_t timeout_ns)
+{
+    uint64_t start = rk__gpu_clock();
+    uint32_t nap = 64;
+    for (;;) {
+        rk_status st = rk__gpu_send_once(c, in, payload);
+        if (st != RK_EFULL)
+            return rk__gpu_count(c, st);
+        /* Our unpublished sends to the host may be what keeps it from
+         * making room. */
+        rk__gpu_flush_pub(c);
+        if (rk__gpu_ld32(&c->w->dev->stop))
+            return rk__gpu_count(c, RK_ESHUTDOWN);
+        if (rk__gpu_clock() - start >= timeout_ns)
+            return rk__gpu_count(c, RK_ETIMEDOUT);
+        __nanosleep(nap);
+        nap = nap < 4096 ? 2 * nap : nap;
+    }
+}
+
+/* ---- the device API for handlers ---------------------------------------------------- */
+
+/* The actor's id, generation (1, then + 1 per restart) and tenant. */
+static __device__ __forceinline__ rk_actor_id rk_dself(const rk_dctx *c) { return c->self; }
+static __device__ __forceinline__ uint32_t rk_dgeneration(const rk_dctx *c) { return c->generation; }
+static __device__ __forceinline__ uint32_t rk_dtenant(const rk_dctx *c) { return c->tenant; }
+
+/* %globaltimer: nanoseconds, for timeouts inside handlers. */
+static __device__ __forceinline__ uint64_t rk_dclock_ns(void) { return rk__gpu_clock(); }
+
+/* Whether the runtime is stopping (a handler that loops should return). */
+static __device__ __forceinline__ int rk_dstopping(const rk_dctx *c) { return rk__gpu_ld32(&c->w->dev->stop) != 0; }
+
+/* Collective. Sends a message built from `hdr` (type, flags: 0 or
+ * RK_MSG_F_REQUEST, dst, dst_gen, corr, len are used; src, tenant, hlc are
+ * set) to another actor (K2K, device memory) or to RK_ACTOR_HOST, copying
+ * the payload before it returns. Payloads travel inline, so len is limited
+ * by the receiver's queue slot. Returns RK_OK, RK_EFULL (retry later or
+ * use rk_dsend_wait), RK_ENOACTOR, RK_ESTATE (receiver not accepting),
+ * RK_ETENANT, RK_ESTALE (dst_gen is not the receiver's generation),
+ * RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP (BYREF).
+ * Never blocks. A message to the host becomes visible when the handler
+ * returns (one publication fence for all sends of a batch) or earlier. */
+static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_msg *hdr, const void *payload)
+{
+    __syncthreads(); /* the payload may have been written by other threads */
+    if (threadIdx.x == 0)
+        c->bcast = (int32_t)rk__gpu_send(c, hdr, payload);
+    __syncthreads();
+    return (rk_status)c->bcast;
+}
+
+/* Collective. rk_dsend_msg with a plain header. */
+static __device__ __forceinline__ rk_status rk_dsend(rk_dctx *c, rk_actor_id dst, uint32_t type, const void *payload,
+                                                     uint32_t len)
+{
+    rk_msg h;
+    memset(&h, 0, sizeof h);
+    h.type = type;
+    h.dst = dst;
+    h.len = len;
+    return rk_dsend_msg(c, &h, payload);
+}
+
+/* Collective. rk_dsend, retrying while the receiver's queue is full, for
+ * up to timeout_ns (RK_ETIMEDOUT) or until the runtime stops
+ * (RK_ESHUTDOWN). Blocks the actor meanwhile. */
+static __device__ __forceinline__ rk_status rk_dsend_wait(rk_dctx *c, rk_actor_id dst, uint32_t type,
+                                                          const void *payload, uint32_t len, uint64_t timeout_ns)
+{
+    rk_msg h;
+    memset(&h, 0, sizeof h);
+    h.type = type;
+    h.dst = dst;
+    h.len = len;
+    __syncthreads();
+    if (threadIdx.x == 0)
+        c->bcast = (int32_t)rk__gpu_send_wait(c, &h, payload, timeout_ns);
+    __syncthreads();
+    return (rk_status)c->bcast;
+}
+
+/* Collective. Replies to the request being handled: to its sender (the host
+ * or an actor), with its correlation id. RK_EINVAL if the message is not a
+ * request; otherwise as rk_dsend_msg. */
+static __device__ __forceinline__ rk_status rk_dreply(rk_dctx *c, uint32_t type, const void *payload, uint32_t len)
+{
+    const rk_msg *m = c->msg;
+    rk_msg h;
+    if (!(m->flags & RK_MSG_F_REQUEST))
+        return RK_EINVAL;
+    memset(&h, 0, sizeof h);
+    h.type = type;
+    h.flags = RK_MSG_F_REPLY;
+    h.dst = m->src;
+    h.dst_gen = m->src == RK_ACTOR_HOST ? 0u : m->src_gen;
+    h.corr = m->corr;
+    h.len = len;
+    return rk_dsend_msg(c, &h, payload);
+}
+
+/* Collective. Makes every message sent to the host so far visible now. */
+static __device__ __forceinline__ void rk_dflush(rk_dctx *c)
+{
+    __syncthreads();
+    if (threadIdx.x == 0)
+        rk__gpu_flush_pub(c);
+    __syncthreads();
+}
+
+/* ---- actor types ------------------------------------------------------------------ */
+
+template <class S>
+static __device__ __forceinline__ rk_status rk__gpu_no_init(rk_dctx *, S *)
+{
+    return RK_OK;
+}
+
+/* Declares the GPU actor type `Name`: state type `State` and handler
+ * `rk_status handle(rk_dctx *, State *, const rk_msg *)`. */
+#define RK_GPU_ACTOR(Name, State, handle) RK_GPU_ACTOR_INIT(Name, State, handle, rk__gpu_no_init)
+
+/* As RK_GPU_ACTOR, plus `rk_status init(rk_dctx *, State *)`, which all
+ * threads run after the state is reset (on create and on every restart),
+ * before the first message. An error marks the actor Failed. */
+#define RK_GPU_ACTOR_INIT(Name, State, handle, init)                                                 \
+    struct Name {                                                                                    \
+        static constexpr uint32_t state_size = (uint32_t)sizeof(State);                              \
+        static __device__ __forceinline__ rk_status on_msg(rk_dctx *c, void *s, const rk_msg *m)     \
+        {                                                                                            \
+            return handle(c, (State *)s, m);                                                         \
+        }                                                                                            \
+        static __device__ __forceinline__ rk_status on_init(rk_dctx *c, void *s)                      \
+        {                                                                                            \
+            return init(c, (State *)s);                                                              \
+        }                                                                                            \
+    }
+
+/* The type list of a program: a chain of comparisons the compiler folds
+ * into a switch over the type index. */
+template <class... T>
+struct rk__gpu_types;
+
+template <>
+struct rk__gpu_types<> {
+    static constexpr uint32_t count = 0;
+    static __device__ __forceinline__ rk_status on_msg(uint32_t, rk_dctx *, void *, const rk_msg *)
+    {
+        return RK_EINVAL;
+    }
+    static __device__ __forceinline__ rk_status on_init(uint32_t, rk_dctx *, void *) { return RK_EINVAL; }
+};
+
+template <class H, class... R>
+struct rk__gpu_types<H, R...> {
+    static constexpr uint32_t count = 1u + (uint32_t)sizeof...(R);
+    static __device__ __forceinline__ rk_status on_msg(uint32_t t, rk_dctx *c, void *s, const rk_msg *m)
+    {
+        return t == 0 ? H::on_msg(c, s, m) : rk__gpu_types<R...>::on_msg(t - 1u, c, s, m);
+    }
+    static __device__ __forceinline__ rk_status on_init(uint32_t t, rk_dctx *c, void *s)
+    {
+        return t == 0 ? H::on_init(c, s) : rk__gpu_types<R...>::on_init(t - 1u, c, s);
+    }
+};
+
+/* The program's description, readable from the module (NVRTC) or the host. */
+template <uint32_t N>
+struct rk__gpu_info {
+    uint32_t magic, abi, n_types, block_threads;
+    uint32_t state_size[N];
+};
+
+template <class... T>
+__host__ __device__ constexpr rk__gpu_info<sizeof...(T)> rk__gpu_make_info()
+{
+    return rk__gpu_info<sizeof...(T)>{RK_GPU_PROGRAM_MAGIC, RK_GPU_ABI, (uint32_t)sizeof...(T),
+                                      (uint32_t)RK_GPU_BLOCK_THREADS, {T::state_size...}};
+}
+
+/* ---- the actor block ------------------------------------------------------------------ */
+
+static __device__ __noinline__ void rk__gpu_block_init(rk_dctx *c, const rk__gpu_world *w)
+{
+    memset(c, 0, sizeof *c);
+    c->world = *w;
+    c->w = &c->world;
+    c->slot_index = blockIdx.x;
+    c->slot = &w->slots[blockIdx.x];
+    c->k2k = c->slot->k2k;
+    c->self = RK_ACTOR_NONE;
+    c->active_ns = rk__gpu_clock();
+}
+
+/* Terminate finishes once everything queued before the gates closed is handled. */
+static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
+{
+    if (c->state == RK_FAILED) {
+        c->terminating = 0;
+        rk__gpu_flush_counters(c, rk__gpu_clock());
+        rk__gpu_send_ack(c->w, c->term_ticket, RK_EFAILED, 1);
+        return;
+    }
+    /* The gate is closed and empty, so the K2K tail is final; acquire
+     * orders it before the K2K slots we read next. */
+    if (c->h2k_head < c->h2k_final || rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE) != c->k2k_head)
+        return;
+    rk__gpu_set_state(c, RK_TERMINATED, c->term_ticket);
+    rk__gpu_st32(&c->w->dir[c->self].slot, 0u);
+    rk__gpu_flush_pub(c);
+    rk__gpu_flush_counters(c, rk__gpu_clock());
+    rk__gpu_publish_head(c);
+    rk__gpu_publish_k2k(c);
+    rk__gpu_st32_sys(&c->w->slot_actor[c->slot_index], RK_ACTOR_NONE);
+    c->bound = 0;
+    c->terminating = 0;
+    c->self = RK_ACTOR_NONE;
+    rk__gpu_send_ack(c->w, c->term_ticket, RK_OK, 0);
+}
+
+/* Nothing to do (thread 0). After a short pause the block reports to the
+ * host (counters, heartbeat, queue heads: posted writes, and a system fence
+ * for the inbox head, kept off the path of a busy actor). After spin_ns it
+ * naps 1 us between rounds - device-memory polls stay cheap, so K2K and
+ * commands are still seen quickly - and polls the host's inbox (a PCIe round
+ * trip) less and less often, down to once per backoff_ns. */
+static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
+{
+    const rk__gpu_world *w = c->w;
+    uint64_t idle;
+    if (!c->bound) {
+        __nanosleep(4000); /* a free block: only a command can wake it */
+        return;
+    }
+    idle = now - c->active_ns;
+    if (idle > 20000u) {
+        if (c->dirty || now - c->heartbeat_ns > 1000000u)
+            rk__gpu_flush_counters(c, now);
+        rk__gpu_publish_head(c);
+        rk__gpu_publish_k2k(c);
+        if (now - c->last_k2k_ns > 20000u && idle < w->spin_ns)
+            c->h2k_gap = 0;
+    }
+    if (idle < w->spin_ns)
+        return;
+    c->h2k_gap = c->h2k_gap ? (c->h2k_gap < w->backoff_ns ? 2u * c->h2k_gap : (uint32_t)w->backoff_ns) : 1000u;
+    __nanosleep(1000);
+}
+
+/* Chooses the block's next action (thread 0). The polls are issued
+ * together so that one round trip covers them all: the device-memory words
+ * with relaxed loads (a fence makes whichever is taken an acquire), the
+ * host's inbox last, with an acquire load, so nothing waits for it but what
+ * reads the message. An actor busy with K2K polls the host's inbox every
+ * 2 us only: that poll is a PCIe round trip. */
+static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
+{
+    const rk__gpu_world *w = c->w;
+    const int runs = c->bound && rk_lifecycle_runs((rk_lifecycle_state)c->state);
+    const uint64_t now = rk__gpu_clock();
+    const int poll_h2k = runs && !c->known_ready && now >= c->h2k_next_ns;
+    c->now = now;
+    if (c->busy_since) {
+        c->busy_ns += now - c->busy_since;
+        c->busy_since = 0;
+    }
+    uint64_t mseq, kseq = 0, hseq = 0;
+    uint32_t stop;
+    c->action = RK__GPU_ACT_NONE;
+    stop = rk__gpu_ld32(&w->dev->stop);
+    c->draining = rk__gpu_ld32(&w->dev->draining);
+    mseq = rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE);
+    if (runs)
+        kseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
+    if (poll_h2k)
+        hseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
+    if (stop) {
+        c->action = RK__GPU_ACT_STOP;
+        return;
+    }
+    if (mseq != c->mbox_taken) {
+        /* Acquire pattern with the relaxed load of mbox_seq: pairs with the
+         * supervisor's release, so the command copied next is complete. */
+        asm volatile("fence.acq_rel.gpu;" ::: "memory");
+        c->cmd = c->slot->mbox;
+        c->mbox_taken++;
+        /* Release: our copy of the command is complete before the
+         * supervisor may overwrite it. */
+        rk__st_release(&c->slot->mbox_taken, c->mbox_taken, RK_RING_SCOPE_DEVICE);
+        c->action = RK__GPU_ACT_CMD;
+        return;
+    }
+    if (c->terminating)
+        rk__gpu_term_check(c);
+    if (runs && c->bound) {
+        if (poll_h2k) {
+            if (hseq == c->h2k_head + 1) {
+                c->known_ready = 1; /* the acquire load above made it visible */
+                c->h2k_gap = 0;
+            }
+            c->h2k_next_ns = now + c->h2k_gap;
+        }
+        if (c->known_ready) {
+            const uint32_t buf_slots = w->msg_buffer / c->inbox.slot_size;
+            c->nmsg = c->known_ready < buf_slots ? c->known_ready : buf_slots;
+            c->action = RK__GPU_ACT_H2K;
+            c->busy_since = now;
+            return;
+        }
+        if (kseq == c->k2k_head + 1) {
+            /* Acquire pattern with the relaxed load of the slot's sequence
+             * word: pairs with the sender's release, so the handler reads the
+             * message written before it. */
+            asm volatile("fence.acq_rel.gpu;" ::: "memory");
+            c->last_k2k_ns = now;
+            if (c->h2k_gap < 2000u)
+                c->h2k_gap = 2000u;
+            c->action = RK__GPU_ACT_K2K;
+            c->busy_since = now;
+            return;
+        }
+    }
+    rk__gpu_idle(c, now);
+}
+
+/* Runs the handler for one message on every thread (collective). */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg *m)
+{
+    if (threadIdx.x == 0) {
+        c->skip = 0;
+        if (m->dst_gen != 0 && m->dst_gen != c->generation) {
+            rk__gpu_dead_letter(c, m, RK_ESTALE);
+            c->skip = 1;
+        } else {
+            c->msg = m;
+            c->fail = 0;
+            c->hlc = rk_hlc_merge(c->hlc, m->hlc, rk__gpu_phys_ms(c));
+            rk__gpu_st32(&c->slot->busy, 1u);
+            rk__st_relaxed(&c->slot->started, ++c->started, RK_RING_SCOPE_DEVICE);
+        }
+    }
+    __syncthreads();
+    if (!c->skip) {
+        rk_status st = Types::on_msg(c->type, c, c->astate, m);
+        if (st != RK_OK)
+            atomicCAS((int *)&c->fail, 0, (int)st);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0 && !c->skip) {
+        c->msgs_in++;
+        c->active_ns = c->now;
+        c->dirty = 1;
+        rk__st_relaxed(&c->slot->handled, ++c->handled, RK_RING_SCOPE_DEVICE);
+        rk__gpu_st32(&c->slot->busy, 0u);
+        if (c->fail != RK_OK)
+            rk__gpu_fail(c, (rk_status)c->fail);
+    }
+    __syncthreads();
+}
+
+/* Handles nmsg messages from the host's inbox (collective): warps 1.. copy
+ * them into shared memory while warp 0 checks which slots after them are
+ * ready, so the next round needs no separate poll. */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *buf)
+{
+    const uint32_t k = c->nmsg, ss = c->inbox.slot_size, chunks = ss / 16u;
+    const uint64_t head = c->h2k_head;
+    const uint32_t copy_first = blockDim.x > 32 ? 32u : 0u;
+    uint32_t i, done = k;
+    if (threadIdx.x < 32) {
+        const uint32_t ahead = c->w->msg_buffer / ss < 32u ? c->w->msg_buffer / ss : 32u;
+        int ready = 0;
+        unsigned m;
+        if (threadIdx.x == 0) {
+            c->tail_hint = rk__ld_relaxed(&c->w->host_ring.prod->tail, RK_RING_SCOPE_DEVICE);
+            c->head_hint = rk__ld_relaxed(&c->w->host_ring.prod->head_cache, RK_RING_SCOPE_DEVICE);
+            c->hint_valid = 1;
+        }
+        /* Acquire loads (ring.h): each pairs with the host's release store
+         * of that slot's sequence word; the copy after the barrier below
+         * then reads the data published with it. */
+        if (threadIdx.x < ahead)
+            ready = rk_ring_ready(&c->inbox, head + k + threadIdx.x) != NULL;
+        m = __ballot_sync(0xffffffffu, ready);
+        if (threadIdx.x == 0)
+            c->known_ready = ~m ? (uint32_t)(__ffs(~m) - 1) : 32u;
+    }
+    for (i = threadIdx.x - copy_first; threadIdx.x >= copy_first && i < k * chunks; i += blockDim.x - copy_first) {
+        const uint4 *src = (const uint4 *)rk_ring_slot(&c->inbox, head + i / chunks) + i % chunks;
+        ((uint4 *)buf)[i] = rk__gpu_ld128_sys(src);
+    }
+    __syncthreads();
+    for (i = 0; i < k; i++) {
+        rk__gpu_deliver<Types>(c, (const rk_msg *)(buf + (size_t)i * ss));
+        if (!rk_lifecycle_runs((rk_lifecycle_state)c->state)) {
+            done = i + 1;
+            break;
+        }
+    }
+    if (threadIdx.x == 0) {
+        c->hint_valid = 0;
+        c->h2k_head = head + done;
+        if (done < k)
+            c->known_ready = 0;
+        rk__gpu_flush_pub(c);
+        if (c->h2k_head - c->h2k_published >= c->inbox.capacity / 8u || c->draining)
+            rk__gpu_publish_head(c);
+    }
+}
+
+/* Handles one message from the K2K inbox, in place (collective). */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
+{
+    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head));
+    if (threadIdx.x == 0) {
+        c->k2k_head++;
+        rk__gpu_flush_pub(c);
+        /* Freed in batches (a release store each): senders that find the
+         * queue full retry, and an idle block publishes what is left. */
+        if (c->k2k_head - c->k2k_published >= c->k2k.capacity / 8u || c->draining)
+            rk__gpu_publish_k2k(c);
+    }
+}
+
+/* BIND, first part (thread 0): returns 1 when the state must be reset and
+ * the type's init run. */
+static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
+{
+    const rk__gpu_world *w = c->w;
+    const rk__gpu_cmd *cmd = &c->cmd;
+    rk__gpu_dir *d = &w->dir[cmd->actor];
+    rk_lifecycle_state cur, to;
+    rk_status st;
+    if (cmd->actor >= w->max_actors || (c->bound && c->self != cmd->actor) ||
+        (!c->bound && rk__gpu_ld32(&d->slot) != 0)) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, c->bound && c->self == cmd->actor);
+        return 0;
+    }
+    cur = c->bound ? (rk_lifecycle_state)c->state : (rk_lifecycle_state)rk__gpu_ld32(&d->state);
+    st = rk_lifecycle_next(cur, (rk_lifecycle_event)cmd->event, &to);
+    if (st != RK_OK) {
+        rk__gpu_send_ack(w, cmd->ticket, st, c->bound);
+        return 0;
+    }
+    if (c->bound) {
+        rk__gpu_gate_close(c, 1);
+        c->terminating = 0;
+    } else {
+        c->bound = 1;
+        c->self = cmd->actor;
+        c->ctl = &w->ctl[cmd->actor];
+        c->inbox = cmd->inbox;
+        c->h2k_head = c->h2k_published = 0;
+        c->known_ready = 0;
+        if (cmd->event == RK_EV_CREATE) {
+            c->msgs_in = c->msgs_out = c->errors = c->dead_letters = c->busy_ns = 0;
+        } else {
+            c->msgs_in = rk__ld_relaxed(&c->ctl->msgs_in, RK_RING_SCOPE_SYSTEM);
+            c->msgs_out = rk__ld_relaxed(&c->ctl->msgs_out, RK_RING_SCOPE_SYSTEM);
+            c->errors = rk__ld_relaxed(&c->ctl->errors, RK_RING_SCOPE_SYSTEM);
+            c->dead_letters = rk__ld_relaxed(&c->ctl->dead_letters, RK_RING_SCOPE_SYSTEM);
+            c->busy_ns = rk__ld_relaxed(&c->ctl->busy_ns, RK_RING_SCOPE_SYSTEM);
+        }
+        rk__gpu_st32_sys(&w->slot_actor[c->slot_index], cmd->actor);
+    }
+    c->clock_offset = (int64_t)rk__ld_relaxed((const uint64_t *)&w->dev->clock_offset_ns, RK_RING_SCOPE_DEVICE);
+    c->h2k_gap = 0;
+    c->h2k_next_ns = 0;
+    c->generation = cmd->generation;
+    c->tenant = cmd->tenant;
+    c->type = cmd->type;
+    c->astate = (void *)(uintptr_t)cmd->state;
+    c->init = (const void *)(uintptr_t)cmd->init;
+    c->state_size = cmd->state_size;
+    rk__gpu_st32(&d->slot, c->slot_index + 1u);
+    rk__gpu_st32(&d->generation, c->generation);
+    rk__gpu_st32(&d->tenant, c->tenant);
+    rk__gpu_set_state(c, RK_INITIALIZING, 0);
+    rk__gpu_gate_open(c);
+    return 1;
+}
+
+/* EVENT (thread 0). */
+static __device__ __noinline__ void rk__gpu_event_cmd(rk_dctx *c)
+{
+    const rk__gpu_cmd *cmd = &c->cmd;
+    rk_lifecycle_event ev = (rk_lifecycle_event)cmd->event;
+    rk_lifecycle_state to;
+    rk_status st;
+    if (!c->bound || c->self != cmd->actor) {
+        rk__gpu_send_ack(c->w, cmd->ticket, RK_ENOACTOR, 0);
+        return;
+    }
+    st = rk_lifecycle_next((rk_lifecycle_state)c->state, ev, &to);
+    if (st == RK_OK && c->terminating)
+        st = RK_ESTATE;
+    if (st != RK_OK) {
+        rk__gpu_send_ack(c->w, cmd->ticket, st, 1);
+        return;
+    }
+    switch (ev) {
+    case RK_EV_DEACTIVATE:
+        rk__gpu_gate_close(c, 1);
+        rk__gpu_set_state(c, RK_DRAINING, cmd->ticket);
+        break;
+    case RK_EV_ACTIVATE:
+        rk__gpu_set_state(c, RK_ACTIVE, cmd->ticket);
+        rk__gpu_gate_open(c);
+        break;
+    case RK_EV_TERMINATE:
+        rk__gpu_gate_close(c, 1);
+        if (c->state == RK_ACTIVE)
+            rk__gpu_set_state(c, RK_DRAINING, cmd->ticket);
+        c->terminating = 1;
+        c->term_ticket = cmd->ticket;
+        c->h2k_final = cmd->h2k_final;
+        return; /* acknowledged by rk__gpu_term_check once drained */
+    case RK_EV_FAIL:
+        c->msg = NULL;
+        rk__gpu_fail(c, RK_EFAILED);
+        break;
+    default:
+        rk__gpu_send_ack(c->w, cmd->ticket, RK_EINVAL, 1);
+        return;
+    }
+    rk__gpu_flush_counters(c, rk__gpu_clock());
+    rk__gpu_send_ack(c->w, cmd->ticket, RK_OK, 1);
+}
+
+/* RESET (thread 0): the creation failed, so the actor leaves the block as if
+ * it never existed; what other actors sent it meanwhile is dead-lettered. */
+static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
+{
+    const rk__gpu_world *w = c->w;
+    uint64_t tail;
+    if (!c->bound || c->self != c->cmd.actor) {
+        rk__gpu_send_ack(w, c->cmd.ticket, RK_ENOACTOR, 0);
+        return;
+    }
+    rk__gpu_gate_close(c, 1);
+    /* Acquire: the closed, empty gate makes the tail final; pairs with the
+     * senders' publishes. */
+    tail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
+    for (; c->k2k_head != tail; c->k2k_head++)
+        rk__gpu_dead_letter(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head), RK_ESTATE);
+    rk__gpu_publish_k2k(c);
+    rk__gpu_set_state(c, RK_DORMANT, c->cmd.ticket);
+    rk__gpu_st32(&w->dir[c->self].slot, 0u);
+    rk__gpu_flush_counters(c, rk__gpu_clock());
+    rk__gpu_st32_sys(&w->slot_actor[c->slot_index], RK_ACTOR_NONE);
+    c->bound = 0;
+    c->terminating = 0;
+    c->known_ready = 0;
+    c->self = RK_ACTOR_NONE;
+    rk__gpu_send_ack(w, c->cmd.ticket, RK_OK, 0);
+}
+
+/* Executes a lifecycle command between two messages (collective). */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
+{
+    uint32_t i, words;
+    if (threadIdx.x == 0) {
+        c->bcast = 0;
+        if (c->cmd.op == RK__GPU_OP_BIND)
+            c->bcast = rk__gpu_bind_begin(c);
+        else if (c->cmd.op == RK__GPU_OP_EVENT)
+            rk__gpu_event_cmd(c);
+        else if (c->cmd.op == RK__GPU_OP_RESET)
+            rk__gpu_reset_cmd(c);
+        else
+            rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
+    }
+    __syncthreads();
+    if (!c->bcast)
+        return;
+    /* Fresh state: the initial state, or zeros (sizes are multiples of 16). */
+    words = c->state_size / 16u;
+    for (i = threadIdx.x; i < words; i += blockDim.x)
+        ((uint4 *)c->astate)[i] = c->init ? ((const uint4 *)c->init)[i] : make_uint4(0, 0, 0, 0);
+    if (threadIdx.x == 0) {
+        c->fail = 0;
+        c->msg = NULL;
+    }
+    __syncthreads();
+    {
+        rk_status st = Types::on_init(c->type, c, c->astate);
+        if (st != RK_OK)
+            atomicCAS((int *)&c->fail, 0, (int)st);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        rk_status st = (rk_status)c->fail;
+        if (st != RK_OK)
+            rk__gpu_fail(c, st); /* the init's own status goes to the async error */
+        else
+            rk__gpu_set_state(c, RK_ACTIVE, c->cmd.ticket);
+        c->active_ns = rk__gpu_clock();
+        rk__gpu_flush_counters(c, c->active_ns);
+        rk__gpu_send_ack(c->w, c->cmd.ticket, st == RK_OK ? RK_OK : RK_EHANDLER, 1);
+    }
+}
+
+static __device__ __noinline__ void rk__gpu_block_exit(rk_dctx *c)
+{
+    rk__gpu_flush_pub(c);
+    rk__gpu_publish_k2k(c);
+    if (!c->bound)
+        return;
+    rk__gpu_flush_counters(c, rk__gpu_clock());
+    /* The host reads the final heads after the kernel ends to dead-letter
+     * what is left. */
+    rk__gpu_publish_head(c);
+}
+
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *w)
+{
+    __shared__ rk_dctx ctx;
+    extern __shared__ uint4 rk__gpu_buffer[];
+    if (threadIdx.x == 0) {
+        rk__gpu_block_init(&ctx, w);
+        atomicAdd(&w->dev->started, 1u);
+    }
+    __syncthreads();
+    for (;;) {
+        uint32_t act;
+        if (threadIdx.x == 0)
+            rk__gpu_decide(&ctx);
+        __syncthreads();
+        act = ctx.action;
+        if (act == RK__GPU_ACT_STOP)
+            break;
+        if (act == RK__GPU_ACT_CMD)
+            rk__gpu_exec<Types>(&ctx);
+        else if (act == RK__GPU_ACT_H2K)
+            rk__gpu_h2k<Types>(&ctx, (unsigned char *)rk__gpu_buffer);
+        else if (act == RK__GPU_ACT_K2K)
+            rk__gpu_k2k<Types>(&ctx);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        rk__gpu_block_exit(&ctx);
+}
+
+/* ---- the supervisor (block 0, one thread) -------------------------------------------- */
+
+/* Two scans of every running actor: idle, K2K inbox empty, and no handler
+ * started in between. *handled gets the messages handled so far. */
+static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uint64_t *handled)
+{
+    uint64_t started[2] = {0, 0}, done = 0;
+    int quiet = 1, pass;
+    uint32_t s;
+    for (pass = 0; pass < 2; pass++) {
+        for (s = 1; s < w->n_blocks; s++) {
+            rk__gpu_slot *sl = &w->slots[s];
+            started[pass] += rk__ld_relaxed(&sl->started, RK_RING_SCOPE_DEVICE);
+            if (pass == 1)
+                done += rk__ld_relaxed(&sl->handled, RK_RING_SCOPE_DEVICE);
+            if (!rk__gpu_ld32(&sl->runs))
+                continue;
+            if (rk__gpu_ld32(&sl->busy) ||
+                rk__ld_relaxed(&sl->k2k.prod->tail, RK_RING_SCOPE_DEVICE) !=
+                    rk__ld_relaxed(&sl->k2k.cons->head, RK_RING_SCOPE_DEVICE))
+                quiet = 0;
+        }
+    }
+    *handled = done;
+    return quiet && started[0] == started[1];
+}
+
+/* Hands a command on; 0 when its block has not taken the previous one yet. */
+static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
+{
+    rk__gpu_slot *sl;
+    uint64_t posted, value = 0;
+    if (cmd->op == RK__GPU_OP_QUERY) {
+        int quiet = rk__gpu_quiescent(w, &value);
+        rk__gpu_send_ack(w, cmd->ticket, quiet ? RK_OK : RK_ESTATE, value);
+        return 1;
+    }
+    if (cmd->op == RK__GPU_OP_DRAIN) {
+        rk__gpu_st32(&w->dev->draining, 1u);
+        rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
+        return 1;
+    }
+    if (cmd->slot == 0 || cmd->slot >= w->n_blocks) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, 0);
+        return 1;
+    }
+    sl = &w->slots[cmd->slot];
+    posted = rk__ld_relaxed(&sl->mbox_seq, RK_RING_SCOPE_DEVICE);
+    /* Acquire: pairs with the block's release of mbox_taken, so its copy of
+     * the previous command is complete before we overwrite the mailbox. */
+    if (rk__ld_acquire(&sl->mbox_taken, RK_RING_SCOPE_DEVICE) != posted)
+        return 0;
+    sl->mbox = *cmd;
+    /* Release: the mailbox contents are visible before the new count. */
+    rk__st_release(&sl->mbox_seq, posted + 1, RK_RING_SCOPE_DEVICE);
+    return 1;
+}
+
+static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
+{
+    rk_ring cmdq = w->cmd_ring;
+    rk__gpu_cmd cmd;
+    uint64_t head = 0, idle_since;
+    uint32_t nap = 0;
+    int pending = 0;
+    atomicAdd(&w->dev->started, 1u);
+    while (rk__gpu_ld32(&w->dev->started) < gridDim.x)
+        __nanosleep(256);
+    rk__st_relaxed((uint64_t *)&w->dev->clock_offset_ns, (uint64_t)((int64_t)w->host_clock_ns - (int64_t)rk__gpu_clock()),
+                   RK_RING_SCOPE_DEVICE);
+    /* Release: the clock offset is in place before the host, seeing ready,
+     * sends anything that would make a block read it. */
+    rk__st_release(&w->host->ready, 1, RK_RING_SCOPE_SYSTEM);
+    idle_since = rk__gpu_clock();
+    for (;;) {
+        if (rk__ld_relaxed(&w->host->stop, RK_RING_SCOPE_SYSTEM)) {
+            /* Release: what the supervisor wrote is visible to the blocks
+             * that stop on seeing this flag. */
+            asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&w->dev->stop), "r"(1u) : "memory");
+            return;
+        }
+        /* rk_ring_ready: an acquire load (.sys) pairing with the host's
+         * release of the slot's sequence word; rk_ring_consume: a release
+         * store, our copy of the slot done before the host reuses it. */
+        if (!pending && rk_ring_ready(&cmdq, head)) {
+            cmd = *(const rk__gpu_cmd *)rk_ring_slot(&cmdq, head);
+            head++;
+            rk_ring_consume(&cmdq, head);
+            pending = 1;
+        }
+        if (pending && rk__gpu_dispatch(w, &cmd)) {
+            pending = 0;
+            idle_since = rk__gpu_clock();
+            nap = 0;
+            continue;
+        }
+        if (rk__gpu_clock() - idle_since > 1000000u) {
+            nap = nap ? (nap < 8192u ? 2u * nap : nap) : 256u;
+            __nanosleep(nap);
+        }
+    }
+}
+
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
+{
+    if (blockIdx.x == 0) {
+        if (threadIdx.x == 0)
+            rk__gpu_supervise(w);
+        return;
+    }
+    rk__gpu_actor_block<Types>(w);
+}
+
+/* ---- programs --------------------------------------------------------------------------- */
+
+#define RK__GPU_KERNEL(name, ...)                                                                     \
+    extern "C" __global__ void __launch_bounds__(RK_GPU_BLOCK_THREADS)                               \
+        rk__gpu_kernel_##name(const rk__gpu_world *w)                                                \
+    {                                                                                                \
+        rk__gpu_main<rk__gpu_types<__VA_ARGS__> >(w);                                                \
+    }                                                                                                \
+    extern "C" __device__ const rk__gpu_info<rk__gpu_types<__VA_ARGS__>::count> rk__gpu_info_##name = \
+        rk__gpu_make_info<__VA_ARGS__>()
+
+#if defined(__CUDACC_RTC__)
+#define RK_GPU_PROGRAM(name, ...) RK__GPU_KERNEL(name, __VA_ARGS__)
+#else
+/* Instantiates the persistent kernel over the listed actor types (index 0,
+ * 1, ... in the order given) and defines `const rk_gpu_program name` (C
+ * linkage; declare it elsewhere as `extern const struct rk_gpu_program
+ * name;`). Use at file scope, once per program. */
+#define RK_GPU_PROGRAM(name, ...)                                                                     \
+    RK__GPU_KERNEL(name, __VA_ARGS__);                                                                \
+    static int rk__gpu_resolve_##name(int device, void **fn)                                          \
+    {                                                                                                 \
+        if (cudaSetDevice(device) != cudaSuccess)                                                     \
+            return -1;                                                                                \
+        return cudaGetFuncBySymbol((cudaFunction_t *)fn, (const void *)rk__gpu_kernel_##name) ==      \
+                       cudaSuccess                                                                    \
+                   ? 0                                                                                \
+                   : -1;                                                                              \
+    }                                                                                                 \
+    static const rk__gpu_info<rk__gpu_types<__VA_ARGS__>::count> rk__gpu_hinfo_##name =              \
+        rk__gpu_make_info<__VA_ARGS__>();                                                             \
+    extern "C" const rk_gpu_program name = {RK_GPU_PROGRAM_MAGIC,                                     \
+                                            RK_GPU_ABI,                                               \
+                                            rk__gpu_types<__VA_ARGS__>::count,                        \
+                                            (uint32_t)RK_GPU_BLOCK_THREADS,                           \
+                                            #name,                                                    \
+                                            rk__gpu_resolve_##name,                                   \
+                                            rk__gpu_hinfo_##name.state_size,                          \
+                                            NULL,                                                     \
+                                            0}
+#endif
+
+#endif /* __CUDACC__ */
+
+#endif

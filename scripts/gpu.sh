@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The one script run on the GPU machine: builds the project in Release for
+# sm_90, runs the GPU tests, runs the round-trip benchmark, then the GPU
+# tests again under compute-sanitizer memcheck and racecheck with smaller
+# counts. Logs and results go to $OUT (default ./out/gpu); a summary table
+# is printed last. Every step runs under `timeout`, within an overall budget
+# (RK_GPU_BUDGET seconds, default 560) so that a 10-minute slot returns
+# everything it did.
+#
+#   scripts/gpu.sh            all steps
+#   RK_GPU_SKIP_SANITIZERS=1  skip the compute-sanitizer runs
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+OUT=${OUT:-$SRC/out/gpu}
+BUILD=${RK_GPU_BUILD:-/tmp/rk-gpu-build}
+BUDGET=${RK_GPU_BUDGET:-560}
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+
+say() { echo "[gpu.sh +${SECONDS}s] $*"; }
+row() { printf '%-34s %-8s %s\n' "$1" "$2" "$3" | tee -a "$SUMMARY"; }
+left() { echo $((BUDGET - SECONDS)); }
+
+# Runs "$@" under timeout: at most $1 seconds and what is left of the budget.
+# Appends output to $LOG; records a summary row named $NAME.
+step() {
+    local limit=$1
+    shift
+    local rest
+    rest=$(($(left) - 15))
+    if [ "$rest" -lt 10 ]; then
+        row "$NAME" "SKIP" "no time left in the budget"
+        return 0
+    fi
+    [ "$limit" -gt "$rest" ] && limit=$rest
+    local t0=$SECONDS rc
+    echo "===== $NAME: $* (limit ${limit}s) =====" >>"$LOG"
+    timeout --kill-after=10 "$limit" "$@" >>"$LOG" 2>&1
+    rc=$?
+    local status=PASS
+    case $rc in
+    0) status=PASS ;;
+    77) status=SKIP ;;
+    124 | 137) status=TIMEOUT ;;
+    *) status="FAIL($rc)" ;;
+    esac
+    echo "===== $NAME: rc=$rc in $((SECONDS - t0)) s =====" >>"$LOG"
+    row "$NAME" "$status" "$((SECONDS - t0)) s; $(tail -n 3 "$LOG" | grep -v '=====' | tail -n 1 | cut -c1-110)"
+    return 0
+}
+
+# ---- what ran where ---------------------------------------------------------
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "command: $0 $*"
+    echo "host: $(hostname) $(uname -srm)"
+    nvidia-smi --query-gpu=name,driver_version,pci.bus_id,clocks.sm,clocks.max.sm,clocks.mem,persistence_mode,power.draw,power.limit,temperature.gpu --format=csv 2>&1
+    nvidia-smi -q -d CLOCK,PERFORMANCE 2>&1 | head -60
+    nvcc --version 2>&1 | tail -2
+    cmake --version 2>&1 | head -1
+    command -v compute-sanitizer || echo "compute-sanitizer: not found"
+    nproc
+} >"$OUT/env.txt"
+say "$(head -n 4 "$OUT/env.txt" | tail -n 1)"
+
+# ---- build dependencies missing on the machine (carried as Debian packages) --
+if ! pkg-config --exists cmocka 2>/dev/null; then
+    DEPS=/tmp/rk-deps
+    mkdir -p "$DEPS"
+    for deb in "$SRC"/build-deps/*.deb; do
+        [ -f "$deb" ] && dpkg-deb -x "$deb" "$DEPS"
+    done
+    export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export PKG_CONFIG="$DEPS/usr/bin/pkgconf"
+    command -v pkg-config >/dev/null && PKG_CONFIG=$(command -v pkg-config)
+    export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
+    export PKG_CONFIG_SYSROOT_DIR="$DEPS"
+    say "cmocka from build-deps/ ($("$PKG_CONFIG" --modversion cmocka 2>&1))"
+fi
+
+# ---- build ------------------------------------------------------------------
+LOG=$OUT/build.log
+: >"$LOG"
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+TESTS=(test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc)
+# Only what runs here: the library, the GPU tests and the benchmark.
+configure_and_build() {
+    rm -rf "$BUILD"
+    cmake -S "$1" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 &&
+        cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" bench_gpu_roundtrip >>"$LOG" 2>&1
+}
+t0=$SECONDS
+configure_and_build "$SRC"
+rc=$?
+if [ $rc -ne 0 ]; then
+    row "build (Release, sm_90)" "FAIL" "$((SECONDS - t0)) s; see build.log"
+    tail -n 40 "$LOG"
+    cat "$SUMMARY"
+    exit 1
+fi
+row "build (Release, sm_90)" "PASS" "$((SECONDS - t0)) s"
+
+T=$BUILD/tests/gpu
+declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
+    [test_gpu_nvrtc]=60)
+
+# ---- GPU tests, full counts -------------------------------------------------
+LOG=$OUT/tests.log
+: >"$LOG"
+for t in "${TESTS[@]}"; do
+    NAME=$t
+    step "${LIMIT[$t]}" "$T/$t"
+done
+
+# ---- benchmark --------------------------------------------------------------
+LOG=$OUT/bench.txt
+: >"$LOG"
+NAME="bench_gpu_roundtrip"
+step 170 "$BUILD/bench/gpu/bench_gpu_roundtrip" --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}"
+
+# ---- the GPU tests under compute-sanitizer, smaller counts -------------------
+LOG=$OUT/sanitizer.log
+: >"$LOG"
+if [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/null; then
+    # The pool: memory the kernel uses is allocated before it starts (the
+    # sanitizer only knows the allocations a kernel was launched with).
+    export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
+    export RK_CUDA_PINNED_POOL=268435456
+    for tool in memcheck racecheck; do
+        for t in test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc; do
+            NAME="$tool $t"
+            step 100 compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
+        done
+    done
+fi
+
+echo
+echo "==== summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(head -n 1 "$OUT/env.txt" | cut -d' ' -f2)) ===="
+grep -E "^(NVIDIA|name)" "$OUT/env.txt" | head -n 2
+grep -E "^  (pingpong|launch|graph|rk_|backend|injection|k2k|lifecycle|throughput)|^summary|^ratio" "$OUT/bench.txt" | head -n 48
+cat "$SUMMARY"

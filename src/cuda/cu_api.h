@@ -1,0 +1,69 @@
+/* ringkernel CUDA backend: the driver API, loaded at run time.
+ *
+ * The library links no CUDA library: libcuda.so.1 belongs to the driver and
+ * is absent on machines without a GPU, where the library must still load
+ * (and fall back to the CPU backend). Each runtime loads its own table, so
+ * there is no global state; dlopen reference-counts the library. The
+ * function names come from cuda.h's own version macros (cuMemAlloc is
+ * cuMemAlloc_v2), so each entry point is the one the headers mean. */
+#ifndef RK_CU_API_H
+#define RK_CU_API_H
+
+#include <cuda.h>
+
+#include "ringkernel/status.h"
+
+#define RK__CU_FUNCS(X)                                                                              \
+    X(cuInit)                                                                                        \
+    X(cuDriverGetVersion)                                                                            \
+    X(cuDeviceGet)                                                                                   \
+    X(cuDeviceGetCount)                                                                              \
+    X(cuDeviceGetAttribute)                                                                          \
+    X(cuDeviceGetName)                                                                               \
+    X(cuDevicePrimaryCtxRetain)                                                                      \
+    X(cuDevicePrimaryCtxRelease)                                                                     \
+    X(cuCtxPushCurrent)                                                                              \
+    X(cuCtxPopCurrent)                                                                               \
+    X(cuMemAlloc)                                                                                    \
+    X(cuMemFree)                                                                                     \
+    X(cuMemHostAlloc)                                                                                \
+    X(cuMemFreeHost)                                                                                 \
+    X(cuMemHostGetDevicePointer)                                                                     \
+    X(cuMemcpyHtoDAsync)                                                                             \
+    X(cuMemcpyDtoHAsync)                                                                             \
+    X(cuMemsetD8Async)                                                                               \
+    X(cuStreamCreate)                                                                                \
+    X(cuStreamDestroy)                                                                               \
+    X(cuStreamQuery)                                                                                 \
+    X(cuStreamSynchronize)                                                                           \
+    X(cuModuleLoadData)                                                                              \
+    X(cuModuleUnload)                                                                                \
+    X(cuModuleGetFunction)                                                                           \
+    X(cuModuleGetGlobal)                                                                             \
+    X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                   \
+    X(cuFuncSetAttribute)                                                                            \
+    X(cuLaunchCooperativeKernel)                                                                     \
+    X(cuGetErrorName)
+
+typedef struct rk__cu {
+    void *lib;
+#define RK__CU_FIELD(fn) __typeof__(&fn) fn;
+    RK__CU_FUNCS(RK__CU_FIELD)
+#undef RK__CU_FIELD
+} rk__cu;
+
+/* Loads libcuda.so.1 and every entry point above, and initialises the
+ * driver. RK_ENODEV when there is no driver or it fails to initialise. */
+rk_status rk__cu_load(rk__cu *cu);
+
+/* Unloads; a table that failed to load or is zeroed is fine. */
+void rk__cu_unload(rk__cu *cu);
+
+/* The rk_status for a driver error: RK_ENOMEM for allocation failures,
+ * RK_ENODEV for a missing device, RK_EDEVICE otherwise. */
+rk_status rk__cu_status(CUresult r);
+
+/* "CUDA_ERROR_..." for logs. */
+const char *rk__cu_name(const rk__cu *cu, CUresult r);
+
+#endif

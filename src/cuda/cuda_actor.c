@@ -1,0 +1,512 @@
+/* ringkernel CUDA backend: actors as seen from the host.
+ *
+ * An actor is bound to a block of the running kernel while it exists
+ * (Initializing .. Draining, Failed); Terminated frees the block and the
+ * inbox for the next actor, and a restart binds it again. The host side
+ * keeps the actor's gate (which host senders pass), its inbox, and its
+ * state buffers in device memory. Sending is lock-free; lifecycle commands
+ * hold b->lock and wait for the GPU's acknowledgement. */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_internal.h"
+
+/* ---- the host gate ---------------------------------------------------------------- */
+
+static int rk__gate_enter(uint32_t *g)
+{
+    /* Acquire: pairs with the release that opened the gate, so the inbox
+     * pointer read next is the one set up before. */
+    if (__atomic_add_fetch(g, 1, __ATOMIC_ACQUIRE) & RK__CUDA_GATE_OPEN)
+        return 1;
+    __atomic_sub_fetch(g, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void rk__gate_leave(uint32_t *g)
+{
+    /* Release: our publish is visible before a closer sees the count drop. */
+    __atomic_sub_fetch(g, 1, __ATOMIC_RELEASE);
+}
+
+static void rk__gate_close(uint32_t *g)
+{
+    unsigned spins = 0;
+    __atomic_and_fetch(g, ~RK__CUDA_GATE_OPEN, __ATOMIC_SEQ_CST);
+    /* Senders inside never block: they finish in a moment. Acquire pairs
+     * with their release in rk__gate_leave. */
+    while (__atomic_load_n(g, __ATOMIC_ACQUIRE) & ~RK__CUDA_GATE_OPEN) {
+        if (++spins > 1000)
+            sched_yield();
+        else
+            rk__cpu_relax();
+    }
+}
+
+static void rk__gate_open(uint32_t *g)
+{
+    __atomic_or_fetch(g, RK__CUDA_GATE_OPEN, __ATOMIC_RELEASE);
+}
+
+void rk__cuda_close_gates(rk__cuda *b)
+{
+    uint32_t i;
+    for (i = 0; i < b->max_actors; i++)
+        if (b->actors[i])
+            rk__gate_close(&b->actors[i]->gate);
+}
+
+/* ---- sending --------------------------------------------------------------------- */
+
+/* Claims a slot, writes the header (and the payload when inline) and
+ * publishes it. *pos gets the position. */
+static rk_status rk__cuda_push(rk_ring *r, rk_msg *hdr, const void *payload, uint64_t ref, uint64_t *pos)
+{
+    unsigned char *slot;
+    rk_status st = rk_ring_claim(r, 1, pos);
+    if (st != RK_OK)
+        return st;
+    slot = rk_ring_slot(r, *pos);
+    hdr->ref = ref;
+    memcpy(slot + 8, (const unsigned char *)hdr + 8, RK_MSG_HEADER_SIZE - 8);
+    if (!ref && hdr->len)
+        memcpy(slot + RK_MSG_HEADER_SIZE, payload, hdr->len);
+    rk_ring_publish(r, *pos, 1);
+    return RK_OK;
+}
+
+static rk__cuda_byref *rk__cuda_byref_get(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_byref *br = __atomic_load_n(&ca->byref, __ATOMIC_ACQUIRE);
+    if (br)
+        return br;
+    /* Not b->lock: a terminate holding it waits for the senders in the gate,
+     * and this sender is one of them. Pinned memory is never freed while
+     * the kernel runs, so only one arena may be made: under byref_lock. */
+    pthread_mutex_lock(&b->byref_lock);
+    br = ca->byref;
+    if (br)
+        goto out;
+    br = calloc(1, sizeof *br);
+    if (!br)
+        goto out;
+    br->fifo_cap = a->inbox_capacity;
+    br->fifo = calloc(br->fifo_cap, sizeof *br->fifo);
+    if (!br->fifo || pthread_mutex_init(&br->lock, NULL) != 0) {
+        free(br->fifo);
+        free(br);
+        br = NULL;
+        goto out;
+    }
+    if (rk__cuda_enter(b) != RK_OK || rk__cuda_pin_late(b, b->byref_bytes, &br->mem) != RK_OK) {
+        if (b->have_ctx)
+            rk__cuda_leave(b);
+        pthread_mutex_destroy(&br->lock);
+        free(br->fifo);
+        free(br);
+        br = NULL;
+        goto out;
+    }
+    rk__cuda_leave(b);
+    __atomic_store_n(&ca->byref, br, __ATOMIC_RELEASE);
+out:
+    pthread_mutex_unlock(&b->byref_lock);
+    return br;
+}
+
+/* Frees the buffers of every message the GPU has consumed. */
+static void rk__cuda_byref_reclaim(rk__cuda_byref *br, const rk_ring *inbox)
+{
+    /* Acquire: pairs with the GPU's release of its head; its reads of
+     * those buffers are done. */
+    uint64_t head = __atomic_load_n(&inbox->cons->head, __ATOMIC_ACQUIRE);
+    while (br->fifo_count && br->fifo[br->fifo_head].pos < head) {
+        br->freed = br->fifo[br->fifo_head].end;
+        br->fifo_head = (br->fifo_head + 1) % br->fifo_cap;
+        br->fifo_count--;
+    }
+}
+
+static rk_status rk__cuda_push_byref(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk_msg *hdr,
+                                     const void *payload)
+{
+    rk__cuda_byref *br = rk__cuda_byref_get(rt, a, ca);
+    uint64_t size, need = ((uint64_t)hdr->len + 15) & ~(uint64_t)15, start, pos;
+    rk_status st;
+    int tries;
+    if (!br)
+        return RK_ENOMEM;
+    size = br->mem.bytes;
+    if (need > size)
+        return RK_E2BIG;
+    pthread_mutex_lock(&br->lock);
+    for (tries = 0;; tries++) {
+        uint64_t off = br->alloc % size;
+        start = br->alloc + (off + need > size ? size - off : 0); /* never wrap a buffer */
+        if (start + need - br->freed <= size && br->fifo_count < br->fifo_cap)
+            break;
+        if (tries == 1) {
+            pthread_mutex_unlock(&br->lock);
+            return RK_EFULL;
+        }
+        rk__cuda_byref_reclaim(br, &ca->inbox->ring);
+    }
+    memcpy((unsigned char *)br->mem.host + start % size, payload, hdr->len);
+    hdr->flags |= RK_MSG_F_BYREF;
+    st = rk__cuda_push(&ca->inbox->ring, hdr, NULL, br->mem.dev + start % size, &pos);
+    if (st == RK_OK) {
+        br->alloc = start + need;
+        br->fifo[(br->fifo_head + br->fifo_count) % br->fifo_cap].pos = pos;
+        br->fifo[(br->fifo_head + br->fifo_count) % br->fifo_cap].end = br->alloc;
+        br->fifo_count++;
+    }
+    pthread_mutex_unlock(&br->lock);
+    return st;
+}
+
+rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload)
+{
+    rk__cuda_actor *ca = a->backend;
+    uint64_t pos;
+    rk_status st;
+    if (!ca || !rk__gate_enter(&ca->gate))
+        return RK_ESTATE;
+    if (hdr->len <= rk_msg_inline_capacity(ca->inbox->ring.slot_size)) {
+        hdr->flags &= ~(uint32_t)RK_MSG_F_BYREF;
+        st = rk__cuda_push(&ca->inbox->ring, hdr, payload, 0, &pos);
+    } else {
+        st = rk__cuda_push_byref(rt, a, ca, hdr, payload);
+    }
+    rk__gate_leave(&ca->gate);
+    return st;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+static rk_lifecycle_state rk__cuda_ctl_state(const rk__cuda *b, rk_actor_id id)
+{
+    return (rk_lifecycle_state)__atomic_load_n(&b->ctl[id].state, __ATOMIC_ACQUIRE);
+}
+
+/* Opens the host gate when the actor accepts messages, closes it otherwise. */
+static void rk__cuda_sync_gate(rk__cuda *b, rk__actor *a, rk__cuda_actor *ca)
+{
+    if (ca->inbox && rk_lifecycle_accepts(rk__cuda_ctl_state(b, a->id)))
+        rk__gate_open(&ca->gate);
+    else
+        __atomic_and_fetch(&ca->gate, ~RK__CUDA_GATE_OPEN, __ATOMIC_SEQ_CST);
+}
+
+static rk_status rk__cuda_slot_take(rk__cuda *b, uint32_t *slot)
+{
+    if (b->n_free == 0)
+        return RK_ENOMEM;
+    *slot = b->free_slots[--b->n_free];
+    return RK_OK;
+}
+
+static void rk__cuda_bind_cmd(rk__cuda_actor *ca, const rk__actor *a, rk_lifecycle_event ev, uint32_t gen,
+                              rk__gpu_cmd *cmd)
+{
+    memset(cmd, 0, sizeof *cmd);
+    cmd->op = RK__GPU_OP_BIND;
+    cmd->event = ev;
+    cmd->actor = a->id;
+    cmd->slot = ca->slot;
+    cmd->generation = gen;
+    cmd->tenant = a->tenant;
+    cmd->type = ca->type;
+    cmd->state_size = ca->state_bytes;
+    cmd->state = ca->state;
+    cmd->init = ca->init;
+    cmd->inbox = ca->inbox->dring;
+}
+
+/* Binds an unbound actor to a free block (create, or restart after
+ * Terminated). A timed-out command may still bind it later, so the block
+ * and inbox stay with the actor unless the GPU refused. */
+static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk_lifecycle_event ev, uint32_t gen,
+                               uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__gpu_cmd cmd;
+    uint64_t bound = 0;
+    rk__cuda_inbox *ib;
+    rk_status st = rk__cuda_slot_take(b, &ca->slot);
+    if (st != RK_OK)
+        return st;
+    st = rk__cuda_inbox_take(b, a->inbox_capacity, a->slot_size, &ib);
+    if (st != RK_OK) {
+        b->free_slots[b->n_free++] = ca->slot;
+        ca->slot = 0;
+        return st;
+    }
+    __atomic_store_n(&ca->inbox, ib, __ATOMIC_RELEASE);
+    rk__cuda_bind_cmd(ca, a, ev, gen, &cmd);
+    st = rk__cuda_command(rt, &cmd, deadline_ns, &bound);
+    if (!bound && st != RK_ETIMEDOUT && st != RK_EDEVICE) {
+        rk__cuda_inbox_give(b, ib);
+        b->free_slots[b->n_free++] = ca->slot;
+        __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
+        ca->slot = 0;
+    }
+    return st;
+}
+
+static rk_status rk__cuda_actor_check(const rk__cuda *b, const rk__actor *a)
+{
+    if (!a->type || a->type->gpu_type >= b->n_types || a->id >= b->max_actors || b->actors[a->id])
+        return RK_EINVAL;
+    if (a->slot_size < RK_MSG_HEADER_SIZE + 16 || a->slot_size % 16 || a->slot_size > b->msg_buffer)
+        return RK_EINVAL;
+    if (a->inbox_capacity < 2 || (a->inbox_capacity & (a->inbox_capacity - 1)) || a->inbox_capacity > (1u << 24))
+        return RK_EINVAL;
+    if (a->block_size > b->block_threads)
+        return RK_EINVAL;
+    return RK_OK;
+}
+
+/* The actor's state and initial state in device memory. */
+static rk_status rk__cuda_actor_memory(rk__cuda *b, const rk__actor *a, rk__cuda_actor *ca)
+{
+    uint32_t need = a->state_size > b->state_sizes[ca->type] ? a->state_size : b->state_sizes[ca->type];
+    rk_status st;
+    ca->state_bytes = need ? (need + 15u) & ~15u : 16u;
+    st = rk__cuda_state_alloc(b, ca->state_bytes, &ca->state);
+    if (st != RK_OK || !a->initial_state || a->state_size == 0)
+        return st;
+    return rk__cuda_init_alloc(b, a->initial_state, a->state_size, ca->state_bytes, &ca->init);
+}
+
+static void rk__cuda_actor_release(rk__cuda *b, rk__cuda_actor *ca)
+{
+    rk__cuda_state_free(b, ca->state, ca->state_bytes);
+    free(ca); /* its initial state stays in its pinned chunk until the end */
+}
+
+/* The create's init failed: the core forgets the actor (and reuses its
+ * id), so the block lets it go and its resources return to the pools. */
+static void rk__cuda_unbind_failed(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__gpu_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_RESET;
+    cmd.actor = a->id;
+    cmd.slot = ca->slot;
+    if (rk__cuda_command(rt, &cmd, deadline_ns, NULL) != RK_OK)
+        return; /* the block keeps it: leaked until the runtime stops */
+    rk__cuda_inbox_give(b, ca->inbox);
+    b->free_slots[b->n_free++] = ca->slot;
+    __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
+    ca->slot = 0;
+}
+
+rk_status rk__cuda_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca;
+    rk_control *k;
+    rk_status st;
+    pthread_mutex_lock(&b->lock);
+    st = rk__cuda_actor_check(b, a);
+    if (st != RK_OK)
+        goto out;
+    ca = aligned_alloc(128, sizeof *ca);
+    if (!ca) {
+        st = RK_ENOMEM;
+        goto out;
+    }
+    memset(ca, 0, sizeof *ca);
+    ca->type = a->type->gpu_type;
+    st = rk__cuda_enter(b);
+    if (st != RK_OK) {
+        free(ca);
+        goto out;
+    }
+    st = rk__cuda_actor_memory(b, a, ca);
+    if (st != RK_OK) {
+        rk__cuda_actor_release(b, ca);
+        rk__cuda_leave(b);
+        goto out;
+    }
+    k = &b->ctl[a->id];
+    memset(k, 0, sizeof *k);
+    k->id = a->id;
+    k->tenant = a->tenant;
+    k->type = ca->type;
+    k->parent = RK_ACTOR_NONE;
+    st = rk__cuda_bind(rt, a, ca, RK_EV_CREATE, 1, deadline_ns);
+    if (st != RK_OK && ca->inbox && st != RK_ETIMEDOUT && st != RK_EDEVICE)
+        rk__cuda_unbind_failed(rt, a, ca, deadline_ns);
+    rk__cuda_leave(b);
+    if (!ca->inbox) {
+        /* Refused, failed or nothing free: nothing of it remains on the GPU. */
+        rk__cuda_actor_release(b, ca);
+        goto out;
+    }
+    /* Bound, or maybe bound later (timeout): the block may hold it. */
+    b->actors[a->id] = ca;
+    a->backend = ca;
+    rk__cuda_sync_gate(b, a, ca);
+out:
+    pthread_mutex_unlock(&b->lock);
+    return st;
+}
+
+static rk_status rk__cuda_terminate(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__gpu_cmd cmd;
+    rk_status st;
+    rk__gate_close(&ca->gate);
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_EVENT;
+    cmd.event = RK_EV_TERMINATE;
+    cmd.actor = a->id;
+    cmd.slot = ca->slot;
+    /* The gate is closed and empty: nothing is claimed past this tail. */
+    cmd.h2k_final = __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE);
+    st = rk__cuda_command(rt, &cmd, deadline_ns, NULL);
+    if (st != RK_OK)
+        return st;
+    __atomic_store_n(&ca->final_head, __atomic_load_n(&ca->inbox->ring.cons->head, __ATOMIC_ACQUIRE),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&ca->final_tail, cmd.h2k_final, __ATOMIC_RELAXED);
+    if (ca->byref) {
+        pthread_mutex_lock(&ca->byref->lock);
+        ca->byref->alloc = ca->byref->freed = 0;
+        ca->byref->fifo_head = ca->byref->fifo_count = 0;
+        pthread_mutex_unlock(&ca->byref->lock);
+    }
+    rk__cuda_inbox_give(b, ca->inbox);
+    b->free_slots[b->n_free++] = ca->slot;
+    __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
+    ca->slot = 0;
+    return RK_OK;
+}
+
+rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca = a->backend;
+    rk__gpu_cmd cmd;
+    uint32_t gen;
+    rk_status st;
+    if (!ca)
+        return RK_ENOACTOR;
+    pthread_mutex_lock(&b->lock);
+    st = rk__cuda_enter(b);
+    if (st != RK_OK)
+        goto out;
+    gen = __atomic_load_n(&b->ctl[a->id].generation, __ATOMIC_ACQUIRE) + 1;
+    if (ev == RK_EV_RESTART && !ca->slot) {
+        st = rk_lifecycle_next(rk__cuda_ctl_state(b, a->id), ev, NULL);
+        if (st == RK_OK)
+            st = rk__cuda_bind(rt, a, ca, ev, gen, deadline_ns);
+    } else if (!ca->slot) {
+        st = RK_ETRANSITION; /* Terminated: only a restart brings it back */
+    } else if (ev == RK_EV_RESTART) {
+        rk__cuda_bind_cmd(ca, a, ev, gen, &cmd);
+        st = rk__cuda_command(rt, &cmd, deadline_ns, NULL);
+    } else if (ev == RK_EV_TERMINATE) {
+        st = rk__cuda_terminate(rt, a, ca, deadline_ns);
+    } else if (ev == RK_EV_DEACTIVATE || ev == RK_EV_ACTIVATE || ev == RK_EV_FAIL) {
+        if (ev == RK_EV_DEACTIVATE)
+            rk__gate_close(&ca->gate);
+        memset(&cmd, 0, sizeof cmd);
+        cmd.op = RK__GPU_OP_EVENT;
+        cmd.event = ev;
+        cmd.actor = a->id;
+        cmd.slot = ca->slot;
+        st = rk__cuda_command(rt, &cmd, deadline_ns, NULL);
+    } else {
+        st = RK_EINVAL;
+    }
+    rk__cuda_sync_gate(b, a, ca);
+    rk__cuda_leave(b);
+out:
+    pthread_mutex_unlock(&b->lock);
+    return st;
+}
+
+rk_lifecycle_state rk__cuda_actor_state(rk_runtime *rt, rk__actor *a)
+{
+    rk__cuda *b = rt->backend_data;
+    if (!b || !a->backend || a->id >= b->max_actors)
+        return RK_DORMANT;
+    return rk__cuda_ctl_state(b, a->id);
+}
+
+rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca = a->backend;
+    const uint64_t *src;
+    rk__cuda_inbox *ib;
+    uint64_t *dst = (uint64_t *)out, head;
+    size_t i;
+    if (!b || !ca || a->id >= b->max_actors)
+        return RK_ENOACTOR;
+    /* Word by word: the GPU writes these while we read. */
+    src = (const uint64_t *)&b->ctl[a->id];
+    for (i = 0; i < sizeof *out / sizeof *dst; i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    /* No lock (rk__route calls this for every send naming a generation):
+     * an inbox is never freed while the kernel runs, so a stale pointer
+     * only yields stale positions. */
+    ib = __atomic_load_n(&ca->inbox, __ATOMIC_ACQUIRE);
+    if (ib) {
+        head = __atomic_load_n(&ib->ring.cons->head, __ATOMIC_ACQUIRE);
+        out->inbox_head = out->inbox_head > head ? out->inbox_head : head;
+        out->inbox_tail = __atomic_load_n(&ib->ring.prod->tail, __ATOMIC_RELAXED);
+    } else {
+        out->inbox_head = __atomic_load_n(&ca->final_head, __ATOMIC_RELAXED);
+        out->inbox_tail = __atomic_load_n(&ca->final_tail, __ATOMIC_RELAXED);
+    }
+    return RK_OK;
+}
+
+/* ---- shutdown ------------------------------------------------------------------------- */
+
+uint64_t rk__cuda_dead_letter_inboxes(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t n = 0, pos, tail;
+    uint32_t i;
+    for (i = 0; i < b->max_actors; i++) {
+        rk__cuda_actor *ca = b->actors[i];
+        if (!ca || !ca->inbox)
+            continue;
+        pos = __atomic_load_n(&ca->inbox->ring.cons->head, __ATOMIC_ACQUIRE);
+        tail = __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE);
+        for (; pos != tail; pos++) {
+            const rk_msg *m = rk_ring_ready(&ca->inbox->ring, pos);
+            if (!m)
+                continue;
+            rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
+            n++;
+        }
+    }
+    return n;
+}
+
+void rk__cuda_actors_free(rk__cuda *b)
+{
+    uint32_t i;
+    for (i = 0; i < b->max_actors; i++) {
+        rk__cuda_actor *ca = b->actors[i];
+        if (!ca)
+            continue;
+        if (ca->byref) {
+            rk__cuda_unpin(b, &ca->byref->mem);
+            pthread_mutex_destroy(&ca->byref->lock);
+            free(ca->byref->fifo);
+            free(ca->byref);
+        }
+        free(ca);
+        b->actors[i] = NULL;
+    }
+}

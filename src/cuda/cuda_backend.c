@@ -1,0 +1,801 @@
+/* ringkernel CUDA backend: the persistent kernel's life on the host side.
+ *
+ * start sizes the grid from occupancy, lays out the shared memory (see
+ * cuda_internal.h), launches the kernel once with a cooperative launch (so
+ * every block is resident or the launch fails) and waits until every block
+ * reports in. Lifecycle commands go to the supervisor (block 0) through a
+ * command ring and come back as acknowledgements. stop raises a flag in
+ * pinned memory, waits for the kernel to return and dead-letters what is
+ * left; release frees everything. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cuda/cuda_internal.h"
+
+#define RK__CUDA_CMD_SLOTS 64u
+#define RK__CUDA_EVENT_SLOTS 1024u
+#define RK__CUDA_EVENT_SLOT 128u
+
+#define RK__CHECK(expr)                                                                              \
+    do {                                                                                             \
+        st = (expr);                                                                                 \
+        if (st != RK_OK)                                                                             \
+            goto fail;                                                                               \
+    } while (0)
+
+#define RK__CU_CHECK(b, call)                                                                        \
+    do {                                                                                             \
+        CUresult r_ = (call);                                                                        \
+        if (r_ != CUDA_SUCCESS) {                                                                    \
+            rk__cuda_log((b), "%s: %s", #call, rk__cu_name(&(b)->cu, r_));                           \
+            st = rk__cu_status(r_);                                                                  \
+            goto fail;                                                                               \
+        }                                                                                            \
+    } while (0)
+
+/* ---- tunables and logs ----------------------------------------------------- */
+
+uint64_t rk__cuda_env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    unsigned long long v;
+    if (!s || !*s)
+        return dflt;
+    v = strtoull(s, &end, 10);
+    return *end == '\0' ? (uint64_t)v : dflt;
+}
+
+void rk__cuda_log(const rk__cuda *b, const char *fmt, ...)
+{
+    va_list ap;
+    if (!b->debug)
+        return;
+    va_start(ap, fmt);
+    fputs("ringkernel/cuda: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static uint32_t rk__pow2_at_least(uint64_t v)
+{
+    uint32_t p = 2;
+    while (p < v && p < (1u << 30))
+        p <<= 1;
+    return p;
+}
+
+static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
+{
+    const char *fence = getenv("RK_CUDA_FENCE");
+    uint64_t v;
+    b->debug = (int)rk__cuda_env_u64("RK_CUDA_DEBUG", 0);
+    b->max_actors = rt->opt.max_actors;
+    v = rk__cuda_env_u64("RK_CUDA_MSG_BUFFER", 4096);
+    v = v < 256 ? 256 : v > 48 * 1024 ? 48 * 1024 : v;
+    b->msg_buffer = (uint32_t)(v & ~(uint64_t)15);
+    b->k2k_capacity = rk__pow2_at_least(rk__cuda_env_u64("RK_CUDA_K2K_CAPACITY", 256));
+    v = rk__cuda_env_u64("RK_CUDA_K2K_SLOT_SIZE", 256);
+    v = v < 128 ? 128 : v > 4096 ? 4096 : v;
+    b->k2k_slot_size = (uint32_t)(v & ~(uint64_t)15);
+    b->spin_ns = rk__cuda_env_u64("RK_CUDA_SPIN_NS", 100000);
+    v = rk__cuda_env_u64("RK_CUDA_BACKOFF_NS", 20000);
+    b->backoff_ns = v < 128 ? 128 : v > 1000000 ? 1000000 : v;
+    b->host_spin_ns = rk__cuda_env_u64("RK_CUDA_HOST_SPIN_NS", 50000);
+    v = 2ull * rt->opt.max_payload;
+    b->byref_bytes = rk__cuda_env_u64("RK_CUDA_BYREF_BYTES", v > (1u << 20) ? v : (1u << 20));
+    if (b->byref_bytes < (uint64_t)rt->opt.max_payload + 16)
+        b->byref_bytes = (uint64_t)rt->opt.max_payload + 16;
+    b->byref_bytes = (b->byref_bytes + 15) & ~(uint64_t)15;
+    b->pool_bytes = rk__cuda_env_u64("RK_CUDA_PINNED_POOL", 0);
+    b->state_arena_bytes = (rk__cuda_env_u64("RK_CUDA_STATE_ARENA", 4u << 20) + 127) & ~(uint64_t)127;
+    if (b->state_arena_bytes < 4096)
+        b->state_arena_bytes = 4096;
+    b->start_timeout_ns = rk__cuda_env_u64("RK_CUDA_START_TIMEOUT_MS", 10000) * 1000000ull;
+    b->stop_timeout_ns = rk__cuda_env_u64("RK_CUDA_STOP_TIMEOUT_MS", 10000) * 1000000ull;
+    b->fail_at = rk__cuda_env_u64("RK_CUDA_FAIL_ALLOC", 0);
+    b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
+}
+
+/* ---- context ------------------------------------------------------------------ */
+
+rk_status rk__cuda_enter(rk__cuda *b)
+{
+    CUresult r = b->cu.cuCtxPushCurrent(b->ctx);
+    return r == CUDA_SUCCESS ? RK_OK : rk__cu_status(r);
+}
+
+void rk__cuda_leave(rk__cuda *b)
+{
+    CUcontext c;
+    b->cu.cuCtxPopCurrent(&c);
+}
+
+int rk__cuda_available(int device)
+{
+    rk__cu cu;
+    int n = 0;
+    if (rk__cu_load(&cu) != RK_OK)
+        return 0;
+    if (cu.cuDeviceGetCount(&n) != CUDA_SUCCESS)
+        n = 0;
+    rk__cu_unload(&cu);
+    return device >= 0 && device < n;
+}
+
+/* ---- start ---------------------------------------------------------------------- */
+
+static rk_status rk__cuda_device(rk__cuda *b, int ordinal)
+{
+    int coop = 0, map = 0, uva = 0, major = 0;
+    rk_status st;
+    RK__CU_CHECK(b, b->cu.cuDeviceGet(&b->device, ordinal));
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&coop, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH, b->device));
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, b->device));
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&uva, CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING, b->device));
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, b->device));
+    if (b->cu.cuDeviceGetName(b->device_name, (int)sizeof b->device_name, b->device) != CUDA_SUCCESS)
+        strcpy(b->device_name, "?");
+    if (!coop || !map || !uva || major < 7) {
+        rk__cuda_log(b, "%s: needs cooperative launch, mapped host memory, UVA and sm_70+", b->device_name);
+        return RK_ENOTSUP;
+    }
+    RK__CU_CHECK(b, b->cu.cuDevicePrimaryCtxRetain(&b->ctx, b->device));
+    b->have_ctx = 1;
+    return RK_OK;
+fail:
+    return st == RK_EDEVICE ? RK_ENODEV : st;
+}
+
+/* The kernel (nvcc: looked up by the user's program; NVRTC: loaded here)
+ * and the program's description. */
+static rk_status rk__cuda_program(rk__cuda *b, const rk_gpu_program *p, int ordinal)
+{
+    char sym[256];
+    CUdeviceptr info = 0;
+    size_t bytes = 0;
+    uint32_t hdr[RK__GPU_INFO_WORDS];
+    rk_status st;
+    if (p->resolve) {
+        void *fn = NULL;
+        if (p->resolve(ordinal, &fn) != 0 || !fn) {
+            rk__cuda_log(b, "program %s: the kernel has no code for this device", p->name);
+            return RK_ENOTSUP;
+        }
+        b->fn = (CUfunction)fn;
+        b->n_types = p->n_types;
+        b->block_threads = p->block_threads;
+        b->state_sizes = calloc(p->n_types ? p->n_types : 1, sizeof *b->state_sizes);
+        if (!b->state_sizes)
+            return RK_ENOMEM;
+        memcpy(b->state_sizes, p->state_sizes, p->n_types * sizeof *b->state_sizes);
+        return RK_OK;
+    }
+    if (!p->image || !p->name)
+        return RK_EINVAL;
+    RK__CU_CHECK(b, b->cu.cuModuleLoadData(&b->module, p->image));
+    snprintf(sym, sizeof sym, RK__GPU_KERNEL_PREFIX "%s", p->name);
+    RK__CU_CHECK(b, b->cu.cuModuleGetFunction(&b->fn, b->module, sym));
+    snprintf(sym, sizeof sym, RK__GPU_INFO_PREFIX "%s", p->name);
+    RK__CU_CHECK(b, b->cu.cuModuleGetGlobal(&info, &bytes, b->module, sym));
+    if (bytes < sizeof hdr)
+        return RK_EINVAL;
+    RK__CHECK(rk__cuda_download(b, hdr, info, sizeof hdr));
+    if (hdr[0] != RK_GPU_PROGRAM_MAGIC || hdr[1] != RK_GPU_ABI || bytes < sizeof hdr + 4ull * hdr[2])
+        return RK_EINVAL;
+    b->n_types = hdr[2];
+    b->block_threads = hdr[3];
+    b->state_sizes = calloc(hdr[2] ? hdr[2] : 1, sizeof *b->state_sizes);
+    if (!b->state_sizes)
+        return RK_ENOMEM;
+    RK__CHECK(rk__cuda_download(b, b->state_sizes, info + sizeof hdr, 4ull * hdr[2]));
+    return RK_OK;
+fail:
+    return st;
+}
+
+/* As many blocks as can be resident at once, at most one per actor plus
+ * the supervisor. */
+static rk_status rk__cuda_grid(rk__cuda *b)
+{
+    int per_sm = 0, sms = 0;
+    uint64_t want = (uint64_t)b->max_actors + 1, cap = rk__cuda_env_u64("RK_CUDA_BLOCKS", 0);
+    rk_status st;
+    if (b->block_threads == 0 || b->block_threads > 1024)
+        return RK_EINVAL;
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, b->device));
+    RK__CU_CHECK(b, b->cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, b->fn, (int)b->block_threads,
+                                                                     b->msg_buffer));
+    if (per_sm <= 0) {
+        rk__cuda_log(b, "the kernel does not fit an SM (%u threads, %u bytes of shared memory)", b->block_threads,
+                     b->msg_buffer);
+        return RK_ENOTSUP;
+    }
+    if (cap && cap < want)
+        want = cap;
+    if ((uint64_t)per_sm * (uint64_t)sms < want)
+        want = (uint64_t)per_sm * (uint64_t)sms;
+    if (want < 2)
+        return RK_EINVAL;
+    b->n_blocks = (uint32_t)want;
+    rk__cuda_log(b, "%s: %d SMs x %d resident blocks; launching %u blocks of %u threads", b->device_name, sms, per_sm,
+                 b->n_blocks, b->block_threads);
+    return RK_OK;
+fail:
+    return st;
+}
+
+/* A ring whose producers are GPU blocks: the producer line goes to device
+ * memory, the rest stays in the pinned block `mem`. Fills both views. */
+static void rk__cuda_gpu_produced(rk_ring *host, rk_ring *dev, const rk__pinned *mem, CUdeviceptr prod_line,
+                                  uint32_t capacity, uint32_t slot_size)
+{
+    (void)rk_ring_init(host, mem->host, capacity, slot_size, RK_RING_MPSC, RK_RING_SCOPE_SYSTEM);
+    *dev = *host;
+    dev->prod = (rk_ring_prod *)(uintptr_t)prod_line;
+    dev->cons = (rk_ring_cons *)(uintptr_t)rk__cuda_dev(mem, host->cons);
+    dev->slots = (unsigned char *)(uintptr_t)rk__cuda_dev(mem, host->slots);
+}
+
+static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
+{
+    rk__gpu_world w;
+    rk__gpu_slot *slots = NULL;
+    rk_ring host_view;
+    size_t k2k_bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
+    uint32_t i, hq_cap = rt->opt.host_queue_capacity, hq_slot = rt->opt.host_slot_size;
+    rk_status st;
+    if (hq_cap < 2 || (hq_cap & (hq_cap - 1)) || hq_slot < RK_MSG_HEADER_SIZE || hq_slot % 16)
+        return RK_EINVAL;
+    memset(&w, 0, sizeof w);
+    RK__CHECK(rk__cuda_pin(b, (size_t)b->max_actors * sizeof(rk_control), &b->ctl_mem));
+    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(hq_cap, hq_slot), &b->host_mem));
+    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd)), &b->cmd_mem));
+    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT), &b->event_mem));
+    RK__CHECK(rk__cuda_pin(b, sizeof(rk__gpu_hostflags) + RK__GPU_ACKS * sizeof(rk__gpu_ack) + 4ull * b->n_blocks,
+                           &b->misc_mem));
+    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->max_actors * sizeof(rk__gpu_dir), 1, &b->dir_d));
+    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->n_blocks * sizeof(rk__gpu_slot), 1, &b->slots_d));
+    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->n_blocks * k2k_bytes, 1, &b->k2k_d));
+    RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_devflags), 1, &b->devflags_d));
+    RK__CHECK(rk__cuda_dalloc(b, 2 * sizeof(rk_ring_prod), 1, &b->lines_d));
+    RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_world), 1, &b->world_d));
+    RK__CHECK(rk__cuda_state_arena(b, b->state_arena_bytes));
+    if (b->pool_bytes)
+        RK__CHECK(rk__cuda_pin(b, b->pool_bytes, &b->pool));
+
+    b->ctl = b->ctl_mem.host;
+    b->hostflags = b->misc_mem.host;
+    b->acks = (rk__gpu_ack *)(b->hostflags + 1);
+    b->slot_actor = (uint32_t *)(b->acks + RK__GPU_ACKS);
+    for (i = 0; i < b->n_blocks; i++)
+        b->slot_actor[i] = RK_ACTOR_NONE;
+    for (i = 0; i < b->max_actors; i++)
+        b->ctl[i].parent = RK_ACTOR_NONE;
+
+    rk__cuda_gpu_produced(&host_view, &w.host_ring, &b->host_mem, b->lines_d, hq_cap, hq_slot);
+    rk__cuda_gpu_produced(&b->event_ring, &w.event_ring, &b->event_mem, b->lines_d + sizeof(rk_ring_prod),
+                          RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT);
+    (void)rk_ring_init(&b->cmd_ring, b->cmd_mem.host, RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd), RK_RING_MPSC,
+                       RK_RING_SCOPE_SYSTEM);
+    w.cmd_ring = b->cmd_ring;
+    w.cmd_ring.prod = (rk_ring_prod *)(uintptr_t)rk__cuda_dev(&b->cmd_mem, b->cmd_ring.prod);
+    w.cmd_ring.cons = (rk_ring_cons *)(uintptr_t)rk__cuda_dev(&b->cmd_mem, b->cmd_ring.cons);
+    w.cmd_ring.slots = (unsigned char *)(uintptr_t)rk__cuda_dev(&b->cmd_mem, b->cmd_ring.slots);
+
+    slots = calloc(b->n_blocks, sizeof *slots);
+    if (!slots)
+        RK__CHECK(RK_ENOMEM);
+    for (i = 0; i < b->n_blocks; i++) {
+        CUdeviceptr base = b->k2k_d + (CUdeviceptr)i * k2k_bytes;
+        rk_ring *r = &slots[i].k2k;
+        r->prod = (rk_ring_prod *)(uintptr_t)base;
+        r->cons = (rk_ring_cons *)(uintptr_t)(base + RK_RING_LINE);
+        r->slots = (unsigned char *)(uintptr_t)(base + 2 * RK_RING_LINE);
+        r->capacity = b->k2k_capacity;
+        r->slot_size = b->k2k_slot_size;
+        r->mode = RK_RING_MPSC;
+        r->scope = RK_RING_SCOPE_DEVICE;
+    }
+    RK__CHECK(rk__cuda_upload(b, b->slots_d, slots, (size_t)b->n_blocks * sizeof *slots));
+
+    w.magic = RK_GPU_PROGRAM_MAGIC;
+    w.abi = RK_GPU_ABI;
+    w.n_blocks = b->n_blocks;
+    w.max_actors = b->max_actors;
+    w.msg_buffer = b->msg_buffer;
+    w.k2k_slot_size = b->k2k_slot_size;
+    w.flags = b->flags;
+    w.spin_ns = b->spin_ns;
+    w.backoff_ns = b->backoff_ns;
+    w.ctl = (rk_control *)(uintptr_t)b->ctl_mem.dev;
+    w.host = (rk__gpu_hostflags *)(uintptr_t)b->misc_mem.dev;
+    w.acks = (rk__gpu_ack *)(uintptr_t)rk__cuda_dev(&b->misc_mem, b->acks);
+    w.slot_actor = (uint32_t *)(uintptr_t)rk__cuda_dev(&b->misc_mem, b->slot_actor);
+    w.dir = (rk__gpu_dir *)(uintptr_t)b->dir_d;
+    w.slots = (rk__gpu_slot *)(uintptr_t)b->slots_d;
+    w.dev = (rk__gpu_devflags *)(uintptr_t)b->devflags_d;
+    w.k2k_mem = (unsigned char *)(uintptr_t)b->k2k_d;
+    w.k2k_ring_bytes = k2k_bytes;
+    w.k2k_capacity = b->k2k_capacity;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        w.host_clock_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    }
+    RK__CHECK(rk__cuda_upload(b, b->world_d, &w, sizeof w));
+
+    rt->host_ring = host_view; /* its producer line is the GPU's: the host never touches it */
+    free(slots);
+    return RK_OK;
+fail:
+    free(slots);
+    return st;
+}
+
+/* Waits until the kernel has returned, for up to timeout_ns. 1 when it has
+ * (or never ran); 0 when it still runs. */
+static int rk__cuda_wait_kernel(rk__cuda *b, uint64_t timeout_ns)
+{
+    uint64_t deadline = rk__deadline(timeout_ns), nap = 1000;
+    CUresult r;
+    if (!b->launched)
+        return 1;
+    while ((r = b->cu.cuStreamQuery(b->stream)) == CUDA_ERROR_NOT_READY) {
+        if (rk__now_ns() >= deadline)
+            return 0;
+        rk__sleep_ns(nap);
+        nap = nap < 1000000 ? 2 * nap : nap;
+    }
+    if (r != CUDA_SUCCESS)
+        rk__cuda_log(b, "the kernel ended with %s", rk__cu_name(&b->cu, r));
+    b->launched = 0;
+    return 1;
+}
+
+static rk_status rk__cuda_launch(rk__cuda *b)
+{
+    void *params[] = {&b->world_d};
+    uint64_t deadline, nap = 1000;
+    CUresult r;
+    rk_status st;
+    if (b->msg_buffer > 48 * 1024)
+        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                 (int)b->msg_buffer));
+    r = b->cu.cuLaunchCooperativeKernel(b->fn, b->n_blocks, 1, 1, b->block_threads, 1, 1, b->msg_buffer, b->stream,
+                                        params);
+    if (r != CUDA_SUCCESS) {
+        rk__cuda_log(b, "cooperative launch of %u blocks: %s", b->n_blocks, rk__cu_name(&b->cu, r));
+        return r == CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE ? RK_ENOTSUP : rk__cu_status(r);
+    }
+    b->launched = 1;
+    /* Every block has started once the supervisor raises `ready`. */
+    deadline = rk__deadline(b->start_timeout_ns);
+    while (!__atomic_load_n(&b->hostflags->ready, __ATOMIC_ACQUIRE)) {
+        r = b->cu.cuStreamQuery(b->stream);
+        if (r != CUDA_ERROR_NOT_READY) {
+            rk__cuda_log(b, "the kernel ended at start: %s", rk__cu_name(&b->cu, r));
+            b->launched = 0;
+            return RK_EDEVICE;
+        }
+        if (rk__now_ns() >= deadline) {
+            rk__cuda_log(b, "not every block started within the start timeout");
+            return RK_EDEVICE;
+        }
+        rk__sleep_ns(nap);
+        nap = nap < 100000 ? 2 * nap : nap;
+    }
+    return RK_OK;
+fail:
+    return st;
+}
+
+/* Frees everything; memory the kernel may still touch only once it ended. */
+static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
+{
+    int entered = b->have_ctx && rk__cuda_enter(b) == RK_OK;
+    int ended = 1;
+    if (b->launched) {
+        __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
+        ended = rk__cuda_wait_kernel(b, b->stop_timeout_ns);
+    }
+    if (ended && entered) {
+        rk__cuda_actors_free(b);
+        rk__cuda_inboxes_free(b);
+        rk__cuda_chunks_free(b);
+        rk__cuda_unpin(b, &b->ctl_mem);
+        rk__cuda_unpin(b, &b->host_mem);
+        rk__cuda_unpin(b, &b->cmd_mem);
+        rk__cuda_unpin(b, &b->event_mem);
+        rk__cuda_unpin(b, &b->misc_mem);
+        rk__cuda_unpin(b, &b->pool);
+        rk__cuda_dfree(b, &b->world_d);
+        rk__cuda_dfree(b, &b->dir_d);
+        rk__cuda_dfree(b, &b->slots_d);
+        rk__cuda_dfree(b, &b->k2k_d);
+        rk__cuda_dfree(b, &b->devflags_d);
+        rk__cuda_dfree(b, &b->lines_d);
+        if (b->stream)
+            b->cu.cuStreamDestroy(b->stream);
+        if (b->copy_stream)
+            b->cu.cuStreamDestroy(b->copy_stream);
+        if (b->module)
+            b->cu.cuModuleUnload(b->module);
+    } else if (!ended) {
+        rk__cuda_log(b, "the kernel did not stop: its memory is leaked, not freed under it");
+    }
+    memset(&rt->host_ring, 0, sizeof rt->host_ring);
+    if (entered)
+        rk__cuda_leave(b);
+    if (b->have_ctx && ended)
+        b->cu.cuDevicePrimaryCtxRelease(b->device);
+    if (ended)
+        rk__cu_unload(&b->cu);
+    free(b->state_sizes);
+    free(b->free_slots);
+    free(b->actors);
+    pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->ev_lock);
+    pthread_mutex_destroy(&b->byref_lock);
+    free(b);
+}
+
+static rk_status cuda_start(rk_runtime *rt)
+{
+    const rk_gpu_program *p = rt->opt.gpu_program;
+    rk__cuda *b;
+    rk_status st;
+    uint32_t i;
+    int entered = 0;
+    if (!p || p->magic != RK_GPU_PROGRAM_MAGIC || p->abi != RK_GPU_ABI || rt->opt.max_actors == 0)
+        return RK_EINVAL;
+    b = calloc(1, sizeof *b);
+    if (!b)
+        return RK_ENOMEM;
+    if (pthread_mutex_init(&b->lock, NULL) != 0) {
+        free(b);
+        return RK_ENOMEM;
+    }
+    if (pthread_mutex_init(&b->ev_lock, NULL) != 0) {
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return RK_ENOMEM;
+    }
+    if (pthread_mutex_init(&b->byref_lock, NULL) != 0) {
+        pthread_mutex_destroy(&b->ev_lock);
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        return RK_ENOMEM;
+    }
+    rk__cuda_tunables(b, rt);
+    b->actors = calloc(b->max_actors, sizeof *b->actors);
+    if (!b->actors)
+        RK__CHECK(RK_ENOMEM);
+    RK__CHECK(rk__cu_load(&b->cu));
+    RK__CHECK(rk__cuda_device(b, rt->opt.device));
+    RK__CHECK(rk__cuda_enter(b));
+    entered = 1;
+    RK__CU_CHECK(b, b->cu.cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
+    RK__CU_CHECK(b, b->cu.cuStreamCreate(&b->copy_stream, CU_STREAM_NON_BLOCKING));
+    RK__CHECK(rk__cuda_program(b, p, rt->opt.device));
+    RK__CHECK(rk__cuda_grid(b));
+    b->free_slots = calloc(b->n_blocks, sizeof *b->free_slots);
+    if (!b->free_slots)
+        RK__CHECK(RK_ENOMEM);
+    for (i = b->n_blocks - 1; i >= 1; i--)
+        b->free_slots[b->n_free++] = i; /* popped from the end: block 1 first */
+    RK__CHECK(rk__cuda_layout(rt, b));
+    RK__CHECK(rk__cuda_launch(b));
+    rk__cuda_leave(b);
+    rt->backend_data = b;
+    return RK_OK;
+fail:
+    if (entered)
+        rk__cuda_leave(b);
+    rk__cuda_teardown(rt, b);
+    return st;
+}
+
+/* ---- commands and events --------------------------------------------------------- */
+
+static rk_status rk__cuda_post(rk__cuda *b, const rk__gpu_cmd *cmd, uint64_t deadline_ns)
+{
+    uint64_t pos;
+    unsigned char *slot;
+    while (rk_ring_claim(&b->cmd_ring, 1, &pos) != RK_OK) {
+        if (rk__now_ns() >= deadline_ns)
+            return RK_ETIMEDOUT;
+        rk__sleep_ns(10000);
+    }
+    slot = rk_ring_slot(&b->cmd_ring, pos);
+    memcpy(slot + 8, (const unsigned char *)cmd + 8, sizeof *cmd - 8);
+    rk_ring_publish(&b->cmd_ring, pos, 1);
+    return RK_OK;
+}
+
+rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__gpu_ack *a;
+    uint64_t spin_end, nap = 2000;
+    rk_status st;
+    if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+        return RK_EDEVICE;
+    cmd->ticket = ++b->ticket;
+    a = &b->acks[cmd->ticket % RK__GPU_ACKS];
+    st = rk__cuda_post(b, cmd, deadline_ns);
+    if (st != RK_OK)
+        return st;
+    spin_end = rk__now_ns() + 20000;
+    for (;;) {
+        uint64_t now;
+        /* Acquire: pairs with the device's release store of the ticket;
+         * status, value and the control block are then current. */
+        if (__atomic_load_n(&a->ticket, __ATOMIC_ACQUIRE) == cmd->ticket) {
+            if (value)
+                *value = __atomic_load_n(&a->value, __ATOMIC_RELAXED);
+            return (rk_status)__atomic_load_n(&a->status, __ATOMIC_RELAXED);
+        }
+        now = rk__now_ns();
+        if (now >= deadline_ns)
+            return RK_ETIMEDOUT;
+        if (now < spin_end) {
+            rk__cpu_relax();
+            continue;
+        }
+        rk__cuda_poll(rt, 0);
+        if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+            return RK_EDEVICE;
+        rk__sleep_ns(nap < deadline_ns - now ? nap : deadline_ns - now);
+        nap = nap < 100000 ? 2 * nap : nap;
+    }
+}
+
+static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
+{
+    uint64_t head = rk_ring_head(&b->event_ring), start = head;
+    const rk__gpu_event *e;
+    while ((e = rk_ring_ready(&b->event_ring, head)) != NULL) {
+        rk__gpu_event ev = *e;
+        head++;
+        if (ev.kind == RK__GPU_EV_ERROR)
+            rk__async_error(rt, ev.actor, ev.generation, (rk_status)ev.status);
+        else if (ev.kind == RK__GPU_EV_DEAD_LETTER)
+            rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
+    }
+    if (head != start)
+        rk_ring_consume(&b->event_ring, head);
+}
+
+void rk__cuda_poll(rk_runtime *rt, int force)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t now = rk__now_ns();
+    if (!b)
+        return;
+    /* A waiting thread skips a poll that someone else runs; an explicit
+     * query (force) waits for it, so it sees what that poll collected. */
+    if (force)
+        pthread_mutex_lock(&b->ev_lock);
+    else if (pthread_mutex_trylock(&b->ev_lock) != 0)
+        return;
+    rk__cuda_events(rt, b);
+    if (b->launched && !b->stop_requested && !__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) &&
+        (force || now >= b->next_health_ns) && rk__cuda_enter(b) == RK_OK) {
+        CUresult r = b->cu.cuStreamQuery(b->stream);
+        rk__cuda_leave(b);
+        b->next_health_ns = now + 1000000;
+        if (r != CUDA_ERROR_NOT_READY) {
+            /* Faulted, or returned without being asked to: nothing runs now. */
+            rk__cuda_log(b, "the kernel is gone: %s", rk__cu_name(&b->cu, r));
+            __atomic_store_n(&b->dead, 1, __ATOMIC_RELEASE);
+            rk__async_error(rt, RK_ACTOR_NONE, 0, RK_EDEVICE);
+        }
+    }
+    pthread_mutex_unlock(&b->ev_lock);
+}
+
+/* ---- drain and stop ------------------------------------------------------------------ */
+
+/* Every inbox of a running actor consumed up to its tail (as published). */
+static int rk__cuda_inboxes_empty(rk__cuda *b)
+{
+    uint32_t i;
+    for (i = 0; i < b->max_actors; i++) {
+        rk__cuda_actor *ca = b->actors[i];
+        rk_lifecycle_state s;
+        if (!ca || !ca->inbox)
+            continue;
+        s = (rk_lifecycle_state)__atomic_load_n(&b->ctl[i].state, __ATOMIC_ACQUIRE);
+        if (!rk_lifecycle_runs(s) && s != RK_INITIALIZING)
+            continue;
+        if (__atomic_load_n(&ca->inbox->ring.cons->head, __ATOMIC_ACQUIRE) !=
+            __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE))
+            return 0;
+    }
+    return 1;
+}
+
+static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_report *rep)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__gpu_cmd cmd;
+    uint64_t base = 0, handled = 0;
+    rk_status st = RK_ETIMEDOUT;
+    if (!b)
+        return RK_OK;
+    rk__cuda_close_gates(b);
+    pthread_mutex_lock(&b->lock);
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_DRAIN;
+    if (rk__cuda_command(rt, &cmd, deadline_ns, NULL) != RK_OK)
+        goto out;
+    cmd.op = RK__GPU_OP_QUERY;
+    if (rk__cuda_command(rt, &cmd, deadline_ns, &base) == RK_EDEVICE)
+        goto out;
+    handled = base;
+    for (;;) {
+        rk__cuda_poll(rt, 0);
+        if (rk__cuda_inboxes_empty(b)) {
+            rk_status q = rk__cuda_command(rt, &cmd, deadline_ns, &handled);
+            if (q == RK_OK && rk__cuda_inboxes_empty(b)) {
+                st = RK_OK;
+                break;
+            }
+            if (q == RK_EDEVICE || q == RK_ETIMEDOUT)
+                break;
+        }
+        if (rk__now_ns() >= deadline_ns)
+            break;
+        rk__sleep_ns(20000);
+    }
+out:
+    pthread_mutex_unlock(&b->lock);
+    if (rep) {
+        rep->drained += handled - base;
+        if (st == RK_ETIMEDOUT)
+            rep->timed_out = 1;
+    }
+    return st;
+}
+
+/* After the kernel ended: the K2K queues' leftovers become dead letters. */
+static uint64_t rk__cuda_dead_letter_k2k(rk_runtime *rt, rk__cuda *b)
+{
+    size_t ring_bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
+    unsigned char *mem = malloc(ring_bytes);
+    uint64_t n = 0;
+    uint32_t s;
+    if (!mem)
+        return 0;
+    for (s = 1; s < b->n_blocks; s++) {
+        CUdeviceptr base = b->k2k_d + (CUdeviceptr)s * ring_bytes;
+        const rk_ring_prod *prod = (const rk_ring_prod *)mem;
+        const rk_ring_cons *cons = (const rk_ring_cons *)(mem + RK_RING_LINE);
+        uint64_t pos;
+        if (rk__cuda_download(b, mem, base, 2 * RK_RING_LINE) != RK_OK)
+            break;
+        if (prod->tail == cons->head)
+            continue;
+        if (rk__cuda_download(b, mem, base, ring_bytes) != RK_OK)
+            break;
+        for (pos = cons->head; pos != prod->tail; pos++) {
+            const rk_msg *m = (const rk_msg *)(mem + 2 * RK_RING_LINE +
+                                               (size_t)(pos & (b->k2k_capacity - 1)) * b->k2k_slot_size);
+            if (m->seq != pos + 1)
+                continue;
+            rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
+            n++;
+        }
+    }
+    free(mem);
+    return n;
+}
+
+static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t dead = 0;
+    if (!b)
+        return;
+    rk__cuda_close_gates(b);
+    b->stop_requested = 1;
+    if (rk__cuda_enter(b) == RK_OK) {
+        __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
+        if (rk__cuda_wait_kernel(b, b->stop_timeout_ns)) {
+            dead = rk__cuda_dead_letter_inboxes(rt);
+            if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+                dead += rk__cuda_dead_letter_k2k(rt, b);
+            rk__cuda_events(rt, b);
+        }
+        rk__cuda_leave(b);
+    }
+    if (rep)
+        rep->dead_lettered += dead;
+}
+
+static void cuda_release(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    if (!b)
+        return;
+    rt->backend_data = NULL;
+    rk__cuda_teardown(rt, b);
+}
+
+/* ---- host waiting ------------------------------------------------------------------------ */
+
+static uint64_t cuda_host_epoch(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    return b ? __atomic_load_n(&b->wake_epoch, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* Watches the slot at the host ring's consumer head (the core publishes its
+ * head on every message it takes), so a message from the GPU ends the wait
+ * as soon as it lands: spin first, then naps growing to 200 us. */
+static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t now = rk__now_ns(), spin_end, nap = 1000;
+    if (!b)
+        return;
+    spin_end = now + b->host_spin_ns;
+    for (;;) {
+        if (rk_ring_ready(&rt->host_ring, rk_ring_head(&rt->host_ring)))
+            return;
+        if (__atomic_load_n(&b->wake_epoch, __ATOMIC_ACQUIRE) != epoch || __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+            return;
+        now = rk__now_ns();
+        if (now >= deadline_ns)
+            return;
+        if (now < spin_end) {
+            rk__cpu_relax();
+            continue;
+        }
+        rk__cuda_poll(rt, 0);
+        rk__sleep_ns(nap < deadline_ns - now ? nap : deadline_ns - now);
+        nap = nap < 200000 ? 2 * nap : nap;
+    }
+}
+
+static void cuda_host_wake(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    if (b)
+        __atomic_add_fetch(&b->wake_epoch, 1, __ATOMIC_RELEASE);
+}
+
+static void cuda_host_release(rk_runtime *rt, const rk_msg *m)
+{
+    /* Device actors send inline only: nothing to release. */
+    (void)rt;
+    (void)m;
+}
+
+static void cuda_poll_errors(rk_runtime *rt)
+{
+    rk__cuda_poll(rt, 1);
+}
+
+const struct rk_backend_ops rk__cuda_ops = {
+    .name = "cuda",
+    .start = cuda_start,
+    .drain = cuda_drain,
+    .stop = cuda_stop,
+    .release = cuda_release,
+    .actor_create = rk__cuda_actor_create,
+    .actor_command = rk__cuda_actor_command,
+    .actor_state = rk__cuda_actor_state,
+    .actor_control = rk__cuda_actor_control,
+    .send = rk__cuda_send,
+    .host_epoch = cuda_host_epoch,
+    .host_wait = cuda_host_wait,
+    .host_wake = cuda_host_wake,
+    .host_release = cuda_host_release,
+    .poll_errors = cuda_poll_errors,
+};

@@ -1,0 +1,218 @@
+/* ringkernel CUDA backend internals: the host side of the persistent kernel.
+ *
+ * Memory, by who writes it:
+ *   pinned mapped host memory (the host reads it without a copy):
+ *     control blocks [max_actors]        GPU writes, host reads
+ *     actor inboxes (H2K rings)          host writes slots, GPU writes the consumer line
+ *     queue to the host (rt->host_ring)  GPU writes slots, host writes the consumer line
+ *     command ring, acks, event ring     host -> supervisor, GPU -> host
+ *   device memory:
+ *     the world (kernel parameter block), directory [max_actors], slots
+ *     [n_blocks] with their K2K rings, producer lines of the GPU-produced
+ *     rings (claimed with device atomics), actor states.
+ *
+ * Nothing allocated while the kernel runs is freed before it stops: freeing
+ * device or pinned memory would synchronise with (wait for) the persistent
+ * kernel. Freed inboxes and states go to free lists instead. */
+#ifndef RK_CUDA_INTERNAL_H
+#define RK_CUDA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/runtime_internal.h"
+#include "cuda/cu_api.h"
+#include "ringkernel/device.cuh"
+#include "ringkernel/nvrtc.h"
+
+/* A pinned, mapped host allocation: both addresses of the same bytes. */
+typedef struct rk__pinned {
+    void *host;
+    CUdeviceptr dev;
+    size_t bytes;
+    int pooled; /* carved from b->pool: freed with it */
+} rk__pinned;
+
+/* An actor's inbox: the host's and the device's views of one ring. */
+typedef struct rk__cuda_inbox {
+    struct rk__cuda_inbox *next;     /* free list */
+    struct rk__cuda_inbox *all_next; /* every inbox, for the final free */
+    rk__pinned mem;
+    rk_ring ring;  /* host addresses: the host's producers */
+    rk_ring dring; /* device addresses: the GPU consumer */
+} rk__cuda_inbox;
+
+/* Payloads too large for an inbox slot: a byte ring in pinned memory that
+ * the actor's block reads in place. Buffers are handed out in inbox order
+ * and freed when the GPU's published inbox head passes their message. */
+typedef struct rk__cuda_byref {
+    pthread_mutex_t lock;
+    rk__pinned mem;
+    uint64_t alloc, freed; /* free-running byte offsets */
+    struct rk__cuda_byref_ent {
+        uint64_t pos; /* inbox position of the message */
+        uint64_t end; /* `alloc` after its buffer */
+    } *fifo;
+    uint32_t fifo_cap, fifo_head, fifo_count;
+} rk__cuda_byref;
+
+/* The host gate of an actor: open bit | host senders inside. Terminate and
+ * deactivate close it and wait for the senders inside, so no message can
+ * land in an inbox after the host read its final tail. */
+#define RK__CUDA_GATE_OPEN 0x80000000u
+
+typedef struct rk__cuda_actor {
+    RK_ALIGNAS(128) uint32_t gate; /* atomic; on its own line */
+    unsigned char pad_[124];
+    rk__cuda_inbox *inbox;  /* NULL while not bound to a block */
+    uint32_t slot;          /* block index, 0 while not bound */
+    uint32_t pad2_;
+    CUdeviceptr state;      /* state_bytes of device memory */
+    CUdeviceptr init;       /* initial state (pinned: the block reads it when it resets) or 0 */
+    uint32_t state_bytes;
+    uint32_t type;
+    uint64_t final_head, final_tail; /* inbox positions when it was unbound */
+    rk__cuda_byref *byref;  /* lazily */
+} rk__cuda_actor;
+
+/* A chunk of device memory handed out by bumping (states). */
+typedef struct rk__cuda_chunk {
+    struct rk__cuda_chunk *next;
+    CUdeviceptr base;
+    size_t size, used;
+} rk__cuda_chunk;
+
+typedef struct rk__cuda {
+    rk__cu cu;
+    CUdevice device;
+    CUcontext ctx;
+    int have_ctx;
+    CUmodule module; /* NVRTC programs */
+    CUfunction fn;
+    CUstream stream;      /* the persistent kernel */
+    CUstream copy_stream; /* uploads and downloads while it runs */
+    char device_name[128];
+
+    /* the program */
+    uint32_t n_types, block_threads;
+    uint32_t *state_sizes;
+
+    /* geometry and tunables (RK_CUDA_* environment, read once) */
+    uint32_t n_blocks, max_actors, msg_buffer;
+    uint32_t k2k_capacity, k2k_slot_size;
+    uint32_t flags;
+    uint64_t spin_ns, backoff_ns, host_spin_ns;
+    uint64_t byref_bytes;
+    uint64_t pool_bytes, state_arena_bytes;
+    uint64_t start_timeout_ns, stop_timeout_ns;
+    int debug;
+
+    /* fault injection: allocation number fail_at (1-based) fails */
+    uint64_t alloc_count, fail_at; /* alloc_count: atomic */
+
+    /* pinned memory */
+    rk__pinned ctl_mem, host_mem, cmd_mem, event_mem, misc_mem;
+    rk__pinned pool;   /* RK_CUDA_PINNED_POOL bytes taken before launch */
+    size_t pool_used;
+    /* initial states: pinned chunks, handed out by bumping, never freed
+     * before the runtime (a restart after Terminated needs them again) */
+    struct rk__cuda_init_chunk {
+        struct rk__cuda_init_chunk *next;
+        rk__pinned mem;
+        size_t used;
+    } *init_chunks;
+    rk_control *ctl;
+    rk__gpu_hostflags *hostflags;
+    rk__gpu_ack *acks;
+    uint32_t *slot_actor;
+    rk_ring cmd_ring;   /* host view */
+    rk_ring event_ring; /* host view (consumer side only) */
+
+    /* device memory */
+    CUdeviceptr world_d, dir_d, slots_d, k2k_d, devflags_d, lines_d;
+    rk__cuda_chunk *chunks;
+    struct rk__cuda_free_state {
+        struct rk__cuda_free_state *next;
+        CUdeviceptr ptr;
+        uint32_t bytes;
+    } *free_states;
+
+    /* commands, slots, inboxes: serialised */
+    pthread_mutex_t lock;
+    uint64_t ticket;
+    uint32_t *free_slots, n_free;
+    rk__cuda_inbox *inbox_free, *inbox_all;
+    rk__cuda_actor **actors; /* [max_actors] */
+
+    pthread_mutex_t ev_lock;    /* one consumer of the event ring */
+    pthread_mutex_t byref_lock; /* making by-reference arenas */
+    uint64_t next_health_ns;
+
+    uint64_t wake_epoch; /* atomic: host_wake */
+    int launched;        /* the kernel was launched */
+    int dead;            /* atomic: the kernel faulted or ended on its own */
+    int stop_requested;
+} rk__cuda;
+
+/* ---- tunables ---- */
+uint64_t rk__cuda_env_u64(const char *name, uint64_t dflt);
+void rk__cuda_log(const rk__cuda *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- context: every driver call runs between enter and leave ---- */
+rk_status rk__cuda_enter(rk__cuda *b);
+void rk__cuda_leave(rk__cuda *b);
+
+/* ---- memory (cuda_mem.c); all return RK_ENOMEM on failure ---- */
+rk_status rk__cuda_pin(rk__cuda *b, size_t bytes, rk__pinned *out); /* zeroed */
+/* For memory the running kernel will use: from the pool taken before the
+ * launch while it lasts (tools such as compute-sanitizer only know the
+ * allocations a kernel was launched with), else rk__cuda_pin. */
+rk_status rk__cuda_pin_late(rk__cuda *b, size_t bytes, rk__pinned *out);
+void rk__cuda_unpin(rk__cuda *b, rk__pinned *p);
+/* Zeroed when `zero` (a memset: may need an SM, so only before the launch). */
+rk_status rk__cuda_dalloc(rk__cuda *b, size_t bytes, int zero, CUdeviceptr *out);
+void rk__cuda_dfree(rk__cuda *b, CUdeviceptr *p);
+rk_status rk__cuda_upload(rk__cuda *b, CUdeviceptr dst, const void *src, size_t n);
+rk_status rk__cuda_download(rk__cuda *b, void *dst, CUdeviceptr src, size_t n);
+/* Device memory for a state: from the free list or a chunk; 128-aligned.
+ * rk__cuda_state_arena takes the first chunk before the launch. */
+rk_status rk__cuda_state_alloc(rk__cuda *b, uint32_t bytes, CUdeviceptr *out);
+rk_status rk__cuda_state_arena(rk__cuda *b, size_t bytes);
+void rk__cuda_state_free(rk__cuda *b, CUdeviceptr ptr, uint32_t bytes);
+void rk__cuda_chunks_free(rk__cuda *b);
+/* Pinned memory for an initial state, filled by the host with `bytes` of
+ * `src` (and zeros up to `size`); *dev gets its device address. Nothing is
+ * copied by the driver while the kernel runs: the block reads it itself. */
+rk_status rk__cuda_init_alloc(rk__cuda *b, const void *src, size_t bytes, size_t size, CUdeviceptr *dev);
+/* An empty inbox of this geometry, reused when one is free. */
+rk_status rk__cuda_inbox_take(rk__cuda *b, uint32_t capacity, uint32_t slot_size, rk__cuda_inbox **out);
+void rk__cuda_inbox_give(rk__cuda *b, rk__cuda_inbox *ib);
+void rk__cuda_inboxes_free(rk__cuda *b);
+/* The device address of a host address inside `p`. */
+static inline CUdeviceptr rk__cuda_dev(const rk__pinned *p, const void *host)
+{
+    return p->dev + (CUdeviceptr)((const unsigned char *)host - (const unsigned char *)p->host);
+}
+
+/* ---- commands and events (cuda_backend.c) ---- */
+/* Posts a command and waits for its acknowledgement until the deadline.
+ * Returns the acknowledged status (*value gets its value) or
+ * RK_ETIMEDOUT / RK_EDEVICE. Caller holds b->lock. */
+rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value);
+/* Hands the device's errors and dead letters to the core; checks that the
+ * kernel is alive (at most every millisecond unless `force`). */
+void rk__cuda_poll(rk_runtime *rt, int force);
+
+/* ---- actors (cuda_actor.c) ---- */
+rk_status rk__cuda_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns);
+rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, uint64_t deadline_ns);
+rk_lifecycle_state rk__cuda_actor_state(rk_runtime *rt, rk__actor *a);
+rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out);
+rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload);
+/* Closes every actor's host gate and waits for the senders inside. */
+void rk__cuda_close_gates(rk__cuda *b);
+/* After the kernel ended: dead-letters what is left in the inboxes. */
+uint64_t rk__cuda_dead_letter_inboxes(rk_runtime *rt);
+void rk__cuda_actors_free(rk__cuda *b);
+
+#endif

@@ -1,0 +1,162 @@
+/* The GPU actor types of the GPU tests (see gpu_actors.h). */
+#include "gpu_actors.h"
+#include "ringkernel/device.cuh"
+
+#define RKT_SEND_TIMEOUT_NS 10000000000ull
+
+typedef struct rkt_none {
+    uint64_t unused;
+} rkt_none;
+
+/* A reply to a request, else a message to the host (waiting while the
+ * host's queue is full). */
+static __device__ rk_status rkt_answer(rk_dctx *c, const rk_msg *m, uint32_t type, const void *p, uint32_t len)
+{
+    if (m->flags & RK_MSG_F_REQUEST)
+        return rk_dreply(c, type, p, len);
+    return rk_dsend_wait(c, RK_ACTOR_HOST, type, p, len, RKT_SEND_TIMEOUT_NS);
+}
+
+/* The sum of a payload's bytes, by the whole block. */
+static __device__ uint64_t rkt_block_sum(const unsigned char *p, uint32_t len)
+{
+    __shared__ unsigned long long total;
+    unsigned long long mine = 0;
+    uint32_t i;
+    if (threadIdx.x == 0)
+        total = 0;
+    __syncthreads();
+    for (i = threadIdx.x; i < len; i += blockDim.x)
+        mine += p[i];
+    atomicAdd(&total, mine);
+    __syncthreads();
+    return total;
+}
+
+static __device__ rk_status rkt_echo(rk_dctx *c, rkt_none *s, const rk_msg *m)
+{
+    (void)s;
+    if (m->type != RKT_MSG_ECHO)
+        return RK_OK;
+    if (m->flags & RK_MSG_F_BYREF) {
+        const rkt_stress *h = (const rkt_stress *)rk_msg_payload(m);
+        rkt_sum r;
+        r.sum = rkt_block_sum((const unsigned char *)rk_msg_payload(m), m->len);
+        r.sender = h->sender;
+        r.len = m->len;
+        r.seq = h->seq;
+        return rkt_answer(c, m, RKT_MSG_SUM, &r, sizeof r);
+    }
+    return rkt_answer(c, m, RKT_MSG_ECHO, rk_msg_payload(m), m->len);
+}
+
+static __device__ rk_status rkt_counter_init(rk_dctx *c, rkt_counter_state *s)
+{
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        s->init_magic = RKT_INIT_MAGIC;
+        s->init_runs++;
+        s->generation = rk_dgeneration(c);
+    }
+    __syncthreads();
+    return RK_OK;
+}
+
+static __device__ rk_status rkt_counter(rk_dctx *c, rkt_counter_state *s, const rk_msg *m)
+{
+    __shared__ rkt_counter_state snap;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        if (m->type == RKT_MSG_INC)
+            s->count++;
+        snap = *s;
+    }
+    __syncthreads();
+    if (m->type == RKT_MSG_INC)
+        return rkt_answer(c, m, RKT_MSG_INC, &snap.count, sizeof snap.count);
+    return rkt_answer(c, m, RKT_MSG_GET, &snap, sizeof snap);
+}
+
+static __device__ rk_status rkt_relay(rk_dctx *c, rkt_relay_state *s, const rk_msg *m)
+{
+    __shared__ rkt_token t;
+    __shared__ int bad;
+    if (m->type == RKT_MSG_SETUP) {
+        __syncthreads();
+        if (threadIdx.x == 0)
+            s->next = *(const uint32_t *)rk_msg_payload(m);
+        __syncthreads();
+        return rkt_answer(c, m, RKT_MSG_SETUP, NULL, 0);
+    }
+    if (m->type != RKT_MSG_TOKEN || m->len != sizeof(rkt_token))
+        return RK_EBADMSG;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        t = *(const rkt_token *)rk_msg_payload(m);
+        bad = t.check != rkt_token_check(t.hops);
+        t.hops++;
+        t.check = rkt_token_check(t.hops);
+        s->passes++;
+    }
+    __syncthreads();
+    if (bad)
+        return RK_EBADMSG;
+    if (t.hops >= t.target)
+        return rk_dsend_wait(c, RK_ACTOR_HOST, RKT_MSG_DONE, &t, sizeof t, RKT_SEND_TIMEOUT_NS);
+    return rk_dsend_wait(c, s->next, RKT_MSG_TOKEN, &t, sizeof t, RKT_SEND_TIMEOUT_NS);
+}
+
+static __device__ rk_status rkt_failer(rk_dctx *c, rkt_none *s, const rk_msg *m)
+{
+    (void)s;
+    if (m->type == RKT_MSG_FAIL)
+        return RK_EHANDLER;
+    if (m->type == RKT_MSG_FAIL_ONE)
+        return threadIdx.x == 37 % blockDim.x ? RK_ENOTSUP : RK_OK;
+    return rkt_answer(c, m, m->type, rk_msg_payload(m), m->len);
+}
+
+static __device__ rk_status rkt_sleeper(rk_dctx *c, rkt_none *s, const rk_msg *m)
+{
+    (void)s;
+    if (m->type == RKT_MSG_WAIT) {
+        const rkt_wait *w = (const rkt_wait *)rk_msg_payload(m);
+        if (threadIdx.x == 0) {
+            const volatile uint32_t *flag = (const volatile uint32_t *)(uintptr_t)w->flag;
+            uint64_t start = rk_dclock_ns();
+            while ((!flag || !*flag) && !rk_dstopping(c) && rk_dclock_ns() - start < w->timeout_ns)
+                __nanosleep(1000);
+        }
+        __syncthreads();
+    }
+    return rkt_answer(c, m, m->type, NULL, 0);
+}
+
+static __device__ rk_status rkt_probe_handle(rk_dctx *c, rkt_none *s, const rk_msg *m)
+{
+    __shared__ unsigned char buf[512];
+    const rkt_probe *p = (const rkt_probe *)rk_msg_payload(m);
+    rk_msg h;
+    int32_t st;
+    uint32_t i;
+    (void)s;
+    for (i = threadIdx.x; i < sizeof buf; i += blockDim.x)
+        buf[i] = (unsigned char)i;
+    memset(&h, 0, sizeof h);
+    h.type = RKT_MSG_NOP;
+    h.dst = p->dst;
+    h.dst_gen = p->dst_gen;
+    h.len = p->len < sizeof buf ? p->len : (uint32_t)sizeof buf;
+    st = (int32_t)rk_dsend_msg(c, &h, buf);
+    return rkt_answer(c, m, RKT_MSG_STATUS, &st, sizeof st);
+}
+
+RK_GPU_ACTOR(rkt_echo_actor, rkt_none, rkt_echo);
+RK_GPU_ACTOR_INIT(rkt_counter_actor, rkt_counter_state, rkt_counter, rkt_counter_init);
+RK_GPU_ACTOR(rkt_relay_actor, rkt_relay_state, rkt_relay);
+RK_GPU_ACTOR(rkt_failer_actor, rkt_none, rkt_failer);
+RK_GPU_ACTOR(rkt_sleeper_actor, rkt_none, rkt_sleeper);
+RK_GPU_ACTOR(rkt_probe_actor, rkt_none, rkt_probe_handle);
+
+RK_GPU_PROGRAM(rkt_program, rkt_echo_actor, rkt_counter_actor, rkt_relay_actor, rkt_failer_actor, rkt_sleeper_actor,
+               rkt_probe_actor);

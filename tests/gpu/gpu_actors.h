@@ -1,0 +1,107 @@
+/* The GPU actor types the GPU tests share (tests/gpu/gpu_actors.cu), and
+ * the payloads they exchange with the host. Compiles as C11 and CUDA C. */
+#ifndef RK_GPU_ACTORS_H
+#define RK_GPU_ACTORS_H
+
+#include <stdint.h>
+
+#include "ringkernel/ringkernel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* GPU type indices in rkt_program. */
+enum {
+    RKT_ECHO = 0,    /* ECHO: payload back (a checksum when it came by reference) */
+    RKT_COUNTER = 1, /* INC, GET; init stamps the state */
+    RKT_RELAY = 2,   /* SETUP, TOKEN: K2K chain */
+    RKT_FAILER = 3,  /* FAIL, FAIL_ONE: the handler returns an error; else replies */
+    RKT_SLEEPER = 4, /* WAIT: holds its block until a host flag is set */
+    RKT_PROBE = 5,   /* PROBE: tries one K2K send, reports its status */
+    RKT_NTYPES
+};
+
+/* Message types. */
+enum {
+    RKT_MSG_ECHO = 1,
+    RKT_MSG_SUM = 2, /* echo of a by-reference payload: rkt_sum */
+    RKT_MSG_INC = 3,
+    RKT_MSG_GET = 4, /* reply: rkt_counter_state */
+    RKT_MSG_SETUP = 5,
+    RKT_MSG_TOKEN = 6,
+    RKT_MSG_DONE = 7,
+    RKT_MSG_FAIL = 8,
+    RKT_MSG_FAIL_ONE = 9, /* only thread 37 returns the error */
+    RKT_MSG_WAIT = 10,
+    RKT_MSG_PROBE = 11,
+    RKT_MSG_STATUS = 12, /* int32_t rk_status */
+    RKT_MSG_NOP = 13,
+};
+
+/* Stress payload: this header, then pattern bytes up to len. */
+typedef struct rkt_stress {
+    uint32_t sender;
+    uint32_t len;
+    uint64_t seq;
+} rkt_stress;
+
+typedef struct rkt_sum {
+    uint32_t sender;
+    uint32_t len;
+    uint64_t seq;
+    uint64_t sum; /* of all payload bytes */
+} rkt_sum;
+
+typedef struct rkt_counter_state {
+    uint64_t count;
+    uint64_t init_magic; /* set by init */
+    uint64_t init_runs;  /* init increments it: 1 after any reset */
+    uint64_t generation; /* set by init: rk_dgeneration */
+} rkt_counter_state;
+
+#define RKT_INIT_MAGIC 0xC0FFEE5EEDull
+
+typedef struct rkt_relay_state {
+    uint32_t next;
+    uint32_t pad_;
+    uint64_t passes;
+} rkt_relay_state;
+
+typedef struct rkt_token {
+    uint64_t hops;
+    uint64_t target;
+    uint64_t check;
+    uint64_t pad_;
+} rkt_token;
+
+typedef struct rkt_wait {
+    uint64_t flag;       /* device address of a uint32_t in pinned memory; 0: none */
+    uint64_t timeout_ns;
+} rkt_wait;
+
+typedef struct rkt_probe {
+    uint32_t dst;
+    uint32_t len;
+    uint32_t dst_gen;
+    uint32_t pad_;
+} rkt_probe;
+
+RK_HD uint8_t rkt_pattern(uint64_t seq, uint32_t i)
+{
+    return (uint8_t)(seq * 131u + i * 7u + 1u);
+}
+
+RK_HD uint64_t rkt_token_check(uint64_t hops)
+{
+    return (hops * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995ull;
+}
+
+/* The program: RK_GPU_PROGRAM(rkt_program, ...) in gpu_actors.cu. */
+extern const struct rk_gpu_program rkt_program;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,151 @@
+/* Helpers of the GPU test programs. Each program exits 0 (pass), 1 (fail)
+ * or 77 (skipped: no CUDA device). Every wait is bounded. */
+#ifndef RK_GPU_TEST_H
+#define RK_GPU_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_actors.h"
+#include "ringkernel/ringkernel.h"
+#include "rk_test.h"
+
+#define RKT_MS 1000000ull
+#define RKT_SEC 1000000000ull
+
+#define RKT_CHECK(cond)                                                                              \
+    do {                                                                                             \
+        if (!(cond)) {                                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                 \
+            exit(1);                                                                                 \
+        }                                                                                            \
+    } while (0)
+
+#define RKT_CHECK_ST(expr, want)                                                                     \
+    do {                                                                                             \
+        rk_status got_ = (expr), want_ = (want);                                                     \
+        if (got_ != want_) {                                                                         \
+            fprintf(stderr, "%s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #expr,                  \
+                    rk_status_name(got_), rk_status_name(want_));                                    \
+            exit(1);                                                                                 \
+        }                                                                                            \
+    } while (0)
+
+/* A number from the environment (for sanitizer runs), else `dflt`. */
+static inline uint64_t rkt_env(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    unsigned long long v;
+    if (!s || !*s)
+        return dflt;
+    v = strtoull(s, &end, 10);
+    return (*end == '\0' && v > 0) ? (uint64_t)v : dflt;
+}
+
+static inline void rkt_options(rk_runtime_options *o, uint32_t max_actors, const void *program)
+{
+    rk_runtime_options_init(o);
+    o->backend = RK_BACKEND_CUDA;
+    o->max_actors = max_actors;
+    o->gpu_program = program;
+}
+
+/* Creates a CUDA runtime, or exits 77 when there is no device. */
+static inline rk_runtime *rkt_runtime_with(const rk_runtime_options *o)
+{
+    rk_runtime *rt = NULL;
+    rk_status st = rk_runtime_create(&rt, o);
+    if (st == RK_ENODEV || st == RK_ENOBACKEND) {
+        printf("SKIP: no usable CUDA device (%s)\n", rk_status_name(st));
+        exit(RK_TEST_SKIP);
+    }
+    RKT_CHECK_ST(st, RK_OK);
+    RKT_CHECK(rk_runtime_backend(rt) == RK_BACKEND_CUDA);
+    return rt;
+}
+
+static inline rk_runtime *rkt_runtime(uint32_t max_actors)
+{
+    rk_runtime_options o;
+    rkt_options(&o, max_actors, &rkt_program);
+    return rkt_runtime_with(&o);
+}
+
+static const rk_actor_type rkt_types[RKT_NTYPES] = {
+    {"echo", NULL, NULL, RKT_ECHO},       {"counter", NULL, NULL, RKT_COUNTER},
+    {"relay", NULL, NULL, RKT_RELAY},     {"failer", NULL, NULL, RKT_FAILER},
+    {"sleeper", NULL, NULL, RKT_SLEEPER}, {"probe", NULL, NULL, RKT_PROBE},
+};
+
+static inline rk_status rkt_launch_ex(rk_runtime *rt, const char *name, uint32_t type, const void *init,
+                                      uint32_t init_size, uint32_t capacity, uint32_t tenant, rk_actor_id *id)
+{
+    rk_actor_options o;
+    rk_actor_options_init(&o);
+    o.name = name;
+    o.type = &rkt_types[type];
+    o.initial_state = init;
+    o.state_size = init_size;
+    if (capacity)
+        o.inbox_capacity = capacity;
+    o.tenant = tenant;
+    return rk_launch(rt, &o, id);
+}
+
+static inline rk_actor_id rkt_launch(rk_runtime *rt, const char *name, uint32_t type)
+{
+    rk_actor_id id = RK_ACTOR_NONE;
+    RKT_CHECK_ST(rkt_launch_ex(rt, name, type, NULL, 0, 0, 0, &id), RK_OK);
+    return id;
+}
+
+/* Polls until the actor reaches `want`, for up to 10 s. */
+static inline void rkt_wait_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state want)
+{
+    uint64_t end = rk_test_now_ns() + 10 * RKT_SEC;
+    rk_lifecycle_state s = RK_DORMANT;
+    while (rk_test_now_ns() < end) {
+        RKT_CHECK_ST(rk_actor_state(rt, id, &s), RK_OK);
+        if (s == want)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "actor %u stayed %s, want %s\n", id, rk_lifecycle_state_name(s), rk_lifecycle_state_name(want));
+    exit(1);
+}
+
+/* Polls until the actor's control block counts `n` handled messages (the
+ * GPU flushes its counters when it goes idle), for up to 10 s. */
+static inline rk_actor_metrics rkt_wait_msgs_in(rk_runtime *rt, rk_actor_id id, uint64_t n)
+{
+    uint64_t end = rk_test_now_ns() + 10 * RKT_SEC;
+    rk_actor_metrics m;
+    do {
+        RKT_CHECK_ST(rk_actor_metrics_get(rt, id, &m), RK_OK);
+        if (m.msgs_in >= n)
+            return m;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    } while (rk_test_now_ns() < end);
+    fprintf(stderr, "actor %u handled %llu messages, want %llu\n", id, (unsigned long long)m.msgs_in,
+            (unsigned long long)n);
+    exit(1);
+}
+
+static inline int rkt_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n samples (sorts them). */
+static inline uint64_t rkt_median(uint64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, rkt_cmp_u64);
+    return n ? v[n / 2] : 0;
+}
+
+#endif

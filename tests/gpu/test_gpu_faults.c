@@ -1,0 +1,243 @@
+/* What goes wrong, and what the caller is told:
+ *   - a handler that fails (all threads, or one) marks its actor Failed and
+ *     reaches the host through rk_runtime_error; other actors go on; a
+ *     restart brings it back;
+ *   - bad input from the host: unknown actor, oversized payload, malformed
+ *     header, other tenant, full queue, call timeout (the late reply is
+ *     dead-lettered);
+ *   - the same refusals for actor-to-actor sends, as statuses on the device;
+ *   - shutdown with messages still queued: drained, or dead-lettered;
+ *   - every pinned or device allocation made to fail in turn
+ *     (RK_CUDA_FAIL_ALLOC): a status, never a crash or a leak of state. */
+#include "gpu_test.h"
+
+static rk_status call(rk_runtime *rt, rk_actor_id id, uint32_t type, const void *p, uint32_t len, void *out,
+                      uint32_t cap, uint64_t timeout)
+{
+    rk_msgbuf mb = {.data = out, .capacity = cap};
+    return rk_call(rt, id, type, p, len, &mb, timeout);
+}
+
+static void failing_handlers(void)
+{
+    rk_runtime *rt = rkt_runtime(8);
+    rk_actor_id f = rkt_launch(rt, "failer", RKT_FAILER), e = rkt_launch(rt, "echo", RKT_ECHO);
+    rk_async_error err;
+    rk_control c;
+    uint64_t v = 42, out = 0;
+
+    RKT_CHECK_ST(call(rt, f, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK(out == 42);
+    RKT_CHECK_ST(rk_send(rt, f, RKT_MSG_FAIL, NULL, 0), RK_OK);
+    rkt_wait_state(rt, f, RK_FAILED);
+    RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_OK);
+    RKT_CHECK(err.actor == f && err.generation == 1 && err.status == RK_EHANDLER);
+    RKT_CHECK_ST(rk_actor_control(rt, f, &c), RK_OK);
+    RKT_CHECK(c.last_error == RK_EHANDLER && c.errors >= 1 && c.state == RK_FAILED);
+    RKT_CHECK_ST(rk_send(rt, f, RKT_MSG_ECHO, &v, sizeof v), RK_EFAILED);
+    /* The others are unaffected. */
+    RKT_CHECK_ST(call(rt, e, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK(out == 42);
+    /* Back after a restart, with a new generation. */
+    RKT_CHECK_ST(rk_restart(rt, f), RK_OK);
+    RKT_CHECK_ST(call(rt, f, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK_ST(rk_actor_control(rt, f, &c), RK_OK);
+    RKT_CHECK(c.generation == 2 && c.state == RK_ACTIVE);
+    /* One thread of the block returning an error is enough. */
+    RKT_CHECK_ST(rk_send(rt, f, RKT_MSG_FAIL_ONE, NULL, 0), RK_OK);
+    rkt_wait_state(rt, f, RK_FAILED);
+    RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_OK);
+    RKT_CHECK(err.actor == f && err.generation == 2 && err.status == RK_ENOTSUP);
+    RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
+    RKT_CHECK_ST(call(rt, e, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    rk_runtime_destroy(rt);
+    printf("failing handlers: ok\n");
+}
+
+static void bad_host_input(void)
+{
+    rk_runtime *rt = rkt_runtime(8);
+    rk_actor_id e = rkt_launch(rt, "echo", RKT_ECHO), sl, other;
+    rkt_wait w = {0, 2 * RKT_SEC};
+    rk_dead_letter dl;
+    rk_msg h;
+    uint64_t v = 7, out = 0, dropped;
+    unsigned char *big = calloc(1, (1u << 20) + 1);
+    uint32_t sent = 0;
+    rk_status st;
+
+    RKT_CHECK(big);
+    RKT_CHECK_ST(rkt_launch_ex(rt, "sleeper", RKT_SLEEPER, NULL, 0, 16, 0, &sl), RK_OK);
+    RKT_CHECK_ST(rkt_launch_ex(rt, "other", RKT_ECHO, NULL, 0, 0, 5, &other), RK_OK);
+    RKT_CHECK_ST(rk_send(rt, 9999, RKT_MSG_ECHO, &v, sizeof v), RK_ENOACTOR);
+    RKT_CHECK_ST(rk_send(rt, e, RKT_MSG_ECHO, big, (1u << 20) + 1), RK_E2BIG);
+    RKT_CHECK_ST(rk_send(rt, e, RK_MSG_TYPE_SYSTEM + 1, &v, sizeof v), RK_EINVAL);
+    memset(&h, 0, sizeof h);
+    h.type = RKT_MSG_ECHO;
+    h.dst = e;
+    h.flags = 0x80;
+    RKT_CHECK_ST(rk_send_msg(rt, &h, NULL), RK_EBADMSG);
+    h.flags = 0;
+    h.tenant = 3;
+    RKT_CHECK_ST(rk_send_msg(rt, &h, NULL), RK_ETENANT);
+    h.tenant = 0;
+    h.dst_gen = 9;
+    RKT_CHECK_ST(rk_send_msg(rt, &h, NULL), RK_ESTALE);
+
+    /* A full queue: the sleeper holds its block for 2 s while we fill its
+     * 16-slot inbox. */
+    RKT_CHECK_ST(rk_send(rt, sl, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
+    while ((st = rk_send(rt, sl, RKT_MSG_NOP, NULL, 0)) == RK_OK)
+        RKT_CHECK(++sent <= 16);
+    RKT_CHECK_ST(st, RK_EFULL);
+    RKT_CHECK(sent >= 8);
+
+    /* A call that times out; its reply, when it comes, is a dead letter. */
+    w.timeout_ns = 300 * RKT_MS;
+    RKT_CHECK_ST(call(rt, other, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK_ST(rkt_launch_ex(rt, "sleeper2", RKT_SLEEPER, NULL, 0, 0, 0, &sl), RK_OK);
+    RKT_CHECK_ST(call(rt, sl, RKT_MSG_WAIT, &w, sizeof w, &out, sizeof out, 20 * RKT_MS), RK_ETIMEDOUT);
+    {
+        uint64_t end = rk_test_now_ns() + 10 * RKT_SEC;
+        while (rk_dead_letter_count(rt) == 0 && rk_test_now_ns() < end)
+            RKT_CHECK_ST(call(rt, e, RKT_MSG_ECHO, &v, sizeof v, &out, sizeof out, 5 * RKT_SEC), RK_OK);
+    }
+    RKT_CHECK_ST(rk_dead_letter_pop(rt, &dl, &dropped), RK_OK);
+    RKT_CHECK(dl.reason == RK_ETIMEDOUT && dl.hdr.src == sl && (dl.hdr.flags & RK_MSG_F_REPLY));
+    free(big);
+    rk_runtime_destroy(rt);
+    printf("bad host input: ok (%u sends fitted before RK_EFULL)\n", sent);
+}
+
+static rk_status probe(rk_runtime *rt, rk_actor_id p, uint32_t dst, uint32_t len, uint32_t gen)
+{
+    rkt_probe q = {dst, len, gen, 0};
+    int32_t st = -1;
+    RKT_CHECK_ST(call(rt, p, RKT_MSG_PROBE, &q, sizeof q, &st, sizeof st, 5 * RKT_SEC), RK_OK);
+    return (rk_status)st;
+}
+
+static void bad_k2k_input(void)
+{
+    rk_runtime *rt = rkt_runtime(64);
+    rk_actor_id p = rkt_launch(rt, "probe", RKT_PROBE), e = rkt_launch(rt, "echo", RKT_ECHO), t;
+    RKT_CHECK_ST(rkt_launch_ex(rt, "tenant5", RKT_ECHO, NULL, 0, 0, 5, &t), RK_OK);
+    RKT_CHECK_ST(probe(rt, p, e, 16, 0), RK_OK);
+    RKT_CHECK_ST(probe(rt, p, 5000, 16, 0), RK_ENOACTOR); /* beyond max_actors */
+    RKT_CHECK_ST(probe(rt, p, 40, 16, 0), RK_ENOACTOR);   /* never created */
+    RKT_CHECK_ST(probe(rt, p, e, 300, 0), RK_E2BIG);      /* over a K2K slot */
+    RKT_CHECK_ST(probe(rt, p, e, 16, 77), RK_ESTALE);
+    RKT_CHECK_ST(probe(rt, p, t, 16, 0), RK_ETENANT);
+    RKT_CHECK_ST(rk_deactivate(rt, e), RK_OK);
+    RKT_CHECK_ST(probe(rt, p, e, 16, 0), RK_ESTATE);
+    RKT_CHECK_ST(rk_activate(rt, e), RK_OK);
+    RKT_CHECK_ST(probe(rt, p, e, 16, 1), RK_OK);
+    RKT_CHECK_ST(rk_terminate(rt, e), RK_OK);
+    RKT_CHECK_ST(probe(rt, p, e, 16, 0), RK_ESTATE);
+    rk_runtime_destroy(rt);
+    printf("bad actor-to-actor input: ok\n");
+}
+
+static void shutdown_leftovers(void)
+{
+    rk_runtime_options o;
+    rk_runtime *rt;
+    rk_shutdown_report rep;
+    rk_dead_letter dl;
+    rkt_wait w = {0, 60 * RKT_SEC};
+    rk_actor_id sl, e;
+    uint64_t v = 1, n_shutdown = 0;
+    uint32_t i;
+
+    /* Drained: everything queued is handled within the drain timeout. */
+    rkt_options(&o, 8, &rkt_program);
+    o.drain_timeout_ns = 10 * RKT_SEC;
+    rt = rkt_runtime_with(&o);
+    e = rkt_launch(rt, "echo", RKT_ECHO);
+    for (i = 0; i < 500; i++)
+        RKT_CHECK_ST(rk_send(rt, e, RKT_MSG_ECHO, &v, sizeof v), RK_OK);
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(!rep.timed_out && rep.dead_lettered == 0 && rep.host_unread == 500);
+    RKT_CHECK(rep.drained <= 500);
+    rk_runtime_destroy(rt);
+
+    /* Not drained: the sleeper holds its block, the drain times out, and
+     * what is left in its inbox becomes dead letters. */
+    o.drain_timeout_ns = 200 * RKT_MS;
+    rt = rkt_runtime_with(&o);
+    RKT_CHECK_ST(rkt_launch_ex(rt, "sleeper", RKT_SLEEPER, NULL, 0, 64, 0, &sl), RK_OK);
+    RKT_CHECK_ST(rk_send(rt, sl, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
+    for (i = 0; i < 20; i++)
+        RKT_CHECK_ST(rk_send(rt, sl, RKT_MSG_NOP, NULL, 0), RK_OK);
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(rep.timed_out && rep.dead_lettered == 20);
+    while (rk_dead_letter_pop(rt, &dl, NULL) == RK_OK)
+        if (dl.reason == RK_ESHUTDOWN && dl.hdr.dst == sl && dl.hdr.type == RKT_MSG_NOP)
+            n_shutdown++;
+    RKT_CHECK(n_shutdown == 20);
+    rk_runtime_destroy(rt);
+    printf("shutdown: ok (drained, then 20 dead letters)\n");
+}
+
+/* The n-th pinned or device allocation fails, for every n until a whole
+ * scenario (start, three actors, a by-reference send, shutdown) needs no
+ * more allocations than n - 1. */
+static void allocation_failures(void)
+{
+    uint64_t limit = rkt_env("RK_FAULT_LIMIT", 200), n;
+    unsigned char big[2048];
+    char val[32];
+    memset(big, 3, sizeof big);
+    for (n = 1; n <= limit; n++) {
+        rk_runtime_options o;
+        rk_runtime *rt = NULL;
+        rk_actor_id id[3];
+        rk_status st;
+        int failed = 0;
+        uint32_t i;
+        snprintf(val, sizeof val, "%llu", (unsigned long long)n);
+        setenv("RK_CUDA_FAIL_ALLOC", val, 1);
+        rkt_options(&o, 4, &rkt_program);
+        st = rk_runtime_create(&rt, &o);
+        unsetenv("RK_CUDA_FAIL_ALLOC");
+        if (st == RK_ENODEV)
+            exit(RK_TEST_SKIP);
+        if (st != RK_OK) {
+            RKT_CHECK_ST(st, RK_ENOMEM);
+            continue;
+        }
+        for (i = 0; i < 3 && !failed; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "a%u", i);
+            st = rkt_launch_ex(rt, name, i == 1 ? RKT_COUNTER : RKT_ECHO, big, i == 1 ? 32 : 0, 0, 0, &id[i]);
+            if (st != RK_OK) {
+                RKT_CHECK_ST(st, RK_ENOMEM);
+                failed = 1;
+            }
+        }
+        if (!failed) {
+            st = rk_send(rt, id[0], RKT_MSG_ECHO, big, sizeof big);
+            if (st != RK_OK)
+                RKT_CHECK_ST(st, RK_ENOMEM);
+            else
+                RKT_CHECK_ST(rk_recv(rt, &(rk_msgbuf){.data = big, .capacity = sizeof big}, 5 * RKT_SEC), RK_OK);
+            failed = st != RK_OK;
+        }
+        rk_runtime_destroy(rt);
+        if (!failed)
+            break; /* the n-th allocation is past the scenario's last */
+    }
+    RKT_CHECK(n <= limit);
+    printf("allocation failures: ok (%llu allocations, each made to fail once)\n", (unsigned long long)(n - 1));
+}
+
+int main(void)
+{
+    failing_handlers();
+    bad_host_input();
+    bad_k2k_input();
+    shutdown_leftovers();
+    if (!getenv("RK_SKIP_FAULT_LOOP"))
+        allocation_failures();
+    return 0;
+}

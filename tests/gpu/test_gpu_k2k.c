@@ -1,0 +1,79 @@
+/* Actor to actor inside the running kernel: relays on different blocks in a
+ * ring pass a token RK_STRESS_MESSAGES times (default 10^6); each checks
+ * the token's checksum before passing it on, so a corrupted or reordered
+ * token fails the actor. Then eight tokens circulate at once through the
+ * same ring (several producers per K2K queue). */
+#include "gpu_test.h"
+
+#define RELAYS 8
+#define TOKENS 8
+
+int main(void)
+{
+    uint64_t hops = rk_test_messages(1000000ull), t0, t1, passes = 0;
+    rk_runtime *rt = rkt_runtime(RELAYS + 4);
+    rk_actor_id id[RELAYS];
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    rk_async_error err;
+    rkt_token tok, *got = (rkt_token *)buf;
+    uint32_t i, done;
+    char name[32];
+
+    for (i = 0; i < RELAYS; i++) {
+        snprintf(name, sizeof name, "relay%u", i);
+        id[i] = rkt_launch(rt, name, RKT_RELAY);
+    }
+    for (i = 0; i < RELAYS; i++) {
+        uint32_t next = id[(i + 1) % RELAYS];
+        RKT_CHECK_ST(rk_call(rt, id[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
+    }
+
+    memset(&tok, 0, sizeof tok);
+    tok.target = hops;
+    tok.check = rkt_token_check(0);
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_send(rt, id[0], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
+    RKT_CHECK_ST(rk_recv(rt, &mb, 300 * RKT_SEC), RK_OK);
+    t1 = rk_test_now_ns();
+    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && mb.hdr.len == sizeof tok);
+    RKT_CHECK(got->hops == hops && got->check == rkt_token_check(hops));
+    RKT_CHECK(mb.hdr.src == id[(hops - 1) % RELAYS]);
+    printf("k2k: one token, %llu hops across %d blocks in %.3f s: %.3f us per hop\n", (unsigned long long)hops,
+           RELAYS, (double)(t1 - t0) / 1e9, (double)(t1 - t0) / 1e3 / (double)hops);
+
+    /* Several tokens at once: each starts on its own relay. */
+    t0 = rk_test_now_ns();
+    for (i = 0; i < TOKENS; i++) {
+        memset(&tok, 0, sizeof tok);
+        tok.target = hops / 4 + 1;
+        tok.check = rkt_token_check(0);
+        RKT_CHECK_ST(rk_send(rt, id[i % RELAYS], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
+    }
+    for (done = 0; done < TOKENS; done++) {
+        RKT_CHECK_ST(rk_recv(rt, &mb, 300 * RKT_SEC), RK_OK);
+        RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && got->hops == hops / 4 + 1);
+        RKT_CHECK(got->check == rkt_token_check(got->hops));
+    }
+    t1 = rk_test_now_ns();
+    printf("k2k: %d tokens x %llu hops in %.3f s: %.2f M hops/s\n", TOKENS, (unsigned long long)(hops / 4 + 1),
+           (double)(t1 - t0) / 1e9, (double)TOKENS * (double)(hops / 4 + 1) * 1e3 / (double)(t1 - t0));
+
+    /* Every hop counted once (counters reach the host when blocks idle). */
+    for (t0 = rk_test_now_ns(); rk_test_now_ns() - t0 < 10 * RKT_SEC;) {
+        passes = 0;
+        for (i = 0; i < RELAYS; i++) {
+            rk_actor_metrics m;
+            RKT_CHECK_ST(rk_actor_metrics_get(rt, id[i], &m), RK_OK);
+            RKT_CHECK(m.state == RK_ACTIVE && m.errors == 0);
+            passes += m.msgs_in - 1; /* less the SETUP */
+        }
+        if (passes == hops + TOKENS * (hops / 4 + 1))
+            break;
+    }
+    RKT_CHECK(passes == hops + TOKENS * (hops / 4 + 1));
+    RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
+    RKT_CHECK(rk_dead_letter_count(rt) == 0);
+    rk_runtime_destroy(rt);
+    return 0;
+}
