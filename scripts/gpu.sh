@@ -90,7 +90,7 @@ TESTS=(test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_g
 configure_and_build() {
     rm -rf "$BUILD"
     cmake -S "$1" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 &&
-        cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" bench_gpu_roundtrip >>"$LOG" 2>&1
+        cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" bench_gpu_roundtrip gpu_quickstart >>"$LOG" 2>&1
 }
 t0=$SECONDS
 configure_and_build "$SRC"
@@ -114,6 +114,9 @@ for t in "${TESTS[@]}"; do
     NAME=$t
     step "${LIMIT[$t]}" "$T/$t"
 done
+
+NAME=gpu_quickstart
+step 60 "$BUILD/examples/gpu_quickstart"
 
 # ---- benchmark --------------------------------------------------------------
 LOG=$OUT/bench.txt
