@@ -204,15 +204,15 @@ RK_API rk_status rk_checkpoint_decode(const void *buf, size_t len, rk_checkpoint
  * describe the new state. info (may be NULL) is filled once the checkpoint
  * is found intact, so on RK_E2BIG info->state_size is the capacity needed.
  * RK_OK, RK_EBADMSG, RK_ENOTSUP, RK_ESTALE, RK_E2BIG, RK_EINVAL (also when
- * the target overlaps buf). */
+ * the target overlaps buf, or for a delta when target->len > target->cap). */
 RK_API rk_status rk_checkpoint_apply(const void *buf, size_t len, rk_checkpoint_target *target,
                                      rk_checkpoint_info *info);
 
 /* Starts a walk over the queued messages of the checkpoint buf[0..len),
- * after validating all of it as rk_checkpoint_decode does (a damaged state
- * section also stops the messages from being restored). The walk points into buf,
- * which must stay unchanged while it is used. RK_OK, RK_EBADMSG, RK_ENOTSUP,
- * RK_EINVAL. */
+ * after validating all of it as rk_checkpoint_decode does: the messages of
+ * a checkpoint whose state is damaged are not restored either. The walk
+ * points into buf, which must stay unchanged while it is used. RK_OK,
+ * RK_EBADMSG, RK_ENOTSUP, RK_EINVAL. */
 RK_API rk_status rk_checkpoint_msgs_begin(const void *buf, size_t len, rk_checkpoint_msg_iter *it);
 
 /* The next message: its header into *hdr (with ref = 0; RK_MSG_F_BYREF as it
@@ -225,11 +225,14 @@ RK_API rk_status rk_checkpoint_msgs_next(rk_checkpoint_msg_iter *it, rk_msg *hdr
 
 /* Writes buf[0..len) to `path` atomically: into a new temporary file in the
  * same directory, fsync, rename over `path`, fsync of the directory. A crash
- * leaves the old file or the new one, never a mix. The file is readable by
- * its owner only. Blocks on I/O. *os_error (may be NULL) gets the errno of a
- * failure, else 0. RK_OK; RK_EINVAL (NULL or overlong path); RK_ENOTFOUND
- * (no such directory); RK_E2BIG (no space, quota, file size limit);
- * RK_ENOMEM; RK_EDEVICE for any other I/O error (see *os_error). */
+ * leaves the old file or the new one, never a mix; on failure the temporary
+ * file is removed (only a failing fsync of the directory comes after the
+ * rename: the new file is then in place but may not survive a crash). The
+ * file is readable by its owner only. Blocks on I/O. *os_error (may be NULL)
+ * gets the errno of a failure, else 0. RK_OK; RK_EINVAL (NULL, empty or
+ * overlong path, or a directory there); RK_ENOTFOUND (no such directory);
+ * RK_E2BIG (no space, quota, file size limit); RK_ENOMEM; RK_EDEVICE for any
+ * other I/O error, permissions included (see *os_error). */
 RK_API rk_status rk_checkpoint_write_file(const char *path, const void *buf, size_t len, int *os_error);
 
 /* Reads the file at `path` into buf[0..cap) and its length into *len; does

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ringkernel/actor.h"
+#include "ringkernel/checkpoint.h"
 #include "ringkernel/control.h"
 #include "ringkernel/export.h"
 #include "ringkernel/hlc.h"

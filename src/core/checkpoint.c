@@ -405,7 +405,8 @@ static rk_status rk__parse_header(const unsigned char *p, size_t len, rk__ckpt *
     if (in->size != len || c->state_sec > len - RK_CHECKPOINT_HEADER_SIZE)
         return RK_EBADMSG;
     state_end = RK_CHECKPOINT_HEADER_SIZE + c->state_sec + rk__pad8(c->state_sec);
-    if (state_end > len || c->msg_sec > len - state_end || c->msg_sec + rk__pad8(c->msg_sec) != len - state_end)
+    if (state_end > len || c->msg_sec > len - state_end ||
+        c->msg_sec + rk__pad8(c->msg_sec) != len - state_end)
         return RK_EBADMSG;
     c->state = p + RK_CHECKPOINT_HEADER_SIZE;
     c->msgs = p + state_end;
@@ -425,7 +426,8 @@ static rk_status rk__check_bitmap(rk__ckpt *c)
     if (c->state_sec < c->bitmap)
         return RK_EBADMSG;
     used = in->blocks / 8 + (in->blocks % 8 != 0); /* bitmap bytes holding a block's bit */
-    if ((in->blocks % 8 && bits[in->blocks / 8] >> (in->blocks % 8)) || !rk__all_zero(bits + used, c->bitmap - used))
+    if ((in->blocks % 8 && bits[in->blocks / 8] >> (in->blocks % 8)) ||
+        !rk__all_zero(bits + used, c->bitmap - used))
         return RK_EBADMSG;
     for (uint64_t i = 0; i < in->blocks; i++) {
         uint64_t blen = rk__block_len(in->state_size, in->block_size, i);
@@ -496,11 +498,23 @@ static rk_status rk__check_src(const rk_checkpoint_src *src, const rk_checkpoint
     return rk__block_size_ok(*block) ? RK_OK : RK_EINVAL;
 }
 
+/* The encoded size for sections of these sizes, or 0 if it overflows or
+ * exceeds SIZE_MAX (by-reference payloads can repeat one buffer, so the sum
+ * is not bounded by memory). */
+static uint64_t rk__total_size(uint64_t state_sec, uint64_t msg_sec)
+{
+    uint64_t limit = SIZE_MAX - RK_CHECKPOINT_HEADER_SIZE - 8;
+    if (state_sec > limit || msg_sec > limit - state_sec)
+        return 0;
+    return RK_CHECKPOINT_HEADER_SIZE + state_sec + rk__pad8(state_sec) + msg_sec;
+}
+
 /* Whether block [off, off+blen) of the new state must travel in the delta. */
 static int rk__block_carried(const unsigned char *state, const rk_checkpoint_base *base, uint64_t off,
                              uint64_t blen)
 {
-    return off + blen > base->size || memcmp(state + off, (const unsigned char *)base->state + off, blen) != 0;
+    const unsigned char *old = base->state;
+    return off + blen > base->size || memcmp(state + off, old + off, blen) != 0;
 }
 
 /* Bytes of the delta's state section, without writing it. */
@@ -519,8 +533,8 @@ static uint64_t rk__delta_section_size(const rk_checkpoint_src *src, const rk_ch
 /* Writes a delta's state section into sec[0..room) in one pass, which also
  * computes the CRC of the new state; past `room` it only counts, so the
  * section's full size comes back even when it does not fit. */
-static uint64_t rk__write_delta(const rk_checkpoint_src *src, const rk_checkpoint_base *base, unsigned char *sec,
-                                uint64_t room, rk__ckpt *c)
+static uint64_t rk__write_delta(const rk_checkpoint_src *src, const rk_checkpoint_base *base,
+                                unsigned char *sec, uint64_t room, rk__ckpt *c)
 {
     const unsigned char *state = src->state;
     uint32_t block = c->info.block_size;
@@ -560,8 +574,8 @@ rk_status rk_checkpoint_size(const rk_checkpoint_src *src, const rk_checkpoint_b
     if (st != RK_OK)
         return st;
     state_sec = base ? rk__delta_section_size(src, base, block) : src->state_size;
-    total = RK_CHECKPOINT_HEADER_SIZE + state_sec + rk__pad8(state_sec) + msg_sec;
-    if (total > SIZE_MAX)
+    total = rk__total_size(state_sec, msg_sec);
+    if (total == 0)
         return RK_EINVAL;
     *size = (size_t)total;
     return RK_OK;
@@ -604,7 +618,8 @@ rk_status rk_checkpoint_encode(const rk_checkpoint_src *src, const rk_checkpoint
     st = rk__check_src(src, base, &block);
     if (st != RK_OK)
         return st;
-    if (rk__overlap(buf, cap, src->state, src->state_size) || (base && rk__overlap(buf, cap, base->state, base->size)))
+    if (rk__overlap(buf, cap, src->state, src->state_size) ||
+        (base && rk__overlap(buf, cap, base->state, base->size)))
         return RK_EINVAL;
     rk__fill_info(&c, src, base, block);
     st = rk__msgs_size(src, &msg_sec, &c.info.msg_max_len);
@@ -618,8 +633,8 @@ rk_status rk_checkpoint_encode(const rk_checkpoint_src *src, const rk_checkpoint
         c.info.blocks_carried = c.info.blocks;
     }
     c.msg_sec = msg_sec;
-    c.info.size = RK_CHECKPOINT_HEADER_SIZE + c.state_sec + rk__pad8(c.state_sec) + msg_sec;
-    if (c.info.size > SIZE_MAX)
+    c.info.size = rk__total_size(c.state_sec, msg_sec);
+    if (c.info.size == 0)
         return RK_EINVAL;
     if (c.info.size > cap) {
         *len = (size_t)c.info.size;
@@ -684,7 +699,7 @@ rk_status rk_checkpoint_apply(const void *buf, size_t len, rk_checkpoint_target 
     rk__ckpt c;
     rk_status st;
 
-    if (!buf || !t || (!t->state && t->cap > 0) || t->len > t->cap || rk__overlap(buf, len, t->state, t->cap))
+    if (!buf || !t || (!t->state && t->cap > 0) || rk__overlap(buf, len, t->state, t->cap))
         return RK_EINVAL;
     st = rk__parse(buf, len, &c);
     if (st != RK_OK)
@@ -695,6 +710,8 @@ rk_status rk_checkpoint_apply(const void *buf, size_t len, rk_checkpoint_target 
     if (in->state_size > t->cap)
         return RK_E2BIG;
     if (in->flags & RK_CHECKPOINT_F_DELTA) {
+        if (t->len > t->cap)
+            return RK_EINVAL;
         if (t->seq != in->base_seq || t->len != in->base_state_size || t->crc != in->base_state_crc)
             return RK_ESTALE;
         /* The checkpoint is intact, so a wrong result means the target's
