@@ -154,8 +154,9 @@ static inline void rk__st_release(uint64_t *p, uint64_t v, uint32_t scope)
 static inline int rk__cas(uint64_t *p, uint64_t *expected, uint64_t desired, uint32_t scope)
 {
     (void)scope;
-    /* acq_rel: acquire pairs with the head_cache refresh of other producers;
-     * release is not needed for the slot data (published separately). */
+    /* Relaxed would do for the claim itself (slot data is published by the
+     * sequence store, and room by head_cache's acquire/release); acq_rel
+     * keeps successive claims ordered for readers of tail such as depth. */
     return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 #endif
@@ -227,7 +228,9 @@ RK_HD void *rk_ring_slot(const rk_ring *r, uint64_t pos)
  * the consumer line only when the cache says there is not. */
 RK_HD int rk__ring_has_room(const rk_ring *r, uint64_t tail, uint32_t n)
 {
-    uint64_t head = rk__ld_relaxed(&r->prod->head_cache, r->scope);
+    /* Acquire, pairing with the release below: another producer's refresh
+     * carries the consumer's reads of those slots to us along with it. */
+    uint64_t head = rk__ld_acquire(&r->prod->head_cache, r->scope);
     /* Signed: an MPSC producer's tail may be stale, older than a head the
      * consumer has since reached; then there is room (the CAS will fail and
      * reload the tail), not -2^64 + small slots used. */
@@ -236,7 +239,8 @@ RK_HD int rk__ring_has_room(const rk_ring *r, uint64_t tail, uint32_t n)
     /* Acquire: the consumer stored head with release after it finished reading
      * those slots, so our writes into them cannot overtake its reads. */
     head = rk__ld_acquire(&r->cons->head, r->scope);
-    rk__st_relaxed(&r->prod->head_cache, head, r->scope);
+    /* Release: passes on what the acquire above saw (see the first load). */
+    rk__st_release(&r->prod->head_cache, head, r->scope);
     return (int64_t)(tail + n - head) <= (int64_t)r->capacity;
 }
 
