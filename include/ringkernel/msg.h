@@ -29,6 +29,11 @@ typedef uint32_t rk_actor_id;
 /* Type ids at or above this value belong to the runtime. */
 #define RK_MSG_TYPE_SYSTEM 0xFFFF0000u
 
+/* A slot its producer reserved and did not need: consumers skip it. (A GPU
+ * actor reserves a slot of the queue to the host while a batch is copied in,
+ * so that a reply does not wait for the claim.) */
+#define RK_MSG_TYPE_NOP RK_MSG_TYPE_SYSTEM
+
 enum rk_msg_flags {
     RK_MSG_F_REQUEST = 1u << 0, /* sender waits for a reply with the same corr */
     RK_MSG_F_REPLY = 1u << 1,   /* answers the request whose corr it carries */

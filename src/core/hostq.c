@@ -87,10 +87,16 @@ rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
 
 /* ---- the host ring ------------------------------------------------------- */
 
-/* The next message for the host, still in its slot; NULL if none. */
+/* The next message for the host, still in its slot; NULL if none. Slots a
+ * producer reserved and left unused (RK_MSG_TYPE_NOP) are freed on the way. */
 static const rk_msg *rk__peek(rk_runtime *rt)
 {
-    return (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head);
+    const rk_msg *m;
+    while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) != NULL && m->type == RK_MSG_TYPE_NOP) {
+        rt->host_head++;
+        rk_ring_consume(&rt->host_ring, rt->host_head);
+    }
+    return m;
 }
 
 /* Frees the slot of the message rk__peek returned. */
