@@ -13,13 +13,17 @@
 #include "ringkernel/actor.h"
 #include "ringkernel/checkpoint.h"
 #include "ringkernel/control.h"
+#include "ringkernel/events.h"
 #include "ringkernel/export.h"
+#include "ringkernel/flow.h"
 #include "ringkernel/hlc.h"
 #include "ringkernel/lifecycle.h"
 #include "ringkernel/msg.h"
 #include "ringkernel/registry.h"
 #include "ringkernel/ring.h"
+#include "ringkernel/snapshot.h"
 #include "ringkernel/status.h"
+#include "ringkernel/tenant.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,7 +98,8 @@ RK_API rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out);
 /* ---- actors ----------------------------------------------------------------- */
 
 typedef struct rk_actor_options {
-    const char *name;            /* unique in the runtime; required */
+    const char *name;            /* required: a registry name (registry.h), < 64 bytes, unique
+                                    among actors not terminated */
     const rk_actor_type *type;   /* required */
     const void *initial_state;   /* copied; NULL = zeroed */
     uint32_t state_size;         /* bytes of state */
@@ -109,7 +114,9 @@ RK_API void rk_actor_options_init(rk_actor_options *o);
 /* Creates an actor and makes it Active (Dormant -> Initializing -> Active).
  * On the CUDA backend this claims a slot of the running kernel: no launch.
  * Returns RK_EEXIST for a taken name, RK_ENOMEM when no slot is free,
- * RK_EINVAL for bad options, RK_ETIMEDOUT if the backend does not confirm. */
+ * RK_EINVAL for bad options, RK_ETIMEDOUT if the backend does not confirm,
+ * RK_EQUOTA over the tenant's quota (tenant.h), RK_EPRESSURE above the
+ * memory high-water mark (flow.h). */
 RK_API rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id);
 
 /* Lifecycle commands; each returns once the backend has applied it, or
@@ -121,7 +128,21 @@ RK_API rk_status rk_deactivate(rk_runtime *rt, rk_actor_id id);
 RK_API rk_status rk_terminate(rk_runtime *rt, rk_actor_id id);
 RK_API rk_status rk_restart(rk_runtime *rt, rk_actor_id id);
 
+/* The actor bound to `name` (its launch name, a registry name: see
+ * registry.h). Termination releases the name; a restart keeps it, bound to
+ * the new generation. RK_OK, RK_ENOACTOR if nothing is bound, RK_EINVAL
+ * (NULL, or a string that is not a valid name). Does not block on
+ * lifecycle commands. */
 RK_API rk_status rk_lookup(rk_runtime *rt, const char *name, rk_actor_id *id);
+
+/* The actors whose names match `pattern` ('*' within a segment, '**'
+ * across segments: registry.h), sorted by name, into out[0..cap): name, id
+ * and the generation the name is bound to (the newest, after a restart).
+ * *total gets how many match; RK_E2BIG if more than cap (out holds the
+ * first cap). out may be NULL when cap is 0. RK_EINVAL for a bad pattern or
+ * NULL rt/total. Does not block on lifecycle commands. */
+RK_API rk_status rk_lookup_all(rk_runtime *rt, const char *pattern, rk_registry_entry *out, size_t cap,
+                               size_t *total);
 RK_API rk_status rk_actor_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state *state);
 
 /* A snapshot of the actor's control block (counters, generation, errors). */
@@ -143,9 +164,13 @@ RK_API rk_status rk_actor_metrics_get(rk_runtime *rt, rk_actor_id id, rk_actor_m
 
 /* Sends `len` bytes to actor `dst`. Inline when the payload fits the slot,
  * otherwise copied into a runtime buffer and sent by reference. Returns
- * RK_ENOACTOR, RK_ESTATE (not accepting), RK_ETENANT (dst not in tenant 0;
- * use rk_send_msg to send as another tenant), RK_E2BIG (over max_payload),
- * RK_EFULL (queue full; nothing was sent), RK_ESHUTDOWN. Never blocks. */
+ * RK_ENOACTOR, RK_ESTATE (not accepting), RK_E2BIG (over max_payload),
+ * RK_EFULL (queue full; nothing was sent: see rk_send_wait and rk_credits
+ * in flow.h), RK_ERATE (over the tenant's rate quota), RK_EPRESSURE (a
+ * by-reference payload above the memory high-water mark), RK_ESHUTDOWN.
+ * The host sends as the receiver's tenant; rk_send_msg sends as the
+ * header's, and RK_ETENANT refuses one that is not the receiver's. Never
+ * blocks. */
 RK_API rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len);
 
 /* Sends with a caller-built header (tenant, flags, corr, dst_gen are taken
@@ -186,5 +211,9 @@ RK_API uint64_t rk_dead_letter_count(rk_runtime *rt);
 #ifdef __cplusplus
 }
 #endif
+
+/* Built on the declarations above; each also includes this header. */
+#include "ringkernel/pubsub.h"
+#include "ringkernel/supervisor.h"
 
 #endif

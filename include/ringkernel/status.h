@@ -39,7 +39,10 @@ extern "C" {
     X(EFAILED, "actor has failed")                                              \
     X(EDRIFT, "remote clock is beyond the allowed drift")                       \
     X(ENOTFOUND, "nothing matched")                                             \
-    X(EINTERNAL, "internal invariant violated")
+    X(EINTERNAL, "internal invariant violated")                                \
+    X(EQUOTA, "tenant quota exceeded")                                          \
+    X(ERATE, "tenant message rate exceeded")                                    \
+    X(EPRESSURE, "memory use above the high-water mark")
 
 typedef enum rk_status {
 #define RK__STATUS_ENUM(name, msg) RK_##name,

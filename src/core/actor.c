@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/runtime_internal.h"
+#include "core/supervisor_internal.h"
 
 #define RK__COMMAND_TIMEOUT_NS 5000000000ull /* a backend that does not answer in 5 s is stuck */
 #define RK__MAX_STATE (64u << 20)
@@ -40,6 +41,8 @@ static rk_status rk__check_actor_options(const rk_actor_options *o)
 {
     if (!o->name || o->name[0] == '\0' || strlen(o->name) >= RK__NAME_MAX)
         return RK_EINVAL;
+    if (rk_topic_check_name(o->name) != RK_OK) /* names live in the registry */
+        return RK_EINVAL;
     if (!o->type)
         return RK_EINVAL;
     if (!rk__pow2(o->inbox_capacity) || o->inbox_capacity > (1u << 24))
@@ -53,13 +56,56 @@ static rk_status rk__check_actor_options(const rk_actor_options *o)
     return RK_OK;
 }
 
-static rk__actor *rk__find_name(rk_runtime *rt, const char *name)
+static uint32_t rk__generation(rk_runtime *rt, rk__actor *a);
+
+/* Binds the actor's name to its current generation after a restart, or
+ * again after a termination released it (unless another actor took it
+ * meanwhile: then the restarted actor goes without). A binding lost to
+ * memory is reported as an asynchronous error, not dropped silently. */
+static void rk__rebind(rk_runtime *rt, rk__actor *a)
 {
-    uint32_t n = rk__actor_count(rt);
-    for (uint32_t i = 0; i < n; i++)
-        if (rt->actors[i].in_use && strcmp(rt->actors[i].name, name) == 0)
-            return &rt->actors[i];
-    return NULL;
+    uint32_t gen = rk__generation(rt, a);
+    rk_status st = rk_registry_reregister(rt->registry, a->name, a->id, gen);
+    if (st == RK_ENOTFOUND)
+        st = rk_registry_register(rt->registry, a->name, a->id, gen);
+    if (st == RK_ENOMEM)
+        rk__async_error(rt, a->id, gen, RK_ENOMEM);
+}
+
+/* Drops the actor's names and topic subscriptions. */
+static void rk__retire(rk_runtime *rt, rk__actor *a)
+{
+    rk_registry_unregister_actor(rt->registry, a->id, NULL, NULL);
+}
+
+void rk__actor_retire(rk_runtime *rt, rk__actor *a)
+{
+    /* Under rt->lock, as terminations retire: rk_subscribe checks the state
+     * and subscribes under it too, so no subscription outlives this. */
+    pthread_mutex_lock(&rt->lock);
+    rk__retire(rt, a);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+rk_lifecycle_state rk__actor_state_now(rk_runtime *rt, rk__actor *a)
+{
+    rk_lifecycle_state s;
+    /* rk__enter keeps shutdown from freeing the backend's state under us. */
+    if (rk__enter(rt) != RK_OK)
+        return RK_TERMINATED;
+    s = rt->ops->actor_state(rt, a);
+    rk__leave(rt);
+    return s;
+}
+
+uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a)
+{
+    uint32_t g;
+    if (rk__enter(rt) != RK_OK)
+        return 0;
+    g = rk__generation(rt, a);
+    rk__leave(rt);
+    return g;
 }
 
 /* Fills slot `a` from the options; the core keeps its own initial state. */
@@ -67,6 +113,7 @@ static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_opt
 {
     memset(a, 0, sizeof *a);
     a->id = id;
+    a->sup_parent = RK_ACTOR_NONE;
     strcpy(a->name, o->name);
     a->type = o->type;
     a->state_size = o->state_size;
@@ -99,17 +146,23 @@ rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id)
     n = rt->n_actors;
     if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE))
         st = RK_ESHUTDOWN;
-    else if (rk__find_name(rt, o->name))
-        st = RK_EEXIST;
-    else if (n == rt->opt.max_actors)
+    else /* claims the name (RK_EEXIST); lookups skip it until the slot is published */
+        st = rk_registry_register(rt->registry, o->name, n, 1);
+    if (st == RK_OK && n == rt->opt.max_actors) {
+        rk_registry_unregister(rt->registry, o->name);
         st = RK_ENOMEM;
+    }
     if (st != RK_OK)
         goto out;
     a = &rt->actors[n];
     st = rk__actor_fill(a, n, o);
     if (st == RK_OK)
+        st = rk__tenant_admit(rt, a); /* quotas and memory pressure */
+    if (st == RK_OK)
         st = rt->ops->actor_create(rt, a, rk__deadline(RK__COMMAND_TIMEOUT_NS));
     if (st != RK_OK) {
+        rk_registry_unregister(rt->registry, o->name);
+        rk__tenant_unadmit(rt, a);
         free(a->initial_state);
         memset(a, 0, sizeof *a);
         goto out;
@@ -119,15 +172,44 @@ rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id)
      * complete slot (rk__actor_count). */
     __atomic_store_n(&rt->n_actors, n + 1, __ATOMIC_RELEASE);
     *id = n;
+    if (rk__generation(rt, a) != 1) /* a backend that does not start at 1 */
+        rk__rebind(rt, a);
+    rk__event_emit(rt, RK_EVENT_STATE, n, 1, a->tenant, RK_ACTIVE);
 out:
     pthread_mutex_unlock(&rt->lock);
     return st;
 }
 
-static rk_status rk__command(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev)
+/* Reports a lifecycle command the backend has applied: the state it left
+ * the actor in, and for a restart the new generation. */
+static void rk__report_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev)
+{
+    rk_control c;
+    if (rt->ops->actor_control(rt, a, &c) != RK_OK)
+        return;
+    if (ev == RK_EV_RESTART)
+        rk__event_emit(rt, RK_EVENT_RESTART, a->id, c.generation, a->tenant, c.generation);
+    rk__event_emit(rt, RK_EVENT_STATE, a->id, c.generation, a->tenant, c.state);
+}
+
+/* The core's part of a command, whatever the backend answered: a restart
+ * that moved the generation re-registers the name (so lookups yield the new
+ * generation); a final termination - or one still under way when the wait
+ * timed out - releases names and subscriptions. */
+static void rk__command_done(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev, rk_status st, uint32_t gen0,
+                             unsigned flags)
+{
+    if (ev == RK_EV_RESTART && rk__generation(rt, a) != gen0)
+        rk__rebind(rt, a);
+    else if (ev == RK_EV_TERMINATE && (flags & RK__LC_RETIRE) && (st == RK_OK || st == RK_ETIMEDOUT))
+        rk__retire(rt, a);
+}
+
+rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, unsigned flags)
 {
     rk_status st;
     rk__actor *a;
+    uint32_t gen0;
 
     if (!rt)
         return RK_EINVAL;
@@ -139,43 +221,73 @@ static rk_status rk__command(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event 
         st = RK_ESHUTDOWN;
     else
         st = rk_lifecycle_next(rt->ops->actor_state(rt, a), ev, NULL);
-    if (st == RK_OK)
+    if (st == RK_OK) {
+        gen0 = rk__generation(rt, a);
         st = rt->ops->actor_command(rt, a, ev, rk__deadline(RK__COMMAND_TIMEOUT_NS));
+        rk__command_done(rt, a, ev, st, gen0, flags);
+    }
+    if (st == RK_OK)
+        rk__report_command(rt, a, ev);
     pthread_mutex_unlock(&rt->lock);
+    if ((flags & RK__LC_NOTIFY) && (st == RK_OK || st == RK_ETIMEDOUT))
+        rk__supervision_notify(rt);
     return st;
 }
 
 rk_status rk_activate(rk_runtime *rt, rk_actor_id id)
 {
-    return rk__command(rt, id, RK_EV_ACTIVATE);
+    return rk__lifecycle(rt, id, RK_EV_ACTIVATE, 0);
 }
 
 rk_status rk_deactivate(rk_runtime *rt, rk_actor_id id)
 {
-    return rk__command(rt, id, RK_EV_DEACTIVATE);
+    return rk__lifecycle(rt, id, RK_EV_DEACTIVATE, 0);
 }
 
 rk_status rk_terminate(rk_runtime *rt, rk_actor_id id)
 {
-    return rk__command(rt, id, RK_EV_TERMINATE);
+    /* Final: names and subscriptions go, and a supervisor may restart a
+     * permanent child (supervisor.h). */
+    return rk__lifecycle(rt, id, RK_EV_TERMINATE, RK__LC_RETIRE | RK__LC_NOTIFY);
 }
 
 rk_status rk_restart(rk_runtime *rt, rk_actor_id id)
 {
-    return rk__command(rt, id, RK_EV_RESTART);
+    return rk__lifecycle(rt, id, RK_EV_RESTART, 0);
 }
 
 rk_status rk_lookup(rk_runtime *rt, const char *name, rk_actor_id *id)
 {
-    rk__actor *a;
+    rk_actor_id found;
+    rk_status st;
     if (!rt || !name || !id)
         return RK_EINVAL;
-    pthread_mutex_lock(&rt->lock);
-    a = rk__find_name(rt, name);
-    if (a)
-        *id = a->id;
-    pthread_mutex_unlock(&rt->lock);
-    return a ? RK_OK : RK_ENOACTOR;
+    st = rk_registry_lookup(rt->registry, name, &found, NULL);
+    /* A name whose launch has not published the slot yet is not there. */
+    if (st == RK_ENOTFOUND || (st == RK_OK && !rk__actor_get(rt, found)))
+        return RK_ENOACTOR;
+    if (st == RK_OK)
+        *id = found;
+    return st;
+}
+
+rk_status rk_lookup_all(rk_runtime *rt, const char *pattern, rk_registry_entry *out, size_t cap, size_t *total)
+{
+    size_t n, kept = 0;
+    rk_status st;
+    if (!rt || !total || (cap > 0 && !out))
+        return RK_EINVAL;
+    st = rk_registry_find(rt->registry, pattern, out, cap, total);
+    if (st != RK_OK && st != RK_E2BIG)
+        return st;
+    /* Drop names whose launch is still in progress (at most one: launches
+     * are serialised), as rk_lookup does. */
+    n = *total < cap ? *total : cap;
+    for (size_t i = 0; i < n; i++)
+        if (rk__actor_get(rt, out[i].actor))
+            out[kept++] = out[i];
+    *total -= n - kept;
+    return st;
 }
 
 rk_status rk_actor_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state *state)
@@ -205,6 +317,10 @@ rk_status rk_actor_control(rk_runtime *rt, rk_actor_id id, rk_control *out)
         return RK_ESHUTDOWN;
     rk_status st = rt->ops->actor_control(rt, a, out);
     rk__leave(rt);
+    /* The core knows the supervisor tree; a backend may not. */
+    rk_actor_id parent = __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE);
+    if (st == RK_OK && parent != RK_ACTOR_NONE)
+        out->parent = parent;
     return st;
 }
 
@@ -237,7 +353,7 @@ static uint32_t rk__generation(rk_runtime *rt, rk__actor *a)
 
 rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
 {
-    rk__actor *dst = NULL;
+    rk__actor *dst = NULL, *src;
     rk_lifecycle_state s;
     rk_status st;
 
@@ -254,8 +370,10 @@ rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
         dst = rk__actor_get(rt, m->dst);
         if (!dst)
             return RK_ENOACTOR;
-        if (m->tenant != dst->tenant)
+        if (m->tenant != dst->tenant) {
+            rk__tenant_refuse_cross(rt, m, dst); /* counted and reported */
             return RK_ETENANT;
+        }
         s = rt->ops->actor_state(rt, dst);
         if (s == RK_FAILED)
             return RK_EFAILED;
@@ -263,7 +381,14 @@ rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
             return RK_ESTATE;
         if (m->dst_gen != 0 && m->dst_gen != rk__generation(rt, dst))
             return RK_ESTALE;
+        st = rk__tenant_charge(rt, dst->tenant_rec, m);
+    } else {
+        /* To the host: the sending actor's tenant pays for it. */
+        src = rk__actor_get(rt, m->src);
+        st = src ? rk__tenant_charge(rt, src->tenant_rec, m) : RK_OK;
     }
+    if (st != RK_OK)
+        return st; /* the rate quota, last: a refusal above costs no token */
     rk_hlc_now(&rt->hlc, &m->hlc);
     *dst_out = dst;
     return RK_OK;

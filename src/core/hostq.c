@@ -61,8 +61,11 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
     if (st != RK_OK)
         return st;
     st = rk__route(rt, &m, &dst);
-    if (st == RK_OK)
+    if (st == RK_OK) {
         st = rt->ops->send(rt, dst, &m, payload);
+        if (st != RK_OK)
+            rk__send_refused(rt, &m, dst, st);
+    }
     rk__leave(rt);
     return st;
 }

@@ -4,6 +4,7 @@
 
 #include "core/hostq.h"
 #include "core/runtime_internal.h"
+#include "core/supervisor_internal.h"
 
 #define RK__MAX_DRIFT_MS 60000u
 
@@ -84,8 +85,12 @@ static void rk__runtime_free(rk_runtime *rt)
     }
     free(rt->actors);
     rk__hostq_destroy(rt);
+    rk__supervision_destroy(rt);
+    rk_registry_destroy(rt->registry);
     if (rt->dead.items)
         rk__deadletters_destroy(&rt->dead);
+    rk__events_destroy(&rt->events);
+    rk__tenants_destroy(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->err_lock);
     free(rt);
@@ -117,8 +122,19 @@ rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
     rt->next_corr = 1;
     rt->accepting = 1;
     rk_hlc_init(&rt->hlc, RK__MAX_DRIFT_MS, NULL, NULL);
+    if (rk__events_init(&rt->events) != RK_OK) {
+        pthread_mutex_destroy(&rt->lock);
+        pthread_mutex_destroy(&rt->err_lock);
+        free(rt);
+        return RK_ENOMEM;
+    }
+
+    rk__mem_init(rt);
 
     st = rk__pick_backend(rt);
+    if (st != RK_OK)
+        goto fail;
+    st = rk__tenants_init(rt);
     if (st != RK_OK)
         goto fail;
     rt->actors = calloc(o->max_actors, sizeof *rt->actors);
@@ -127,6 +143,12 @@ rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
         goto fail;
     }
     st = rk__deadletters_init(&rt->dead, o->dead_letter_capacity);
+    if (st != RK_OK)
+        goto fail;
+    st = rk_registry_create(&rt->registry);
+    if (st != RK_OK)
+        goto fail;
+    st = rk__supervision_init(rt);
     if (st != RK_OK)
         goto fail;
     st = rk__hostq_init(rt);
@@ -152,6 +174,8 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
     rk_status st = RK_OK;
     if (!rt)
         return RK_EINVAL;
+    /* Before rt->lock: the supervision thread may be waiting for it. */
+    rk__supervision_stop(rt);
     pthread_mutex_lock(&rt->lock);
     if (!rt->shut_down) {
         rk_shutdown_report *rep = &rt->report;
@@ -194,6 +218,7 @@ void rk_runtime_destroy(rk_runtime *rt)
 void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st)
 {
     rk_async_error e = {actor, generation, st, 0};
+    rk__actor *a;
     rk_hlc_now(&rt->hlc, &e.hlc);
     pthread_mutex_lock(&rt->err_lock);
     if (rt->err_count == RK__ASYNC_ERRORS) {
@@ -204,6 +229,9 @@ void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_
     rt->errors[(rt->err_head + rt->err_count) % RK__ASYNC_ERRORS] = e;
     rt->err_count++;
     pthread_mutex_unlock(&rt->err_lock);
+    a = rk__actor_get(rt, actor);
+    rk__event_emit(rt, RK_EVENT_ERROR, actor, generation, a ? a->tenant : 0, (int64_t)st);
+    rk__supervision_notify(rt); /* a failed actor's supervisor reacts */
 }
 
 rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)

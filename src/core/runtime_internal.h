@@ -13,6 +13,9 @@
 
 #include "core/clock.h"
 #include "core/deadletter.h"
+#include "core/events.h"
+#include "core/flow.h"
+#include "core/tenant.h"
 #include "ringkernel/ringkernel.h"
 
 #define RK__NAME_MAX 64
@@ -29,8 +32,57 @@ typedef struct rk__actor {
     uint32_t inbox_capacity;
     uint32_t slot_size;
     uint32_t block_size;
+    rk__tenant *tenant_rec;    /* its tenant's record (core/tenant.h), set at launch */
     void *backend;             /* the backend's per-actor data */
+    struct rk__snap *snap;     /* checkpoint bookkeeping, lazily (core/snapshot.c; atomic) */
+    rk_actor_id sup_parent;    /* its supervisor, RK_ACTOR_NONE if none (atomic; core/supervisor.c) */
 } rk__actor;
+
+/* An actor held still for a checkpoint or restore (core/snapshot.c). */
+typedef struct rk__paused {
+    rk__actor *a;
+    size_t state_size;   /* bytes of state, as rk__snapshot_ops.state_size */
+    uint32_t prior;      /* the rk_lifecycle_state it had when paused */
+    uint32_t resume;     /* the backend's note of what resume must undo */
+} rk__paused;
+
+/* Receives one queued message: header and payload in host memory, valid
+ * during the call only. */
+typedef rk_status (*rk__msg_fn)(void *arg, const rk_msg *m, const void *payload);
+
+/* Checkpoints through a backend. The core calls pause, then any of
+ * read_state, read_msgs and restore, then resume, on one thread, holding
+ * rt->lock throughout (no lifecycle command runs in between). */
+struct rk__snapshot_ops {
+    /* Bytes of state a checkpoint of `a` holds; fixed for its life. */
+    size_t (*state_size)(rk_runtime *rt, rk__actor *a);
+
+    /* Quiesces `a`: on RK_OK no handler of it runs, none starts until
+     * resume, and its state is what the last handler left. Waits until the
+     * deadline (RK_ETIMEDOUT: the actor runs on as before). Messages sent
+     * meanwhile are the backend's to document; none may vanish silently. */
+    rk_status (*pause)(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns, rk__paused *p);
+
+    /* Copies the state into dst[0..p->state_size), host memory. */
+    rk_status (*read_state)(rk_runtime *rt, rk__paused *p, void *dst);
+
+    /* Calls fn for each message queued for the actor, oldest first; stops
+     * at, and returns, the first status other than RK_OK. */
+    rk_status (*read_msgs)(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg);
+
+    /* All or nothing: makes state[0..p->state_size) the actor's state and
+     * queues hdrs[0..n) (validated, addressed to it) with their payloads
+     * behind what is queued; with `replace`, what is queued is dead-lettered
+     * (RK_ESTALE) first. RK_EFULL if they do not fit, RK_ENOMEM, RK_EDEVICE:
+     * the state is then untouched and nothing was queued. */
+    rk_status (*restore)(rk_runtime *rt, rk__paused *p, const void *state, const rk_msg *hdrs,
+                         const void *const *payloads, size_t n, int replace);
+
+    /* Lets the actor run again, in the lifecycle state it had. Always
+     * ends the pause; a status other than RK_OK says the actor could not be
+     * put back in that state (RK_ETIMEDOUT, RK_EDEVICE). */
+    rk_status (*resume)(rk_runtime *rt, rk__paused *p);
+};
 
 struct rk_backend_ops {
     const char *name;
@@ -96,6 +148,26 @@ struct rk_backend_ops {
     /* Optional (may be NULL): collects asynchronous errors the backend has
      * not reported yet (rk__async_error for each). */
     void (*poll_errors)(rk_runtime *rt);
+
+    /* Optional (may be NULL: checkpoints are RK_ENOTSUP): actor checkpoints.
+     * release calls rk__snapshot_release for every actor slot. */
+    const struct rk__snapshot_ops *snapshot;
+
+    /* Optional (may be NULL): messages queued now in `a`'s inbox, or in the
+     * queue to the host when `a` is NULL (a snapshot, for credits). RK_ENOTSUP
+     * if the backend cannot tell. NULL: the core uses actor_control for an
+     * actor and answers RK_ENOTSUP for the host queue. */
+    rk_status (*queue_depth)(rk_runtime *rt, rk__actor *a, uint64_t *depth);
+
+    /* Optional (may be NULL): a host thread whose send found `a`'s inbox
+     * full waits until a slot may have freed or the deadline passes; returns
+     * at once if a slot is free now. May return early. NULL: the core backs
+     * off by sleeping. */
+    void (*credit_wait)(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns);
+
+    /* Optional (may be NULL): the backend's device memory pool, bytes in use
+     * and in all, for the memory-pressure monitor. */
+    rk_status (*device_memory)(rk_runtime *rt, uint64_t *used, uint64_t *total);
 };
 
 typedef struct rk__pending_call rk__pending_call;
@@ -129,6 +201,11 @@ struct rk_runtime {
     uint32_t mail_count;
 
     rk__deadletters dead;
+    rk_registry *registry;             /* actor names and topic subscriptions */
+    struct rk__supervision *supervision; /* supervisor trees (core/supervisor.c) */
+    rk__events events;   /* subscriptions to the event stream (core/events.h) */
+    rk__tenants tenants; /* tenant records, quotas, isolation counters (core/tenant.h) */
+    rk__mem mem;         /* memory-pressure accounting (core/flow.h) */
 
     pthread_mutex_t err_lock;
     rk_async_error errors[RK__ASYNC_ERRORS];
@@ -139,6 +216,7 @@ struct rk_runtime {
 extern const struct rk_backend_ops rk__cpu_ops;
 #ifdef RK_HAVE_CUDA
 extern const struct rk_backend_ops rk__cuda_ops;
+extern const struct rk__snapshot_ops rk__cuda_snapshot_ops; /* cuda_actor.c */
 /* Whether a CUDA device can be used (for RK_BACKEND_AUTO). */
 int rk__cuda_available(int device);
 #endif
@@ -177,6 +255,16 @@ static inline int rk__is_shut_down(rk_runtime *rt)
 {
     return __atomic_load_n(&rt->shut_down, __ATOMIC_ACQUIRE);
 }
+
+/* CPU handlers (src/cpu): the context's runtime, and a send from the
+ * running actor with a caller-built header (src, src_gen and tenant are set
+ * from the actor; the path and statuses of rk_ctx_send). */
+rk_runtime *rk__ctx_runtime(const rk_ctx *ctx);
+rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload);
+
+/* Frees an actor's checkpoint bookkeeping (core/snapshot.c); for a
+ * backend's release, once no checkpoint can run. */
+void rk__snapshot_release(rk__actor *a);
 
 /* Records an asynchronous error (bounded queue). Thread-safe. */
 void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st);

@@ -42,6 +42,9 @@ struct rk__cpu_actor {
     void *state;
     uint64_t head;          /* inbox consumer position, worker-private */
     rk__cpu_cmd *terminate; /* acknowledged once the inbox is drained */
+    uint32_t pause;         /* atomic: RK__RUNNING, _ASKED or _HELD (checkpoints, below) */
+    rk__parker credit;      /* host senders waiting for a free inbox slot */
+    uint32_t credit_waiters;/* atomic: how many; the worker wakes them only then */
 };
 
 struct rk__cpu_worker {
@@ -106,9 +109,9 @@ static void rk__set_state(rk__cpu_actor *ca, rk_lifecycle_state s)
 
 /* ---- enqueue: host sends and K2K ---------------------------------------------- */
 
-/* Copies a message into `ring`, inline or by reference (a malloc'd buffer
- * the consumer frees after use). */
-static rk_status rk__cpu_push(rk_ring *ring, rk_msg *m, const void *payload)
+/* Copies a message into `ring`, inline or by reference (a runtime buffer,
+ * counted by the memory monitor, that the consumer frees after use). */
+static rk_status rk__cpu_push(rk_runtime *rt, rk_ring *ring, rk_msg *m, const void *payload)
 {
     void *buf = NULL;
     uint64_t pos;
@@ -116,16 +119,15 @@ static rk_status rk__cpu_push(rk_ring *ring, rk_msg *m, const void *payload)
     unsigned char *slot;
 
     if (m->len > rk_msg_inline_capacity(ring->slot_size)) {
-        buf = malloc(m->len);
-        if (!buf)
-            return RK_ENOMEM;
-        memcpy(buf, payload, m->len);
+        st = rk__payload_alloc(rt, payload, m->len, &buf);
+        if (st != RK_OK)
+            return st;
         m->flags |= RK_MSG_F_BYREF;
         m->ref = (uint64_t)(uintptr_t)buf;
     }
     st = rk_ring_claim(ring, 1, &pos);
     if (st != RK_OK) {
-        free(buf);
+        rk__payload_free(rt, m);
         m->flags &= ~(uint32_t)RK_MSG_F_BYREF;
         m->ref = 0;
         return st;
@@ -138,23 +140,17 @@ static rk_status rk__cpu_push(rk_ring *ring, rk_msg *m, const void *payload)
     return RK_OK;
 }
 
-static void rk__free_payload(const rk_msg *m)
-{
-    if (m->flags & RK_MSG_F_BYREF)
-        free((void *)(uintptr_t)m->ref);
-}
-
 static rk_status rk__cpu_deliver(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void *payload)
 {
     rk_status st;
     if (!dst) {
-        st = rk__cpu_push(&rt->host_ring, m, payload);
+        st = rk__cpu_push(rt, &rt->host_ring, m, payload);
         if (st == RK_OK)
             rk__parker_wake(&rk__cpu_of(rt)->host);
         return st;
     }
     rk__cpu_actor *ca = dst->backend;
-    st = rk__cpu_push(&ca->inbox, m, payload);
+    st = rk__cpu_push(rt, &ca->inbox, m, payload);
     if (st == RK_OK)
         rk__parker_wake(&ca->w->parker);
     return st;
@@ -182,7 +178,12 @@ uint32_t rk_tenant(const rk_ctx *ctx)
     return ctx ? ctx->ca->a->tenant : 0;
 }
 
-static rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
+rk_runtime *rk__ctx_runtime(const rk_ctx *ctx)
+{
+    return ctx->rt;
+}
+
+rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
 {
     rk__actor *dst;
     rk_status st;
@@ -190,8 +191,11 @@ static rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
     m->src_gen = ctx->ca->control.generation;
     m->tenant = ctx->ca->a->tenant;
     st = rk__route(ctx->rt, m, &dst);
-    if (st == RK_OK)
+    if (st == RK_OK) {
         st = rk__cpu_deliver(ctx->rt, dst, m, payload);
+        if (st != RK_OK)
+            rk__send_refused(ctx->rt, m, dst, st);
+    }
     rk__ctl_add(st == RK_OK ? &ctx->ca->control.msgs_out : &ctx->ca->control.errors, 1);
     return st;
 }
@@ -225,6 +229,8 @@ rk_status rk_reply(rk_ctx *ctx, uint32_t type, const void *payload, uint32_t len
 
 /* ---- running actors (worker thread) ---------------------------------------------- */
 
+static void rk__ack(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status st);
+
 static void rk__fail(rk__cpu_actor *ca, rk_status st)
 {
     rk_runtime *rt = ca->w->rt;
@@ -234,6 +240,13 @@ static void rk__fail(rk__cpu_actor *ca, rk_status st)
     __atomic_store_n(&ca->control.last_error_hlc, now, __ATOMIC_RELAXED);
     rk__ctl_add(&ca->control.errors, 1);
     rk__set_state(ca, RK_FAILED);
+    /* A terminate waiting for the drain would wait for the deadline: a
+     * Failed actor never drains. */
+    if (ca->terminate) {
+        rk__ack(ca->w, ca->terminate, RK_EFAILED);
+        ca->terminate = NULL;
+    }
+    rk__event_emit(rt, RK_EVENT_STATE, ca->a->id, ca->control.generation, ca->a->tenant, RK_FAILED);
     rk__async_error(rt, ca->a->id, ca->control.generation, st);
 }
 
@@ -277,6 +290,31 @@ static int rk__handle(rk__cpu_actor *ca, const rk_msg *m)
     return 1;
 }
 
+/* Wakes host senders waiting for inbox slots, after rk_ring_consume freed
+ * some. A seq-cst read-modify-write, not a load: it orders the head store
+ * before the read of the count (Dekker with rk__cpu_credit_wait, which
+ * counts itself before it looks at the head), so either we see the waiter
+ * or it sees the room. One locked instruction per batch, none per message. */
+static void rk__credit_freed(rk__cpu_actor *ca)
+{
+    if (__atomic_fetch_add(&ca->credit_waiters, 0, __ATOMIC_SEQ_CST) != 0)
+        rk__parker_wake(&ca->credit);
+}
+
+enum { RK__RUNNING = 0, RK__ASKED = 1, RK__HELD = 2 };
+
+/* Whether a checkpoint holds the actor; grants a pending request, as we
+ * are between two of its messages. Acq_rel: the handlers' writes to the
+ * state and our inbox head reach the host, whose acquire load sees HELD. */
+static int rk__held(rk__cpu_actor *ca)
+{
+    uint32_t p = __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE);
+    /* A failed CAS leaves RUNNING in p: the host withdrew the request. */
+    if (p == RK__ASKED)
+        __atomic_compare_exchange_n(&ca->pause, &p, RK__HELD, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return p != RK__RUNNING;
+}
+
 /* Runs up to `budget` queued messages of one actor; returns how many it took
  * off the inbox. A terminated actor's late arrivals are dead-lettered. */
 static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
@@ -286,6 +324,8 @@ static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
     uint32_t n = 0;
     int dead = s == RK_TERMINATED;
 
+    if (rk__held(ca))
+        return 0;
     if (!dead && !rk_lifecycle_runs(s))
         return 0;
     while (n < budget && !__atomic_load_n(&ca->w->stop, __ATOMIC_ACQUIRE) &&
@@ -297,7 +337,7 @@ static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
         } else {
             go = rk__handle(ca, m);
         }
-        rk__free_payload(m);
+        rk__payload_free(ca->w->rt, m);
         ca->head++;
         n++;
         if (!go)
@@ -306,6 +346,7 @@ static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
     if (n) {
         rk_ring_consume(&ca->inbox, ca->head);
         __atomic_store_n(&ca->control.inbox_head, ca->head, __ATOMIC_RELAXED);
+        rk__credit_freed(ca);
     }
     if (ca->terminate && rk__state(ca) == RK_DRAINING && !rk_ring_ready(&ca->inbox, ca->head)) {
         rk__set_state(ca, RK_TERMINATED);
@@ -403,6 +444,7 @@ static void rk__run_commands(rk__cpu_worker *w)
             rk__cpu_actor *ca = cmd->ca;
             free(cmd);
             pthread_mutex_unlock(&w->cmd_lock);
+            rk__parker_destroy(&ca->credit);
             free(ca->inbox_mem);
             free(ca->state);
             free(ca);
@@ -423,6 +465,11 @@ static int rk__has_work(rk__cpu_worker *w)
     for (uint32_t i = 0; i < w->n_actors; i++) {
         rk__cpu_actor *ca = w->actors[i];
         rk_lifecycle_state s = rk__state(ca);
+        uint32_t pause = __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE);
+        if (pause == RK__ASKED)
+            return 1;
+        if (pause == RK__HELD)
+            continue; /* the host owns its inbox head */
         if ((rk_lifecycle_runs(s) || s == RK_TERMINATED) && rk_ring_ready(&ca->inbox, ca->head))
             return 1;
     }
@@ -506,6 +553,7 @@ static void rk__cpu_actor_free(rk__cpu_actor *ca)
 {
     if (!ca)
         return;
+    rk__parker_destroy(&ca->credit);
     free(ca->inbox_mem);
     free(ca->state);
     free(ca);
@@ -524,6 +572,10 @@ static rk_status rk__cpu_actor_create(rk_runtime *rt, rk__actor *a, uint64_t dea
     if (!ca)
         return RK_ENOMEM;
     memset(ca, 0, sizeof *ca);
+    if (rk__parker_init(&ca->credit) != 0) {
+        free(ca);
+        return RK_ENOMEM;
+    }
     ca->a = a;
     ca->w = &cpu->workers[a->id % cpu->n_workers];
     ca->inbox_mem = aligned_alloc(RK_RING_LINE, (bytes + RK_RING_LINE - 1) / RK_RING_LINE * RK_RING_LINE);
@@ -593,8 +645,35 @@ static void rk__cpu_host_wake(rk_runtime *rt)
 
 static void rk__cpu_host_release(rk_runtime *rt, const rk_msg *m)
 {
+    rk__payload_free(rt, m);
+}
+
+/* ---- credits ------------------------------------------------------------------------- */
+
+static rk_status rk__cpu_queue_depth(rk_runtime *rt, rk__actor *a, uint64_t *depth)
+{
+    *depth = rk_ring_depth(a ? &((rk__cpu_actor *)a->backend)->inbox : &rt->host_ring);
+    return RK_OK;
+}
+
+static void rk__cpu_credit_wait(rk_runtime *rt, rk__actor *a, uint64_t deadline)
+{
+    rk__cpu_actor *ca = a->backend;
+    uint64_t epoch;
     (void)rt;
-    rk__free_payload(m);
+    /* Counted before the look at the head: see rk__credit_freed. */
+    __atomic_fetch_add(&ca->credit_waiters, 1, __ATOMIC_SEQ_CST);
+    epoch = rk__parker_epoch(&ca->credit);
+    if (rk_ring_depth(&ca->inbox) >= ca->inbox.capacity)
+        rk__parker_wait(&ca->credit, epoch, deadline);
+    __atomic_fetch_sub(&ca->credit_waiters, 1, __ATOMIC_RELAXED);
+}
+
+rk_status rk_ctx_credits(rk_ctx *ctx, rk_actor_id dst, uint32_t *credits)
+{
+    if (!ctx || !credits)
+        return RK_EINVAL;
+    return rk__credits(ctx->rt, dst, credits);
 }
 
 /* ---- start, drain, stop ----------------------------------------------------------- */
@@ -739,7 +818,7 @@ static void rk__cpu_stop(rk_runtime *rt, rk_shutdown_report *rep)
             continue;
         while ((m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
             rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
-            rk__free_payload(m);
+            rk__payload_free(rt, m);
             ca->head++;
             rep->dead_lettered++;
         }
@@ -759,6 +838,7 @@ static void rk__cpu_release(rk_runtime *rt)
     for (uint32_t i = 0; i < rt->opt.max_actors; i++) {
         rk__cpu_actor_free(rt->actors[i].backend);
         rt->actors[i].backend = NULL;
+        rk__snapshot_release(&rt->actors[i]);
     }
     /* Commands whose host gave up before the worker answered. */
     for (uint32_t i = 0; i < cpu->n_workers; i++) {
@@ -773,6 +853,176 @@ static void rk__cpu_release(rk_runtime *rt)
     rk__cpu_free(cpu);
     rt->backend_data = NULL;
 }
+
+/* ---- checkpoints (core/snapshot.c) ----------------------------------------------------
+ *
+ * Pausing an actor is a handshake on ca->pause: the host asks (RUNNING ->
+ * ASKED) and wakes the worker; the worker, between two messages, grants it
+ * (ASKED -> HELD, in rk__held) and then leaves the actor alone; the host
+ * lets go (HELD -> RUNNING). While the actor is held the host thread owns
+ * its state and the consumer side of its inbox (ca->head); senders go on
+ * queueing behind. Each transition is a release that the other side's
+ * acquire load pairs with, which hands that ownership over. A request that
+ * times out is withdrawn with a CAS, so the worker and the host never both
+ * think they won. */
+
+static size_t rk__cpu_snap_state_size(rk_runtime *rt, rk__actor *a)
+{
+    (void)rt;
+    return a->state_size;
+}
+
+static rk_status rk__cpu_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t deadline, rk__paused *p)
+{
+    rk__cpu_actor *ca = a->backend;
+    uint64_t nap = 1000, spin_end;
+    (void)rt;
+    if (!ca)
+        return RK_ENOACTOR;
+    p->a = a;
+    p->state_size = a->state_size;
+    p->prior = (uint32_t)rk__state(ca);
+    __atomic_store_n(&ca->pause, RK__ASKED, __ATOMIC_RELEASE);
+    rk__parker_wake(&ca->w->parker);
+    /* An idle or busy-but-batching worker answers within microseconds:
+     * spin that long, then back off. */
+    spin_end = rk__now_ns() + RK__SPIN_NS;
+    while (__atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE) != RK__HELD) {
+        uint32_t asked = RK__ASKED;
+        uint64_t now = rk__now_ns();
+        if (now >= deadline &&
+            __atomic_compare_exchange_n(&ca->pause, &asked, RK__RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return RK_ETIMEDOUT;
+        if (now < spin_end) {
+            rk__cpu_relax();
+            continue;
+        }
+        rk__sleep_ns(nap);
+        nap = nap < 100000 ? 2 * nap : nap;
+    }
+    return RK_OK;
+}
+
+static rk_status rk__cpu_snap_read_state(rk_runtime *rt, rk__paused *p, void *dst)
+{
+    rk__cpu_actor *ca = p->a->backend;
+    (void)rt;
+    if (p->state_size)
+        memcpy(dst, ca->state, p->state_size);
+    return RK_OK;
+}
+
+/* Published slots are immutable until consumed, and only we consume now. */
+static rk_status rk__cpu_snap_read_msgs(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg)
+{
+    rk__cpu_actor *ca = p->a->backend;
+    const rk_msg *m;
+    (void)rt;
+    for (uint64_t pos = ca->head;
+         pos - ca->head < ca->inbox.capacity && (m = rk_ring_ready(&ca->inbox, pos)) != NULL; pos++) {
+        rk_status st = fn(arg, m, rk_msg_payload(m));
+        if (st != RK_OK)
+            return st;
+    }
+    return RK_OK;
+}
+
+/* Dead-letters what is queued now (at most one inbox's worth: senders keep
+ * adding behind). */
+static void rk__cpu_snap_drop(rk_runtime *rt, rk__cpu_actor *ca)
+{
+    const rk_msg *m;
+    uint64_t n = 0;
+    while (n < ca->inbox.capacity && (m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
+        rk__dead_letter(&rt->dead, m, RK_ESTALE);
+        rk__payload_free(rt, m);
+        ca->head++;
+        n++;
+    }
+    if (n == 0)
+        return;
+    rk_ring_consume(&ca->inbox, ca->head);
+    __atomic_store_n(&ca->control.inbox_head, ca->head, __ATOMIC_RELAXED);
+    rk__ctl_add(&ca->control.dead_letters, n);
+    rk__credit_freed(ca);
+}
+
+/* All or nothing: by-reference buffers first, then every slot claimed at
+ * once; only then is anything written. */
+static rk_status rk__cpu_snap_restore(rk_runtime *rt, rk__paused *p, const void *state, const rk_msg *hdrs,
+                                      const void *const *payloads, size_t n, int replace)
+{
+    rk__cpu_actor *ca = p->a->backend;
+    uint32_t inline_cap = rk_msg_inline_capacity(ca->inbox.slot_size);
+    rk_msg *m = NULL;
+    uint64_t pos = 0;
+    rk_status st = RK_OK;
+    size_t i, ready = 0;
+
+    if (n > ca->inbox.capacity)
+        return RK_EFULL;
+    if (n > 0) {
+        m = malloc(n * sizeof *m);
+        if (!m)
+            return RK_ENOMEM;
+    }
+    for (; ready < n; ready++) {
+        void *buf;
+        m[ready] = hdrs[ready];
+        m[ready].flags &= ~(uint32_t)RK_MSG_F_BYREF;
+        m[ready].ref = 0;
+        if (m[ready].len <= inline_cap)
+            continue;
+        st = rk__payload_alloc(rt, payloads[ready], m[ready].len, &buf);
+        if (st != RK_OK)
+            goto out;
+        m[ready].flags |= RK_MSG_F_BYREF;
+        m[ready].ref = (uint64_t)(uintptr_t)buf;
+    }
+    if (replace)
+        rk__cpu_snap_drop(rt, ca);
+    if (n > 0) {
+        st = rk_ring_claim(&ca->inbox, (uint32_t)n, &pos);
+        if (st != RK_OK)
+            goto out;
+    }
+    if (p->state_size)
+        memcpy(ca->state, state, p->state_size);
+    for (i = 0; i < n; i++) {
+        unsigned char *slot = rk_ring_slot(&ca->inbox, pos + i);
+        memcpy(slot + 8, (const unsigned char *)&m[i] + 8, RK_MSG_HEADER_SIZE - 8);
+        if (!(m[i].flags & RK_MSG_F_BYREF) && m[i].len)
+            memcpy(slot + RK_MSG_HEADER_SIZE, payloads[i], m[i].len);
+    }
+    if (n > 0)
+        rk_ring_publish(&ca->inbox, pos, (uint32_t)n);
+    ready = 0; /* the buffers belong to the queued messages now */
+out:
+    for (i = 0; i < ready; i++)
+        rk__payload_free(rt, &m[i]);
+    free(m);
+    return st;
+}
+
+static rk_status rk__cpu_snap_resume(rk_runtime *rt, rk__paused *p)
+{
+    rk__cpu_actor *ca = p->a->backend;
+    (void)rt;
+    /* Release: our writes to the state and the inbox come before the
+     * worker's next turn, whose acquire load sees RUNNING. */
+    __atomic_store_n(&ca->pause, RK__RUNNING, __ATOMIC_RELEASE);
+    rk__parker_wake(&ca->w->parker);
+    return RK_OK;
+}
+
+static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
+    .state_size = rk__cpu_snap_state_size,
+    .pause = rk__cpu_snap_pause,
+    .read_state = rk__cpu_snap_read_state,
+    .read_msgs = rk__cpu_snap_read_msgs,
+    .restore = rk__cpu_snap_restore,
+    .resume = rk__cpu_snap_resume,
+};
 
 const struct rk_backend_ops rk__cpu_ops = {
     .name = "cpu",
@@ -790,4 +1040,8 @@ const struct rk_backend_ops rk__cpu_ops = {
     .host_wake = rk__cpu_host_wake,
     .host_release = rk__cpu_host_release,
     .poll_errors = NULL,
+    .snapshot = &rk__cpu_snapshot_ops,
+    .queue_depth = rk__cpu_queue_depth,
+    .credit_wait = rk__cpu_credit_wait,
+    .device_memory = NULL,
 };

@@ -510,3 +510,279 @@ void rk__cuda_actors_free(rk__cuda *b)
         b->actors[i] = NULL;
     }
 }
+
+/* ---- checkpoints (core/snapshot.c) ------------------------------------------------------
+ *
+ * A block cannot be parked between two messages from the host, so pausing
+ * an Active or Draining actor drains it: the host gate closes, a deactivate
+ * closes the K2K gate (the device waits for the senders inside), and the
+ * block handles what is queued until its inbox and K2K ring are empty and no
+ * handler runs. From then on nothing can reach it, so its state in device
+ * memory is what the last handler left. b->lock is held from pause to
+ * resume: no other command reaches the block meanwhile. A Failed or
+ * Terminated actor runs no handler: pausing it only closes its host gate.
+ *
+ * Visibility: the block publishes its inbox head with a system-scope
+ * release after the handlers' state writes, and the host reads it with
+ * acquire before copying the state out. Restored state is copied in before
+ * anything wakes the block, and the block takes every message and command
+ * with a GPU- or system-scope acquire, which also discards stale L1 lines. */
+
+#define RK__CUDA_SNAP_REACTIVATE 1u /* resume: the pause deactivated the actor */
+#define RK__CUDA_SNAP_RESUME_NS 5000000000ull
+
+static size_t rk__cuda_snap_state_size(rk_runtime *rt, rk__actor *a)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca = a->backend;
+    uint32_t t;
+    if (!b || !ca)
+        return a->state_size;
+    t = b->state_sizes[ca->type];
+    return a->state_size > t ? a->state_size : t;
+}
+
+static rk_status rk__cuda_snap_event(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk_lifecycle_event ev,
+                                     uint64_t deadline_ns)
+{
+    rk__gpu_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_EVENT;
+    cmd.event = ev;
+    cmd.actor = a->id;
+    cmd.slot = ca->slot;
+    return rk__cuda_command(rt, &cmd, deadline_ns, NULL);
+}
+
+/* What the host can see of the block's work: copies of device words. */
+typedef struct rk__cuda_progress {
+    uint64_t started, handled, k2k_tail, k2k_head;
+    uint32_t busy;
+} rk__cuda_progress;
+
+static rk_status rk__cuda_progress_read(rk__cuda *b, uint32_t slot, rk__cuda_progress *pr)
+{
+    size_t ring_bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
+    unsigned char lines[2 * RK_RING_LINE];
+    rk__gpu_slot sl;
+    rk_status st;
+    st = rk__cuda_download(b, &sl, b->slots_d + (CUdeviceptr)slot * sizeof sl, sizeof sl);
+    if (st == RK_OK)
+        st = rk__cuda_download(b, lines, b->k2k_d + (CUdeviceptr)slot * ring_bytes, sizeof lines);
+    if (st != RK_OK)
+        return st;
+    pr->started = sl.started;
+    pr->handled = sl.handled;
+    pr->busy = sl.busy;
+    pr->k2k_tail = ((const rk_ring_prod *)(const void *)lines)->tail;
+    pr->k2k_head = ((const rk_ring_cons *)(const void *)(lines + RK_RING_LINE))->head;
+    return RK_OK;
+}
+
+/* Waits until the block has handled everything queued for the actor and
+ * runs no handler: two looks in a row that find it so with no handler
+ * started in between (as the supervisor's quiescence test). */
+static rk_status rk__cuda_snap_drain(rk_runtime *rt, rk__cuda *b, rk__actor *a, rk__cuda_actor *ca,
+                                     uint64_t deadline_ns)
+{
+    rk__cuda_progress prev, cur;
+    const rk_ring *in = &ca->inbox->ring;
+    uint64_t nap = 2000;
+    int quiet_before = 0;
+    memset(&prev, 0, sizeof prev);
+    for (;;) {
+        rk_status st;
+        int quiet;
+        if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+            return RK_EDEVICE;
+        if (rk__cuda_ctl_state(b, a->id) == RK_FAILED)
+            return RK_EFAILED;
+        /* Acquire: pairs with the block's release of its inbox head, after
+         * the handlers' writes (see above). The tail is final: the gate is
+         * closed and empty. */
+        quiet = __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE) ==
+                __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE);
+        st = rk__cuda_progress_read(b, ca->slot, &cur);
+        if (st != RK_OK)
+            return st;
+        quiet = quiet && cur.busy == 0 && cur.started == cur.handled && cur.k2k_tail == cur.k2k_head;
+        if (quiet && quiet_before && cur.started == prev.started)
+            return RK_OK;
+        quiet_before = quiet;
+        prev = cur;
+        if (rk__now_ns() >= deadline_ns)
+            return RK_ETIMEDOUT;
+        rk__cuda_poll(rt, 0);
+        rk__sleep_ns(nap);
+        nap = nap < 100000 ? 2 * nap : nap;
+    }
+}
+
+static rk_status rk__cuda_snap_undo(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, const rk__paused *p)
+{
+    rk__cuda *b = rt->backend_data;
+    rk_status st = RK_OK;
+    if (p->resume & RK__CUDA_SNAP_REACTIVATE)
+        st = rk__cuda_snap_event(rt, a, ca, RK_EV_ACTIVATE, rk__deadline(RK__CUDA_SNAP_RESUME_NS));
+    rk__cuda_sync_gate(b, a, ca);
+    return st;
+}
+
+static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns, rk__paused *p)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca = a->backend;
+    rk_status st;
+    if (!b || !ca)
+        return RK_ENOACTOR;
+    p->a = a;
+    p->state_size = rk__cuda_snap_state_size(rt, a);
+    p->resume = 0;
+    pthread_mutex_lock(&b->lock);
+    st = rk__cuda_enter(b);
+    if (st != RK_OK) {
+        pthread_mutex_unlock(&b->lock);
+        return st;
+    }
+    p->prior = (uint32_t)rk__cuda_ctl_state(b, a->id);
+    if (ca->inbox)
+        rk__gate_close(&ca->gate);
+    if (ca->slot && rk_lifecycle_runs((rk_lifecycle_state)p->prior)) {
+        if (p->prior == RK_ACTIVE) {
+            st = rk__cuda_snap_event(rt, a, ca, RK_EV_DEACTIVATE, deadline_ns);
+            /* Timed out, it may still be applied: activate either way. */
+            if (st == RK_OK || st == RK_ETIMEDOUT)
+                p->resume |= RK__CUDA_SNAP_REACTIVATE;
+        }
+        if (st == RK_OK)
+            st = rk__cuda_snap_drain(rt, b, a, ca, deadline_ns);
+        if (st != RK_OK) {
+            (void)rk__cuda_snap_undo(rt, a, ca, p);
+            rk__cuda_leave(b);
+            pthread_mutex_unlock(&b->lock);
+            return st;
+        }
+    }
+    rk__cuda_leave(b);
+    return RK_OK; /* b->lock stays held until resume */
+}
+
+static rk_status rk__cuda_snap_read_state(rk_runtime *rt, rk__paused *p, void *dst)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__cuda_actor *ca = p->a->backend;
+    rk_status st;
+    if (p->state_size == 0)
+        return RK_OK;
+    st = rk__cuda_enter(b);
+    if (st != RK_OK)
+        return st;
+    st = rk__cuda_download(b, dst, ca->state, p->state_size);
+    rk__cuda_leave(b);
+    return st;
+}
+
+/* The drain has handled what was queued: a GPU checkpoint has no messages.
+ * (A Failed block keeps its unhandled messages, but the host cannot tell
+ * where its handling stopped until it publishes its head.) */
+static rk_status rk__cuda_snap_read_msgs(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg)
+{
+    (void)rt;
+    (void)p;
+    (void)fn;
+    (void)arg;
+    return RK_OK;
+}
+
+/* Whether the messages fit the inbox and, those too large for a slot, the
+ * by-reference arena (whose buffers never wrap: allow one more of the
+ * largest). Nothing else produces into the inbox while the gate is closed,
+ * and the drain emptied it. */
+static rk_status rk__cuda_snap_room(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, const rk_msg *hdrs, size_t n)
+{
+    rk__cuda *b = rt->backend_data;
+    const rk_ring *in = &ca->inbox->ring;
+    uint32_t inline_cap = rk_msg_inline_capacity(in->slot_size);
+    uint64_t depth = __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE) -
+                     __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE);
+    uint64_t bytes = 0, largest = 0;
+    size_t i, byref = 0;
+    if (n > in->capacity - depth)
+        return RK_EFULL;
+    for (i = 0; i < n; i++) {
+        uint64_t need = ((uint64_t)hdrs[i].len + 15) & ~(uint64_t)15;
+        if (hdrs[i].len <= inline_cap)
+            continue;
+        byref++;
+        bytes += need;
+        largest = need > largest ? need : largest;
+    }
+    if (byref == 0)
+        return RK_OK;
+    if (bytes + largest > b->byref_bytes)
+        return RK_EFULL;
+    return rk__cuda_byref_get(rt, a, ca) ? RK_OK : RK_ENOMEM;
+}
+
+static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void *state, const rk_msg *hdrs,
+                                       const void *const *payloads, size_t n, int replace)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__actor *a = p->a;
+    rk__cuda_actor *ca = a->backend;
+    uint32_t inline_cap;
+    rk_status st;
+    size_t i;
+    (void)replace; /* the drain has handled what was queued */
+    if (!ca->inbox || !rk_lifecycle_runs((rk_lifecycle_state)p->prior))
+        return RK_ESTATE;
+    st = rk__cuda_snap_room(rt, a, ca, hdrs, n);
+    if (st != RK_OK)
+        return st;
+    if (p->state_size) {
+        st = rk__cuda_enter(b);
+        if (st != RK_OK)
+            return st;
+        st = rk__cuda_upload(b, ca->state, state, p->state_size);
+        rk__cuda_leave(b);
+        if (st != RK_OK)
+            return st;
+    }
+    inline_cap = rk_msg_inline_capacity(ca->inbox->ring.slot_size);
+    for (i = 0; i < n && st == RK_OK; i++) {
+        rk_msg hdr = hdrs[i];
+        uint64_t pos;
+        hdr.flags &= ~(uint32_t)RK_MSG_F_BYREF;
+        hdr.ref = 0;
+        if (hdr.len <= inline_cap)
+            st = rk__cuda_push(&ca->inbox->ring, &hdr, payloads[i], 0, &pos);
+        else
+            st = rk__cuda_push_byref(rt, a, ca, &hdr, payloads[i]);
+    }
+    /* Checked above: a failure here is a broken invariant, not a full queue. */
+    return st == RK_OK ? RK_OK : RK_EINTERNAL;
+}
+
+static rk_status rk__cuda_snap_resume(rk_runtime *rt, rk__paused *p)
+{
+    rk__cuda *b = rt->backend_data;
+    rk__actor *a = p->a;
+    rk_status st = rk__cuda_enter(b);
+    if (st == RK_OK) {
+        st = rk__cuda_snap_undo(rt, a, a->backend, p);
+        rk__cuda_leave(b);
+    } else {
+        rk__cuda_sync_gate(b, a, a->backend);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return st;
+}
+
+const struct rk__snapshot_ops rk__cuda_snapshot_ops = {
+    .state_size = rk__cuda_snap_state_size,
+    .pause = rk__cuda_snap_pause,
+    .read_state = rk__cuda_snap_read_state,
+    .read_msgs = rk__cuda_snap_read_msgs,
+    .restore = rk__cuda_snap_restore,
+    .resume = rk__cuda_snap_resume,
+};

@@ -721,10 +721,13 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
 static void cuda_release(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
+    uint32_t i;
     if (!b)
         return;
     rt->backend_data = NULL;
     rk__cuda_teardown(rt, b);
+    for (i = 0; i < rt->opt.max_actors; i++)
+        rk__snapshot_release(&rt->actors[i]);
 }
 
 /* ---- host waiting ------------------------------------------------------------------------ */
@@ -798,4 +801,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .host_wake = cuda_host_wake,
     .host_release = cuda_host_release,
     .poll_errors = cuda_poll_errors,
+    .snapshot = &rk__cuda_snapshot_ops,
 };

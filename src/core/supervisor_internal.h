@@ -1,0 +1,51 @@
+/* ringkernel internals: what the runtime and the actor code tell the
+ * supervision subsystem (src/core/supervisor.c), and the lifecycle entry
+ * point supervision uses (src/core/actor.c). */
+#ifndef RK_SUPERVISOR_INTERNAL_H
+#define RK_SUPERVISOR_INTERNAL_H
+
+#include "core/runtime_internal.h"
+#include "ringkernel/supervisor.h"
+
+typedef struct rk__supervision rk__supervision;
+
+/* Allocates rt->supervision (no thread yet). RK_ENOMEM. */
+rk_status rk__supervision_init(rk_runtime *rt);
+
+/* Stops the supervision thread, if one runs, and waits for it to finish the
+ * step it is in. Called first thing by shutdown, without rt->lock held;
+ * supervisor calls after it answer RK_ESHUTDOWN. Idempotent. */
+void rk__supervision_stop(rk_runtime *rt);
+
+/* Frees every supervisor. The thread must be stopped. NULL-safe. */
+void rk__supervision_destroy(rk_runtime *rt);
+
+/* Something may need a supervisor's attention: an actor failed or was
+ * terminated. Wakes the supervision thread; never blocks for long (one
+ * short mutex), callable from any thread, worker threads included. */
+void rk__supervision_notify(rk_runtime *rt);
+
+/* How rk__lifecycle treats an actor beyond applying the event. */
+enum {
+    RK__LC_RETIRE = 1u << 0, /* a terminate is final: drop the actor's names and subscriptions */
+    RK__LC_NOTIFY = 1u << 1, /* wake supervision afterwards (someone else stopped its child) */
+};
+
+/* Applies a lifecycle event to actor `id` as rk_activate & co. do (under
+ * rt->lock, checked against the lifecycle table, waiting for the backend's
+ * acknowledgement up to the command timeout). A restart re-registers the
+ * actor's name with its new generation and emits RK_EVENT_RESTART, whatever
+ * it returns once the generation moved. */
+rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, unsigned flags);
+
+/* Drops the actor's names and subscriptions (termination for good). */
+void rk__actor_retire(rk_runtime *rt, rk__actor *a);
+
+/* The actor's state, or RK_TERMINATED once the runtime is shut down (the
+ * backend's state is gone then). Never blocks. */
+rk_lifecycle_state rk__actor_state_now(rk_runtime *rt, rk__actor *a);
+
+/* The actor's generation now (0 once the runtime is shut down). */
+uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a);
+
+#endif
