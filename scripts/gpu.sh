@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The one script run on the GPU machine: builds the project in Release for
-# sm_90, runs the GPU tests, runs the round-trip benchmark, then the GPU
-# tests again under compute-sanitizer memcheck and racecheck with smaller
-# counts. Logs and results go to $OUT (default ./out/gpu); a summary table
-# is printed last. Every step runs under `timeout`, within an overall budget
-# (RK_GPU_BUDGET seconds, default 560) so that a 10-minute slot returns
-# everything it did.
+# sm_90, runs the GPU tests, runs the GPU benchmarks (round trip, then
+# throughput, sync and pipeline), then the GPU tests again under
+# compute-sanitizer memcheck and racecheck with smaller counts. Logs and
+# results go to $OUT (default ./out/gpu); a summary table is printed last.
+# Every step runs under `timeout`, within an overall budget (RK_GPU_BUDGET
+# seconds, default 560) so that a 10-minute slot returns everything it did.
 #
-#   scripts/gpu.sh            all steps
-#   RK_GPU_SKIP_SANITIZERS=1  skip the compute-sanitizer runs
+# Each benchmark writes JSON (--json); they are packed into one file,
+# $OUT/bench-json.tar.gz (so that $OUT holds 7 files), for
+#   /usr/bin/python3 bench/report.py out/gpu/bench-json.tar.gz --command "bash scripts/gpu.sh"
+#
+#   scripts/gpu.sh                     all steps
+#   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
+#   RK_BENCH_TRIALS=100000             round-trip trials
+#   RK_BENCH_SECONDS=10                the round-trip benchmark's throughput run
+#   RK_BENCH_SUSTAINED_SECONDS=60      bench_gpu_throughput's sustained run (the issue asks 60)
+#   RK_BENCH_CONFIG_SECONDS=1          each throughput configuration
+#   RK_BENCH_PIPELINE_SECONDS=3        each pipeline lane count
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -85,12 +94,14 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-TESTS=(test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc)
-# Only what runs here: the library, the GPU tests and the benchmark.
+TESTS=(test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint)
+BENCHES=(bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline diag_roundtrip)
+# Only what runs here: the library, the GPU tests and the example; the
+# benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
     rm -rf "$BUILD"
     cmake -S "$1" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 &&
-        cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" bench_gpu_roundtrip gpu_quickstart >>"$LOG" 2>&1
+        cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" gpu_quickstart >>"$LOG" 2>&1
 }
 t0=$SECONDS
 configure_and_build "$SRC"
@@ -103,9 +114,22 @@ if [ $rc -ne 0 ]; then
 fi
 row "build (Release, sm_90)" "PASS" "$((SECONDS - t0)) s"
 
+t0=$SECONDS
+BUILT=()
+if cmake --build "$BUILD" -j"$(nproc)" --target "${BENCHES[@]}" >>"$LOG" 2>&1; then
+    BUILT=("${BENCHES[@]}")
+else
+    for b in "${BENCHES[@]}"; do
+        cmake --build "$BUILD" -j"$(nproc)" --target "$b" >>"$LOG" 2>&1 && BUILT+=("$b")
+    done
+fi
+status=PASS
+[ ${#BUILT[@]} -eq ${#BENCHES[@]} ] || status=FAIL
+row "build benchmarks" "$status" "$((SECONDS - t0)) s; ${#BUILT[@]} of ${#BENCHES[@]} built; see build.log"
+
 T=$BUILD/tests/gpu
 declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
-    [test_gpu_nvrtc]=60)
+    [test_gpu_nvrtc]=60 [test_gpu_checkpoint]=120)
 
 # ---- GPU tests, full counts -------------------------------------------------
 LOG=$OUT/tests.log
@@ -118,30 +142,61 @@ done
 NAME=gpu_quickstart
 step 60 "$BUILD/examples/gpu_quickstart"
 
-# ---- benchmark --------------------------------------------------------------
-LOG=$OUT/bench.txt
-: >"$LOG"
-NAME="bench_gpu_roundtrip"
-step 170 "$BUILD/bench/gpu/bench_gpu_roundtrip" --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}"
-
 # ---- the GPU tests under compute-sanitizer, smaller counts -------------------
+# Before the benchmarks: a short slot checks correctness first.
+# RK_GPU_SANITIZE_TESTS picks the tests (default: all), in that order.
 LOG=$OUT/sanitizer.log
 : >"$LOG"
 if [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/null; then
-    # The pool: memory the kernel uses is allocated before it starts (the
-    # sanitizer only knows the allocations a kernel was launched with).
-    export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
-    export RK_CUDA_PINNED_POOL=268435456
-    for tool in memcheck racecheck; do
-        for t in test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc; do
-            NAME="$tool $t"
-            step 100 compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
+    (
+        # The pool: memory the kernel uses is allocated before it starts (the
+        # sanitizer only knows the allocations a kernel was launched with).
+        export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
+        export RK_CUDA_PINNED_POOL=268435456 RK_CUDA_STATE_ARENA=67108864
+        for t in ${RK_GPU_SANITIZE_TESTS:-${TESTS[*]}}; do
+            for tool in memcheck racecheck; do
+                NAME="$tool $t"
+                step 100 compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
+            done
         done
-    done
+    )
+fi
+
+# ---- benchmarks -------------------------------------------------------------
+LOG=$OUT/bench.txt
+: >"$LOG"
+JSON=/tmp/rk-bench-json
+rm -rf "$JSON"
+mkdir -p "$JSON"
+SUSTAINED=${RK_BENCH_SUSTAINED_SECONDS:-60}
+# bench NAME LIMIT ARGS...: runs bench/gpu/NAME with ARGS and --json, if it built.
+bench() {
+    NAME=$1
+    local limit=$2
+    shift 2
+    if [[ " ${BUILT[*]} " != *" $NAME "* ]]; then
+        row "$NAME" "SKIP" "did not build (build.log)"
+        return 0
+    fi
+    step "$limit" "$BUILD/bench/gpu/$NAME" "$@" --json "$JSON/$NAME.json"
+}
+bench bench_gpu_roundtrip 170 --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}"
+bench bench_gpu_throughput $((SUSTAINED + 120)) --seconds "$SUSTAINED" --config-seconds "${RK_BENCH_CONFIG_SECONDS:-1}"
+bench bench_gpu_sync 60
+bench bench_gpu_pipeline 90 --seconds "${RK_BENCH_PIPELINE_SECONDS:-3}"
+NAME=diag_roundtrip
+if [[ " ${BUILT[*]} " == *" diag_roundtrip "* ]]; then
+    step 60 "$BUILD/bench/diag/diag_roundtrip" --trials 20000
+fi
+if ls "$JSON"/*.json >/dev/null 2>&1; then
+    tar -czf "$OUT/bench-json.tar.gz" -C "$JSON" .
 fi
 
 echo
 echo "==== summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(head -n 1 "$OUT/env.txt" | cut -d' ' -f2)) ===="
 grep -E "^(NVIDIA|name)" "$OUT/env.txt" | head -n 2
-grep -E "^  (pingpong|launch|graph|rk_|backend|injection|k2k|lifecycle|throughput)|^summary|^ratio" "$OUT/bench.txt" | head -n 48
+# The round trip's rows (from its part of the log), then the other benchmarks' summary lines.
+sed -n '/^===== bench_gpu_roundtrip: /,/^===== bench_gpu_roundtrip: rc=/p' "$OUT/bench.txt" |
+    grep -E "^  (pingpong|launch|graph|rk_|backend|injection|k2k|lifecycle|throughput)|^summary|^ratio" | head -n 48
+grep -E "^summary bench_gpu_" "$OUT/bench.txt"
 cat "$SUMMARY"

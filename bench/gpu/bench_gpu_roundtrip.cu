@@ -19,12 +19,15 @@
  *   rk_send+rk_recv        the runtime: a message and the actor's answer
  *
  * Each is timed per trial with CLOCK_MONOTONIC after a warm-up; the table
- * gives median, p99, mean and a 95% confidence interval of the median (order
- * statistics). Also: injection cost (host CPU time of one rk_send, not a
- * round trip), sustained throughput with its coefficient of variation, the
- * actor-to-actor round trip inside the kernel, and lifecycle latencies.
+ * gives median, p99, mean and a 95% confidence interval of the median
+ * (bootstrap, stats.h). Also: injection cost (host CPU time of one rk_send,
+ * not a round trip), sustained throughput with its coefficient of
+ * variation, the actor-to-actor round trip inside the kernel, and lifecycle
+ * latencies. With --json PATH the raw samples, the ratios of the runtime's
+ * round trip to the baselines and Welch's tests go to a JSON file
+ * (bench_gpu.h) for bench/report.py.
  *
- * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] */
+ * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--json PATH] */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <pthread.h>
@@ -33,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_gpu.h"
 #include "core/runtime_internal.h" /* backend round trip: rt->ops, rt->host_ring */
 #include "ringkernel/device.cuh"
 #include "ringkernel/ringkernel.h"
@@ -107,12 +111,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct result {
     char name[48];
     double median, p99, mean, lo, hi; /* microseconds */
@@ -121,24 +119,57 @@ typedef struct result {
 
 static result g_results[64];
 static int g_nresults;
+static rkb g_bench;              /* the JSON results (bench_gpu.h) */
+static const char *g_phase = ""; /* suffix of the names in the JSON: the floors run twice */
+
+/* What each row times, for the JSON file and the report. */
+static const char *describe(const char *name)
+{
+    static const struct {
+        const char *prefix, *text;
+    } d[] = {
+        {"pingpong/flag+fence.sc",
+         "host writes a flag in mapped memory, one GPU thread polls it (volatile) and writes a "
+         "flag back after fence.sc.sys"},
+        {"pingpong/flag", "host writes a flag in mapped memory, one GPU thread polls it (volatile) and writes a flag "
+                          "back, no fence: the platform floor"},
+        {"pingpong/msg64", "56-byte request read after an acquire of its flag, 56-byte reply published with the named "
+                           "fence or release store: a ring slot without the runtime"},
+        {"launch+sync", "cudaLaunchKernel of a kernel doing the same work, then cudaStreamSynchronize"},
+        {"graph replay+sync", "the same kernel replayed from a CUDA graph, then cudaStreamSynchronize"},
+        {"rk_call", "the runtime: rk_call request/reply with a 64-byte payload to a GPU echo actor"},
+        {"rk_send+rk_recv", "the runtime: rk_send of 64 bytes, the actor's answer taken with rk_recv"},
+        {"backend send+poll", "the CUDA backend alone: its send op, then a spin on the host ring"},
+        {"injection", "host CPU time of one rk_send (bursts of 256, drained between bursts); not a round trip"},
+        {"lifecycle: create", "rk_launch of a GPU actor in the running kernel, acknowledgement included"},
+        {"lifecycle: restart", "rk_restart of a GPU actor in the running kernel, acknowledgement included"},
+        {"lifecycle: terminate", "rk_terminate of a GPU actor in the running kernel, acknowledgement included"},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++)
+        if (strncmp(name, d[i].prefix, strlen(d[i].prefix)) == 0)
+            return d[i].text;
+    return "";
+}
 
 static result *report(const char *name, uint64_t *v, uint64_t n)
 {
     result *r = &g_results[g_nresults++];
-    double sum = 0, half = 0.98 * sqrt((double)n); /* 1.96 / 2 * sqrt(n) */
-    uint64_t i, lo, hi;
-    qsort(v, n, sizeof *v, cmp_u64);
+    double *us = (double *)malloc(n * sizeof *us);
+    char full[96];
+    const rk_stats *st;
+    uint64_t i;
     for (i = 0; i < n; i++)
-        sum += (double)v[i];
-    lo = (uint64_t)fmax(0.0, floor((double)n / 2 - half));
-    hi = (uint64_t)fmin((double)n - 1, ceil((double)n / 2 + half));
+        us[i] = (double)v[i] / 1e3;
+    snprintf(full, sizeof full, "%s%s", name, g_phase);
+    st = &rkb_record(&g_bench, full, "us", us, n, describe(name))->st;
+    free(us);
     snprintf(r->name, sizeof r->name, "%s", name);
     r->n = n;
-    r->median = (double)v[n / 2] / 1e3;
-    r->p99 = (double)v[n * 99 / 100] / 1e3;
-    r->mean = sum / (double)n / 1e3;
-    r->lo = (double)v[lo] / 1e3;
-    r->hi = (double)v[hi] / 1e3;
+    r->median = st->median;
+    r->p99 = st->p99;
+    r->mean = st->mean;
+    r->lo = st->ci_lo;
+    r->hi = st->ci_hi;
     printf("  %-28s n=%-7llu median %8.3f us  p99 %8.3f  mean %8.3f  CI95 [%.3f, %.3f]\n", r->name,
            (unsigned long long)n, r->median, r->p99, r->mean, r->lo, r->hi);
     fflush(stdout);
@@ -486,6 +517,13 @@ static void ours_throughput(rk_runtime *rt, const rk_actor_id *a, int seconds)
         var += ((double)per[i] - mean) * ((double)per[i] - mean) / seconds;
     printf("  %-28s %d s: mean %.3f M msgs/s, CV %.2f%%\n", "throughput 4x4 16B", seconds, mean / 1e6,
            mean > 0 ? 100.0 * sqrt(var) / mean : 0.0);
+    {
+        double rate[600];
+        for (i = 0; i < seconds; i++)
+            rate[i] = (double)per[i];
+        rkb_record(&g_bench, "throughput 4x4 16B echo", "msgs/s", rate, (size_t)seconds,
+                   "replies received per second: 4 host senders -> 4 echo actors -> 1 host receiver, 16-byte payload");
+    }
     for (i = 0; i < 4; i++) {
         rk_control c;
         RK(rk_actor_control(rt, a[i], &c));
@@ -500,15 +538,20 @@ static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n)
     pinger_start st = {q, 0, n};
     pinger_done d;
     rk_msgbuf mb;
+    double per_trip[3];
     int rep;
     mb.data = &d;
     mb.capacity = sizeof d;
     for (rep = 0; rep < 3; rep++) {
         RK(rk_send(rt, p, B_START, &st, sizeof st));
         RK(rk_recv(rt, &mb, 60000000000ull));
+        per_trip[rep] = (double)d.ns / 1e3 / (double)d.n;
         printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", "k2k actor<->actor",
-               (unsigned long long)d.n, (double)d.ns / 1e3 / (double)d.n);
+               (unsigned long long)d.n, per_trip[rep]);
     }
+    rkb_record(&g_bench, "k2k actor<->actor", "us", per_trip, 3,
+               "each sample: mean actor->actor->actor round trip over n trips on two blocks, device clock, "
+               "global-memory tier");
 }
 
 static void ours_lifecycle(rk_runtime *rt, uint64_t n)
@@ -543,6 +586,25 @@ static void ours_lifecycle(rk_runtime *rt, uint64_t n)
 }
 
 /* ---- main ------------------------------------------------------------------------------------------- */
+
+/* The comparisons for the JSON file: the runtime's round trip against each
+ * baseline measured before it in this process (ids: rkb_slug of the names). */
+static void compare_all(void)
+{
+    static const char *const pairs[][3] = {
+        {"rk_call_64b", "pingpong_msg64_fence_acq_rel", "round trip / ring-slot ping-pong (same fence)"},
+        {"rk_call_64b", "pingpong_flag_fence_sc", "round trip / flag ping-pong with fence.sc.sys"},
+        {"rk_call_64b", "pingpong_flag", "round trip / flag ping-pong, no fence (platform floor)"},
+        {"rk_call_64b", "launch_sync", "round trip / cudaLaunchKernel + cudaStreamSynchronize"},
+        {"rk_call_64b", "graph_replay_sync", "round trip / CUDA graph replay + cudaStreamSynchronize"},
+        {"backend_send_poll_64b", "pingpong_msg64_fence_acq_rel", "backend alone / ring-slot ping-pong"},
+        {"rk_call_64b_fence_sc", "pingpong_msg64_fence_sc",
+         "round trip with fence.sc.sys / ring-slot ping-pong, fence.sc"},
+    };
+    printf("comparisons (ratio of medians, Welch's t-test on the means):\n");
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
+        rkb_compare(&g_bench, pairs[i][0], pairs[i][1], pairs[i][2]);
+}
 
 static uint64_t arg_u64(int argc, char **argv, const char *name, uint64_t dflt)
 {
@@ -581,12 +643,17 @@ int main(int argc, char **argv)
     rk_actor_id a[4], p, q;
     double call, call_sc;
     char name[16];
-    int i;
+    int i, rc;
 
     if (cudaGetDeviceCount(&dev) != cudaSuccess || dev == 0) {
         printf("no CUDA device\n");
         return 77;
     }
+    if (rkb_init(&g_bench, "bench_gpu_roundtrip", argc, argv) != 0)
+        return 77;
+    rkb_param_num(&g_bench, "trials", (double)trials);
+    rkb_param_num(&g_bench, "warmup", (double)warmup);
+    rkb_param_num(&g_bench, "seconds", seconds);
     CK(cudaGetDeviceProperties(&prop, 0));
     CK(cudaDriverGetVersion(&drv));
     CK(cudaRuntimeGetVersion(&rtv));
@@ -608,7 +675,20 @@ int main(int argc, char **argv)
     q = launch(rt, "pong", &pinger_type);
     call = ours_call(rt, a[0], "rk_call 64B", trials, warmup)->median;
     ours_send_recv(rt, a[0], trials, warmup);
-    ours_backend(rt, a[0], trials, warmup);
+    {
+        /* The GPU's share of it: from the poll that saw the request to the
+         * next poll (copy in, handler, reply, publication fence). */
+        rk_control c0, c1;
+        RK(rk_actor_control(rt, a[0], &c0));
+        ours_backend(rt, a[0], trials, warmup);
+        RK(rk_actor_control(rt, a[0], &c1));
+        double share =
+            c1.msgs_in > c0.msgs_in ? (double)(c1.busy_ns - c0.busy_ns) / 1e3 / (double)(c1.msgs_in - c0.msgs_in) : 0.0;
+        printf("  %-28s %.3f us per message (mean, GPU busy_ns of the echo actor)\n", "backend GPU share", share);
+        rkb_value_record(&g_bench, "backend GPU share", "us", share,
+                         "mean GPU time per message of the echo actor during the backend round trips (busy_ns): "
+                         "copy in, handler, reply, publication fence");
+    }
     ours_injection(rt, a[1], trials);
     ours_k2k(rt, p, q, 100000);
     ours_throughput(rt, a, seconds);
@@ -626,8 +706,12 @@ int main(int argc, char **argv)
     unsetenv("RK_CUDA_FENCE");
 
     printf("floors (after the runtime):\n");
+    g_phase = " (after the runtime)";
     floors(trials / 2, warmup / 2);
+    g_phase = "";
 
+    compare_all();
+    rc = rkb_finish(&g_bench);
     printf("\nsummary (medians, us): rk_call %.3f | backend %.3f | pingpong flag %.3f, flag+fence %.3f, "
            "msg64 acq_rel %.3f | launch+sync %.3f | graph+sync %.3f\n",
            call, find("backend send+poll 64B"), find("pingpong/flag"), find("pingpong/flag+fence.sc"),
@@ -639,5 +723,5 @@ int main(int argc, char **argv)
            "rk_call with fence.sc %.3f us\n",
            call / find("pingpong/flag+fence.sc"), call / find("pingpong/msg64 fence.acq_rel"),
            call / find("pingpong/flag"), call_sc);
-    return 0;
+    return rc;
 }
