@@ -2,6 +2,7 @@
 #ifndef RK_TEST_H
 #define RK_TEST_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,6 +29,28 @@ static inline uint64_t rk_test_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void rk_test_sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    nanosleep(&ts, NULL);
+}
+
+/* A gate that handlers wait at (on worker threads, so no cmocka asserts):
+ * counts the arrival in *entered, then waits until *gate is set. Returns 0
+ * if it stayed closed for limit_ns, so a bug fails a test instead of
+ * hanging it. */
+static inline int rk_test_gate_wait(atomic_int *gate, atomic_int *entered, uint64_t limit_ns)
+{
+    uint64_t deadline = rk_test_now_ns() + limit_ns;
+    atomic_fetch_add(entered, 1);
+    while (!atomic_load(gate)) {
+        if (rk_test_now_ns() > deadline)
+            return 0;
+        rk_test_sleep_ns(100000);
+    }
+    return 1;
 }
 
 #endif

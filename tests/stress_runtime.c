@@ -106,12 +106,6 @@ static void fail(const char *fmt, ...)
 
 static uint64_t g_deadline;
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
 /* One step of a bounded wait; returns 0 when the caller must give up. */
 static int backoff(unsigned *spins, const char *what)
 {
@@ -124,7 +118,7 @@ static int backoff(unsigned *spins, const char *what)
     if (++*spins < 16)
         sched_yield();
     else
-        sleep_ns(20000);
+        rk_test_sleep_ns(20000);
     return 1;
 }
 
@@ -471,7 +465,7 @@ static int check_metrics(shared *sh, uint64_t total)
             out += m.msgs_out;
         }
         if (in != total + RELAYS)
-            sleep_ns(1000000);
+            rk_test_sleep_ns(1000000);
     } while (in != total + RELAYS && rk_test_now_ns() < until);
     if (in != total + RELAYS || out != total) { /* in: the data and one setup each */
         fail("relays handled %" PRIu64 " and forwarded %" PRIu64 " of %" PRIu64, in, out, total);

@@ -34,12 +34,6 @@ enum {
 static atomic_int g_gate;
 static atomic_ullong g_handled;
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
 static rk_status ev_handle(rk_ctx *ctx, void *state, const rk_msg *m)
 {
     (void)ctx;
@@ -49,7 +43,7 @@ static rk_status ev_handle(rk_ctx *ctx, void *state, const rk_msg *m)
     if (m->type == T_HOLD) {
         uint64_t deadline = rk_test_now_ns() + 10 * SEC;
         while (!atomic_load(&g_gate) && rk_test_now_ns() < deadline)
-            sleep_ns(100000);
+            rk_test_sleep_ns(100000);
     }
     atomic_fetch_add(&g_handled, 1);
     return RK_OK;
@@ -326,7 +320,7 @@ static void test_poll_wakes(void **state)
     uint64_t t0 = rk_test_now_ns();
 
     assert_int_equal(pthread_create(&p.thread, NULL, poller_main, &p), 0);
-    sleep_ns(20 * MS);
+    rk_test_sleep_ns(20 * MS);
     assert_int_equal(send_as(rt, a, 9), RK_ETENANT);
     pthread_join(p.thread, NULL);
     assert_int_equal(p.result, RK_OK);

@@ -67,17 +67,11 @@ static void reset_globals(void)
     atomic_store(&g_ctx_done, 0);
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
 static void gate_wait(void)
 {
     uint64_t deadline = rk_test_now_ns() + GATE_LIMIT_NS;
     while (!atomic_load(&g_gate) && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
 }
 
 static void on_data(sink_state *s, const rk_msg *m)
@@ -90,7 +84,7 @@ static void on_data(sink_state *s, const rk_msg *m)
         s->next[d.producer]++;
     /* A slow consumer, so that producers outrun it and meet a full queue. */
     if (++s->handled % 64 == 0)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
 }
 
 static void on_big(const rk_msg *m)
@@ -202,7 +196,7 @@ static int wait_delivered(uint64_t want)
     while (atomic_load(&g_delivered) < want) {
         if (rk_test_now_ns() > deadline)
             return 0;
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
     }
     return 1;
 }
@@ -247,7 +241,7 @@ static void test_credits_basic(void **state)
     assert_true(wait_delivered(8));
     deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (credits(rt, a) != 8 && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     assert_int_equal(credits(rt, a), 8);
     assert_int_equal(atomic_load(&g_order_errors), 0);
 
@@ -269,7 +263,7 @@ static void test_ctx_credits_and_host_queue(void **state)
     assert_int_equal(rk_send(rt, a, T_CREDITS, &v, sizeof v), RK_OK);
     deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (!atomic_load(&g_ctx_done) && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     assert_int_equal(atomic_load(&g_ctx_status), RK_OK);
     assert_int_equal(atomic_load(&g_ctx_credits), 32);
 
@@ -277,7 +271,7 @@ static void test_ctx_credits_and_host_queue(void **state)
     v = 9999;
     assert_int_equal(rk_send(rt, a, T_CREDITS, &v, sizeof v), RK_OK);
     while (!atomic_load(&g_ctx_done) && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     assert_int_equal(atomic_load(&g_ctx_status), RK_ENOACTOR);
 
     /* Three messages to the host take three of its queue's credits. */
@@ -289,7 +283,7 @@ static void test_ctx_credits_and_host_queue(void **state)
     v = RK_ACTOR_HOST;
     assert_int_equal(rk_send(rt, a, T_CREDITS, &v, sizeof v), RK_OK);
     while (!atomic_load(&g_ctx_done) && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     assert_int_equal(atomic_load(&g_ctx_status), RK_OK);
     assert_int_equal(atomic_load(&g_ctx_credits), 4096 - 3);
 }
@@ -332,7 +326,7 @@ typedef struct opener {
 static void *opener_main(void *arg)
 {
     opener *o = arg;
-    sleep_ns(o->after_ns);
+    rk_test_sleep_ns(o->after_ns);
     atomic_store(&g_gate, 1);
     return NULL;
 }
@@ -409,7 +403,7 @@ static void test_send_wait_shutdown(void **state)
 
     fill(rt, a, 4);
     assert_int_equal(pthread_create(&w.thread, NULL, waiter_main, &w), 0);
-    sleep_ns(20 * MS); /* most likely waiting by now; ESHUTDOWN either way */
+    rk_test_sleep_ns(20 * MS); /* most likely waiting by now; ESHUTDOWN either way */
     t0 = rk_test_now_ns();
     assert_int_equal(pthread_create(&sd, NULL, shutdown_main, rt), 0);
     pthread_join(w.thread, NULL);
@@ -482,7 +476,7 @@ static void test_credits_bound_depth(void **state)
         assert_int_equal(rk_credits(rt, a, &c), RK_OK);
         assert_true(c <= CAP);
         samples++;
-        sleep_ns(20000);
+        rk_test_sleep_ns(20000);
     }
     for (uint32_t i = 0; i < PRODUCERS; i++) {
         pthread_join(p[i].thread, NULL);
@@ -585,7 +579,7 @@ static void test_memory_pressure(void **state)
     expect_event(sub, RK_EVENT_PRESSURE_CLEAR);
     deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (usage(rt).payload_bytes != 0 && rk_test_now_ns() < deadline)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     u = usage(rt);
     assert_int_equal(u.payload_bytes, 0);
     assert_int_equal(u.alarm, 0);

@@ -90,22 +90,10 @@ static uint32_t received(rk_actor_id self, got *last)
     return n;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
+/* Returns 0 if the gate stayed closed for GATE_LIMIT_NS. */
 static int gate_wait(void)
 {
-    uint64_t deadline = rk_test_now_ns() + GATE_LIMIT_NS;
-    atomic_fetch_add(&g_entered, 1);
-    while (!atomic_load(&g_gate)) {
-        if (rk_test_now_ns() > deadline)
-            return 0;
-        sleep_ns(100000);
-    }
-    return 1;
+    return rk_test_gate_wait(&g_gate, &g_entered, GATE_LIMIT_NS);
 }
 
 /* ---- the subscriber ------------------------------------------------------------ */
@@ -207,7 +195,7 @@ static void wait_received(rk_actor_id self, uint32_t n)
     while (received(self, NULL) < n) {
         if (rk_test_now_ns() > deadline)
             fail_msg("actor %u received %u, waited for %u", self, received(self, NULL), n);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
 }
 
@@ -334,7 +322,7 @@ static void refusals_are_dead_lettered(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (s != RK_FAILED) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
         assert_int_equal(rk_actor_state(rt, dead, &s), RK_OK);
     }
 
@@ -344,7 +332,7 @@ static void refusals_are_dead_lettered(void **state)
     assert_int_equal(rep.delivered, 2);
     sent++;
     while (atomic_load(&g_entered) == 0)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     delivered_slow = 1;
 
     /* Publish until slow's inbox refuses (capacity 2: within a few). */
@@ -393,12 +381,12 @@ static void refusals_are_dead_lettered(void **state)
         assert_true(rk_test_now_ns() < deadline);
         publish_u64(rt, "feed/y", 99, &rep);
         if (rep.refused == 3)
-            sleep_ns(MS);
+            rk_test_sleep_ns(MS);
     } while (rep.refused == 3);
     got last = {0};
     while (received(slow, &last) < delivered_slow + 1 || last.v != 99) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     assert_int_equal(received(slow, NULL), delivered_slow + 1);
 }
@@ -543,7 +531,7 @@ static void terminated_subscriber_is_unsubscribed(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (s != RK_FAILED) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
         assert_int_equal(rk_actor_state(rt, b, &s), RK_OK);
     }
     assert_int_equal(rk_restart(rt, b), RK_OK);
@@ -640,7 +628,7 @@ static void concurrent_publishers(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (received(s1, NULL) + received(s2, NULL) < delivered) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     assert_int_equal(received(s1, NULL) + received(s2, NULL), delivered);
     assert_int_equal(rk_dead_letter_count(rt), refused);

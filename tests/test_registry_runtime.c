@@ -34,12 +34,6 @@ static rk_status n_handle(rk_ctx *ctx, void *state, const rk_msg *m)
 
 static const rk_actor_type n_type = {.name = "named", .handle = n_handle};
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
 static int setup(void **state)
 {
     rk_runtime *rt;
@@ -191,7 +185,7 @@ static void restart_rebinds_generation(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (bound_generation(rt, "svc/b") != 2) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     rk_actor_metrics m;
     assert_int_equal(rk_actor_metrics_get(rt, b, &m), RK_OK);
@@ -235,7 +229,7 @@ static void terminate_unregisters(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (s != RK_FAILED) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
         assert_int_equal(rk_actor_state(rt, c, &s), RK_OK);
     }
     assert_int_equal(rk_lookup(rt, "job/c", &id), RK_OK);

@@ -109,23 +109,10 @@ static uint64_t log_at(uint32_t i)
     return v;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
 /* Returns 0 if the gate stayed closed for GATE_LIMIT_NS. */
 static int gate_wait(void)
 {
-    uint64_t deadline = rk_test_now_ns() + GATE_LIMIT_NS;
-    atomic_fetch_add(&g_entered, 1);
-    while (!atomic_load(&g_gate)) {
-        if (rk_test_now_ns() > deadline)
-            return 0;
-        sleep_ns(100000);
-    }
-    return 1;
+    return rk_test_gate_wait(&g_gate, &g_entered, GATE_LIMIT_NS);
 }
 
 /* ---- the universal actor ------------------------------------------------ */
@@ -242,7 +229,7 @@ static int teardown(void **state)
 static void *opener_main(void *arg)
 {
     fx *f = arg;
-    sleep_ns(f->open_after_ns);
+    rk_test_sleep_ns(f->open_after_ns);
     atomic_store(&g_gate, 1);
     return NULL;
 }
@@ -348,7 +335,7 @@ static uint64_t wait_msgs_in(rk_runtime *rt, rk_actor_id id, uint64_t n)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     rk_actor_metrics m = metrics(rt, id);
     while (m.msgs_in < n && rk_test_now_ns() < deadline) {
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
         m = metrics(rt, id);
     }
     return m.msgs_in;
@@ -359,7 +346,7 @@ static rk_lifecycle_state wait_state(rk_runtime *rt, rk_actor_id id, rk_lifecycl
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     rk_lifecycle_state s = state_of(rt, id);
     while (s != want && rk_test_now_ns() < deadline) {
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
         s = state_of(rt, id);
     }
     return s;
@@ -369,7 +356,7 @@ static uint32_t wait_log(uint32_t n)
 {
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (log_count() < n && rk_test_now_ns() < deadline)
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
     return log_count();
 }
 
@@ -377,7 +364,7 @@ static void wait_entered(int n)
 {
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (atomic_load(&g_entered) < n && rk_test_now_ns() < deadline)
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
     assert_int_equal(atomic_load(&g_entered), n);
 }
 
@@ -932,7 +919,7 @@ static void *acct_main(void *arg)
         else if (st == RK_ETIMEDOUT)
             c->timed_out++;
         else if (st == RK_EFULL) /* calls that give up at once outrun the actor: nothing was sent */
-            c->full++, sleep_ns(20000);
+            c->full++, rk_test_sleep_ns(20000);
         else if (c->other++ == 0)
             c->first_other = st;
     }
@@ -1215,7 +1202,7 @@ static void terminate_drains_first(void **state)
     for (uint64_t i = 1; i <= QUEUED; i++)
         assert_int_equal(send_u64(rt, id, T_REC, i), RK_OK);
     assert_int_equal(pthread_create(&t, NULL, terminate_main, &c), 0);
-    sleep_ns(50 * MS); /* let the command reach the worker, behind the held handler */
+    rk_test_sleep_ns(50 * MS); /* let the command reach the worker, behind the held handler */
     assert_int_equal(log_count(), 1);
     atomic_store(&g_gate, 1);
     pthread_join(t, NULL);
@@ -1318,7 +1305,7 @@ static void handler_failure(void **state)
         memset(&e, 0, sizeof e);
         if (rk_runtime_error(rt, &e) == RK_OK)
             break;
-        sleep_ns(200000);
+        rk_test_sleep_ns(200000);
     } while (rk_test_now_ns() - t0 < WAIT_LIMIT_NS);
     assert_int_equal(e.actor, bad);
     assert_int_equal(e.generation, 1);
@@ -1472,7 +1459,7 @@ static void metrics_exact(void **state)
     assert_int_equal(v, 103); /* the last count: 100 + 3 */
 
     assert_int_equal(wait_msgs_in(rt, id, 18), 18);
-    sleep_ns(10 * MS);
+    rk_test_sleep_ns(10 * MS);
     m = metrics(rt, id);
     assert_int_equal(m.msgs_in, 18);
     assert_int_equal(m.msgs_out, 18);

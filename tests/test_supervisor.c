@@ -83,22 +83,10 @@ static uint32_t log_get(char kind, entry *out, uint32_t cap)
     return n;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
-    nanosleep(&ts, NULL);
-}
-
+/* Returns 0 if the gate stayed closed for GATE_LIMIT_NS. */
 static int gate_wait(void)
 {
-    uint64_t deadline = rk_test_now_ns() + GATE_LIMIT_NS;
-    atomic_fetch_add(&g_entered, 1);
-    while (!atomic_load(&g_gate)) {
-        if (rk_test_now_ns() > deadline)
-            return 0;
-        sleep_ns(100000);
-    }
-    return 1;
+    return rk_test_gate_wait(&g_gate, &g_entered, GATE_LIMIT_NS);
 }
 
 /* ---- the actor --------------------------------------------------------------------- */
@@ -237,7 +225,7 @@ static void wait_actor(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state state,
         if (rk_test_now_ns() > deadline)
             fail_msg("actor %u: %s gen %u, waited for %s gen %u", id, rk_lifecycle_state_name(m.state),
                      m.generation, rk_lifecycle_state_name(state), gen);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
         m = metrics(rt, id);
     }
 }
@@ -250,7 +238,7 @@ static void wait_sup(rk_runtime *rt, rk_actor_id sup, rk_lifecycle_state state, 
         if (rk_test_now_ns() > deadline)
             fail_msg("supervisor %s: %s gen %u, waited for %s gen %u", i.name, rk_lifecycle_state_name(i.state),
                      i.generation, rk_lifecycle_state_name(state), gen);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
         i = info(rt, sup);
     }
 }
@@ -542,7 +530,7 @@ static void window_expiry_allows_more_restarts(void **state)
     fail_and_wait(rt, x, 1);
     /* The restart happened before the wait returned: after this sleep it
      * is certainly older than the window. */
-    sleep_ns(window + 50 * MS);
+    rk_test_sleep_ns(window + 50 * MS);
     assert_int_equal(info(rt, sup).recent_restarts, 0);
     fail_and_wait(rt, x, 2);
     rk_supervisor_info i = info(rt, sup);
@@ -586,7 +574,7 @@ static void restart_types(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (info(rt, sup).children != 2) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     assert_int_equal(metrics(rt, temp).state, RK_FAILED);
     assert_int_equal(metrics(rt, temp).generation, 1);
@@ -708,7 +696,7 @@ static void old_generation_messages_refused(void **state)
      * and one for whichever generation is current. */
     send_type(rt, x, T_GATE);
     while (atomic_load(&g_entered) == 0)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     send_type(rt, x, T_FAIL);
     memset(&m, 0, sizeof m);
     m.type = T_REC;
@@ -725,7 +713,7 @@ static void old_generation_messages_refused(void **state)
     uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (log_get('R', recs, 8) < 1) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     /* Generation 2 handled only the message for "current"... */
     assert_int_equal(log_get('R', recs, 8), 1);
@@ -749,7 +737,7 @@ static void old_generation_messages_refused(void **state)
     deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
     while (log_get('R', recs, 8) < 2) {
         assert_true(rk_test_now_ns() < deadline);
-        sleep_ns(MS);
+        rk_test_sleep_ns(MS);
     }
     assert_int_equal(recs[1].v, 5);
 }
@@ -796,11 +784,11 @@ static void terminate_answers_a_failure_while_draining(void **state)
      * its terminate, which the worker applies before it runs x again. */
     send_type(rt, w, T_GATE);
     while (atomic_load(&g_entered) == 0)
-        sleep_ns(100000);
+        rk_test_sleep_ns(100000);
     send_type(rt, x, T_FAIL);
     c = (term_call){rt, x, RK_OK};
     assert_int_equal(pthread_create(&th, NULL, terminate_main, &c), 0);
-    sleep_ns(50 * MS); /* lets the terminate be posted first; either order is correct */
+    rk_test_sleep_ns(50 * MS); /* lets the terminate be posted first; either order is correct */
     uint64_t start = rk_test_now_ns();
     atomic_store(&g_gate, 1);
     pthread_join(th, NULL);
@@ -935,7 +923,7 @@ static void *storm_main(void *arg)
             do {
                 if (rk_actor_metrics_get(s->rt, s->ids[i], &m) != RK_OK || rk_test_now_ns() > deadline)
                     s->ok = 0;
-                sleep_ns(200000);
+                rk_test_sleep_ns(200000);
             } while (s->ok && !(m.state == RK_ACTIVE && m.generation == round + 1));
         }
     }

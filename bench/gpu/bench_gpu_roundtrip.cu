@@ -176,24 +176,6 @@ static result *report(const char *name, uint64_t *v, uint64_t n)
     return r;
 }
 
-#define CK(call)                                                                                     \
-    do {                                                                                             \
-        cudaError_t e_ = (call);                                                                     \
-        if (e_ != cudaSuccess) {                                                                     \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));  \
-            exit(1);                                                                                 \
-        }                                                                                            \
-    } while (0)
-
-#define RK(call)                                                                                     \
-    do {                                                                                             \
-        rk_status s_ = (call);                                                                       \
-        if (s_ != RK_OK) {                                                                           \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, rk_status_name(s_));       \
-            exit(1);                                                                                 \
-        }                                                                                            \
-    } while (0)
-
 /* ---- raw mapped-memory ping-pong ------------------------------------------------------------ */
 
 enum { PP_FLAG, PP_FLAG_FENCE, PP_MSG_SC, PP_MSG_ACQREL, PP_MSG_RELEASE, PP_MODES };
@@ -236,15 +218,15 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
 {
     uint64_t *ping, *pong, *dping, *dpong, *t = (uint64_t *)malloc(trials * 8), i, total = trials + warmup;
     cudaStream_t s;
-    CK(cudaHostAlloc((void **)&ping, 128, cudaHostAllocMapped));
-    CK(cudaHostAlloc((void **)&pong, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&ping, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&pong, 128, cudaHostAllocMapped));
     memset(ping, 0, 128);
     memset(pong, 0, 128);
-    CK(cudaHostGetDevicePointer((void **)&dping, ping, 0));
-    CK(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
-    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dping, ping, 0));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
+    RKB_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     pingpong_kernel<<<1, 32, 0, s>>>(dping, dpong, total, mode);
-    CK(cudaGetLastError());
+    RKB_CUDA(cudaGetLastError());
     for (i = 1; i <= total; i++) {
         uint64_t t0 = now_ns(), spins = 0;
         if (mode > PP_FLAG_FENCE) {
@@ -266,11 +248,11 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
             exit(1);
         }
     }
-    CK(cudaStreamSynchronize(s));
+    RKB_CUDA(cudaStreamSynchronize(s));
     report(pp_names[mode], t, trials);
-    CK(cudaStreamDestroy(s));
-    CK(cudaFreeHost(ping));
-    CK(cudaFreeHost(pong));
+    RKB_CUDA(cudaStreamDestroy(s));
+    RKB_CUDA(cudaFreeHost(ping));
+    RKB_CUDA(cudaFreeHost(pong));
     free(t);
 }
 
@@ -288,25 +270,25 @@ static void launches(uint64_t trials, uint64_t warmup, int graph)
     cudaStream_t s;
     cudaGraph_t g;
     cudaGraphExec_t ge;
-    CK(cudaHostAlloc((void **)&req, 128, cudaHostAllocMapped));
-    CK(cudaHostAlloc((void **)&rep, 128, cudaHostAllocMapped));
-    CK(cudaHostGetDevicePointer((void **)&dreq, req, 0));
-    CK(cudaHostGetDevicePointer((void **)&drep, rep, 0));
-    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    RKB_CUDA(cudaHostAlloc((void **)&req, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&rep, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dreq, req, 0));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&drep, rep, 0));
+    RKB_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     if (graph) {
-        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        RKB_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
         echo_kernel<<<1, 32, 0, s>>>(dreq, drep);
-        CK(cudaStreamEndCapture(s, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
+        RKB_CUDA(cudaStreamEndCapture(s, &g));
+        RKB_CUDA(cudaGraphInstantiate(&ge, g, 0));
     }
     for (i = 0; i < trials + warmup; i++) {
         uint64_t t0 = now_ns();
         req[0] = i;
         if (graph)
-            CK(cudaGraphLaunch(ge, s));
+            RKB_CUDA(cudaGraphLaunch(ge, s));
         else
             echo_kernel<<<1, 32, 0, s>>>(dreq, drep);
-        CK(cudaStreamSynchronize(s));
+        RKB_CUDA(cudaStreamSynchronize(s));
         if (((volatile uint64_t *)rep)[0] != i + 1) {
             fprintf(stderr, "launch: wrong reply\n");
             exit(1);
@@ -316,12 +298,12 @@ static void launches(uint64_t trials, uint64_t warmup, int graph)
     }
     report(graph ? "graph replay+sync" : "launch+sync", t, trials);
     if (graph) {
-        CK(cudaGraphExecDestroy(ge));
-        CK(cudaGraphDestroy(g));
+        RKB_CUDA(cudaGraphExecDestroy(ge));
+        RKB_CUDA(cudaGraphDestroy(g));
     }
-    CK(cudaStreamDestroy(s));
-    CK(cudaFreeHost(req));
-    CK(cudaFreeHost(rep));
+    RKB_CUDA(cudaStreamDestroy(s));
+    RKB_CUDA(cudaFreeHost(req));
+    RKB_CUDA(cudaFreeHost(rep));
     free(t);
 }
 
@@ -335,7 +317,7 @@ static rk_runtime *runtime(uint32_t max_actors)
     o.backend = RK_BACKEND_CUDA;
     o.max_actors = max_actors;
     o.gpu_program = &bench_program;
-    RK(rk_runtime_create(&rt, &o));
+    RKB_RK(rk_runtime_create(&rt, &o));
     return rt;
 }
 
@@ -349,7 +331,7 @@ static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type 
     rk_actor_options_init(&o);
     o.name = name;
     o.type = t;
-    RK(rk_launch(rt, &o, &id));
+    RKB_RK(rk_launch(rt, &o, &id));
     return id;
 }
 
@@ -363,7 +345,7 @@ static result *ours_call(rk_runtime *rt, rk_actor_id a, const char *name, uint64
     for (i = 0; i < trials + warmup; i++) {
         uint64_t t0 = now_ns();
         req[0] = i;
-        RK(rk_call(rt, a, B_ECHO, req, sizeof req, &mb, 5000000000ull));
+        RKB_RK(rk_call(rt, a, B_ECHO, req, sizeof req, &mb, 5000000000ull));
         if (i >= warmup)
             t[i - warmup] = now_ns() - t0;
         if (rep[0] != i) {
@@ -393,7 +375,7 @@ static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64
         h.tenant = a->tenant;
         h.len = sizeof req;
         req[0] = i;
-        RK(rt->ops->send(rt, a, &h, req));
+        RKB_RK(rt->ops->send(rt, a, &h, req));
         while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL)
             if (++spins > 4000000000ull) {
                 fprintf(stderr, "backend: no answer\n");
@@ -422,8 +404,8 @@ static void ours_send_recv(rk_runtime *rt, rk_actor_id a, uint64_t trials, uint6
     for (i = 0; i < trials + warmup; i++) {
         uint64_t t0 = now_ns();
         req[0] = i;
-        RK(rk_send(rt, a, B_ECHO, req, sizeof req));
-        RK(rk_recv(rt, &mb, 5000000000ull));
+        RKB_RK(rk_send(rt, a, B_ECHO, req, sizeof req));
+        RKB_RK(rk_recv(rt, &mb, 5000000000ull));
         if (i >= warmup)
             t[i - warmup] = now_ns() - t0;
     }
@@ -442,11 +424,11 @@ static void ours_injection(rk_runtime *rt, rk_actor_id a, uint64_t trials)
         uint64_t k, burst = trials - i < 256 ? trials - i : 256;
         for (k = 0; k < burst; k++) {
             uint64_t t0 = now_ns();
-            RK(rk_send(rt, a, B_ECHO, req, sizeof req));
+            RKB_RK(rk_send(rt, a, B_ECHO, req, sizeof req));
             t[i + k] = now_ns() - t0;
         }
         for (k = 0; k < burst; k++)
-            RK(rk_recv(rt, &mb, 5000000000ull));
+            RKB_RK(rk_recv(rt, &mb, 5000000000ull));
         i += burst;
     }
     report("injection: rk_send alone", t, trials);
@@ -526,7 +508,7 @@ static void ours_throughput(rk_runtime *rt, const rk_actor_id *a, int seconds)
     }
     for (i = 0; i < 4; i++) {
         rk_control c;
-        RK(rk_actor_control(rt, a[i], &c));
+        RKB_RK(rk_actor_control(rt, a[i], &c));
         printf("  %-28s actor %d: %llu messages, GPU busy %.3f us per message (handler and its sends)\n",
                "throughput per actor", i, (unsigned long long)c.msgs_in,
                c.msgs_in ? (double)c.busy_ns / 1e3 / (double)c.msgs_in : 0.0);
@@ -543,8 +525,8 @@ static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n)
     mb.data = &d;
     mb.capacity = sizeof d;
     for (rep = 0; rep < 3; rep++) {
-        RK(rk_send(rt, p, B_START, &st, sizeof st));
-        RK(rk_recv(rt, &mb, 60000000000ull));
+        RKB_RK(rk_send(rt, p, B_START, &st, sizeof st));
+        RKB_RK(rk_recv(rt, &mb, 60000000000ull));
         per_trip[rep] = (double)d.ns / 1e3 / (double)d.n;
         printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", "k2k actor<->actor",
                (unsigned long long)d.n, per_trip[rep]);
@@ -568,13 +550,13 @@ static void ours_lifecycle(rk_runtime *rt, uint64_t n)
         o.type = &echo_type;
         o.inbox_capacity = 64;
         t0 = now_ns();
-        RK(rk_launch(rt, &o, &id));
+        RKB_RK(rk_launch(rt, &o, &id));
         tc[i] = now_ns() - t0;
         t0 = now_ns();
-        RK(rk_restart(rt, id));
+        RKB_RK(rk_restart(rt, id));
         tr[i] = now_ns() - t0;
         t0 = now_ns();
-        RK(rk_terminate(rt, id));
+        RKB_RK(rk_terminate(rt, id));
         tt[i] = now_ns() - t0;
     }
     report("lifecycle: create", tc, n);
@@ -654,12 +636,12 @@ int main(int argc, char **argv)
     rkb_param_num(&g_bench, "trials", (double)trials);
     rkb_param_num(&g_bench, "warmup", (double)warmup);
     rkb_param_num(&g_bench, "seconds", seconds);
-    CK(cudaGetDeviceProperties(&prop, 0));
-    CK(cudaDriverGetVersion(&drv));
-    CK(cudaRuntimeGetVersion(&rtv));
+    RKB_CUDA(cudaGetDeviceProperties(&prop, 0));
+    RKB_CUDA(cudaDriverGetVersion(&drv));
+    RKB_CUDA(cudaRuntimeGetVersion(&rtv));
     printf("device: %s, %d SMs, CUDA driver %d, runtime %d; trials %llu after %llu warm-up\n", prop.name,
            prop.multiProcessorCount, drv, rtv, (unsigned long long)trials, (unsigned long long)warmup);
-    CK(cudaFree(0));
+    RKB_CUDA(cudaFree(0));
 
     printf("floors (before the runtime):\n");
     floors(trials, warmup);
@@ -679,9 +661,9 @@ int main(int argc, char **argv)
         /* The GPU's share of it: from the poll that saw the request to the
          * next poll (copy in, handler, reply, publication fence). */
         rk_control c0, c1;
-        RK(rk_actor_control(rt, a[0], &c0));
+        RKB_RK(rk_actor_control(rt, a[0], &c0));
         ours_backend(rt, a[0], trials, warmup);
-        RK(rk_actor_control(rt, a[0], &c1));
+        RKB_RK(rk_actor_control(rt, a[0], &c1));
         double share =
             c1.msgs_in > c0.msgs_in ? (double)(c1.busy_ns - c0.busy_ns) / 1e3 / (double)(c1.msgs_in - c0.msgs_in) : 0.0;
         printf("  %-28s %.3f us per message (mean, GPU busy_ns of the echo actor)\n", "backend GPU share", share);
