@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hostq.h"
 #include "core/runtime_internal.h"
 
 #define RK__CREDIT_SLICE_NS 1000000ull /* a waiting send re-checks shutdown at least this often */
@@ -248,16 +249,6 @@ rk_status rk_send_wait(rk_runtime *rt, rk_actor_id dst, uint32_t type, const voi
                        uint64_t timeout_ns)
 {
     rk_msg m;
-    rk__actor *a;
-    if (!rt)
-        return RK_EINVAL;
-    a = rk__actor_get(rt, dst);
-    if (!a)
-        return RK_ENOACTOR;
-    memset(&m, 0, sizeof m);
-    m.type = type;
-    m.dst = dst;
-    m.tenant = a->tenant; /* as rk_send: the host speaks for every tenant */
-    m.len = len;
-    return rk_send_msg_wait(rt, &m, payload, timeout_ns);
+    rk_status st = rk__host_header(rt, dst, type, len, &m);
+    return st == RK_OK ? rk_send_msg_wait(rt, &m, payload, timeout_ns) : st;
 }

@@ -70,22 +70,27 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
     return st;
 }
 
-rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
+rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32_t len, rk_msg *m)
 {
-    rk_msg m;
     rk__actor *a;
-
     if (!rt)
         return RK_EINVAL;
     a = rk__actor_get(rt, dst);
     if (!a)
         return RK_ENOACTOR;
-    memset(&m, 0, sizeof m);
-    m.type = type;
-    m.dst = dst;
-    m.tenant = a->tenant; /* the host speaks for every tenant */
-    m.len = len;
-    return rk_send_msg(rt, &m, payload);
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    m->dst = dst;
+    m->tenant = a->tenant;
+    m->len = len;
+    return RK_OK;
+}
+
+rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
+{
+    rk_msg m;
+    rk_status st = rk__host_header(rt, dst, type, len, &m);
+    return st == RK_OK ? rk_send_msg(rt, &m, payload) : st;
 }
 
 /* ---- the host ring ------------------------------------------------------- */
@@ -336,24 +341,18 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
 {
     rk__pending_call call = {NULL, 0, NULL};
     rk__waiter w;
-    rk__actor *a;
     rk_status st;
     rk_msg m;
 
     if (!rt || !reply || (reply->capacity > 0 && !reply->data) || (len > 0 && !payload))
         return RK_EINVAL;
-    a = rk__actor_get(rt, dst);
-    if (!a)
-        return RK_ENOACTOR;
+    st = rk__host_header(rt, dst, type, len, &m);
+    if (st != RK_OK)
+        return st;
     st = rk__enter(rt);
     if (st != RK_OK)
         return st;
-    memset(&m, 0, sizeof m);
-    m.type = type;
     m.flags = RK_MSG_F_REQUEST;
-    m.dst = dst;
-    m.tenant = a->tenant;
-    m.len = len;
     m.corr = call.corr = __atomic_fetch_add(&rt->next_corr, 1, __ATOMIC_RELAXED);
 
     /* Registered before the send: the reply may beat us back. */

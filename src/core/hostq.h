@@ -12,4 +12,9 @@ void rk__hostq_destroy(rk_runtime *rt);
  * RK_ESHUTDOWN and returns how many there were. */
 uint64_t rk__hostq_discard(rk_runtime *rt);
 
+/* Fills *m with the header of a plain host send of `len` bytes of `type` to
+ * `dst`, in dst's tenant (the host speaks for every tenant). RK_EINVAL for
+ * a NULL runtime, RK_ENOACTOR for an unknown id. */
+rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32_t len, rk_msg *m);
+
 #endif
