@@ -14,7 +14,7 @@
 
 #include "core/events.h"
 #include "core/runtime_internal.h"
-#include "cpu/parker.h"
+#include "core/parker.h"
 
 #define RK__EVENT_DEFAULT_CAPACITY 1024u
 #define RK__EVENT_MAX_CAPACITY (1u << 24)

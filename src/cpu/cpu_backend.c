@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/runtime_internal.h"
-#include "cpu/parker.h"
+#include "core/parker.h"
 
 #define RK__BATCH 32             /* messages per actor per turn */
 #define RK__SPIN_NS 20000ull     /* spin this long before parking */

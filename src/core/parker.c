@@ -1,4 +1,4 @@
-#include "cpu/parker.h"
+#include "core/parker.h"
 
 #include <time.h>
 
