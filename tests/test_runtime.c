@@ -42,6 +42,7 @@ enum {
     T_STATUS = 9, /* (to the host) an rk_status as int32 */
     T_SETUP = 10, /* next = v */
     T_TOKEN = 11, /* token: ++hops; at limit send to the host, else to next */
+    T_HOLD = 12,  /* log v, wait until g_level >= v */
 };
 
 typedef struct ustate {
@@ -65,6 +66,7 @@ typedef struct token {
 
 static atomic_int g_gate;     /* 1 lets T_GATE / T_LATE handlers go on */
 static atomic_int g_entered;  /* handlers that reached the gate */
+static atomic_int g_level;    /* T_HOLD handlers of v <= this go on */
 static atomic_int g_inits;    /* calls of the init function */
 static atomic_int g_init_rc;  /* what the init function returns */
 
@@ -77,6 +79,7 @@ static void reset_globals(void)
 {
     atomic_store(&g_gate, 0);
     atomic_store(&g_entered, 0);
+    atomic_store(&g_level, 0);
     atomic_store(&g_inits, 0);
     atomic_store(&g_init_rc, RK_OK);
     pthread_mutex_lock(&g_log_lock);
@@ -113,6 +116,19 @@ static uint64_t log_at(uint32_t i)
 static int gate_wait(void)
 {
     return rk_test_gate_wait(&g_gate, &g_entered, GATE_LIMIT_NS);
+}
+
+/* Returns 0 if g_level stayed below `level` for GATE_LIMIT_NS. */
+static int hold_wait(int level)
+{
+    uint64_t deadline = rk_test_now_ns() + GATE_LIMIT_NS;
+    atomic_fetch_add(&g_entered, 1);
+    while (atomic_load(&g_level) < level) {
+        if (rk_test_now_ns() > deadline)
+            return 0;
+        rk_test_sleep_ns(100000);
+    }
+    return 1;
 }
 
 /* ---- the universal actor ------------------------------------------------ */
@@ -189,6 +205,9 @@ static rk_status u_handle(rk_ctx *ctx, void *state, const rk_msg *m)
         return RK_OK;
     case T_TOKEN:
         return u_token(ctx, s, m);
+    case T_HOLD:
+        log_value(v);
+        return hold_wait((int)v) ? RK_OK : RK_ETIMEDOUT;
     }
     return RK_OK; /* other types: handled, nothing to do */
 }
@@ -1219,6 +1238,52 @@ static void terminate_drains_first(void **state)
     assert_int_equal(send_u64(rt, id, T_REC, 1), RK_ESTATE);
 }
 
+static void *activate_main(void *arg)
+{
+    cmd_thread *c = arg;
+    c->result = rk_activate(c->rt, c->id);
+    return NULL;
+}
+
+/* A terminate whose caller timed out stays in force: an activate is refused
+ * while it drains, and the actor ends Terminated. (spec/lifecycle.pml found
+ * that the activate used to succeed, leaving the terminate armed, so that a
+ * later deactivate ended in Terminated.) The worker applies commands between
+ * batches of 32 messages; held handlers make the drain outlast the 5 s
+ * command timeout, and enough queued messages behind them keep the actor
+ * draining when the activate is applied. */
+static void terminate_timed_out_stays_in_force(void **state)
+{
+    fx *f = *state;
+    rk_runtime *rt = start(f, NULL);
+    rk_actor_id id = launch(rt, "slowterm", 256, 0);
+    enum { QUICK = 40 }; /* more than a worker's batch */
+    cmd_thread term = {rt, id, RK_EINTERNAL}, act = {rt, id, RK_EINTERNAL};
+    pthread_t t;
+
+    assert_int_equal(send_u64(rt, id, T_HOLD, 1), RK_OK);
+    wait_entered(1);
+    for (uint64_t i = 0; i < QUICK; i++)
+        assert_int_equal(send_u64(rt, id, T_REC, 100 + i), RK_OK);
+    assert_int_equal(send_u64(rt, id, T_HOLD, 2), RK_OK);
+    for (uint64_t i = 0; i < QUICK; i++)
+        assert_int_equal(send_u64(rt, id, T_REC, 200 + i), RK_OK);
+    assert_int_equal(pthread_create(&t, NULL, terminate_main, &term), 0);
+    rk_test_sleep_ns(50 * MS); /* the terminate waits behind the first held handler */
+    atomic_store(&g_level, 1); /* applied at the next batch; the second hold outlasts its deadline */
+    pthread_join(t, NULL);
+    assert_int_equal(term.result, RK_ETIMEDOUT);
+    assert_int_equal(state_of(rt, id), RK_DRAINING);
+
+    assert_int_equal(pthread_create(&t, NULL, activate_main, &act), 0);
+    rk_test_sleep_ns(50 * MS); /* the activate waits behind the second held handler */
+    atomic_store(&g_level, 2);
+    pthread_join(t, NULL);
+    assert_int_equal(act.result, RK_ESTATE);
+    assert_int_equal(wait_state(rt, id, RK_TERMINATED), RK_TERMINATED);
+    assert_int_equal(log_count(), 2 * QUICK + 2);
+}
+
 static void restart_fresh_state(void **state)
 {
     fx *f = *state;
@@ -1669,6 +1734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(full_inbox, setup, teardown),
         cmocka_unit_test_setup_teardown(lifecycle_illegal_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(terminate_drains_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(terminate_timed_out_stays_in_force, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_fresh_state, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(k2k_token_ring, setup, teardown),

@@ -420,6 +420,13 @@ static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
         *result = rk__start_actor(ca);
         return 1;
     default:
+        /* A terminate stays in force even after its caller timed out (as on
+         * the CUDA backend): activate and deactivate are refused until it
+         * completes, or a later deactivate would end in Terminated. */
+        if (ca->terminate && (cmd->ev == RK_EV_ACTIVATE || cmd->ev == RK_EV_DEACTIVATE)) {
+            *result = RK_ESTATE;
+            return 1;
+        }
         rk__set_state(ca, to);
         *result = RK_OK;
         return 1;
