@@ -13,6 +13,7 @@
 #include "ringkernel/actor.h"
 #include "ringkernel/checkpoint.h"
 #include "ringkernel/control.h"
+#include "ringkernel/device_caps.h"
 #include "ringkernel/events.h"
 #include "ringkernel/export.h"
 #include "ringkernel/flow.h"
@@ -54,6 +55,9 @@ typedef struct rk_runtime_options {
     uint64_t drain_timeout_ns;    /* shutdown's drain limit; default 1 s */
     int device;                   /* CUDA device ordinal; default 0 */
     const void *gpu_program;      /* CUDA: the program from RK_GPU_PROGRAM (device.cuh) */
+    uint32_t cluster_size;        /* CUDA: blocks per thread-block cluster (9.0+; device_caps.h);
+                                     0 or 1 = no clusters (default). The CPU backend ignores it */
+    int cluster_nonportable;      /* CUDA: allow a cluster_size above the portable 8; default 0 */
 } rk_runtime_options;
 
 /* Fills `o` with the defaults above. */
@@ -62,7 +66,10 @@ RK_API void rk_runtime_options_init(rk_runtime_options *o);
 /* Creates a runtime and starts its backend (threads, or the persistent
  * kernel). `o` may be NULL for defaults. Returns RK_EINVAL for bad options,
  * RK_ENOBACKEND if the backend was not built, RK_ENODEV if CUDA finds no
- * device, RK_ENOMEM. */
+ * device, RK_ENOMEM. RK_ENOTSUP on CUDA for a device that cannot run the
+ * kernel, or a cluster_size it cannot launch: refused before the launch
+ * (rk_device_check_cluster in device_caps.h says why; RK_CUDA_DEBUG=1
+ * logs it). */
 RK_API rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o);
 
 /* What happened to messages still in flight at shutdown. */
@@ -122,7 +129,9 @@ RK_API rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_i
 /* Lifecycle commands; each returns once the backend has applied it, or
  * RK_ETIMEDOUT. RK_ETRANSITION for a move the lifecycle does not allow,
  * RK_ENOACTOR for an unknown id. Terminate lets the actor handle what is
- * queued first; restart gives fresh state and a new generation. */
+ * queued first; restart gives fresh state and a new generation. A command
+ * that timed out may still be applied; a terminate that timed out stays in
+ * force (activate and deactivate answer RK_ESTATE until it completes). */
 RK_API rk_status rk_activate(rk_runtime *rt, rk_actor_id id);
 RK_API rk_status rk_deactivate(rk_runtime *rt, rk_actor_id id);
 RK_API rk_status rk_terminate(rk_runtime *rt, rk_actor_id id);

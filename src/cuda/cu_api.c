@@ -18,6 +18,9 @@ rk_status rk__cu_load(rk__cu *cu)
         goto fail;
     RK__CU_FUNCS(RK__CU_LOAD)
 #undef RK__CU_LOAD
+#define RK__CU_LOAD_OPTIONAL(fn) cu->fn = (__typeof__(cu->fn))dlsym(cu->lib, RK__CU_STR(fn));
+    RK__CU_OPTIONAL_FUNCS(RK__CU_LOAD_OPTIONAL)
+#undef RK__CU_LOAD_OPTIONAL
     if (cu->cuInit(0) != CUDA_SUCCESS)
         goto fail;
     return RK_OK;

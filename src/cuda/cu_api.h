@@ -20,6 +20,7 @@
     X(cuDeviceGetCount)                                                                              \
     X(cuDeviceGetAttribute)                                                                          \
     X(cuDeviceGetName)                                                                               \
+    X(cuDeviceTotalMem)                                                                              \
     X(cuDevicePrimaryCtxRetain)                                                                      \
     X(cuDevicePrimaryCtxRelease)                                                                     \
     X(cuCtxPushCurrent)                                                                              \
@@ -45,15 +46,23 @@
     X(cuLaunchCooperativeKernel)                                                                     \
     X(cuGetErrorName)
 
+/* Entry points of newer drivers (CUDA 12.0+: thread-block clusters): NULL
+ * when the driver lacks them, which only refuses what needs them. */
+#define RK__CU_OPTIONAL_FUNCS(X)                                                                     \
+    X(cuLaunchKernelEx)                                                                              \
+    X(cuOccupancyMaxActiveClusters)
+
 typedef struct rk__cu {
     void *lib;
 #define RK__CU_FIELD(fn) __typeof__(&fn) fn;
     RK__CU_FUNCS(RK__CU_FIELD)
+    RK__CU_OPTIONAL_FUNCS(RK__CU_FIELD)
 #undef RK__CU_FIELD
 } rk__cu;
 
-/* Loads libcuda.so.1 and every entry point above, and initialises the
- * driver. RK_ENODEV when there is no driver or it fails to initialise. */
+/* Loads libcuda.so.1 and every entry point above (the optional ones when
+ * present), and initialises the driver. RK_ENODEV when there is no driver,
+ * a required entry point is missing or the driver fails to initialise. */
 rk_status rk__cu_load(rk__cu *cu);
 
 /* Unloads; a table that failed to load or is zeroed is fine. */

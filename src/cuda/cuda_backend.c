@@ -3,8 +3,11 @@
  * start sizes the grid from occupancy, lays out the shared memory (see
  * cuda_internal.h), launches the kernel once with a cooperative launch (so
  * every block is resident or the launch fails) and waits until every block
- * reports in. Lifecycle commands go to the supervisor (block 0) through a
- * command ring and come back as acknowledgements. stop raises a flag in
+ * reports in. A runtime asking for thread-block clusters is checked against
+ * the device before anything else and launched with cuLaunchKernelEx
+ * (cluster dimension + cooperative attributes) instead. Lifecycle commands
+ * go to the supervisor (block 0) through a command ring and come back as
+ * acknowledgements. stop raises a flag in
  * pinned memory, waits for the kernel to return and dead-letters what is
  * left; release frees everything. */
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/device_caps.h"
 #include "cuda/cuda_internal.h"
 
 #define RK__CUDA_CMD_SLOTS 64u
@@ -99,6 +103,8 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->stop_timeout_ns = rk__cuda_env_u64("RK_CUDA_STOP_TIMEOUT_MS", 10000) * 1000000ull;
     b->fail_at = rk__cuda_env_u64("RK_CUDA_FAIL_ALLOC", 0);
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
+    b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
+    b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
 }
 
 /* ---- context ------------------------------------------------------------------ */
@@ -151,6 +157,28 @@ fail:
     return st == RK_EDEVICE ? RK_ENODEV : st;
 }
 
+/* A cluster request the device cannot run is refused here, before the
+ * driver is asked for anything else - with RK_CUDA_FORCE_CC, even where
+ * there is no device, so that the refusal can be tested without one. */
+static rk_status rk__cuda_cluster_gate(rk__cuda *b, int ordinal)
+{
+    rk_cluster_refusal why = RK_CLUSTER_OK;
+    rk_status st;
+    if (!b->cluster_size)
+        return RK_OK;
+    st = rk__cuda_device_query(ordinal, &b->info);
+    if (st != RK_OK) {
+        rk__cuda_log(b, "device %d for the cluster check: %s (%s=%s)", ordinal, rk_status_name(st), RK__FORCE_CC_ENV,
+                     getenv(RK__FORCE_CC_ENV) ? getenv(RK__FORCE_CC_ENV) : "unset");
+        return st;
+    }
+    st = rk_device_check_cluster(&b->info, b->cluster_size, 0, b->cluster_nonportable, &why);
+    if (st != RK_OK)
+        rk__cuda_log(b, "%s (sm_%d%d%s): clusters of %u blocks refused: %s", b->info.name, b->info.cc_major,
+                     b->info.cc_minor, b->info.forced ? ", forced" : "", b->cluster_size, rk_cluster_refusal_str(why));
+    return st;
+}
+
 /* The kernel (nvcc: looked up by the user's program; NVRTC: loaded here)
  * and the program's description. */
 static rk_status rk__cuda_program(rk__cuda *b, const rk_gpu_program *p, int ordinal)
@@ -198,6 +226,81 @@ fail:
     return st;
 }
 
+/* The launch of a cluster grid: cluster dimension (x) and, so that the
+ * driver refuses a grid that is not entirely resident as it does for
+ * cuLaunchCooperativeKernel, the cooperative attribute. n_attrs 1 leaves
+ * the cooperative attribute out (for the occupancy query). */
+static void rk__cuda_cluster_config(const rk__cuda *b, uint32_t grid, CUlaunchAttribute attr[2], unsigned n_attrs,
+                                    CUlaunchConfig *cfg)
+{
+    memset(attr, 0, 2 * sizeof *attr);
+    memset(cfg, 0, sizeof *cfg);
+    attr[0].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr[0].value.clusterDim.x = b->cluster_size;
+    attr[0].value.clusterDim.y = 1;
+    attr[0].value.clusterDim.z = 1;
+    attr[1].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    attr[1].value.cooperative = 1;
+    cfg->gridDimX = grid;
+    cfg->gridDimY = 1;
+    cfg->gridDimZ = 1;
+    cfg->blockDimX = b->block_threads;
+    cfg->blockDimY = 1;
+    cfg->blockDimZ = 1;
+    cfg->sharedMemBytes = b->msg_buffer;
+    cfg->hStream = b->stream;
+    cfg->attrs = attr;
+    cfg->numAttrs = n_attrs;
+}
+
+/* With clusters, residency is counted in whole clusters (they are placed
+ * on one GPC each). *want comes in as the grid without clusters and leaves
+ * as a multiple of the cluster size that is resident - rounded up to fit
+ * every actor unless the grid was pinned by RK_CUDA_BLOCKS, which must then
+ * be a multiple itself. RK_ENOTSUP when no cluster of this size fits. */
+static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t *want)
+{
+    CUlaunchAttribute attr[2];
+    CUlaunchConfig cfg;
+    rk_cluster_refusal why = RK_CLUSTER_RESIDENCY;
+    uint64_t cs = b->cluster_size, n;
+    int clusters = 0;
+    CUresult r;
+    rk_status st;
+    if (!b->cu.cuLaunchKernelEx || !b->cu.cuOccupancyMaxActiveClusters) {
+        why = RK_CLUSTER_NO_LAUNCH;
+        goto refuse;
+    }
+    if (cs > RK_CLUSTER_PORTABLE_MAX)
+        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1));
+    if (b->msg_buffer > 48 * 1024)
+        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                 (int)b->msg_buffer));
+    rk__cuda_cluster_config(b, (uint32_t)cs, attr, 1, &cfg);
+    r = b->cu.cuOccupancyMaxActiveClusters(&clusters, b->fn, &cfg);
+    if (r != CUDA_SUCCESS && r != CUDA_ERROR_INVALID_CLUSTER_SIZE) {
+        rk__cuda_log(b, "cuOccupancyMaxActiveClusters: %s", rk__cu_name(&b->cu, r));
+        return rk__cu_status(r);
+    }
+    if (r == CUDA_ERROR_INVALID_CLUSTER_SIZE || clusters <= 0)
+        goto refuse;
+    n = pinned ? *want : (*want + cs - 1) / cs * cs;
+    if (n > (uint64_t)clusters * cs)
+        n = (uint64_t)clusters * cs;
+    st = rk_device_check_cluster(&b->info, b->cluster_size, (uint32_t)n, b->cluster_nonportable, &why);
+    if (st != RK_OK)
+        goto refuse;
+    rk__cuda_log(b, "%d clusters of %u blocks resident; the grid is %llu blocks", clusters, b->cluster_size,
+                 (unsigned long long)n);
+    *want = n;
+    return RK_OK;
+refuse:
+    rk__cuda_log(b, "clusters of %u blocks refused: %s", b->cluster_size, rk_cluster_refusal_str(why));
+    return RK_ENOTSUP;
+fail:
+    return st;
+}
+
 /* As many blocks as can be resident at once, at most one per actor plus
  * the supervisor. */
 static rk_status rk__cuda_grid(rk__cuda *b)
@@ -219,6 +322,8 @@ static rk_status rk__cuda_grid(rk__cuda *b)
         want = cap;
     if ((uint64_t)per_sm * (uint64_t)sms < want)
         want = (uint64_t)per_sm * (uint64_t)sms;
+    if (b->cluster_size)
+        RK__CHECK(rk__cuda_cluster_grid(b, cap && cap < (uint64_t)b->max_actors + 1, &want));
     if (want < 2)
         return RK_EINVAL;
     b->n_blocks = (uint32_t)want;
@@ -366,8 +471,26 @@ static rk_status rk__cuda_launch(rk__cuda *b)
     if (b->msg_buffer > 48 * 1024)
         RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                                  (int)b->msg_buffer));
-    r = b->cu.cuLaunchCooperativeKernel(b->fn, b->n_blocks, 1, 1, b->block_threads, 1, 1, b->msg_buffer, b->stream,
-                                        params);
+    if (b->cluster_size) {
+        CUlaunchAttribute attr[2];
+        CUlaunchConfig cfg;
+        rk__cuda_cluster_config(b, b->n_blocks, attr, 2, &cfg);
+        r = b->cu.cuLaunchKernelEx(&cfg, b->fn, params, NULL);
+        if (r != CUDA_SUCCESS) {
+            /* A configuration the driver will not launch (too many blocks
+             * to be resident, a size or a combination it refuses) is
+             * unsupported, not a device fault. */
+            rk__cuda_log(b, "cooperative launch of %u blocks in clusters of %u: %s", b->n_blocks, b->cluster_size,
+                         rk__cu_name(&b->cu, r));
+            return r == CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE || r == CUDA_ERROR_INVALID_CLUSTER_SIZE ||
+                           r == CUDA_ERROR_INVALID_VALUE
+                       ? RK_ENOTSUP
+                       : rk__cu_status(r);
+        }
+    } else {
+        r = b->cu.cuLaunchCooperativeKernel(b->fn, b->n_blocks, 1, 1, b->block_threads, 1, 1, b->msg_buffer,
+                                            b->stream, params);
+    }
     if (r != CUDA_SUCCESS) {
         rk__cuda_log(b, "cooperative launch of %u blocks: %s", b->n_blocks, rk__cu_name(&b->cu, r));
         return r == CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE ? RK_ENOTSUP : rk__cu_status(r);
@@ -475,6 +598,7 @@ static rk_status cuda_start(rk_runtime *rt)
     b->actors = calloc(b->max_actors, sizeof *b->actors);
     if (!b->actors)
         RK__CHECK(RK_ENOMEM);
+    RK__CHECK(rk__cuda_cluster_gate(b, rt->opt.device));
     RK__CHECK(rk__cu_load(&b->cu));
     RK__CHECK(rk__cuda_device(b, rt->opt.device));
     RK__CHECK(rk__cuda_enter(b));

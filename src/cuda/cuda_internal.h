@@ -107,6 +107,12 @@ typedef struct rk__cuda {
     uint64_t start_timeout_ns, stop_timeout_ns;
     int debug;
 
+    /* thread-block clusters: cluster_size 0 = none (the cooperative launch);
+     * info is the device as rk_device_query saw it, filled only then */
+    uint32_t cluster_size;
+    int cluster_nonportable;
+    rk_device_info info;
+
     /* fault injection: allocation number fail_at (1-based) fails */
     uint64_t alloc_count, fail_at; /* alloc_count: atomic */
 
