@@ -666,12 +666,15 @@ static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const
         head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
     }
     for (;;) {
-        if (tail + 1 - head > r->capacity) {
+        /* Signed, as in ring.h: the tail read may be older than a head
+         * another block has cached since; then there is room (the CAS
+         * fails and reloads the tail), not 2^64 - small slots used. */
+        if ((int64_t)(tail + 1 - head) > (int64_t)r->capacity) {
             /* Acquire: pairs with the host's release of its head, stored
              * after it finished reading those slots. */
             head = rk__ld_acquire(&r->cons->head, RK_RING_SCOPE_SYSTEM);
             rk__st_relaxed(&r->prod->head_cache, head, RK_RING_SCOPE_DEVICE);
-            if (tail + 1 - head > r->capacity)
+            if ((int64_t)(tail + 1 - head) > (int64_t)r->capacity)
                 return RK_EFULL;
         }
         /* A failed CAS reloads the tail; the slot's publication is separate. */
