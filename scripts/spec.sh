@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Model-checks the Promela models in spec/ with SPIN (docs/verification.md).
+#
+# Every model must pass, and every seeded bug variant (a -D switch of the
+# same model) must be rejected with the violation listed for it: a variant
+# that passes, or fails for another reason, fails this script. "finding"
+# rows reproduce problems in the current C code (spec/findings/); they are
+# expected to fail the same way until the code is fixed.
+#
+# usage: scripts/spec.sh [-j JOBS] [-b BUILD_DIR] [-k] [-l] [NAME_PATTERN]
+#   -j JOBS       checks run in parallel (default: 2, or 1 on one core)
+#   -b BUILD_DIR  where pan is built and run (default: build/spec)
+#   -k            keep pan.c and pan for checks that did as expected (pan.out
+#                 and trails are always kept)
+#   -l            list the checks and exit
+#   NAME_PATTERN  run only the checks whose name matches (grep -E)
+# Environment: CC (default cc), SPIN (default spin).
+# Exit status: 0 all as expected, 1 a check did not do what it should,
+# 77 spin or a C compiler is missing (CTest counts that as skipped).
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+spec="$root/spec"
+build="$root/build/spec"
+jobs=2
+keep=0
+list=0
+pattern=.
+
+while getopts "j:b:kl" opt; do
+    case $opt in
+    j) jobs=$OPTARG ;;
+    b) build=$OPTARG ;;
+    k) keep=1 ;;
+    l) list=1 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -gt 0 ] && pattern=$1
+[ "$(nproc 2>/dev/null || echo 1)" -lt 2 ] && jobs=1
+
+CC=${CC:-cc}
+SPIN=${SPIN:-spin}
+
+# ---- the checks ---------------------------------------------------------------
+# name | model | mode | defines | expect | violation
+#   mode: safety (assertions, invalid end states), ltl:NAME (the claim NAME
+#   plus assertions; a run that stops counts as stuttering), ltlf:NAME (the
+#   same under weak fairness)
+#   expect: pass, bug (must fail with the pattern), finding (the same, for
+#   a problem of the C code that is written up in spec/findings/)
+#   violation: the property the first error must break (an assertion
+#   PROP(NAME, ...) reads "assertion violated (NAME||..."), or an extended
+#   regex for the error line, e.g. "acceptance cycle"
+checks() {
+    cat <<'EOF'
+ring_spsc                   |ring_spsc.pml  |safety                |                                   |pass   |
+ring_spsc.live              |ring_spsc.pml  |ltlf:all_delivered    |                                   |pass   |
+ring_spsc.cap4              |ring_spsc.pml  |safety                |-DCAP=4 -DNB=4 -DNMSG=12           |pass   |
+ring_spsc.no_fence          |ring_spsc.pml  |safety                |-DBUG_NO_FENCE                     |bug    |R1
+ring_spsc.no_release        |ring_spsc.pml  |safety                |-DBUG_NO_RELEASE                   |bug    |R1
+ring_spsc.relaxed_ready     |ring_spsc.pml  |safety                |-DBUG_RELAXED_READY                |bug    |R1
+ring_spsc.relaxed_consume   |ring_spsc.pml  |safety                |-DBUG_RELAXED_CONSUME              |bug    |R3
+ring_spsc.seq_eq_pos        |ring_spsc.pml  |safety                |-DBUG_SEQ_EQ_POS                   |bug    |R1
+ring_spsc.flag_not_seq      |ring_spsc.pml  |safety                |-DBUG_FLAG_NOT_SEQ                 |bug    |R1
+ring_mpsc                   |ring_mpsc.pml  |safety                |                                   |pass   |
+ring_mpsc.live              |ring_mpsc.pml  |ltlf:all_delivered    |-DNMSG1=2 -DKINDS=5                |pass   |
+ring_mpsc.no_cas            |ring_mpsc.pml  |safety                |-DBUG_NO_CAS                       |bug    |R4
+ring_mpsc.no_recheck        |ring_mpsc.pml  |safety                |-DBUG_NO_RECHECK                   |bug    |R3
+ring_mpsc.no_fence          |ring_mpsc.pml  |safety                |-DBUG_NO_FENCE                     |bug    |R1
+ring_mpsc.no_flush_fence    |ring_mpsc.pml  |safety                |-DBUG_NO_FLUSH_FENCE               |bug    |R1
+ring_mpsc.unsigned_room     |ring_mpsc.pml  |safety                |-DBUG_UNSIGNED_ROOM                |bug    |R5
+ring_mpsc.no_flush_on_full  |ring_mpsc.pml  |ltlf:all_delivered    |-DNMSG1=2 -DKINDS=4 -DBUG_NO_FLUSH_ON_FULL|bug|acceptance cycle
+ring_mpsc.gpu_only          |ring_mpsc.pml  |safety                |-DKINDS=4                          |pass   |
+ring_mpsc.gpu_unsigned_room |ring_mpsc.pml  |safety                |-DKINDS=4 -DBUG_GPU_UNSIGNED_ROOM  |bug    |R5
+hlc                         |hlc.pml        |safety                |                                   |pass   |
+hlc.logical_wraps           |hlc.pml        |safety                |-DBUG_LOGICAL_WRAPS                |bug    |H1
+hlc.merge_ignores_remote    |hlc.pml        |safety                |-DBUG_MERGE_IGNORES_REMOTE         |bug    |H3
+hlc.no_cas                  |hlc.pml        |safety                |-DBUG_NO_CAS                       |bug    |H1
+hlc.no_max_check            |hlc.pml        |safety                |-DBUG_NO_MAX_CHECK                 |bug    |H1
+lifecycle                   |lifecycle.pml  |ltl:shutdown_completes|                                   |pass   |
+lifecycle.no_gen_check      |lifecycle.pml  |safety                |-DBUG_NO_GEN_CHECK                 |bug    |L1
+lifecycle.no_gen_bump       |lifecycle.pml  |safety                |-DBUG_NO_GEN_BUMP                  |bug    |L1
+lifecycle.skips_draining    |lifecycle.pml  |safety                |-DBUG_TERMINATE_SKIPS_DRAINING     |bug    |L2
+lifecycle.terminate_early   |lifecycle.pml  |safety                |-DBUG_TERMINATE_EARLY              |bug    |L5
+lifecycle.fail_keeps_terminate|lifecycle.pml|safety                |-DBUG_FAIL_KEEPS_TERMINATE         |bug    |L4
+lifecycle.slow_drain        |lifecycle.pml  |safety                |-DSLOW_DRAIN                       |pass   |
+lifecycle.stale_terminate   |lifecycle.pml  |safety                |-DSLOW_DRAIN -DBUG_STALE_TERMINATE |bug    |L3
+k2k                         |k2k.pml        |ltl:shutdown_completes|                                   |pass   |
+k2k.no_tenant_check         |k2k.pml        |safety                |-DBUG_NO_TENANT_CHECK              |bug    |D1
+k2k.no_sweep                |k2k.pml        |safety                |-DBUG_NO_SWEEP                     |bug    |D2
+k2k.no_inflight_wait        |k2k.pml        |safety                |-DBUG_NO_INFLIGHT_WAIT             |bug    |D2
+k2k.enter_not_sc            |k2k.pml        |safety                |-DBUG_ENTER_NOT_SC                 |bug    |D2
+supervisor                  |supervisor.pml |ltl:quiescent         |-DUSER_TERM=0 -DUSER_KILL=0        |pass   |
+supervisor.program          |supervisor.pml |ltl:quiescent         |-DRSTRAT=2 -DSSTRAT=1 -DF=2        |pass   |
+supervisor.window_off_by_one|supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_WINDOW_OFF_BY_ONE  |bug|S1
+supervisor.history_kept     |supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_HISTORY_KEPT       |bug|S2
+supervisor.stop_order       |supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_STOP_IN_START_ORDER|bug|S4
+supervisor.no_escalate      |supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_NO_ESCALATE        |bug|S5
+supervisor.notify_first     |supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_NOTIFY_BEFORE_STATE|bug|S5
+supervisor.scan_only_failed |supervisor.pml |safety                |-DRSTRAT=2 -DSSTRAT=1 -DF=2 -DBUG_SCAN_ONLY_FAILED   |bug|S5
+supervisor.kill_no_detach   |supervisor.pml |safety                |-DRSTRAT=2 -DSSTRAT=1 -DF=2 -DBUG_KILL_NO_DETACH     |bug|S6
+EOF
+}
+
+trim() {
+    local s=$1
+    s=${s#"${s%%[![:space:]]*}"}
+    printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
+
+# ---- one check ----------------------------------------------------------------
+# Writes "name|result|stored|depth|seconds|detail" to $dir/result.
+run_check() {
+    local name=$1 model=$2 mode=$3 defines=$4 expect=$5 want=$6
+    local dir="$build/$name" cflags runflags claim="" t0 t1 out err stored depth first result detail want_re
+    # A bare property name (R1, L4, ...) means its assertion.
+    if printf '%s' "$want" | grep -q -E '^[A-Z][0-9]+$'; then
+        want_re="assertion violated \\($want\\|\\|"
+    else
+        want_re=$want
+    fi
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    cd "$dir" || return 1
+    # shellcheck disable=SC2086 # defines are a list of -D words
+    if ! "$SPIN" -E-I"$build" $defines -a "$spec/$model" >spin.out 2>&1; then
+        printf '%s|ERROR|-|-|-|spin -a failed: %s\n' "$name" "$(grep -m1 -i error spin.out)" >result
+        return 0
+    fi
+    # Good models: optimised (they run long); bug variants stop early, so
+    # compiling fast wins. COLLAPSE: exact state compression, less memory.
+    if [ "$expect" = pass ]; then cflags="-O2 -DCOLLAPSE"; else cflags="-O0"; fi
+    cflags="$cflags -w -DMEMLIM=2048"
+    runflags="-m2000000"
+    case $mode in
+    safety) cflags="$cflags -DSAFETY -DNOCLAIM" ;;
+    ltl:*) claim=${mode#ltl:}; runflags="$runflags -a -N $claim" ;;
+    ltlf:*) claim=${mode#ltlf:}; runflags="$runflags -a -f -N $claim" ;;
+    esac
+    # shellcheck disable=SC2086
+    if ! "$CC" $cflags -o pan pan.c >cc.out 2>&1; then
+        printf '%s|ERROR|-|-|-|compiling pan.c failed\n' "$name" >result
+        return 0
+    fi
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    ./pan $runflags >pan.out 2>&1
+    t1=$(date +%s.%N)
+    out=pan.out
+    err=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' $out | tail -1)
+    stored=$(awk '/states, stored/ {print $1; exit}' $out)
+    depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' $out | tail -1)
+    first=$(grep -m1 -E '^pan:1: ' $out)
+    if [ -z "$err" ]; then
+        result=ERROR; detail="pan did not finish: $(tail -1 $out)"
+    elif grep -q -E 'Search not completed|max search depth too small|out of memory' $out && [ "$err" = 0 ]; then
+        result=FAIL; detail="search incomplete (memory or depth): no verdict"
+    elif [ "$expect" = pass ]; then
+        if [ "$err" = 0 ]; then result=ok; detail=""; else result=FAIL; detail=$first; fi
+    elif [ "$err" = 0 ]; then
+        result=FAIL; detail="the $expect variant PASSED: the model no longer catches it"
+    elif printf '%s\n' "$first" | grep -q -E "$want_re"; then
+        if [ "$expect" = bug ]; then result=rejected; else result=reproduced; fi
+        detail=$(printf '%s' "$first" | sed 's/^pan:1: //; s/assertion violated //; s/ (at depth.*//' | cut -c1-60)
+    else
+        result=FAIL; detail="rejected for another reason: $first"
+    fi
+    printf '%s|%s|%s|%s|%.1f|%s\n' "$name" "$result" "${stored:--}" "${depth:--}" \
+        "$(echo "$t1 - $t0" | bc)" "$detail" >result
+    case $result in ok | rejected | reproduced) [ "$keep" = 1 ] || rm -f pan pan.c pan.[bhmpt] ;; esac
+    return 0
+}
+
+# ---- main ----------------------------------------------------------------------
+if [ "$list" = 1 ]; then
+    checks | awk -F'|' '{ for (i = 1; i <= NF; i++) gsub(/^ +| +$/, "", $i);
+                          printf "%-30s %-8s %-23s %-3s %s\n", $1, $5, $3, $6, $4 }'
+    exit 0
+fi
+if ! command -v "$SPIN" >/dev/null 2>&1; then
+    echo "spec: $SPIN not found: skipped (install the spin package)"
+    exit 77
+fi
+if ! command -v "$CC" >/dev/null 2>&1; then
+    echo "spec: no C compiler ($CC): skipped"
+    exit 77
+fi
+command -v bc >/dev/null 2>&1 || { echo "spec: bc not found: skipped"; exit 77; }
+
+mkdir -p "$build" || exit 1
+build=$(cd "$build" && pwd)
+# The lifecycle table and status codes, from the C headers.
+if ! "$CC" -std=c11 -Wall -Wextra -I"$root/include" -o "$build/gen_tables" "$spec/gen_tables.c" ||
+    ! "$build/gen_tables" >"$build/rk_tables.pml"; then
+    echo "spec: generating rk_tables.pml from the headers failed"
+    exit 1
+fi
+
+start=$(date +%s)
+names=()
+running=0
+while IFS='|' read -r name model mode defines expect want; do
+    name=$(trim "$name")
+    [ -z "$name" ] && continue
+    printf '%s\n' "$name" | grep -q -E "$pattern" || continue
+    names+=("$name")
+    (run_check "$name" "$(trim "$model")" "$(trim "$mode")" "$(trim "$defines")" "$(trim "$expect")" \
+        "$(trim "$want")") &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done < <(checks)
+wait
+
+status=0
+printf '%-32s %-10s %12s %7s %8s  %s\n' check result states depth seconds detail
+for name in "${names[@]}"; do
+    if [ ! -f "$build/$name/result" ]; then
+        printf '%-32s %-10s\n' "$name" ERROR
+        status=1
+        continue
+    fi
+    IFS='|' read -r n result stored depth secs detail <"$build/$name/result"
+    printf '%-32s %-10s %12s %7s %8s  %s\n' "$n" "$result" "$stored" "$depth" "$secs" "$detail"
+    case $result in ok | rejected | reproduced) ;; *) status=1 ;; esac
+done
+echo "spec: ${#names[@]} checks in $(($(date +%s) - start)) s: $([ $status = 0 ] && echo all as expected || echo FAILED)"
+exit $status
