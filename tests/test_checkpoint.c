@@ -310,6 +310,24 @@ static void test_crc32c_against_definition(void **state)
     free(p);
 }
 
+/* The table version, which rk_crc32c uses where the CPU has no CRC
+ * instruction (here it may be taking the hardware path). */
+uint32_t rk__crc32c_sw(uint32_t c, const void *data, size_t n);
+
+static void test_crc32c_tables_against_definition(void **state)
+{
+    size_t big = 64 * KiB;
+    unsigned char *p = xmalloc(big);
+    (void)state;
+    fill_random(p, big, 2);
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n <= 300; n++)
+            assert_int_equal(~rk__crc32c_sw(~0u, p + off, n), crc_bitwise(p + off, n));
+    assert_int_equal(~rk__crc32c_sw(~0u, p, big), crc_bitwise(p, big));
+    assert_int_equal(~rk__crc32c_sw(~0u, p, big), rk_crc32c(0, p, big));
+    free(p);
+}
+
 /* ---- layout -------------------------------------------------------------------- */
 
 static void test_byte_layout(void **state)
@@ -1197,6 +1215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_crc32c_against_definition),
+        cmocka_unit_test(test_crc32c_tables_against_definition),
         cmocka_unit_test(test_byte_layout),
         cmocka_unit_test(test_full_round_trip),
         cmocka_unit_test(test_target_too_small),
