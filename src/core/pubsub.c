@@ -167,49 +167,48 @@ static rk_status rk__publish(const rk__publisher *p, const char *topic, const rk
     return r.first_refusal;
 }
 
+/* The host's publish of `m`, inside the runtime's in-flight guard (see
+ * rk__publisher for any_tenant). */
+static rk_status rk__host_publish(rk_runtime *rt, int any_tenant, const char *topic, rk_msg *m,
+                                  const void *payload, rk_publish_report *rep)
+{
+    rk__publisher p = {rt, NULL, any_tenant};
+    rk_status st = rk__enter(rt);
+    if (st != RK_OK)
+        return st;
+    m->src = RK_ACTOR_HOST;
+    st = rk__publish(&p, topic, m, payload, rep);
+    rk__leave(rt);
+    return st;
+}
+
 rk_status rk_publish_msg(rk_runtime *rt, const char *topic, const rk_msg *hdr, const void *payload,
                          rk_publish_report *rep)
 {
-    rk__publisher p = {rt, NULL, 0};
     rk_msg m;
-    rk_status st;
     if (rep)
         memset(rep, 0, sizeof *rep);
     if (!rt || !hdr)
         return RK_EINVAL;
     m = *hdr;
     m.seq = 0;
-    m.src = RK_ACTOR_HOST;
     m.src_gen = 0;
     m.ref = 0;
-    st = rk__enter(rt);
-    if (st != RK_OK)
-        return st;
-    st = rk__publish(&p, topic, &m, payload, rep);
-    rk__leave(rt);
-    return st;
+    return rk__host_publish(rt, 0, topic, &m, payload, rep);
 }
 
 rk_status rk_publish(rk_runtime *rt, const char *topic, uint32_t type, const void *payload, uint32_t len,
                      rk_publish_report *rep)
 {
-    rk__publisher p = {rt, NULL, 1};
     rk_msg m;
-    rk_status st;
     if (rep)
         memset(rep, 0, sizeof *rep);
     if (!rt)
         return RK_EINVAL;
     memset(&m, 0, sizeof m);
     m.type = type;
-    m.src = RK_ACTOR_HOST;
     m.len = len;
-    st = rk__enter(rt);
-    if (st != RK_OK)
-        return st;
-    st = rk__publish(&p, topic, &m, payload, rep);
-    rk__leave(rt);
-    return st;
+    return rk__host_publish(rt, 1, topic, &m, payload, rep);
 }
 
 rk_status rk_ctx_publish(rk_ctx *ctx, const char *topic, uint32_t type, const void *payload, uint32_t len,
