@@ -207,8 +207,12 @@ rk_status rk_credits(rk_runtime *rt, rk_actor_id dst, uint32_t *credits)
  * sleep that doubles each time. Inside rk__enter, so the backend stays. */
 static rk_status rk__credit_wait(rk_runtime *rt, rk_actor_id dst, uint64_t until, uint64_t *backoff)
 {
-    rk__actor *a = rk__actor_get(rt, dst);
-    rk_status st = rk__enter(rt);
+    rk_actor_id local;
+    rk__actor *a;
+    rk_status st;
+    rt = rk__group_target(rt, dst, &local);
+    a = rk__actor_get(rt, local);
+    st = rk__enter(rt);
     uint64_t now;
     if (st != RK_OK)
         return st;

@@ -46,7 +46,6 @@ void rk__hostq_destroy(rk_runtime *rt)
 rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
 {
     rk_msg m;
-    rk__actor *dst;
     rk_status st;
 
     if (!rt || !hdr || (hdr->len > 0 && !payload))
@@ -60,12 +59,7 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
     st = rk__enter(rt);
     if (st != RK_OK)
         return st;
-    st = rk__route(rt, &m, &dst);
-    if (st == RK_OK) {
-        st = rt->ops->send(rt, dst, &m, payload);
-        if (st != RK_OK)
-            rk__send_refused(rt, &m, dst, st);
-    }
+    st = rk__dispatch(rt, &m, payload, rk__deliver_host);
     rk__leave(rt);
     return st;
 }
@@ -73,9 +67,11 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
 rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32_t len, rk_msg *m)
 {
     rk__actor *a;
+    rk_actor_id local = dst;
     if (!rt)
         return RK_EINVAL;
-    a = rk__actor_get(rt, dst);
+    /* A gid names an actor of another member: its tenant is there. */
+    a = rk__actor_get(rk__group_target(rt, dst, &local), local);
     if (!a)
         return RK_ENOACTOR;
     memset(m, 0, sizeof *m);
@@ -346,6 +342,9 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
 
     if (!rt || !reply || (reply->capacity > 0 && !reply->data) || (len > 0 && !payload))
         return RK_EINVAL;
+    /* An actor of another member of a group (or one that migrated there)
+     * replies to that member's host queue: call through it. */
+    rt = rk__group_target(rt, dst, &dst);
     st = rk__host_header(rt, dst, type, len, &m);
     if (st != RK_OK)
         return st;

@@ -105,7 +105,6 @@ static rk_status rk__subscribers(rk_runtime *rt, const char *topic, rk_actor_id 
 static rk_status rk__publish_one(const rk__publisher *p, rk_msg *m, const void *payload)
 {
     rk__actor *dst;
-    rk_status st;
     if (p->ctx)
         return rk__ctx_emit(p->ctx, m, payload);
     if (p->any_tenant) {
@@ -113,13 +112,7 @@ static rk_status rk__publish_one(const rk__publisher *p, rk_msg *m, const void *
         if (dst)
             m->tenant = dst->tenant;
     }
-    st = rk__route(p->rt, m, &dst);
-    if (st == RK_OK) {
-        st = p->rt->ops->send(p->rt, dst, m, payload);
-        if (st != RK_OK)
-            rk__send_refused(p->rt, m, dst, st);
-    }
-    return st;
+    return rk__dispatch(p->rt, m, payload, rk__deliver_host);
 }
 
 static rk_status rk__publish(const rk__publisher *p, const char *topic, const rk_msg *tmpl, const void *payload,

@@ -169,15 +169,14 @@ rk_backend rk_runtime_backend(const rk_runtime *rt)
     return rt ? rt->backend : RK_BACKEND_AUTO;
 }
 
-rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
+/* Intake, drain, backend stop: after it no actor of `rt` runs. Idempotent. */
+rk_status rk__runtime_stop(rk_runtime *rt)
 {
     rk_status st = RK_OK;
-    if (!rt)
-        return RK_EINVAL;
     /* Before rt->lock: the supervision thread may be waiting for it. */
     rk__supervision_stop(rt);
     pthread_mutex_lock(&rt->lock);
-    if (!rt->shut_down) {
+    if (!rt->shut_down && !rt->stopped) {
         rk_shutdown_report *rep = &rt->report;
         /* Refuse new sends first, so the drain below can finish, and wait
          * for host threads inside send/recv/call to back out (rk__enter). */
@@ -196,15 +195,38 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
                 rep->actors_failed++;
         }
         rt->ops->stop(rt, rep);
+        rt->stopped = 1;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return st == RK_ETIMEDOUT ? RK_OK : st;
+}
+
+/* After rk__runtime_stop: what is left for the host, then the backend's memory. */
+void rk__runtime_finish(rk_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->shut_down) {
         /* After stop nothing produces for the host; what is left is unread. */
-        rep->host_unread = rk__hostq_discard(rt);
+        rt->report.host_unread = rk__hostq_discard(rt);
         rt->ops->release(rt);
         __atomic_store_n(&rt->shut_down, 1, __ATOMIC_RELEASE);
     }
-    if (report)
-        *report = rt->report;
     pthread_mutex_unlock(&rt->lock);
-    return st == RK_ETIMEDOUT ? RK_OK : st;
+}
+
+rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
+{
+    rk_status st;
+    if (!rt)
+        return RK_EINVAL;
+    st = rk__runtime_stop(rt);
+    rk__runtime_finish(rt);
+    if (report) {
+        pthread_mutex_lock(&rt->lock);
+        *report = rt->report;
+        pthread_mutex_unlock(&rt->lock);
+    }
+    return st;
 }
 
 void rk_runtime_destroy(rk_runtime *rt)

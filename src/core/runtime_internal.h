@@ -16,6 +16,7 @@
 #include "core/events.h"
 #include "core/flow.h"
 #include "core/tenant.h"
+#include "ringkernel/group.h"
 #include "ringkernel/ringkernel.h"
 
 #define RK__NAME_MAX 64
@@ -36,7 +37,14 @@ typedef struct rk__actor {
     void *backend;             /* the backend's per-actor data */
     struct rk__snap *snap;     /* checkpoint bookkeeping, lazily (core/snapshot.c; atomic) */
     rk_actor_id sup_parent;    /* its supervisor, RK_ACTOR_NONE if none (atomic; core/supervisor.c) */
+    /* Groups (core/group.c), atomics: where messages for it go instead (a
+     * gid once it migrated, RK__FWD_MOVING while it moves, 0 = here), and
+     * the senders between reading `forward` and handing their message over. */
+    rk_actor_id forward;
+    uint32_t senders;
 } rk__actor;
+
+#define RK__FWD_MOVING 0xFFFFFFFDu /* rk__actor.forward while the actor migrates */
 
 /* An actor held still for a checkpoint or restore (core/snapshot.c). */
 typedef struct rk__paused {
@@ -82,6 +90,32 @@ struct rk__snapshot_ops {
      * ends the pause; a status other than RK_OK says the actor could not be
      * put back in that state (RK_ETIMEDOUT, RK_EDEVICE). */
     rk_status (*resume)(rk_runtime *rt, rk__paused *p);
+
+    /* Optional (NULL: migration is RK_ENOTSUP): ends the pause without
+     * letting the actor take messages again. What is still queued is
+     * dropped uncounted (the caller moved it elsewhere); the caller then
+     * terminates the actor, which handles nothing more. */
+    rk_status (*retire)(rk_runtime *rt, rk__paused *p);
+};
+
+/* How a group's members reach each other (core/group.c); optional in a
+ * backend (NULL: members share the host's memory, as on the CPU). */
+struct rk__group_ops {
+    /* Links between the members' devices (before connect). */
+    rk_status (*link)(rk_runtime *a, rk_runtime *b, rk_link_info *out);
+    /* Tells `rt` it is member `member` of a group of `n`. */
+    rk_status (*join)(rk_runtime *rt, uint32_t member, uint32_t n);
+    /* Sets up the ring from `src` to `dst` (both joined, both running):
+     * after it returns, src's actors reach dst's without the host. */
+    rk_status (*connect)(rk_runtime *src, rk_runtime *dst, uint32_t capacity);
+    /* Mirrors a->forward where the backend's own senders look (the device). */
+    rk_status (*set_forward)(rk_runtime *rt, rk__actor *a, rk_actor_id fwd);
+    /* Copies the state of paused `ps` (of src) into paused `pd` (of dst)
+     * without the host; RK_ENOTSUP: the caller stages it through the host. */
+    rk_status (*copy_state)(rk_runtime *src, rk__paused *ps, rk_runtime *dst, rk__paused *pd, rk_migrate_path *path);
+    /* After every member stopped: dead-letters what is left in the rings
+     * into `rt`, counting it in rep->dead_lettered. */
+    void (*peer_dead_letter)(rk_runtime *rt, rk_shutdown_report *rep);
 };
 
 struct rk_backend_ops {
@@ -168,6 +202,9 @@ struct rk_backend_ops {
     /* Optional (may be NULL): the backend's device memory pool, bytes in use
      * and in all, for the memory-pressure monitor. */
     rk_status (*device_memory)(rk_runtime *rt, uint64_t *used, uint64_t *total);
+
+    /* Optional (may be NULL): groups of runtimes (group.h). */
+    const struct rk__group_ops *group;
 };
 
 typedef struct rk__pending_call rk__pending_call;
@@ -186,6 +223,7 @@ struct rk_runtime {
     int accepting;       /* 0 once shutdown starts (atomic) */
     uint32_t inflight;   /* host threads inside send/recv/call (atomic) */
     int shut_down;       /* shutdown finished (atomic) */
+    int stopped;         /* the backend was stopped (under lock); release is still to come */
     rk_shutdown_report report;
 
     rk_hlc hlc;
@@ -206,6 +244,9 @@ struct rk_runtime {
     rk__events events;   /* subscriptions to the event stream (core/events.h) */
     rk__tenants tenants; /* tenant records, quotas, isolation counters (core/tenant.h) */
     rk__mem mem;         /* memory-pressure accounting (core/flow.h) */
+
+    struct rk_group *group; /* set once by rk_group_create before any actor exists */
+    uint32_t member;        /* its index in the group */
 
     pthread_mutex_t err_lock;
     rk_async_error errors[RK__ASYNC_ERRORS];
@@ -232,6 +273,27 @@ uint32_t rk__actor_count(rk_runtime *rt);
  * destination accepts, generation. On success *dst_out is the receiver
  * (NULL when dst is the host). Used by every send path, host and K2K. */
 rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out);
+
+/* Hands a routed message to a local actor (dst) or the host (dst NULL);
+ * reports its own refusals (rk__send_refused). */
+typedef rk_status (*rk__deliver_fn)(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void *payload);
+
+/* Every send path: rk__route, then `deliver` - or, in a group, to the
+ * member a gid names, or where a migrated actor forwards (core/group.c). */
+rk_status rk__dispatch(rk_runtime *rt, rk_msg *m, const void *payload, rk__deliver_fn deliver);
+
+/* The host's deliver function: rt->ops->send. */
+rk_status rk__deliver_host(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void *payload);
+
+/* The runtime and local id a host call to `id` goes to: a gid's member,
+ * following forwards of migrated actors. Returns `rt` and `id` unchanged
+ * outside groups. */
+rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local);
+
+/* Shutdown in two steps, for groups: stop (intake, drain, backend stop)
+ * and finish (host queue, release). rk_runtime_shutdown does both. */
+rk_status rk__runtime_stop(rk_runtime *rt);
+void rk__runtime_finish(rk_runtime *rt);
 
 /* Host threads enter before they touch the backend in send/recv/call and
  * leave after; shutdown waits for none to be inside before it stops the

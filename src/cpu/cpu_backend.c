@@ -183,19 +183,22 @@ rk_runtime *rk__ctx_runtime(const rk_ctx *ctx)
     return ctx->rt;
 }
 
+/* rk__dispatch's last step for a handler's send to its own runtime. */
+static rk_status rk__cpu_deliver_routed(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void *payload)
+{
+    rk_status st = rk__cpu_deliver(rt, dst, m, payload);
+    if (st != RK_OK)
+        rk__send_refused(rt, m, dst, st);
+    return st;
+}
+
 rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
 {
-    rk__actor *dst;
     rk_status st;
     m->src = ctx->ca->a->id;
     m->src_gen = ctx->ca->control.generation;
     m->tenant = ctx->ca->a->tenant;
-    st = rk__route(ctx->rt, m, &dst);
-    if (st == RK_OK) {
-        st = rk__cpu_deliver(ctx->rt, dst, m, payload);
-        if (st != RK_OK)
-            rk__send_refused(ctx->rt, m, dst, st);
-    }
+    st = rk__dispatch(ctx->rt, m, payload, rk__cpu_deliver_routed);
     rk__ctl_add(st == RK_OK ? &ctx->ca->control.msgs_out : &ctx->ca->control.errors, 1);
     return st;
 }
@@ -1022,6 +1025,27 @@ static rk_status rk__cpu_snap_resume(rk_runtime *rt, rk__paused *p)
     return RK_OK;
 }
 
+/* Migration: the messages were copied out; drop them uncounted (they are
+ * queued at the new home) and let the worker have the actor back. The
+ * caller terminates it next; nothing new reaches it, as its sends forward. */
+static rk_status rk__cpu_snap_retire(rk_runtime *rt, rk__paused *p)
+{
+    rk__cpu_actor *ca = p->a->backend;
+    uint64_t n = 0;
+    const rk_msg *m;
+    while (n < ca->inbox.capacity && (m = rk_ring_ready(&ca->inbox, ca->head)) != NULL) {
+        rk__payload_free(rt, m);
+        ca->head++;
+        n++;
+    }
+    if (n) {
+        rk_ring_consume(&ca->inbox, ca->head);
+        __atomic_store_n(&ca->control.inbox_head, ca->head, __ATOMIC_RELAXED);
+        rk__credit_freed(ca);
+    }
+    return rk__cpu_snap_resume(rt, p);
+}
+
 static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
     .state_size = rk__cpu_snap_state_size,
     .pause = rk__cpu_snap_pause,
@@ -1029,6 +1053,7 @@ static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
     .read_msgs = rk__cpu_snap_read_msgs,
     .restore = rk__cpu_snap_restore,
     .resume = rk__cpu_snap_resume,
+    .retire = rk__cpu_snap_retire,
 };
 
 const struct rk_backend_ops rk__cpu_ops = {
