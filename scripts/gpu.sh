@@ -94,8 +94,8 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-TESTS=(test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor)
-BENCHES=(bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline diag_roundtrip)
+TESTS=(${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_group})
+BENCHES=(${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer diag_roundtrip})
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -129,7 +129,7 @@ row "build benchmarks" "$status" "$((SECONDS - t0)) s; ${#BUILT[@]} of ${#BENCHE
 
 T=$BUILD/tests/gpu
 declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
-    [test_gpu_nvrtc]=60 [test_gpu_checkpoint]=120 [test_gpu_device_caps]=90 [test_gpu_supervisor]=90)
+    [test_gpu_nvrtc]=60 [test_gpu_checkpoint]=120 [test_gpu_device_caps]=90 [test_gpu_supervisor]=90 [test_gpu_group]=240)
 
 # ---- GPU tests, full counts -------------------------------------------------
 LOG=$OUT/tests.log
@@ -151,7 +151,7 @@ if [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/nu
     (
         # The pool: memory the kernel uses is allocated before it starts (the
         # sanitizer only knows the allocations a kernel was launched with).
-        export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_STRESS_HOPS=50 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
+        export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_STRESS_HOPS=50 RK_GROUP_MIGRATIONS=2 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
         export RK_CUDA_PINNED_POOL=268435456 RK_CUDA_STATE_ARENA=67108864
         for t in ${RK_GPU_SANITIZE_TESTS:-${TESTS[*]}}; do
             for tool in memcheck racecheck; do
@@ -184,6 +184,7 @@ bench bench_gpu_roundtrip 170 --trials "${RK_BENCH_TRIALS:-100000}" --seconds "$
 bench bench_gpu_throughput $((SUSTAINED + 120)) --seconds "$SUSTAINED" --config-seconds "${RK_BENCH_CONFIG_SECONDS:-1}"
 bench bench_gpu_sync 60
 bench bench_gpu_pipeline 90 --seconds "${RK_BENCH_PIPELINE_SECONDS:-3}"
+bench bench_gpu_peer 120
 NAME=diag_roundtrip
 if [[ " ${BUILT[*]} " == *" diag_roundtrip "* ]]; then
     step 60 "$BUILD/bench/diag/diag_roundtrip" --trials 20000

@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 1u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 2u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -165,7 +165,9 @@ typedef struct rk__gpu_devflags {
     uint32_t pad_;
     int64_t clock_offset_ns; /* host CLOCK_REALTIME minus %globaltimer, for HLC stamps */
     uint64_t events_dropped; /* events lost because the event ring was full */
-    unsigned char pad1_[RK_RING_LINE - 32];
+    uint32_t member;         /* group.h: member index + 1, set by the host after launch; 0 = none */
+    uint32_t pad2_;
+    unsigned char pad1_[RK_RING_LINE - 40];
 } rk__gpu_devflags;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_devflags) == RK_RING_LINE, "devflags layout");
@@ -179,8 +181,35 @@ typedef struct rk__gpu_dir {
     uint32_t generation;
     uint32_t tenant;
     uint32_t state;      /* rk_lifecycle_state, kept by the bound block */
-    uint32_t pad_[3];
+    uint32_t forward;    /* group.h: where sends go once the gate is closed: the gid the actor
+                            migrated to, RK__GPU_FWD_MOVING while it moves, 0 = nowhere (host) */
+    uint32_t pad_[2];
 } rk__gpu_dir;
+
+#define RK__GPU_FWD_MOVING 0xFFFFFFFDu
+
+/* A ring between two members of a group (group.h), kept by both ends in
+ * device memory; the host fills an entry while the kernel runs, `ready`
+ * last. Slots live in the receiver's memory, so the receiver polls local
+ * memory and the sender writes across the peer mapping (posted writes):
+ *   out (to member m): producer line here (claimed with device atomics),
+ *                      consumer line here (m's bridge writes it remotely),
+ *                      slots in m's memory
+ *   in (from member m): slots here, consumer line in m's memory (our bridge
+ *                      writes it), producer line unused */
+#define RK__GPU_PEERS RK_GROUP_MAX
+#define RK__GPU_BRIDGE_SLOT 1024u /* largest slot of a ring between members */
+
+typedef struct rk__gpu_peer {
+    rk_ring out;
+    rk_ring in;
+    uint32_t out_ready; /* 1 once `out` is set */
+    uint32_t in_ready;  /* 1 once `in` is set */
+    uint64_t in_head;   /* the bridge's position in `in` (for quiescence) */
+    unsigned char pad_[RK_RING_LINE - 2 * sizeof(rk_ring) - 16];
+} rk__gpu_peer;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_peer) == RK_RING_LINE, "peer layout");
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_dir) == 32, "dir layout");
 
@@ -239,12 +268,15 @@ typedef struct rk__gpu_world {
     uint64_t k2k_ring_bytes; /* rk_ring_bytes(k2k_capacity, k2k_slot_size) */
     uint32_t k2k_capacity;
     uint32_t pad2_;
+    rk__gpu_peer *peers;     /* [RK__GPU_PEERS], device: rings to and from the other members */
+    unsigned char pad3_[120];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, ctl) == 176, "world layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, k2k_mem) == 232, "world layout");
-RK_STATIC_ASSERT(sizeof(rk__gpu_world) == 256, "world layout");
+RK_STATIC_ASSERT(offsetof(rk__gpu_world, peers) == 256, "world layout");
+RK_STATIC_ASSERT(sizeof(rk__gpu_world) == 384, "world layout");
 
 #ifdef __cplusplus
 }
@@ -736,15 +768,20 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
     return RK_OK;
 }
 
-static __device__ __noinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
+/* Puts a message into the K2K ring of local actor h->dst. An actor whose
+ * gate is closed because it migrated (its directory entry forwards) gives
+ * RK_OK with *fwd set to its new gid, and nothing sent; while it moves,
+ * RK_EFULL (try again). Thread 0 of an actor block, or the bridge. */
+static __device__ __noinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w, rk_msg *h, const void *payload,
+                                                        uint32_t *fwd)
 {
-    const rk__gpu_world *w = c->w;
     rk__gpu_dir *d;
     rk_ring r;
     uint32_t slot, gen, tenant;
     uint64_t pos;
     rk_status st = rk_msg_validate(h, rk_msg_inline_capacity(w->k2k_slot_size),
                                    rk_msg_inline_capacity(w->k2k_slot_size));
+    *fwd = 0;
     if (st != RK_OK)
         return st;
     if (h->dst >= w->max_actors)
@@ -754,8 +791,17 @@ static __device__ __noinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h,
      * the directory fields read below are the ones it set. */
     if (!(rk__gpu_gate_add_acquire(&d->gate, 1u) & RK__GPU_GATE_OPEN)) {
         uint32_t ds = rk__gpu_ld32(&d->state);
+        /* The host sets `forward` (a copy into device memory, complete
+         * before the migration closes the gate) and never clears it. */
+        uint32_t f = rk__gpu_ld32(&d->forward);
         st = ds == RK_DORMANT ? RK_ENOACTOR : ds == RK_FAILED ? RK_EFAILED : RK_ESTATE;
         rk__gpu_gate_sub_release(&d->gate, 1u);
+        if (f == RK__GPU_FWD_MOVING)
+            return RK_EFULL;
+        if (f != 0) {
+            *fwd = f;
+            return RK_OK;
+        }
         return st;
     }
     /* Inside the open gate the binding cannot change (the owner closes the
@@ -798,6 +844,95 @@ static __device__ __noinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h,
     /* Release: whatever we read is done before the owner sees us leave. */
     rk__gpu_gate_sub_release(&d->gate, 1u);
     return st;
+}
+
+/* A ring of the peer table, once the host has set it (0 before). The
+ * entry is written while the kernel runs: strong loads, which go to L2,
+ * never an L1 copy from before. */
+static __device__ __forceinline__ int rk__gpu_peer_ring(const rk__gpu_world *w, uint32_t m, int in, rk_ring *r)
+{
+    rk__gpu_peer *p = &w->peers[m];
+    const uint64_t *src;
+    uint64_t *dst = (uint64_t *)r;
+    /* Acquire: the host writes `ready` in a copy after the descriptor's. */
+    if (!rk__gpu_ld32_acquire(in ? &p->in_ready : &p->out_ready))
+        return 0;
+    src = (const uint64_t *)(in ? &p->in : &p->out);
+    for (int i = 0; i < (int)(sizeof(rk_ring) / 8); i++)
+        dst[i] = rk__ld_relaxed(&src[i], RK_RING_SCOPE_DEVICE);
+    return 1;
+}
+
+/* To an actor of member m: one slot of the ring to m, written across the
+ * peer mapping. The producers are blocks of this GPU (device-scope claim
+ * on a local line); m's bridge writes the consumer's head into our memory
+ * with a system-scope release, which the acquire below pairs with. */
+static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w, uint32_t m, const rk_msg *h,
+                                                         const void *payload)
+{
+    rk_ring r;
+    uint64_t tail, head, pos;
+    uint32_t cap;
+    rk_status st;
+    if (m >= RK__GPU_PEERS || !rk__gpu_peer_ring(w, m, 0, &r))
+        return RK_ENOACTOR;
+    cap = rk_msg_inline_capacity(r.slot_size);
+    st = rk_msg_validate(h, cap, cap);
+    if (st != RK_OK)
+        return st;
+    tail = rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE);
+    head = rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE);
+    for (;;) {
+        if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
+            head = rk__ld_acquire(&r.cons->head, RK_RING_SCOPE_SYSTEM);
+            rk__st_relaxed(&r.prod->head_cache, head, RK_RING_SCOPE_DEVICE);
+            if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity)
+                return RK_EFULL;
+        }
+        if (rk__cas(&r.prod->tail, &tail, tail + 1, RK_RING_SCOPE_DEVICE))
+            break;
+    }
+    pos = tail;
+    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
+    /* The message's bytes reach m's memory before its sequence word, which
+     * m's bridge reads with a system-scope acquire. */
+    asm volatile("fence.acq_rel.sys;" ::: "memory");
+    rk__st_relaxed((uint64_t *)rk_ring_slot(&r, pos), pos + 1, RK_RING_SCOPE_SYSTEM);
+    return RK_OK;
+}
+
+/* Every actor-to-actor send: a gid of another member goes to that member's
+ * ring (the sender's id becomes a gid, so replies find their way back); a
+ * local id to its K2K ring, following forwards of migrated actors. */
+static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload)
+{
+    uint32_t me = rk__gpu_ld32(&w->dev->member); /* index + 1; 0 = not in a group */
+    for (int hops = 0; hops < 8; hops++) {
+        int m = rk_gid_member(h->dst);
+        uint32_t fwd;
+        rk_status st;
+        if (m >= 0) {
+            if (me == 0)
+                return RK_ENOACTOR;
+            h->dst = rk_gid_local(h->dst);
+            if ((uint32_t)m + 1u != me) {
+                if (h->src != RK_ACTOR_HOST && rk_gid_member(h->src) < 0)
+                    h->src = rk_gid(me - 1u, h->src);
+                return rk__gpu_peer_put(w, (uint32_t)m, h, payload);
+            }
+        }
+        st = rk__gpu_k2k_put(w, h, payload, &fwd);
+        if (st != RK_OK || fwd == 0)
+            return st;
+        h->dst = fwd;
+        h->dst_gen = 0; /* the new home counts its own generations */
+    }
+    return RK_ENOACTOR;
+}
+
+static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
+{
+    return rk__gpu_route(c->w, h, payload);
 }
 
 /* One attempt, uncounted. */
@@ -1542,6 +1677,13 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
                 quiet = 0;
         }
     }
+    /* Messages from other members that the bridge has not handed on. */
+    for (s = 0; s < RK__GPU_PEERS && quiet; s++) {
+        rk_ring in;
+        if (rk__gpu_peer_ring(w, s, 1, &in) &&
+            rk_ring_ready(&in, rk__ld_relaxed(&w->peers[s].in_head, RK_RING_SCOPE_DEVICE)))
+            quiet = 0;
+    }
     *handled = done;
     return quiet && started[0] == started[1];
 }
@@ -1622,12 +1764,80 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
     }
 }
 
+/* ---- the bridge (block 0, thread 32): messages from other members ---------------------- */
+
+/* Hands what other members sent (rings in our memory) to the local actors'
+ * K2K rings, in order per sender member. A message whose receiver is full
+ * stays at the head of its ring (the senders then see RK_EFULL); one that
+ * cannot be delivered is dead-lettered here with the reason. */
+static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
+{
+    rk_ring in[RK__GPU_PEERS];
+    uint64_t head[RK__GPU_PEERS];
+    uint4 buf[RK__GPU_BRIDGE_SLOT / 16];
+    uint64_t idle_since = rk__gpu_clock();
+    uint32_t have = 0, nap = 0, m;
+    for (;;) {
+        uint32_t moved = 0;
+        if (rk__gpu_ld32(&w->dev->stop))
+            return;
+        for (m = 0; m < RK__GPU_PEERS; m++) {
+            uint32_t n = 0;
+            if (!(have & (1u << m))) {
+                if (!rk__gpu_peer_ring(w, m, 1, &in[m]))
+                    continue;
+                have |= 1u << m;
+                head[m] = 0;
+            }
+            while (n < 32u) {
+                const uint4 *slot = (const uint4 *)rk_ring_ready(&in[m], head[m]);
+                rk_msg *h = (rk_msg *)buf;
+                uint32_t words, i;
+                rk_status st;
+                if (!slot)
+                    break;
+                /* Strong loads: another GPU wrote these bytes; the acquire
+                 * above ordered them, and no L1 line from the slot's last lap
+                 * may stand in for them. */
+                for (i = 0; i < RK_MSG_HEADER_SIZE / 16u; i++)
+                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
+                words = (RK_MSG_HEADER_SIZE + (h->len < in[m].slot_size ? h->len : 0u) + 15u) / 16u;
+                for (; i < words && i < RK__GPU_BRIDGE_SLOT / 16u; i++)
+                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
+                st = rk__gpu_route(w, h, buf + RK_MSG_HEADER_SIZE / 16u);
+                if (st == RK_EFULL)
+                    break; /* the receiver is full: keep it, try again */
+                if (st != RK_OK)
+                    rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, h->dst, 0, st, h->hlc, h);
+                head[m]++;
+                n++;
+            }
+            if (n) {
+                /* Release (.sys, into the sender's memory): our reads of
+                 * those slots are done before its producers reuse them. */
+                rk_ring_consume(&in[m], head[m]);
+                rk__st_relaxed(&w->peers[m].in_head, head[m], RK_RING_SCOPE_DEVICE);
+                moved += n;
+            }
+        }
+        if (moved) {
+            idle_since = rk__gpu_clock();
+            nap = 0;
+        } else if (rk__gpu_clock() - idle_since > 1000000u) {
+            nap = nap ? (nap < 1024u ? 2u * nap : nap) : 64u;
+            __nanosleep(nap);
+        }
+    }
+}
+
 template <class Types>
 static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
 {
     if (blockIdx.x == 0) {
         if (threadIdx.x == 0)
             rk__gpu_supervise(w);
+        else if (threadIdx.x == 32)
+            rk__gpu_bridge(w);
         return;
     }
     rk__gpu_actor_block<Types>(w);

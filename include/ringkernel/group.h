@@ -33,33 +33,8 @@
 extern "C" {
 #endif
 
-#define RK_GROUP_MAX 8u /* members of a group, at most */
-
-/* ---- group ids ------------------------------------------------------------- */
-
-/* Bits 24..27 hold the member index + 1 (so an id without them is a plain
- * id of one runtime); bits 0..23 the actor's id inside the member. Ids of
- * one runtime stay below 2^20 (max_actors), RK_ACTOR_HOST and RK_ACTOR_NONE
- * are never gids. */
-#define RK_GID_SHIFT 24u
-#define RK_GID_LOCAL_MASK 0x00FFFFFFu
-
-RK_HD rk_actor_id rk_gid(uint32_t member, rk_actor_id local)
-{
-    return ((member + 1u) << RK_GID_SHIFT) | (local & RK_GID_LOCAL_MASK);
-}
-
-/* The member index of a gid, or -1 for an id that is not one. */
-RK_HD int rk_gid_member(rk_actor_id id)
-{
-    uint32_t tag = id >> RK_GID_SHIFT;
-    return tag == 0 || tag > RK_GROUP_MAX ? -1 : (int)tag - 1;
-}
-
-RK_HD rk_actor_id rk_gid_local(rk_actor_id id)
-{
-    return rk_gid_member(id) < 0 ? id : (id & RK_GID_LOCAL_MASK);
-}
+/* Group ids (rk_gid, rk_gid_member, rk_gid_local) are in msg.h: device
+ * code uses them too. */
 
 /* ---- creating a group -------------------------------------------------------- */
 

@@ -12,6 +12,9 @@
 
 #define RK__GROUP_HOPS 8u                  /* forwards one message may follow */
 #define RK__GROUP_TIMEOUT_NS 5000000000ull /* a lifecycle command, as in actor.c */
+/* rk_gid(m, RK__HOST_LOCAL) is the host of member m: the sender of a host
+ * request that moved with its actor (local ids stay below 2^20). */
+#define RK__HOST_LOCAL RK_GID_LOCAL_MASK
 
 struct rk_group {
     rk_group_options opt;
@@ -93,6 +96,8 @@ static rk_status rk__dispatch_hops(rk_runtime *rt, rk_msg *m, const void *payloa
                 return rk__group_deliver(rt, (uint32_t)member, m, payload, hops);
             m->dst = rk_gid_local(m->dst);
         }
+        if (m->dst == RK__HOST_LOCAL && (m->flags & RK_MSG_F_REPLY))
+            m->dst = RK_ACTOR_HOST; /* the answer to a request that moved: where rk_call waits */
         if (!rt->group || m->dst == RK_ACTOR_HOST) {
             st = rk__route(rt, m, &dst);
             return st == RK_OK ? deliver(rt, dst, m, payload) : st;
@@ -116,6 +121,12 @@ static rk_status rk__dispatch_hops(rk_runtime *rt, rk_msg *m, const void *payloa
         __atomic_fetch_sub(&a->senders, 1, __ATOMIC_RELEASE);
         if (fwd == 0 || fwd == RK__FWD_MOVING)
             return st;
+        /* A request from the host is answered to the host queue of the
+         * runtime it entered: rk_call waits there, so it must not follow
+         * the actor to another member. It learns of the move and calls
+         * again (hostq.c). */
+        if (m->src == RK_ACTOR_HOST && (m->flags & RK_MSG_F_REQUEST) && rk_gid_member(fwd) != (int)rt->member)
+            return RK_EFULL;
         m->dst = fwd;
         m->dst_gen = 0; /* the new home starts its own generations */
     }
@@ -186,7 +197,7 @@ rk_status rk_group_create(rk_group **out, const rk_group_options *o)
     for (i = 0; i < o->members && st == RK_OK; i++) {
         rk_runtime_options ro = o->runtime;
         ro.device = o->devices[i];
-        st = rk_runtime_create(&g->rt[i], &ro);
+        st = rk__runtime_create(&g->rt[i], &ro, 1);
         if (st != RK_OK)
             break;
         g->n = i + 1;
@@ -220,6 +231,11 @@ rk_status rk_group_create(rk_group **out, const rk_group_options *o)
         for (j = 0; j < g->n && st == RK_OK; j++)
             if (i != j && go && go->connect)
                 st = go->connect(g->rt[i], g->rt[j], o->peer_capacity);
+    }
+    for (i = 0; i < g->n && st == RK_OK; i++) {
+        const struct rk__group_ops *go = g->rt[i]->ops->group;
+        if (go && go->launch)
+            st = go->launch(g->rt[i]);
     }
     if (st != RK_OK) {
         rk_group_destroy(g, NULL);
@@ -503,6 +519,20 @@ static rk_status rk__state_crc(rk_runtime *rt, rk__paused *p, uint32_t *crc)
     return st;
 }
 
+/* Every earlier home of the actor forwards straight to its new one (so a
+ * sender never follows more than one forward): those that pointed at
+ * `old` now point at `now`. */
+static void rk__compress(rk_group *g, rk_actor_id old, rk_actor_id now)
+{
+    for (uint32_t m = 0; m < g->n; m++) {
+        rk_runtime *rt = g->rt[m];
+        uint32_t count = rk__actor_count(rt);
+        for (uint32_t i = 0; i < count; i++)
+            if (__atomic_load_n(&rt->actors[i].forward, __ATOMIC_ACQUIRE) == old)
+                (void)rk__set_forward(rt, &rt->actors[i], now);
+    }
+}
+
 static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t deadline,
                              rk_migrate_report *r)
 {
@@ -538,14 +568,42 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
         return RK_ENOACTOR;
     r->from = now;
 
+    /* ---- the new home first, held still below until its state arrives.
+     * rk_launch and lifecycle commands take dst->lock, which must never be
+     * taken inside src->lock: as actors move around, members would lock
+     * each other in a cycle. ---- */
+    s = src->ops->actor_state(src, a);
+    if (s != RK_ACTIVE && s != RK_DRAINING)
+        return RK_ESTATE;
+    rk_actor_options_init(&o);
+    o.name = a->name;
+    o.type = a->type;
+    o.state_size = a->state_size;
+    o.inbox_capacity = a->inbox_capacity;
+    o.slot_size = a->slot_size;
+    o.block_size = a->block_size;
+    o.tenant = a->tenant;
+    o.initial_state = a->initial_state; /* what a restart at the new home starts from */
+    st = rk_launch(dst, &o, &nid);
+    if (st != RK_OK)
+        return st;
+    launched = 1;
+    /* It moves as it was: a Draining actor takes no new messages there
+     * either (nobody knows the new id yet). */
+    if (s == RK_DRAINING)
+        st = rk_deactivate(dst, nid);
+    if (st != RK_OK)
+        goto undo;
+    t1 = rk__now_ns();
+    r->launch_ns = t1 - t0;
+
     /* ---- 1. quiesce: intake closed, queue handled (CUDA) or held (CPU) ---- */
     st = rk__lock_member(src, deadline);
     if (st != RK_OK)
-        return st;
+        goto undo;
     src_locked = 1;
-    s = src->ops->actor_state(src, a);
-    if (s != RK_ACTIVE && s != RK_DRAINING) {
-        st = RK_ESTATE;
+    if (src->ops->actor_state(src, a) != s) {
+        st = RK_ESTATE; /* a lifecycle command came first */
         goto undo;
     }
     st = rk__set_forward(src, a, RK__FWD_MOVING);
@@ -559,24 +617,17 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     st = sops->read_msgs(src, &ps, rk__moved_add, &mv);
     if (st != RK_OK)
         goto undo;
+    /* A host request is answered to the host queue it was sent through,
+     * where its rk_call waits: name that host, not the new home's. */
+    for (size_t i = 0; i < mv.n; i++)
+        if (mv.hdrs[i].src == RK_ACTOR_HOST && (mv.hdrs[i].flags & RK_MSG_F_REQUEST))
+            mv.hdrs[i].src = rk_gid((uint32_t)from, RK__HOST_LOCAL);
     r->messages = mv.n;
     r->state_bytes = ps.state_size;
-    t1 = rk__now_ns();
-    r->quiesce_ns = t1 - t0;
+    t2 = rk__now_ns();
+    r->quiesce_ns = t2 - t1;
 
-    /* ---- 2. the new home, held still while its state arrives ---- */
-    rk_actor_options_init(&o);
-    o.name = a->name;
-    o.type = a->type;
-    o.state_size = a->state_size;
-    o.inbox_capacity = a->inbox_capacity;
-    o.slot_size = a->slot_size;
-    o.block_size = a->block_size;
-    o.tenant = a->tenant;
-    st = rk_launch(dst, &o, &nid);
-    if (st != RK_OK)
-        goto undo;
-    launched = 1;
+    /* ---- 2. transfer ---- */
     na = rk__actor_get(dst, nid);
     st = rk__lock_member(dst, deadline);
     if (st != RK_OK)
@@ -589,8 +640,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     if (pd.state_size != ps.state_size) {
         st = RK_EINTERNAL;
     } else {
-        t2 = rk__now_ns();
-        r->launch_ns = t2 - t1;
+        t2 = rk__now_ns(); /* the transfer alone: both ends held still */
         st = RK_ENOTSUP;
         if (mv.n == 0 && !(flags & RK_MIGRATE_HOST_STAGED) && src->ops->group && src->ops->group->copy_state)
             st = src->ops->group->copy_state(src, &ps, dst, &pd, &r->path);
@@ -636,6 +686,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
         if (st == RK_ETIMEDOUT)
             st = RK_OK;
     }
+    rk__compress(g, r->from, r->to);
     r->swap_ns = rk__now_ns() - t3;
     r->total_ns = rk__now_ns() - t0 - verify_ns;
     rk__moved_free(&mv);
@@ -643,14 +694,15 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     return st;
 
 undo:
-    /* The actor stays where it was and runs on. */
-    if (launched)
-        (void)rk_terminate(dst, nid);
+    /* The actor stays where it was and runs on; the new home goes, once
+     * src->lock is released (see above). */
     if (src_paused)
         (void)sops->resume(src, &ps);
     (void)rk__set_forward(src, a, 0);
     if (src_locked)
         pthread_mutex_unlock(&src->lock);
+    if (launched)
+        (void)rk_terminate(dst, nid);
     rk__moved_free(&mv);
     free(buf);
     return st;

@@ -67,11 +67,13 @@ rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload)
 rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32_t len, rk_msg *m)
 {
     rk__actor *a;
-    rk_actor_id local = dst;
+    rk_runtime *t;
+    rk_actor_id local;
     if (!rt)
         return RK_EINVAL;
     /* A gid names an actor of another member: its tenant is there. */
-    a = rk__actor_get(rk__group_target(rt, dst, &local), local);
+    t = rk__group_target(rt, dst, &local);
+    a = rk__actor_get(t, local);
     if (!a)
         return RK_ENOACTOR;
     memset(m, 0, sizeof *m);
@@ -332,19 +334,14 @@ static rk_status rk__try_reply(rk_runtime *rt, rk__pending_call *call, rk_msgbuf
     return RK_OK;
 }
 
-rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
-                  rk_msgbuf *reply, uint64_t timeout_ns)
+static rk_status rk__call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
+                         rk_msgbuf *reply, uint64_t timeout_ns)
 {
     rk__pending_call call = {NULL, 0, NULL};
     rk__waiter w;
     rk_status st;
     rk_msg m;
 
-    if (!rt || !reply || (reply->capacity > 0 && !reply->data) || (len > 0 && !payload))
-        return RK_EINVAL;
-    /* An actor of another member of a group (or one that migrated there)
-     * replies to that member's host queue: call through it. */
-    rt = rk__group_target(rt, dst, &dst);
     st = rk__host_header(rt, dst, type, len, &m);
     if (st != RK_OK)
         return st;
@@ -382,6 +379,32 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
     free(call.reply);
     rk__leave(rt);
     return st;
+}
+
+rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
+                  rk_msgbuf *reply, uint64_t timeout_ns)
+{
+    rk_runtime *t;
+    rk_actor_id local;
+    rk_status st;
+    if (!rt || !reply || (reply->capacity > 0 && !reply->data) || (len > 0 && !payload))
+        return RK_EINVAL;
+    /* An actor of another member of a group (or one that migrated there)
+     * replies to that member's host queue: call through it. A request that
+     * would be forwarded to another member is refused (RK_EFULL) instead,
+     * since its reply would land elsewhere: then the actor has just moved,
+     * and the call goes again to where it is now. */
+    for (int tries = 0;; tries++) {
+        t = rk__group_target(rt, dst, &local);
+        st = rk__call(t, local, type, payload, len, reply, timeout_ns);
+        if (st != RK_EFULL || tries == 8 || !rt->group)
+            return st;
+        {
+            rk_actor_id again;
+            if (rk__group_target(rt, dst, &again) == t && again == local)
+                return st; /* full, not moved */
+        }
+    }
 }
 
 uint64_t rk__hostq_discard(rk_runtime *rt)

@@ -98,6 +98,11 @@ static void rk__runtime_free(rk_runtime *rt)
 
 rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
 {
+    return rk__runtime_create(out, o, 0);
+}
+
+rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int defer_launch)
+{
     rk_runtime_options defaults;
     rk_runtime *rt;
     rk_status st;
@@ -154,6 +159,7 @@ rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
     st = rk__hostq_init(rt);
     if (st != RK_OK)
         goto fail;
+    rt->defer_launch = defer_launch;
     st = rt->ops->start(rt);
     if (st != RK_OK)
         goto fail;

@@ -101,11 +101,15 @@ struct rk__snapshot_ops {
 /* How a group's members reach each other (core/group.c); optional in a
  * backend (NULL: members share the host's memory, as on the CPU). */
 struct rk__group_ops {
+    /* Starts a member created with defer_launch, after every member is
+     * connected (so each kernel is launched with every allocation it will
+     * touch already made: what compute-sanitizer tracks). */
+    rk_status (*launch)(rk_runtime *rt);
     /* Links between the members' devices (before connect). */
     rk_status (*link)(rk_runtime *a, rk_runtime *b, rk_link_info *out);
     /* Tells `rt` it is member `member` of a group of `n`. */
     rk_status (*join)(rk_runtime *rt, uint32_t member, uint32_t n);
-    /* Sets up the ring from `src` to `dst` (both joined, both running):
+    /* Sets up the ring from `src` to `dst` (both joined, not launched yet):
      * after it returns, src's actors reach dst's without the host. */
     rk_status (*connect)(rk_runtime *src, rk_runtime *dst, uint32_t capacity);
     /* Mirrors a->forward where the backend's own senders look (the device). */
@@ -245,6 +249,8 @@ struct rk_runtime {
     rk__tenants tenants; /* tenant records, quotas, isolation counters (core/tenant.h) */
     rk__mem mem;         /* memory-pressure accounting (core/flow.h) */
 
+    int defer_launch;       /* a group's member: the backend's start leaves the launch to
+                               rk__group_ops.launch */
     struct rk_group *group; /* set once by rk_group_create before any actor exists */
     uint32_t member;        /* its index in the group */
 
@@ -289,6 +295,10 @@ rk_status rk__deliver_host(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void
  * following forwards of migrated actors. Returns `rt` and `id` unchanged
  * outside groups. */
 rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local);
+
+/* rk_runtime_create; with defer_launch, a backend with a group launch op
+ * (rk__group_ops) prepares everything but does not start executing. */
+rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int defer_launch);
 
 /* Shutdown in two steps, for groups: stop (intake, drain, backend stop)
  * and finish (host queue, release). rk_runtime_shutdown does both. */

@@ -50,6 +50,11 @@
  * when the driver lacks them, which only refuses what needs them. */
 #define RK__CU_OPTIONAL_FUNCS(X)                                                                     \
     X(cuLaunchKernelEx)                                                                              \
+    X(cuDeviceCanAccessPeer)                                                                         \
+    X(cuDeviceGetP2PAttribute)                                                                       \
+    X(cuCtxEnablePeerAccess)                                                                         \
+    X(cuMemcpyPeerAsync)                                                                             \
+    X(cuMemcpyDtoDAsync)                                                                             \
     X(cuOccupancyMaxActiveClusters)
 
 typedef struct rk__cu {

@@ -778,6 +778,17 @@ static rk_status rk__cuda_snap_resume(rk_runtime *rt, rk__paused *p)
     return st;
 }
 
+/* Migration (group.h): the pause drained the actor and left both gates
+ * closed; they stay closed (its senders forward from now on) and the
+ * caller terminates it. Nothing is queued to drop: the drain handled it. */
+static rk_status rk__cuda_snap_retire(rk_runtime *rt, rk__paused *p)
+{
+    rk__cuda *b = rt->backend_data;
+    (void)p;
+    pthread_mutex_unlock(&b->lock);
+    return RK_OK;
+}
+
 const struct rk__snapshot_ops rk__cuda_snapshot_ops = {
     .state_size = rk__cuda_snap_state_size,
     .pause = rk__cuda_snap_pause,
@@ -785,4 +796,5 @@ const struct rk__snapshot_ops rk__cuda_snapshot_ops = {
     .read_msgs = rk__cuda_snap_read_msgs,
     .restore = rk__cuda_snap_restore,
     .resume = rk__cuda_snap_resume,
+    .retire = rk__cuda_snap_retire,
 };

@@ -96,6 +96,9 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
         b->byref_bytes = (uint64_t)rt->opt.max_payload + 16;
     b->byref_bytes = (b->byref_bytes + 15) & ~(uint64_t)15;
     b->pool_bytes = rk__cuda_env_u64("RK_CUDA_PINNED_POOL", 0);
+    /* Rings between members of a group (cuda_group.c): 8 peers x 256 slots
+     * x 256 B fit; more is allocated when needed. */
+    b->peer_arena_bytes = (rk__cuda_env_u64("RK_CUDA_PEER_ARENA", 1u << 20) + 255) & ~(uint64_t)255;
     b->state_arena_bytes = (rk__cuda_env_u64("RK_CUDA_STATE_ARENA", 4u << 20) + 127) & ~(uint64_t)127;
     if (b->state_arena_bytes < 4096)
         b->state_arena_bytes = 4096;
@@ -369,6 +372,9 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_devflags), 1, &b->devflags_d));
     RK__CHECK(rk__cuda_dalloc(b, 2 * sizeof(rk_ring_prod), 1, &b->lines_d));
     RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_world), 1, &b->world_d));
+    RK__CHECK(rk__cuda_dalloc(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), 1, &b->peers_d));
+    if (b->peer_arena_bytes)
+        RK__CHECK(rk__cuda_dalloc(b, b->peer_arena_bytes, 1, &b->peer_arena));
     RK__CHECK(rk__cuda_state_arena(b, b->state_arena_bytes));
     if (b->pool_bytes)
         RK__CHECK(rk__cuda_pin(b, b->pool_bytes, &b->pool));
@@ -427,6 +433,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.k2k_mem = (unsigned char *)(uintptr_t)b->k2k_d;
     w.k2k_ring_bytes = k2k_bytes;
     w.k2k_capacity = b->k2k_capacity;
+    w.peers = (rk__gpu_peer *)(uintptr_t)b->peers_d;
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -537,6 +544,9 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_unpin(b, &b->misc_mem);
         rk__cuda_unpin(b, &b->pool);
         rk__cuda_dfree(b, &b->world_d);
+        rk__cuda_dfree(b, &b->peers_d);
+        rk__cuda_dfree(b, &b->peer_arena);
+        rk__cuda_peers_free(b);
         rk__cuda_dfree(b, &b->dir_d);
         rk__cuda_dfree(b, &b->slots_d);
         rk__cuda_dfree(b, &b->k2k_d);
@@ -613,7 +623,8 @@ static rk_status cuda_start(rk_runtime *rt)
     for (i = b->n_blocks - 1; i >= 1; i--)
         b->free_slots[b->n_free++] = i; /* popped from the end: block 1 first */
     RK__CHECK(rk__cuda_layout(rt, b));
-    RK__CHECK(rk__cuda_launch(b));
+    if (!rt->defer_launch) /* else rk__cuda_group_launch, once the group is connected */
+        RK__CHECK(rk__cuda_launch(b));
     rk__cuda_leave(b);
     rt->backend_data = b;
     return RK_OK;
@@ -621,6 +632,21 @@ fail:
     if (entered)
         rk__cuda_leave(b);
     rk__cuda_teardown(rt, b);
+    return st;
+}
+
+/* A group's member, prepared with defer_launch (cuda_group.c). */
+rk_status rk__cuda_launch_deferred(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    rk_status st;
+    if (!b || b->launched)
+        return RK_EINVAL;
+    st = rk__cuda_enter(b);
+    if (st != RK_OK)
+        return st;
+    st = rk__cuda_launch(b);
+    rk__cuda_leave(b);
     return st;
 }
 
@@ -750,8 +776,8 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
     rk__gpu_cmd cmd;
     uint64_t base = 0, handled = 0;
     rk_status st = RK_ETIMEDOUT;
-    if (!b)
-        return RK_OK;
+    if (!b || !b->launched)
+        return RK_OK; /* a group's member whose launch never came */
     rk__cuda_close_gates(b);
     pthread_mutex_lock(&b->lock);
     memset(&cmd, 0, sizeof cmd);
@@ -926,4 +952,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .host_release = cuda_host_release,
     .poll_errors = cuda_poll_errors,
     .snapshot = &rk__cuda_snapshot_ops,
+    .group = &rk__cuda_group_ops,
 };

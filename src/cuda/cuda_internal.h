@@ -136,6 +136,21 @@ typedef struct rk__cuda {
 
     /* device memory */
     CUdeviceptr world_d, dir_d, slots_d, k2k_d, devflags_d, lines_d;
+    CUdeviceptr peers_d; /* [RK__GPU_PEERS] rk__gpu_peer: rings to and from other members */
+
+    /* groups (cuda_group.c): memory of the rings between members that this
+     * device holds, freed at release; the rings into this member, for the
+     * dead letters at the end */
+    CUdeviceptr peer_mem[2 * RK__GPU_PEERS];
+    uint32_t n_peer_mem;
+    /* taken before the launch (the sanitizer knows only what a kernel was
+     * launched with), handed out by bumping: RK_CUDA_PEER_ARENA bytes */
+    CUdeviceptr peer_arena;
+    uint64_t peer_arena_bytes, peer_arena_used;
+    struct rk__cuda_peer_in {
+        CUdeviceptr slots;
+        uint32_t capacity, slot_size;
+    } peer_in[RK__GPU_PEERS];
     rk__cuda_chunk *chunks;
     struct rk__cuda_free_state {
         struct rk__cuda_free_state *next;
@@ -208,6 +223,11 @@ rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_n
 /* Hands the device's errors and dead letters to the core; checks that the
  * kernel is alive (at most every millisecond unless `force`). */
 void rk__cuda_poll(rk_runtime *rt, int force);
+
+/* ---- groups (cuda_group.c) ---- */
+extern const struct rk__group_ops rk__cuda_group_ops;
+rk_status rk__cuda_launch_deferred(rk_runtime *rt);
+void rk__cuda_peers_free(rk__cuda *b);
 
 /* ---- actors (cuda_actor.c) ---- */
 rk_status rk__cuda_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns);

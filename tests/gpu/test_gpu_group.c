@@ -1,0 +1,340 @@
+/* Groups on the CUDA backend (group.h): two members - one per GPU when the
+ * machine has two, else two runtimes sharing one GPU (each with a part of
+ * its SMs) - exercised end to end:
+ *   - the link between the members and rk_call to a gid of the other member;
+ *   - K2K across members: a token passed around relays that alternate
+ *     between the members (every hop crosses), timed per hop;
+ *   - migration of a counter with 16 MiB of state there and back (state
+ *     checksums equal, count kept), timed against a host-staged migration;
+ *   - migration under load: a host thread calls the counter by its first
+ *     gid throughout (each reply's count is the previous + 1: nothing lost
+ *     or handled twice), and a relay is moved while the token circulates
+ *     (the device senders wait through the move and are forwarded);
+ *   - shutdown: the group's report.
+ * Exit 77 without a device. RK_STRESS_HOPS sets the hops (default 100000),
+ * RK_GROUP_MIGRATIONS the timed migrations (default 20). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_actors.h"
+#include "gpu_test.h"
+#include "ringkernel/group.h"
+
+#define RELAYS 4
+#define BIG_STATE (16u << 20)
+
+static rk_group *make_group(int *two_gpus)
+{
+    rk_group_options o;
+    rk_group *g = NULL;
+    int n = 0;
+    rk_status st;
+    if (rk_device_count(&n) != RK_OK || n < 1) {
+        printf("SKIP: no CUDA device\n");
+        exit(RK_TEST_SKIP);
+    }
+    /* Two members on one GPU must both be resident: a part of the SMs each. */
+    if (n < 2)
+        RKT_CHECK(setenv("RK_CUDA_BLOCKS", "32", 0) == 0);
+    rk_group_options_init(&o);
+    rkt_options(&o.runtime, 32, &rkt_program);
+    o.runtime.drain_timeout_ns = 2 * RKT_SEC;
+    o.members = 2;
+    o.devices[0] = 0;
+    o.devices[1] = n > 1 ? 1 : 0;
+    st = rk_group_create(&g, &o);
+    if (st == RK_ENODEV || st == RK_ENOBACKEND) {
+        printf("SKIP: %s\n", rk_status_name(st));
+        exit(RK_TEST_SKIP);
+    }
+    RKT_CHECK_ST(st, RK_OK);
+    *two_gpus = n > 1;
+    return g;
+}
+
+static rk_actor_id launch(rk_group *g, uint32_t member, const char *name, uint32_t type, const void *init,
+                          uint32_t size)
+{
+    rk_actor_options o;
+    rk_placement p = {RK_PLACE_MEMBER, member, 0};
+    rk_actor_id gid = RK_ACTOR_NONE;
+    rk_actor_options_init(&o);
+    o.name = name;
+    o.type = &rkt_types[type];
+    o.initial_state = init;
+    o.state_size = size;
+    RKT_CHECK_ST(rk_group_launch(g, &o, &p, &gid), RK_OK);
+    RKT_CHECK(rk_gid_member(gid) == (int)member);
+    return gid;
+}
+
+static void links_and_calls(rk_group *g, int two_gpus)
+{
+    rk_link_info l;
+    uint64_t v, out;
+    rk_msgbuf r = {.data = &out, .capacity = sizeof out};
+    rk_actor_id e1 = launch(g, 1, "echo1", RKT_ECHO, NULL, 0);
+    RKT_CHECK_ST(rk_group_link(g, 0, 1, &l), RK_OK);
+    printf("link 0 -> 1: %s (access %d, native atomics %d, rank %d)\n", rk_link_kind_name(l.kind), l.access,
+           l.native_atomics, l.perf_rank);
+    RKT_CHECK(two_gpus ? (l.kind == RK_LINK_NVLINK || l.kind == RK_LINK_PCIE) : l.kind == RK_LINK_SAME);
+    for (v = 0; v < 200; v++) {
+        out = 0;
+        /* Through member 0's runtime: the call goes to member 1. */
+        RKT_CHECK_ST(rk_call(rk_group_member(g, 0), e1, RKT_MSG_ECHO, &v, sizeof v, &r, 5 * RKT_SEC), RK_OK);
+        RKT_CHECK(out == v);
+    }
+    printf("rk_call to a gid of the other member: ok\n");
+}
+
+static void setup_relays(rk_group *g, const rk_actor_id *relay)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    for (int i = 0; i < RELAYS; i++) {
+        uint32_t next = relay[(i + 1) % RELAYS];
+        RKT_CHECK_ST(rk_call(rk_group_member(g, 0), relay[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC),
+                     RK_OK);
+    }
+}
+
+/* Waits for the DONE the last relay sends to its member's host queue. */
+static void wait_done(rk_group *g, uint64_t hops, uint64_t timeout_ns)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    const rkt_token *got = (const rkt_token *)buf;
+    uint64_t end = rk_test_now_ns() + timeout_ns;
+    for (;;) {
+        for (uint32_t m = 0; m < 2; m++) {
+            rk_status st = rk_recv(rk_group_member(g, m), &mb, RKT_SEC / 100);
+            if (st == RK_ETIMEDOUT || st == RK_EEMPTY)
+                continue;
+            RKT_CHECK_ST(st, RK_OK);
+            RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && got->hops == hops && got->check == rkt_token_check(hops));
+            return;
+        }
+        if (rk_test_now_ns() > end) {
+            fprintf(stderr, "the token did not come back in time\n");
+            exit(1);
+        }
+    }
+}
+
+/* Nothing else arrives at either host queue: no duplicate token. */
+static void expect_quiet(rk_group *g)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    for (uint32_t m = 0; m < 2; m++)
+        RKT_CHECK_ST(rk_recv(rk_group_member(g, m), &mb, RKT_SEC / 10), RK_ETIMEDOUT);
+}
+
+static void send_token(rk_group *g, rk_actor_id first, uint64_t hops)
+{
+    rkt_token tok;
+    memset(&tok, 0, sizeof tok);
+    tok.target = hops;
+    tok.check = rkt_token_check(0);
+    RKT_CHECK_ST(rk_send(rk_group_member(g, 0), first, RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
+}
+
+static void k2k_across(rk_group *g, rk_actor_id *relay)
+{
+    uint64_t hops = rkt_env("RK_STRESS_HOPS", 100000), t0;
+    char name[16];
+    double s;
+    for (int i = 0; i < RELAYS; i++) {
+        snprintf(name, sizeof name, "relay%d", i);
+        relay[i] = launch(g, (uint32_t)(i % 2), name, RKT_RELAY, NULL, 0);
+    }
+    setup_relays(g, relay);
+    t0 = rk_test_now_ns();
+    send_token(g, relay[0], hops);
+    wait_done(g, hops, 120 * RKT_SEC);
+    s = (double)(rk_test_now_ns() - t0) / 1e9;
+    expect_quiet(g);
+    printf("k2k across members: %llu hops in %.3f s: %.2f us per hop (every hop crosses)\n",
+           (unsigned long long)hops, s, s * 1e6 / (double)hops);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t get_count(rk_group *g, rk_actor_id c)
+{
+    rkt_counter_state s;
+    rk_msgbuf r = {.data = &s, .capacity = sizeof s};
+    RKT_CHECK_ST(rk_call(rk_group_member(g, 0), c, RKT_MSG_GET, NULL, 0, &r, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK(s.init_magic == RKT_INIT_MAGIC);
+    return s.count;
+}
+
+static void migrations(rk_group *g, int two_gpus, rk_actor_id *counter)
+{
+    uint32_t n = (uint32_t)rkt_env("RK_GROUP_MIGRATIONS", 20), i;
+    unsigned char *init = malloc(BIG_STATE);
+    uint64_t *transfer = calloc(n, sizeof *transfer), *total = calloc(n, sizeof *total);
+    uint64_t *quiesce = calloc(n, sizeof *quiesce), *launch_ns = calloc(n, sizeof *launch_ns);
+    uint64_t *swap = calloc(n, sizeof *swap);
+    uint64_t staged[3];
+    rk_migrate_report rep;
+    rk_actor_id c, now;
+    RKT_CHECK(init && transfer && total && quiesce && launch_ns && swap);
+    for (i = 0; i < BIG_STATE; i++)
+        init[i] = (unsigned char)(i * 2654435761u >> 24);
+    memset(init, 0, sizeof(rkt_counter_state)); /* the counter's words; init stamps them */
+    c = launch(g, 0, "counter", RKT_COUNTER, init, BIG_STATE);
+    for (i = 0; i < 5; i++) {
+        uint64_t out = 0;
+        rk_msgbuf r = {.data = &out, .capacity = sizeof out};
+        RKT_CHECK_ST(rk_call(rk_group_member(g, 0), c, RKT_MSG_INC, NULL, 0, &r, 5 * RKT_SEC), RK_OK);
+    }
+    RKT_CHECK(get_count(g, c) == 5);
+    /* There and back, verified. */
+    RKT_CHECK_ST(rk_group_migrate(g, c, 1, RK_MIGRATE_VERIFY, 10 * RKT_SEC, &rep), RK_OK);
+    RKT_CHECK(rep.from == c && rk_gid_member(rep.to) == 1 && rep.state_bytes == BIG_STATE && rep.messages == 0);
+    RKT_CHECK(rep.crc_before == rep.crc_after);
+    RKT_CHECK(rep.path == (two_gpus ? RK_MIGRATE_PEER : RK_MIGRATE_DEVICE));
+    RKT_CHECK_ST(rk_group_resolve(g, c, &now), RK_OK);
+    RKT_CHECK(now == rep.to);
+    RKT_CHECK(get_count(g, c) == 5); /* by the first gid: forwarded */
+    RKT_CHECK_ST(rk_group_migrate(g, c, 0, RK_MIGRATE_VERIFY, 10 * RKT_SEC, &rep), RK_OK);
+    RKT_CHECK(rep.crc_before == rep.crc_after && rk_gid_member(rep.to) == 0);
+    RKT_CHECK(get_count(g, c) == 5);
+    RKT_CHECK_ST(rk_group_migrate(g, c, 0, 0, 10 * RKT_SEC, &rep), RK_EINVAL);
+    RKT_CHECK_ST(rk_group_migrate(g, rk_gid(1, 31), 0, 0, 10 * RKT_SEC, &rep), RK_ENOACTOR);
+    printf("migration of 16 MiB there and back, checksums equal, count kept: ok\n");
+
+    /* Timed: device path, then staged through the host. */
+    for (i = 0; i < n; i++) {
+        RKT_CHECK_ST(rk_group_migrate(g, c, (i + 1) % 2, 0, 10 * RKT_SEC, &rep), RK_OK);
+        transfer[i] = rep.transfer_ns;
+        total[i] = rep.total_ns;
+        quiesce[i] = rep.quiesce_ns;
+        launch_ns[i] = rep.launch_ns;
+        swap[i] = rep.swap_ns;
+    }
+    for (i = 0; i < 3; i++) {
+        RKT_CHECK_ST(rk_group_migrate(g, c, (n + i + 1) % 2, RK_MIGRATE_HOST_STAGED, 10 * RKT_SEC, &rep), RK_OK);
+        RKT_CHECK(rep.path == RK_MIGRATE_HOST);
+        staged[i] = rep.transfer_ns;
+    }
+    RKT_CHECK(get_count(g, c) == 5);
+    qsort(transfer, n, sizeof *transfer, cmp_u64);
+    qsort(total, n, sizeof *total, cmp_u64);
+    qsort(staged, 3, sizeof *staged, cmp_u64);
+    qsort(quiesce, n, sizeof *quiesce, cmp_u64);
+    qsort(launch_ns, n, sizeof *launch_ns, cmp_u64);
+    qsort(swap, n, sizeof *swap, cmp_u64);
+    printf("migration phases, medians: new home launched %.1f us, quiesce %.1f us, transfer %.1f us, swap %.1f us\n",
+           launch_ns[n / 2] / 1e3, quiesce[n / 2] / 1e3, transfer[n / 2] / 1e3, swap[n / 2] / 1e3);
+    printf("migration 16 MiB (%s), median of %u: transfer %.1f us (min %.1f), whole migration %.1f us; "
+           "host-staged transfer %.1f us (median of 3)\n",
+           two_gpus ? "GPU to GPU over the peer link" : "within one GPU", n, transfer[n / 2] / 1e3, transfer[0] / 1e3,
+           total[n / 2] / 1e3, staged[1] / 1e3);
+    free(init);
+    free(transfer);
+    free(total);
+    free(quiesce);
+    free(launch_ns);
+    free(swap);
+    *counter = c;
+}
+
+/* ---- under load ---------------------------------------------------------------------- */
+
+typedef struct load {
+    rk_group *g;
+    rk_actor_id counter;
+    uint64_t start, calls, bad, full;
+    int stop; /* atomic */
+    rk_status err;
+} load;
+
+static void *load_main(void *arg)
+{
+    load *l = arg;
+    uint64_t expect = l->start + 1;
+    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+        uint64_t out = 0;
+        rk_msgbuf r = {.data = &out, .capacity = sizeof out};
+        rk_status st = rk_call(rk_group_member(l->g, 1), l->counter, RKT_MSG_INC, NULL, 0, &r, 5 * RKT_SEC);
+        if (st == RK_EFULL) { /* it is moving: again */
+            l->full++;
+            continue;
+        }
+        if (st != RK_OK) {
+            l->err = st;
+            break;
+        }
+        l->bad += out != expect;
+        expect = out + 1;
+        l->calls++;
+    }
+    return NULL;
+}
+
+static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
+{
+    load l;
+    pthread_t t;
+    rk_migrate_report rep;
+    uint64_t hops = 20 * rkt_env("RK_STRESS_HOPS", 100000), moves = 0, final;
+    memset(&l, 0, sizeof l);
+    l.g = g;
+    l.counter = counter;
+    l.start = get_count(g, counter);
+    RKT_CHECK(pthread_create(&t, NULL, load_main, &l) == 0);
+    /* The token circulates meanwhile; relay 1 moves under it. */
+    send_token(g, relay[0], hops);
+    for (int i = 0; i < 10; i++) {
+        rk_actor_id now;
+        RKT_CHECK_ST(rk_group_resolve(g, counter, &now), RK_OK);
+        RKT_CHECK_ST(rk_group_migrate(g, counter, (uint32_t)(rk_gid_member(now) + 1) % 2, 0, 10 * RKT_SEC, &rep),
+                     RK_OK);
+        RKT_CHECK_ST(rk_group_resolve(g, relay[1], &now), RK_OK);
+        RKT_CHECK_ST(rk_group_migrate(g, relay[1], (uint32_t)(rk_gid_member(now) + 1) % 2, 0, 10 * RKT_SEC, &rep),
+                     RK_OK);
+        moves += 2;
+        rk_test_sleep_ns(RKT_SEC / 50);
+    }
+    __atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+    RKT_CHECK(pthread_join(t, NULL) == 0);
+    RKT_CHECK_ST(l.err, RK_OK);
+    RKT_CHECK(l.bad == 0 && l.calls > 0);
+    final = get_count(g, counter);
+    RKT_CHECK(final == l.start + l.calls);
+    wait_done(g, hops, 300 * RKT_SEC);
+    expect_quiet(g);
+    printf("under load: %llu migrations; %llu calls by the first gid, each count the previous + 1 (%llu refused "
+           "while moving); token of %llu hops intact: ok\n",
+           (unsigned long long)moves, (unsigned long long)l.calls, (unsigned long long)l.full,
+           (unsigned long long)hops);
+}
+
+int main(void)
+{
+    rk_shutdown_report rep;
+    rk_actor_id relay[RELAYS], counter;
+    int two_gpus = 0;
+    rk_group *g;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g = make_group(&two_gpus);
+    printf("group of 2 members on %s\n", two_gpus ? "two GPUs" : "one GPU");
+    links_and_calls(g, two_gpus);
+    k2k_across(g, relay);
+    migrations(g, two_gpus, &counter);
+    under_load(g, counter, relay);
+    rk_group_destroy(g, &rep);
+    printf("shutdown: drained %llu, dead-lettered %llu, host unread %llu, failed %u\n",
+           (unsigned long long)rep.drained, (unsigned long long)rep.dead_lettered,
+           (unsigned long long)rep.host_unread, rep.actors_failed);
+    RKT_CHECK(rep.actors_failed == 0);
+    return 0;
+}
