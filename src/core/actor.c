@@ -109,7 +109,7 @@ uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a)
 }
 
 /* Fills slot `a` from the options; the core keeps its own initial state. */
-static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_options *o)
+static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_options *o, unsigned flags)
 {
     memset(a, 0, sizeof *a);
     a->id = id;
@@ -121,7 +121,7 @@ static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_opt
     a->inbox_capacity = o->inbox_capacity;
     a->slot_size = o->slot_size;
     a->block_size = o->block_size;
-    if (o->state_size == 0)
+    if (o->state_size == 0 || (flags & RK__LAUNCH_NO_INIT))
         return RK_OK;
     a->initial_state = calloc(1, o->state_size);
     if (!a->initial_state)
@@ -132,6 +132,11 @@ static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_opt
 }
 
 rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id)
+{
+    return rk__launch(rt, o, id, 0);
+}
+
+rk_status rk__launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags)
 {
     rk_status st;
     rk__actor *a;
@@ -155,7 +160,7 @@ rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id)
     if (st != RK_OK)
         goto out;
     a = &rt->actors[n];
-    st = rk__actor_fill(a, n, o);
+    st = rk__actor_fill(a, n, o, flags);
     if (st == RK_OK)
         st = rk__tenant_admit(rt, a); /* quotas and memory pressure */
     if (st == RK_OK)
@@ -219,6 +224,8 @@ rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, u
         st = RK_ENOACTOR;
     else if (rk__is_shut_down(rt))
         st = RK_ESHUTDOWN;
+    else if (ev != RK_EV_TERMINATE && __atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != 0)
+        st = RK_ESTATE; /* it migrated (group.h): it lives on elsewhere, under its new gid */
     else
         st = rk_lifecycle_next(rt->ops->actor_state(rt, a), ev, NULL);
     if (st == RK_OK) {

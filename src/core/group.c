@@ -583,8 +583,12 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     o.slot_size = a->slot_size;
     o.block_size = a->block_size;
     o.tenant = a->tenant;
-    o.initial_state = a->initial_state; /* what a restart at the new home starts from */
-    st = rk_launch(dst, &o, &nid);
+    /* No initial state here: the state comes by the transfer, and copying
+     * a large one in (the launch's initial state, through the host) would
+     * cost more than the move. The launch's initial state is handed over at
+     * the swap: a restart at the new home starts from it. */
+    o.initial_state = NULL;
+    st = rk__launch(dst, &o, &nid, RK__LAUNCH_NO_INIT);
     if (st != RK_OK)
         return st;
     launched = 1;
@@ -674,6 +678,15 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     t3 = rk__now_ns();
     r->to = rk_gid(to, nid);
     st = rk__set_forward(src, a, r->to);
+    if (st == RK_OK) {
+        /* The old actor never restarts (it forwards): its initial state
+         * becomes the new one's (read by lifecycle commands, under the lock). */
+        pthread_mutex_lock(&dst->lock);
+        free(na->initial_state);
+        na->initial_state = a->initial_state;
+        a->initial_state = NULL;
+        pthread_mutex_unlock(&dst->lock);
+    }
     if (st == RK_OK)
         st = sops->retire(src, &ps);
     src_paused = 0;
@@ -681,6 +694,8 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     src_locked = 0;
     if (st == RK_OK) {
         st = rk_terminate(src, local);
+        if (st == RK_OK && src->ops->group && src->ops->group->release_moved)
+            src->ops->group->release_moved(src, a);
         /* A terminate that timed out stays in force; nothing reaches the
          * actor meanwhile (its sender path forwards). */
         if (st == RK_ETIMEDOUT)

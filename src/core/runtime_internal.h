@@ -117,6 +117,9 @@ struct rk__group_ops {
     /* Copies the state of paused `ps` (of src) into paused `pd` (of dst)
      * without the host; RK_ENOTSUP: the caller stages it through the host. */
     rk_status (*copy_state)(rk_runtime *src, rk__paused *ps, rk_runtime *dst, rk__paused *pd, rk_migrate_path *path);
+    /* Optional: frees what `a` held once it migrated away and was
+     * terminated (its device state); it never runs again. */
+    void (*release_moved)(rk_runtime *rt, rk__actor *a);
     /* After every member stopped: dead-letters what is left in the rings
      * into `rt`, counting it in rep->dead_lettered. */
     void (*peer_dead_letter)(rk_runtime *rt, rk_shutdown_report *rep);
@@ -295,6 +298,11 @@ rk_status rk__deliver_host(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void
  * following forwards of migrated actors. Returns `rt` and `id` unchanged
  * outside groups. */
 rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local);
+
+/* rk_launch; with RK__LAUNCH_NO_INIT the actor starts from zeroed state
+ * and keeps no initial state (a migration's new home: group.c sets it). */
+#define RK__LAUNCH_NO_INIT 1u
+rk_status rk__launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags);
 
 /* rk_runtime_create; with defer_launch, a backend with a group launch op
  * (rk__group_ops) prepares everything but does not start executing. */

@@ -257,8 +257,10 @@ static void rk__fail(rk__cpu_actor *ca, rk_status st)
 static rk_status rk__init_state(rk__cpu_actor *ca)
 {
     rk_ctx ctx = {ca->w->rt, ca, NULL};
-    if (ca->a->state_size)
+    if (ca->a->state_size && ca->a->initial_state)
         memcpy(ca->state, ca->a->initial_state, ca->a->state_size);
+    else if (ca->a->state_size)
+        memset(ca->state, 0, ca->a->state_size); /* no initial state (a migration's new home) */
     return ca->a->type->init ? ca->a->type->init(&ctx, ca->state) : RK_OK;
 }
 

@@ -402,6 +402,12 @@ rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_even
     if (st != RK_OK)
         goto out;
     gen = __atomic_load_n(&b->ctl[a->id].generation, __ATOMIC_ACQUIRE) + 1;
+    /* An actor that came by migration (group.h) was created without its
+     * initial state, which the core handed over afterwards: the first
+     * restart copies it where the block reads it. */
+    if (ev == RK_EV_RESTART && !ca->init && a->initial_state && a->state_size &&
+        (st = rk__cuda_init_alloc(b, a->initial_state, a->state_size, ca->state_bytes, &ca->init)) != RK_OK)
+        goto left;
     if (ev == RK_EV_RESTART && !ca->slot) {
         st = rk_lifecycle_next(rk__cuda_ctl_state(b, a->id), ev, NULL);
         if (st == RK_OK)
@@ -426,6 +432,7 @@ rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_even
         st = RK_EINVAL;
     }
     rk__cuda_sync_gate(b, a, ca);
+left:
     rk__cuda_leave(b);
 out:
     pthread_mutex_unlock(&b->lock);

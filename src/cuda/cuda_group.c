@@ -239,6 +239,21 @@ static rk_status rk__cuda_copy_state(rk_runtime *rs, rk__paused *ps, rk_runtime 
     return rk__cu_status(r);
 }
 
+/* The old home of a migrated actor, terminated: its block let it go (no
+ * slot), and lifecycle commands refuse it (it forwards), so its state is
+ * never read again. */
+static void rk__cuda_release_moved(rk_runtime *rt, rk__actor *a)
+{
+    rk__cuda *b = rk__cuda_of(rt);
+    rk__cuda_actor *ca = a->backend;
+    pthread_mutex_lock(&b->lock);
+    if (ca && ca->slot == 0 && ca->state) {
+        rk__cuda_state_free(b, ca->state, ca->state_bytes);
+        ca->state = 0;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
 /* ---- the end ----------------------------------------------------------------------------- */
 
 /* Every member's kernel has stopped: what is left in the rings into this
@@ -278,5 +293,6 @@ const struct rk__group_ops rk__cuda_group_ops = {
     .connect = rk__cuda_connect,
     .set_forward = rk__cuda_set_forward,
     .copy_state = rk__cuda_copy_state,
+    .release_moved = rk__cuda_release_moved,
     .peer_dead_letter = rk__cuda_peer_dead_letter,
 };

@@ -23,7 +23,8 @@
 #include "ringkernel/group.h"
 
 #define RELAYS 4
-#define BIG_STATE (16u << 20)
+/* 16 MiB of state (RK_GROUP_STATE_MB: less under compute-sanitizer). */
+static uint32_t BIG_STATE;
 
 static rk_group *make_group(int *two_gpus)
 {
@@ -209,7 +210,7 @@ static void migrations(rk_group *g, int two_gpus, rk_actor_id *counter)
     RKT_CHECK(get_count(g, c) == 5);
     RKT_CHECK_ST(rk_group_migrate(g, c, 0, 0, 10 * RKT_SEC, &rep), RK_EINVAL);
     RKT_CHECK_ST(rk_group_migrate(g, rk_gid(1, 31), 0, 0, 10 * RKT_SEC, &rep), RK_ENOACTOR);
-    printf("migration of 16 MiB there and back, checksums equal, count kept: ok\n");
+    printf("migration of %u MiB there and back, checksums equal, count kept: ok\n", BIG_STATE >> 20);
 
     /* Timed: device path, then staged through the host. */
     for (i = 0; i < n; i++) {
@@ -234,9 +235,9 @@ static void migrations(rk_group *g, int two_gpus, rk_actor_id *counter)
     qsort(swap, n, sizeof *swap, cmp_u64);
     printf("migration phases, medians: new home launched %.1f us, quiesce %.1f us, transfer %.1f us, swap %.1f us\n",
            launch_ns[n / 2] / 1e3, quiesce[n / 2] / 1e3, transfer[n / 2] / 1e3, swap[n / 2] / 1e3);
-    printf("migration 16 MiB (%s), median of %u: transfer %.1f us (min %.1f), whole migration %.1f us; "
+    printf("migration %u MiB (%s), median of %u: transfer %.1f us (min %.1f), whole migration %.1f us; "
            "host-staged transfer %.1f us (median of 3)\n",
-           two_gpus ? "GPU to GPU over the peer link" : "within one GPU", n, transfer[n / 2] / 1e3, transfer[0] / 1e3,
+           BIG_STATE >> 20, two_gpus ? "GPU to GPU over the peer link" : "within one GPU", n, transfer[n / 2] / 1e3, transfer[0] / 1e3,
            total[n / 2] / 1e3, staged[1] / 1e3);
     free(init);
     free(transfer);
@@ -293,7 +294,7 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
     RKT_CHECK(pthread_create(&t, NULL, load_main, &l) == 0);
     /* The token circulates meanwhile; relay 1 moves under it. */
     send_token(g, relay[0], hops);
-    for (int i = 0; i < 10; i++) {
+    for (uint64_t i = 0; i < rkt_env("RK_GROUP_LOAD_ROUNDS", 10); i++) {
         rk_actor_id now;
         RKT_CHECK_ST(rk_group_resolve(g, counter, &now), RK_OK);
         RKT_CHECK_ST(rk_group_migrate(g, counter, (uint32_t)(rk_gid_member(now) + 1) % 2, 0, 10 * RKT_SEC, &rep),
@@ -301,6 +302,8 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
         RKT_CHECK_ST(rk_group_resolve(g, relay[1], &now), RK_OK);
         RKT_CHECK_ST(rk_group_migrate(g, relay[1], (uint32_t)(rk_gid_member(now) + 1) % 2, 0, 10 * RKT_SEC, &rep),
                      RK_OK);
+        /* The old home is gone for good: it cannot be brought back. */
+        RKT_CHECK_ST(rk_restart(rk_group_member(g, (uint32_t)rk_gid_member(now)), rk_gid_local(now)), RK_ESTATE);
         moves += 2;
         rk_test_sleep_ns(RKT_SEC / 50);
     }
@@ -325,6 +328,7 @@ int main(void)
     int two_gpus = 0;
     rk_group *g;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    BIG_STATE = (uint32_t)rkt_env("RK_GROUP_STATE_MB", 16) << 20;
     g = make_group(&two_gpus);
     printf("group of 2 members on %s\n", two_gpus ? "two GPUs" : "one GPU");
     links_and_calls(g, two_gpus);
