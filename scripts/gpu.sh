@@ -156,7 +156,10 @@ if [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/nu
         for t in ${RK_GPU_SANITIZE_TESTS:-${TESTS[*]}}; do
             for tool in memcheck racecheck; do
                 NAME="$tool $t"
-                step 100 compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
+                # Two kernels and their shutdown under the sanitizer: more time.
+                limit=100
+                [ "$t" = test_gpu_group ] && limit=240
+                step "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
             done
         done
     )

@@ -26,32 +26,28 @@
 /* 16 MiB of state (RK_GROUP_STATE_MB: less under compute-sanitizer). */
 static uint32_t BIG_STATE;
 
-static rk_group *make_group(int *two_gpus)
+static rk_group *make_group(int two_gpus)
 {
     rk_group_options o;
     rk_group *g = NULL;
-    int n = 0;
     rk_status st;
-    if (rk_device_count(&n) != RK_OK || n < 1) {
-        printf("SKIP: no CUDA device\n");
-        exit(RK_TEST_SKIP);
-    }
     /* Two members on one GPU must both be resident: a part of the SMs each. */
-    if (n < 2)
-        RKT_CHECK(setenv("RK_CUDA_BLOCKS", "32", 0) == 0);
+    if (!two_gpus)
+        RKT_CHECK(setenv("RK_CUDA_BLOCKS", "32", 1) == 0);
+    else
+        RKT_CHECK(unsetenv("RK_CUDA_BLOCKS") == 0);
     rk_group_options_init(&o);
     rkt_options(&o.runtime, 32, &rkt_program);
     o.runtime.drain_timeout_ns = 2 * RKT_SEC;
     o.members = 2;
     o.devices[0] = 0;
-    o.devices[1] = n > 1 ? 1 : 0;
+    o.devices[1] = two_gpus ? 1 : 0;
     st = rk_group_create(&g, &o);
     if (st == RK_ENODEV || st == RK_ENOBACKEND) {
         printf("SKIP: %s\n", rk_status_name(st));
         exit(RK_TEST_SKIP);
     }
     RKT_CHECK_ST(st, RK_OK);
-    *two_gpus = n > 1;
     return g;
 }
 
@@ -321,15 +317,11 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
            (unsigned long long)hops);
 }
 
-int main(void)
+static void suite(int two_gpus)
 {
     rk_shutdown_report rep;
     rk_actor_id relay[RELAYS], counter;
-    int two_gpus = 0;
-    rk_group *g;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    BIG_STATE = (uint32_t)rkt_env("RK_GROUP_STATE_MB", 16) << 20;
-    g = make_group(&two_gpus);
+    rk_group *g = make_group(two_gpus);
     printf("group of 2 members on %s\n", two_gpus ? "two GPUs" : "one GPU");
     links_and_calls(g, two_gpus);
     k2k_across(g, relay);
@@ -340,5 +332,19 @@ int main(void)
            (unsigned long long)rep.drained, (unsigned long long)rep.dead_lettered,
            (unsigned long long)rep.host_unread, rep.actors_failed);
     RKT_CHECK(rep.actors_failed == 0);
+}
+
+int main(void)
+{
+    int n = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    BIG_STATE = (uint32_t)rkt_env("RK_GROUP_STATE_MB", 16) << 20;
+    if (rk_device_count(&n) != RK_OK || n < 1) {
+        printf("SKIP: no CUDA device\n");
+        return RK_TEST_SKIP;
+    }
+    if (n > 1)
+        suite(1);
+    suite(0); /* two members sharing GPU 0 */
     return 0;
 }
