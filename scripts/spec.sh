@@ -101,6 +101,12 @@ supervisor.no_escalate      |supervisor.pml |safety                |-DUSER_TERM=
 supervisor.notify_first     |supervisor.pml |safety                |-DUSER_TERM=0 -DUSER_KILL=0 -DBUG_NOTIFY_BEFORE_STATE|bug|S5
 supervisor.scan_only_failed |supervisor.pml |safety                |-DRSTRAT=2 -DSSTRAT=1 -DF=2 -DBUG_SCAN_ONLY_FAILED   |bug|S5
 supervisor.kill_no_detach   |supervisor.pml |safety                |-DRSTRAT=2 -DSSTRAT=1 -DF=2 -DBUG_KILL_NO_DETACH     |bug|S6
+migrate                     |migrate.pml    |safety                |                                   |pass   |
+migrate.three_senders       |migrate.pml    |safety                |-DNSEND=3 -DMPER=1                 |pass   |
+migrate.no_sender_wait      |migrate.pml    |safety                |-DBUG_NO_SENDER_WAIT               |bug    |M2
+migrate.lost_message        |migrate.pml    |safety                |-DMPER=1 -DBUG_NO_SENDER_WAIT      |bug    |M1
+migrate.load_before_enter   |migrate.pml    |safety                |-DBUG_LOAD_BEFORE_ENTER            |bug    |M2
+migrate.forward_early       |migrate.pml    |safety                |-DBUG_FORWARD_EARLY                |bug    |M2
 EOF
 }
 

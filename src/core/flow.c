@@ -216,7 +216,9 @@ static rk_status rk__credit_wait(rk_runtime *rt, rk_actor_id dst, uint64_t until
     uint64_t now;
     if (st != RK_OK)
         return st;
-    if (rt->ops->credit_wait && a) {
+    /* An actor that is migrating (group.h) refuses with RK_EFULL while its
+     * inbox has room: no slot will free, so back off by sleeping. */
+    if (rt->ops->credit_wait && a && __atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != RK__FWD_MOVING) {
         rt->ops->credit_wait(rt, a, until);
     } else {
         now = rk__now_ns();
