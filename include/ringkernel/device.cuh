@@ -1774,6 +1774,7 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
 {
     rk_ring in[RK__GPU_PEERS];
     uint64_t head[RK__GPU_PEERS];
+    uint4 buf[RK__GPU_BRIDGE_SLOT / 16];
     uint64_t idle_since = rk__gpu_clock();
     uint32_t have = 0, nap = 0, m;
     for (;;) {
@@ -1789,23 +1790,25 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
                 head[m] = 0;
             }
             while (n < 32u) {
-                const unsigned char *slot = (const unsigned char *)rk_ring_ready(&in[m], head[m]);
-                rk_msg h;
+                const uint4 *slot = (const uint4 *)rk_ring_ready(&in[m], head[m]);
+                rk_msg *h = (rk_msg *)buf;
+                uint32_t words, i;
                 rk_status st;
                 if (!slot)
                     break;
-                /* Plain loads of what another GPU wrote: rk_ring_ready's
-                 * acquire (.sys) pairs with the sender's release pattern, so
-                 * the loads after it see the message (PTX memory model; the
-                 * acquire also discards stale L1 lines). The header is copied
-                 * (routing rewrites it); the payload is read in place. */
-                h = *(const rk_msg *)slot;
-                st = h.len > rk_msg_inline_capacity(in[m].slot_size) ? RK_E2BIG /* never from our senders */
-                                                                      : rk__gpu_route(w, &h, slot + RK_MSG_HEADER_SIZE);
+                /* Strong loads: another GPU wrote these bytes; the acquire
+                 * above ordered them, and no L1 line from the slot's last lap
+                 * may stand in for them. */
+                for (i = 0; i < RK_MSG_HEADER_SIZE / 16u; i++)
+                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
+                words = (RK_MSG_HEADER_SIZE + (h->len < in[m].slot_size ? h->len : 0u) + 15u) / 16u;
+                for (; i < words && i < RK__GPU_BRIDGE_SLOT / 16u; i++)
+                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
+                st = rk__gpu_route(w, h, buf + RK_MSG_HEADER_SIZE / 16u);
                 if (st == RK_EFULL)
                     break; /* the receiver is full: keep it, try again */
                 if (st != RK_OK)
-                    rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, h.dst, 0, st, h.hlc, &h);
+                    rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, h->dst, 0, st, h->hlc, h);
                 head[m]++;
                 n++;
             }
