@@ -677,18 +677,22 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     /* ---- 3. swap: the old id forwards, the old actor ends ---- */
     t3 = rk__now_ns();
     r->to = rk_gid(to, nid);
+    /* The old actor never restarts once it forwards: its initial state
+     * becomes the new one's (read by lifecycle commands, under dst->lock;
+     * taken with a try-lock loop, as every lock taken inside src->lock). */
+    st = rk__lock_member(dst, deadline);
+    if (st != RK_OK)
+        goto undo;
+    free(na->initial_state);
+    na->initial_state = a->initial_state;
+    a->initial_state = NULL;
+    pthread_mutex_unlock(&dst->lock);
     st = rk__set_forward(src, a, r->to);
-    if (st == RK_OK) {
-        /* The old actor never restarts (it forwards): its initial state
-         * becomes the new one's (read by lifecycle commands, under the lock). */
-        pthread_mutex_lock(&dst->lock);
-        free(na->initial_state);
-        na->initial_state = a->initial_state;
-        a->initial_state = NULL;
-        pthread_mutex_unlock(&dst->lock);
+    {
+        /* Always: the pause holds the backend until it ends. */
+        rk_status rs = sops->retire(src, &ps);
+        st = st == RK_OK ? rs : st;
     }
-    if (st == RK_OK)
-        st = sops->retire(src, &ps);
     src_paused = 0;
     pthread_mutex_unlock(&src->lock);
     src_locked = 0;
