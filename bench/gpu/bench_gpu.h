@@ -71,6 +71,40 @@ static inline void rkb_wait_stream(cudaStream_t s, double seconds, const char *w
     RKB_CUDA(e);
 }
 
+/* Appends to a summary line buf[0..cap) whose length is *k; the line stops
+ * growing when full. */
+static inline void rkb_vappend(char *buf, size_t cap, size_t *k, const char *fmt, va_list ap)
+{
+    int n;
+    if (*k + 1 >= cap)
+        return;
+    n = vsnprintf(buf + *k, cap - *k, fmt, ap);
+    if (n > 0)
+        *k = *k + (size_t)n < cap ? *k + (size_t)n : cap - 1;
+}
+
+static inline void rkb_append(char *buf, size_t cap, size_t *k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rkb_vappend(buf, cap, k, fmt, ap);
+    va_end(ap);
+}
+
+/* Lets device `from` map device `to`'s memory; already enabled is fine.
+ * Leaves device `from` current. */
+static inline void rkb_enable_peer(int from, int to)
+{
+    cudaError_t e;
+    RKB_CUDA(cudaSetDevice(from));
+    e = cudaDeviceEnablePeerAccess(to, 0);
+    if (e == cudaErrorPeerAccessAlreadyEnabled) {
+        (void)cudaGetLastError();
+        e = cudaSuccess;
+    }
+    RKB_CUDA(e);
+}
+
 /* ---- options: "--name value" ------------------------------------------------- */
 
 static inline const char *rkb_arg_str(int argc, char **argv, const char *name, const char *dflt)

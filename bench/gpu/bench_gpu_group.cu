@@ -374,14 +374,9 @@ typedef struct grp {
 static void append(grp *gr, const char *fmt, ...)
 {
     va_list ap;
-    int n;
-    if (*gr->k + 1 >= gr->cap)
-        return;
     va_start(ap, fmt);
-    n = vsnprintf(gr->line + *gr->k, gr->cap - *gr->k, fmt, ap);
+    rkb_vappend(gr->line, gr->cap, gr->k, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        *gr->k = *gr->k + (size_t)n < gr->cap ? *gr->k + (size_t)n : gr->cap - 1;
 }
 
 static void name_of(const grp *gr, char *out, size_t cap, const char *fmt, ...)
@@ -959,19 +954,6 @@ static void migrations(grp *gr, floors *f)
 
 /* ---- a group ---------------------------------------------------------------------------------------- */
 
-/* Lets `from` map `to`'s memory, as the group will; already enabled is fine. */
-static void enable_peer(int from, int to)
-{
-    cudaError_t e;
-    RKB_CUDA(cudaSetDevice(from));
-    e = cudaDeviceEnablePeerAccess(to, 0);
-    if (e == cudaErrorPeerAccessAlreadyEnabled) {
-        (void)cudaGetLastError();
-        e = cudaSuccess;
-    }
-    RKB_CUDA(e);
-    RKB_CUDA(cudaSetDevice(0));
-}
 
 static void run_group(rkb *b, const opts *o, int two, char *line, size_t cap, size_t *k)
 {
@@ -991,8 +973,10 @@ static void run_group(rkb *b, const opts *o, int two, char *line, size_t cap, si
     gr.cap = cap;
     gr.k = k;
     if (two) {
-        enable_peer(0, 1);
-        enable_peer(1, 0);
+        /* As the group will; rkb_enable_peer leaves device 1 current. */
+        rkb_enable_peer(0, 1);
+        rkb_enable_peer(1, 0);
+        RKB_CUDA(cudaSetDevice(0));
     }
     floors_open(&f, gr.dev1, two && o->state_bytes < PEAK_BYTES ? PEAK_BYTES : o->state_bytes);
 

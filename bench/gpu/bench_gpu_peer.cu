@@ -74,19 +74,6 @@ typedef struct peer_bufs {
     int ndev;
 } peer_bufs;
 
-/* Appends to the summary line, which stops growing when full. */
-static void append(char *buf, size_t cap, size_t *k, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    if (*k + 1 >= cap)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *k, cap - *k, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *k = *k + (size_t)n < cap ? *k + (size_t)n : cap - 1;
-}
 
 static void size_label(char *out, size_t cap, size_t bytes)
 {
@@ -144,18 +131,6 @@ static int topology(rkb *b, int ndev)
     return can01 && can10;
 }
 
-/* Lets `from` map `to`'s memory; already enabled is fine. */
-static void enable_peer(int from, int to)
-{
-    cudaError_t e;
-    RKB_CUDA(cudaSetDevice(from));
-    e = cudaDeviceEnablePeerAccess(to, 0);
-    if (e == cudaErrorPeerAccessAlreadyEnabled) {
-        (void)cudaGetLastError();
-        e = cudaSuccess;
-    }
-    RKB_CUDA(e);
-}
 
 static void bufs_open(peer_bufs *p, int ndev)
 {
@@ -317,7 +292,7 @@ static void bandwidth(rkb *b, const peer_bufs *p, const peer_opts *o, char *line
                                  both, 2, BIG, o),
                     2 * BIG, "bytes of both directions (1e9 per GB) over the median time of the pair");
     size_label(label, sizeof label, peak_at);
-    append(line, cap, k, "; peer peak 0->1 %.1f GB/s (at %s), 256 MiB 1->0 %.1f GB/s, bidirectional %.1f GB/s", peak,
+    rkb_append(line, cap, k, "; peer peak 0->1 %.1f GB/s (at %s), 256 MiB 1->0 %.1f GB/s, bidirectional %.1f GB/s", peak,
            label, r, bi);
 }
 
@@ -396,11 +371,11 @@ static void moves(rkb *b, const peer_bufs *p, int cross, const peer_opts *o, cha
         rkb_compare(b, "peer_copy_16_mib_host_timed", "device_copy_16_mib_host_timed",
                     "peer copy 0->1 / copy within device 0, 16 MiB, both host-timed");
     }
-    append(line, cap, k, "; 16 MiB move within GPU 0 %.1f us", local);
+    rkb_append(line, cap, k, "; 16 MiB move within GPU 0 %.1f us", local);
     if (cross)
-        append(line, cap, k, ", peer 0->1 %.1f us, host-staged %.1f us (%.2fx peer)", peer, staged, staged / peer);
+        rkb_append(line, cap, k, ", peer 0->1 %.1f us, host-staged %.1f us (%.2fx peer)", peer, staged, staged / peer);
     else if (p->ndev > 1)
-        append(line, cap, k, ", host-staged %.1f us", staged);
+        rkb_append(line, cap, k, ", host-staged %.1f us", staged);
 }
 
 /* ---- flag ping-pong ---------------------------------------------------------------------- */
@@ -673,14 +648,14 @@ int main(int argc, char **argv)
                  "devices 0 and 1 cannot both map each other's memory (cudaDeviceCanAccessPeer): peer bandwidth, "
                  "peer 16 MiB move and cross-GPU ping-pong need it");
     if (cross) {
-        enable_peer(0, 1);
-        enable_peer(1, 0);
+        rkb_enable_peer(0, 1);
+        rkb_enable_peer(1, 0);
         RKB_CUDA(cudaSetDevice(0));
     } else {
         printf("skipped: %s\n", skipped);
     }
     rkb_param_str(&b, "cross_gpu_skipped", skipped);
-    append(line, sizeof line, &k, "summary bench_gpu_peer: %d device%s%s", ndev, ndev == 1 ? "" : "s",
+    rkb_append(line, sizeof line, &k, "summary bench_gpu_peer: %d device%s%s", ndev, ndev == 1 ? "" : "s",
            cross ? "" : ", cross-GPU parts skipped");
 
     bufs_open(&p, ndev > 1 ? 2 : 1);
@@ -696,9 +671,9 @@ int main(int argc, char **argv)
             double x = pingpong(&b, 1, &o)->st.median;
             rkb_compare(&b, "cross_gpu_ping_pong_acquire_release_sys", "same_gpu_block_ping_pong_sys",
                         "cross-GPU round trip / same-GPU round trip, both acquire/release at system scope");
-            append(line, sizeof line, &k, "; ping-pong round trip cross-GPU %.3f us", x);
+            rkb_append(line, sizeof line, &k, "; ping-pong round trip cross-GPU %.3f us", x);
         }
-        append(line, sizeof line, &k, "%s same-GPU %.3f us", cross ? "," : "; ping-pong round trip", same);
+        rkb_append(line, sizeof line, &k, "%s same-GPU %.3f us", cross ? "," : "; ping-pong round trip", same);
     }
     if (!cross)
         printf("skipped: %s\n", skipped);

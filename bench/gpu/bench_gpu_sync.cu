@@ -76,19 +76,6 @@ __global__ void cluster_sync_kernel(unsigned long long *out, int batches, int pe
 #endif
 }
 
-/* Appends to the summary line, which stops growing when full. */
-static void append(char *buf, size_t cap, size_t *k, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    if (*k + 1 >= cap)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *k, cap - *k, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *k = *k + (size_t)n < cap ? *k + (size_t)n : cap - 1;
-}
 
 typedef struct sync_opts {
     int batches, per_batch, warm;
@@ -291,7 +278,7 @@ int main(int argc, char **argv)
     printf("barriers (us per barrier):\n");
     have_grid = grid_sync(&b, &o, per_sm);
     k = 0;
-    append(line, sizeof line, &k, "summary bench_gpu_sync: grid.sync %.3f us",
+    rkb_append(line, sizeof line, &k, "summary bench_gpu_sync: grid.sync %.3f us",
            have_grid ? rkb_find(&b, "grid_sync")->st.median : NAN);
     for (int i = 0; i < nc; i++) {
         char id[32];
@@ -300,7 +287,7 @@ int main(int argc, char **argv)
         snprintf(id, sizeof id, "cluster_sync_%u", clusters[i]);
         if (have_grid)
             rkb_compare(&b, id, "grid_sync", "cluster barrier / grid barrier");
-        append(line, sizeof line, &k, "; cluster.sync %u %.3f us", clusters[i], rkb_find(&b, id)->st.median);
+        rkb_append(line, sizeof line, &k, "; cluster.sync %u %.3f us", clusters[i], rkb_find(&b, id)->st.median);
     }
     printf("allocation (us per call):\n");
     for (int i = 0; i < ns; i++) {
@@ -310,7 +297,7 @@ int main(int argc, char **argv)
         snprintf(a, sizeof a, "cudamallocasync_%u_mib", sizes[i]);
         snprintf(p, sizeof p, "cudamalloc_%u_mib", sizes[i]);
         rkb_compare(&b, a, p, "pool allocation / cudaMalloc");
-        append(line, sizeof line, &k, "; %u MiB cudaMalloc %.1f us vs pool %.2f us", sizes[i],
+        rkb_append(line, sizeof line, &k, "; %u MiB cudaMalloc %.1f us vs pool %.2f us", sizes[i],
                rkb_find(&b, p)->st.median, rkb_find(&b, a)->st.median);
     }
     {

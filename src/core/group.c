@@ -468,22 +468,6 @@ static void rk__moved_free(rk__moved *mv)
     free(mv->payloads);
 }
 
-/* rt->lock for a thread inside rk__enter (as snapshot.c: shutdown holds the
- * lock while it waits for such threads, so back out once it has begun). */
-static rk_status rk__lock_member(rk_runtime *rt, uint64_t deadline)
-{
-    uint64_t nap = 1000;
-    while (pthread_mutex_trylock(&rt->lock) != 0) {
-        if (!__atomic_load_n(&rt->accepting, __ATOMIC_SEQ_CST))
-            return RK_ESHUTDOWN;
-        if (rk__now_ns() >= deadline)
-            return RK_ETIMEDOUT;
-        rk__sleep_ns(nap);
-        nap = nap < 200000 ? 2 * nap : nap;
-    }
-    return RK_OK;
-}
-
 static rk_status rk__set_forward(rk_runtime *rt, rk__actor *a, rk_actor_id fwd)
 {
     __atomic_store_n(&a->forward, fwd, __ATOMIC_SEQ_CST);
@@ -602,7 +586,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     r->launch_ns = t1 - t0;
 
     /* ---- 1. quiesce: intake closed, queue handled (CUDA) or held (CPU) ---- */
-    st = rk__lock_member(src, deadline);
+    st = rk__lock_runtime(src, deadline);
     if (st != RK_OK)
         goto undo;
     src_locked = 1;
@@ -633,7 +617,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
 
     /* ---- 2. transfer ---- */
     na = rk__actor_get(dst, nid);
-    st = rk__lock_member(dst, deadline);
+    st = rk__lock_runtime(dst, deadline);
     if (st != RK_OK)
         goto undo;
     st = dops->pause(dst, na, deadline, &pd);
@@ -679,8 +663,8 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     r->to = rk_gid(to, nid);
     /* The old actor never restarts once it forwards: its initial state
      * becomes the new one's (read by lifecycle commands, under dst->lock;
-     * taken with a try-lock loop, as every lock taken inside src->lock). */
-    st = rk__lock_member(dst, deadline);
+     * rk__lock_runtime, as every lock taken inside src->lock). */
+    st = rk__lock_runtime(dst, deadline);
     if (st != RK_OK)
         goto undo;
     free(na->initial_state);

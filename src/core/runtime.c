@@ -175,6 +175,23 @@ rk_backend rk_runtime_backend(const rk_runtime *rt)
     return rt ? rt->backend : RK_BACKEND_AUTO;
 }
 
+/* Takes rt->lock for a thread inside rk__enter. Shutdown holds that lock
+ * while it waits for such threads to leave, so a plain lock could deadlock:
+ * try, and back out once shutdown has begun. */
+rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline)
+{
+    uint64_t nap = 1000;
+    while (pthread_mutex_trylock(&rt->lock) != 0) {
+        if (!__atomic_load_n(&rt->accepting, __ATOMIC_SEQ_CST))
+            return RK_ESHUTDOWN;
+        if (rk__now_ns() >= deadline)
+            return RK_ETIMEDOUT;
+        rk__sleep_ns(nap);
+        nap = nap < 200000 ? 2 * nap : nap;
+    }
+    return RK_OK;
+}
+
 /* Intake, drain, backend stop: after it no actor of `rt` runs. Idempotent. */
 rk_status rk__runtime_stop(rk_runtime *rt)
 {

@@ -299,6 +299,12 @@ rk_status rk__deliver_host(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void
  * outside groups. */
 rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local);
 
+/* Takes rt->lock for a thread inside rk__enter: RK_ESHUTDOWN once shutdown
+ * has begun (it holds the lock while it waits for such threads), or
+ * RK_ETIMEDOUT at the deadline. A try-lock loop, so it may be taken while
+ * another runtime's lock is held (group.c) without ordering the two. */
+rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline);
+
 /* rk_launch; with RK__LAUNCH_NO_INIT the actor starts from zeroed state
  * and keeps no initial state (a migration's new home: group.c sets it). */
 #define RK__LAUNCH_NO_INIT 1u

@@ -200,23 +200,6 @@ static void rk__op_end(rk__op *op)
     rk__leave(op->rt);
 }
 
-/* Takes rt->lock for a thread inside rk__enter. Shutdown holds that lock
- * while it waits for such threads to leave, so a plain lock could deadlock:
- * try, and back out once shutdown has begun. */
-static rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline)
-{
-    uint64_t nap = 1000;
-    while (pthread_mutex_trylock(&rt->lock) != 0) {
-        if (!__atomic_load_n(&rt->accepting, __ATOMIC_SEQ_CST))
-            return RK_ESHUTDOWN;
-        if (rk__now_ns() >= deadline)
-            return RK_ETIMEDOUT;
-        rk__sleep_ns(nap);
-        nap = nap < 200000 ? 2 * nap : nap;
-    }
-    return RK_OK;
-}
-
 /* Locks out lifecycle commands and has the backend quiesce the actor, if
  * its lifecycle state is in `allowed`. On RK_OK, rk__resume must follow. */
 static rk_status rk__pause(rk__op *op, uint32_t allowed, rk__paused *p)
