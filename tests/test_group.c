@@ -1282,15 +1282,26 @@ static void test_migrate_name(void **state)
     assert_int_equal(rk_group_launch(g, &o, &p0, &a), RK_OK);
     assert_int_equal(rk_lookup(rk_group_member(g, 0), "svc.counter", &id), RK_OK);
     assert_int_equal(id, rk_gid_local(a));
+    assert_int_equal(rk_group_lookup(g, "svc.counter", &id), RK_OK);
+    assert_int_equal(id, a);
     assert_int_equal(rk_group_migrate(g, a, 2, 0, 10 * SEC, &r), RK_OK);
     assert_int_equal(rk_lookup(rk_group_member(g, 2), "svc.counter", &id), RK_OK);
     assert_int_equal(id, rk_gid_local(r.to));
     assert_int_equal(rk_lookup(rk_group_member(g, 0), "svc.counter", &id), RK_ENOACTOR);
+    /* The group's lookup finds it at its new home. */
+    assert_int_equal(rk_group_lookup(g, "svc.counter", &id), RK_OK);
+    assert_int_equal(id, r.to);
+    assert_int_equal(rk_group_lookup(g, "svc.nothing", &id), RK_ENOACTOR);
+    assert_int_equal(rk_group_lookup(g, NULL, &id), RK_EINVAL);
+    assert_int_equal(rk_group_lookup(g, "svc.counter", NULL), RK_EINVAL);
+    assert_int_equal(rk_group_lookup(NULL, "svc.counter", &id), RK_EINVAL);
     /* ... so that it can come back. */
     assert_int_equal(rk_group_migrate(g, a, 0, 0, 10 * SEC, &r), RK_OK);
     assert_int_equal(rk_lookup(rk_group_member(g, 0), "svc.counter", &id), RK_OK);
     assert_int_equal(id, rk_gid_local(r.to));
     assert_int_equal(rk_lookup(rk_group_member(g, 2), "svc.counter", &id), RK_ENOACTOR);
+    assert_int_equal(rk_group_lookup(g, "svc.counter", &id), RK_OK);
+    assert_int_equal(id, r.to);
 }
 
 /* The new home has the old one's options, its initial state among them: a

@@ -118,6 +118,12 @@ RK_API rk_status rk_group_launch(rk_group *g, const rk_actor_options *o, const r
  * terminated or migrated away through the group). */
 RK_API uint32_t rk_group_load(const rk_group *g, uint32_t m);
 
+/* The gid of the actor bound to `name` (its launch name, registry.h) on
+ * any member. A migrated actor keeps its name: this finds it at its new
+ * home (while it moves, both homes hold the name; the one not forwarding
+ * wins). RK_ENOACTOR when no member has it, RK_EINVAL for NULLs. */
+RK_API rk_status rk_group_lookup(rk_group *g, const char *name, rk_actor_id *gid);
+
 /* The gid that `gid` forwards to now (itself if it has not moved). */
 RK_API rk_status rk_group_resolve(rk_group *g, rk_actor_id gid, rk_actor_id *now);
 

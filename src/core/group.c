@@ -408,6 +408,27 @@ rk_status rk_group_launch(rk_group *g, const rk_actor_options *o, const rk_place
     return st;
 }
 
+rk_status rk_group_lookup(rk_group *g, const char *name, rk_actor_id *gid)
+{
+    rk_actor_id id, moving = RK_ACTOR_NONE;
+    if (!g || !name || !gid)
+        return RK_EINVAL;
+    for (uint32_t m = 0; m < g->n; m++) {
+        rk__actor *a;
+        if (rk_lookup(g->rt[m], name, &id) != RK_OK || !(a = rk__actor_get(g->rt[m], id)))
+            continue;
+        if (__atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) == 0) {
+            *gid = rk_gid(m, id);
+            return RK_OK;
+        }
+        moving = rk_gid(m, id); /* its old home, until the move ends */
+    }
+    if (moving == RK_ACTOR_NONE)
+        return RK_ENOACTOR;
+    *gid = moving;
+    return RK_OK;
+}
+
 rk_status rk_group_resolve(rk_group *g, rk_actor_id gid, rk_actor_id *now)
 {
     int m = rk_gid_member(gid);
