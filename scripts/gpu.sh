@@ -12,6 +12,9 @@
 #   /usr/bin/python3 bench/report.py out/gpu/bench-json.tar.gz --command "bash scripts/gpu.sh"
 #
 #   scripts/gpu.sh                     all steps
+#   RK_GPU_TESTS="a b"                 only these GPU tests (default: all)
+#   RK_GPU_SANITIZE_TESTS="a b"        only these under compute-sanitizer (default: RK_GPU_TESTS)
+#   RK_GPU_BENCHES="a b"               only these benchmarks (default: all)
 #   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
 #   RK_BENCH_TRIALS=100000             round-trip trials
 #   RK_BENCH_SECONDS=10                the round-trip benchmark's throughput run
@@ -19,7 +22,7 @@
 #   RK_BENCH_CONFIG_SECONDS=1          each throughput configuration
 #   RK_BENCH_PIPELINE_SECONDS=3        each pipeline lane count
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SRC=$PWD
 OUT=${OUT:-$SRC/out/gpu}
 BUILD=${RK_GPU_BUILD:-/tmp/rk-gpu-build}
@@ -94,8 +97,8 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-TESTS=(${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_group})
-BENCHES=(${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group diag_roundtrip})
+read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_group}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group diag_roundtrip}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -143,27 +146,38 @@ NAME=gpu_quickstart
 step 60 "$BUILD/examples/gpu_quickstart"
 
 # ---- the GPU tests under compute-sanitizer, smaller counts -------------------
-# Before the benchmarks: a short slot checks correctness first.
+# Before the benchmarks: a short slot checks correctness first. Tests in SLOW
+# (two kernels, minutes under the sanitizer) run after the benchmarks, so
+# they cannot starve them of the budget.
 # RK_GPU_SANITIZE_TESTS picks the tests (default: all), in that order.
-LOG=$OUT/sanitizer.log
-: >"$LOG"
-if [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/null; then
+SLOW=" test_gpu_group "
+# sanitize LIST: memcheck and racecheck of each test in LIST.
+sanitize() {
+    [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/null || return 0
     (
         # The pool: memory the kernel uses is allocated before it starts (the
         # sanitizer only knows the allocations a kernel was launched with).
         export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_STRESS_HOPS=50 RK_GROUP_MIGRATIONS=2 RK_GROUP_STATE_MB=1 RK_GROUP_LOAD_ROUNDS=2 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000
         export RK_CUDA_PINNED_POOL=268435456 RK_CUDA_STATE_ARENA=67108864
-        for t in ${RK_GPU_SANITIZE_TESTS:-${TESTS[*]}}; do
+        for t in "$@"; do
             for tool in memcheck racecheck; do
                 NAME="$tool $t"
-                # Two kernels and their shutdown under the sanitizer: more time.
                 limit=100
-                [ "$t" = test_gpu_group ] && limit=240
+                [[ "$SLOW" == *" $t "* ]] && limit=240
                 step "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
             done
         done
     )
-fi
+}
+read -r -a SANITIZE <<<"${RK_GPU_SANITIZE_TESTS:-${TESTS[*]}}"
+FAST=()
+LATE=()
+for t in "${SANITIZE[@]}"; do
+    if [[ "$SLOW" == *" $t "* ]]; then LATE+=("$t"); else FAST+=("$t"); fi
+done
+LOG=$OUT/sanitizer.log
+: >"$LOG"
+sanitize "${FAST[@]}"
 
 # ---- benchmarks -------------------------------------------------------------
 LOG=$OUT/bench.txt
@@ -177,6 +191,9 @@ bench() {
     NAME=$1
     local limit=$2
     shift 2
+    if [[ " ${BENCHES[*]} " != *" $NAME "* ]]; then
+        return 0 # not selected (RK_GPU_BENCHES)
+    fi
     if [[ " ${BUILT[*]} " != *" $NAME "* ]]; then
         row "$NAME" "SKIP" "did not build (build.log)"
         return 0
@@ -196,6 +213,10 @@ fi
 if ls "$JSON"/*.json >/dev/null 2>&1; then
     tar -czf "$OUT/bench-json.tar.gz" -C "$JSON" .
 fi
+
+# ---- the slow sanitizer runs, last ------------------------------------------
+LOG=$OUT/sanitizer.log
+sanitize "${LATE[@]}"
 
 echo
 echo "==== summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(head -n 1 "$OUT/env.txt" | cut -d' ' -f2)) ===="
