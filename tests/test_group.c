@@ -93,6 +93,7 @@ static _Atomic int g_reply_status; /* rk_reply to a message that is not a reques
 static atomic_ullong g_pongs;
 static atomic_ullong g_fwd_done;
 static _Atomic int g_fwd_status;
+static atomic_ullong g_fwd_errors; /* T_FWD increments a relay could not send */
 
 static void reset_globals(void)
 {
@@ -105,6 +106,7 @@ static void reset_globals(void)
     atomic_store(&g_pongs, 0);
     atomic_store(&g_fwd_done, 0);
     atomic_store(&g_fwd_status, -1);
+    atomic_store(&g_fwd_errors, 0);
 }
 
 /* rk_ctx_send, retrying a full queue for a while (a migrating receiver is
@@ -178,7 +180,10 @@ static rk_status relay_handle(rk_ctx *ctx, void *state, const rk_msg *m)
     case T_FWD: {
         fwd_req r;
         memcpy(&r, rk_msg_payload(m), sizeof r);
-        atomic_store(&g_fwd_status, (int)send_retry(ctx, r.dst, T_INC, &r.inc, sizeof r.inc));
+        rk_status st = send_retry(ctx, r.dst, T_INC, &r.inc, sizeof r.inc);
+        atomic_store(&g_fwd_status, (int)st);
+        if (st != RK_OK)
+            atomic_fetch_add(&g_fwd_errors, 1);
         atomic_fetch_add(&g_fwd_done, 1);
         break;
     }
@@ -862,6 +867,7 @@ typedef struct producer {
     pthread_t thread;
     rk_runtime *rt; /* the member it sends through */
     rk_actor_id dst; /* the original gid */
+    rk_actor_id via; /* RK_ACTOR_NONE: sends itself; else a relay that sends each increment from its handler */
     uint32_t id;
     uint64_t n;
     atomic_ullong sent;  /* acknowledged by rk_send_wait */
@@ -876,7 +882,9 @@ static void *producer_main(void *arg)
     uint64_t deadline = rk_test_now_ns() + 4 * WAIT_LIMIT_NS;
     for (uint64_t s = 1; s <= p->n && !atomic_load(p->stop); s++) {
         inc_msg in = {p->id, 0, s};
-        rk_status st = rk_send_wait(p->rt, p->dst, T_INC, &in, sizeof in, 10 * SEC);
+        fwd_req f = {p->dst, 0, in};
+        rk_status st = p->via == RK_ACTOR_NONE ? rk_send_wait(p->rt, p->dst, T_INC, &in, sizeof in, 10 * SEC)
+                                               : rk_send_wait(p->rt, p->via, T_FWD, &f, sizeof f, 10 * SEC);
         if (st == RK_OK && rk_test_now_ns() > deadline)
             st = RK_ETIMEDOUT;
         if (st != RK_OK) {
@@ -956,6 +964,7 @@ static void start_producers(rk_group *g, rk_actor_id dst, uint64_t per, producer
         producer *p = &prod[i];
         p->rt = rk_group_member(g, i);
         p->dst = dst;
+        p->via = RK_ACTOR_NONE;
         p->id = i;
         p->n = per;
         atomic_store(&p->sent, 0);
@@ -998,15 +1007,17 @@ static void join_producers(producer *prod, caller *call, atomic_int *stop)
 
 static void test_migrate_under_load(void **state)
 {
-    rk_group *g = start(state, 16);
+    /* Member 3 only holds the relay of the fourth producer: a handler that
+     * waits for the counter must not share a worker with it. */
+    rk_group *g = start_n(state, 4, 2, 16);
     rk_placement p0 = {RK_PLACE_MEMBER, 0, 0};
     rk_actor_id orig, now[MIGRATIONS], homes[MIGRATIONS + 1];
     uint64_t per = rk_test_messages(300000) / PRODUCERS, total = per * PRODUCERS, moved = 0, sent = 0;
     rk_migrate_report r[MIGRATIONS];
     rk_status st[MIGRATIONS];
-    producer prod[PRODUCERS];
+    producer prod[PRODUCERS + 1], *hp = &prod[PRODUCERS];
     caller call;
-    atomic_int stop;
+    atomic_int stop, hp_stop;
     rk_msgbuf reply;
     counter_view v;
     uint32_t done = 0;
@@ -1015,6 +1026,19 @@ static void test_migrate_under_load(void **state)
     assert_int_equal(try_launch(g, &counter_type, sizeof(counter_state), 0, 256, &p0, &orig), RK_OK);
     homes[0] = orig;
     start_producers(g, orig, per, prod, &call, &stop);
+    /* A fourth producer whose increments come from a handler: a relay on
+     * member 3 sends each (retrying RK_EFULL while the counter moves). */
+    hp->rt = rk_group_member(g, 2);
+    hp->dst = orig;
+    hp->via = relay_on(g, 3);
+    hp->id = PRODUCERS;
+    hp->n = per;
+    atomic_store(&hp->sent, 0);
+    atomic_store(&hp->status, RK_OK);
+    atomic_store(&hp->done, 0);
+    atomic_store(&hp_stop, 0); /* its own: it is slower than the others */
+    hp->stop = &hp_stop;
+    assert_int_equal(pthread_create(&hp->thread, NULL, producer_main, hp), 0);
 
     /* Nothing asserted until the threads are joined: a failure must not
      * leave them sending into a destroyed group. */
@@ -1040,6 +1064,16 @@ static void test_migrate_under_load(void **state)
                (double)r[done].launch_ns / 1e6, (double)r[done].transfer_ns / 1e6, (double)r[done].swap_ns / 1e6);
     }
     join_producers(prod, &call, &stop);
+    {
+        uint64_t deadline = rk_test_now_ns() + 4 * WAIT_LIMIT_NS;
+        while (!atomic_load(&hp->done) && rk_test_now_ns() < deadline)
+            rk_test_sleep_ns(MS);
+        atomic_store(&hp_stop, 1);
+        pthread_join(hp->thread, NULL);
+    }
+    printf("producer %u (a relay's handler on member 3): %llu of %llu sent, status %s, %llu not sent on\n",
+           (unsigned)PRODUCERS, (unsigned long long)atomic_load(&hp->sent), (unsigned long long)per,
+           rk_status_name((rk_status)atomic_load(&hp->status)), (unsigned long long)atomic_load(&g_fwd_errors));
     for (uint32_t i = 0; i < PRODUCERS; i++) {
         printf("producer %u (via member %u): %llu of %llu sent, status %s\n", i, i,
                (unsigned long long)atomic_load(&prod[i].sent), (unsigned long long)per,
@@ -1057,6 +1091,10 @@ static void test_migrate_under_load(void **state)
         check_report(&r[k], homes[k], k_route[k], sizeof(counter_state));
         assert_int_equal(now[k], r[k].to);
     }
+    /* The relay has sent on what it was given (or counted a failure). */
+    assert_true(wait_count(&g_fwd_done, atomic_load(&hp->sent)));
+    assert_int_equal(atomic_load(&g_fwd_errors), 0);
+    sent += atomic_load(&hp->sent);
     assert_true(wait_count(&g_inc_handled, sent));
     rk_test_sleep_ns(20 * MS); /* anything beyond what was acknowledged would show now */
 
@@ -1066,17 +1104,17 @@ static void test_migrate_under_load(void **state)
     assert_int_equal(v.bad, 0);
     assert_int_equal(v.count, sent);
     assert_int_equal(atomic_load(&g_inc_handled), sent);
-    for (uint32_t i = 0; i < PRODUCERS; i++) {
+    for (uint32_t i = 0; i <= PRODUCERS; i++) {
         assert_int_equal(v.got[i], atomic_load(&prod[i].sent));
         assert_int_equal(v.last[i], atomic_load(&prod[i].sent));
     }
     assert_int_equal(v.pattern_bad, 0);
     /* ... and every message was acknowledged. */
-    for (uint32_t i = 0; i < PRODUCERS; i++) {
+    for (uint32_t i = 0; i <= PRODUCERS; i++) {
         assert_int_equal(atomic_load(&prod[i].status), RK_OK);
         assert_int_equal(atomic_load(&prod[i].sent), per);
     }
-    assert_int_equal(v.count, total);
+    assert_int_equal(v.count, total + per);
     /* The calls meanwhile were answered, by wherever the actor was. */
     assert_int_equal(atomic_load(&call.status), RK_OK);
     assert_int_equal(atomic_load(&call.wrong), 0);
