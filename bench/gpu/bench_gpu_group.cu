@@ -53,6 +53,14 @@
  *          [--seconds 3] [--streamers 1,8] [--payload 960] [--chunk 64]
  *          [--migrations 20] [--staged 5] [--state-mb 16] [--floor-trials 200]
  *          [--copy-trials 20] [--timeout-s 30] [--json PATH] */
+/* Built twice: bench_gpu_group, and bench_gpu_group_inplace with the bridge
+ * reading messages in place (RK_GPU_BRIDGE_INPLACE, device.cuh). */
+#if defined(RK_GPU_BRIDGE_INPLACE)
+#define BENCH_NAME "bench_gpu_group_inplace"
+#else
+#define BENCH_NAME "bench_gpu_group"
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1068,7 +1076,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (parse(&o, argc, argv) != 0)
         return 2;
-    if (rkb_init(&b, "bench_gpu_group", argc, argv) != 0)
+    if (rkb_init(&b, BENCH_NAME, argc, argv) != 0)
         return RKB_SKIP;
     for (int i = 0; i < o.nstreamers && kl < sizeof list; i++)
         kl += (size_t)snprintf(list + kl, sizeof list - kl, "%s%u", i ? "," : "", o.streamers[i]);
@@ -1111,7 +1119,7 @@ int main(int argc, char **argv)
     if (!two)
         printf("group on 2 GPUs skipped: %s\n", skipped);
     rkb_param_str(&b, "two_gpu_group_skipped", skipped);
-    snprintf(line, sizeof line, "summary bench_gpu_group: %d device%s%s%s", ndev, ndev == 1 ? "" : "s",
+    snprintf(line, sizeof line, "summary " BENCH_NAME ": %d device%s%s%s", ndev, ndev == 1 ? "" : "s",
              two ? "" : ", 2-GPU group skipped: ", skipped);
     k = strlen(line);
     if (two)
