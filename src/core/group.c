@@ -553,8 +553,8 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     int src_locked = 0, src_paused = 0, launched = 0;
     rk_lifecycle_state s;
     rk_status st;
-
     int from;
+
     st = rk_group_resolve(g, gid, &now);
     if (st != RK_OK)
         return st;
