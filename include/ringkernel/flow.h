@@ -6,7 +6,8 @@
  *   - rk_send_wait waits, up to a timeout, for a slot to free. It parks on
  *     the backend's wake-up when there is one (the CPU backend wakes waiting
  *     senders when a worker frees slots) and otherwise backs off by sleeping,
- *     so a waiting sender never spins a core.
+ *     so a waiting sender never spins a core. Senders waiting for one
+ *     actor get its freed slots first come, first served (rk_send_wait).
  *
  * The memory-pressure monitor counts the host memory the runtime holds for
  * work: by-reference payload buffers, queues, actor state; and, from the
@@ -46,7 +47,23 @@ RK_API rk_status rk_ctx_credits(rk_ctx *ctx, rk_actor_id dst, uint32_t *credits)
  * and retries. Returns RK_ETIMEDOUT if none freed in time (nothing was sent),
  * else what rk_send returns (RK_ERATE and other refusals at once: only a full
  * queue is waited for). Blocks up to the timeout; RK_ESHUTDOWN if shutdown
- * begins while it waits. Host threads only (not from handlers). */
+ * begins while it waits. Host threads only (not from handlers).
+ *
+ * First come, first served among waiting senders: the calls waiting for one
+ * actor's inbox stand in line, and only the one at the head retries (the
+ * others sleep until their turn), so freed slots go out in the order the
+ * calls began to wait. A call that finds others already waiting goes to the
+ * back of the line without trying first: a thread sending in a loop cannot
+ * overtake them. A call that leaves early (timeout, shutdown, a refusal)
+ * holds up nobody behind it. When the actor migrates (group.h) its waiters
+ * follow it, to the back of the line at its new home.
+ *
+ * Sends that do not wait - rk_send, sends from handlers (and from the
+ * device), this call with timeout_ns 0 - do not stand in line: they take a
+ * slot they find free, ahead of the waiters, who then wait for the next.
+ * They cannot wait their turn, and holding them back would put a look at
+ * the line into every send; a call that finds room and nobody waiting pays
+ * one relaxed load for the line. */
 RK_API rk_status rk_send_wait(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
                               uint64_t timeout_ns);
 

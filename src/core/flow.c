@@ -1,14 +1,17 @@
 /* Flow control: queue credits, waiting sends, and the memory-pressure
  * monitor with its by-reference payload buffers. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/hostq.h"
+#include "core/parker.h"
 #include "core/runtime_internal.h"
 
 #define RK__CREDIT_SLICE_NS 1000000ull /* a waiting send re-checks shutdown at least this often */
 #define RK__BACKOFF_MIN_NS 2000ull     /* without a backend wake-up: first sleep... */
 #define RK__BACKOFF_MAX_NS 200000ull   /* ...doubling up to this */
+#define RK__LINE_SPINS 64              /* spins on a taken line lock before yielding the CPU */
 
 /* ---- memory accounting ------------------------------------------------------------ */
 
@@ -203,52 +206,196 @@ rk_status rk_credits(rk_runtime *rt, rk_actor_id dst, uint32_t *credits)
 
 /* ---- waiting sends ------------------------------------------------------------------ */
 
-/* One bounded wait for a slot of `dst`'s inbox: the backend's wake-up, or a
- * sleep that doubles each time. Inside rk__enter, so the backend stays. */
-static rk_status rk__credit_wait(rk_runtime *rt, rk_actor_id dst, uint64_t until, uint64_t *backoff)
+/* A host thread in rk_send_wait that found the inbox full stands in its
+ * actor's line (rk__actor.line_*) until it has sent or given up; the node
+ * lives on its stack. Only the head of the line retries the send, parked
+ * on the backend's wake-up between tries; the others sleep on their own
+ * parker until the one before them leaves and wakes them. Leaving, for
+ * whatever reason, takes the node out of the list, so a waiter that gives
+ * up early holds up nobody behind it. */
+typedef struct rk__send_waiter {
+    struct rk__send_waiter *prev, *next; /* under the actor's line_lock */
+    rk__parker turn;                     /* woken when it comes to the head */
+} rk__send_waiter;
+
+/* The line lock is held for a few pointer moves and one wake-up, never
+ * across a wait: spin briefly, then give the CPU away. Acquire/release:
+ * each holder sees the list as the last one left it. */
+static void rk__line_lock(rk__actor *a)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(&a->line_lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&a->line_lock, __ATOMIC_RELAXED)) {
+            if (++spins < RK__LINE_SPINS)
+                rk__cpu_relax();
+            else
+                sched_yield();
+        }
+    }
+}
+
+static void rk__line_unlock(rk__actor *a)
+{
+    __atomic_store_n(&a->line_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void rk__line_count(rk__actor *a, uint32_t delta)
+{
+    /* Written under the lock only; read without it by senders. */
+    __atomic_store_n(&a->line_len, __atomic_load_n(&a->line_len, __ATOMIC_RELAXED) + delta, __ATOMIC_RELAXED);
+}
+
+/* Puts w at the back of a's line. */
+static void rk__line_join(rk__actor *a, rk__send_waiter *w)
+{
+    rk__line_lock(a);
+    w->prev = a->line_tail;
+    w->next = NULL;
+    if (w->prev)
+        w->prev->next = w;
+    else
+        __atomic_store_n(&a->line_head, w, __ATOMIC_RELEASE);
+    a->line_tail = w;
+    rk__line_count(a, 1);
+    rk__line_unlock(a);
+}
+
+/* Takes w out of a's line. If it was the head, the next one's turn has
+ * come: the head moves (release, before the wake's epoch bump, so the one
+ * woken sees it) and the next is woken while the lock keeps its node. */
+static void rk__line_leave(rk__actor *a, rk__send_waiter *w)
+{
+    rk__line_lock(a);
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        a->line_tail = w->prev;
+    if (w->prev) {
+        w->prev->next = w->next;
+    } else {
+        __atomic_store_n(&a->line_head, w->next, __ATOMIC_RELEASE);
+        if (w->next)
+            rk__parker_wake(&w->next->turn);
+    }
+    rk__line_count(a, (uint32_t)-1);
+    rk__line_unlock(a);
+}
+
+static int rk__line_first(rk__actor *a, const rk__send_waiter *w)
+{
+    return __atomic_load_n(&a->line_head, __ATOMIC_ACQUIRE) == w;
+}
+
+/* The actor a host send to `dst` reaches now and its runtime `*t` (in a
+ * group: a member, following migrations); NULL if there is none. */
+static rk__actor *rk__send_target(rk_runtime *rt, rk_actor_id dst, rk_runtime **t)
 {
     rk_actor_id local;
-    rk__actor *a;
-    rk_status st;
-    rt = rk__group_target(rt, dst, &local);
-    a = rk__actor_get(rt, local);
-    st = rk__enter(rt);
+    *t = rk__group_target(rt, dst, &local);
+    return rk__actor_get(*t, local);
+}
+
+/* One bounded wait, at the head of the line, for a slot of a's inbox (of
+ * runtime t): the backend's wake-up, or a sleep that doubles each time.
+ * Inside rk__enter, so the backend stays. */
+static rk_status rk__credit_wait(rk_runtime *t, rk__actor *a, uint64_t until, uint64_t *backoff)
+{
+    rk_status st = rk__enter(t);
     uint64_t now;
     if (st != RK_OK)
         return st;
     /* An actor that is migrating (group.h) refuses with RK_EFULL while its
      * inbox has room: no slot will free, so back off by sleeping. */
-    if (rt->ops->credit_wait && a && __atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != RK__FWD_MOVING) {
-        rt->ops->credit_wait(rt, a, until);
+    if (t->ops->credit_wait && a && __atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != RK__FWD_MOVING) {
+        t->ops->credit_wait(t, a, until);
     } else {
         now = rk__now_ns();
         if (now < until)
             rk__sleep_ns(until - now < *backoff ? until - now : *backoff);
         *backoff = *backoff * 2 > RK__BACKOFF_MAX_NS ? RK__BACKOFF_MAX_NS : *backoff * 2;
     }
-    rk__leave(rt);
+    rk__leave(t);
     return RK_OK;
+}
+
+/* One bounded wait, behind others in a's line, for w's turn. The epoch is
+ * taken before the look at the head: a leave that makes w the head after
+ * the look moves it (rk__parker). */
+static rk_status rk__turn_wait(rk_runtime *rt, rk_runtime *t, rk__actor *a, rk__send_waiter *w, uint64_t until)
+{
+    uint64_t epoch = rk__parker_epoch(&w->turn);
+    if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE) || !__atomic_load_n(&t->accepting, __ATOMIC_ACQUIRE))
+        return RK_ESHUTDOWN;
+    if (!rk__line_first(a, w))
+        rk__parker_wait(&w->turn, epoch, until);
+    return RK_OK;
+}
+
+/* rk_send_msg_wait once the inbox was found full, or others wait for it:
+ * in line until sent, refused, out of time, or shut down. */
+static rk_status rk__send_in_line(rk_runtime *rt, const rk_msg *hdr, const void *payload, uint64_t deadline)
+{
+    rk__send_waiter w;
+    rk__actor *line = NULL; /* whose line w stands in */
+    uint64_t backoff = RK__BACKOFF_MIN_NS;
+    rk_status st;
+    if (rk__parker_init(&w.turn) != 0)
+        return RK_ENOMEM;
+    for (;;) {
+        rk_runtime *t;
+        rk__actor *a = rk__send_target(rt, hdr->dst, &t);
+        uint64_t now, until;
+        int first;
+        if (a != line) {
+            /* The first time round, or the actor has moved (group.h): to
+             * the back of the line at its new home. */
+            if (line)
+                rk__line_leave(line, &w);
+            if (a)
+                rk__line_join(a, &w);
+            line = a;
+        }
+        first = !a || rk__line_first(a, &w);
+        if (first) {
+            st = rk_send_msg(rt, hdr, payload);
+            if (st != RK_EFULL)
+                break;
+        }
+        now = rk__now_ns();
+        if (now >= deadline) {
+            st = RK_ETIMEDOUT;
+            break;
+        }
+        until = deadline - now > RK__CREDIT_SLICE_NS ? now + RK__CREDIT_SLICE_NS : deadline;
+        st = first ? rk__credit_wait(t, a, until, &backoff) : rk__turn_wait(rt, t, a, &w, until);
+        if (st != RK_OK)
+            break;
+    }
+    if (line)
+        rk__line_leave(line, &w);
+    rk__parker_destroy(&w.turn);
+    return st;
 }
 
 rk_status rk_send_msg_wait(rk_runtime *rt, const rk_msg *hdr, const void *payload, uint64_t timeout_ns)
 {
-    uint64_t deadline, backoff = RK__BACKOFF_MIN_NS;
+    rk_runtime *t;
+    rk__actor *a;
+    uint64_t deadline;
     if (!rt || !hdr)
         return RK_EINVAL;
     deadline = rk__deadline(timeout_ns);
-    for (;;) {
+    a = rk__send_target(rt, hdr->dst, &t);
+    /* The fast path: one relaxed load of the line's length. A stale zero
+     * lets this send try first, as if it had come a moment earlier. */
+    if (!a || timeout_ns == 0 || __atomic_load_n(&a->line_len, __ATOMIC_RELAXED) == 0) {
         rk_status st = rk_send_msg(rt, hdr, payload);
-        uint64_t now;
         if (st != RK_EFULL)
             return st;
-        now = rk__now_ns();
-        if (now >= deadline)
+        if (rk__now_ns() >= deadline)
             return RK_ETIMEDOUT;
-        st = rk__credit_wait(rt, hdr->dst, deadline - now > RK__CREDIT_SLICE_NS ? now + RK__CREDIT_SLICE_NS : deadline,
-                             &backoff);
-        if (st != RK_OK)
-            return st;
     }
+    return rk__send_in_line(rt, hdr, payload, deadline);
 }
 
 rk_status rk_send_wait(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,

@@ -42,6 +42,15 @@ typedef struct rk__actor {
      * the senders between reading `forward` and handing their message over. */
     rk_actor_id forward;
     uint32_t senders;
+    /* rk_send_wait callers waiting for a slot of its inbox, first come,
+     * first served (core/flow.c): their nodes, on their own stacks, in a
+     * list under line_lock, a spin lock that only they take, for a few
+     * pointer moves. line_head (atomic) is the one whose turn it is;
+     * line_len (atomic) how many wait, which a sender reads once to see
+     * whether it must queue behind them. */
+    uint32_t line_lock;
+    uint32_t line_len;
+    struct rk__send_waiter *line_head, *line_tail;
 } rk__actor;
 
 #define RK__FWD_MOVING 0xFFFFFFFDu /* rk__actor.forward while the actor migrates */
