@@ -80,8 +80,11 @@ static rk_status rk__pick_backend(rk_runtime *rt)
 static void rk__runtime_free(rk_runtime *rt)
 {
     if (rt->actors) {
-        for (uint32_t i = 0; i < rt->opt.max_actors; i++)
+        /* The core's per-actor data; no checkpoint runs any more. */
+        for (uint32_t i = 0; i < rt->opt.max_actors; i++) {
             free(rt->actors[i].initial_state);
+            rk__snapshot_release(&rt->actors[i]);
+        }
     }
     free(rt->actors);
     rk__hostq_destroy(rt);

@@ -200,7 +200,7 @@ struct rk_backend_ops {
     void (*poll_errors)(rk_runtime *rt);
 
     /* Optional (may be NULL: checkpoints are RK_ENOTSUP): actor checkpoints.
-     * release calls rk__snapshot_release for every actor slot. */
+     * The core frees its bookkeeping (rk__snapshot_release) with the runtime. */
     const struct rk__snapshot_ops *snapshot;
 
     /* Optional (may be NULL): messages queued now in `a`'s inbox, or in the
@@ -357,8 +357,8 @@ static inline int rk__is_shut_down(rk_runtime *rt)
 rk_runtime *rk__ctx_runtime(const rk_ctx *ctx);
 rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload);
 
-/* Frees an actor's checkpoint bookkeeping (core/snapshot.c); for a
- * backend's release, once no checkpoint can run. */
+/* Frees an actor's checkpoint bookkeeping (core/snapshot.c); runtime.c
+ * calls it when it frees the runtime, once no checkpoint can run. */
 void rk__snapshot_release(rk__actor *a);
 
 /* Records an asynchronous error (bounded queue). Thread-safe. */

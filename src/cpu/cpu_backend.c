@@ -850,7 +850,6 @@ static void rk__cpu_release(rk_runtime *rt)
     for (uint32_t i = 0; i < rt->opt.max_actors; i++) {
         rk__cpu_actor_free(rt->actors[i].backend);
         rt->actors[i].backend = NULL;
-        rk__snapshot_release(&rt->actors[i]);
     }
     /* Commands whose host gave up before the worker answered. */
     for (uint32_t i = 0; i < cpu->n_workers; i++) {

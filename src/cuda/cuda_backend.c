@@ -871,13 +871,10 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
 static void cuda_release(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
-    uint32_t i;
     if (!b)
         return;
     rt->backend_data = NULL;
     rk__cuda_teardown(rt, b);
-    for (i = 0; i < rt->opt.max_actors; i++)
-        rk__snapshot_release(&rt->actors[i]);
 }
 
 /* ---- host waiting ------------------------------------------------------------------------ */
