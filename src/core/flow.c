@@ -286,15 +286,6 @@ static int rk__line_first(rk__actor *a, const rk__send_waiter *w)
     return __atomic_load_n(&a->line_head, __ATOMIC_ACQUIRE) == w;
 }
 
-/* The actor a host send to `dst` reaches now and its runtime `*t` (in a
- * group: a member, following migrations); NULL if there is none. */
-static rk__actor *rk__send_target(rk_runtime *rt, rk_actor_id dst, rk_runtime **t)
-{
-    rk_actor_id local;
-    *t = rk__group_target(rt, dst, &local);
-    return rk__actor_get(*t, local);
-}
-
 /* One bounded wait, at the head of the line, for a slot of a's inbox (of
  * runtime t): the backend's wake-up, or a sleep that doubles each time.
  * Inside rk__enter, so the backend stays. */
@@ -343,7 +334,7 @@ static rk_status rk__send_in_line(rk_runtime *rt, const rk_msg *hdr, const void 
         return RK_ENOMEM;
     for (;;) {
         rk_runtime *t;
-        rk__actor *a = rk__send_target(rt, hdr->dst, &t);
+        rk__actor *a = rk__group_actor(rt, hdr->dst, &t);
         uint64_t now, until;
         int first;
         if (a != line) {
@@ -385,7 +376,7 @@ rk_status rk_send_msg_wait(rk_runtime *rt, const rk_msg *hdr, const void *payloa
     if (!rt || !hdr)
         return RK_EINVAL;
     deadline = rk__deadline(timeout_ns);
-    a = rk__send_target(rt, hdr->dst, &t);
+    a = rk__group_actor(rt, hdr->dst, &t);
     /* The fast path: one relaxed load of the line's length. A stale zero
      * lets this send try first, as if it had come a moment earlier. */
     if (!a || timeout_ns == 0 || __atomic_load_n(&a->line_len, __ATOMIC_RELAXED) == 0) {

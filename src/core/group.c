@@ -164,6 +164,13 @@ rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local)
     return rt;
 }
 
+rk__actor *rk__group_actor(rk_runtime *rt, rk_actor_id id, rk_runtime **t)
+{
+    rk_actor_id local;
+    *t = rk__group_target(rt, id, &local);
+    return rk__actor_get(*t, local);
+}
+
 /* ---- creating and destroying ------------------------------------------------------ */
 
 static void rk__group_free(rk_group *g)

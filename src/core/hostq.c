@@ -68,12 +68,10 @@ rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32
 {
     rk__actor *a;
     rk_runtime *t;
-    rk_actor_id local;
     if (!rt)
         return RK_EINVAL;
     /* A gid names an actor of another member: its tenant is there. */
-    t = rk__group_target(rt, dst, &local);
-    a = rk__actor_get(t, local);
+    a = rk__group_actor(rt, dst, &t);
     if (!a)
         return RK_ENOACTOR;
     memset(m, 0, sizeof *m);

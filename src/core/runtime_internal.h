@@ -308,6 +308,10 @@ rk_status rk__deliver_host(rk_runtime *rt, rk__actor *dst, rk_msg *m, const void
  * outside groups. */
 rk_runtime *rk__group_target(rk_runtime *rt, rk_actor_id id, rk_actor_id *local);
 
+/* The actor a host send to `id` reaches now, and its runtime in *t
+ * (rk__group_target); NULL if there is none. */
+rk__actor *rk__group_actor(rk_runtime *rt, rk_actor_id id, rk_runtime **t);
+
 /* Takes rt->lock for a thread inside rk__enter: RK_ESHUTDOWN once shutdown
  * has begun (it holds the lock while it waits for such threads), or
  * RK_ETIMEDOUT at the deadline. A try-lock loop, so it may be taken while
