@@ -133,6 +133,8 @@ static const char *describe(const char *name)
          "flag back after fence.sc.sys"},
         {"pingpong/flag", "host writes a flag in mapped memory, one GPU thread polls it (volatile) and writes a flag "
                           "back, no fence: the platform floor"},
+        {"pingpong/msg128 LL", "128-byte request and reply, each 8-byte word 4 bytes of message and a 4-byte flag: "
+                               "one warp polls the whole request in one read, replies without a fence"},
         {"pingpong/msg64", "56-byte request read after an acquire of its flag, 56-byte reply published with the named "
                            "fence or release store: a ring slot without the runtime"},
         {"launch+sync", "cudaLaunchKernel of a kernel doing the same work, then cudaStreamSynchronize"},
@@ -254,6 +256,211 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
     RKB_CUDA(cudaFreeHost(ping));
     RKB_CUDA(cudaFreeHost(pong));
     free(t);
+}
+
+/* The same round trip with flag-per-word ("LL") messages: 128 bytes each way,
+ * every 8-byte word carries 4 bytes of message and a 4-byte flag (the trial
+ * number), so a reader that sees every flag has the whole message without
+ * a second read or a fence - 8-byte stores and loads are single-copy atomic
+ * on both sides. One warp: 16 lanes load or store 16 bytes each. */
+#define LL_WORDS 32 /* 128 bytes of message in 256 bytes of slot */
+__global__ void pingpong_ll_kernel(uint64_t *ping, uint64_t *pong, uint64_t n)
+{
+    const uint32_t lane = threadIdx.x;
+    uint64_t i;
+    if (lane >= 16)
+        return;
+    for (i = 1; i <= n; i++) {
+        uint4 v;
+        do {
+            asm volatile("ld.relaxed.sys.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                         : "l"(ping + 2 * lane)
+                         : "memory");
+        } while (!__all_sync(0xffffu, v.y == (uint32_t)i && v.w == (uint32_t)i));
+        asm volatile("st.relaxed.sys.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(pong + 2 * lane), "r"(v.x + 1u),
+                     "r"((uint32_t)i), "r"(v.z + 1u), "r"((uint32_t)i)
+                     : "memory");
+    }
+}
+
+static void pingpong_ll(uint64_t trials, uint64_t warmup)
+{
+    uint64_t *ping, *pong, *dping, *dpong, *t = (uint64_t *)malloc(trials * 8), i, total = trials + warmup;
+    cudaStream_t s;
+    RKB_CUDA(cudaHostAlloc((void **)&ping, 8 * LL_WORDS, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&pong, 8 * LL_WORDS, cudaHostAllocMapped));
+    memset(ping, 0, 8 * LL_WORDS);
+    memset(pong, 0, 8 * LL_WORDS);
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dping, ping, 0));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
+    RKB_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    pingpong_ll_kernel<<<1, 32, 0, s>>>(dping, dpong, total);
+    RKB_CUDA(cudaGetLastError());
+    for (i = 1; i <= total; i++) {
+        uint64_t t0 = now_ns(), spins = 0;
+        int k, done;
+        for (k = 0; k < LL_WORDS; k++)
+            __atomic_store_n(&ping[k], (i << 32) | (uint32_t)(i * 64 + (uint64_t)k), __ATOMIC_RELAXED);
+        do {
+            done = 1;
+            for (k = 0; k < LL_WORDS && done; k++)
+                done = (uint32_t)(__atomic_load_n(&pong[k], __ATOMIC_RELAXED) >> 32) == (uint32_t)i;
+            if (++spins > 4000000000ull) {
+                fprintf(stderr, "pingpong ll: no answer\n");
+                exit(1);
+            }
+        } while (!done);
+        if (i > warmup)
+            t[i - warmup - 1] = now_ns() - t0;
+        for (k = 0; k < LL_WORDS; k++)
+            if ((uint32_t)pong[k] != (uint32_t)(i * 64 + (uint64_t)k + 1)) {
+                fprintf(stderr, "pingpong ll: wrong reply\n");
+                exit(1);
+            }
+    }
+    RKB_CUDA(cudaStreamSynchronize(s));
+    report("pingpong/msg128 LL", t, trials);
+    RKB_CUDA(cudaStreamDestroy(s));
+    RKB_CUDA(cudaFreeHost(ping));
+    RKB_CUDA(cudaFreeHost(pong));
+    free(t);
+}
+
+/* ---- actor-to-actor floors inside one kernel ------------------------------------------------- */
+
+/* Two blocks (on two SMs), thread 0 of each, ping-pong through device memory:
+ *   flag  a relaxed store of the trip number, polled with relaxed loads
+ *   msg   a 56-byte message before the flag: st.release / ld.acquire (.gpu)
+ *   ring  the runtime's K2K ring protocol without the runtime: claim a slot
+ *         with a CAS on the receiver's tail, write 64 bytes, fence.acq_rel.gpu,
+ *         store the slot's sequence word; the receiver polls it relaxed, fences,
+ *         reads, and releases its head
+ * Block 0 times n round trips with %globaltimer. */
+enum { KF_FLAG, KF_MSG, KF_RING, KF_MODES };
+static const char *kf_names[KF_MODES] = {"k2k floor/flag", "k2k floor/msg64 release", "k2k floor/ring"};
+
+typedef struct kf_side {
+    unsigned long long tail; /* ring: producers' claim word */
+    unsigned long long head; /* ring: the consumer's head */
+    unsigned long long pad[14];
+    unsigned long long slot[2][8]; /* ring: two slots of 64 bytes; flag/msg: slot[0] */
+} kf_side;
+
+static __device__ __forceinline__ unsigned long long kf_ld(const unsigned long long *p)
+{
+    unsigned long long v;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ void kf_st(unsigned long long *p, unsigned long long v)
+{
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+/* Sends trip i to `to`. */
+static __device__ void kf_send(kf_side *to, unsigned long long i, int mode)
+{
+    int k;
+    if (mode == KF_FLAG) {
+        kf_st(&to->slot[0][0], i);
+    } else if (mode == KF_MSG) {
+        for (k = 1; k < 8; k++)
+            kf_st(&to->slot[0][k], i + (unsigned long long)k);
+        asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(&to->slot[0][0]), "l"(i) : "memory");
+    } else {
+        unsigned long long pos = kf_ld(&to->tail), head;
+        for (;;) {
+            head = kf_ld(&to->head);
+            if (pos - head < 2 && atomicCAS(&to->tail, pos, pos + 1) == pos)
+                break;
+            pos = kf_ld(&to->tail);
+        }
+        for (k = 1; k < 8; k++)
+            kf_st(&to->slot[pos % 2][k], i + (unsigned long long)k);
+        asm volatile("fence.acq_rel.gpu;" ::: "memory");
+        kf_st(&to->slot[pos % 2][0], pos + 1);
+    }
+}
+
+/* Waits for trip i in `me`; returns a word of the message. */
+static __device__ unsigned long long kf_recv(kf_side *me, unsigned long long i, int mode)
+{
+    unsigned long long v, w = 0;
+    int k;
+    if (mode == KF_FLAG) {
+        while (kf_ld(&me->slot[0][0]) != i)
+            ;
+        return i;
+    }
+    if (mode == KF_MSG) {
+        do
+            asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(&me->slot[0][0]) : "memory");
+        while (v != i);
+        for (k = 1; k < 8; k++)
+            w += kf_ld(&me->slot[0][k]);
+        return w;
+    }
+    /* ring: position i - 1 */
+    while (kf_ld(&me->slot[(i - 1) % 2][0]) != i)
+        ;
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    for (k = 1; k < 8; k++)
+        w += kf_ld(&me->slot[(i - 1) % 2][k]);
+    asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(&me->head), "l"(i) : "memory");
+    return w;
+}
+
+__global__ void k2k_floor_kernel(kf_side *sides, unsigned long long n, int mode, unsigned long long *out)
+{
+    unsigned long long i, t0, t1, sum = 0;
+    kf_side *me = &sides[blockIdx.x], *peer = &sides[1 - blockIdx.x];
+    if (threadIdx.x != 0)
+        return;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    for (i = 1; i <= n; i++) {
+        if (blockIdx.x == 0) {
+            kf_send(peer, i, mode);
+            sum += kf_recv(me, i, mode);
+        } else {
+            sum += kf_recv(me, i, mode);
+            kf_send(peer, i, mode);
+        }
+    }
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+    if (blockIdx.x == 0) {
+        out[0] = t1 - t0;
+        out[1] = sum;
+    }
+}
+
+static void k2k_floors(uint64_t n)
+{
+    kf_side *sides;
+    unsigned long long *out, host[2];
+    int mode, rep;
+    RKB_CUDA(cudaMalloc((void **)&sides, 2 * sizeof(kf_side)));
+    RKB_CUDA(cudaMalloc((void **)&out, 2 * sizeof *out));
+    for (mode = 0; mode < KF_MODES; mode++) {
+        double per_trip[3];
+        for (rep = 0; rep < 3; rep++) {
+            RKB_CUDA(cudaMemset(sides, 0, 2 * sizeof(kf_side)));
+            /* 160 KB of shared memory per block keeps the two blocks on two SMs. */
+            RKB_CUDA(cudaFuncSetAttribute(k2k_floor_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 << 10));
+            k2k_floor_kernel<<<2, 32, 160 << 10>>>(sides, n, mode, out);
+            RKB_CUDA(cudaDeviceSynchronize());
+            RKB_CUDA(cudaMemcpy(host, out, sizeof host, cudaMemcpyDeviceToHost));
+            per_trip[rep] = (double)host[0] / 1e3 / (double)n;
+        }
+        printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", kf_names[mode], (unsigned long long)n,
+               per_trip[2]);
+        rkb_record(&g_bench, kf_names[mode], "us", per_trip, 3,
+                   "each sample: mean round trip over n trips between thread 0 of two blocks on two SMs, "
+                   "%globaltimer, no runtime");
+    }
+    RKB_CUDA(cudaFree(sides));
+    RKB_CUDA(cudaFree(out));
 }
 
 /* ---- launch and graph baselines --------------------------------------------------------------- */
@@ -515,7 +722,7 @@ static void ours_throughput(rk_runtime *rt, const rk_actor_id *a, int seconds)
     }
 }
 
-static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n)
+static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, const char *name)
 {
     pinger_start st = {q, 0, n};
     pinger_done d;
@@ -528,10 +735,10 @@ static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n)
         RKB_RK(rk_send(rt, p, B_START, &st, sizeof st));
         RKB_RK(rk_recv(rt, &mb, 60000000000ull));
         per_trip[rep] = (double)d.ns / 1e3 / (double)d.n;
-        printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", "k2k actor<->actor",
-               (unsigned long long)d.n, per_trip[rep]);
+        printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", name, (unsigned long long)d.n,
+               per_trip[rep]);
     }
-    rkb_record(&g_bench, "k2k actor<->actor", "us", per_trip, 3,
+    rkb_record(&g_bench, name, "us", per_trip, 3,
                "each sample: mean actor->actor->actor round trip over n trips on two blocks, device clock, "
                "global-memory tier");
 }
@@ -577,6 +784,9 @@ static void compare_all(void)
         {"rk_call_64b", "pingpong_msg64_fence_acq_rel", "round trip / ring-slot ping-pong (same fence)"},
         {"rk_call_64b", "pingpong_flag_fence_sc", "round trip / flag ping-pong with fence.sc.sys"},
         {"rk_call_64b", "pingpong_flag", "round trip / flag ping-pong, no fence (platform floor)"},
+        {"rk_call_64b", "pingpong_msg128_ll", "round trip / flag-per-word ping-pong of 128-byte messages"},
+        {"k2k_actor_actor", "k2k_floor_msg64_release", "K2K round trip / two-block message ping-pong"},
+        {"k2k_actor_actor", "k2k_floor_ring", "K2K round trip / two-block ring-protocol ping-pong"},
         {"rk_call_64b", "launch_sync", "round trip / cudaLaunchKernel + cudaStreamSynchronize"},
         {"rk_call_64b", "graph_replay_sync", "round trip / CUDA graph replay + cudaStreamSynchronize"},
         {"backend_send_poll_64b", "pingpong_msg64_fence_acq_rel", "backend alone / ring-slot ping-pong"},
@@ -602,6 +812,7 @@ static void floors(uint64_t trials, uint64_t warmup)
     int m;
     for (m = 0; m < PP_MODES; m++)
         pingpong(m, trials, warmup);
+    pingpong_ll(trials, warmup);
     launches(trials, warmup, 0);
     launches(trials, warmup, 1);
 }
@@ -645,6 +856,7 @@ int main(int argc, char **argv)
 
     printf("floors (before the runtime):\n");
     floors(trials, warmup);
+    k2k_floors(100000);
 
     printf("ringkernel (publication fence: fence.acq_rel.sys):\n");
     unsetenv("RK_CUDA_FENCE");
@@ -672,9 +884,32 @@ int main(int argc, char **argv)
                          "copy in, handler, reply, publication fence");
     }
     ours_injection(rt, a[1], trials);
-    ours_k2k(rt, p, q, 100000);
+    ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
     ours_throughput(rt, a, seconds);
     rk_runtime_destroy(rt);
+    {
+        /* Where the K2K round trip goes: the same two pingers without the
+         * host-inbox poll of a K2K-busy actor (a PCIe round trip that the
+         * K2K fence waits for), and with acquire polls instead of a fence. */
+        static const struct {
+            const char *poll, *acquire, *name;
+        } v[] = {
+            {"1000000", "0", "k2k actor<->actor (host poll 1 ms)"},
+            {"2000", "1", "k2k actor<->actor (acquire poll)"},
+            {"1000000", "1", "k2k actor<->actor (both)"},
+        };
+        for (i = 0; i < 3; i++) {
+            setenv("RK_CUDA_K2K_HOST_POLL_NS", v[i].poll, 1);
+            setenv("RK_CUDA_K2K_ACQUIRE", v[i].acquire, 1);
+            rt = runtime(4);
+            p = launch(rt, "ping", &pinger_type);
+            q = launch(rt, "pong", &pinger_type);
+            ours_k2k(rt, p, q, 100000, v[i].name);
+            rk_runtime_destroy(rt);
+        }
+        unsetenv("RK_CUDA_K2K_HOST_POLL_NS");
+        unsetenv("RK_CUDA_K2K_ACQUIRE");
+    }
     rt = runtime(1100); /* ids are not reused: one per created actor */
     ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
     rk_runtime_destroy(rt);

@@ -237,7 +237,8 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot l
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
 enum rk__gpu_world_flags {
-    RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
+    RK__GPU_F_FENCE_SC = 1u << 0,    /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
+    RK__GPU_F_K2K_ACQUIRE = 1u << 1, /* poll the K2K inbox with acquire loads, not relaxed + fence */
 };
 
 /* Everything the kernel needs, in device memory; its address is the
@@ -267,7 +268,7 @@ typedef struct rk__gpu_world {
     unsigned char *k2k_mem;  /* the K2K rings, one per block, k2k_ring_bytes apart */
     uint64_t k2k_ring_bytes; /* rk_ring_bytes(k2k_capacity, k2k_slot_size) */
     uint32_t k2k_capacity;
-    uint32_t pad2_;
+    uint32_t k2k_host_poll_ns; /* an actor busy with K2K polls the host's inbox this often, at most */
     rk__gpu_peer *peers;     /* [RK__GPU_PEERS], device: rings to and from the other members */
     unsigned char pad3_[120];
 } rk__gpu_world;
@@ -1230,7 +1231,8 @@ static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
  * with relaxed loads (a fence makes whichever is taken an acquire), the
  * host's inbox last, with an acquire load, so nothing waits for it but what
  * reads the message. An actor busy with K2K polls the host's inbox every
- * 2 us only: that poll is a PCIe round trip. */
+ * k2k_host_poll_ns only (2 us unless RK_CUDA_K2K_HOST_POLL_NS says
+ * otherwise): that poll is a PCIe round trip. */
 static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
 {
     const rk__gpu_world *w = c->w;
@@ -1249,7 +1251,9 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
     stop = rk__gpu_ld32(&w->dev->stop);
     c->draining = rk__gpu_ld32(&w->dev->draining);
     mseq = rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE);
-    if (runs)
+    if (runs && (w->flags & RK__GPU_F_K2K_ACQUIRE))
+        kseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
+    else if (runs)
         kseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
     if (poll_h2k)
         hseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
@@ -1291,10 +1295,11 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
             /* Acquire pattern with the relaxed load of the slot's sequence
              * word: pairs with the sender's release, so the handler reads the
              * message written before it. */
-            asm volatile("fence.acq_rel.gpu;" ::: "memory");
+            if (!(w->flags & RK__GPU_F_K2K_ACQUIRE))
+                asm volatile("fence.acq_rel.gpu;" ::: "memory");
             c->last_k2k_ns = now;
-            if (c->h2k_gap < 2000u)
-                c->h2k_gap = 2000u;
+            if (c->h2k_gap < w->k2k_host_poll_ns)
+                c->h2k_gap = w->k2k_host_poll_ns;
             c->action = RK__GPU_ACT_K2K;
             c->busy_since = now;
             return;

@@ -90,6 +90,8 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     v = rk__cuda_env_u64("RK_CUDA_BACKOFF_NS", 20000);
     b->backoff_ns = v < 128 ? 128 : v > 1000000 ? 1000000 : v;
     b->host_spin_ns = rk__cuda_env_u64("RK_CUDA_HOST_SPIN_NS", 50000);
+    v = rk__cuda_env_u64("RK_CUDA_K2K_HOST_POLL_NS", 2000);
+    b->k2k_host_poll_ns = (uint32_t)(v > 1000000 ? 1000000 : v);
     v = 2ull * rt->opt.max_payload;
     b->byref_bytes = rk__cuda_env_u64("RK_CUDA_BYREF_BYTES", v > (1u << 20) ? v : (1u << 20));
     if (b->byref_bytes < (uint64_t)rt->opt.max_payload + 16)
@@ -106,6 +108,8 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->stop_timeout_ns = rk__cuda_env_u64("RK_CUDA_STOP_TIMEOUT_MS", 10000) * 1000000ull;
     b->fail_at = rk__cuda_env_u64("RK_CUDA_FAIL_ALLOC", 0);
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
+    if (rk__cuda_env_u64("RK_CUDA_K2K_ACQUIRE", 0))
+        b->flags |= RK__GPU_F_K2K_ACQUIRE;
     b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
 }
@@ -423,6 +427,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.flags = b->flags;
     w.spin_ns = b->spin_ns;
     w.backoff_ns = b->backoff_ns;
+    w.k2k_host_poll_ns = b->k2k_host_poll_ns;
     w.ctl = (rk_control *)(uintptr_t)b->ctl_mem.dev;
     w.host = (rk__gpu_hostflags *)(uintptr_t)b->misc_mem.dev;
     w.acks = (rk__gpu_ack *)(uintptr_t)rk__cuda_dev(&b->misc_mem, b->acks);
