@@ -24,11 +24,15 @@
 
 /* ---- the probes ------------------------------------------------------------------------ */
 
-#define DIAG_POINTS 8
-__device__ unsigned long long diag_at[DIAG_POINTS]; /* last timestamp per point */
+#define DIAG_POINTS 8 /* the steps from the look that saw a request to the reply's publication */
+#define DIAG_ALL 10   /* and three inside "copy", by device.cuh's extra points 8 and 9 */
+__device__ unsigned long long diag_at[DIAG_ALL];   /* last timestamp per point */
 __device__ unsigned long long diag_sum[DIAG_POINTS]; /* summed step durations, cycles */
 __device__ unsigned long long diag_count;
 __device__ unsigned long long diag_round_len; /* summed length of the round that saw a request */
+/* Inside "copy": seen .. thread 0 starts the batch (the block's barrier),
+ * .. the reply's slot reserved, .. the batch in shared memory. */
+__device__ unsigned long long diag_sync, diag_reserve, diag_wait;
 
 /* Called by thread 0 of the echo actor's block (device.cuh's probe points
  * 0..7). Step i (2..7) lasts from point i-1 to point i; "seen" is point 1
@@ -44,6 +48,9 @@ static __device__ void diag_probe(int point)
         for (int i = 2; i < DIAG_POINTS; i++)
             diag_sum[i] += diag_at[i] - diag_at[i - 1];
         diag_sum[1] += diag_at[DIAG_POINTS - 1] - diag_at[1];
+        diag_sync += diag_at[8] - diag_at[1];
+        diag_reserve += diag_at[9] - diag_at[8];
+        diag_wait += diag_at[2] - diag_at[9];
         diag_count++;
     }
 }
@@ -153,6 +160,9 @@ static void reset_probes(cudaStream_t s)
 {
     static const unsigned long long z[DIAG_POINTS] = {0}, zero = 0;
     cudaMemcpyToSymbolAsync(diag_sum, z, sizeof z, 0, cudaMemcpyHostToDevice, s);
+    cudaMemcpyToSymbolAsync(diag_sync, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, s);
+    cudaMemcpyToSymbolAsync(diag_reserve, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, s);
+    cudaMemcpyToSymbolAsync(diag_wait, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, s);
     cudaMemcpyToSymbolAsync(diag_count, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, s);
     cudaMemcpyToSymbolAsync(diag_round_len, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, s);
     if (cudaStreamSynchronize(s) != cudaSuccess)
@@ -217,10 +227,10 @@ static void run_variant(const char *label, uint64_t trials, uint64_t warmup, int
         fail("rk_launch", st);
 
     printf("\n== %s ==\n", label);
-    printf("%-24s %8s %8s | %7s %7s %7s %7s %7s %7s %7s | %7s\n", "host path", "median", "p99", "seen", "copy",
-           "enter", "claim", "write", "fence", "publish", "round");
+    printf("%-24s %8s %8s | %7s %7s (%6s %7s %6s) %7s %7s %7s %7s %7s | %7s\n", "host path", "median", "p99",
+           "seen", "copy", "sync", "reserve", "wait", "enter", "claim", "write", "fence", "publish", "round");
     for (int p = 0; p < P_PATHS; p++) {
-        unsigned long long sum[DIAG_POINTS], count, round_len;
+        unsigned long long sum[DIAG_POINTS], count, round_len, sync, reserve, wait;
         for (k = 0; k < warmup; k++)
             once(rt, id, (path)p, k);
         reset_probes(side);
@@ -229,14 +239,18 @@ static void run_variant(const char *label, uint64_t trials, uint64_t warmup, int
         cudaMemcpyFromSymbolAsync(sum, diag_sum, sizeof sum, 0, cudaMemcpyDeviceToHost, side);
         cudaMemcpyFromSymbolAsync(&count, diag_count, sizeof count, 0, cudaMemcpyDeviceToHost, side);
         cudaMemcpyFromSymbolAsync(&round_len, diag_round_len, sizeof round_len, 0, cudaMemcpyDeviceToHost, side);
+        cudaMemcpyFromSymbolAsync(&sync, diag_sync, sizeof sync, 0, cudaMemcpyDeviceToHost, side);
+        cudaMemcpyFromSymbolAsync(&reserve, diag_reserve, sizeof reserve, 0, cudaMemcpyDeviceToHost, side);
+        cudaMemcpyFromSymbolAsync(&wait, diag_wait, sizeof wait, 0, cudaMemcpyDeviceToHost, side);
         if (cudaStreamSynchronize(side) != cudaSuccess)
             fail("read probes", RK_EDEVICE);
         qsort(t, trials, sizeof *t, cmp_u64);
         double ns = count ? 1e6 / (double)khz / (double)count : 0; /* cycles -> ns, averaged */
-        printf("%-24s %8.3f %8.3f | %7.0f %7.0f %7.0f %7.0f %7.0f %7.0f %7.0f | %7.0f\n", path_names[p],
-               (double)t[trials / 2] / 1e3, (double)t[trials * 99 / 100] / 1e3, (double)sum[1] * ns,
-               (double)sum[2] * ns, (double)sum[3] * ns, (double)sum[4] * ns, (double)sum[5] * ns,
-               (double)sum[6] * ns, (double)sum[7] * ns, (double)round_len * ns);
+        printf("%-24s %8.3f %8.3f | %7.0f %7.0f (%6.0f %7.0f %6.0f) %7.0f %7.0f %7.0f %7.0f %7.0f | %7.0f\n",
+               path_names[p], (double)t[trials / 2] / 1e3, (double)t[trials * 99 / 100] / 1e3, (double)sum[1] * ns,
+               (double)sum[2] * ns, (double)sync * ns, (double)reserve * ns, (double)wait * ns, (double)sum[3] * ns,
+               (double)sum[4] * ns, (double)sum[5] * ns, (double)sum[6] * ns, (double)sum[7] * ns,
+               (double)round_len * ns);
     }
     for (k = 0; k < trials / 32; k++)
         t[k] = burst(rt, id, k * 32);
@@ -276,7 +290,8 @@ int main(int argc, char **argv)
     printf("seen = request seen .. reply published (GPU total) = copy + enter + claim + write + fence + publish; "
            "copy: .. batch in shared memory; enter: .. handler's send starts; claim: .. reply slot claimed; write: "
            ".. handler returned; fence: .. publication fence done; publish: .. sequence words stored; round: start "
-           "of the polling round .. the look that saw the request\n");
+           "of the polling round .. the look that saw the request; copy = sync (.. thread 0 starts the batch) + reserve "
+           "(.. the reply's slot reserved) + wait (.. the copy done)\n");
     run_variant(getenv("RK_CUDA_FENCE") ? "RK_CUDA_FENCE set" : "defaults", trials, warmup, khz, side, t);
     cudaStreamDestroy(side);
     free(t);

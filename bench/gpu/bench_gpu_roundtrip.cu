@@ -621,7 +621,7 @@ static void ours_send_recv(rk_runtime *rt, rk_actor_id a, uint64_t trials, uint6
 }
 
 /* Host CPU time of one rk_send (bursts of 256, drained between bursts). */
-static void ours_injection(rk_runtime *rt, rk_actor_id a, uint64_t trials)
+static void ours_injection(rk_runtime *rt, rk_actor_id a, uint64_t trials, const char *name)
 {
     uint64_t *t = (uint64_t *)malloc(trials * 8), i = 0, req[8] = {0}, rep[8];
     rk_msgbuf mb;
@@ -638,7 +638,7 @@ static void ours_injection(rk_runtime *rt, rk_actor_id a, uint64_t trials)
             RKB_RK(rk_recv(rt, &mb, 5000000000ull));
         i += burst;
     }
-    report("injection: rk_send alone", t, trials);
+    report(name, t, trials);
     free(t);
 }
 
@@ -883,7 +883,7 @@ int main(int argc, char **argv)
                          "mean GPU time per message of the echo actor during the backend round trips (busy_ns): "
                          "copy in, handler, reply, publication fence");
     }
-    ours_injection(rt, a[1], trials);
+    ours_injection(rt, a[1], trials, "injection: rk_send alone");
     ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
     ours_throughput(rt, a, seconds);
     rk_runtime_destroy(rt);
