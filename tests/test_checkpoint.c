@@ -1130,7 +1130,7 @@ static void test_files(void **state)
 
 static void test_invalid_arguments(void **state)
 {
-    unsigned char st[100], buf[1024], other[100];
+    unsigned char st[100] = {0}, buf[1024], other[100] = {0};
     rk_checkpoint_src src = make_src(st, sizeof st, 1);
     rk_checkpoint_base base = {.state = other, .size = sizeof other, .seq = 0};
     rk_checkpoint_target t = {.state = other, .cap = sizeof other};

@@ -4,6 +4,7 @@
 
 #include "core/runtime_internal.h"
 #include "core/supervisor_internal.h"
+#include "core/trace.h"
 
 #define RK__COMMAND_TIMEOUT_NS 5000000000ull /* a backend that does not answer in 5 s is stuck */
 #define RK__MAX_STATE (64u << 20)
@@ -136,7 +137,7 @@ rk_status rk_launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id)
     return rk__launch(rt, o, id, 0);
 }
 
-rk_status rk__launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags)
+static rk_status rk__launch_body(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags)
 {
     rk_status st;
     rk__actor *a;
@@ -185,6 +186,15 @@ out:
     return st;
 }
 
+rk_status rk__launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_LAUNCH);
+    st = rk__launch_body(rt, o, id, flags);
+    rk__trace_pop();
+    return st;
+}
+
 /* Reports a lifecycle command the backend has applied: the state it left
  * the actor in, and for a restart the new generation. */
 static void rk__report_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev)
@@ -210,6 +220,22 @@ static void rk__command_done(rk_runtime *rt, rk__actor *a, rk_lifecycle_event ev
         rk__retire(rt, a);
 }
 
+/* The range of a command: named after the public call, also when a
+ * supervisor or a migration issues it. */
+static rk__trace_range rk__lifecycle_range(rk_lifecycle_event ev)
+{
+    switch (ev) {
+    case RK_EV_ACTIVATE:
+        return RK__TRACE_ACTIVATE;
+    case RK_EV_DEACTIVATE:
+        return RK__TRACE_DEACTIVATE;
+    case RK_EV_TERMINATE:
+        return RK__TRACE_TERMINATE;
+    default: /* RK_EV_RESTART, the only other command */
+        return RK__TRACE_RESTART;
+    }
+}
+
 rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, unsigned flags)
 {
     rk_status st;
@@ -218,6 +244,7 @@ rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, u
 
     if (!rt)
         return RK_EINVAL;
+    rk__trace_push(rk__lifecycle_range(ev));
     pthread_mutex_lock(&rt->lock);
     a = rk__actor_get(rt, id);
     if (!a)
@@ -238,6 +265,7 @@ rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, u
     pthread_mutex_unlock(&rt->lock);
     if ((flags & RK__LC_NOTIFY) && (st == RK_OK || st == RK_ETIMEDOUT))
         rk__supervision_notify(rt);
+    rk__trace_pop();
     return st;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/runtime_internal.h"
+#include "core/trace.h"
 #include "ringkernel/checkpoint.h"
 #include "ringkernel/group.h"
 
@@ -179,7 +180,7 @@ static void rk__group_free(rk_group *g)
     free(g);
 }
 
-rk_status rk_group_create(rk_group **out, const rk_group_options *o)
+static rk_status rk__group_create(rk_group **out, const rk_group_options *o)
 {
     rk_group *g;
     rk_status st = RK_OK;
@@ -252,12 +253,22 @@ rk_status rk_group_create(rk_group **out, const rk_group_options *o)
     return RK_OK;
 }
 
+rk_status rk_group_create(rk_group **out, const rk_group_options *o)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_GROUP_CREATE);
+    st = rk__group_create(out, o);
+    rk__trace_pop();
+    return st;
+}
+
 void rk_group_destroy(rk_group *g, rk_shutdown_report *report)
 {
     rk_shutdown_report sum;
     uint32_t i;
     if (!g)
         return;
+    rk__trace_push(RK__TRACE_GROUP_DESTROY);
     memset(&sum, 0, sizeof sum);
     /* Every member stops before any ring between members is read for what
      * is left: until then a running member may still produce into them. */
@@ -284,6 +295,7 @@ void rk_group_destroy(rk_group *g, rk_shutdown_report *report)
     if (report)
         *report = sum;
     rk__group_free(g);
+    rk__trace_pop();
 }
 
 uint32_t rk_group_size(const rk_group *g)
@@ -747,6 +759,7 @@ rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t f
     uint32_t i;
     if (!g || rk_gid_member(gid) < 0 || (flags & ~(uint32_t)(RK_MIGRATE_VERIFY | RK_MIGRATE_HOST_STAGED)))
         return RK_EINVAL;
+    rk__trace_push(RK__TRACE_GROUP_MIGRATE);
     memset(&r, 0, sizeof r);
     pthread_mutex_lock(&g->lock);
     for (i = 0; i < g->n; i++)
@@ -761,5 +774,6 @@ rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t f
     pthread_mutex_unlock(&g->lock);
     if (report)
         *report = r;
+    rk__trace_pop();
     return st;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/hostq.h"
+#include "core/trace.h"
 
 #define RK__HOST_SPIN_NS 50000ull
 
@@ -379,8 +380,8 @@ static rk_status rk__call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const 
     return st;
 }
 
-rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
-                  rk_msgbuf *reply, uint64_t timeout_ns)
+static rk_status rk__call_routed(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload,
+                                uint32_t len, rk_msgbuf *reply, uint64_t timeout_ns)
 {
     rk_runtime *t;
     rk_actor_id local;
@@ -403,6 +404,16 @@ rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
                 return st; /* full, not moved */
         }
     }
+}
+
+rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
+                  rk_msgbuf *reply, uint64_t timeout_ns)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_CALL);
+    st = rk__call_routed(rt, dst, type, payload, len, reply, timeout_ns);
+    rk__trace_pop();
+    return st;
 }
 
 uint64_t rk__hostq_discard(rk_runtime *rt)

@@ -5,6 +5,7 @@
 #include "core/hostq.h"
 #include "core/runtime_internal.h"
 #include "core/supervisor_internal.h"
+#include "core/trace.h"
 
 #define RK__MAX_DRIFT_MS 60000u
 
@@ -104,7 +105,7 @@ rk_status rk_runtime_create(rk_runtime **out, const rk_runtime_options *o)
     return rk__runtime_create(out, o, 0);
 }
 
-rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int defer_launch)
+static rk_status rk__runtime_build(rk_runtime **out, const rk_runtime_options *o, int defer_launch)
 {
     rk_runtime_options defaults;
     rk_runtime *rt;
@@ -170,6 +171,15 @@ rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int 
     return RK_OK;
 fail:
     rk__runtime_free(rt);
+    return st;
+}
+
+rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int defer_launch)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_RUNTIME_CREATE);
+    st = rk__runtime_build(out, o, defer_launch);
+    rk__trace_pop();
     return st;
 }
 
@@ -245,6 +255,7 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
     rk_status st;
     if (!rt)
         return RK_EINVAL;
+    rk__trace_push(RK__TRACE_RUNTIME_SHUTDOWN);
     st = rk__runtime_stop(rt);
     rk__runtime_finish(rt);
     if (report) {
@@ -252,6 +263,7 @@ rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report)
         *report = rt->report;
         pthread_mutex_unlock(&rt->lock);
     }
+    rk__trace_pop();
     return st;
 }
 
@@ -259,8 +271,10 @@ void rk_runtime_destroy(rk_runtime *rt)
 {
     if (!rt)
         return;
+    rk__trace_push(RK__TRACE_RUNTIME_DESTROY);
     rk_runtime_shutdown(rt, NULL);
     rk__runtime_free(rt);
+    rk__trace_pop();
 }
 
 void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/runtime_internal.h"
+#include "core/trace.h"
 #include "ringkernel/snapshot.h"
 
 #define RK__SNAP_TIMEOUT_NS 5000000000ull /* to quiesce, as for a lifecycle command */
@@ -394,20 +395,28 @@ rk_status rk_actor_checkpoint(rk_runtime *rt, rk_actor_id id, uint32_t flags, vo
                               rk_checkpoint_info *info)
 {
     rk__dest d = {buf, cap, len, NULL, NULL};
+    rk_status st;
     if (!len || (!buf && cap > 0))
         return RK_EINVAL;
-    return rk__checkpoint(rt, id, flags, &d, info);
+    rk__trace_push(RK__TRACE_CHECKPOINT);
+    st = rk__checkpoint(rt, id, flags, &d, info);
+    rk__trace_pop();
+    return st;
 }
 
 rk_status rk_actor_checkpoint_file(rk_runtime *rt, rk_actor_id id, uint32_t flags, const char *path,
                                    rk_checkpoint_info *info, int *os_error)
 {
     rk__dest d = {NULL, 0, NULL, path, os_error};
+    rk_status st;
     if (os_error)
         *os_error = 0;
     if (!path)
         return RK_EINVAL;
-    return rk__checkpoint(rt, id, flags, &d, info);
+    rk__trace_push(RK__TRACE_CHECKPOINT_FILE);
+    st = rk__checkpoint(rt, id, flags, &d, info);
+    rk__trace_pop();
+    return st;
 }
 
 /* ---- restore ------------------------------------------------------------------------ */
@@ -546,8 +555,8 @@ static rk_status rk__restore(rk__op *op, uint32_t flags, const void *buf, size_t
     return st;
 }
 
-rk_status rk_actor_restore(rk_runtime *rt, rk_actor_id id, uint32_t flags, const void *buf, size_t len,
-                           rk_checkpoint_info *info)
+static rk_status rk__restore_buf(rk_runtime *rt, rk_actor_id id, uint32_t flags, const void *buf, size_t len,
+                                rk_checkpoint_info *info)
 {
     rk__op op;
     rk_status st;
@@ -561,6 +570,16 @@ rk_status rk_actor_restore(rk_runtime *rt, rk_actor_id id, uint32_t flags, const
     return st;
 }
 
+rk_status rk_actor_restore(rk_runtime *rt, rk_actor_id id, uint32_t flags, const void *buf, size_t len,
+                           rk_checkpoint_info *info)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_RESTORE);
+    st = rk__restore_buf(rt, id, flags, buf, len, info);
+    rk__trace_pop();
+    return st;
+}
+
 /* The largest checkpoint this actor could be restored from: header, state
  * (as a delta, with its bitmap), and a full queue of the largest payloads. */
 static uint64_t rk__file_bound(const rk__op *op)
@@ -571,8 +590,8 @@ static uint64_t rk__file_bound(const rk__op *op)
            (uint64_t)op->a->inbox_capacity * msg;
 }
 
-rk_status rk_actor_restore_file(rk_runtime *rt, rk_actor_id id, uint32_t flags, const char *path,
-                                rk_checkpoint_info *info, int *os_error)
+static rk_status rk__restore_file(rk_runtime *rt, rk_actor_id id, uint32_t flags, const char *path,
+                                 rk_checkpoint_info *info, int *os_error)
 {
     unsigned char *buf = NULL;
     size_t len = 0, got = 0;
@@ -599,6 +618,16 @@ rk_status rk_actor_restore_file(rk_runtime *rt, rk_actor_id id, uint32_t flags, 
         st = rk__restore(&op, flags, buf, got, info);
     free(buf);
     rk__op_end(&op);
+    return st;
+}
+
+rk_status rk_actor_restore_file(rk_runtime *rt, rk_actor_id id, uint32_t flags, const char *path,
+                                rk_checkpoint_info *info, int *os_error)
+{
+    rk_status st;
+    rk__trace_push(RK__TRACE_RESTORE_FILE);
+    st = rk__restore_file(rt, id, flags, path, info, os_error);
+    rk__trace_pop();
     return st;
 }
 
