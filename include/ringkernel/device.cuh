@@ -237,8 +237,7 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot l
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
 enum rk__gpu_world_flags {
-    RK__GPU_F_FENCE_SC = 1u << 0,    /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
-    RK__GPU_F_K2K_ACQUIRE = 1u << 1, /* poll the K2K inbox with acquire loads, not relaxed + fence */
+    RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
 };
 
 /* Everything the kernel needs, in device memory; its address is the
@@ -1210,7 +1209,7 @@ static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
     const rk__gpu_world *w = c->w;
     uint64_t idle;
     if (!c->bound) {
-        __nanosleep(4000); /* a free block: only a command can wake it */
+        __nanosleep(500); /* a free block: only a command (device memory) can wake it */
         return;
     }
     idle = now - c->active_ns;
@@ -1232,15 +1231,20 @@ static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
  * together so that one round trip covers them all: the device-memory words
  * with relaxed loads (a fence makes whichever is taken an acquire), the
  * host's inbox last, with an acquire load, so nothing waits for it but what
- * reads the message. An actor busy with K2K polls the host's inbox every
- * k2k_host_poll_ns only (2 us unless RK_CUDA_K2K_HOST_POLL_NS says
- * otherwise): that poll is a PCIe round trip. */
+ * reads the message. An actor busy with K2K (a K2K message in the last
+ * 20 us) polls the host's inbox every k2k_host_poll_ns only (10 us unless
+ * RK_CUDA_K2K_HOST_POLL_NS says otherwise), and the other way round: its
+ * K2K inbox with an acquire load and the host's with a relaxed one, made an
+ * acquire by a fence only when it finds a message. A fence, or any load
+ * after an acquire, waits for every load before it - here the PCIe round
+ * trip of the host poll, which cost a K2K round trip ~2 us on an H200. */
 static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
 {
     const rk__gpu_world *w = c->w;
     const int runs = c->bound && rk_lifecycle_runs((rk_lifecycle_state)c->state);
     const uint64_t now = rk__gpu_clock();
     const int poll_h2k = runs && !c->known_ready && now >= c->h2k_next_ns;
+    const int k2k_busy = now - c->last_k2k_ns < 20000u;
     c->now = now;
     if (c->busy_since) {
         c->busy_ns += now - c->busy_since;
@@ -1253,12 +1257,19 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
     stop = rk__gpu_ld32(&w->dev->stop);
     c->draining = rk__gpu_ld32(&w->dev->draining);
     mseq = rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE);
-    if (runs && (w->flags & RK__GPU_F_K2K_ACQUIRE))
-        kseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
-    else if (runs)
-        kseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
-    if (poll_h2k)
-        hseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
+    if (k2k_busy) {
+        /* The relaxed host poll first: an acquire does not wait for loads
+         * before it, but every load after it waits for it. */
+        if (poll_h2k)
+            hseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
+        if (runs)
+            kseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
+    } else {
+        if (runs)
+            kseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
+        if (poll_h2k)
+            hseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
+    }
     if (stop) {
         c->action = RK__GPU_ACT_STOP;
         return;
@@ -1280,7 +1291,12 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
     if (runs && c->bound) {
         if (poll_h2k) {
             if (hseq == c->h2k_head + 1) {
-                c->known_ready = 1; /* the acquire load above made it visible */
+                /* The acquire load above made it visible, or, after the
+                 * relaxed one, this fence (acquire pattern, pairing with the
+                 * host's release of the sequence word). */
+                if (k2k_busy)
+                    asm volatile("fence.acq_rel.sys;" ::: "memory");
+                c->known_ready = 1;
                 c->h2k_gap = 0;
             }
             c->h2k_next_ns = now + c->h2k_gap;
@@ -1294,10 +1310,10 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
             return;
         }
         if (kseq == c->k2k_head + 1) {
-            /* Acquire pattern with the relaxed load of the slot's sequence
-             * word: pairs with the sender's release, so the handler reads the
+            /* The acquire load, or the acquire pattern with the relaxed
+             * one: pairs with the sender's release, so the handler reads the
              * message written before it. */
-            if (!(w->flags & RK__GPU_F_K2K_ACQUIRE))
+            if (!k2k_busy)
                 asm volatile("fence.acq_rel.gpu;" ::: "memory");
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)
@@ -1745,16 +1761,22 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
     rk__st_release(&w->host->ready, 1, RK_RING_SCOPE_SYSTEM);
     idle_since = rk__gpu_clock();
     for (;;) {
-        if (rk__ld_relaxed(&w->host->stop, RK_RING_SCOPE_SYSTEM)) {
+        /* Both words of host memory in one PCIe round trip: the stop flag
+         * (relaxed), then the next command's sequence word - an acquire
+         * load pairing with the host's release of it, which does not wait
+         * for the load before it. */
+        const uint64_t stop = rk__ld_relaxed(&w->host->stop, RK_RING_SCOPE_SYSTEM);
+        const uint64_t seq =
+            pending ? 0 : rk__ld_acquire((const uint64_t *)rk_ring_slot(&cmdq, head), RK_RING_SCOPE_SYSTEM);
+        if (stop) {
             /* Release: what the supervisor wrote is visible to the blocks
              * that stop on seeing this flag. */
             asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&w->dev->stop), "r"(1u) : "memory");
             return;
         }
-        /* rk_ring_ready: an acquire load (.sys) pairing with the host's
-         * release of the slot's sequence word; rk_ring_consume: a release
-         * store, our copy of the slot done before the host reuses it. */
-        if (!pending && rk_ring_ready(&cmdq, head)) {
+        /* rk_ring_consume: a release store, our copy of the slot done
+         * before the host reuses it. */
+        if (!pending && seq == head + 1) {
             cmd = *(const rk__gpu_cmd *)rk_ring_slot(&cmdq, head);
             head++;
             rk_ring_consume(&cmdq, head);

@@ -90,7 +90,7 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     v = rk__cuda_env_u64("RK_CUDA_BACKOFF_NS", 20000);
     b->backoff_ns = v < 128 ? 128 : v > 1000000 ? 1000000 : v;
     b->host_spin_ns = rk__cuda_env_u64("RK_CUDA_HOST_SPIN_NS", 50000);
-    v = rk__cuda_env_u64("RK_CUDA_K2K_HOST_POLL_NS", 2000);
+    v = rk__cuda_env_u64("RK_CUDA_K2K_HOST_POLL_NS", 10000);
     b->k2k_host_poll_ns = (uint32_t)(v > 1000000 ? 1000000 : v);
     v = 2ull * rt->opt.max_payload;
     b->byref_bytes = rk__cuda_env_u64("RK_CUDA_BYREF_BYTES", v > (1u << 20) ? v : (1u << 20));
@@ -108,8 +108,6 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->stop_timeout_ns = rk__cuda_env_u64("RK_CUDA_STOP_TIMEOUT_MS", 10000) * 1000000ull;
     b->fail_at = rk__cuda_env_u64("RK_CUDA_FAIL_ALLOC", 0);
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
-    if (rk__cuda_env_u64("RK_CUDA_K2K_ACQUIRE", 0))
-        b->flags |= RK__GPU_F_K2K_ACQUIRE;
     b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
 }
