@@ -145,6 +145,17 @@ done
 NAME=gpu_quickstart
 step 60 "$BUILD/examples/gpu_quickstart"
 
+# ---- the NVTX ranges as Nsight Systems records them (README: Profiling) -----
+NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -n 1)
+NAME="nsys: NVTX ranges of gpu_quickstart"
+if [ -n "$NSYS" ]; then
+    step 120 bash -c "'$NSYS' profile --trace=nvtx,cuda --force-overwrite true -o /tmp/rk-nsys '$BUILD/examples/gpu_quickstart' >/dev/null &&
+        '$NSYS' stats --report nvtx_sum --format csv /tmp/rk-nsys.nsys-rep >'$OUT/nsys-nvtx.csv' 2>&1;
+        cat '$OUT/nsys-nvtx.csv'; echo \"ranges named rk_*: \$(grep -o 'rk_[a-z_]*' '$OUT/nsys-nvtx.csv' | sort -u | tr '\n' ' ')\""
+else
+    row "$NAME" "SKIP" "nsys not found on this machine"
+fi
+
 # ---- the GPU tests under compute-sanitizer, smaller counts -------------------
 # Before the benchmarks: a short slot checks correctness first. Tests in SLOW
 # (two kernels, minutes under the sanitizer) run after the benchmarks, so
