@@ -89,8 +89,10 @@ typedef struct rk_memory_usage {
     uint64_t host_bytes;        /* the sum of the three */
     uint64_t host_high_water;   /* the marks in force */
     uint64_t host_low_water;
-    uint64_t device_used;       /* backend's device pool; 0 without one */
-    uint64_t device_total;
+    uint64_t device_used;       /* backend's device memory in use; 0 without one. CUDA: the
+                                   runtime's own structures (directory, queues between blocks,
+                                   rings between group members) and the state of its actors */
+    uint64_t device_total;      /* CUDA: those structures and every state chunk allocated */
     uint64_t device_high_water;
     uint64_t refused;           /* launches and sends refused with RK_EPRESSURE */
     int alarm;                  /* refused since use was last below the low mark */

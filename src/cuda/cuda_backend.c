@@ -377,6 +377,11 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_dalloc(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), 1, &b->peers_d));
     if (b->peer_arena_bytes)
         RK__CHECK(rk__cuda_dalloc(b, b->peer_arena_bytes, 1, &b->peer_arena));
+    __atomic_store_n(&b->dev_fixed,
+                     (uint64_t)b->max_actors * sizeof(rk__gpu_dir) + (uint64_t)b->n_blocks * sizeof(rk__gpu_slot) +
+                         (uint64_t)b->n_blocks * k2k_bytes + sizeof(rk__gpu_devflags) + 2 * sizeof(rk_ring_prod) +
+                         sizeof(rk__gpu_world) + RK__GPU_PEERS * sizeof(rk__gpu_peer) + b->peer_arena_bytes,
+                     __ATOMIC_RELAXED);
     RK__CHECK(rk__cuda_state_arena(b, b->state_arena_bytes));
     if (b->pool_bytes)
         RK__CHECK(rk__cuda_pin(b, b->pool_bytes, &b->pool));
@@ -935,6 +940,21 @@ static void cuda_poll_errors(rk_runtime *rt)
     rk__cuda_poll(rt, 1);
 }
 
+/* The memory-pressure monitor's view (flow.h): in use, the runtime's own
+ * structures and the state of the actors bound now; in all, those
+ * structures and every state chunk allocated (free space included). */
+static rk_status cuda_device_memory(rk_runtime *rt, uint64_t *used, uint64_t *total)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t fixed;
+    if (!b)
+        return RK_ESTATE;
+    fixed = __atomic_load_n(&b->dev_fixed, __ATOMIC_RELAXED);
+    *used = fixed + __atomic_load_n(&b->dev_state, __ATOMIC_RELAXED);
+    *total = fixed + __atomic_load_n(&b->dev_chunks, __ATOMIC_RELAXED);
+    return RK_OK;
+}
+
 const struct rk_backend_ops rk__cuda_ops = {
     .name = "cuda",
     .start = cuda_start,
@@ -951,6 +971,7 @@ const struct rk_backend_ops rk__cuda_ops = {
     .host_wake = cuda_host_wake,
     .host_release = cuda_host_release,
     .poll_errors = cuda_poll_errors,
+    .device_memory = cuda_device_memory,
     .snapshot = &rk__cuda_snapshot_ops,
     .group = &rk__cuda_group_ops,
 };

@@ -122,8 +122,10 @@ static rk_status rk__cuda_peer_alloc(rk__cuda *b, size_t bytes, CUdeviceptr *out
         }
         if (st == RK_OK)
             st = rk__cuda_upload(b, *out, zeros, bytes);
-        if (own && st == RK_OK)
+        if (own && st == RK_OK) {
             b->peer_mem[b->n_peer_mem++] = *out;
+            __atomic_fetch_add(&b->dev_fixed, bytes, __ATOMIC_RELAXED);
+        }
         else if (own)
             rk__cuda_dfree(b, out);
         rk__cuda_leave(b);

@@ -121,6 +121,11 @@ typedef struct rk__cuda {
     rk__pinned ctl_mem, host_mem, cmd_mem, event_mem, misc_mem;
     rk__pinned pool;   /* RK_CUDA_PINNED_POOL bytes taken before launch */
     size_t pool_used;
+    /* Device memory for the memory-pressure monitor (flow.h), bytes: the
+     * runtime's own structures (directory, slots, K2K rings, world, rings
+     * between group members), actor state chunks allocated, and the part
+     * of them that bound actors hold now. Updated atomically. */
+    uint64_t dev_fixed, dev_chunks, dev_state;
     /* initial states: pinned chunks, handed out by bumping, never freed
      * before the runtime (a restart after Terminated needs them again) */
     struct rk__cuda_init_chunk {

@@ -126,6 +126,7 @@ rk_status rk__cuda_state_arena(rk__cuda *b, size_t bytes)
         free(c);
         return st;
     }
+    __atomic_fetch_add(&b->dev_chunks, bytes, __ATOMIC_RELAXED);
     c->next = b->chunks;
     b->chunks = c;
     return RK_OK;
@@ -142,6 +143,7 @@ rk_status rk__cuda_state_alloc(rk__cuda *b, uint32_t bytes, CUdeviceptr *out)
             *pp = f->next;
             *out = f->ptr;
             free(f);
+            __atomic_fetch_add(&b->dev_state, need, __ATOMIC_RELAXED);
             return RK_OK;
         }
     }
@@ -149,6 +151,7 @@ rk_status rk__cuda_state_alloc(rk__cuda *b, uint32_t bytes, CUdeviceptr *out)
         if (c->size - c->used >= need) {
             *out = c->base + c->used;
             c->used += need;
+            __atomic_fetch_add(&b->dev_state, need, __ATOMIC_RELAXED);
             return RK_OK;
         }
     }
@@ -167,6 +170,8 @@ rk_status rk__cuda_state_alloc(rk__cuda *b, uint32_t bytes, CUdeviceptr *out)
     c->next = b->chunks;
     b->chunks = c;
     *out = c->base;
+    __atomic_fetch_add(&b->dev_chunks, c->size, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&b->dev_state, need, __ATOMIC_RELAXED);
     return RK_OK;
 }
 
@@ -175,6 +180,7 @@ void rk__cuda_state_free(rk__cuda *b, CUdeviceptr ptr, uint32_t bytes)
     struct rk__cuda_free_state *f;
     if (!ptr)
         return;
+    __atomic_fetch_sub(&b->dev_state, ((uint64_t)bytes + 127u) & ~(uint64_t)127u, __ATOMIC_RELAXED);
     f = malloc(sizeof *f);
     if (!f)
         return; /* lost until the runtime stops: the chunk is freed then */
