@@ -687,6 +687,20 @@ static void test_host_send_call(void **state)
     /* The local id is not an actor of member 0. */
     assert_int_equal(rk_send(rt0, rk_gid_local(cnt), T_INC, &v, 16), RK_ENOACTOR);
     assert_int_equal(rk_recv(rt0, &reply, 0), RK_ETIMEDOUT);
+    /* A batch through member 0 to the gid: each message forwarded, in order. */
+    {
+        inc_msg b[50];
+        uint32_t sent = 0;
+        for (uint32_t i = 0; i < 50; i++)
+            b[i] = (inc_msg){0, 0, 34 + i}; /* producer 0 sent 1..33 above */
+        assert_int_equal(rk_send_batch(rt0, cnt, T_INC, b, sizeof *b, 50, &sent), RK_OK);
+        assert_int_equal(sent, 50);
+        assert_true(wait_count(&g_inc_handled, 150));
+        v = query(rt0, cnt, &reply);
+        assert_int_equal(v.count, 150);
+        assert_int_equal(v.bad, 0);
+        assert_int_equal(v.got[0], 83);
+    }
 }
 
 /* ---- 4. refusals ------------------------------------------------------------------------ */

@@ -23,15 +23,16 @@
  * Payload sizes 64 B, 256 B, 1 KB, 4 KB travel inline: the actor's slot is
  * sized to the payload, and RK_CUDA_MSG_BUFFER (the kernel's per-block copy
  * buffer) is raised where the default would not hold 8 slots, unless it is
- * set in the environment. The public API has no batch send: one rk_send per
- * message. Rates are messages handled per second of wall time on the host
+ * set in the environment. Each configuration runs twice: one rk_send per
+ * message, and rk_send_batch of --batch messages (32; 0 skips it; the
+ * "batchN" rows). Rates are messages handled per second of wall time on the host
  * (CLOCK_MONOTONIC); each configuration runs after a warm-up; totals are
  * checked (every message sent was counted by an actor).
  *
  * Usage: bench_gpu_throughput [--payloads 64,256,1024,4096] [--producers 1,4]
  *          [--actors 1,8] [--config-seconds 1] [--interval-ms 100] [--warmup-ms 250]
  *          [--seconds 10] [--sustained-payload 64] [--sustained-producers 4]
- *          [--sustained-actors 8] [--inbox 1024] [--json PATH]
+ *          [--sustained-actors 8] [--inbox 1024] [--batch 32] [--json PATH]
  * --seconds 0 skips the sustained run; the issue's target asks for 60. */
 #include <errno.h>
 #include <pthread.h>
@@ -389,11 +390,16 @@ static uint64_t handled(const actors *a, unsigned n)
     return sum;
 }
 
+/* Messages per rk_send_batch in the batch configurations (--batch). */
+static unsigned g_batch = 32;
+#define MAX_BATCH 256
+
 typedef struct producer {
     rk_runtime *rt;
     rk_actor_id dst[MAX_ACTORS];
     unsigned ndst;
     uint32_t len;
+    unsigned batch; /* 0: rk_send; else rk_send_batch of this many */
     volatile int *stop;
     uint64_t sent, efull;
     rk_status error;
@@ -403,21 +409,29 @@ typedef struct producer {
 static void *produce(void *arg)
 {
     producer *p = (producer *)arg;
-    unsigned char payload[MAX_PAYLOAD];
+    unsigned char *payload = (unsigned char *)malloc((size_t)MAX_PAYLOAD * (p->batch ? p->batch : 1));
     unsigned k = 0;
-    fill_payload(payload, p->len);
+    for (unsigned i = 0; i < (p->batch ? p->batch : 1); i++)
+        fill_payload(payload + (size_t)i * p->len, p->len);
     while (!*p->stop) {
-        rk_status st = rk_send(p->rt, p->dst[k], T_COUNT, payload, p->len);
-        if (st == RK_OK) {
-            p->sent++;
-        } else if (st == RK_EFULL) {
-            p->efull++;
+        uint32_t sent = 0;
+        rk_status st;
+        if (p->batch) {
+            st = rk_send_batch(p->rt, p->dst[k], T_COUNT, payload, p->len, p->batch, &sent);
         } else {
+            st = rk_send(p->rt, p->dst[k], T_COUNT, payload, p->len);
+            sent = st == RK_OK;
+        }
+        p->sent += sent;
+        if (st == RK_EFULL) {
+            p->efull++;
+        } else if (st != RK_OK) {
             p->error = st;
             break;
         }
         k = k + 1 == p->ndst ? 0 : k + 1;
     }
+    free(payload);
     return NULL;
 }
 
@@ -431,8 +445,8 @@ typedef struct run_result {
 /* P producers into the first A actors; samples every interval for
  * `seconds` after the warm-up; `each` (may be NULL) runs after every
  * sample, with its index. Waits until every message sent is counted. */
-static run_result run(actors *a, unsigned P, unsigned A, double seconds, uint64_t interval_ns, uint64_t warmup_ns,
-                      void (*each)(size_t, void *), void *each_arg)
+static run_result run(actors *a, unsigned P, unsigned A, unsigned batch, double seconds, uint64_t interval_ns,
+                      uint64_t warmup_ns, void (*each)(size_t, void *), void *each_arg)
 {
     producer *pr = (producer *)calloc(P, sizeof *pr);
     pthread_t th[MAX_PRODUCERS];
@@ -445,6 +459,7 @@ static run_result run(actors *a, unsigned P, unsigned A, double seconds, uint64_
     for (unsigned p = 0; p < P; p++) {
         pr[p].rt = a->rt;
         pr[p].len = a->len;
+        pr[p].batch = batch;
         pr[p].stop = &stop;
         if (A >= P) {
             for (unsigned i = p; i < A; i += P)
@@ -518,7 +533,7 @@ static void sustained(rkb *b, actors *a, unsigned P, unsigned A, double seconds,
     char name[96];
     printf("sustained: %uB, %u producers, %u actors, %.0f s (1 s warm-up first)\n", a->len, P, A, seconds);
     /* The start values are taken after the warm-up, at the first sample. */
-    r = run(a, P, A, seconds, 1000000000ull, 1000000000ull, mem_sample, &m);
+    r = run(a, P, A, 0, seconds, 1000000000ull, 1000000000ull, mem_sample, &m);
     snprintf(name, sizeof name, "sustained %uB %up %ua", a->len, P, A);
     rkb_samples(b, name, "msgs/s", r.rate, r.n,
                 "messages handled per second of the sustained run (counted on the GPU, sampled by the host)");
@@ -562,6 +577,7 @@ int main(int argc, char **argv)
     unsigned sus_p = (unsigned)rkb_arg_u64(argc, argv, "--sustained-producers", 4);
     unsigned sus_a = (unsigned)rkb_arg_u64(argc, argv, "--sustained-actors", 8);
     uint32_t inbox = (uint32_t)rkb_arg_u64(argc, argv, "--inbox", 1024);
+    g_batch = (unsigned)rkb_arg_u64(argc, argv, "--batch", 32);
     int env_buffer = getenv("RK_CUDA_MSG_BUFFER") != NULL;
     unsigned max_a = sus_a, max_p = sus_p;
     char summary[512] = "", best_line[256] = "";
@@ -581,9 +597,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (max_a > MAX_ACTORS || max_p > MAX_PRODUCERS || interval_ns == 0 || (inbox & (inbox - 1)) || inbox < 64) {
-        fprintf(stderr, "at most %d actors, %d producers; --interval-ms > 0; --inbox a power of two >= 64\n",
-                MAX_ACTORS, MAX_PRODUCERS);
+    if (max_a > MAX_ACTORS || max_p > MAX_PRODUCERS || interval_ns == 0 || (inbox & (inbox - 1)) || inbox < 64 ||
+        g_batch > MAX_BATCH) {
+        fprintf(stderr,
+                "at most %d actors, %d producers; --interval-ms > 0; --inbox a power of two >= 64; --batch <= %d\n",
+                MAX_ACTORS, MAX_PRODUCERS, MAX_BATCH);
         return 2;
     }
     rkb_param_str(&b, "payloads", rkb_arg_str(argc, argv, "--payloads", "64,256,1024,4096"));
@@ -597,7 +615,7 @@ int main(int argc, char **argv)
     rkb_param_num(&b, "sustained_producers", sus_p);
     rkb_param_num(&b, "sustained_actors", sus_a);
     rkb_param_num(&b, "inbox_capacity", inbox);
-    rkb_param_str(&b, "batch_send", "none in the public API: one rk_send per message");
+    rkb_param_num(&b, "batch", g_batch);
 
     printf("baseline: bare mapped-memory rings (before the runtime starts)\n");
     for (int i = 0; i < np; i++)
@@ -618,14 +636,23 @@ int main(int argc, char **argv)
                           : "default");
         actors_start(&a, len, max_a, inbox, buffer);
         for (int j = 0; j < nprod; j++) {
-            for (int k = 0; k < nact; k++) {
-                char name[64], vname[96];
-                run_result r = run(&a, prods[j], acts[k], cfg_s, interval_ns, warmup_ns, NULL, NULL);
+            for (int k = 0; k < 2 * nact; k++) {
+                const unsigned batch = k < nact ? 0u : g_batch, A = acts[k % nact];
+                char name[64], vname[96], what[160];
+                run_result r;
                 rkb_series *s;
-                snprintf(name, sizeof name, "throughput %uB %up %ua", len, prods[j], acts[k]);
-                s = rkb_samples(&b, name, "msgs/s", r.rate, r.n,
-                                "rk_send by P host threads to A counting GPU actors; messages counted on the GPU per "
-                                "sampling interval");
+                if (k >= nact && g_batch == 0)
+                    break; /* --batch 0: rk_send only */
+                if (batch == 0)
+                    snprintf(name, sizeof name, "throughput %uB %up %ua", len, prods[j], A);
+                else
+                    snprintf(name, sizeof name, "throughput %uB %up %ua batch%u", len, prods[j], A, batch);
+                snprintf(what, sizeof what,
+                         "%s by P host threads to A counting GPU actors; messages counted on the GPU per sampling "
+                         "interval",
+                         batch ? "rk_send_batch of --batch messages" : "rk_send");
+                r = run(&a, prods[j], A, batch, cfg_s, interval_ns, warmup_ns, NULL, NULL);
+                s = rkb_samples(&b, name, "msgs/s", r.rate, r.n, what);
                 snprintf(vname, sizeof vname, "%s efull per message", name);
                 rkb_value_add(&b, vname, "ratio", r.sent ? (double)r.efull / (double)r.sent : 0.0,
                               "RK_EFULL returns per message sent: > 0 means the actors' queues were full (GPU side "

@@ -186,6 +186,18 @@ RK_API rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const v
  * from it; src, hlc, seq and ref are set by the runtime). */
 RK_API rk_status rk_send_msg(rk_runtime *rt, const rk_msg *hdr, const void *payload);
 
+/* Sends n messages of one type to one actor, in order: message i's payload
+ * is the `len` bytes at payloads + i * len. Each message is checked,
+ * charged to the tenant's quota and time-stamped as rk_send does it. Stops
+ * at the first message refused: *sent (may be NULL) gets how many were
+ * sent, and the return is that refusal - RK_EFULL when the queue filled
+ * (send the rest later), or any status rk_send returns - or RK_OK when all
+ * n were sent. On the CUDA backend the messages that fit share one claim of
+ * inbox slots and one publication, so a batch costs the host less per
+ * message than rk_send. n == 0 sends nothing and returns RK_OK. */
+RK_API rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payloads, uint32_t len,
+                               uint32_t n, uint32_t *sent);
+
 /* A message received by the host: its header and payload copied out. */
 typedef struct rk_msgbuf {
     rk_msg hdr;

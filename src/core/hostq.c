@@ -90,6 +90,75 @@ rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
     return st == RK_OK ? rk_send_msg(rt, &m, payload) : st;
 }
 
+/* rk_send_batch on one runtime without a group: each message gets rk__route
+ * (the checks, the quota, the timestamp) as rk_send's would, and the backend
+ * takes them RK__BATCH at a time. A message the backend did not take gets
+ * what rk__deliver_host gives a refused send (its quota token back). */
+#define RK__BATCH 64u
+
+static rk_status rk__send_batch_local(rk_runtime *rt, const rk_msg *tmpl, const unsigned char *p, uint32_t len,
+                                      uint32_t n, uint32_t *done)
+{
+    rk_msg h[RK__BATCH];
+    rk_status st = rk__enter(rt);
+    if (st != RK_OK)
+        return st;
+    while (*done < n && st == RK_OK) {
+        const uint32_t want = n - *done < RK__BATCH ? n - *done : RK__BATCH;
+        uint32_t k, j, ok = 0;
+        rk__actor *a = NULL;
+        rk_status bst;
+        for (k = 0; k < want; k++) {
+            h[k] = *tmpl;
+            h[k].seq = 0;
+            h[k].src = RK_ACTOR_HOST;
+            h[k].src_gen = 0;
+            st = rk__route(rt, &h[k], &a);
+            if (st != RK_OK)
+                break;
+        }
+        if (k == 0)
+            break;
+        bst = rt->ops->send_batch(rt, a, h, p + (size_t)*done * len, len, k, &ok);
+        for (j = ok; j < k; j++)
+            rk__send_refused(rt, &h[j], a, bst != RK_OK ? bst : RK_EFULL);
+        *done += ok;
+        if (ok < k)
+            st = bst != RK_OK ? bst : RK_EFULL;
+    }
+    rk__leave(rt);
+    return st;
+}
+
+rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payloads, uint32_t len,
+                        uint32_t n, uint32_t *sent)
+{
+    const unsigned char *p = payloads;
+    uint32_t done = 0;
+    rk_status st;
+    rk_msg m;
+    if (sent)
+        *sent = 0;
+    if (!rt || (n > 0 && len > 0 && !payloads) || dst == RK_ACTOR_HOST)
+        return RK_EINVAL;
+    if (n == 0)
+        return RK_OK;
+    st = rk__host_header(rt, dst, type, len, &m);
+    if (st != RK_OK)
+        return st;
+    if (rt->ops->send_batch && !rt->group && rk_gid_member(dst) < 0) {
+        st = rk__send_batch_local(rt, &m, p, len, n, &done);
+    } else {
+        /* Groups: each message may be forwarded on its own (group.c). */
+        for (; done < n; done++)
+            if ((st = rk_send_msg(rt, &m, p + (size_t)done * len)) != RK_OK)
+                break;
+    }
+    if (sent)
+        *sent = done;
+    return st;
+}
+
 /* ---- the host ring ------------------------------------------------------- */
 
 /* The next message for the host, still in its slot; NULL if none. Slots a

@@ -179,6 +179,13 @@ struct rk_backend_ops {
      * buffer cannot be had. Called concurrently from many host threads. */
     rk_status (*send)(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload);
 
+    /* Optional (may be NULL): n messages to `a`, headers complete as for
+     * send, payloads of `len` bytes back to back. Sends the first ones in
+     * order, as many as it can; *sent gets how many. RK_OK when all n were
+     * sent, else why the next was not (RK_EFULL: the inbox is full). */
+    rk_status (*send_batch)(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
+                            uint32_t n, uint32_t *sent);
+
     /* Host waits, in three steps so that no wake-up is lost: the core takes
      * host_epoch() before it looks at the queue, finds nothing, then calls
      * host_wait() with that epoch, which returns at once if host_wake() ran

@@ -161,6 +161,20 @@ static rk_status rk__cpu_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const v
     return rk__cpu_deliver(rt, a, hdr, payload);
 }
 
+/* One at a time: a worker thread takes each as it comes. */
+static rk_status rk__cpu_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
+                                    uint32_t n, uint32_t *sent)
+{
+    const unsigned char *p = payloads;
+    rk_status st = RK_OK;
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        if ((st = rk__cpu_deliver(rt, a, &hdrs[i], p + (size_t)i * len)) != RK_OK)
+            break;
+    *sent = i;
+    return st;
+}
+
 /* ---- the handler's context ------------------------------------------------------ */
 
 rk_actor_id rk_self(const rk_ctx *ctx)
@@ -1068,6 +1082,7 @@ const struct rk_backend_ops rk__cpu_ops = {
     .actor_state = rk__cpu_actor_state,
     .actor_control = rk__cpu_actor_control,
     .send = rk__cpu_send,
+    .send_batch = rk__cpu_send_batch,
     .host_epoch = rk__cpu_host_epoch,
     .host_wait = rk__cpu_host_wait,
     .host_wake = rk__cpu_host_wake,

@@ -183,6 +183,63 @@ rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *p
     return st;
 }
 
+/* Claims as many consecutive inbox positions as are free, at most n and at
+ * least one (rk_ring_claim does the claiming; this only picks how many). */
+static rk_status rk__cuda_claim_upto(rk_ring *r, uint32_t n, uint64_t *pos, uint32_t *got)
+{
+    int tries;
+    for (tries = 0; tries < 8; tries++) {
+        uint64_t tail = __atomic_load_n(&r->prod->tail, __ATOMIC_RELAXED);
+        uint64_t head = __atomic_load_n(&r->cons->head, __ATOMIC_ACQUIRE);
+        int64_t room = (int64_t)r->capacity - (int64_t)(tail - head);
+        uint32_t k = room <= 0 ? 1u : room < (int64_t)n ? (uint32_t)room : n;
+        rk_status st = rk_ring_claim(r, k, pos);
+        if (st == RK_OK) {
+            *got = k;
+            return RK_OK;
+        }
+        if (k == 1)
+            return st; /* not even one: full */
+    }
+    *got = 1;
+    return rk_ring_claim(r, 1, pos); /* other producers keep taking what we saw free */
+}
+
+rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
+                              uint32_t n, uint32_t *sent)
+{
+    rk__cuda_actor *ca = a->backend;
+    const unsigned char *p = payloads;
+    rk_status st = RK_OK;
+    uint32_t i, k = 0;
+    uint64_t pos;
+    *sent = 0;
+    if (!ca || !rk__gate_enter(&ca->gate))
+        return RK_ESTATE;
+    if (len > rk_msg_inline_capacity(ca->inbox->ring.slot_size)) {
+        /* By reference: each its own buffer and slot. */
+        for (i = 0; i < n; i++)
+            if ((st = rk__cuda_push_byref(rt, a, ca, &hdrs[i], p + (size_t)i * len)) != RK_OK)
+                break;
+        *sent = i;
+    } else if ((st = rk__cuda_claim_upto(&ca->inbox->ring, n, &pos, &k)) == RK_OK) {
+        /* One claim, the slots written, one publication for them all. */
+        for (i = 0; i < k; i++) {
+            unsigned char *slot = rk_ring_slot(&ca->inbox->ring, pos + i);
+            hdrs[i].flags &= ~(uint32_t)RK_MSG_F_BYREF;
+            hdrs[i].ref = 0;
+            memcpy(slot + 8, (const unsigned char *)&hdrs[i] + 8, RK_MSG_HEADER_SIZE - 8);
+            if (len)
+                memcpy(slot + RK_MSG_HEADER_SIZE, p + (size_t)i * len, len);
+        }
+        rk_ring_publish(&ca->inbox->ring, pos, k);
+        *sent = k;
+        st = k == n ? RK_OK : RK_EFULL;
+    }
+    rk__gate_leave(&ca->gate);
+    return st;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
 static rk_lifecycle_state rk__cuda_ctl_state(const rk__cuda *b, rk_actor_id id)

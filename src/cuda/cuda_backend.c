@@ -966,6 +966,7 @@ const struct rk_backend_ops rk__cuda_ops = {
     .actor_state = rk__cuda_actor_state,
     .actor_control = rk__cuda_actor_control,
     .send = rk__cuda_send,
+    .send_batch = rk__cuda_send_batch,
     .host_epoch = cuda_host_epoch,
     .host_wait = cuda_host_wait,
     .host_wake = cuda_host_wake,

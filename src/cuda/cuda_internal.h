@@ -241,6 +241,8 @@ rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_even
 rk_lifecycle_state rk__cuda_actor_state(rk_runtime *rt, rk__actor *a);
 rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out);
 rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload);
+rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
+                              uint32_t n, uint32_t *sent);
 /* Closes every actor's host gate and waits for the senders inside. */
 void rk__cuda_close_gates(rk__cuda *b);
 /* After the kernel ended: dead-letters what is left in the inboxes. */

@@ -3,7 +3,10 @@
  * actor; one receiver checks that every message comes back once, in its
  * sender's order, with its payload intact. Every 1000th message is larger
  * than an inbox slot and travels by reference; the actor answers those
- * with a checksum computed by its whole block. */
+ * with a checksum computed by its whole block. Senders 0 and 1 send with
+ * rk_send, senders 2 and 3 in batches of BATCH (rk_send_batch, resending
+ * from where RK_EFULL cut a batch); a batch's messages share one length,
+ * and every 64th batch travels by reference. */
 #include <pthread.h>
 #include <sched.h>
 
@@ -12,6 +15,8 @@
 #define SENDERS 4
 #define BIG_EVERY 1000
 #define BIG_LEN 4096
+#define BATCH 16
+#define BATCHED(sender) ((sender) >= 2)
 
 typedef struct sender {
     rk_runtime *rt;
@@ -22,8 +27,12 @@ typedef struct sender {
     rk_status failed;
 } sender;
 
-static uint32_t payload_len(uint64_t seq)
+static uint32_t payload_len(uint32_t sender, uint64_t seq)
 {
+    if (BATCHED(sender)) {
+        uint64_t b = seq / BATCH;
+        return b % 64 == 63 ? BIG_LEN : (uint32_t)(sizeof(rkt_stress) + (b * BATCH) % 177);
+    }
     return seq % BIG_EVERY == BIG_EVERY - 1 ? BIG_LEN : (uint32_t)(sizeof(rkt_stress) + seq % 177);
 }
 
@@ -45,13 +54,43 @@ static uint64_t byte_sum(const unsigned char *buf, uint32_t len)
     return s;
 }
 
+static void *send_batches(sender *s)
+{
+    unsigned char *buf = malloc((size_t)BATCH * BIG_LEN);
+    uint64_t seq;
+    RKT_CHECK(buf != NULL);
+    for (seq = 0; seq < s->count; seq += BATCH) {
+        uint32_t len = payload_len(s->index, seq), n = s->count - seq < BATCH ? (uint32_t)(s->count - seq) : BATCH;
+        uint32_t done = 0, k;
+        for (k = 0; k < n; k++)
+            fill(buf + (size_t)k * len, s->index, seq + k, len);
+        while (done < n) {
+            uint32_t sent = 0;
+            rk_status st = rk_send_batch(s->rt, s->actor, RKT_MSG_ECHO, buf + (size_t)done * len, len, n - done, &sent);
+            done += sent;
+            if (st == RK_EFULL) {
+                s->full++;
+                sched_yield();
+            } else if (st != RK_OK) {
+                s->failed = st;
+                free(buf);
+                return NULL;
+            }
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
 static void *send_loop(void *arg)
 {
     sender *s = arg;
     unsigned char buf[BIG_LEN];
     uint64_t seq;
+    if (BATCHED(s->index))
+        return send_batches(s);
     for (seq = 0; seq < s->count; seq++) {
-        uint32_t len = payload_len(seq);
+        uint32_t len = payload_len(s->index, seq);
         rk_status st;
         fill(buf, s->index, seq, len);
         while ((st = rk_send(s->rt, s->actor, RKT_MSG_ECHO, buf, len)) == RK_EFULL) {
@@ -103,12 +142,12 @@ int main(void)
         }
         if (mb.hdr.type == RKT_MSG_SUM) {
             const rkt_sum *r = (const rkt_sum *)buf;
-            RKT_CHECK(mb.hdr.len == sizeof *r && r->len == BIG_LEN && payload_len(r->seq) == BIG_LEN);
+            RKT_CHECK(mb.hdr.len == sizeof *r && r->len == BIG_LEN && payload_len(r->sender, r->seq) == BIG_LEN);
             fill(expect, r->sender, r->seq, BIG_LEN);
             RKT_CHECK(r->sum == byte_sum(expect, BIG_LEN));
         } else {
             RKT_CHECK(mb.hdr.type == RKT_MSG_ECHO);
-            RKT_CHECK(mb.hdr.len == payload_len(h->seq) && h->len == mb.hdr.len);
+            RKT_CHECK(mb.hdr.len == payload_len(h->sender, h->seq) && h->len == mb.hdr.len);
             fill(expect, h->sender, h->seq, mb.hdr.len);
             RKT_CHECK(memcmp(expect, buf, mb.hdr.len) == 0);
         }
