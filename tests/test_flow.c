@@ -46,7 +46,8 @@ typedef struct data_msg {
 } data_msg;
 
 typedef struct sink_state {
-    uint64_t next[MAX_PRODUCERS]; /* next seq expected from each producer */
+    uint64_t next[MAX_PRODUCERS];     /* next seq expected from each producer */
+    uint64_t last_hlc[MAX_PRODUCERS]; /* each producer's stamps increase (rk_send_batch's too) */
     uint64_t handled;
 } sink_state;
 
@@ -78,10 +79,12 @@ static void on_data(sink_state *s, const rk_msg *m)
 {
     data_msg d;
     memcpy(&d, rk_msg_payload(m), sizeof d);
-    if (d.producer >= MAX_PRODUCERS || d.seq != s->next[d.producer])
+    if (d.producer >= MAX_PRODUCERS || d.seq != s->next[d.producer] || m->hlc <= s->last_hlc[d.producer]) {
         atomic_fetch_add(&g_order_errors, 1);
-    else
+    } else {
         s->next[d.producer]++;
+        s->last_hlc[d.producer] = m->hlc;
+    }
     /* A slow consumer, so that producers outrun it and meet a full queue. */
     if (++s->handled % 64 == 0)
         rk_test_sleep_ns(100000);

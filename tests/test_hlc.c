@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/runtime_internal.h" /* rk__hlc_now_n */
 #include "ringkernel/hlc.h"
 #include "rk_test.h"
 
@@ -401,6 +402,7 @@ typedef struct worker {
     int updater;       /* receive events instead of local ones */
     uint64_t base_ms;  /* updater: remotes are near this physical time */
     uint64_t failures; /* calls that did not return RK_OK, or broke causality */
+    int batcher;       /* takes runs of 1..7 stamps at once (rk__hlc_now_n, rk_send_batch's) */
 } worker;
 
 /* cmocka's asserts must stay on the main thread; workers count failures. */
@@ -411,6 +413,17 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->start);
     for (i = 0; i < w->n; i++) {
         uint64_t ts = 0;
+        if (w->batcher) {
+            uint32_t k = (uint32_t)(1 + i % 7), j;
+            if (k > w->n - i)
+                k = (uint32_t)(w->n - i);
+            if (rk__hlc_now_n(w->hlc, k, &ts) != RK_OK)
+                w->failures++;
+            for (j = 0; j < k; j++)
+                w->out[i + j] = ts + j;
+            i += k - 1;
+            continue;
+        }
         if (w->updater) {
             uint64_t remote = rk_hlc_pack(w->base_ms + i % 64, (uint16_t)i);
             if (rk_hlc_update(w->hlc, remote, &ts) != RK_OK || ts <= remote)
@@ -432,7 +445,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Runs THREADS workers (the first `updaters` of them receive) and checks that
  * each thread's timestamps strictly increase and that all are distinct.
  * Returns every timestamp, sorted; the caller frees it. */
-static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms)
+static uint64_t *run_workers_ex(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms, int batchers)
 {
     pthread_t tid[THREADS];
     worker w[THREADS];
@@ -444,7 +457,7 @@ static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_
     assert_int_equal(pthread_barrier_init(&start, NULL, THREADS), 0);
     for (t = 0; t < THREADS; t++) {
         w[t] = (worker){.hlc = h, .start = &start, .out = all + (uint64_t)t * n, .n = n,
-                        .updater = t < updaters, .base_ms = base_ms};
+                        .updater = t < updaters, .base_ms = base_ms, .batcher = t >= THREADS - batchers};
         assert_int_equal(pthread_create(&tid[t], NULL, worker_main, &w[t]), 0);
     }
     for (t = 0; t < THREADS; t++)
@@ -461,6 +474,11 @@ static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_
     assert_int_equal(rk_hlc_last(h, &last), RK_OK);
     assert_int_equal(last, all[THREADS * n - 1]);
     return all;
+}
+
+static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms)
+{
+    return run_workers_ex(h, n, updaters, base_ms, 0);
 }
 
 static void test_concurrent_now(void **state)
@@ -490,6 +508,44 @@ static void test_concurrent_now_frozen_clock(void **state)
     free(all);
 }
 
+/* Runs of stamps taken at once, beside single ones, on a stopped clock:
+ * together still exactly a run of consecutive values, each thread's
+ * increasing, none repeated. */
+static void test_concurrent_now_n_frozen_clock(void **state)
+{
+    uint64_t n = rk_test_messages(200000), i;
+    fake_clock c;
+    uint64_t *all;
+    rk_hlc h;
+    (void)state;
+    init_fake(&h, &c, 1000000, 100);
+    all = run_workers_ex(&h, n, 0, 0, 2);
+    for (i = 0; i < THREADS * n; i++)
+        assert_int_equal(all[i], rk_hlc_pack(1000000, 0) + i);
+    free(all);
+}
+
+/* A run is taken whole or not at all: near the end of the clock it is
+ * refused and the clock does not move. */
+static void test_now_n_limits(void **state)
+{
+    fake_clock c;
+    rk_hlc h;
+    uint64_t first = 7;
+    (void)state;
+    init_fake(&h, &c, 1000, RK_HLC_NO_DRIFT_LIMIT);
+    assert_int_equal(rk__hlc_now_n(&h, 0, &first), RK_EINVAL);
+    assert_int_equal(rk__hlc_now_n(&h, 5, &first), RK_OK);
+    assert_int_equal(first, rk_hlc_pack(1000, 0));
+    assert_int_equal(now_ok(&h), rk_hlc_pack(1000, 5));
+    assert_int_equal(update_ok(&h, RK_HLC_MAX - 3), RK_HLC_MAX - 2);
+    assert_int_equal(rk__hlc_now_n(&h, 3, &first), RK_EDRIFT);
+    assert_int_equal(last_of(&h), RK_HLC_MAX - 2);
+    assert_int_equal(rk__hlc_now_n(&h, 2, &first), RK_OK);
+    assert_int_equal(first, RK_HLC_MAX - 1);
+    assert_int_equal(last_of(&h), RK_HLC_MAX);
+}
+
 static void test_concurrent_now_and_update(void **state)
 {
     uint64_t n = rk_test_messages(200000) / 2;
@@ -504,6 +560,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_roundtrip),
+        cmocka_unit_test(test_concurrent_now_n_frozen_clock),
+        cmocka_unit_test(test_now_n_limits),
         cmocka_unit_test(test_pack_ordering),
         cmocka_unit_test(test_tick_merge_rules),
         cmocka_unit_test(test_now_realtime),

@@ -388,6 +388,14 @@ static uint32_t rk__generation(rk_runtime *rt, rk__actor *a)
 
 rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
 {
+    rk_status st = rk__route_check(rt, m, dst_out);
+    if (st == RK_OK)
+        rk_hlc_now(&rt->hlc, &m->hlc);
+    return st;
+}
+
+rk_status rk__route_check(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
+{
     rk__actor *dst = NULL, *src;
     rk_lifecycle_state s;
     rk_status st;
@@ -424,7 +432,6 @@ rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
     }
     if (st != RK_OK)
         return st; /* the rate quota, last: a refusal above costs no token */
-    rk_hlc_now(&rt->hlc, &m->hlc);
     *dst_out = dst;
     return RK_OK;
 }

@@ -83,3 +83,19 @@ rk_status rk_hlc_last(const rk_hlc *hlc, uint64_t *ts)
     *ts = __atomic_load_n(&hlc->last, __ATOMIC_RELAXED);
     return RK_OK;
 }
+
+rk_status rk__hlc_now_n(rk_hlc *hlc, uint32_t n, uint64_t *first)
+{
+    const uint64_t phys = rk__hlc_read(hlc);
+    uint64_t last = __atomic_load_n(&hlc->last, __ATOMIC_RELAXED), next;
+    if (n == 0)
+        return RK_EINVAL;
+    do {
+        next = rk_hlc_tick(last, phys);
+        /* The n stamps are next .. next + n - 1, the last at most RK_HLC_MAX. */
+        if (last == RK_HLC_MAX || next > RK_HLC_MAX - (n - 1))
+            return RK_EDRIFT;
+    } while (!__atomic_compare_exchange_n(&hlc->last, &last, next + n - 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    *first = next;
+    return RK_OK;
+}

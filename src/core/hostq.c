@@ -90,10 +90,13 @@ rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *pa
     return st == RK_OK ? rk_send_msg(rt, &m, payload) : st;
 }
 
-/* rk_send_batch on one runtime without a group: each message gets rk__route
- * (the checks, the quota, the timestamp) as rk_send's would, and the backend
- * takes them RK__BATCH at a time. A message the backend did not take gets
- * what rk__deliver_host gives a refused send (its quota token back). */
+/* rk_send_batch on one runtime without a group: each message gets the
+ * checks and the quota of rk__route as rk_send's would, the messages that
+ * pass get their timestamps from one move of the clock (consecutive stamps:
+ * one compare-and-swap on the shared clock per RK__BATCH messages, not one
+ * per message), and the backend takes them RK__BATCH at a time. A message
+ * not sent gets what rk__deliver_host gives a refused send (its quota token
+ * back). */
 #define RK__BATCH 64u
 
 static rk_status rk__send_batch_local(rk_runtime *rt, const rk_msg *tmpl, const unsigned char *p, uint32_t len,
@@ -108,17 +111,26 @@ static rk_status rk__send_batch_local(rk_runtime *rt, const rk_msg *tmpl, const 
         uint32_t k, j, ok = 0;
         rk__actor *a = NULL;
         rk_status bst;
+        uint64_t stamp = 0;
         for (k = 0; k < want; k++) {
             h[k] = *tmpl;
             h[k].seq = 0;
             h[k].src = RK_ACTOR_HOST;
             h[k].src_gen = 0;
-            st = rk__route(rt, &h[k], &a);
+            st = rk__route_check(rt, &h[k], &a);
             if (st != RK_OK)
                 break;
         }
         if (k == 0)
             break;
+        if ((bst = rk__hlc_now_n(&rt->hlc, k, &stamp)) != RK_OK) {
+            for (j = 0; j < k; j++)
+                rk__send_refused(rt, &h[j], a, bst);
+            st = bst;
+            break;
+        }
+        for (j = 0; j < k; j++)
+            h[j].hlc = stamp + j;
         bst = rt->ops->send_batch(rt, a, h, p + (size_t)*done * len, len, k, &ok);
         for (j = ok; j < k; j++)
             rk__send_refused(rt, &h[j], a, bst != RK_OK ? bst : RK_EFULL);

@@ -298,6 +298,14 @@ uint32_t rk__actor_count(rk_runtime *rt);
  * destination accepts, generation. On success *dst_out is the receiver
  * (NULL when dst is the host). Used by every send path, host and K2K. */
 rk_status rk__route(rk_runtime *rt, rk_msg *m, rk__actor **dst_out);
+/* rk__route without the timestamp: the caller stamps (rk__hlc_now_n for a
+ * batch, one reservation for all its messages). */
+rk_status rk__route_check(rk_runtime *rt, rk_msg *m, rk__actor **dst_out);
+
+/* n consecutive timestamps from one move of the clock (hlc.c): *first,
+ * *first + 1, ... *first + n - 1, each later than every stamp issued
+ * before. RK_EDRIFT when the clock has not that many left. */
+rk_status rk__hlc_now_n(rk_hlc *hlc, uint32_t n, uint64_t *first);
 
 /* Hands a routed message to a local actor (dst) or the host (dst NULL);
  * reports its own refusals (rk__send_refused). */
