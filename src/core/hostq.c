@@ -145,7 +145,8 @@ static rk_status rk__send_batch_local(rk_runtime *rt, const rk_msg *tmpl, const 
 rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payloads, uint32_t len,
                         uint32_t n, uint32_t *sent)
 {
-    const unsigned char *p = payloads;
+    /* Empty payloads may come as NULL: no arithmetic on a null pointer. */
+    const unsigned char *p = payloads ? (const unsigned char *)payloads : (const unsigned char *)"";
     uint32_t done = 0;
     rk_status st;
     rk_msg m;

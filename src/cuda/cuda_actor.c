@@ -59,19 +59,25 @@ void rk__cuda_close_gates(rk__cuda *b)
 
 /* ---- sending --------------------------------------------------------------------- */
 
+/* Writes the header (all but the sequence word) into the claimed slot at
+ * `pos`, and the payload after it unless it is NULL (by reference). */
+static void rk__cuda_put_slot(rk_ring *r, uint64_t pos, const rk_msg *hdr, const void *payload)
+{
+    unsigned char *slot = rk_ring_slot(r, pos);
+    memcpy(slot + 8, (const unsigned char *)hdr + 8, RK_MSG_HEADER_SIZE - 8);
+    if (payload && hdr->len)
+        memcpy(slot + RK_MSG_HEADER_SIZE, payload, hdr->len);
+}
+
 /* Claims a slot, writes the header (and the payload when inline) and
  * publishes it. *pos gets the position. */
 static rk_status rk__cuda_push(rk_ring *r, rk_msg *hdr, const void *payload, uint64_t ref, uint64_t *pos)
 {
-    unsigned char *slot;
     rk_status st = rk_ring_claim(r, 1, pos);
     if (st != RK_OK)
         return st;
-    slot = rk_ring_slot(r, *pos);
     hdr->ref = ref;
-    memcpy(slot + 8, (const unsigned char *)hdr + 8, RK_MSG_HEADER_SIZE - 8);
-    if (!ref && hdr->len)
-        memcpy(slot + RK_MSG_HEADER_SIZE, payload, hdr->len);
+    rk__cuda_put_slot(r, *pos, hdr, ref ? NULL : payload);
     rk_ring_publish(r, *pos, 1);
     return RK_OK;
 }
@@ -225,12 +231,9 @@ rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const 
     } else if ((st = rk__cuda_claim_upto(&ca->inbox->ring, n, &pos, &k)) == RK_OK) {
         /* One claim, the slots written, one publication for them all. */
         for (i = 0; i < k; i++) {
-            unsigned char *slot = rk_ring_slot(&ca->inbox->ring, pos + i);
             hdrs[i].flags &= ~(uint32_t)RK_MSG_F_BYREF;
             hdrs[i].ref = 0;
-            memcpy(slot + 8, (const unsigned char *)&hdrs[i] + 8, RK_MSG_HEADER_SIZE - 8);
-            if (len)
-                memcpy(slot + RK_MSG_HEADER_SIZE, p + (size_t)i * len, len);
+            rk__cuda_put_slot(&ca->inbox->ring, pos + i, &hdrs[i], p + (size_t)i * len);
         }
         rk_ring_publish(&ca->inbox->ring, pos, k);
         *sent = k;
