@@ -678,6 +678,10 @@ static void test_batch_refusals(void **state)
     assert_int_equal(rk_send_batch(rt, id, T_DATA, d, sizeof *d, 4, NULL), RK_OK);
     assert_true(wait_delivered(4));
     assert_int_equal(atomic_load(&g_order_errors), 0);
+    /* Empty payloads: NULL will do. */
+    assert_int_equal(rk_send_batch(rt, id, T_TOHOST, NULL, 0, 3, &sent), RK_OK);
+    assert_int_equal(sent, 3);
+    assert_true(wait_delivered(7));
     /* A stopped actor takes nothing. */
     assert_int_equal(rk_deactivate(rt, id), RK_OK);
     assert_int_equal(rk_send_batch(rt, id, T_DATA, d, sizeof *d, 4, &sent), RK_ESTATE);
