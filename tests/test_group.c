@@ -26,6 +26,7 @@
 #include "rk_test.h"
 #include "ringkernel/group.h"
 #include "ringkernel/ringkernel.h"
+#include "ringkernel/supervisor.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -1447,6 +1448,32 @@ static void test_migrate_errors(void **state)
     assert_int_equal(rk_group_load(g, 1), 1);
     assert_int_equal(probe(g, a, relay_on(g, 0)), RK_OK);
     assert_true(wait_count(&g_pongs, 1));
+    /* A supervised actor stays: its supervisor would lose it. */
+    {
+        rk_runtime *rt2 = rk_group_member(g, 2);
+        rk_supervisor_options so;
+        rk_supervisor_info info;
+        rk_actor_options o;
+        rk_actor_id sup, child;
+        rk_supervisor_options_init(&so);
+        so.name = "sup";
+        assert_int_equal(rk_supervisor_create(rt2, &so, &sup), RK_OK);
+        rk_actor_options_init(&o);
+        o.name = "supervised";
+        o.type = &relay_type;
+        o.state_size = sizeof(relay_state);
+        assert_int_equal(rk_supervisor_start_child(rt2, sup, &o, RK_CHILD_PERMANENT, &child), RK_OK);
+        assert_int_equal(rk_group_migrate(g, rk_gid(2, child), 0, 0, SEC, &r), RK_ENOTSUP);
+        assert_int_equal(rk_actor_state(rt2, child, &s), RK_OK);
+        assert_int_equal(s, RK_ACTIVE);
+        assert_int_equal(rk_group_resolve(g, rk_gid(2, child), &now), RK_OK);
+        assert_int_equal(now, rk_gid(2, child));
+        assert_int_equal(rk_supervisor_info_get(rt2, sup, &info), RK_OK);
+        assert_int_equal(info.children, 1);
+        assert_int_equal(info.state, RK_ACTIVE);
+        assert_int_equal(probe(g, rk_gid(2, child), relay_on(g, 0)), RK_OK);
+        assert_true(wait_count(&g_pongs, 2));
+    }
     /* resolve's own refusals */
     assert_int_equal(rk_group_resolve(g, rk_gid(1, 99), &now), RK_ENOACTOR);
     assert_int_equal(rk_group_resolve(g, rk_gid(3, 0), &now), RK_EINVAL);

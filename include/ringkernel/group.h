@@ -158,9 +158,10 @@ enum rk_migrate_flags {
  * options and name (the name moves in the registries), the state the old one
  * left, and a new gid (*report->to). Returns RK_EINVAL for `to` out of range
  * or equal to the actor's member, RK_ENOACTOR, RK_ESTATE unless the actor
- * is Active or Draining, RK_ETIMEDOUT when it does not quiesce in time (it
- * then runs on where it was), RK_EBADMSG when VERIFY finds the checksums
- * differ. `report` may be NULL. */
+ * is Active or Draining, RK_ENOTSUP for a supervised actor (supervisor.h:
+ * supervision does not follow a move), RK_ETIMEDOUT when it does not quiesce
+ * in time (it then runs on where it was), RK_EBADMSG when VERIFY finds the
+ * checksums differ. `report` may be NULL. */
 RK_API rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t timeout_ns,
                                   rk_migrate_report *report);
 

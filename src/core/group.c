@@ -590,6 +590,11 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     a = rk__actor_get(src, local);
     if (!a)
         return RK_ENOACTOR;
+    /* A supervisor (supervisor.h) watches its children in its own runtime
+     * by their local ids: it would lose a child that moved. Children get
+     * their supervisor at launch only, so this cannot change while we move. */
+    if (__atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE) != RK_ACTOR_NONE)
+        return RK_ENOTSUP;
     r->from = now;
 
     /* ---- the new home first, held still below until its state arrives.
