@@ -79,6 +79,7 @@ hlc.logical_wraps           |hlc.pml        |safety                |-DBUG_LOGICA
 hlc.merge_ignores_remote    |hlc.pml        |safety                |-DBUG_MERGE_IGNORES_REMOTE         |bug    |H3
 hlc.no_cas                  |hlc.pml        |safety                |-DBUG_NO_CAS                       |bug    |H1
 hlc.no_max_check            |hlc.pml        |safety                |-DBUG_NO_MAX_CHECK                 |bug    |H1
+hlc.run_no_room             |hlc.pml        |safety                |-DBUG_RUN_NO_ROOM                  |bug    |H1
 lifecycle                   |lifecycle.pml  |ltl:shutdown_completes|                                   |pass   |
 lifecycle.no_gen_check      |lifecycle.pml  |safety                |-DBUG_NO_GEN_CHECK                 |bug    |L1
 lifecycle.no_gen_bump       |lifecycle.pml  |safety                |-DBUG_NO_GEN_BUMP                  |bug    |L1

@@ -49,6 +49,14 @@
  *      (ts >= floor(reading)): the clock stays close to real time;
  *   H5 a remote stamp is merged only if it is at most max_drift ahead of
  *      the reading, and never RK_HLC_MAX (the refusals return RK_EDRIFT).
+ *
+ * A third kind of event is a run of RUN = 2 stamps taken at once
+ * (rk__hlc_now_n, hlc.c, which rk_send_batch uses): one CAS moves `last`
+ * to the run's last stamp; the run is refused (RK_EDRIFT) unless all of it
+ * fits at or below RK_HLC_MAX. H1 and H2 then cover every stamp of the run
+ * (the word moves past the whole run, and the run's first stamp exceeds
+ * every stamp issued before); BUG_RUN_NO_ROOM lets a run pass the maximum,
+ * where the uint64_t wraps.
  */
 
 #include "rk_tables.pml"
@@ -68,6 +76,7 @@ hidden byte H1, H2, H3, H4, H5;
 #define LMAX (LBITS - 1)            /* RK_HLC_LOGICAL_MAX */
 #define TSMAX (PMAX * LBITS + LMAX) /* RK_HLC_MAX */
 #define DRIFT 1                     /* max_drift_ms */
+#define RUN 2                       /* stamps of an rk__hlc_now_n call */
 #ifndef NTHREADS
 #define NTHREADS 2
 #endif
@@ -110,6 +119,14 @@ hidden byte H1, H2, H3, H4, H5;
 #define AT_MAX(v) ((v) == TSMAX)
 #endif
 
+/* rk__hlc_now_n's: a run of n stamps from nx must end at or below the
+ * maximum (nx > RK_HLC_MAX - (n - 1) refuses) */
+#ifdef BUG_RUN_NO_ROOM
+#define NO_ROOM(nx, n) false
+#else
+#define NO_ROOM(nx, n) ((nx) > TSMAX - ((n) - 1))
+#endif
+
 byte last;   /* rk_hlc.last */
 byte phys;   /* what the physical clock (rk__hlc_read) returns now */
 byte tsteps; /* physical clock changes so far */
@@ -119,7 +136,8 @@ bool any_issued;
 #define IDLE 255 /* st between calls */
 
 /* One event of a thread: rk_hlc_now (upd false), or rk_hlc_update (upd
- * true) of a message stamped r. Locals: k, upd, r, ph, l, nx, st.
+ * true) of a message stamped r, or rk__hlc_now_n of n = RUN stamps. Locals:
+ * k, upd, r, ph, l, nx, nl, n, st.
  *
  * Two kinds of step, each atomic: the start (choosing the event, the
  * reading, rk_hlc_update's checks, rk__hlc_advance's relaxed load and the
@@ -130,7 +148,7 @@ bool any_issued;
  * between any two steps). The assertions sit at the successful CAS, where
  * the call takes effect; its return is local. A call that ends (refused or
  * done) clears its locals in the same step. */
-#define CLEAR_CALL upd = false; r = 0; ph = 0; l = 0; nx = 0; st = IDLE
+#define CLEAR_CALL upd = false; r = 0; ph = 0; l = 0; nx = 0; nl = 0; n = 1; st = IDLE
 
 inline hlc_event()
 {
@@ -138,6 +156,7 @@ inline hlc_event()
         k++;
         if
         :: upd = false; r = 0 /* rk_hlc_now: merging 0 is a tick */
+        :: upd = false; r = 0; n = RUN /* rk__hlc_now_n */
         :: upd = true; select(r : 0 .. TSMAX)
         fi;
         ph = phys; /* rk__hlc_read, once per call */
@@ -148,7 +167,12 @@ inline hlc_event()
             l = last; /* relaxed load */
             if
             :: AT_MAX(l) -> CLEAR_CALL /* RK_EDRIFT: no later timestamp */
-            :: else -> nx = MERGE(l, r, ph); st = RK_OK
+            :: else ->
+                nx = MERGE(l, r, ph);
+                if
+                :: NO_ROOM(nx, n) -> CLEAR_CALL /* RK_EDRIFT: the run does not fit */
+                :: else -> st = RK_OK
+                fi
             fi
         fi
     }
@@ -167,18 +191,25 @@ inline hlc_event()
                 l = last;
                 if
                 :: AT_MAX(l) -> CLEAR_CALL
-                :: else -> nx = MERGE(l, r, ph)
+                :: else ->
+                    nx = MERGE(l, r, ph);
+                    if
+                    :: NO_ROOM(nx, n) -> CLEAR_CALL
+                    :: else -> skip
+                    fi
                 fi
             :: last == l -> skip /* weak CAS: spurious failure */
             :: last == l ->
 #endif
-                PROP(H1, nx > last);
+                /* the run's last stamp, wrapping like the uint64_t */
+                nl = (nx + n - 1) % (TSMAX + 1);
+                PROP(H1, nx > last && nl >= nx);
                 PROP(H2, !any_issued || nx > issued);
                 PROP(H3, !upd || nx > r);
                 PROP(H4, nx >= FLOOR(ph));
                 PROP(H5, !upd || (PHYSICAL(r) <= ph + DRIFT && r != TSMAX));
-                last = nx;
-                issued = MAX2(issued, nx);
+                last = nl;
+                issued = MAX2(issued, nl);
                 any_issued = true;
                 CLEAR_CALL
             fi
@@ -189,7 +220,8 @@ inline hlc_event()
 /* A thread using the clock for EV events. */
 proctype thread()
 {
-    byte k, r, ph, l, nx;
+    byte k, r, ph, l, nx, nl;
+    byte n = 1;
     byte st = IDLE;
     bool upd;
     do
