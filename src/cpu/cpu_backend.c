@@ -161,16 +161,20 @@ static rk_status rk__cpu_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const v
     return rk__cpu_deliver(rt, a, hdr, payload);
 }
 
-/* One at a time: a worker thread takes each as it comes. */
+/* Each message into the inbox in turn, then one wake-up of the worker for
+ * them all. */
 static rk_status rk__cpu_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
                                     uint32_t n, uint32_t *sent)
 {
+    rk__cpu_actor *ca = a->backend;
     const unsigned char *p = payloads;
     rk_status st = RK_OK;
     uint32_t i;
     for (i = 0; i < n; i++)
-        if ((st = rk__cpu_deliver(rt, a, &hdrs[i], p + (size_t)i * len)) != RK_OK)
+        if ((st = rk__cpu_push(rt, &ca->inbox, &hdrs[i], p + (size_t)i * len)) != RK_OK)
             break;
+    if (i)
+        rk__parker_wake(&ca->w->parker);
     *sent = i;
     return st;
 }
