@@ -9,6 +9,12 @@
  *                          request read after an acquire of its flag, the reply
  *                          published with fence.sc / fence.acq_rel / st.release:
  *                          what a ring slot costs without the runtime
+ *   pingpong/msg128 LL     128-byte request and reply, each 8-byte word 4 bytes
+ *                          of message and a 4-byte flag: one read each way, no
+ *                          fence (what a flag-per-word slot would cost)
+ *   k2k floor/...          two blocks on two SMs ping-pong through device
+ *                          memory: a flag, a 56-byte release/acquire message,
+ *                          and the K2K ring protocol without the runtime
  *   launch+sync            cudaLaunchKernel of a kernel doing that work, then
  *                          cudaStreamSynchronize
  *   graph+sync             the same launch replayed from a CUDA graph
@@ -22,7 +28,8 @@
  * gives median, p99, mean and a 95% confidence interval of the median
  * (bootstrap, stats.h). Also: injection cost (host CPU time of one rk_send,
  * not a round trip), sustained throughput with its coefficient of
- * variation, the actor-to-actor round trip inside the kernel, and lifecycle
+ * variation, the actor-to-actor round trip inside the kernel (also with the
+ * host inbox of a K2K-busy actor polled once per ms), and lifecycle
  * latencies. With --json PATH the raw samples, the ratios of the runtime's
  * round trip to the baselines and Welch's tests go to a JSON file
  * (bench_gpu.h) for bench/report.py.
