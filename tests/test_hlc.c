@@ -442,10 +442,11 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Runs THREADS workers (the first `updaters` of them receive) and checks that
+/* Runs THREADS workers (the first `updaters` of them receive, the last
+ * `batchers` take runs of stamps) and checks that
  * each thread's timestamps strictly increase and that all are distinct.
  * Returns every timestamp, sorted; the caller frees it. */
-static uint64_t *run_workers_ex(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms, int batchers)
+static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms, int batchers)
 {
     pthread_t tid[THREADS];
     worker w[THREADS];
@@ -476,36 +477,36 @@ static uint64_t *run_workers_ex(rk_hlc *h, uint64_t n, int updaters, uint64_t ba
     return all;
 }
 
-static uint64_t *run_workers(rk_hlc *h, uint64_t n, int updaters, uint64_t base_ms)
-{
-    return run_workers_ex(h, n, updaters, base_ms, 0);
-}
-
 static void test_concurrent_now(void **state)
 {
     uint64_t n = rk_test_messages(200000);
     rk_hlc h;
     (void)state;
     assert_int_equal(rk_hlc_init(&h, 1000, NULL, NULL), RK_OK);
-    free(run_workers(&h, n, 0, 0));
+    free(run_workers(&h, n, 0, 0, 0));
 }
 
 /* With the physical clock stopped every timestamp is the previous one plus
  * one, so the threads together must have taken exactly a run of consecutive
  * values - carries into the physical part included - with no gap and no
  * repeat. */
-static void test_concurrent_now_frozen_clock(void **state)
+static void frozen_clock_run(int batchers)
 {
     uint64_t n = rk_test_messages(200000), i;
     fake_clock c;
     uint64_t *all;
     rk_hlc h;
-    (void)state;
     init_fake(&h, &c, 1000000, 100);
-    all = run_workers(&h, n, 0, 0);
+    all = run_workers(&h, n, 0, 0, batchers);
     for (i = 0; i < THREADS * n; i++)
         assert_int_equal(all[i], rk_hlc_pack(1000000, 0) + i);
     free(all);
+}
+
+static void test_concurrent_now_frozen_clock(void **state)
+{
+    (void)state;
+    frozen_clock_run(0);
 }
 
 /* Runs of stamps taken at once, beside single ones, on a stopped clock:
@@ -513,16 +514,8 @@ static void test_concurrent_now_frozen_clock(void **state)
  * increasing, none repeated. */
 static void test_concurrent_now_n_frozen_clock(void **state)
 {
-    uint64_t n = rk_test_messages(200000), i;
-    fake_clock c;
-    uint64_t *all;
-    rk_hlc h;
     (void)state;
-    init_fake(&h, &c, 1000000, 100);
-    all = run_workers_ex(&h, n, 0, 0, 2);
-    for (i = 0; i < THREADS * n; i++)
-        assert_int_equal(all[i], rk_hlc_pack(1000000, 0) + i);
-    free(all);
+    frozen_clock_run(2);
 }
 
 /* A run is taken whole or not at all: near the end of the clock it is
@@ -553,7 +546,7 @@ static void test_concurrent_now_and_update(void **state)
     rk_hlc h;
     (void)state;
     init_fake(&h, &c, 1000000, 100);
-    free(run_workers(&h, n, 2, 1000000));
+    free(run_workers(&h, n, 2, 1000000, 0));
 }
 
 int main(void)
