@@ -351,6 +351,16 @@ static void rk__cuda_gpu_produced(rk_ring *host, rk_ring *dev, const rk__pinned 
     dev->slots = (unsigned char *)(uintptr_t)rk__cuda_dev(mem, host->slots);
 }
 
+/* Zeroed device memory for the runtime's own structures, counted for the
+ * pressure monitor (b->dev_fixed). */
+static rk_status rk__cuda_dalloc_fixed(rk__cuda *b, size_t bytes, CUdeviceptr *out)
+{
+    rk_status st = rk__cuda_dalloc(b, bytes, 1, out);
+    if (st == RK_OK)
+        __atomic_fetch_add(&b->dev_fixed, bytes, __ATOMIC_RELAXED);
+    return st;
+}
+
 static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
 {
     rk__gpu_world w;
@@ -368,20 +378,15 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT), &b->event_mem));
     RK__CHECK(rk__cuda_pin(b, sizeof(rk__gpu_hostflags) + RK__GPU_ACKS * sizeof(rk__gpu_ack) + 4ull * b->n_blocks,
                            &b->misc_mem));
-    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->max_actors * sizeof(rk__gpu_dir), 1, &b->dir_d));
-    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->n_blocks * sizeof(rk__gpu_slot), 1, &b->slots_d));
-    RK__CHECK(rk__cuda_dalloc(b, (size_t)b->n_blocks * k2k_bytes, 1, &b->k2k_d));
-    RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_devflags), 1, &b->devflags_d));
-    RK__CHECK(rk__cuda_dalloc(b, 2 * sizeof(rk_ring_prod), 1, &b->lines_d));
-    RK__CHECK(rk__cuda_dalloc(b, sizeof(rk__gpu_world), 1, &b->world_d));
-    RK__CHECK(rk__cuda_dalloc(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), 1, &b->peers_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, (size_t)b->max_actors * sizeof(rk__gpu_dir), &b->dir_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, (size_t)b->n_blocks * sizeof(rk__gpu_slot), &b->slots_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, (size_t)b->n_blocks * k2k_bytes, &b->k2k_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, sizeof(rk__gpu_devflags), &b->devflags_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, 2 * sizeof(rk_ring_prod), &b->lines_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, sizeof(rk__gpu_world), &b->world_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), &b->peers_d));
     if (b->peer_arena_bytes)
-        RK__CHECK(rk__cuda_dalloc(b, b->peer_arena_bytes, 1, &b->peer_arena));
-    __atomic_store_n(&b->dev_fixed,
-                     (uint64_t)b->max_actors * sizeof(rk__gpu_dir) + (uint64_t)b->n_blocks * sizeof(rk__gpu_slot) +
-                         (uint64_t)b->n_blocks * k2k_bytes + sizeof(rk__gpu_devflags) + 2 * sizeof(rk_ring_prod) +
-                         sizeof(rk__gpu_world) + RK__GPU_PEERS * sizeof(rk__gpu_peer) + b->peer_arena_bytes,
-                     __ATOMIC_RELAXED);
+        RK__CHECK(rk__cuda_dalloc_fixed(b, b->peer_arena_bytes, &b->peer_arena));
     RK__CHECK(rk__cuda_state_arena(b, b->state_arena_bytes));
     if (b->pool_bytes)
         RK__CHECK(rk__cuda_pin(b, b->pool_bytes, &b->pool));
