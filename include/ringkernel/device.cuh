@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 2u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 3u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -173,17 +173,27 @@ typedef struct rk__gpu_devflags {
 RK_STATIC_ASSERT(sizeof(rk__gpu_devflags) == RK_RING_LINE, "devflags layout");
 
 /* Per actor id, in device memory: what a K2K sender needs to know. */
-#define RK__GPU_GATE_OPEN 0x80000000u /* gate word: open bit | senders inside */
+/* An actor's door: the one word a K2K sender touches before it claims a
+ * slot, so that a single atomic tells it whether the actor accepts, where
+ * it lives and whether the sender's tenant may reach it. Bits 0-15 count
+ * the senders inside, 16-30 hold the bound block + 1 (0: none), bit 31 is
+ * open while the actor accepts, 32-63 hold its tenant. Senders enter with
+ * an acquire increment and leave with a decrement; the owner changes the
+ * other bits only with the door closed, by atomics (senders keep counting
+ * while it is closed). */
+#define RK__GPU_DOOR_SENDERS 0xFFFFull
+#define RK__GPU_DOOR_SLOT_SHIFT 16
+#define RK__GPU_DOOR_SLOT_MAX 0x7FFFu /* so at most 0x7FFF blocks */
+#define RK__GPU_DOOR_SLOT ((uint64_t)RK__GPU_DOOR_SLOT_MAX << RK__GPU_DOOR_SLOT_SHIFT)
+#define RK__GPU_DOOR_OPEN (1ull << 31)
 
 typedef struct rk__gpu_dir {
-    uint32_t gate;       /* RK__GPU_GATE_OPEN while the actor accepts, + senders in flight */
-    uint32_t slot;       /* block index + 1 while bound, 0 when not */
-    uint32_t generation;
-    uint32_t tenant;
+    uint64_t door;       /* senders | slot << 16 | open << 31 | tenant << 32 (above) */
+    uint32_t generation; /* set before the door opens */
     uint32_t state;      /* rk_lifecycle_state, kept by the bound block */
-    uint32_t forward;    /* group.h: where sends go once the gate is closed: the gid the actor
+    uint32_t forward;    /* group.h: where sends go once the door is closed: the gid the actor
                             migrated to, RK__GPU_FWD_MOVING while it moves, 0 = nowhere (host) */
-    uint32_t pad_[2];
+    uint32_t pad_[3];
 } rk__gpu_dir;
 
 #define RK__GPU_FWD_MOVING 0xFFFFFFFDu
@@ -307,9 +317,20 @@ enum rk__gpu_probe {
     RK__PROBE_PUBLISHED = 7, /* the batch's sends to the host are published */
     RK__PROBE_H2K = 8,       /* thread 0 starts the batch (after the block's barrier) */
     RK__PROBE_RESERVED = 9,  /* it reserved the reply's slot in the host queue */
+    /* actor-to-actor: the receiver, then its handler's send (bench/diag/diag_k2k.cu) */
+    RK__PROBE_K2K_SEEN = 10,    /* the round takes a K2K message */
+    RK__PROBE_DELIVER = 11,     /* the handler starts (after the block's barrier) */
+    RK__PROBE_K2K_SEND = 12,    /* a K2K send, its header built, starts routing */
+    RK__PROBE_DOOR = 13,        /* it entered the receiver's door */
+    RK__PROBE_K2K_CLAIMED = 14, /* it claimed its slot */
+    RK__PROBE_K2K_FENCED = 15,  /* the message is written and fenced */
 };
 #ifndef RK_GPU_PROBE
 #define RK_GPU_PROBE(c, point) ((void)0)
+#endif
+/* The same inside the K2K put, which has no context (also the bridge's). */
+#ifndef RK_GPU_PROBE_PUT
+#define RK_GPU_PROBE_PUT(point) ((void)0)
 #endif
 
 enum rk__gpu_action {
@@ -319,6 +340,19 @@ enum rk__gpu_action {
     RK__GPU_ACT_H2K = 3,
     RK__GPU_ACT_K2K = 4,
 };
+
+/* What a sender remembers of the K2K ring it claimed in last: the next
+ * position and a head it saw there. A sender that goes on sending to the
+ * same block claims with one compare-and-swap, no loads first; a stale
+ * guess costs one failed CAS, which returns the current tail. Positions of
+ * a block's ring only grow while the kernel runs, so an old head is a
+ * cautious one: at worst it reads the consumer's head again. */
+typedef struct rk__gpu_k2k_hint {
+    uint64_t tail;
+    uint64_t head;
+    uint32_t slot; /* that ring's block + 1; 0: nothing known */
+    uint32_t pad_;
+} rk__gpu_k2k_hint;
 
 /* The handler's context: one per block, in shared memory. Use the rk_d*
  * accessors; the fields are the block's private bookkeeping. */
@@ -361,6 +395,7 @@ typedef struct rk_dctx {
      * in (a claim then needs only its compare-and-swap) */
     uint64_t tail_hint, head_hint;
     uint32_t hint_valid;
+    rk__gpu_k2k_hint k2k_hint; /* the K2K ring this actor sent to last */
     /* a slot of the host queue claimed while a batch is copied in, for the
      * batch's first send to the host (an RK_MSG_TYPE_NOP if none comes) */
     uint32_t reserved;      /* reserved_pos holds a claimed slot */
@@ -428,27 +463,37 @@ static __device__ __forceinline__ uint32_t rk__gpu_ld32_sys(const uint32_t *p)
     return v;
 }
 
-/* Gate arithmetic at GPU scope (the gates of K2K senders are device memory). */
-static __device__ __forceinline__ uint32_t rk__gpu_gate_add_acquire(uint32_t *p, uint32_t v)
+/* Door arithmetic at GPU scope (the doors of K2K senders are device memory). */
+static __device__ __forceinline__ uint64_t rk__gpu_door_enter(uint64_t *p)
 {
-    uint32_t old;
-    asm volatile("atom.acquire.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
+    uint64_t old;
+    asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(old) : "l"(p) : "memory");
     return old;
 }
 
-static __device__ __forceinline__ void rk__gpu_gate_sub_release(uint32_t *p, uint32_t v)
+static __device__ __forceinline__ void rk__gpu_door_leave(uint64_t *p)
 {
-    asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(p), "r"(0u - v) : "memory");
+    asm volatile("red.release.gpu.global.add.u64 [%0], %1;" ::"l"(p), "l"(~0ull) : "memory");
 }
 
-static __device__ __forceinline__ void rk__gpu_gate_or_release(uint32_t *p, uint32_t v)
+static __device__ __forceinline__ void rk__gpu_door_and(uint64_t *p, uint64_t v)
 {
-    asm volatile("red.release.gpu.global.or.b32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+    asm volatile("red.relaxed.gpu.global.and.b64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 
-static __device__ __forceinline__ void rk__gpu_gate_and(uint32_t *p, uint32_t v)
+static __device__ __forceinline__ uint64_t rk__gpu_ld64_acquire(const uint64_t *p)
 {
-    asm volatile("red.relaxed.gpu.global.and.b32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+    uint64_t v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+/* A relaxed compare-and-swap at GPU scope: returns the value found. */
+static __device__ __forceinline__ uint64_t rk__gpu_cas64(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
 }
 
 /* Release fence before publishing to the host. fence.acq_rel is all a
@@ -627,19 +672,34 @@ static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_s
 /* Stops K2K senders; with `wait`, also waits for those already inside. */
 static __device__ __noinline__ void rk__gpu_gate_close(rk_dctx *c, int wait)
 {
-    uint32_t *g = &c->w->dir[c->self].gate;
-    rk__gpu_gate_and(g, ~RK__GPU_GATE_OPEN);
-    /* Acquire: pairs with each sender's release decrement, so its publish
-     * into our K2K ring is visible once the count reads zero. */
-    while (wait && (rk__gpu_ld32_acquire(g) & ~RK__GPU_GATE_OPEN) != 0)
+    uint64_t *g = &c->w->dir[c->self].door;
+    rk__gpu_door_and(g, ~RK__GPU_DOOR_OPEN);
+    /* Acquire: pairs with each sender's release as it leaves, so its
+     * publish into our K2K ring is visible once the count reads zero. */
+    while (wait && (rk__gpu_ld64_acquire(g) & RK__GPU_DOOR_SENDERS) != 0)
         __nanosleep(64);
 }
 
-static __device__ __forceinline__ void rk__gpu_gate_open(rk_dctx *c)
+/* Opens the door with the binding in it: this block, this tenant. */
+static __device__ __noinline__ void rk__gpu_gate_open(rk_dctx *c)
 {
-    /* Release: the directory fields written before (slot, generation,
-     * tenant) are visible to a sender whose acquire increment sees it open. */
-    rk__gpu_gate_or_release(&c->w->dir[c->self].gate, RK__GPU_GATE_OPEN);
+    uint64_t *g = &c->w->dir[c->self].door;
+    const uint64_t bind = (uint64_t)c->tenant << 32 | RK__GPU_DOOR_OPEN |
+                          (uint64_t)(c->slot_index + 1u) << RK__GPU_DOOR_SLOT_SHIFT;
+    uint64_t cur = rk__ld_relaxed(g, RK_RING_SCOPE_DEVICE), got;
+    /* Release: the directory fields written before (generation, state) are
+     * visible to a sender whose acquire increment sees the door open. The
+     * count may move under us (senders turned away at the closed door). */
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    while ((got = rk__gpu_cas64(g, cur, (cur & RK__GPU_DOOR_SENDERS) | bind)) != cur)
+        cur = got;
+}
+
+/* The actor leaves the block (its door is closed): senders that find the
+ * door closed see no binding either. */
+static __device__ __forceinline__ void rk__gpu_door_unbind(rk_dctx *c)
+{
+    rk__gpu_door_and(&c->w->dir[c->self].door, ~RK__GPU_DOOR_SLOT);
 }
 
 static __device__ __noinline__ void rk__gpu_fail(rk_dctx *c, rk_status st)
@@ -771,16 +831,23 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
 }
 
 /* Puts a message into the K2K ring of local actor h->dst. An actor whose
- * gate is closed because it migrated (its directory entry forwards) gives
+ * door is closed because it migrated (its directory entry forwards) gives
  * RK_OK with *fwd set to its new gid, and nothing sent; while it moves,
- * RK_EFULL (try again). Thread 0 of an actor block, or the bridge. */
+ * RK_EFULL (try again). Thread 0 of an actor block (with its hint), or the
+ * bridge (hint NULL).
+ *
+ * The round trips to L2 one after the other, each waiting for the last:
+ * the door's increment (which returns the binding and the tenant), the
+ * claim's CAS (a generation asked for is read beside it), the fence that
+ * publishes the message. */
 static __device__ __noinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w, rk_msg *h, const void *payload,
-                                                        uint32_t *fwd)
+                                                        uint32_t *fwd, rk__gpu_k2k_hint *hint)
 {
     rk__gpu_dir *d;
     rk_ring r;
-    uint32_t slot, gen, tenant;
-    uint64_t pos;
+    unsigned char *base;
+    uint32_t slot, gen = 0;
+    uint64_t door, tail, head, got;
     rk_status st = rk_msg_validate(h, rk_msg_inline_capacity(w->k2k_slot_size),
                                    rk_msg_inline_capacity(w->k2k_slot_size));
     *fwd = 0;
@@ -789,15 +856,17 @@ static __device__ __noinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w,
     if (h->dst >= w->max_actors)
         return RK_ENOACTOR;
     d = &w->dir[h->dst];
-    /* Acquire: pairs with the owner's release when it opened the gate, so
-     * the directory fields read below are the ones it set. */
-    if (!(rk__gpu_gate_add_acquire(&d->gate, 1u) & RK__GPU_GATE_OPEN)) {
+    /* Acquire: pairs with the owner's release when it opened the door, so
+     * the generation read below is the one it set. */
+    door = rk__gpu_door_enter(&d->door);
+    RK_GPU_PROBE_PUT(RK__PROBE_DOOR);
+    if (!(door & RK__GPU_DOOR_OPEN)) {
         uint32_t ds = rk__gpu_ld32(&d->state);
         /* The host sets `forward` (a copy into device memory, complete
-         * before the migration closes the gate) and never clears it. */
+         * before the migration closes the door) and never clears it. */
         uint32_t f = rk__gpu_ld32(&d->forward);
         st = ds == RK_DORMANT ? RK_ENOACTOR : ds == RK_FAILED ? RK_EFAILED : RK_ESTATE;
-        rk__gpu_gate_sub_release(&d->gate, 1u);
+        rk__gpu_door_leave(&d->door);
         if (f == RK__GPU_FWD_MOVING)
             return RK_EFULL;
         if (f != 0) {
@@ -806,45 +875,86 @@ static __device__ __noinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w,
         }
         return st;
     }
-    /* Inside the open gate the binding cannot change (the owner closes the
-     * gate and waits for us before it touches these fields). */
-    {
-        uint4 e = rk__gpu_ld128_gpu(d);
-        slot = e.y;
-        gen = e.z;
-        tenant = e.w;
+    /* Inside the open door the binding cannot change (the owner closes the
+     * door and waits for us before it touches it). */
+    slot = (uint32_t)((door & RK__GPU_DOOR_SLOT) >> RK__GPU_DOOR_SLOT_SHIFT);
+    if (slot == 0 || slot > w->n_blocks || (uint32_t)(door >> 32) != h->tenant) {
+        rk__gpu_door_leave(&d->door);
+        return slot == 0 || slot > w->n_blocks ? RK_EINTERNAL : RK_ETENANT;
     }
-    if (slot == 0)
-        st = RK_EINTERNAL;
-    else if (tenant != h->tenant)
-        st = RK_ETENANT;
-    else if (h->dst_gen != 0 && h->dst_gen != gen)
-        st = RK_ESTALE;
-    else {
-        /* Every block's K2K ring has the same geometry: no descriptor load. */
-        unsigned char *base = w->k2k_mem + (size_t)(slot - 1) * w->k2k_ring_bytes;
-        r.prod = (rk_ring_prod *)base;
-        r.cons = (rk_ring_cons *)(base + RK_RING_LINE);
-        r.slots = base + 2 * RK_RING_LINE;
-        r.capacity = w->k2k_capacity;
-        r.slot_size = w->k2k_slot_size;
-        r.mode = RK_RING_MPSC;
-        r.scope = RK_RING_SCOPE_DEVICE;
-        st = rk_ring_claim(&r, 1, &pos);
-        if (st == RK_OK) {
-            rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
-            /* One fence for two stores: the message's bytes before its
-             * sequence word (what rk_ring_publish does), and our claim of the
-             * position before we leave the gate, so an owner that sees the
-             * gate empty (acquire) reads a final tail. */
-            asm volatile("fence.acq_rel.gpu;" ::: "memory");
-            rk__st_relaxed((uint64_t *)rk_ring_slot(&r, pos), pos + 1, RK_RING_SCOPE_DEVICE);
-            asm volatile("red.relaxed.gpu.global.add.u32 [%0], %1;" ::"l"(&d->gate), "r"(0u - 1u) : "memory");
-            return RK_OK;
+    /* Issued now, needed only after the claim: the load overlaps the CAS. */
+    if (h->dst_gen != 0)
+        gen = rk__gpu_ld32(&d->generation);
+    /* Every block's K2K ring has the same geometry: no descriptor load. */
+    base = w->k2k_mem + (size_t)(slot - 1) * w->k2k_ring_bytes;
+    r.prod = (rk_ring_prod *)base;
+    r.cons = (rk_ring_cons *)(base + RK_RING_LINE);
+    r.slots = base + 2 * RK_RING_LINE;
+    r.capacity = w->k2k_capacity;
+    r.slot_size = w->k2k_slot_size;
+    r.mode = RK_RING_MPSC;
+    r.scope = RK_RING_SCOPE_DEVICE;
+    if (hint && hint->slot == slot) {
+        tail = hint->tail;
+        head = hint->head;
+    } else {
+        tail = rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE);
+        /* Acquire, as in ring.h: a producer's refresh of head_cache carries
+         * the consumer's reads of those slots along with it. */
+        head = rk__ld_acquire(&r.prod->head_cache, RK_RING_SCOPE_DEVICE);
+    }
+    for (;;) {
+        /* Signed, as in ring.h: a stale tail may be older than the head. */
+        if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
+            /* Acquire: the consumer stored its head with release after it
+             * read those slots, so our writes cannot overtake its reads. */
+            head = rk__ld_acquire(&r.cons->head, RK_RING_SCOPE_DEVICE);
+            rk__st_release(&r.prod->head_cache, head, RK_RING_SCOPE_DEVICE);
+            if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
+                if (hint) {
+                    hint->slot = slot;
+                    hint->tail = tail;
+                    hint->head = head;
+                }
+                rk__gpu_door_leave(&d->door);
+                return RK_EFULL;
+            }
         }
+        got = rk__gpu_cas64(&r.prod->tail, tail, tail + 1);
+        if (got == tail)
+            break;
+        tail = got;
     }
-    /* Release: whatever we read is done before the owner sees us leave. */
-    rk__gpu_gate_sub_release(&d->gate, 1u);
+    RK_GPU_PROBE_PUT(RK__PROBE_K2K_CLAIMED);
+    if (hint) {
+        hint->slot = slot;
+        hint->tail = tail + 1;
+        hint->head = head;
+    }
+    if (h->dst_gen == 0 || h->dst_gen == gen) {
+        rk__gpu_write_msg(rk_ring_slot(&r, tail), h, payload);
+    } else {
+        /* Meant for an earlier life of the actor: refused, but the slot is
+         * ours, so it carries a no-op, which the receiver skips. Waiting for
+         * the generation before the claim would cost every send that names
+         * one a round trip; only the sender's own tenant can get here. */
+        rk_msg nop;
+        memset(&nop, 0, sizeof nop);
+        nop.type = RK_MSG_TYPE_NOP;
+        nop.src = h->src;
+        nop.dst = h->dst;
+        nop.tenant = h->tenant;
+        rk__gpu_write_msg(rk_ring_slot(&r, tail), &nop, NULL);
+        st = RK_ESTALE;
+    }
+    /* One fence for two stores: the message's bytes before its sequence
+     * word (what rk_ring_publish does), and our claim of the position before
+     * we leave the door, so an owner that sees the door empty (acquire)
+     * reads a final tail. */
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    RK_GPU_PROBE_PUT(RK__PROBE_K2K_FENCED);
+    rk__st_relaxed((uint64_t *)rk_ring_slot(&r, tail), tail + 1, RK_RING_SCOPE_DEVICE);
+    asm volatile("red.relaxed.gpu.global.add.u64 [%0], %1;" ::"l"(&d->door), "l"(~0ull) : "memory");
     return st;
 }
 
@@ -906,7 +1016,8 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
 /* Every actor-to-actor send: a gid of another member goes to that member's
  * ring (the sender's id becomes a gid, so replies find their way back); a
  * local id to its K2K ring, following forwards of migrated actors. */
-static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload)
+static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload,
+                                                      rk__gpu_k2k_hint *hint)
 {
     uint32_t me = rk__gpu_ld32(&w->dev->member); /* index + 1; 0 = not in a group */
     for (int hops = 0; hops < 8; hops++) {
@@ -923,7 +1034,7 @@ static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, r
                 return rk__gpu_peer_put(w, (uint32_t)m, h, payload);
             }
         }
-        st = rk__gpu_k2k_put(w, h, payload, &fwd);
+        st = rk__gpu_k2k_put(w, h, payload, &fwd, hint);
         if (st != RK_OK || fwd == 0)
             return st;
         h->dst = fwd;
@@ -934,7 +1045,8 @@ static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, r
 
 static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
 {
-    return rk__gpu_route(c->w, h, payload);
+    RK_GPU_PROBE(c, RK__PROBE_K2K_SEND);
+    return rk__gpu_route(c->w, h, payload, &c->k2k_hint);
 }
 
 /* One attempt, uncounted. */
@@ -1186,7 +1298,7 @@ static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
     if (c->h2k_head < c->h2k_final || rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE) != c->k2k_head)
         return;
     rk__gpu_set_state(c, RK_TERMINATED, c->term_ticket);
-    rk__gpu_st32(&c->w->dir[c->self].slot, 0u);
+    rk__gpu_door_unbind(c);
     rk__gpu_flush_pub(c);
     rk__gpu_flush_counters(c, rk__gpu_clock());
     rk__gpu_publish_head(c);
@@ -1315,6 +1427,7 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
              * message written before it. */
             if (!k2k_busy)
                 asm volatile("fence.acq_rel.gpu;" ::: "memory");
+            RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)
                 c->h2k_gap = w->k2k_host_poll_ns;
@@ -1332,7 +1445,9 @@ static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg 
 {
     if (threadIdx.x == 0) {
         c->skip = 0;
-        if (m->dst_gen != 0 && m->dst_gen != c->generation) {
+        if (m->type == RK_MSG_TYPE_NOP) {
+            c->skip = 1; /* a slot a refused K2K send had claimed */
+        } else if (m->dst_gen != 0 && m->dst_gen != c->generation) {
             rk__gpu_dead_letter(c, m, RK_ESTALE);
             c->skip = 1;
         } else {
@@ -1344,6 +1459,8 @@ static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg 
         }
     }
     __syncthreads();
+    if (threadIdx.x == 0)
+        RK_GPU_PROBE(c, RK__PROBE_DELIVER);
     if (!c->skip) {
         rk_status st = Types::on_msg(c->type, c, c->astate, m);
         if (st != RK_OK)
@@ -1467,7 +1584,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     rk_lifecycle_state cur, to;
     rk_status st;
     if (cmd->actor >= w->max_actors || (c->bound && c->self != cmd->actor) ||
-        (!c->bound && rk__gpu_ld32(&d->slot) != 0)) {
+        (!c->bound && (rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE) & RK__GPU_DOOR_SLOT) != 0)) {
         rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, c->bound && c->self == cmd->actor);
         return 0;
     }
@@ -1508,9 +1625,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     c->astate = (void *)(uintptr_t)cmd->state;
     c->init = (const void *)(uintptr_t)cmd->init;
     c->state_size = cmd->state_size;
-    rk__gpu_st32(&d->slot, c->slot_index + 1u);
     rk__gpu_st32(&d->generation, c->generation);
-    rk__gpu_st32(&d->tenant, c->tenant);
     rk__gpu_set_state(c, RK_INITIALIZING, 0);
     rk__gpu_gate_open(c);
     return 1;
@@ -1577,11 +1692,14 @@ static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
     /* Acquire: the closed, empty gate makes the tail final; pairs with the
      * senders' publishes. */
     tail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
-    for (; c->k2k_head != tail; c->k2k_head++)
-        rk__gpu_dead_letter(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head), RK_ESTATE);
+    for (; c->k2k_head != tail; c->k2k_head++) {
+        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head);
+        if (m->type != RK_MSG_TYPE_NOP)
+            rk__gpu_dead_letter(c, m, RK_ESTATE);
+    }
     rk__gpu_publish_k2k(c);
     rk__gpu_set_state(c, RK_DORMANT, c->cmd.ticket);
-    rk__gpu_st32(&w->dir[c->self].slot, 0u);
+    rk__gpu_door_unbind(c);
     rk__gpu_flush_counters(c, rk__gpu_clock());
     rk__gpu_st32_sys(&w->slot_actor[c->slot_index], RK_ACTOR_NONE);
     c->bound = 0;
@@ -1839,7 +1957,7 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
                  * (routing rewrites it); the payload is read in place. */
                 hc = *(const rk_msg *)slot;
                 st = hc.len > rk_msg_inline_capacity(in[m].slot_size) ? RK_E2BIG /* never from our senders */
-                                                                       : rk__gpu_route(w, h, slot + RK_MSG_HEADER_SIZE);
+                                                                       : rk__gpu_route(w, h, slot + RK_MSG_HEADER_SIZE, NULL);
 #else
                 const uint4 *slot = (const uint4 *)rk_ring_ready(&in[m], head[m]);
                 rk_msg *h = (rk_msg *)buf;
@@ -1855,7 +1973,7 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
                 words = (RK_MSG_HEADER_SIZE + (h->len < in[m].slot_size ? h->len : 0u) + 15u) / 16u;
                 for (; i < words && i < RK__GPU_BRIDGE_SLOT / 16u; i++)
                     buf[i] = rk__gpu_ld128_sys(&slot[i]);
-                st = rk__gpu_route(w, h, buf + RK_MSG_HEADER_SIZE / 16u);
+                st = rk__gpu_route(w, h, buf + RK_MSG_HEADER_SIZE / 16u, NULL);
 #endif
                 if (st == RK_EFULL)
                     break; /* the receiver is full: keep it, try again */

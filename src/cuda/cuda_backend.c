@@ -327,6 +327,9 @@ static rk_status rk__cuda_grid(rk__cuda *b)
         want = cap;
     if ((uint64_t)per_sm * (uint64_t)sms < want)
         want = (uint64_t)per_sm * (uint64_t)sms;
+    /* An actor's door names its block in 15 bits (device.cuh). */
+    if (want > RK__GPU_DOOR_SLOT_MAX)
+        want = RK__GPU_DOOR_SLOT_MAX;
     if (b->cluster_size)
         RK__CHECK(rk__cuda_cluster_grid(b, cap && cap < (uint64_t)b->max_actors + 1, &want));
     if (want < 2)
