@@ -55,10 +55,11 @@ static __device__ void diag_probe(int point)
     }
 }
 
-/* Only the one bound block (the echo actor) reports. */
+/* Only the one bound block (the echo actor) reports; the K2K points
+ * (10.. , diag_k2k.cu's) are not ours. */
 #define RK_GPU_PROBE(c, point)                                                                       \
     do {                                                                                             \
-        if ((c)->bound)                                                                              \
+        if ((c)->bound && (int)(point) < DIAG_ALL)                                                   \
             diag_probe((int)(point));                                                                \
     } while (0)
 #include "core/runtime_internal.h"

@@ -1,0 +1,241 @@
+/* Where the time of an actor -> actor -> actor round trip goes.
+ *
+ * A diagnostic, not a benchmark to quote. Two actors ping-pong through their
+ * K2K inboxes (as bench_gpu_roundtrip's "k2k actor<->actor"); device.cuh's
+ * timing probes (RK_GPU_PROBE, RK_GPU_PROBE_PUT) timestamp, with each SM's
+ * clock, the steps of every hop on the block that takes it:
+ *   poll     start of the polling round .. the look that found the message
+ *   take     .. the handler starts (decision, the block's barrier, the
+ *            header's checks)
+ *   handler  .. its send starts routing (the handler's own code, the send's
+ *            barrier, the header)
+ *   door     .. the receiver's door entered (one atomic)
+ *   claim    .. a slot of its ring claimed (compare-and-swap)
+ *   write    .. the message written and fenced
+ *   leave    .. the handler returned (sequence word, door, barriers)
+ *   loop     .. the next polling round starts
+ * The clocks of two SMs do not agree, so the time between one block's
+ * publication and the other's look is what is left of the round trip:
+ *   flight = (round trip - both blocks' take .. write) / 2, per hop,
+ * which holds the sequence word's way through L2 and the polling.
+ *
+ * Usage: diag_k2k [--trips N] */
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringkernel/ringkernel.h"
+
+/* ---- the probes ------------------------------------------------------------------------ */
+
+#define DK_BLOCKS 64
+#define DK_POINTS 16
+#define DK_STEPS 8
+__device__ unsigned long long dk_at[DK_BLOCKS][DK_POINTS];
+__device__ unsigned long long dk_sum[DK_BLOCKS][DK_STEPS];
+__device__ unsigned long long dk_count[DK_BLOCKS];
+__device__ unsigned int dk_active[DK_BLOCKS];
+
+/* The step that ends at each point, in order. */
+static const char *const dk_steps[DK_STEPS] = {"poll", "take", "handler", "door", "claim", "write", "leave", "loop"};
+
+/* Thread 0 of an actor block. A hop is counted from the round that found
+ * a K2K message to the next round's start. */
+static __device__ void dk_probe(int point)
+{
+    const unsigned b = blockIdx.x;
+    unsigned long long t = clock64(), *at;
+    if (b >= DK_BLOCKS || point >= DK_POINTS)
+        return;
+    at = dk_at[b];
+    if (point == 0) { /* RK__PROBE_ROUND */
+        if (dk_active[b]) {
+            dk_sum[b][0] += at[10] - at[0];
+            dk_sum[b][1] += at[11] - at[10];
+            dk_sum[b][2] += at[12] - at[11];
+            dk_sum[b][3] += at[13] - at[12];
+            dk_sum[b][4] += at[14] - at[13];
+            dk_sum[b][5] += at[15] - at[14];
+            dk_sum[b][6] += at[5] - at[15];
+            dk_sum[b][7] += t - at[5];
+            dk_count[b]++;
+            dk_active[b] = 0;
+        }
+        at[0] = t;
+        return;
+    }
+    if (point == 10) /* RK__PROBE_K2K_SEEN */
+        dk_active[b] = 1;
+    at[point] = t;
+}
+
+#define RK_GPU_PROBE(c, point)                                                                       \
+    do {                                                                                             \
+        if ((c)->bound)                                                                              \
+            dk_probe((int)(point));                                                                  \
+    } while (0)
+#define RK_GPU_PROBE_PUT(point) dk_probe((int)(point))
+#include "ringkernel/device.cuh"
+
+/* ---- the actors (bench_gpu_roundtrip's pinger) -------------------------------------------- */
+
+enum { DK_START = 2, DK_PING = 3, DK_PONG = 4, DK_DONE = 5 };
+
+typedef struct dk_state {
+    rk_actor_id peer;
+    uint32_t pad_;
+    unsigned long long remaining, n, t0;
+} dk_state;
+
+typedef struct dk_start {
+    rk_actor_id peer;
+    uint32_t pad_;
+    unsigned long long n;
+} dk_start;
+
+typedef struct dk_done {
+    unsigned long long n, ns;
+} dk_done;
+
+static __device__ rk_status dk_pinger(rk_dctx *c, dk_state *s, const rk_msg *m)
+{
+    __shared__ int finished;
+    __shared__ dk_done d;
+    if (m->type == DK_PING)
+        return rk_dsend_wait(c, m->src, DK_PONG, NULL, 0, 10000000000ull);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        finished = 0;
+        if (m->type == DK_START) {
+            const dk_start *p = (const dk_start *)rk_msg_payload(m);
+            s->peer = p->peer;
+            s->remaining = s->n = p->n;
+            s->t0 = rk_dclock_ns();
+        } else if (--s->remaining == 0) {
+            finished = 1;
+            d.n = s->n;
+            d.ns = rk_dclock_ns() - s->t0;
+        }
+    }
+    __syncthreads();
+    if (finished)
+        return rk_dsend_wait(c, RK_ACTOR_HOST, DK_DONE, &d, sizeof d, 10000000000ull);
+    return rk_dsend_wait(c, s->peer, DK_PING, NULL, 0, 10000000000ull);
+}
+
+RK_GPU_ACTOR(dk_pinger_actor, dk_state, dk_pinger);
+RK_GPU_PROGRAM(dk_program, dk_pinger_actor);
+
+/* ---- host ------------------------------------------------------------------------------- */
+
+static void fail(const char *what, rk_status st)
+{
+    fprintf(stderr, "diag_k2k: %s: %s\n", what, rk_status_str(st));
+    exit(1);
+}
+
+static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type *type)
+{
+    rk_actor_options o;
+    rk_actor_id id;
+    rk_status st;
+    rk_actor_options_init(&o);
+    o.name = name;
+    o.type = type;
+    o.state_size = sizeof(dk_state);
+    if ((st = rk_launch(rt, &o, &id)) != RK_OK)
+        fail("rk_launch", st);
+    return id;
+}
+
+/* n round trips; returns their mean in ns (device clock). */
+static double trips(rk_runtime *rt, rk_actor_id p, rk_actor_id q, unsigned long long n)
+{
+    dk_start s;
+    dk_done d;
+    rk_msgbuf mb;
+    rk_status st;
+    memset(&s, 0, sizeof s);
+    s.peer = q;
+    s.n = n;
+    mb.data = &d;
+    mb.capacity = sizeof d;
+    if ((st = rk_send(rt, p, DK_START, &s, sizeof s)) != RK_OK)
+        fail("rk_send", st);
+    if ((st = rk_recv(rt, &mb, 60000000000ull)) != RK_OK)
+        fail("rk_recv", st);
+    return (double)d.ns / (double)d.n;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long long n = 100000, sum[DK_BLOCKS][DK_STEPS], count[DK_BLOCKS];
+    static const unsigned long long zero_sum[DK_BLOCKS][DK_STEPS], zero_count[DK_BLOCKS];
+    static const unsigned int zero_active[DK_BLOCKS];
+    rk_actor_type type = {"pinger", NULL, NULL, 0};
+    rk_runtime_options ro;
+    rk_runtime *rt;
+    rk_actor_id p, q;
+    cudaStream_t side;
+    rk_status st;
+    double rt_ns, ghz, take_write = 0;
+    int khz = 0, i, b, k;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (i = 1; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "--trips"))
+            n = strtoull(argv[i + 1], NULL, 10);
+    if (n < 100)
+        n = 100;
+    if (cudaGetDeviceCount(&i) != cudaSuccess || i == 0) {
+        printf("diag_k2k: no CUDA device\n");
+        return 77;
+    }
+    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+    ghz = khz / 1e6;
+    if (cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) != cudaSuccess)
+        fail("cudaStreamCreate", RK_EDEVICE);
+
+    rk_runtime_options_init(&ro);
+    ro.backend = RK_BACKEND_CUDA;
+    ro.max_actors = 4;
+    ro.gpu_program = &dk_program;
+    if ((st = rk_runtime_create(&rt, &ro)) != RK_OK)
+        fail("rk_runtime_create", st);
+    p = launch(rt, "ping", &type);
+    q = launch(rt, "pong", &type);
+    (void)trips(rt, p, q, n / 10); /* warm-up */
+    /* The probes are reset while nothing runs: between two runs. */
+    cudaMemcpyToSymbolAsync(dk_sum, zero_sum, sizeof zero_sum, 0, cudaMemcpyHostToDevice, side);
+    cudaMemcpyToSymbolAsync(dk_count, zero_count, sizeof zero_count, 0, cudaMemcpyHostToDevice, side);
+    cudaMemcpyToSymbolAsync(dk_active, zero_active, sizeof zero_active, 0, cudaMemcpyHostToDevice, side);
+    cudaStreamSynchronize(side);
+    rt_ns = trips(rt, p, q, n);
+    cudaMemcpyFromSymbolAsync(sum, dk_sum, sizeof sum, 0, cudaMemcpyDeviceToHost, side);
+    cudaMemcpyFromSymbolAsync(count, dk_count, sizeof count, 0, cudaMemcpyDeviceToHost, side);
+    cudaStreamSynchronize(side);
+
+    printf("diag_k2k: %llu round trips, mean %.3f us (device clock); SM clock %.0f MHz (attribute); steps in ns\n", n,
+           rt_ns / 1e3, khz / 1e3);
+    printf("%-6s %8s", "block", "hops");
+    for (k = 0; k < DK_STEPS; k++)
+        printf(" %8s", dk_steps[k]);
+    printf("\n");
+    for (b = 0; b < DK_BLOCKS; b++) {
+        if (count[b] == 0)
+            continue;
+        printf("%-6d %8llu", b, count[b]);
+        for (k = 0; k < DK_STEPS; k++) {
+            double ns = (double)sum[b][k] / (double)count[b] / ghz;
+            printf(" %8.1f", ns);
+            if (k >= 1 && k <= 5)
+                take_write += ns;
+        }
+        printf("\n");
+    }
+    printf("flight (publication .. the other block's look, per hop) = (round trip - take..write of both) / 2 = %.1f ns\n",
+           (rt_ns - take_write) / 2);
+    rk_runtime_destroy(rt);
+    cudaStreamDestroy(side);
+    return 0;
+}
