@@ -131,7 +131,7 @@ RK_GPU_PROGRAM(dk_program, dk_pinger_actor);
 
 static void fail(const char *what, rk_status st)
 {
-    fprintf(stderr, "diag_k2k: %s: %s\n", what, rk_status_str(st));
+    fprintf(stderr, "diag_k2k: %s: %s\n", what, rk_status_name(st));
     exit(1);
 }
 
@@ -170,9 +170,10 @@ static double trips(rk_runtime *rt, rk_actor_id p, rk_actor_id q, unsigned long 
 
 int main(int argc, char **argv)
 {
-    unsigned long long n = 100000, sum[DK_BLOCKS][DK_STEPS], count[DK_BLOCKS];
-    static const unsigned long long zero_sum[DK_BLOCKS][DK_STEPS], zero_count[DK_BLOCKS];
-    static const unsigned int zero_active[DK_BLOCKS];
+    static unsigned long long sum[DK_BLOCKS][DK_STEPS], count[DK_BLOCKS];
+    static unsigned long long zero_sum[DK_BLOCKS][DK_STEPS], zero_count[DK_BLOCKS]; /* all 0 */
+    static unsigned int zero_active[DK_BLOCKS];
+    unsigned long long n = 100000;
     rk_actor_type type = {"pinger", NULL, NULL, 0};
     rk_runtime_options ro;
     rk_runtime *rt;

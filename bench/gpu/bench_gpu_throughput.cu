@@ -47,7 +47,7 @@
 #include "ringkernel/ringkernel.h"
 
 enum { T_COUNT = 1 };
-enum { MAX_ACTORS = 64, MAX_PRODUCERS = 32, MAX_LIST = 8 };
+enum { MAX_ACTORS = 256, MAX_PRODUCERS = 32, MAX_LIST = 8 };
 enum { MAX_BUFFER = 49152 }; /* the kernel's copy buffer can grow to 48 KiB */
 enum { MAX_PAYLOAD = MAX_BUFFER - RK_MSG_HEADER_SIZE };
 #define PAYLOAD_MAGIC 0x524b5450u
