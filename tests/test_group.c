@@ -6,7 +6,8 @@
  * the members: nothing lost, nothing handled twice, order kept per
  * producer), forwarding from old gids, what moves with the actor (queued
  * host requests and their replies, its name, its initial state, a Draining
- * state), migration refusals, and destroying a group.
+ * state), migration refusals (a supervisor; a supervised actor moves), and
+ * destroying a group.
  *
  * Handlers never call cmocka asserts (they run on worker threads): they
  * count what they saw in atomics or in their state, and the test thread
@@ -1448,13 +1449,16 @@ static void test_migrate_errors(void **state)
     assert_int_equal(rk_group_load(g, 1), 1);
     assert_int_equal(probe(g, a, relay_on(g, 0)), RK_OK);
     assert_true(wait_count(&g_pongs, 1));
-    /* A supervised actor stays: its supervisor would lose it. */
+    /* A supervisor stays; its supervised child moves and stays its child
+     * (test_migrate_supervised.c has the rest). */
     {
         rk_runtime *rt2 = rk_group_member(g, 2);
         rk_supervisor_options so;
         rk_supervisor_info info;
+        rk_supervisor_child kid;
         rk_actor_options o;
         rk_actor_id sup, child;
+        size_t n = 0;
         rk_supervisor_options_init(&so);
         so.name = "sup";
         assert_int_equal(rk_supervisor_create(rt2, &so, &sup), RK_OK);
@@ -1463,14 +1467,22 @@ static void test_migrate_errors(void **state)
         o.type = &relay_type;
         o.state_size = sizeof(relay_state);
         assert_int_equal(rk_supervisor_start_child(rt2, sup, &o, RK_CHILD_PERMANENT, &child), RK_OK);
-        assert_int_equal(rk_group_migrate(g, rk_gid(2, child), 0, 0, SEC, &r), RK_ENOTSUP);
-        assert_int_equal(rk_actor_state(rt2, child, &s), RK_OK);
+        assert_int_equal(rk_group_migrate(g, sup, 0, 0, SEC, &r), RK_ENOTSUP);
+        assert_int_equal(rk_supervisor_info_get(rt2, sup, &info), RK_OK);
+        assert_int_equal(info.state, RK_ACTIVE);
+        assert_int_equal(rk_group_migrate(g, rk_gid(2, child), 0, 0, SEC, &r), RK_OK);
+        assert_int_equal(member_of(r.to), 0);
+        assert_int_equal(rk_actor_state(rk_group_member(g, 0), rk_gid_local(r.to), &s), RK_OK);
         assert_int_equal(s, RK_ACTIVE);
         assert_int_equal(rk_group_resolve(g, rk_gid(2, child), &now), RK_OK);
-        assert_int_equal(now, rk_gid(2, child));
+        assert_int_equal(now, r.to);
         assert_int_equal(rk_supervisor_info_get(rt2, sup, &info), RK_OK);
         assert_int_equal(info.children, 1);
         assert_int_equal(info.state, RK_ACTIVE);
+        assert_int_equal(rk_supervisor_children(rt2, sup, &kid, 1, &n), RK_OK);
+        assert_int_equal(n, 1);
+        assert_int_equal(kid.id, r.to);
+        assert_int_equal(kid.state, RK_ACTIVE);
         assert_int_equal(probe(g, rk_gid(2, child), relay_on(g, 0)), RK_OK);
         assert_true(wait_count(&g_pongs, 2));
     }

@@ -17,7 +17,9 @@
  * device where the backend can), swap (the old id forwards to the new one).
  * Senders that use the old gid meanwhile are told RK_EFULL (try again:
  * rk_send_wait and rk_dsend_wait do) and afterwards are forwarded; no
- * message is lost or handled twice.
+ * message is lost or handled twice. A supervised actor keeps its supervisor
+ * (supervisor.h), which stays in its own member and supervises the actor
+ * wherever it lives, restarting it there when it fails.
  *
  * Two members may share one GPU (two runtimes, each with a part of the
  * SMs): the protocol is the same, through that GPU's memory. */
@@ -156,12 +158,27 @@ enum rk_migrate_flags {
 
 /* Moves actor `gid` to member `to`. The new actor has the same type,
  * options and name (the name moves in the registries), the state the old one
- * left, and a new gid (*report->to). Returns RK_EINVAL for `to` out of range
- * or equal to the actor's member, RK_ENOACTOR, RK_ESTATE unless the actor
- * is Active or Draining, RK_ENOTSUP for a supervised actor (supervisor.h:
- * supervision does not follow a move), RK_ETIMEDOUT when it does not quiesce
- * in time (it then runs on where it was), RK_EBADMSG when VERIFY finds the
- * checksums differ. `report` may be NULL. */
+ * left, and a new gid (*report->to).
+ *
+ * A supervised actor moves with its supervision: its supervisor stays in
+ * the member it was created in and goes on supervising it at its new home
+ * - if it fails there it is restarted there (fresh state, the new home's
+ * next generation) under the supervisor's strategy and intensity,
+ * rk_kill_tree reaches it, and rk_supervisor_children names it by its new
+ * gid. The supervisor never sees it half moved: the move waits (within
+ * `timeout_ns`) until the supervisor is between two reactions, and the
+ * supervisor waits until the move has ended. An actor that fails before it
+ * is held still stays where it is, Failed, for its supervisor to restart
+ * there (RK_ESTATE). Supervisors themselves stay in their member: given a
+ * supervisor's id, RK_ENOTSUP.
+ *
+ * Returns RK_EINVAL for `to` out of range or equal to the actor's member,
+ * RK_ENOACTOR, RK_ESTATE unless the actor is Active or Draining (also when
+ * it fails while it is being quiesced), RK_ENOTSUP for a supervisor,
+ * RK_ETIMEDOUT when it does not quiesce in time or its supervisor stays
+ * busy (it then runs on where it was), RK_EBADMSG when VERIFY finds the
+ * checksums differ. `report` may be NULL. May block up to `timeout_ns`
+ * (0: 5 s) and for the lifecycle commands it issues. */
 RK_API rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t timeout_ns,
                                   rk_migrate_report *report);
 

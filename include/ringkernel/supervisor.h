@@ -42,7 +42,13 @@
  * their range (rk_is_supervisor); actor calls given a supervisor id answer
  * RK_ENOACTOR. The calls below may block while a lifecycle command runs
  * (each bounded by the runtime's command timeout) and must not be called
- * from inside a handler. */
+ * from inside a handler.
+ *
+ * In a group (group.h), a child actor may migrate to another member; its
+ * supervisor stays here and supervises it there, as above: its state is
+ * watched, and it is restarted and terminated, where it lives now. Such a
+ * child is named by its gid (rk_supervisor_children). Supervisors do not
+ * migrate. */
 #ifndef RINGKERNEL_SUPERVISOR_H
 #define RINGKERNEL_SUPERVISOR_H
 
@@ -118,7 +124,11 @@ RK_API rk_status rk_supervisor_restart(rk_runtime *rt, rk_actor_id sup);
  * and detaches it from its own supervisor, which will not restart it.
  * Actors are terminated (draining what is queued, as rk_terminate; failed
  * ones stay Failed) and lose their names and subscriptions; supervisors end
- * Terminated for good. `order` (may be NULL) gets the ids stopped, in the
+ * Terminated for good. In a group, children that migrated are stopped
+ * where they live, and `root` may also be a gid (or an old id that forwards
+ * since the actor migrated): the actor is stopped where it lives and
+ * detached from its supervisor in whichever member that is. `order` (may be
+ * NULL) gets the ids stopped, as rk_supervisor_children names them, in the
  * order they were stopped, up to `cap`; `count` (may be NULL) gets how many
  * there were. Returns RK_OK, RK_EINVAL, RK_ENOACTOR, RK_ESHUTDOWN, or the
  * first failed termination's status (the rest of the tree is still
@@ -151,9 +161,11 @@ RK_API rk_status rk_supervisor_info_get(rk_runtime *rt, rk_actor_id sup, rk_supe
 
 /* One child of a supervisor. */
 typedef struct rk_supervisor_child {
-    rk_actor_id id;            /* an actor, or a supervisor (rk_is_supervisor) */
+    rk_actor_id id;            /* an actor, or a supervisor (rk_is_supervisor); in a group, an
+                                  actor that migrated away is named by the gid of where it lives
+                                  now (one that came back, by its new local id) */
     rk_child_restart restart;
-    rk_lifecycle_state state;  /* the actor's state, or the child supervisor's */
+    rk_lifecycle_state state;  /* the actor's state (where it lives), or the child supervisor's */
     uint32_t generation;
 } rk_supervisor_child;
 

@@ -264,7 +264,7 @@ rk_status rk__lifecycle(rk_runtime *rt, rk_actor_id id, rk_lifecycle_event ev, u
         rk__report_command(rt, a, ev);
     pthread_mutex_unlock(&rt->lock);
     if ((flags & RK__LC_NOTIFY) && (st == RK_OK || st == RK_ETIMEDOUT))
-        rk__supervision_notify(rt);
+        rk__supervision_notify_actor(rt, a);
     rk__trace_pop();
     return st;
 }

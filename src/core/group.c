@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/runtime_internal.h"
+#include "core/supervisor_internal.h"
 #include "core/trace.h"
 #include "ringkernel/checkpoint.h"
 #include "ringkernel/group.h"
@@ -270,6 +271,10 @@ void rk_group_destroy(rk_group *g, rk_shutdown_report *report)
         return;
     rk__trace_push(RK__TRACE_GROUP_DESTROY);
     memset(&sum, 0, sizeof sum);
+    /* Supervision stops everywhere first: a supervisor whose child migrated
+     * acts on another member, which must not be stopping under it. */
+    for (i = 0; i < g->n; i++)
+        rk__supervision_stop(g->rt[i]);
     /* Every member stops before any ring between members is read for what
      * is left: until then a running member may still produce into them. */
     for (i = 0; i < g->n; i++)
@@ -557,13 +562,72 @@ static void rk__compress(rk_group *g, rk_actor_id old, rk_actor_id now)
     }
 }
 
+/* A supervised actor moves with its supervision (supervisor.c explains
+ * the records): while `sup_rt`'s supervision lock is held, from before the
+ * actor's intake closes until its supervisor's record names the new home,
+ * no supervisor there looks at it; a failure meanwhile is handled after,
+ * where the actor is then. The lock is taken before either member's
+ * (supervisor.c's order: op_lock -> rt->lock), and never a second one
+ * beside it, so no cycle can form. */
+typedef struct rk__sup_hold {
+    rk_runtime *sup_rt; /* the supervisor's runtime; NULL: unsupervised */
+    rk_actor_id sup;    /* the supervisor, RK_ACTOR_NONE once it dropped the actor */
+    int locked;
+} rk__sup_hold;
+
+static rk_status rk__sup_hold_take(rk__sup_hold *h, rk__actor *a, rk__actor *na, uint64_t deadline)
+{
+    rk_status st;
+    h->sup = __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE);
+    if (h->sup == RK_ACTOR_NONE)
+        return RK_OK; /* and stays so: children get a supervisor at launch only */
+    h->sup_rt = __atomic_load_n(&a->sup_rt, __ATOMIC_ACQUIRE);
+    st = rk__supervision_lock(h->sup_rt, deadline);
+    if (st != RK_OK)
+        return st;
+    h->locked = 1;
+    /* Again under the lock: rk_kill_tree or a temporary child's exit may
+     * have dropped it meanwhile. The new home gets its supervisor before
+     * it takes any message, so its failures reach that supervisor. */
+    h->sup = __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE);
+    if (h->sup != RK_ACTOR_NONE) {
+        __atomic_store_n(&na->sup_rt, h->sup_rt, __ATOMIC_RELEASE);
+        __atomic_store_n(&na->sup_parent, h->sup, __ATOMIC_RELEASE);
+    }
+    return RK_OK;
+}
+
+/* The move is done (the old id forwards): the record follows, and the old
+ * actor, about to be terminated, is nobody's child any more. */
+static void rk__sup_hold_moved(rk__sup_hold *h, rk__actor *a, rk_actor_id from, rk_actor_id to)
+{
+    if (!h->locked || h->sup == RK_ACTOR_NONE)
+        return;
+    rk__supervision_moved(h->sup_rt, h->sup, from, to);
+    __atomic_store_n(&a->sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
+}
+
+/* Lets the supervisor look again: at the new home, or at the old one if
+ * the move was undone (the new home, about to go, is nobody's child). */
+static void rk__sup_hold_release(rk__sup_hold *h, rk__actor *na, int undone)
+{
+    if (!h->locked)
+        return;
+    if (undone && na)
+        __atomic_store_n(&na->sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
+    rk__supervision_unlock(h->sup_rt);
+    h->locked = 0;
+    rk__supervision_notify(h->sup_rt);
+}
+
 static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t deadline,
                              rk_migrate_report *r)
 {
     rk_runtime *src, *dst;
-    rk__actor *a, *na;
+    rk__actor *a, *na = NULL;
     rk__paused ps, pd;
     rk__moved mv = {NULL, NULL, 0, 0};
+    rk__sup_hold hold = {NULL, RK_ACTOR_NONE, 0};
     rk_actor_options o;
     rk_actor_id local, nid = 0, now;
     const struct rk__snapshot_ops *sops, *dops;
@@ -590,11 +654,6 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     a = rk__actor_get(src, local);
     if (!a)
         return RK_ENOACTOR;
-    /* A supervisor (supervisor.h) watches its children in its own runtime
-     * by their local ids: it would lose a child that moved. Children get
-     * their supervisor at launch only, so this cannot change while we move. */
-    if (__atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE) != RK_ACTOR_NONE)
-        return RK_ENOTSUP;
     r->from = now;
 
     /* ---- the new home first, held still below until its state arrives.
@@ -621,6 +680,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     if (st != RK_OK)
         return st;
     launched = 1;
+    na = rk__actor_get(dst, nid);
     /* It moves as it was: a Draining actor takes no new messages there
      * either (nobody knows the new id yet). */
     if (s == RK_DRAINING)
@@ -631,6 +691,9 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     r->launch_ns = t1 - t0;
 
     /* ---- 1. quiesce: intake closed, queue handled (CUDA) or held (CPU) ---- */
+    st = rk__sup_hold_take(&hold, a, na, deadline);
+    if (st != RK_OK)
+        goto undo;
     st = rk__lock_runtime(src, deadline);
     if (st != RK_OK)
         goto undo;
@@ -647,6 +710,13 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     if (st != RK_OK)
         goto undo;
     src_paused = 1;
+    /* A handler that failed on the way to the pause (one was running, or
+     * the pause handled the queue) leaves it Failed: it stays, so that its
+     * supervisor restarts it here, instead of its state running on there. */
+    if (src->ops->actor_state(src, a) == RK_FAILED) {
+        st = RK_ESTATE;
+        goto undo;
+    }
     st = sops->read_msgs(src, &ps, rk__moved_add, &mv);
     if (st != RK_OK)
         goto undo;
@@ -661,7 +731,6 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     r->quiesce_ns = t2 - t1;
 
     /* ---- 2. transfer ---- */
-    na = rk__actor_get(dst, nid);
     st = rk__lock_runtime(dst, deadline);
     if (st != RK_OK)
         goto undo;
@@ -717,6 +786,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     a->initial_state = NULL;
     pthread_mutex_unlock(&dst->lock);
     st = rk__set_forward(src, a, r->to);
+    rk__sup_hold_moved(&hold, a, r->from, r->to); /* the core's forward is set whatever st says */
     {
         /* Always: the pause holds the backend until it ends. */
         rk_status rs = sops->retire(src, &ps);
@@ -725,6 +795,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     src_paused = 0;
     pthread_mutex_unlock(&src->lock);
     src_locked = 0;
+    rk__sup_hold_release(&hold, na, 0);
     if (st == RK_OK) {
         st = rk_terminate(src, local);
         if (st == RK_OK && src->ops->group && src->ops->group->release_moved)
@@ -749,6 +820,7 @@ undo:
     (void)rk__set_forward(src, a, 0);
     if (src_locked)
         pthread_mutex_unlock(&src->lock);
+    rk__sup_hold_release(&hold, na, 1);
     if (launched)
         (void)rk_terminate(dst, nid);
     rk__moved_free(&mv);
@@ -762,6 +834,8 @@ rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t f
     rk_migrate_report r;
     rk_status st;
     uint32_t i;
+    if (g && rk_is_supervisor(gid))
+        return RK_ENOTSUP; /* group.h: supervisors stay where they were created */
     if (!g || rk_gid_member(gid) < 0 || (flags & ~(uint32_t)(RK_MIGRATE_VERIFY | RK_MIGRATE_HOST_STAGED)))
         return RK_EINVAL;
     rk__trace_push(RK__TRACE_GROUP_MIGRATE);

@@ -293,7 +293,7 @@ void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_
     pthread_mutex_unlock(&rt->err_lock);
     a = rk__actor_get(rt, actor);
     rk__event_emit(rt, RK_EVENT_ERROR, actor, generation, a ? a->tenant : 0, (int64_t)st);
-    rk__supervision_notify(rt); /* a failed actor's supervisor reacts */
+    rk__supervision_notify_actor(rt, a); /* a failed actor's supervisor reacts, where it lives */
 }
 
 rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)

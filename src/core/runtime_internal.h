@@ -37,6 +37,9 @@ typedef struct rk__actor {
     void *backend;             /* the backend's per-actor data */
     struct rk__snap *snap;     /* checkpoint bookkeeping, lazily (core/snapshot.c; atomic) */
     rk_actor_id sup_parent;    /* its supervisor, RK_ACTOR_NONE if none (atomic; core/supervisor.c) */
+    struct rk_runtime *sup_rt; /* the runtime that supervisor lives in (atomic, stored before
+                                  sup_parent): this one, or in a group the member the actor was
+                                  started in, when it has migrated since (core/group.c) */
     /* Groups (core/group.c), atomics: where messages for it go instead (a
      * gid once it migrated, RK__FWD_MOVING while it moves, 0 = here), and
      * the senders between reading `forward` and handing their message over. */

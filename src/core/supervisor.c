@@ -17,12 +17,31 @@
  * (the supervisor leaves Active and is not scanned), so a scan always ends.
  *
  * Locks, in this order: op_lock -> rt->lock -> (registry, backend).
- * op_lock serialises supervision operations - the thread's scans and the
- * public calls that change trees - and is held across lifecycle commands.
+ * op_lock serialises supervision operations - the thread's scans, the
+ * public calls that change trees, and the migration of a child (below) -
+ * and is held across lifecycle commands, of this runtime or another.
  * tree_lock guards what readers (info, children, lookup) copy: the op_lock
  * holder takes it around each change, readers around each copy, and nothing
  * is acquired under it. wake_lock is a leaf too. Supervisors are freed only
- * with the runtime, so a pointer to one stays valid. */
+ * with the runtime, so a pointer to one stays valid.
+ *
+ * Children that migrate (group.h). A supervisor stays in its runtime, but
+ * in a group its actor children may move to other members. A child record
+ * names the child where it lives now: its local id while it is here, the
+ * gid of its member once it has moved away (and a local id again if it
+ * comes back, under its new id). Every use of a record resolves it there
+ * (rk__group_actor), so the reactions are the same wherever the child is:
+ * its state is read, and it is terminated and restarted, at its current
+ * home, under that runtime's lock, which op_lock -> rt->lock allows for
+ * any runtime. The migration (core/group.c) holds this runtime's op_lock
+ * from the moment it closes the child's intake until the record names the
+ * new home, so a supervisor never sees a child half moved: a failure that
+ * comes meanwhile is seen after, where the child is then. The moved actor
+ * keeps its supervisor in sup_parent and this runtime in sup_rt; its new
+ * home's failures and terminations wake this runtime's thread through
+ * them (rk__supervision_notify_actor), and rk_kill_tree on it is carried
+ * out here. A group's destroy stops every member's supervision before any
+ * member stops, so nothing acts on a member that is going away. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,13 +146,23 @@ static void rk__set_running(rk__supervision *sv, rk__child *c, int running)
     pthread_mutex_unlock(&sv->tree_lock);
 }
 
+/* The actor a child record (or a root given to rk_kill_tree) names: where
+ * it lives now, in *t (see the top of this file). NULL for a supervisor or
+ * an unknown id. */
+static rk__actor *rk__child_actor(rk_runtime *rt, rk_actor_id id, rk_runtime **t)
+{
+    *t = rt;
+    return rk_is_supervisor(id) ? NULL : rk__group_actor(rt, id, t);
+}
+
 static uint32_t rk__node_generation(rk_runtime *rt, rk_actor_id id)
 {
     rk__sup *s = rk__sup_at(rt->supervision, id);
-    rk__actor *a = rk_is_supervisor(id) ? NULL : rk__actor_get(rt, id);
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, id, &t);
     if (s)
         return s->generation;
-    return a ? rk__actor_generation(rt, a) : 0;
+    return a ? rk__actor_generation(t, a) : 0;
 }
 
 /* ---- restart intensity ---------------------------------------------------------- */
@@ -196,8 +225,11 @@ static void rk__add_child(rk_runtime *rt, rk__sup *s, rk_actor_id id, rk_child_r
     pthread_mutex_lock(&sv->tree_lock);
     s->children[s->n_children++] = (rk__child){id, restart, 1};
     pthread_mutex_unlock(&sv->tree_lock);
-    if (!rk_is_supervisor(id))
+    if (!rk_is_supervisor(id)) {
+        /* sup_rt first: whoever sees the supervisor sees where it lives. */
+        __atomic_store_n(&rt->actors[id].sup_rt, rt, __ATOMIC_RELEASE);
         __atomic_store_n(&rt->actors[id].sup_parent, s->id, __ATOMIC_RELEASE);
+    }
 }
 
 /* Removes child k from s; it has no supervisor afterwards. */
@@ -206,10 +238,12 @@ static void rk__drop_child(rk_runtime *rt, rk__sup *s, uint32_t k)
     rk__supervision *sv = rt->supervision;
     rk_actor_id id = s->children[k].id;
     rk__sup *cs = rk__sup_at(sv, id);
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, id, &t);
     /* The actor's side first: whoever sees it gone from the list sees it
      * without a supervisor too. */
-    if (!cs)
-        __atomic_store_n(&rt->actors[id].sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
+    if (a)
+        __atomic_store_n(&a->sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
     pthread_mutex_lock(&sv->tree_lock);
     memmove(&s->children[k], &s->children[k + 1], (s->n_children - k - 1) * sizeof *s->children);
     s->n_children--;
@@ -223,7 +257,10 @@ static void rk__retire_tree(rk_runtime *rt, rk_actor_id id)
 {
     rk__sup *s = rk__sup_at(rt->supervision, id);
     if (!s) {
-        rk__actor_retire(rt, rk__actor_get(rt, id));
+        rk_runtime *t;
+        rk__actor *a = rk__child_actor(rt, id, &t);
+        if (a)
+            rk__actor_retire(t, a);
         return;
     }
     for (uint32_t k = 0; k < s->n_children; k++)
@@ -242,7 +279,9 @@ static void rk__release_child(rk_runtime *rt, rk__sup *s, uint32_t k)
 static int rk__child_stopped(rk_runtime *rt, const rk__child *c, int *failed)
 {
     rk__sup *cs = rk__sup_at(rt->supervision, c->id);
-    rk_lifecycle_state s = cs ? cs->state : rk__actor_state_now(rt, rk__actor_get(rt, c->id));
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, c->id, &t);
+    rk_lifecycle_state s = cs ? cs->state : a ? rk__actor_state_now(t, a) : RK_TERMINATED;
     *failed = s == RK_FAILED;
     return s == RK_FAILED || s == RK_TERMINATED;
 }
@@ -266,6 +305,7 @@ static rk_status rk__stop_child(rk_runtime *rt, rk__child *c)
 {
     rk__supervision *sv = rt->supervision;
     rk__sup *cs = rk__sup_at(sv, c->id);
+    rk_runtime *t;
     rk__actor *a;
     rk_lifecycle_state state;
     rk_status st;
@@ -277,12 +317,12 @@ static rk_status rk__stop_child(rk_runtime *rt, rk__child *c)
             rk__sup_set_state(rt, cs, RK_TERMINATED);
         return st;
     }
-    a = rk__actor_get(rt, c->id);
-    state = rk__actor_state_now(rt, a);
+    a = rk__child_actor(rt, c->id, &t);
+    state = a ? rk__actor_state_now(t, a) : RK_TERMINATED;
     /* Failed and Terminated are stopped already; so is all, at shutdown. */
     if ((state != RK_ACTIVE && state != RK_DRAINING) || rk__stopping(sv))
         return RK_OK;
-    st = rk__lifecycle(rt, c->id, RK_EV_TERMINATE, 0);
+    st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, 0);
     /* It failed while draining, or went ahead of us: stopped either way. */
     return st == RK_EFAILED || st == RK_ETRANSITION ? RK_OK : st;
 }
@@ -291,14 +331,19 @@ static rk_status rk__start_child(rk_runtime *rt, rk__child *c)
 {
     rk__supervision *sv = rt->supervision;
     rk__sup *cs = rk__sup_at(sv, c->id);
+    rk_runtime *t;
+    rk__actor *a;
     rk__set_running(sv, c, 1);
     if (cs)
         return rk__restart_subtree(rt, cs);
     if (rk__stopping(sv))
         return RK_ESHUTDOWN;
+    a = rk__child_actor(rt, c->id, &t);
+    if (!a)
+        return RK_ENOACTOR;
     /* A restart that fails (init) leaves the child Failed: the next scan
      * handles that like any failure, against the intensity. */
-    return rk__lifecycle(rt, c->id, RK_EV_RESTART, 0);
+    return rk__lifecycle(t, a->id, RK_EV_RESTART, 0);
 }
 
 /* Starts children [from, n) again, in start order; temporary ones are
@@ -339,7 +384,8 @@ static rk_status rk__restart_subtree(rk_runtime *rt, rk__sup *s)
 static void rk__give_up(rk_runtime *rt, rk__sup *s, rk_actor_id culprit)
 {
     rk__supervision *sv = rt->supervision;
-    rk__actor *a = rk_is_supervisor(culprit) ? NULL : rk__actor_get(rt, culprit);
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, culprit, &t);
     rk__stop_children(rt, s, 0);
     pthread_mutex_lock(&sv->tree_lock);
     s->escalations++;
@@ -527,6 +573,57 @@ void rk__supervision_notify(rk_runtime *rt)
     sv->wakes++;
     pthread_cond_signal(&sv->wake_cv);
     pthread_mutex_unlock(&sv->wake_lock);
+}
+
+void rk__supervision_notify_actor(rk_runtime *rt, rk__actor *a)
+{
+    rk_runtime *home = NULL;
+    rk__supervision_notify(rt);
+    if (a && __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE) != RK_ACTOR_NONE)
+        home = __atomic_load_n(&a->sup_rt, __ATOMIC_ACQUIRE);
+    if (home && home != rt)
+        rk__supervision_notify(home);
+}
+
+rk_status rk__supervision_lock(rk_runtime *rt, uint64_t deadline)
+{
+    rk__supervision *sv = rt->supervision;
+    uint64_t nap = 1000;
+    /* Not a plain lock: the holder may be the thread, reacting through a
+     * run of lifecycle commands; the migration's own timeout bounds this. */
+    while (pthread_mutex_trylock(&sv->op_lock) != 0) {
+        if (rk__now_ns() >= deadline)
+            return RK_ETIMEDOUT;
+        rk__sleep_ns(nap);
+        nap = nap < 200000 ? 2 * nap : nap;
+    }
+    return RK_OK;
+}
+
+void rk__supervision_unlock(rk_runtime *rt)
+{
+    pthread_mutex_unlock(&rt->supervision->op_lock);
+}
+
+/* A gid as rt's child records name it: a local id when it is rt's own. */
+static rk_actor_id rk__gid_ref(rk_runtime *rt, rk_actor_id gid)
+{
+    return rk_gid_member(gid) == (int)rt->member ? rk_gid_local(gid) : gid;
+}
+
+void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk_actor_id to)
+{
+    rk__supervision *sv = rt->supervision;
+    rk__sup *s = rk__sup_at(sv, sup);
+    rk_actor_id old = rk__gid_ref(rt, from);
+    for (uint32_t k = 0; s && k < s->n_children; k++) {
+        if (s->children[k].id == old) {
+            pthread_mutex_lock(&sv->tree_lock);
+            s->children[k].id = rk__gid_ref(rt, to);
+            pthread_mutex_unlock(&sv->tree_lock);
+            return;
+        }
+    }
 }
 
 /* ---- public API: building trees ------------------------------------------------------- */
@@ -718,6 +815,7 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
 {
     rk__supervision *sv = rt->supervision;
     rk__sup *s = rk__sup_at(sv, id);
+    rk_runtime *t;
     rk__actor *a;
     rk_lifecycle_state state;
 
@@ -731,14 +829,16 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
         rk__kill_record(k, id);
         return;
     }
-    a = rk__actor_get(rt, id);
-    state = rk__actor_state_now(rt, a);
+    a = rk__child_actor(rt, id, &t);
+    if (!a)
+        return;
+    state = rk__actor_state_now(t, a);
     if (state == RK_ACTIVE || state == RK_DRAINING) {
-        rk_status st = rk__lifecycle(rt, id, RK_EV_TERMINATE, RK__LC_RETIRE);
+        rk_status st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, RK__LC_RETIRE);
         if (st != RK_EFAILED && st != RK_ETRANSITION) /* those: stopped anyway */
             rk__first_error(&k->first, st);
     }
-    rk__actor_retire(rt, a); /* also when it was stopped already */
+    rk__actor_retire(t, a); /* also when it was stopped already */
     rk__kill_record(k, id);
 }
 
@@ -747,8 +847,14 @@ static void rk__detach(rk_runtime *rt, rk_actor_id id)
 {
     rk__supervision *sv = rt->supervision;
     rk__sup *s = rk__sup_at(sv, id), *parent;
-    rk_actor_id pid = s ? s->parent : __atomic_load_n(&rt->actors[id].sup_parent, __ATOMIC_ACQUIRE);
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, id, &t);
+    rk_actor_id pid = RK_ACTOR_NONE;
 
+    if (s)
+        pid = s->parent;
+    else if (a && __atomic_load_n(&a->sup_rt, __ATOMIC_ACQUIRE) == rt)
+        pid = __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE);
     parent = rk__sup_at(sv, pid);
     if (!parent)
         return;
@@ -760,23 +866,55 @@ static void rk__detach(rk_runtime *rt, rk_actor_id id)
     }
 }
 
+/* The runtime whose supervision a kill of `root` (given to rt) belongs to:
+ * an actor's supervisor's, even when the actor has migrated to or from
+ * rt; for an unsupervised actor, the runtime it lives in. */
+static rk_runtime *rk__tree_home(rk_runtime *rt, rk_actor_id root)
+{
+    rk_runtime *t, *home;
+    rk__actor *a = rk__child_actor(rt, root, &t);
+    if (!a || __atomic_load_n(&a->sup_parent, __ATOMIC_ACQUIRE) == RK_ACTOR_NONE)
+        return t;
+    home = __atomic_load_n(&a->sup_rt, __ATOMIC_ACQUIRE);
+    return home ? home : t;
+}
+
+/* How home's child records name `root` (given to rt): its local id if it
+ * lives in home, else the gid of its member (see the top of this file). */
+static rk_actor_id rk__tree_ref(rk_runtime *home, rk_runtime *rt, rk_actor_id root)
+{
+    rk_runtime *t;
+    rk__actor *a = rk__child_actor(rt, root, &t);
+    if (!a)
+        return root;
+    return t == home ? a->id : rk_gid(t->member, a->id);
+}
+
 rk_status rk_kill_tree(rk_runtime *rt, rk_actor_id root, rk_actor_id *order, size_t cap, size_t *count)
 {
     rk__kill k = {order, cap, 0, RK_OK};
     rk__supervision *sv;
+    rk_runtime *home, *t;
     rk_status st = RK_OK;
+    rk_actor_id ref;
 
     if (!rt || (cap > 0 && !order))
         return RK_EINVAL;
-    sv = rt->supervision;
+    /* Where the supervisor of root lives, found without a lock: a
+     * supervised actor moves only under its supervisor's op_lock, and
+     * keeps the same supervisor wherever it goes, so it is still right
+     * once that lock is held - and root's name there is taken under it. */
+    home = rk__tree_home(rt, root);
+    sv = home->supervision;
     pthread_mutex_lock(&sv->op_lock);
-    if (rk_is_supervisor(root) ? !rk__sup_at(sv, root) : !rk__actor_get(rt, root))
+    ref = rk__tree_ref(home, rt, root);
+    if (rk_is_supervisor(root) ? !rk__sup_at(sv, root) : !rk__child_actor(home, ref, &t))
         st = RK_ENOACTOR;
-    else if (rk__is_shut_down(rt))
+    else if (rk__is_shut_down(rt) || rk__is_shut_down(home))
         st = RK_ESHUTDOWN;
     if (st == RK_OK) {
-        rk__detach(rt, root);
-        rk__kill_node(rt, root, &k);
+        rk__detach(home, ref);
+        rk__kill_node(home, ref, &k);
         st = k.first;
     }
     pthread_mutex_unlock(&sv->op_lock);
@@ -867,9 +1005,10 @@ rk_status rk_supervisor_children(rk_runtime *rt, rk_actor_id sup, rk_supervisor_
             out[i].generation = cs->generation;
             pthread_mutex_unlock(&sv->tree_lock);
         } else {
-            rk__actor *a = rk__actor_get(rt, out[i].id);
-            out[i].state = rk__actor_state_now(rt, a);
-            out[i].generation = rk__actor_generation(rt, a);
+            rk_runtime *t;
+            rk__actor *a = rk__child_actor(rt, out[i].id, &t);
+            out[i].state = a ? rk__actor_state_now(t, a) : RK_TERMINATED;
+            out[i].generation = a ? rk__actor_generation(t, a) : 0;
         }
     }
     return *total > cap ? RK_E2BIG : RK_OK;

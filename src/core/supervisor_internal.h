@@ -48,4 +48,19 @@ rk_lifecycle_state rk__actor_state_now(rk_runtime *rt, rk__actor *a);
 /* The actor's generation now (0 once the runtime is shut down). */
 uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a);
 
+/* Supervision of actors that migrate (group.h).
+ *
+ * Wakes rt's supervision, and that of a->sup_rt when `a` (may be NULL) is
+ * watched from another member: an actor of rt failed or was terminated. */
+void rk__supervision_notify_actor(rk_runtime *rt, rk__actor *a);
+/* Takes the supervision lock of `rt` (the one its supervision thread holds
+ * while it reacts; taken before any runtime's lock), so that no supervisor
+ * of rt looks at or acts on its children until rk__supervision_unlock. A
+ * try-lock loop: RK_ETIMEDOUT at the deadline. */
+rk_status rk__supervision_lock(rk_runtime *rt, uint64_t deadline);
+void rk__supervision_unlock(rk_runtime *rt);
+/* Under rk__supervision_lock: the child of supervisor `sup` of rt that was
+ * gid `from` has migrated and is gid `to` now. */
+void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk_actor_id to);
+
 #endif
