@@ -19,6 +19,9 @@
  *   flight = (round trip - both blocks' take .. write) / 2, per hop,
  * which holds the sequence word's way through L2 and the polling.
  *
+ * First, what such steps are made of: a barrier after a store, a clock
+ * read, a load, an atomic, a fence, timed alone in one block.
+ *
  * Usage: diag_k2k [--trips N] */
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -127,6 +130,162 @@ static __device__ rk_status dk_pinger(rk_dctx *c, dk_state *s, const rk_msg *m)
 RK_GPU_ACTOR(dk_pinger_actor, dk_state, dk_pinger);
 RK_GPU_PROGRAM(dk_program, dk_pinger_actor);
 
+/* ---- what the steps are made of -------------------------------------------------------------- */
+
+/* One block of 128 threads; thread 0 does the pattern, then the block
+ * meets at a barrier, n times: cycles per iteration. The words are in
+ * device memory, each on its own line. */
+enum {
+    PM_BAR,
+    PM_ST_BAR,
+    PM_ST2_BAR,
+    PM_TIMER_BAR,
+    PM_LD,
+    PM_LD_ACQ,
+    PM_ATOM,
+    PM_ST_ATOM,
+    PM_ST_ATOM_RLX,
+    PM_LD_ATOM,
+    PM_CAS,
+    PM_ST_CAS,
+    PM_FENCE_ST,
+    PM_LOCAL_ATOM,
+    PM_MODES
+};
+static const char *const pm_names[PM_MODES] = {
+    "barrier alone",
+    "st.relaxed.gpu + barrier",
+    "2 x st.relaxed.gpu + barrier",
+    "%globaltimer + barrier",
+    "ld.relaxed.gpu (used)",
+    "ld.acquire.gpu (used)",
+    "atom.acquire.gpu.add (used)",
+    "st.relaxed.gpu, then atom.acquire.gpu.add",
+    "st.relaxed.gpu, then atom.relaxed.gpu.add",
+    "ld.relaxed.gpu, then atom.acquire (both used after)",
+    "atom.relaxed.gpu.cas (used)",
+    "st.relaxed.gpu, then atom.relaxed.gpu.cas",
+    "st x 8 + fence.acq_rel.gpu",
+    "atom.acquire, then 8 local loads (used)",
+};
+
+__global__ void pm_kernel(unsigned long long *g, int mode, int n, unsigned long long *out)
+{
+    unsigned long long t0 = 0, acc = 0, v;
+    volatile unsigned long long loc[8]; /* local memory */
+    for (int k = 0; k < 8; k++)
+        loc[k] = (unsigned long long)k + (unsigned long long)mode;
+    for (int i = -8; i < n; i++) {
+        if (i == 0)
+            t0 = clock64();
+        if (threadIdx.x == 0) {
+            switch (mode) {
+            case PM_ST_BAR:
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g), "l"((unsigned long long)i) : "memory");
+                break;
+            case PM_ST2_BAR:
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g), "l"((unsigned long long)i) : "memory");
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g + 16), "l"((unsigned long long)i) : "memory");
+                break;
+            case PM_TIMER_BAR:
+                asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(v));
+                acc += v;
+                break;
+            case PM_LD:
+                asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(g + 32) : "memory");
+                acc += v;
+                break;
+            case PM_LD_ACQ:
+                asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(g + 32) : "memory");
+                acc += v;
+                break;
+            case PM_ATOM:
+                asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                acc += v;
+                break;
+            case PM_ST_ATOM:
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g), "l"((unsigned long long)i) : "memory");
+                asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                acc += v;
+                break;
+            case PM_ST_ATOM_RLX:
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g), "l"((unsigned long long)i) : "memory");
+                asm volatile("atom.relaxed.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                acc += v;
+                break;
+            case PM_ST_CAS: {
+                unsigned long long want = acc;
+                asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g), "l"((unsigned long long)i) : "memory");
+                asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;"
+                             : "=l"(v)
+                             : "l"(g + 64), "l"(want), "l"(want + 1)
+                             : "memory");
+                acc = v == want ? want + 1 : v;
+                break;
+            }
+            case PM_LOCAL_ATOM:
+                asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                for (int k = 0; k < 8; k++)
+                    acc += loc[k];
+                acc += v;
+                break;
+            case PM_LD_ATOM: {
+                unsigned long long w;
+                asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(w) : "l"(g + 32) : "memory");
+                asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                acc += v + w;
+                break;
+            }
+            case PM_CAS: {
+                unsigned long long want = acc;
+                asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;"
+                             : "=l"(v)
+                             : "l"(g + 64), "l"(want), "l"(want + 1)
+                             : "memory");
+                acc = v == want ? want + 1 : v;
+                break;
+            }
+            case PM_FENCE_ST:
+                for (int k = 0; k < 8; k++)
+                    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g + 80 + k), "l"((unsigned long long)i)
+                                 : "memory");
+                asm volatile("fence.acq_rel.gpu;" ::: "memory");
+                break;
+            default:
+                break;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        out[0] = clock64() - t0;
+        out[1] = acc;
+    }
+}
+
+static void fail(const char *what, rk_status st);
+
+static void primitives(double ghz)
+{
+    unsigned long long *g, *out, host[2];
+    const int n = 20000;
+    if (cudaMalloc((void **)&g, 128 * 8) != cudaSuccess || cudaMalloc((void **)&out, 16) != cudaSuccess)
+        fail("cudaMalloc", RK_ENOMEM);
+    cudaMemset(g, 0, 128 * 8);
+    printf("primitives (one block of 128 threads, thread 0 does it, then a barrier; ns per iteration):\n");
+    for (int m = 0; m < PM_MODES; m++) {
+        pm_kernel<<<1, 128>>>(g, m, n, out);
+        if (cudaDeviceSynchronize() != cudaSuccess)
+            fail("pm_kernel", RK_EDEVICE);
+        cudaMemcpy(host, out, sizeof host, cudaMemcpyDeviceToHost);
+        if (m == PM_CAS || m == PM_ST_CAS)
+            cudaMemset(g, 0, 128 * 8); /* its guess starts from 0 again */
+        printf("  %-52s %8.1f\n", pm_names[m], (double)host[0] / n / ghz);
+    }
+    cudaFree(g);
+    cudaFree(out);
+}
+
 /* ---- host ------------------------------------------------------------------------------- */
 
 static void fail(const char *what, rk_status st)
@@ -196,6 +355,8 @@ int main(int argc, char **argv)
     ghz = khz / 1e6;
     if (cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) != cudaSuccess)
         fail("cudaStreamCreate", RK_EDEVICE);
+
+    primitives(ghz); /* before the runtime's kernel occupies the GPU */
 
     rk_runtime_options_init(&ro);
     ro.backend = RK_BACKEND_CUDA;

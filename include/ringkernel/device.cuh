@@ -579,11 +579,9 @@ static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_ms
 
 /* ---- block bookkeeping (thread 0) -------------------------------------------- */
 
-static __device__ __noinline__ void rk__gpu_flush_pub(rk_dctx *c)
+static __device__ __noinline__ void rk__gpu_flush_pub_now(rk_dctx *c)
 {
     uint32_t i;
-    if (c->npub == 0)
-        return;
     /* Orders every slot write of the pending sends to the host before the
      * sequence stores below, which the host's acquire loads observe. */
     rk__gpu_fence_sys(c->w);
@@ -591,6 +589,15 @@ static __device__ __noinline__ void rk__gpu_flush_pub(rk_dctx *c)
     for (i = 0; i < c->npub; i++)
         rk__st_relaxed((uint64_t *)rk_ring_slot(&c->w->host_ring, c->pub[i]), c->pub[i] + 1, RK_RING_SCOPE_SYSTEM);
     c->npub = 0;
+}
+
+/* Publishes the sends to the host awaiting it, if any: the check inline, so
+ * that a K2K message costs no call here (a call costs ~0.1-0.3 us: the
+ * registers it saves go to local memory). */
+static __device__ __forceinline__ void rk__gpu_flush_pub(rk_dctx *c)
+{
+    if (c->npub)
+        rk__gpu_flush_pub_now(c);
 }
 
 static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t now)
@@ -840,7 +847,7 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
  * the door's increment (which returns the binding and the tenant), the
  * claim's CAS (a generation asked for is read beside it), the fence that
  * publishes the message. */
-static __device__ __noinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w, rk_msg *h, const void *payload,
+static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w, rk_msg *h, const void *payload,
                                                         uint32_t *fwd, rk__gpu_k2k_hint *hint)
 {
     rk__gpu_dir *d;
@@ -1016,15 +1023,18 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
 /* Every actor-to-actor send: a gid of another member goes to that member's
  * ring (the sender's id becomes a gid, so replies find their way back); a
  * local id to its K2K ring, following forwards of migrated actors. */
-static __device__ __noinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload,
+static __device__ __forceinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload,
                                                       rk__gpu_k2k_hint *hint)
 {
-    uint32_t me = rk__gpu_ld32(&w->dev->member); /* index + 1; 0 = not in a group */
     for (int hops = 0; hops < 8; hops++) {
         int m = rk_gid_member(h->dst);
         uint32_t fwd;
         rk_status st;
         if (m >= 0) {
+            /* Loaded only here: a load still in flight when the K2K put is
+             * called would hold the call up until it lands (its register is
+             * saved across the call), a round trip before the door's. */
+            const uint32_t me = rk__gpu_ld32(&w->dev->member); /* index + 1; 0 = not in a group */
             if (me == 0)
                 return RK_ENOACTOR;
             h->dst = rk_gid_local(h->dst);
@@ -1083,13 +1093,13 @@ static __device__ __forceinline__ rk_status rk__gpu_count(rk_dctx *c, rk_status 
     return st;
 }
 
-static __device__ __noinline__ rk_status rk__gpu_send(rk_dctx *c, const rk_msg *in, const void *payload)
+static __device__ __forceinline__ rk_status rk__gpu_send(rk_dctx *c, const rk_msg *in, const void *payload)
 {
     return rk__gpu_count(c, rk__gpu_send_once(c, in, payload));
 }
 
 /* Retries while the receiver is full; only the outcome is counted. */
-static __device__ __noinline__ rk_status rk__gpu_send_wait(rk_dctx *c, const rk_msg *in, const void *payload,
+static __device__ __forceinline__ rk_status rk__gpu_send_wait(rk_dctx *c, const rk_msg *in, const void *payload,
                                                           uint64_t timeout_ns)
 {
     uint64_t start = rk__gpu_clock();
@@ -1316,7 +1326,7 @@ static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
  * naps 1 us between rounds - device-memory polls stay cheap, so K2K and
  * commands are still seen quickly - and polls the host's inbox (a PCIe round
  * trip) less and less often, down to once per backoff_ns. */
-static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
+static __device__ __noinline__ void rk__gpu_idle_slow(rk_dctx *c, uint64_t now)
 {
     const rk__gpu_world *w = c->w;
     uint64_t idle;
@@ -1339,6 +1349,15 @@ static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
     __nanosleep(1000);
 }
 
+/* A busy actor's empty round returns here without a call. */
+static __device__ __forceinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
+{
+    const uint64_t idle = now - c->active_ns;
+    if (c->bound && idle <= 20000u && idle < c->w->spin_ns)
+        return;
+    rk__gpu_idle_slow(c, now);
+}
+
 /* Chooses the block's next action (thread 0). The polls are issued
  * together so that one round trip covers them all: the device-memory words
  * with relaxed loads (a fence makes whichever is taken an acquire), the
@@ -1350,7 +1369,7 @@ static __device__ __noinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
  * acquire by a fence only when it finds a message. A fence, or any load
  * after an acquire, waits for every load before it - here the PCIe round
  * trip of the host poll, which cost a K2K round trip ~2 us on an H200. */
-static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
+static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
 {
     const rk__gpu_world *w = c->w;
     const int runs = c->bound && rk_lifecycle_runs((rk_lifecycle_state)c->state);
@@ -1439,9 +1458,11 @@ static __device__ __noinline__ void rk__gpu_decide(rk_dctx *c)
     rk__gpu_idle(c, now);
 }
 
-/* Runs the handler for one message on every thread (collective). */
+/* Runs the handler for one message on every thread (collective). With
+ * `last`, the caller's own barrier follows before any thread reads the
+ * context again, and this one's trailing barrier is left out. */
 template <class Types>
-static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg *m)
+static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg *m, int last = 0)
 {
     if (threadIdx.x == 0) {
         c->skip = 0;
@@ -1477,7 +1498,8 @@ static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg 
         if (c->fail != RK_OK)
             rk__gpu_fail(c, (rk_status)c->fail);
     }
-    __syncthreads();
+    if (!last)
+        __syncthreads();
 }
 
 /* Handles nmsg messages from the host's inbox (collective). Warps 1..
@@ -1559,11 +1581,12 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
     }
 }
 
-/* Handles one message from the K2K inbox, in place (collective). */
+/* Handles one message from the K2K inbox, in place (collective; the main
+ * loop's barrier ends it). */
 template <class Types>
 static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
 {
-    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head));
+    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head), 1);
     if (threadIdx.x == 0) {
         c->k2k_head++;
         rk__gpu_flush_pub(c);
@@ -1779,8 +1802,13 @@ static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *
     __syncthreads();
     for (;;) {
         uint32_t act;
-        if (threadIdx.x == 0)
-            rk__gpu_decide(&ctx);
+        /* Thread 0 polls alone until there is something to do: a round
+         * with nothing costs no barrier, so a message is seen sooner. */
+        if (threadIdx.x == 0) {
+            do
+                rk__gpu_decide(&ctx);
+            while (ctx.action == RK__GPU_ACT_NONE);
+        }
         __syncthreads();
         act = ctx.action;
         if (act == RK__GPU_ACT_STOP)
