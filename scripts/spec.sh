@@ -108,6 +108,18 @@ migrate.no_sender_wait      |migrate.pml    |safety                |-DBUG_NO_SEN
 migrate.lost_message        |migrate.pml    |safety                |-DMPER=1 -DBUG_NO_SENDER_WAIT      |bug    |M1
 migrate.load_before_enter   |migrate.pml    |safety                |-DBUG_LOAD_BEFORE_ENTER            |bug    |M2
 migrate.forward_early       |migrate.pml    |safety                |-DBUG_FORWARD_EARLY                |bug    |M2
+door                        |door.pml       |ltl:all_done          |                                   |pass   |
+door.shared                 |door.pml       |ltl:all_done          |-DTEN1=1                           |pass   |
+door.reset                  |door.pml       |ltl:all_done          |-DRESET_PATH -DNM1=2 -DNCMD=1      |pass   |
+door.reset_no_wait          |door.pml       |safety                |-DRESET_PATH -DNM1=2 -DNCMD=1 -DBUG_RESET_NO_WAIT|bug|invalid end state
+door.leave_before_claim     |door.pml       |safety                |-DBUG_LEAVE_BEFORE_CLAIM           |bug    |G5
+door.no_wait                |door.pml       |safety                |-DBUG_NO_WAIT                      |bug    |G5
+door.term_by_seq            |door.pml       |safety                |-DBUG_TERM_BY_SEQ                  |bug    |G3
+door.stale_not_nop          |door.pml       |safety                |-DBUG_STALE_NOT_NOP                |bug    |G3
+door.nop_handled            |door.pml       |safety                |-DBUG_NOP_HANDLED                  |bug    |G4
+door.no_tenant_check        |door.pml       |safety                |-DBUG_NO_TENANT_CHECK              |bug    |G1
+door.open_before_gen        |door.pml       |safety                |-DBUG_OPEN_BEFORE_GEN              |bug    |G2
+door.gen_before_enter       |door.pml       |safety                |-DBUG_GEN_BEFORE_ENTER             |bug    |G2
 EOF
 }
 

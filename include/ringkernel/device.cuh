@@ -681,8 +681,10 @@ static __device__ __noinline__ void rk__gpu_gate_close(rk_dctx *c, int wait)
 {
     uint64_t *g = &c->w->dir[c->self].door;
     rk__gpu_door_and(g, ~RK__GPU_DOOR_OPEN);
-    /* Acquire: pairs with each sender's release as it leaves, so its
-     * publish into our K2K ring is visible once the count reads zero. */
+    /* Acquire: pairs with each sender's leaving, so its claim and the
+     * message's bytes are visible once the count reads zero; its sequence
+     * word is stored after the same fence as the leaving, unordered with
+     * it, and may come later (rk__gpu_reset_cmd waits for it). */
     while (wait && (rk__gpu_ld64_acquire(g) & RK__GPU_DOOR_SENDERS) != 0)
         __nanosleep(64);
 }
@@ -1717,6 +1719,13 @@ static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
     tail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
     for (; c->k2k_head != tail; c->k2k_head++) {
         const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head);
+        /* The empty door makes the sender's claim and bytes visible, not
+         * its sequence word (stored after its fence, unordered with its
+         * leaving). Wait for it: it always comes, and a late one landing
+         * after a sender of the next lap stored its own would hide that
+         * message for good (spec/findings/k2k-reset-late-sequence.md). */
+        while (rk__ld_acquire((const uint64_t *)m, RK_RING_SCOPE_DEVICE) != c->k2k_head + 1)
+            __nanosleep(32);
         if (m->type != RK_MSG_TYPE_NOP)
             rk__gpu_dead_letter(c, m, RK_ESTATE);
     }
