@@ -212,7 +212,11 @@ bench() {
     step "$limit" "$BUILD/bench/gpu/$NAME" "$@" --json "$JSON/$NAME.json"
 }
 bench bench_gpu_roundtrip 170 --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}"
-bench bench_gpu_throughput $((SUSTAINED + 120)) --seconds "$SUSTAINED" --config-seconds "${RK_BENCH_CONFIG_SECONDS:-1}"
+# The matrix (every payload, 1 and 8 producers, 1, 8 and 128 actors; rk_send
+# and batches of 64), then the sustained run: 64 B from 8 producers
+# in batches of 64 to 128 actors.
+bench bench_gpu_throughput $((SUSTAINED + 150)) --seconds "$SUSTAINED" --config-seconds "${RK_BENCH_CONFIG_SECONDS:-1}" \
+    --producers 1,8 --actors 1,8,128 --batch 64 --sustained-producers 8 --sustained-actors 128 --sustained-batch 64
 bench bench_gpu_sync 60
 bench bench_gpu_pipeline 90 --seconds "${RK_BENCH_PIPELINE_SECONDS:-3}"
 bench bench_gpu_peer 120

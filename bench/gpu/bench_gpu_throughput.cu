@@ -27,7 +27,9 @@
  * message, and rk_send_batch of --batch messages (32; 0 skips it; the
  * "batchN" rows). Rates are messages handled per second of wall time on the host
  * (CLOCK_MONOTONIC); each configuration runs after a warm-up; totals are
- * checked (every message sent was counted by an actor).
+ * checked (every message sent was counted by an actor). A configuration
+ * whose inboxes would take more than 256 MiB of pinned memory (4 KB
+ * payloads to 128 actors) is skipped and says so.
  *
  * Usage: bench_gpu_throughput [--payloads 64,256,1024,4096] [--producers 1,4]
  *          [--actors 1,8] [--config-seconds 1] [--interval-ms 100] [--warmup-ms 250]
@@ -327,6 +329,9 @@ typedef struct actors {
 } actors;
 
 static const rk_actor_type counter_type = {"counter", NULL, NULL, 0};
+
+/* At most this much of actors' inboxes (pinned host memory) per runtime. */
+#define INBOX_BYTES_MAX (256ull << 20)
 
 static void actors_start(actors *a, uint32_t len, unsigned n, uint32_t inbox, uint32_t msg_buffer)
 {
@@ -640,7 +645,10 @@ int main(int argc, char **argv)
                env_buffer ? "from the environment"
                : buffer   ? "raised to 8 slots"
                           : "default");
-        actors_start(&a, len, max_a, inbox, buffer);
+        /* Inboxes in pinned memory up to INBOX_BYTES_MAX: a configuration
+         * with more actors than fit is skipped, and says so. */
+        const unsigned fit = (unsigned)(INBOX_BYTES_MAX / ((uint64_t)inbox * slot));
+        actors_start(&a, len, max_a < fit ? max_a : fit, inbox, buffer);
         for (int j = 0; j < nprod; j++) {
             for (int k = 0; k < 2 * nact; k++) {
                 const unsigned batch = k < nact ? 0u : g_batch, A = acts[k % nact];
@@ -649,6 +657,11 @@ int main(int argc, char **argv)
                 rkb_series *s;
                 if (k >= nact && g_batch == 0)
                     break; /* --batch 0: rk_send only */
+                if (A > fit) {
+                    printf("  %uB %up %ua%s: skipped (%u inboxes of %u x %u B would pass %llu MiB)\n", len, prods[j], A,
+                           batch ? " batch" : "", A, inbox, slot, (unsigned long long)(INBOX_BYTES_MAX >> 20));
+                    continue;
+                }
                 if (batch == 0)
                     snprintf(name, sizeof name, "throughput %uB %up %ua", len, prods[j], A);
                 else
@@ -671,7 +684,10 @@ int main(int argc, char **argv)
             }
             {
                 char ours[96], base[96], ours_id[96], base_id[96], desc[128];
-                snprintf(ours, sizeof ours, "throughput %uB %up %ua", len, prods[j], acts[nact - 1]);
+                unsigned most = 0; /* the most actors that fitted */
+                for (int k = 0; k < nact; k++)
+                    most = acts[k] <= fit && acts[k] > most ? acts[k] : most;
+                snprintf(ours, sizeof ours, "throughput %uB %up %ua", len, prods[j], most);
                 snprintf(base, sizeof base, "raw ring %uB %up", len, prods[j]);
                 rkb_slug(ours_id, sizeof ours_id, ours);
                 rkb_slug(base_id, sizeof base_id, base);
