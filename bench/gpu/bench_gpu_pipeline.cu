@@ -9,16 +9,18 @@
  *   score   one warp: 32 features times 32 weights, summed with shuffles
  *   sink    counts, sums the scores, and posts its count to mapped host memory
  *
- * A lane is one actor per stage; lanes run side by side, each fed by its own
- * host thread (events of a lane stay in order end to end, so "the sink's
- * count passed k" means "event k arrived"). Measured, in one process:
+ * A lane is one actor per stage; lanes run side by side (a stream split by
+ * key), fed by up to --feeders host threads, each sending to its lanes in
+ * turn with rk_send and moving on when a lane's queue is full (events of a
+ * lane stay in order end to end, so "the sink's count passed k" means
+ * "event k arrived"). Measured, in one process:
  *
  *   latency 4 stages     closed loop on lane 0: send one event, spin on the
  *                        sink's count in host memory; host enqueue to sink count
  *   latency 1 stage      the same straight to the sink (a scored event): what
  *                        the host <-> GPU legs cost without the three K2K hops
- *   events/s, L lanes    every lane's host thread sends as fast as it can for
- *                        --seconds; events counted by the sinks per interval
+ *   events/s, L lanes    the feeders send as fast as they can for --seconds;
+ *                        events counted by the sinks per interval
  *   latency under load   every --probe-every'th event of each lane, timed from
  *                        just before its rk_send to the host seeing the sink's
  *                        count pass it; at full rate this is mostly queueing
@@ -28,7 +30,7 @@
  * The best-known peer publishes 610K events/s for its pipeline; that figure
  * is quoted as text only - it was not measured here.
  *
- * Usage: bench_gpu_pipeline [--lanes 1,4,8] [--seconds 3] [--latency-events 20000]
+ * Usage: bench_gpu_pipeline [--lanes 1,8,32,64] [--feeders 8] [--seconds 3] [--latency-events 20000]
  *          [--probe-every 1024] [--paced-fraction 0.5] [--interval-ms 100] [--json PATH] */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,7 +43,7 @@
 #include "ringkernel/ringkernel.h"
 
 enum { E_RAW = 1, E_PARSED = 2, E_ENRICHED = 3, E_SCORED = 4 };
-enum { MAX_LANES = 16, MAX_LIST = 8, PROBE_RING = 1u << 14, LINE_WORDS = 16, FEED_EVENTS = 4096 };
+enum { MAX_LANES = 64, MAX_LIST = 8, PROBE_RING = 1u << 14, LINE_WORDS = 16, FEED_EVENTS = 4096 };
 #define SEND_TIMEOUT_NS 10000000000ull /* a stage waits this long at most for room downstream */
 #define PEER_EVENTS_PER_S 610000.0
 
@@ -353,31 +355,58 @@ typedef struct feeder {
     unsigned probe_every;
     uint64_t *probe_t; /* [PROBE_RING]: send time of probe j at j % PROBE_RING */
     uint64_t sent;
+    uint64_t t_next;     /* paced: the next event's time */
+    uint64_t full_since; /* when its queue was first found full, 0 if it was not */
+    raw_event *pre;      /* FEED_EVENTS events made up front: formatting text is not measured */
     unsigned char pad_[128];
 } feeder;
 
+/* One host thread: lanes first, first + step, ... of `f`. */
+typedef struct feed_thread {
+    feeder *f;
+    unsigned first, step, lanes;
+    volatile int *stop;
+} feed_thread;
+
+/* Offers lane f its next event if it is due: 1 if sent, 0 if not due or
+ * its queue is full (at most 10 s in a row). */
+static int feed_one(feeder *f)
+{
+    raw_event e;
+    rk_status st;
+    if (f->period_ns > 0 && rkb_now_ns() < f->t_next)
+        return 0;
+    e = f->pre[f->sent % FEED_EVENTS];
+    e.seq = f->sent;
+    if (f->sent % f->probe_every == 0)
+        __atomic_store_n(&f->probe_t[(f->sent / f->probe_every) % PROBE_RING], rkb_now_ns(), __ATOMIC_RELEASE);
+    st = rk_send(f->rt, f->dst, E_RAW, &e, sizeof e);
+    if (st == RK_EFULL) {
+        uint64_t now = rkb_now_ns();
+        if (!f->full_since)
+            f->full_since = now;
+        else if (now - f->full_since > 10000000000ull) {
+            fprintf(stderr, "rk_send: lane %u's queue full for 10 s\n", f->lane);
+            exit(1);
+        }
+        return 0;
+    }
+    if (st != RK_OK) {
+        fprintf(stderr, "rk_send: %s\n", rk_status_name(st));
+        exit(1);
+    }
+    f->full_since = 0;
+    f->t_next += (uint64_t)f->period_ns;
+    __atomic_store_n(&f->sent, f->sent + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
 static void *feed(void *arg)
 {
-    feeder *f = (feeder *)arg;
-    uint64_t t_next = rkb_now_ns();
-    /* Made up front: formatting text is not what is measured. */
-    raw_event *pre = (raw_event *)malloc(FEED_EVENTS * sizeof *pre), e;
-    for (unsigned i = 0; i < FEED_EVENTS; i++)
-        make_event(&pre[i], i, f->lane);
-    while (!*f->stop) {
-        if (f->period_ns > 0) {
-            while (rkb_now_ns() < t_next && !*f->stop)
-                ;
-            t_next += (uint64_t)f->period_ns;
-        }
-        e = pre[f->sent % FEED_EVENTS];
-        e.seq = f->sent;
-        if (f->sent % f->probe_every == 0)
-            __atomic_store_n(&f->probe_t[(f->sent / f->probe_every) % PROBE_RING], rkb_now_ns(), __ATOMIC_RELEASE);
-        send_event(f->rt, f->dst, E_RAW, &e, sizeof e);
-        __atomic_store_n(&f->sent, f->sent + 1, __ATOMIC_RELEASE);
-    }
-    free(pre);
+    feed_thread *t = (feed_thread *)arg;
+    while (!*t->stop)
+        for (unsigned l = t->first; l < t->lanes; l += t->step)
+            (void)feed_one(&t->f[l]);
     return NULL;
 }
 
@@ -388,10 +417,12 @@ typedef struct load_result {
 /* `lanes` feeders for `seconds` (after a warm-up of a quarter of it, at
  * most 0.5 s); this thread spins on the sinks' counts, timing probes and
  * sampling the rate every interval. */
-static load_result load(rkb *b, pipeline *p, unsigned lanes, double seconds, uint64_t interval_ns, unsigned probe_every,
-                        double rate_per_lane, const char *tag)
+static load_result load(rkb *b, pipeline *p, unsigned lanes, unsigned feeders, double seconds, uint64_t interval_ns,
+                        unsigned probe_every, double rate_per_lane, const char *tag)
 {
     feeder *f = (feeder *)calloc(lanes, sizeof *f);
+    const unsigned nth = lanes < feeders ? lanes : feeders;
+    feed_thread ft[MAX_LANES];
     pthread_t th[MAX_LANES];
     volatile int stop = 0;
     uint64_t base[MAX_LANES], next_probe[MAX_LANES], warm_ns = (uint64_t)(seconds * 1e9 / 4);
@@ -413,7 +444,18 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, double seconds, uin
         f[l].period_ns = rate_per_lane > 0 ? 1e9 / rate_per_lane : 0;
         f[l].probe_every = probe_every;
         f[l].probe_t = (uint64_t *)calloc(PROBE_RING, sizeof(uint64_t));
-        pthread_create(&th[l], NULL, feed, &f[l]);
+        f[l].t_next = rkb_now_ns();
+        f[l].pre = (raw_event *)malloc(FEED_EVENTS * sizeof(raw_event));
+        for (unsigned i = 0; i < FEED_EVENTS; i++)
+            make_event(&f[l].pre[i], i, l);
+    }
+    for (unsigned t = 0; t < nth; t++) {
+        ft[t].f = f;
+        ft[t].first = t;
+        ft[t].step = nth;
+        ft[t].lanes = lanes;
+        ft[t].stop = &stop;
+        pthread_create(&th[t], NULL, feed, &ft[t]);
     }
     t_measure = rkb_now_ns() + warm_ns;
     t_mark = t_measure;
@@ -447,8 +489,9 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, double seconds, uin
     }
     stop = 1;
     deadline = rkb_now_ns() + 10000000000ull;
+    for (unsigned t = 0; t < nth; t++)
+        pthread_join(th[t], NULL);
     for (unsigned l = 0; l < lanes; l++) {
-        pthread_join(th[l], NULL);
         while (arrived(p, l) - base[l] != f[l].sent) {
             if (rkb_now_ns() > deadline) {
                 pipeline_check(p);
@@ -458,13 +501,14 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, double seconds, uin
             }
         }
         free(f[l].probe_t);
+        free(f[l].pre);
     }
     pipeline_check(p);
     snprintf(name, sizeof name, "events/s %u lane%s%s", lanes, lanes > 1 ? "s" : "", tag);
     snprintf(desc, sizeof desc,
-             "events arriving at the sinks per interval, %u lanes of parse->enrich->score->sink, one host thread per "
-             "lane calling rk_send%s",
-             lanes, rate_per_lane > 0 ? " at a fixed pace" : " as fast as it can");
+             "events arriving at the sinks per interval, %u lanes of parse->enrich->score->sink, %u host threads "
+             "sending to their lanes in turn with rk_send%s",
+             lanes, nth, rate_per_lane > 0 ? " at a fixed pace" : " as fast as they can");
     if (nrate > 0) {
         double var;
         rkb_samples(b, name, "events/s", rate, nrate, desc);
@@ -486,7 +530,8 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, double seconds, uin
 int main(int argc, char **argv)
 {
     unsigned lanes[MAX_LIST];
-    int nl = rkb_arg_list(argc, argv, "--lanes", "1,4,8", lanes, MAX_LIST);
+    int nl = rkb_arg_list(argc, argv, "--lanes", "1,8,32,64", lanes, MAX_LIST);
+    unsigned feeders = (unsigned)rkb_arg_u64(argc, argv, "--feeders", 8);
     double seconds = rkb_arg_f64(argc, argv, "--seconds", 3);
     unsigned nlat = (unsigned)rkb_arg_u64(argc, argv, "--latency-events", 20000);
     unsigned probe_every = (unsigned)rkb_arg_u64(argc, argv, "--probe-every", 1024);
@@ -499,13 +544,15 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < nl; i++)
         max_l = lanes[i] > max_l ? lanes[i] : max_l;
-    if (max_l > MAX_LANES || seconds <= 0 || nlat < 2 || probe_every == 0 || interval_ns == 0) {
-        fprintf(stderr, "at most %d lanes; --seconds > 0, --latency-events >= 2, --probe-every > 0\n", MAX_LANES);
+    if (max_l > MAX_LANES || seconds <= 0 || nlat < 2 || probe_every == 0 || interval_ns == 0 || feeders == 0) {
+        fprintf(stderr, "at most %d lanes; --seconds > 0, --latency-events >= 2, --probe-every > 0, --feeders > 0\n",
+                MAX_LANES);
         return 2;
     }
     if (rkb_init(&b, "bench_gpu_pipeline", argc, argv) != 0)
         return RKB_SKIP;
-    rkb_param_str(&b, "lanes", rkb_arg_str(argc, argv, "--lanes", "1,4,8"));
+    rkb_param_str(&b, "lanes", rkb_arg_str(argc, argv, "--lanes", "1,8,32,64"));
+    rkb_param_num(&b, "feeders", feeders);
     rkb_param_num(&b, "seconds", seconds);
     rkb_param_num(&b, "latency_events", nlat);
     rkb_param_num(&b, "probe_every", probe_every);
@@ -518,9 +565,9 @@ int main(int argc, char **argv)
     closed_loop(&b, &p, 1, nlat, nlat / 10 + 1);
     closed_loop(&b, &p, 4, nlat, nlat / 10 + 1);
     rkb_compare(&b, "latency_4_stages", "latency_1_stage", "4-stage pipeline / host -> sink alone");
-    printf("open loop (each lane's host thread sends as fast as it can):\n");
+    printf("open loop (up to %u host threads send to their lanes as fast as they can):\n", feeders);
     for (int i = 0; i < nl; i++) {
-        load_result r = load(&b, &p, lanes[i], seconds, interval_ns, probe_every, 0, "");
+        load_result r = load(&b, &p, lanes[i], feeders, seconds, interval_ns, probe_every, 0, "");
         char id[48];
         snprintf(id, sizeof id, "events_s_%u_lane%s", lanes[i], lanes[i] > 1 ? "s" : "");
         if (rkb_find(&b, id) && rkb_find(&b, id)->st.median > best)
@@ -532,7 +579,7 @@ int main(int argc, char **argv)
     }
     if (paced > 0 && paced < 1 && widest_rate > 0) {
         printf("paced (%.0f%% of the rate %u lanes reached):\n", 100 * paced, widest);
-        load(&b, &p, widest, seconds, interval_ns, probe_every, paced * widest_rate / widest, " paced");
+        load(&b, &p, widest, feeders, seconds, interval_ns, probe_every, paced * widest_rate / widest, " paced");
     }
     rkb_value_add(&b, "best events/s", "events/s", best, "highest median events/s over the lane counts");
     rk_runtime_destroy(p.rt);

@@ -458,8 +458,11 @@ static run_result run(actors *a, unsigned P, unsigned A, unsigned batch, double 
     pthread_t th[MAX_PRODUCERS];
     volatile int stop = 0;
     run_result r;
-    uint64_t base = handled(a, a->n), last_t, last_n, t_end, deadline, want = 0;
+    uint64_t base = handled(a, a->n), last_t, last_n, deadline, want = 0;
     size_t cap = (size_t)(seconds * 1e9 / (double)interval_ns) + 2;
+    /* As many samples as the seconds asked hold: each interval runs a
+     * little over (the sleep's overshoot), so a deadline would cut the last. */
+    const size_t samples = (size_t)(seconds * 1e9 / (double)interval_ns + 0.5);
     memset(&r, 0, sizeof r);
     r.rate = (double *)malloc(cap * sizeof *r.rate);
     for (unsigned p = 0; p < P; p++) {
@@ -478,8 +481,7 @@ static run_result run(actors *a, unsigned P, unsigned A, unsigned batch, double 
     sleep_until(rkb_now_ns() + warmup_ns);
     last_t = rkb_now_ns();
     last_n = handled(a, a->n);
-    t_end = last_t + (uint64_t)(seconds * 1e9);
-    while (last_t + interval_ns <= t_end && r.n < cap) {
+    while (r.n < samples && r.n < cap) {
         uint64_t n, t;
         sleep_until(last_t + interval_ns);
         t = rkb_now_ns();

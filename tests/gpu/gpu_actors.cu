@@ -151,12 +151,47 @@ static __device__ rk_status rkt_probe_handle(rk_dctx *c, rkt_none *s, const rk_m
     return rkt_answer(c, m, RKT_MSG_STATUS, &st, sizeof st);
 }
 
+/* BURST sends; SEQ checks that each sender's numbers come in order (K2K
+ * keeps order per sender, also when a busy receiver takes several messages
+ * in one round); GET reports. */
+static __device__ rk_status rkt_fanin(rk_dctx *c, rkt_fanin_state *s, const rk_msg *m)
+{
+    __shared__ rkt_fanin_state snap;
+    if (m->type == RKT_MSG_BURST) {
+        const rkt_burst b = *(const rkt_burst *)rk_msg_payload(m);
+        for (uint64_t i = 0; i < b.n; i++) {
+            rkt_seq q = {b.id, 0, i};
+            rk_status st = rk_dsend_wait(c, b.dst, RKT_MSG_SEQ, &q, sizeof q, RKT_SEND_TIMEOUT_NS);
+            if (st != RK_OK)
+                return st;
+        }
+        return RK_OK;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        if (m->type == RKT_MSG_SEQ) {
+            const rkt_seq *q = (const rkt_seq *)rk_msg_payload(m);
+            s->received++;
+            if (m->len != sizeof *q || q->id >= RKT_FANIN_SENDERS || q->seq != s->expected[q->id])
+                s->errors++;
+            else
+                s->expected[q->id]++;
+        }
+        snap = *s;
+    }
+    __syncthreads();
+    if (m->type == RKT_MSG_SEQ)
+        return RK_OK;
+    return rkt_answer(c, m, RKT_MSG_GET, &snap, sizeof snap);
+}
+
 RK_GPU_ACTOR(rkt_echo_actor, rkt_none, rkt_echo);
 RK_GPU_ACTOR_INIT(rkt_counter_actor, rkt_counter_state, rkt_counter, rkt_counter_init);
 RK_GPU_ACTOR(rkt_relay_actor, rkt_relay_state, rkt_relay);
 RK_GPU_ACTOR(rkt_failer_actor, rkt_none, rkt_failer);
 RK_GPU_ACTOR(rkt_sleeper_actor, rkt_none, rkt_sleeper);
 RK_GPU_ACTOR(rkt_probe_actor, rkt_none, rkt_probe_handle);
+RK_GPU_ACTOR(rkt_fanin_actor, rkt_fanin_state, rkt_fanin);
 
 RK_GPU_PROGRAM(rkt_program, rkt_echo_actor, rkt_counter_actor, rkt_relay_actor, rkt_failer_actor, rkt_sleeper_actor,
-               rkt_probe_actor);
+               rkt_probe_actor, rkt_fanin_actor);

@@ -19,6 +19,7 @@ enum {
     RKT_FAILER = 3,  /* FAIL, FAIL_ONE: the handler returns an error; else replies */
     RKT_SLEEPER = 4, /* WAIT: holds its block until a host flag is set */
     RKT_PROBE = 5,   /* PROBE: tries one K2K send, reports its status */
+    RKT_FANIN = 6,   /* BURST: sends numbered K2K messages; SEQ: checks their order per sender; GET */
     RKT_NTYPES
 };
 
@@ -37,7 +38,32 @@ enum {
     RKT_MSG_PROBE = 11,
     RKT_MSG_STATUS = 12, /* int32_t rk_status */
     RKT_MSG_NOP = 13,
+    RKT_MSG_BURST = 14, /* rkt_burst */
+    RKT_MSG_SEQ = 15,   /* rkt_seq */
 };
+
+#define RKT_FANIN_SENDERS 8
+
+/* BURST: send n SEQ messages to dst, numbered 0.., as sender `id`. */
+typedef struct rkt_burst {
+    uint32_t dst;
+    uint32_t id;
+    uint64_t n;
+} rkt_burst;
+
+typedef struct rkt_seq {
+    uint32_t id;
+    uint32_t pad_;
+    uint64_t seq;
+} rkt_seq;
+
+/* What a fan-in actor saw: the next number expected from each sender,
+ * messages received, and those out of order or malformed. */
+typedef struct rkt_fanin_state {
+    uint64_t expected[RKT_FANIN_SENDERS];
+    uint64_t received;
+    uint64_t errors;
+} rkt_fanin_state;
 
 /* Stress payload: this header, then pattern bytes up to len. */
 typedef struct rkt_stress {

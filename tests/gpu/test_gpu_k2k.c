@@ -2,16 +2,44 @@
  * ring pass a token RK_STRESS_MESSAGES times (default 10^6); each checks
  * the token's checksum before passing it on, so a corrupted or reordered
  * token fails the actor. Then eight tokens circulate at once through the
- * same ring (several producers per K2K queue). */
+ * same ring (several producers per K2K queue). Last, fan-in: four actors
+ * each send RK_STRESS_MESSAGES / 50 numbered messages to one receiver as
+ * fast as it takes them, which checks every sender's order (its queue
+ * stays full, so it takes several messages per round). */
 #include "gpu_test.h"
 
 #define RELAYS 8
 #define TOKENS 8
+#define BURSTERS 4
+
+static void fan_in(rk_runtime *rt, uint64_t n)
+{
+    rk_actor_id sink = rkt_launch(rt, "fanin-sink", RKT_FANIN), b[BURSTERS];
+    rkt_fanin_state st;
+    rk_msgbuf mb = {.data = &st, .capacity = sizeof st};
+    uint64_t t0 = rk_test_now_ns(), end = t0 + 60 * RKT_SEC;
+    char name[32];
+    uint32_t i;
+    for (i = 0; i < BURSTERS; i++) {
+        rkt_burst go = {sink, i, n};
+        snprintf(name, sizeof name, "burster%u", i);
+        b[i] = rkt_launch(rt, name, RKT_FANIN);
+        RKT_CHECK_ST(rk_send(rt, b[i], RKT_MSG_BURST, &go, sizeof go), RK_OK);
+    }
+    do {
+        RKT_CHECK_ST(rk_call(rt, sink, RKT_MSG_GET, NULL, 0, &mb, 5 * RKT_SEC), RK_OK);
+    } while (st.received < BURSTERS * n && st.errors == 0 && rk_test_now_ns() < end);
+    RKT_CHECK(st.errors == 0 && st.received == BURSTERS * n);
+    for (i = 0; i < BURSTERS; i++)
+        RKT_CHECK(st.expected[i] == n);
+    printf("k2k: fan-in of %d x %llu messages, each sender's order kept, in %.3f s\n", BURSTERS,
+           (unsigned long long)n, (double)(rk_test_now_ns() - t0) / 1e9);
+}
 
 int main(void)
 {
     uint64_t hops = rk_test_messages(1000000ull), t0, t1, passes = 0;
-    rk_runtime *rt = rkt_runtime(RELAYS + 4);
+    rk_runtime *rt = rkt_runtime(RELAYS + BURSTERS + 4);
     rk_actor_id id[RELAYS];
     unsigned char buf[256];
     rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
@@ -72,6 +100,7 @@ int main(void)
             break;
     }
     RKT_CHECK(passes == hops + TOKENS * (hops / 4 + 1));
+    fan_in(rt, hops / 50 + 1);
     RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
     RKT_CHECK(rk_dead_letter_count(rt) == 0);
     rk_runtime_destroy(rt);
