@@ -279,12 +279,8 @@ typedef struct rk__gpu_world {
     uint32_t k2k_capacity;
     uint32_t k2k_host_poll_ns; /* an actor busy with K2K polls the host's inbox this often, at most */
     rk__gpu_peer *peers;     /* [RK__GPU_PEERS], device: rings to and from the other members */
-    uint32_t k2k_run;        /* an actor busy with K2K looks this many slots ahead (1..RK__GPU_K2K_RUN_MAX) */
-    uint32_t pad4_;
-    unsigned char pad3_[112];
+    unsigned char pad3_[120];
 } rk__gpu_world;
-
-#define RK__GPU_K2K_RUN_MAX 8u
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, ctl) == 176, "world layout");
@@ -385,7 +381,6 @@ typedef struct rk_dctx {
     uint64_t h2k_final;     /* terminate: handle up to here */
     uint64_t k2k_head;
     uint64_t k2k_published; /* K2K: last head stored to its consumer line */
-    uint32_t k2k_n;         /* K2K messages ready from k2k_head, this round */
     uint32_t known_ready;   /* inbox slots from h2k_head known to be published */
     uint32_t nmsg;          /* inbox slots in the buffer this round */
     uint32_t draining;      /* the runtime is draining: publish heads at once */
@@ -1395,23 +1390,13 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
     stop = rk__gpu_ld32(&w->dev->stop);
     c->draining = rk__gpu_ld32(&w->dev->draining);
     mseq = rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE);
-    uint64_t ahead[RK__GPU_K2K_RUN_MAX];
-    uint32_t nahead = 0;
     if (k2k_busy) {
         /* The relaxed host poll first: an acquire does not wait for loads
-         * before it, but every load after it waits for it. The slots after
-         * the head too, relaxed: under load the next messages are often
-         * there already, and handling them in this round saves a round
-         * each (made acquires by a fence, below, if they are). */
+         * before it, but every load after it waits for it. */
         if (poll_h2k)
             hseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->inbox, c->h2k_head), RK_RING_SCOPE_SYSTEM);
-        if (runs) {
-            nahead = w->k2k_run - 1u;
-            for (uint32_t i = 0; i < nahead; i++)
-                ahead[i] = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head + 1u + i),
-                                          RK_RING_SCOPE_DEVICE);
+        if (runs)
             kseq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
-        }
     } else {
         if (runs)
             kseq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE);
@@ -1458,14 +1443,10 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
             return;
         }
         if (kseq == c->k2k_head + 1) {
-            uint32_t n = 1;
-            while (n <= nahead && ahead[n - 1u] == c->k2k_head + 1u + n)
-                n++;
-            c->k2k_n = n;
             /* The acquire load, or the acquire pattern with the relaxed
-             * ones: pairs with the senders' releases, so the handlers read
-             * the messages written before them. */
-            if (!k2k_busy || n > 1)
+             * one: pairs with the sender's release, so the handler reads the
+             * message written before it. */
+            if (!k2k_busy)
                 asm volatile("fence.acq_rel.gpu;" ::: "memory");
             RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
@@ -1602,23 +1583,14 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
     }
 }
 
-/* Handles the k2k_n messages decide found ready in the K2K inbox, in place
- * (collective; the main loop's barrier ends it), fewer if the actor stops
- * running on the way. */
+/* Handles one message from the K2K inbox, in place (collective; the main
+ * loop's barrier ends it). */
 template <class Types>
 static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
 {
-    const uint32_t n = c->k2k_n;
-    uint32_t i;
-    for (i = 0; i + 1 < n; i++) {
-        rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head + i));
-        if (!rk_lifecycle_runs((rk_lifecycle_state)c->state))
-            break;
-    }
-    if (i + 1 == n)
-        rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head + i), 1);
+    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head), 1);
     if (threadIdx.x == 0) {
-        c->k2k_head += i + 1u;
+        c->k2k_head++;
         rk__gpu_flush_pub(c);
         /* Freed in batches (a release store each): senders that find the
          * queue full retry, and an idle block publishes what is left. */

@@ -92,8 +92,6 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->host_spin_ns = rk__cuda_env_u64("RK_CUDA_HOST_SPIN_NS", 50000);
     v = rk__cuda_env_u64("RK_CUDA_K2K_HOST_POLL_NS", 10000);
     b->k2k_host_poll_ns = (uint32_t)(v > 1000000 ? 1000000 : v);
-    v = rk__cuda_env_u64("RK_CUDA_K2K_RUN", 4);
-    b->k2k_run = (uint32_t)(v < 1 ? 1 : v > RK__GPU_K2K_RUN_MAX ? RK__GPU_K2K_RUN_MAX : v);
     v = 2ull * rt->opt.max_payload;
     b->byref_bytes = rk__cuda_env_u64("RK_CUDA_BYREF_BYTES", v > (1u << 20) ? v : (1u << 20));
     if (b->byref_bytes < (uint64_t)rt->opt.max_payload + 16)
@@ -441,7 +439,6 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.spin_ns = b->spin_ns;
     w.backoff_ns = b->backoff_ns;
     w.k2k_host_poll_ns = b->k2k_host_poll_ns;
-    w.k2k_run = b->k2k_run < b->k2k_capacity ? b->k2k_run : b->k2k_capacity;
     w.ctl = (rk_control *)(uintptr_t)b->ctl_mem.dev;
     w.host = (rk__gpu_hostflags *)(uintptr_t)b->misc_mem.dev;
     w.acks = (rk__gpu_ack *)(uintptr_t)rk__cuda_dev(&b->misc_mem, b->acks);

@@ -103,7 +103,6 @@ typedef struct rk__cuda {
     uint32_t flags;
     uint64_t spin_ns, backoff_ns, host_spin_ns;
     uint32_t k2k_host_poll_ns;
-    uint32_t k2k_run; /* RK_CUDA_K2K_RUN: K2K messages a busy actor takes per round, at most */
     uint64_t byref_bytes;
     uint64_t pool_bytes, state_arena_bytes;
     uint64_t start_timeout_ns, stop_timeout_ns;
