@@ -11,7 +11,8 @@
  *
  * A lane is one actor per stage; lanes run side by side (a stream split by
  * key), fed by up to --feeders host threads, each sending to its lanes in
- * turn with rk_send and moving on when a lane's queue is full (events of a
+ * turn - up to --batch events at a time with rk_send_batch (rk_send when
+ * 1, and when paced) - and moving on when a lane's queue is full (events of a
  * lane stay in order end to end, so "the sink's count passed k" means
  * "event k arrived"). Measured, in one process:
  *
@@ -30,7 +31,7 @@
  * The best-known peer publishes 610K events/s for its pipeline; that figure
  * is quoted as text only - it was not measured here.
  *
- * Usage: bench_gpu_pipeline [--lanes 1,8,32,64] [--feeders 8] [--seconds 3] [--latency-events 20000]
+ * Usage: bench_gpu_pipeline [--lanes 1,8,32,64] [--feeders 8] [--batch 16] [--seconds 3] [--latency-events 20000]
  *          [--probe-every 1024] [--paced-fraction 0.5] [--interval-ms 100] [--json PATH] */
 #include <pthread.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@
 #include "ringkernel/ringkernel.h"
 
 enum { E_RAW = 1, E_PARSED = 2, E_ENRICHED = 3, E_SCORED = 4 };
-enum { MAX_LANES = 64, MAX_LIST = 8, PROBE_RING = 1u << 14, LINE_WORDS = 16, FEED_EVENTS = 4096 };
+enum { MAX_LANES = 64, MAX_LIST = 8, PROBE_RING = 1u << 14, LINE_WORDS = 16, FEED_EVENTS = 4096, MAX_BATCH = 64 };
 #define SEND_TIMEOUT_NS 10000000000ull /* a stage waits this long at most for room downstream */
 #define PEER_EVENTS_PER_S 610000.0
 
@@ -355,6 +356,7 @@ typedef struct feeder {
     unsigned probe_every;
     uint64_t *probe_t; /* [PROBE_RING]: send time of probe j at j % PROBE_RING */
     uint64_t sent;
+    unsigned batch;      /* events per rk_send_batch (1: rk_send) */
     uint64_t t_next;     /* paced: the next event's time */
     uint64_t full_since; /* when its queue was first found full, 0 if it was not */
     raw_event *pre;      /* FEED_EVENTS events made up front: formatting text is not measured */
@@ -368,20 +370,33 @@ typedef struct feed_thread {
     volatile int *stop;
 } feed_thread;
 
-/* Offers lane f its next event if it is due: 1 if sent, 0 if not due or
- * its queue is full (at most 10 s in a row). */
-static int feed_one(feeder *f)
+/* Offers lane f its next events if they are due: up to f->batch of them
+ * in one rk_send_batch (one at a time when paced). Returns how many went;
+ * a lane's queue may stay full for 10 s at most. */
+static unsigned feed_one(feeder *f)
 {
-    raw_event e;
+    raw_event e[MAX_BATCH];
+    const unsigned n = f->period_ns > 0 ? 1u : f->batch;
+    uint32_t sent = 0;
     rk_status st;
     if (f->period_ns > 0 && rkb_now_ns() < f->t_next)
         return 0;
-    e = f->pre[f->sent % FEED_EVENTS];
-    e.seq = f->sent;
-    if (f->sent % f->probe_every == 0)
-        __atomic_store_n(&f->probe_t[(f->sent / f->probe_every) % PROBE_RING], rkb_now_ns(), __ATOMIC_RELEASE);
-    st = rk_send(f->rt, f->dst, E_RAW, &e, sizeof e);
-    if (st == RK_EFULL) {
+    for (unsigned i = 0; i < n; i++) {
+        const uint64_t seq = f->sent + i;
+        e[i] = f->pre[seq % FEED_EVENTS];
+        e[i].seq = seq;
+        if (seq % f->probe_every == 0)
+            __atomic_store_n(&f->probe_t[(seq / f->probe_every) % PROBE_RING], rkb_now_ns(), __ATOMIC_RELEASE);
+    }
+    st = n == 1 ? rk_send(f->rt, f->dst, E_RAW, &e[0], sizeof e[0])
+                : rk_send_batch(f->rt, f->dst, E_RAW, e, sizeof e[0], n, &sent);
+    if (n == 1 && st == RK_OK)
+        sent = 1;
+    if (st != RK_OK && st != RK_EFULL) {
+        fprintf(stderr, "rk_send: %s\n", rk_status_name(st));
+        exit(1);
+    }
+    if (sent == 0) {
         uint64_t now = rkb_now_ns();
         if (!f->full_since)
             f->full_since = now;
@@ -391,14 +406,10 @@ static int feed_one(feeder *f)
         }
         return 0;
     }
-    if (st != RK_OK) {
-        fprintf(stderr, "rk_send: %s\n", rk_status_name(st));
-        exit(1);
-    }
     f->full_since = 0;
     f->t_next += (uint64_t)f->period_ns;
-    __atomic_store_n(&f->sent, f->sent + 1, __ATOMIC_RELEASE);
-    return 1;
+    __atomic_store_n(&f->sent, f->sent + sent, __ATOMIC_RELEASE);
+    return sent;
 }
 
 static void *feed(void *arg)
@@ -417,8 +428,8 @@ typedef struct load_result {
 /* `lanes` feeders for `seconds` (after a warm-up of a quarter of it, at
  * most 0.5 s); this thread spins on the sinks' counts, timing probes and
  * sampling the rate every interval. */
-static load_result load(rkb *b, pipeline *p, unsigned lanes, unsigned feeders, double seconds, uint64_t interval_ns,
-                        unsigned probe_every, double rate_per_lane, const char *tag)
+static load_result load(rkb *b, pipeline *p, unsigned lanes, unsigned feeders, unsigned batch, double seconds,
+                        uint64_t interval_ns, unsigned probe_every, double rate_per_lane, const char *tag)
 {
     feeder *f = (feeder *)calloc(lanes, sizeof *f);
     const unsigned nth = lanes < feeders ? lanes : feeders;
@@ -445,6 +456,7 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, unsigned feeders, d
         f[l].probe_every = probe_every;
         f[l].probe_t = (uint64_t *)calloc(PROBE_RING, sizeof(uint64_t));
         f[l].t_next = rkb_now_ns();
+        f[l].batch = batch;
         f[l].pre = (raw_event *)malloc(FEED_EVENTS * sizeof(raw_event));
         for (unsigned i = 0; i < FEED_EVENTS; i++)
             make_event(&f[l].pre[i], i, l);
@@ -507,8 +519,9 @@ static load_result load(rkb *b, pipeline *p, unsigned lanes, unsigned feeders, d
     snprintf(name, sizeof name, "events/s %u lane%s%s", lanes, lanes > 1 ? "s" : "", tag);
     snprintf(desc, sizeof desc,
              "events arriving at the sinks per interval, %u lanes of parse->enrich->score->sink, %u host threads "
-             "sending to their lanes in turn with rk_send%s",
-             lanes, nth, rate_per_lane > 0 ? " at a fixed pace" : " as fast as they can");
+             "sending to their lanes in turn with %s%s",
+             lanes, nth, rate_per_lane > 0 || batch == 1 ? "rk_send" : "rk_send_batch of up to --batch events",
+             rate_per_lane > 0 ? " at a fixed pace" : " as fast as they can");
     if (nrate > 0) {
         double var;
         rkb_samples(b, name, "events/s", rate, nrate, desc);
@@ -532,6 +545,7 @@ int main(int argc, char **argv)
     unsigned lanes[MAX_LIST];
     int nl = rkb_arg_list(argc, argv, "--lanes", "1,8,32,64", lanes, MAX_LIST);
     unsigned feeders = (unsigned)rkb_arg_u64(argc, argv, "--feeders", 8);
+    unsigned batch = (unsigned)rkb_arg_u64(argc, argv, "--batch", 16);
     double seconds = rkb_arg_f64(argc, argv, "--seconds", 3);
     unsigned nlat = (unsigned)rkb_arg_u64(argc, argv, "--latency-events", 20000);
     unsigned probe_every = (unsigned)rkb_arg_u64(argc, argv, "--probe-every", 1024);
@@ -544,15 +558,19 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < nl; i++)
         max_l = lanes[i] > max_l ? lanes[i] : max_l;
-    if (max_l > MAX_LANES || seconds <= 0 || nlat < 2 || probe_every == 0 || interval_ns == 0 || feeders == 0) {
-        fprintf(stderr, "at most %d lanes; --seconds > 0, --latency-events >= 2, --probe-every > 0, --feeders > 0\n",
-                MAX_LANES);
+    if (max_l > MAX_LANES || seconds <= 0 || nlat < 2 || probe_every == 0 || interval_ns == 0 || feeders == 0 ||
+        batch == 0 || batch > MAX_BATCH) {
+        fprintf(stderr,
+                "at most %d lanes; --seconds > 0, --latency-events >= 2, --probe-every > 0, --feeders > 0, "
+                "--batch 1..%d\n",
+                MAX_LANES, MAX_BATCH);
         return 2;
     }
     if (rkb_init(&b, "bench_gpu_pipeline", argc, argv) != 0)
         return RKB_SKIP;
     rkb_param_str(&b, "lanes", rkb_arg_str(argc, argv, "--lanes", "1,8,32,64"));
     rkb_param_num(&b, "feeders", feeders);
+    rkb_param_num(&b, "batch", batch);
     rkb_param_num(&b, "seconds", seconds);
     rkb_param_num(&b, "latency_events", nlat);
     rkb_param_num(&b, "probe_every", probe_every);
@@ -567,7 +585,7 @@ int main(int argc, char **argv)
     rkb_compare(&b, "latency_4_stages", "latency_1_stage", "4-stage pipeline / host -> sink alone");
     printf("open loop (up to %u host threads send to their lanes as fast as they can):\n", feeders);
     for (int i = 0; i < nl; i++) {
-        load_result r = load(&b, &p, lanes[i], feeders, seconds, interval_ns, probe_every, 0, "");
+        load_result r = load(&b, &p, lanes[i], feeders, batch, seconds, interval_ns, probe_every, 0, "");
         char id[48];
         snprintf(id, sizeof id, "events_s_%u_lane%s", lanes[i], lanes[i] > 1 ? "s" : "");
         if (rkb_find(&b, id) && rkb_find(&b, id)->st.median > best)
@@ -579,7 +597,7 @@ int main(int argc, char **argv)
     }
     if (paced > 0 && paced < 1 && widest_rate > 0) {
         printf("paced (%.0f%% of the rate %u lanes reached):\n", 100 * paced, widest);
-        load(&b, &p, widest, feeders, seconds, interval_ns, probe_every, paced * widest_rate / widest, " paced");
+        load(&b, &p, widest, feeders, batch, seconds, interval_ns, probe_every, paced * widest_rate / widest, " paced");
     }
     rkb_value_add(&b, "best events/s", "events/s", best, "highest median events/s over the lane counts");
     rk_runtime_destroy(p.rt);
