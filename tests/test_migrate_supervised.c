@@ -539,6 +539,20 @@ static rk_status wait_moving(rk_runtime *rt, rk_actor_id x, mover *mv, uint64_t 
     return st;
 }
 
+/* Counts one message at x, then holds x's handler at the gate (until
+ * g_gate is set) and returns the deadline the test's waits share. */
+static uint64_t hold_at_gate(rk_group *g, rk_actor_id x)
+{
+    const uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
+    send_to(g, x, T_INC, 1);
+    send_to(g, x, T_GATE, 1);
+    while (atomic_load(&g_entered) == 0) {
+        assert_true(rk_test_now_ns() < deadline);
+        rk_test_sleep_ns(100000);
+    }
+    return deadline;
+}
+
 /* The child fails while the migration waits to hold it still: the move is
  * refused and the child is restarted where it was. */
 static void failure_while_moving(void **state)
@@ -553,13 +567,7 @@ static void failure_while_moving(void **state)
     uint64_t deadline;
     rk_status st;
 
-    send_to(g, x, T_INC, 1);
-    send_to(g, x, T_GATE, 1);
-    deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
-    while (atomic_load(&g_entered) == 0) {
-        assert_true(rk_test_now_ns() < deadline);
-        rk_test_sleep_ns(100000);
-    }
+    deadline = hold_at_gate(g, x);
     send_to(g, x, T_FAIL, 1); /* handled right after the gate, before the pause is granted */
     assert_int_equal(pthread_create(&th, NULL, mover_main, &mv), 0);
     st = wait_moving(rt0, x, &mv, deadline);
@@ -598,13 +606,7 @@ static void failure_at_new_home_while_moving(void **state)
     uint64_t deadline;
     rk_status st;
 
-    send_to(g, x, T_INC, 1);
-    send_to(g, x, T_GATE, 1);
-    deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
-    while (atomic_load(&g_entered) == 0) {
-        assert_true(rk_test_now_ns() < deadline);
-        rk_test_sleep_ns(100000);
-    }
+    deadline = hold_at_gate(g, x);
     /* More than the CPU worker's turn after the gate (32 messages), so the
      * pause is granted before it reaches the failure, which moves. */
     send_to(g, x, T_NOP, 48);
