@@ -81,54 +81,11 @@ static __device__ void dk_probe(int point)
 #define RK_GPU_PROBE_PUT(point) dk_probe((int)(point))
 #include "ringkernel/device.cuh"
 
-/* ---- the actors (bench_gpu_roundtrip's pinger) -------------------------------------------- */
+/* ---- the actors: bench_gpu_roundtrip's pinger ------------------------------------------------ */
 
-enum { DK_START = 2, DK_PING = 3, DK_PONG = 4, DK_DONE = 5 };
+#include "../gpu/k2k_pinger.cuh"
 
-typedef struct dk_state {
-    rk_actor_id peer;
-    uint32_t pad_;
-    unsigned long long remaining, n, t0;
-} dk_state;
-
-typedef struct dk_start {
-    rk_actor_id peer;
-    uint32_t pad_;
-    unsigned long long n;
-} dk_start;
-
-typedef struct dk_done {
-    unsigned long long n, ns;
-} dk_done;
-
-static __device__ rk_status dk_pinger(rk_dctx *c, dk_state *s, const rk_msg *m)
-{
-    __shared__ int finished;
-    __shared__ dk_done d;
-    if (m->type == DK_PING)
-        return rk_dsend_wait(c, m->src, DK_PONG, NULL, 0, 10000000000ull);
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        finished = 0;
-        if (m->type == DK_START) {
-            const dk_start *p = (const dk_start *)rk_msg_payload(m);
-            s->peer = p->peer;
-            s->remaining = s->n = p->n;
-            s->t0 = rk_dclock_ns();
-        } else if (--s->remaining == 0) {
-            finished = 1;
-            d.n = s->n;
-            d.ns = rk_dclock_ns() - s->t0;
-        }
-    }
-    __syncthreads();
-    if (finished)
-        return rk_dsend_wait(c, RK_ACTOR_HOST, DK_DONE, &d, sizeof d, 10000000000ull);
-    return rk_dsend_wait(c, s->peer, DK_PING, NULL, 0, 10000000000ull);
-}
-
-RK_GPU_ACTOR(dk_pinger_actor, dk_state, dk_pinger);
-RK_GPU_PROGRAM(dk_program, dk_pinger_actor);
+RK_GPU_PROGRAM(dk_program, pinger_actor);
 
 /* ---- what the steps are made of -------------------------------------------------------------- */
 
@@ -302,7 +259,7 @@ static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type 
     rk_actor_options_init(&o);
     o.name = name;
     o.type = type;
-    o.state_size = sizeof(dk_state);
+    o.state_size = sizeof(pinger_state);
     if ((st = rk_launch(rt, &o, &id)) != RK_OK)
         fail("rk_launch", st);
     return id;
@@ -311,8 +268,8 @@ static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type 
 /* n round trips; returns their mean in ns (device clock). */
 static double trips(rk_runtime *rt, rk_actor_id p, rk_actor_id q, unsigned long long n)
 {
-    dk_start s;
-    dk_done d;
+    pinger_start s;
+    pinger_done d;
     rk_msgbuf mb;
     rk_status st;
     memset(&s, 0, sizeof s);
@@ -320,7 +277,7 @@ static double trips(rk_runtime *rt, rk_actor_id p, rk_actor_id q, unsigned long 
     s.n = n;
     mb.data = &d;
     mb.capacity = sizeof d;
-    if ((st = rk_send(rt, p, DK_START, &s, sizeof s)) != RK_OK)
+    if ((st = rk_send(rt, p, PINGER_START, &s, sizeof s)) != RK_OK)
         fail("rk_send", st);
     if ((st = rk_recv(rt, &mb, 60000000000ull)) != RK_OK)
         fail("rk_recv", st);

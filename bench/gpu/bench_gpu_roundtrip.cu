@@ -45,30 +45,17 @@
 
 #include "bench_gpu.h"
 #include "core/runtime_internal.h" /* backend round trip: rt->ops, rt->host_ring */
+#include "k2k_pinger.cuh"
 #include "ringkernel/device.cuh"
 #include "ringkernel/ringkernel.h"
 
 /* ---- the runtime's actors ------------------------------------------------------------ */
 
-enum { B_ECHO = 1, B_START = 2, B_PING = 3, B_PONG = 4, B_DONE = 5 };
+enum { B_ECHO = 1 };
 
 typedef struct bench_none {
     uint64_t unused;
 } bench_none;
-
-typedef struct pinger_state {
-    uint32_t peer, pad_;
-    uint64_t remaining, n, t0;
-} pinger_state;
-
-typedef struct pinger_start {
-    uint32_t peer, pad_;
-    uint64_t n;
-} pinger_start;
-
-typedef struct pinger_done {
-    uint64_t n, ns;
-} pinger_done;
 
 static __device__ rk_status bench_echo(rk_dctx *c, bench_none *s, const rk_msg *m)
 {
@@ -78,36 +65,8 @@ static __device__ rk_status bench_echo(rk_dctx *c, bench_none *s, const rk_msg *
     return rk_dsend_wait(c, RK_ACTOR_HOST, B_ECHO, rk_msg_payload(m), m->len, 10000000000ull);
 }
 
-/* START: ping the peer n times (PING -> PONG is one round trip), then report. */
-static __device__ rk_status bench_pinger(rk_dctx *c, pinger_state *s, const rk_msg *m)
-{
-    __shared__ int finished;
-    __shared__ pinger_done d;
-    if (m->type == B_PING)
-        return rk_dsend_wait(c, m->src, B_PONG, NULL, 0, 10000000000ull);
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        finished = 0;
-        if (m->type == B_START) {
-            const pinger_start *p = (const pinger_start *)rk_msg_payload(m);
-            s->peer = p->peer;
-            s->remaining = s->n = p->n;
-            s->t0 = rk_dclock_ns();
-        } else if (--s->remaining == 0) {
-            finished = 1;
-            d.n = s->n;
-            d.ns = rk_dclock_ns() - s->t0;
-        }
-    }
-    __syncthreads();
-    if (finished)
-        return rk_dsend_wait(c, RK_ACTOR_HOST, B_DONE, &d, sizeof d, 10000000000ull);
-    return rk_dsend_wait(c, s->peer, B_PING, NULL, 0, 10000000000ull);
-}
-
 RK_GPU_ACTOR(bench_echo_actor, bench_none, bench_echo);
-RK_GPU_ACTOR(bench_pinger_actor, pinger_state, bench_pinger);
-RK_GPU_PROGRAM(bench_program, bench_echo_actor, bench_pinger_actor);
+RK_GPU_PROGRAM(bench_program, bench_echo_actor, pinger_actor);
 
 /* ---- statistics --------------------------------------------------------------------------- */
 
@@ -739,7 +698,7 @@ static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, c
     mb.data = &d;
     mb.capacity = sizeof d;
     for (rep = 0; rep < 3; rep++) {
-        RKB_RK(rk_send(rt, p, B_START, &st, sizeof st));
+        RKB_RK(rk_send(rt, p, PINGER_START, &st, sizeof st));
         RKB_RK(rk_recv(rt, &mb, 60000000000ull));
         per_trip[rep] = (double)d.ns / 1e3 / (double)d.n;
         printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", name, (unsigned long long)d.n,
