@@ -507,17 +507,6 @@ static __device__ __forceinline__ void rk__gpu_fence_sys(const rk__gpu_world *w)
         asm volatile("fence.acq_rel.sys;" ::: "memory");
 }
 
-/* Four words of a directory entry in one load (device scope). */
-static __device__ __forceinline__ uint4 rk__gpu_ld128_gpu(const void *p)
-{
-    uint4 v;
-    asm volatile("ld.relaxed.gpu.global.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "l"(p)
-                 : "memory");
-    return v;
-}
-
 /* 16-byte load that bypasses L1 (a strong load), for slots in host memory. */
 static __device__ __forceinline__ uint4 rk__gpu_ld128_sys(const uint4 *p)
 {
