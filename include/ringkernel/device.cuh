@@ -1285,7 +1285,7 @@ static __device__ __noinline__ void rk__gpu_block_init(rk_dctx *c, const rk__gpu
     c->active_ns = rk__gpu_clock();
 }
 
-/* Terminate finishes once everything queued before the gates closed is handled. */
+/* Terminate finishes once everything queued before the host gate and the K2K door closed is handled. */
 static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
 {
     if (c->state == RK_FAILED) {
@@ -1294,7 +1294,7 @@ static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
         rk__gpu_send_ack(c->w, c->term_ticket, RK_EFAILED, 1);
         return;
     }
-    /* The gate is closed and empty, so the K2K tail is final; acquire
+    /* The door is closed and empty, so the K2K tail is final; acquire
      * orders it before the K2K slots we read next. */
     if (c->h2k_head < c->h2k_final || rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE) != c->k2k_head)
         return;
@@ -1703,7 +1703,7 @@ static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
         return;
     }
     rk__gpu_gate_close(c, 1);
-    /* Acquire: the closed, empty gate makes the tail final; pairs with the
+    /* Acquire: the closed, empty door makes the tail final; pairs with the
      * senders' publishes. */
     tail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
     for (; c->k2k_head != tail; c->k2k_head++) {

@@ -582,7 +582,7 @@ void rk__cuda_actors_free(rk__cuda *b)
  *
  * A block cannot be parked between two messages from the host, so pausing
  * an Active or Draining actor drains it: the host gate closes, a deactivate
- * closes the K2K gate (the device waits for the senders inside), and the
+ * closes the K2K door (the device waits for the senders inside), and the
  * block handles what is queued until its inbox and K2K ring are empty and no
  * handler runs. From then on nothing can reach it, so its state in device
  * memory is what the last handler left. b->lock is held from pause to
