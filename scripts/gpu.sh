@@ -97,8 +97,8 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_group}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_group_copy diag_roundtrip diag_k2k}"
+read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_group_copy diag_roundtrip diag_k2k diag_tenant}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -230,6 +230,10 @@ NAME=diag_k2k
 if [[ " ${BUILT[*]} " == *" diag_k2k "* ]]; then
     step 60 "$BUILD/bench/diag/diag_k2k" --trips 100000
 fi
+NAME=diag_tenant
+if [[ " ${BUILT[*]} " == *" diag_tenant "* ]]; then
+    step 60 "$BUILD/bench/diag/diag_tenant" --batches 4000 --json "$JSON/diag_tenant.json"
+fi
 if ls "$JSON"/*.json >/dev/null 2>&1; then
     tar -czf "$OUT/bench-json.tar.gz" -C "$JSON" .
 fi
@@ -244,5 +248,5 @@ grep -E "^(NVIDIA|name)" "$OUT/env.txt" | head -n 2
 # The round trip's rows (from its part of the log), then the other benchmarks' summary lines.
 sed -n '/^===== bench_gpu_roundtrip: /,/^===== bench_gpu_roundtrip: rc=/p' "$OUT/bench.txt" |
     grep -E "^  (pingpong|launch|graph|rk_|backend|injection|k2k|lifecycle|throughput)|^summary|^ratio" | head -n 48
-grep -E "^summary bench_gpu_" "$OUT/bench.txt"
+grep -E "^summary (bench_gpu_|diag_tenant)" "$OUT/bench.txt"
 cat "$SUMMARY"

@@ -828,6 +828,19 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
     return RK_OK;
 }
 
+/* The two per-message checks of isolation and flow control on the K2K
+ * path: the receiver's tenant (from the door word) against the sender's,
+ * and the ring's free slots (credits) against the claim. A benchmark build
+ * defines RK__GPU_BENCH_NO_CHECKS to compile both out and time what they
+ * cost (bench/diag/diag_tenant.cu); it must then never fill a ring. */
+#if defined(RK__GPU_BENCH_NO_CHECKS)
+#define RK__GPU_TENANT_REFUSED(door, h) 0
+#define RK__GPU_CREDIT_SHORT(tail, head, cap) 0
+#else
+#define RK__GPU_TENANT_REFUSED(door, h) ((uint32_t)((door) >> 32) != (h)->tenant)
+#define RK__GPU_CREDIT_SHORT(tail, head, cap) ((int64_t)((tail) + 1 - (head)) > (int64_t)(cap))
+#endif
+
 /* Puts a message into the K2K ring of local actor h->dst. An actor whose
  * door is closed because it migrated (its directory entry forwards) gives
  * RK_OK with *fwd set to its new gid, and nothing sent; while it moves,
@@ -876,7 +889,7 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
     /* Inside the open door the binding cannot change (the owner closes the
      * door and waits for us before it touches it). */
     slot = (uint32_t)((door & RK__GPU_DOOR_SLOT) >> RK__GPU_DOOR_SLOT_SHIFT);
-    if (slot == 0 || slot > w->n_blocks || (uint32_t)(door >> 32) != h->tenant) {
+    if (slot == 0 || slot > w->n_blocks || RK__GPU_TENANT_REFUSED(door, h)) {
         rk__gpu_door_leave(&d->door);
         return slot == 0 || slot > w->n_blocks ? RK_EINTERNAL : RK_ETENANT;
     }
@@ -903,12 +916,12 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
     }
     for (;;) {
         /* Signed, as in ring.h: a stale tail may be older than the head. */
-        if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
+        if (RK__GPU_CREDIT_SHORT(tail, head, r.capacity)) {
             /* Acquire: the consumer stored its head with release after it
              * read those slots, so our writes cannot overtake its reads. */
             head = rk__ld_acquire(&r.cons->head, RK_RING_SCOPE_DEVICE);
             rk__st_release(&r.prod->head_cache, head, RK_RING_SCOPE_DEVICE);
-            if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
+            if (RK__GPU_CREDIT_SHORT(tail, head, r.capacity)) {
                 if (hint) {
                     hint->slot = slot;
                     hint->tail = tail;
