@@ -46,8 +46,10 @@
     X(cuLaunchCooperativeKernel)                                                                     \
     X(cuGetErrorName)
 
-/* Entry points of newer drivers (CUDA 12.0+: thread-block clusters): NULL
- * when the driver lacks them, which only refuses what needs them. */
+/* Entry points of newer drivers (CUDA 12.0+: thread-block clusters; 11.2+:
+ * stream-ordered memory pools): NULL when the driver lacks them, which only
+ * refuses what needs them (without the pool functions, actor states come
+ * from chunks: cuda_mem.c). */
 #define RK__CU_OPTIONAL_FUNCS(X)                                                                     \
     X(cuLaunchKernelEx)                                                                              \
     X(cuDeviceCanAccessPeer)                                                                         \
@@ -55,7 +57,14 @@
     X(cuCtxEnablePeerAccess)                                                                         \
     X(cuMemcpyPeerAsync)                                                                             \
     X(cuMemcpyDtoDAsync)                                                                             \
-    X(cuOccupancyMaxActiveClusters)
+    X(cuOccupancyMaxActiveClusters)                                                                  \
+    X(cuMemPoolCreate)                                                                               \
+    X(cuMemPoolDestroy)                                                                              \
+    X(cuMemPoolSetAttribute)                                                                         \
+    X(cuMemPoolGetAttribute)                                                                         \
+    X(cuMemPoolTrimTo)                                                                               \
+    X(cuMemAllocFromPoolAsync)                                                                       \
+    X(cuMemFreeAsync)
 
 typedef struct rk__cu {
     void *lib;

@@ -13,7 +13,9 @@
  *
  * Nothing allocated while the kernel runs is freed before it stops: freeing
  * device or pinned memory would synchronise with (wait for) the persistent
- * kernel. Freed inboxes and states go to free lists instead. */
+ * kernel. Freed inboxes and states go to free lists instead - except states
+ * from the state pool, freed in the order of a stream of our own, which
+ * waits for nothing else (cuda_mem.c). */
 #ifndef RK_CUDA_INTERNAL_H
 #define RK_CUDA_INTERNAL_H
 
@@ -123,8 +125,10 @@ typedef struct rk__cuda {
     size_t pool_used;
     /* Device memory for the memory-pressure monitor (flow.h), bytes: the
      * runtime's own structures (directory, slots, K2K rings, world, rings
-     * between group members), actor state chunks allocated, and the part
-     * of them that bound actors hold now. Updated atomically. */
+     * between group members), the memory held for actor states (chunks
+     * allocated, or the state pool's reserved memory as the driver reports
+     * it), and the part of it that actors hold now (our own count, each
+     * state rounded up to 128 bytes). Updated atomically. */
     uint64_t dev_fixed, dev_chunks, dev_state;
     /* initial states: pinned chunks, handed out by bumping, never freed
      * before the runtime (a restart after Terminated needs them again) */
@@ -163,6 +167,13 @@ typedef struct rk__cuda {
         CUdeviceptr ptr;
         uint32_t bytes;
     } *free_states;
+    /* states from a memory pool instead of chunks, where the device has
+     * pools (cuda_mem.c); every state taken from it and not yet returned */
+    CUmemoryPool state_pool;
+    struct rk__cuda_pool_state {
+        struct rk__cuda_pool_state *next;
+        CUdeviceptr ptr;
+    } *pool_states;
 
     /* commands, slots, inboxes: serialised */
     pthread_mutex_t lock;
@@ -201,8 +212,13 @@ rk_status rk__cuda_dalloc(rk__cuda *b, size_t bytes, int zero, CUdeviceptr *out)
 void rk__cuda_dfree(rk__cuda *b, CUdeviceptr *p);
 rk_status rk__cuda_upload(rk__cuda *b, CUdeviceptr dst, const void *src, size_t n);
 rk_status rk__cuda_download(rk__cuda *b, void *dst, CUdeviceptr src, size_t n);
-/* Device memory for a state: from the free list or a chunk; 128-aligned.
- * rk__cuda_state_arena takes the first chunk before the launch. */
+/* Device memory for a state, 128-aligned, not zeroed (the block resets it):
+ * from the state pool, else from the free list or a chunk. Allocating waits
+ * only for the backend's copy stream; freeing (which may happen while the
+ * kernel runs, once the device no longer uses the state) enters the context
+ * itself. rk__cuda_state_arena, before the launch, creates the pool and
+ * reserves `bytes` in it, or takes the first chunk; rk__cuda_chunks_free
+ * returns all of it. */
 rk_status rk__cuda_state_alloc(rk__cuda *b, uint32_t bytes, CUdeviceptr *out);
 rk_status rk__cuda_state_arena(rk__cuda *b, size_t bytes);
 void rk__cuda_state_free(rk__cuda *b, CUdeviceptr ptr, uint32_t bytes);
