@@ -26,7 +26,7 @@ typedef struct rk_control {
     uint32_t type;       /* index of the actor type */
     uint32_t parent;     /* supervising actor, or RK_ACTOR_NONE */
     int32_t last_error;  /* rk_status of the last failure */
-    uint32_t flags;
+    uint32_t flags;      /* RK_CONTROL_F_* */
     uint64_t restarts;
     uint64_t last_error_hlc; /* when last_error was set */
     uint64_t command_seq;    /* last lifecycle command applied */
@@ -42,6 +42,11 @@ typedef struct rk_control {
     uint64_t busy_ns;      /* time spent in the handler */
     unsigned char pad1_[128 - 64];
 } rk_control;
+
+/* rk_control.flags: the backend is restarting the actor after a failure,
+ * as its supervisor's policy allows (the CUDA backend's blocks do that
+ * themselves, supervisor.h); set before the Failed state is written. */
+#define RK_CONTROL_F_RESTARTING 1u
 
 RK_STATIC_ASSERT(sizeof(rk_control) == 256, "control block is 256 bytes");
 RK_STATIC_ASSERT(offsetof(rk_control, state) == 0, "control layout");

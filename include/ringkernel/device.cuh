@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 3u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 4u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -88,6 +88,17 @@ enum rk__gpu_op {
     RK__GPU_OP_QUERY = 3, /* supervisor: are all running actors idle? */
     RK__GPU_OP_DRAIN = 4, /* supervisor: publish inbox heads eagerly from now on */
     RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
+    RK__GPU_OP_SUP = 6,   /* supervisor: a restart record (event = enum rk__gpu_sup_op) */
+};
+
+/* What RK__GPU_OP_SUP does with record cmd.type. */
+enum rk__gpu_sup_op {
+    RK__GPU_SUP_SET = 1,    /* on, with an empty history: max_restarts = cmd.generation,
+                               window = cmd.h2k_final ns */
+    RK__GPU_SUP_OFF = 2,    /* no more restarts (its supervisor stops its children) */
+    RK__GPU_SUP_CHARGE = 3, /* the host restarts a child itself: count it, RK_OK, or RK_EFAILED
+                               when that is one too many (the record then gives up) */
+    RK__GPU_SUP_ATTACH = 4, /* actor cmd.actor is supervised by record cmd.state - 1 (0: none) */
 };
 
 /* A lifecycle command: one 128-byte slot of the command ring. */
@@ -130,6 +141,7 @@ RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
 enum rk__gpu_event_kind {
     RK__GPU_EV_ERROR = 1,       /* a handler failed: rk__async_error */
     RK__GPU_EV_DEAD_LETTER = 2, /* an undeliverable message: rk__dead_letter */
+    RK__GPU_EV_RESTART = 3,     /* the actor's block restarted it: now this generation */
 };
 
 /* What the device reports to the host asynchronously (128-byte ring slot). */
@@ -193,7 +205,8 @@ typedef struct rk__gpu_dir {
     uint32_t state;      /* rk_lifecycle_state, kept by the bound block */
     uint32_t forward;    /* group.h: where sends go once the door is closed: the gid the actor
                             migrated to, RK__GPU_FWD_MOVING while it moves, 0 = nowhere (host) */
-    uint32_t pad_[3];
+    uint32_t sup;        /* the restart record of its supervisor + 1, 0 = none (rk__gpu_sup) */
+    uint32_t pad_[2];
 } rk__gpu_dir;
 
 #define RK__GPU_FWD_MOVING 0xFFFFFFFDu
@@ -246,6 +259,41 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox) == RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
+/* A restart record: the restart policy of a one-for-one supervisor, kept
+ * on the device so that a failing actor's own block restarts it, without
+ * the host (core/supervisor.c holds the tree; it opens a record per such
+ * supervisor and attaches its children). The history holds the times of
+ * the latest restarts, as many as max_restarts: one more inside the window
+ * and the record gives up, leaving the actor Failed for the host to
+ * escalate. Whoever decides holds `lock` (a block's thread 0, or the
+ * supervisor block for the host's commands), updates the record and
+ * copies what changed into its mirror in pinned memory, which the host
+ * reads (times there in host CLOCK_REALTIME ns). */
+#define RK__GPU_SUPS 64u     /* records per runtime */
+#define RK__GPU_SUP_HIST 32u /* the largest max_restarts a record can keep */
+
+enum rk__gpu_sup_state {
+    RK__GPU_SUP_STATE_OFF = 0,
+    RK__GPU_SUP_STATE_ON = 1,
+    RK__GPU_SUP_STATE_GAVE_UP = 2,
+};
+
+typedef struct rk__gpu_sup {
+    uint32_t lock;         /* device record: 1 while someone decides */
+    uint32_t state;        /* enum rk__gpu_sup_state */
+    uint32_t max_restarts; /* restarts allowed per window, <= RK__GPU_SUP_HIST */
+    uint32_t culprit;      /* GAVE_UP: the actor that failed once too often */
+    uint64_t window_ns;
+    uint64_t restarts;     /* restart decisions since the record was set */
+    uint32_t hist_head;    /* oldest of the hist_n latest restart times */
+    uint32_t hist_n;
+    uint64_t epoch;        /* + 1 per SET */
+    uint64_t hist[RK__GPU_SUP_HIST];
+    unsigned char pad_[3 * RK_RING_LINE - 48 - 8 * RK__GPU_SUP_HIST];
+} rk__gpu_sup;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_sup) == 3 * RK_RING_LINE, "sup layout");
+
 enum rk__gpu_world_flags {
     RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
 };
@@ -279,7 +327,10 @@ typedef struct rk__gpu_world {
     uint32_t k2k_capacity;
     uint32_t k2k_host_poll_ns; /* an actor busy with K2K polls the host's inbox this often, at most */
     rk__gpu_peer *peers;     /* [RK__GPU_PEERS], device: rings to and from the other members */
-    unsigned char pad3_[120];
+    rk__gpu_sup *sups;       /* [n_sups], device: restart records */
+    rk__gpu_sup *sup_mirror; /* [n_sups], pinned: what the host reads of them */
+    uint32_t n_sups;
+    unsigned char pad3_[100];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -418,7 +469,7 @@ typedef struct rk_dctx {
     uint64_t last_k2k_ns;
     uint64_t h2k_next_ns;   /* poll the host's inbox from then on */
     uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
-    uint32_t pad_;
+    uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -609,6 +660,8 @@ static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t 
 static __device__ __noinline__ void rk__gpu_send_ack(const rk__gpu_world *w, uint64_t ticket, rk_status st, uint64_t value)
 {
     rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
+    if (ticket == 0)
+        return; /* a command of the block's own (a restart its record allowed) */
     rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
     rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
     /* Release: the control block and the status/value stores above are
@@ -714,6 +767,158 @@ static __device__ __noinline__ void rk__gpu_fail(rk_dctx *c, rk_status st)
     c->errors++;
     c->known_ready = 0;
     rk__gpu_flush_counters(c, rk__gpu_clock());
+}
+
+/* ---- restart records (rk__gpu_sup) ------------------------------------------------- */
+
+static __device__ __noinline__ void rk__gpu_sup_lock(rk__gpu_sup *r)
+{
+    uint32_t got;
+    for (;;) {
+        /* Acquire: what the last holder wrote before its release is seen. */
+        asm volatile("atom.acquire.gpu.global.cas.b32 %0, [%1], 0, 1;" : "=r"(got) : "l"(&r->lock) : "memory");
+        if (got == 0)
+            return;
+        __nanosleep(64);
+    }
+}
+
+/* Copies record i into its mirror for the host, then unlocks it. */
+static __device__ __noinline__ void rk__gpu_sup_unlock(const rk__gpu_world *w, uint32_t i)
+{
+    rk__gpu_sup *r = &w->sups[i], *m = &w->sup_mirror[i];
+    const int64_t off = (int64_t)rk__ld_relaxed((const uint64_t *)&w->dev->clock_offset_ns, RK_RING_SCOPE_DEVICE);
+    uint32_t k;
+    for (k = 0; k < r->hist_n; k++) {
+        const uint32_t at = (r->hist_head + k) % RK__GPU_SUP_HIST;
+        rk__st_relaxed(&m->hist[at], (uint64_t)((int64_t)r->hist[at] + off), RK_RING_SCOPE_SYSTEM);
+    }
+    rk__st_relaxed(&m->window_ns, r->window_ns, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&m->restarts, r->restarts, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&m->epoch, r->epoch, RK_RING_SCOPE_SYSTEM);
+    rk__gpu_st32_sys(&m->max_restarts, r->max_restarts);
+    rk__gpu_st32_sys(&m->hist_head, r->hist_head);
+    rk__gpu_st32_sys(&m->hist_n, r->hist_n);
+    rk__gpu_st32_sys(&m->culprit, r->culprit);
+    /* The state last, after the rest (a host that sees GAVE_UP finds the
+     * culprit); release for the next holder of the lock too. */
+    asm volatile("fence.acq_rel.sys;" ::: "memory");
+    rk__gpu_st32_sys(&m->state, r->state);
+    asm volatile("st.release.gpu.global.u32 [%0], 0;" ::"l"(&r->lock) : "memory");
+}
+
+/* A restart decision for record i (locked) on `who`'s account: 1 and
+ * recorded if the intensity allows it, else 0 - and the record gives up,
+ * if it was on. */
+static __device__ __noinline__ int rk__gpu_sup_charge(rk__gpu_sup *r, rk_actor_id who)
+{
+    const uint64_t now = rk__gpu_clock();
+    uint32_t k, recent = 0;
+    if (r->state != RK__GPU_SUP_STATE_ON)
+        return 0;
+    for (k = 0; k < r->hist_n; k++)
+        if (now - r->hist[(r->hist_head + k) % RK__GPU_SUP_HIST] < r->window_ns)
+            recent++;
+    if (recent >= r->max_restarts) {
+        r->culprit = who;
+        r->state = RK__GPU_SUP_STATE_GAVE_UP;
+        return 0;
+    }
+    if (r->hist_n < r->max_restarts) {
+        r->hist[(r->hist_head + r->hist_n) % RK__GPU_SUP_HIST] = now;
+        r->hist_n++;
+    } else { /* full (max_restarts > 0 here): the oldest goes */
+        r->hist[r->hist_head] = now;
+        r->hist_head = (r->hist_head + 1) % RK__GPU_SUP_HIST;
+    }
+    r->restarts++;
+    return 1;
+}
+
+/* A failure the actor's supervisor may answer here: if the actor has a
+ * restart record that allows one more restart, the block restarts it
+ * before anything else (rk__gpu_decide), and its control block says so
+ * (RK_CONTROL_F_RESTARTING) for as long, so that the host's supervisor
+ * leaves it alone. Not while it terminates: the host wanted it stopped. */
+static __device__ __noinline__ void rk__gpu_failed(rk_dctx *c, rk_status st)
+{
+    const rk__gpu_world *w = c->w;
+    const uint32_t sup = c->terminating ? 0 : rk__gpu_ld32(&w->dir[c->self].sup);
+    int again = 0;
+    if (sup != 0 && sup <= w->n_sups) {
+        rk__gpu_sup_lock(&w->sups[sup - 1]);
+        again = rk__gpu_sup_charge(&w->sups[sup - 1], c->self);
+        rk__gpu_sup_unlock(w, sup - 1);
+    }
+    /* Before the Failed state (rk__gpu_fail fences before it): a host that
+     * sees Failed sees whether a restart follows. */
+    rk__gpu_st32_sys(&c->ctl->flags, again ? RK_CONTROL_F_RESTARTING : 0u);
+    rk__gpu_fail(c, st);
+    c->restart_due = (uint32_t)again;
+}
+
+/* The block's own restart of its actor, as the host's would be: next
+ * generation, state reset, init; ticket 0, so no acknowledgement. */
+static __device__ __noinline__ void rk__gpu_restart_cmd(rk_dctx *c)
+{
+    rk__gpu_cmd *cmd = &c->cmd;
+    memset(cmd, 0, sizeof *cmd);
+    cmd->op = RK__GPU_OP_BIND;
+    cmd->event = RK_EV_RESTART;
+    cmd->actor = c->self;
+    cmd->slot = c->slot_index;
+    cmd->generation = c->generation + 1u;
+    cmd->tenant = c->tenant;
+    cmd->type = c->type;
+    cmd->state_size = c->state_size;
+    cmd->state = (uint64_t)(uintptr_t)c->astate;
+    cmd->init = (uint64_t)(uintptr_t)c->init;
+    cmd->inbox = c->inbox;
+    c->restart_due = 0;
+}
+
+/* RK__GPU_OP_SUP (the supervisor block). */
+static __device__ __noinline__ void rk__gpu_sup_cmd(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
+{
+    const uint32_t i = cmd->type;
+    rk__gpu_sup *r;
+    rk_status st = RK_OK;
+    if (cmd->event == RK__GPU_SUP_ATTACH) {
+        if (cmd->actor >= w->max_actors || cmd->state > w->n_sups) {
+            rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+            return;
+        }
+        rk__gpu_st32(&w->dir[cmd->actor].sup, (uint32_t)cmd->state);
+        rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
+        return;
+    }
+    if (i >= w->n_sups || (cmd->event == RK__GPU_SUP_SET && cmd->generation > RK__GPU_SUP_HIST)) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+        return;
+    }
+    r = &w->sups[i];
+    rk__gpu_sup_lock(r);
+    switch (cmd->event) {
+    case RK__GPU_SUP_SET:
+        r->max_restarts = cmd->generation;
+        r->window_ns = cmd->h2k_final;
+        r->hist_head = r->hist_n = 0;
+        r->culprit = RK_ACTOR_NONE;
+        r->epoch++;
+        r->state = RK__GPU_SUP_STATE_ON;
+        break;
+    case RK__GPU_SUP_OFF:
+        r->state = RK__GPU_SUP_STATE_OFF;
+        break;
+    case RK__GPU_SUP_CHARGE:
+        st = rk__gpu_sup_charge(r, cmd->actor) ? RK_OK : RK_EFAILED;
+        break;
+    default:
+        st = RK_EINVAL;
+        break;
+    }
+    rk__gpu_sup_unlock(w, i);
+    rk__gpu_send_ack(w, cmd->ticket, st, r->restarts);
 }
 
 /* Stores the inbox head to its consumer line (pinned host memory): the
@@ -1409,6 +1614,11 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
         c->action = RK__GPU_ACT_STOP;
         return;
     }
+    if (c->restart_due) {
+        rk__gpu_restart_cmd(c);
+        c->action = RK__GPU_ACT_CMD;
+        return;
+    }
     if (mseq != c->mbox_taken) {
         /* Acquire pattern with the relaxed load of mbox_seq: pairs with the
          * supervisor's release, so the command copied next is complete. */
@@ -1500,7 +1710,7 @@ static __device__ __forceinline__ void rk__gpu_deliver(rk_dctx *c, const rk_msg 
         rk__st_relaxed(&c->slot->handled, ++c->handled, RK_RING_SCOPE_DEVICE);
         rk__gpu_st32(&c->slot->busy, 0u);
         if (c->fail != RK_OK)
-            rk__gpu_fail(c, (rk_status)c->fail);
+            rk__gpu_failed(c, (rk_status)c->fail);
     }
     if (!last)
         __syncthreads();
@@ -1608,6 +1818,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     const rk__gpu_world *w = c->w;
     const rk__gpu_cmd *cmd = &c->cmd;
     rk__gpu_dir *d = &w->dir[cmd->actor];
+    const int rebind = c->bound;
     rk_lifecycle_state cur, to;
     rk_status st;
     if (cmd->actor >= w->max_actors || (c->bound && c->self != cmd->actor) ||
@@ -1633,6 +1844,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         c->known_ready = 0;
         c->reserve = 0;
         if (cmd->event == RK_EV_CREATE) {
+            rk__gpu_st32(&d->sup, 0u); /* a new actor: no supervisor's record yet */
             c->msgs_in = c->msgs_out = c->errors = c->dead_letters = c->busy_ns = 0;
         } else {
             c->msgs_in = rk__ld_relaxed(&c->ctl->msgs_in, RK_RING_SCOPE_SYSTEM);
@@ -1646,7 +1858,9 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     c->clock_offset = (int64_t)rk__ld_relaxed((const uint64_t *)&w->dev->clock_offset_ns, RK_RING_SCOPE_DEVICE);
     c->h2k_gap = 0;
     c->h2k_next_ns = 0;
-    c->generation = cmd->generation;
+    /* A host's restart may cross the block's own (both mean one restart
+     * from what they saw): the generation only ever grows. */
+    c->generation = rebind && cmd->generation <= c->generation ? c->generation + 1u : cmd->generation;
     c->tenant = cmd->tenant;
     c->type = cmd->type;
     c->astate = (void *)(uintptr_t)cmd->state;
@@ -1695,7 +1909,7 @@ static __device__ __noinline__ void rk__gpu_event_cmd(rk_dctx *c)
         return; /* acknowledged by rk__gpu_term_check once drained */
     case RK_EV_FAIL:
         c->msg = NULL;
-        rk__gpu_fail(c, RK_EFAILED);
+        rk__gpu_failed(c, RK_EFAILED);
         break;
     default:
         rk__gpu_send_ack(c->w, cmd->ticket, RK_EINVAL, 1);
@@ -1779,10 +1993,23 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
     __syncthreads();
     if (threadIdx.x == 0) {
         rk_status st = (rk_status)c->fail;
-        if (st != RK_OK)
+        if (st != RK_OK && c->cmd.event == RK_EV_CREATE)
             rk__gpu_fail(c, st); /* the init's own status goes to the async error */
+        else if (st != RK_OK)
+            rk__gpu_failed(c, st); /* a restart: its record may try again */
         else
             rk__gpu_set_state(c, RK_ACTIVE, c->cmd.ticket);
+        if (c->cmd.ticket == 0) {
+            /* The block's own restart: the host learns the generation. The
+             * flag goes only after the new generation and state are seen
+             * (fence): a host that sees it clear and the actor still Failed
+             * in the old generation would restart it too. */
+            if (st == RK_OK) {
+                asm volatile("fence.acq_rel.sys;" ::: "memory");
+                rk__gpu_st32_sys(&c->ctl->flags, 0u);
+            }
+            rk__gpu_post_event(c->w, RK__GPU_EV_RESTART, c->self, c->generation, st, c->hlc, NULL);
+        }
         c->active_ns = rk__gpu_clock();
         rk__gpu_flush_counters(c, c->active_ns);
         rk__gpu_send_ack(c->w, c->cmd.ticket, st == RK_OK ? RK_OK : RK_EHANDLER, 1);
@@ -1883,6 +2110,10 @@ static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, cons
     if (cmd->op == RK__GPU_OP_DRAIN) {
         rk__gpu_st32(&w->dev->draining, 1u);
         rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
+        return 1;
+    }
+    if (cmd->op == RK__GPU_OP_SUP) {
+        rk__gpu_sup_cmd(w, cmd);
         return 1;
     }
     if (cmd->slot == 0 || cmd->slot >= w->n_blocks) {

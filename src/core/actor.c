@@ -99,6 +99,41 @@ rk_lifecycle_state rk__actor_state_now(rk_runtime *rt, rk__actor *a)
     return s;
 }
 
+int rk__actor_restarting(rk_runtime *rt, rk__actor *a)
+{
+    rk_control c1, c2;
+    int ok;
+    if (rk__enter(rt) != RK_OK)
+        return 0;
+    /* The backend sets the flag before it writes Failed, and clears it
+     * only after the restart wrote the next generation: read Failed twice
+     * in one generation with no flag between, the failure is final. */
+    ok = rt->ops->actor_control(rt, a, &c1) == RK_OK;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    ok = ok && rt->ops->actor_control(rt, a, &c2) == RK_OK;
+    rk__leave(rt);
+    return ok && (((c1.flags | c2.flags) & RK_CONTROL_F_RESTARTING) || c1.state != RK_FAILED ||
+                  c2.state != RK_FAILED || c2.generation != c1.generation);
+}
+
+rk_lifecycle_state rk__actor_state_settled(rk_runtime *rt, rk__actor *a, uint64_t deadline)
+{
+    rk_lifecycle_state s;
+    while ((s = rk__actor_state_now(rt, a)) == RK_FAILED && rk__actor_restarting(rt, a) && rk__now_ns() < deadline)
+        rk__sleep_ns(10000);
+    return s;
+}
+
+void rk__actor_restarted(rk_runtime *rt, rk_actor_id id, uint32_t generation)
+{
+    rk__actor *a = rk__actor_get(rt, id);
+    if (!a)
+        return;
+    rk__rebind(rt, a);
+    rk__event_emit(rt, RK_EVENT_RESTART, id, generation, a->tenant, generation);
+    rk__event_emit(rt, RK_EVENT_STATE, id, generation, a->tenant, rk__actor_state_now(rt, a));
+}
+
 uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a)
 {
     uint32_t g;

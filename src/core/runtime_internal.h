@@ -137,6 +137,36 @@ struct rk__group_ops {
     void (*peer_dead_letter)(rk_runtime *rt, rk_shutdown_report *rep);
 };
 
+/* Restart policies applied where the actors run (supervisor.h), for
+ * one-for-one supervisors: the backend restarts a failed child itself, as
+ * its record allows, and marks it RK_CONTROL_F_RESTARTING meanwhile; the
+ * core's supervision thread leaves such a child alone and escalates when
+ * the record gives up. Optional in a backend (NULL: the thread decides
+ * every restart). Calls may block on the device until the runtime's
+ * command timeout. */
+#define RK__RESTART_NONE UINT32_MAX /* attach: no record */
+
+enum rk__restart_op {
+    RK__RESTART_ON = 1,     /* on, with an empty history */
+    RK__RESTART_OFF = 2,    /* no more restarts */
+    RK__RESTART_CHARGE = 3, /* the core restarts a child itself: RK_OK if the record allows
+                               it (counted), RK_EFAILED if not (the record gives up) */
+};
+
+struct rk__restart_ops {
+    /* A record allowing max_restarts restarts per window_ns, off until
+     * RK__RESTART_ON. RK_ENOTSUP when the backend cannot keep one (all
+     * taken, or more restarts than it remembers): the core then decides. */
+    rk_status (*open)(rk_runtime *rt, uint32_t max_restarts, uint64_t window_ns, uint32_t *rec);
+    rk_status (*control)(rk_runtime *rt, uint32_t rec, enum rk__restart_op op);
+    /* Failures of `a` (an actor of rt) go to record rec from now on;
+     * RK__RESTART_NONE: to nobody. */
+    rk_status (*attach)(rk_runtime *rt, rk__actor *a, uint32_t rec);
+    /* Restart decisions the record has made in all, and those within its
+     * window ending now. */
+    void (*stats)(rk_runtime *rt, uint32_t rec, uint64_t *restarts, uint32_t *recent);
+};
+
 struct rk_backend_ops {
     const char *name;
 
@@ -231,6 +261,9 @@ struct rk_backend_ops {
 
     /* Optional (may be NULL): groups of runtimes (group.h). */
     const struct rk__group_ops *group;
+
+    /* Optional (may be NULL): restart records (above). */
+    const struct rk__restart_ops *restarts;
 };
 
 typedef struct rk__pending_call rk__pending_call;

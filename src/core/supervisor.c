@@ -52,6 +52,7 @@
 #define RK__SUP_RESCAN_NS 100000000ull /* look again this often without a wake-up */
 #define RK__SUP_POLL_NS 1000000ull     /* ... or this often when the backend's errors must be polled */
 #define RK__SUP_MAX_RESTARTS 65536u
+#define RK__SUP_SETTLE_NS 5000000000ull /* longest wait for a backend's restart to finish */
 #define RK__NO_INDEX UINT32_MAX
 
 typedef struct rk__child {
@@ -74,6 +75,10 @@ typedef struct rk__sup {
     uint32_t hist_cap, hist_head, hist_n;
     rk__child *children; /* start order */
     uint32_t n_children, cap_children;
+    /* Its restart record in the backend (runtime_internal.h), one-for-one
+     * only: dev once opened, dev_on once set on (the kernel runs then). */
+    int dev, dev_on;
+    uint32_t dev_rec;
 } rk__sup;
 
 struct rk__supervision {
@@ -180,9 +185,18 @@ static uint32_t rk__recent(const rk__sup *s, uint64_t now)
 /* Records a restart if the intensity allows one more; 0 when it does not
  * (more than max_restarts within window_ns). The ring keeps the latest
  * max_restarts times, all a decision needs. */
-static int rk__may_restart(rk__supervision *sv, rk__sup *s)
+static int rk__may_restart(rk_runtime *rt, rk__sup *s)
 {
+    rk__supervision *sv = rt->supervision;
     uint64_t now = rk__now_ns();
+    if (s->dev_on) {
+        /* The record keeps the count, ours and the backend's own restarts
+         * together; it gives up if this one is too many. Unreachable (the
+         * device is gone, say): decide here. */
+        rk_status st = rt->ops->restarts->control(rt, s->dev_rec, RK__RESTART_CHARGE);
+        if (st == RK_OK || st == RK_EFAILED)
+            return st == RK_OK;
+    }
     if (rk__recent(s, now) >= s->max_restarts)
         return 0;
     pthread_mutex_lock(&sv->tree_lock);
@@ -244,6 +258,8 @@ static void rk__drop_child(rk_runtime *rt, rk__sup *s, uint32_t k)
      * without a supervisor too. */
     if (a)
         __atomic_store_n(&a->sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
+    if (a && t == rt && s->dev_on)
+        (void)rt->ops->restarts->attach(rt, a, RK__RESTART_NONE);
     pthread_mutex_lock(&sv->tree_lock);
     memmove(&s->children[k], &s->children[k + 1], (s->n_children - k - 1) * sizeof *s->children);
     s->n_children--;
@@ -282,8 +298,30 @@ static int rk__child_stopped(rk_runtime *rt, const rk__child *c, int *failed)
     rk_runtime *t;
     rk__actor *a = rk__child_actor(rt, c->id, &t);
     rk_lifecycle_state s = cs ? cs->state : a ? rk__actor_state_now(t, a) : RK_TERMINATED;
+    /* Its backend restarts it (a restart record): not ours to handle. */
+    if (s == RK_FAILED && a && rk__actor_restarting(t, a))
+        return 0;
     *failed = s == RK_FAILED;
     return s == RK_FAILED || s == RK_TERMINATED;
+}
+
+/* ---- restart records ------------------------------------------------------------- */
+
+/* The record restarts s's children from now on; 0 if it cannot (the
+ * thread then decides every restart, as for any supervisor). */
+static int rk__dev_on(rk_runtime *rt, rk__sup *s)
+{
+    /* Atomic: rk_supervisor_info_get reads it without op_lock. */
+    if (s->dev && !s->dev_on && rt->ops->restarts->control(rt, s->dev_rec, RK__RESTART_ON) == RK_OK)
+        __atomic_store_n(&s->dev_on, 1, __ATOMIC_RELEASE);
+    return s->dev_on;
+}
+
+/* No more restarts by the record: s is about to stop its children. */
+static void rk__dev_off(rk_runtime *rt, rk__sup *s)
+{
+    if (s->dev_on)
+        (void)rt->ops->restarts->control(rt, s->dev_rec, RK__RESTART_OFF);
 }
 
 /* ---- stopping and starting ---------------------------------------------------------- */
@@ -318,7 +356,9 @@ static rk_status rk__stop_child(rk_runtime *rt, rk__child *c)
         return st;
     }
     a = rk__child_actor(rt, c->id, &t);
-    state = a ? rk__actor_state_now(t, a) : RK_TERMINATED;
+    /* A restart its backend has decided on comes first (the record is off
+     * by now when the whole supervisor stops). */
+    state = a ? rk__actor_state_settled(t, a, rk__deadline(RK__SUP_SETTLE_NS)) : RK_TERMINATED;
     /* Failed and Terminated are stopped already; so is all, at shutdown. */
     if ((state != RK_ACTIVE && state != RK_DRAINING) || rk__stopping(sv))
         return RK_OK;
@@ -372,6 +412,8 @@ static rk_status rk__restart_subtree(rk_runtime *rt, rk__sup *s)
     s->generation++;
     s->hist_head = s->hist_n = 0;
     pthread_mutex_unlock(&sv->tree_lock);
+    if (s->dev_on)
+        (void)rt->ops->restarts->control(rt, s->dev_rec, RK__RESTART_ON);
     rk__event_emit(rt, RK_EVENT_RESTART, s->id, s->generation, 0, s->generation);
     rk__sup_set_state(rt, s, RK_ACTIVE);
     return rk__start_children(rt, s, 0);
@@ -386,6 +428,7 @@ static void rk__give_up(rk_runtime *rt, rk__sup *s, rk_actor_id culprit)
     rk__supervision *sv = rt->supervision;
     rk_runtime *t;
     rk__actor *a = rk__child_actor(rt, culprit, &t);
+    rk__dev_off(rt, s);
     rk__stop_children(rt, s, 0);
     pthread_mutex_lock(&sv->tree_lock);
     s->escalations++;
@@ -412,7 +455,7 @@ static void rk__child_exit(rk_runtime *rt, rk__sup *s, uint32_t k, int failed)
         rk__set_running(rt->supervision, c, 0); /* a normal exit: it stays down */
         return;
     }
-    if (!rk__may_restart(rt->supervision, s)) {
+    if (!rk__may_restart(rt, s)) {
         rk__give_up(rt, s, c->id);
         return;
     }
@@ -731,6 +774,11 @@ rk_status rk_supervisor_create(rk_runtime *rt, const rk_supervisor_options *o, r
         s = rk__sup_new(o, RK_SUPERVISOR_ID_BASE + sv->n_sups);
         st = s ? RK_OK : RK_ENOMEM;
     }
+    /* One-for-one restarts touch the failed child alone: its backend may
+     * apply them where it runs (the CUDA backend: on the GPU). */
+    if (st == RK_OK && s->strategy == RK_ONE_FOR_ONE && rt->ops->restarts &&
+        rt->ops->restarts->open(rt, s->max_restarts, s->window_ns, &s->dev_rec) == RK_OK)
+        s->dev = 1;
     if (st == RK_OK) {
         pthread_mutex_lock(&sv->tree_lock);
         sv->sups[sv->n_sups++] = s;
@@ -767,6 +815,9 @@ rk_status rk_supervisor_start_child(rk_runtime *rt, rk_actor_id sup, const rk_ac
         st = rk_launch(rt, o, &child);
     if (st == RK_OK) {
         rk__add_child(rt, s, child, restart);
+        /* A failure before this is the thread's to handle, as usual. */
+        if (restart != RK_CHILD_TEMPORARY && rk__dev_on(rt, s))
+            (void)rt->ops->restarts->attach(rt, &rt->actors[child], s->dev_rec);
         *id = child;
     }
     pthread_mutex_unlock(&sv->op_lock);
@@ -820,6 +871,7 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
     rk_lifecycle_state state;
 
     if (s) {
+        rk__dev_off(rt, s);
         for (uint32_t i = s->n_children; i-- > 0;) {
             rk__set_running(sv, &s->children[i], 0);
             rk__kill_node(rt, s->children[i].id, k);
@@ -832,7 +884,7 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
     a = rk__child_actor(rt, id, &t);
     if (!a)
         return;
-    state = rk__actor_state_now(t, a);
+    state = rk__actor_state_settled(t, a, rk__deadline(RK__SUP_SETTLE_NS));
     if (state == RK_ACTIVE || state == RK_DRAINING) {
         rk_status st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, RK__LC_RETIRE);
         if (st != RK_EFAILED && st != RK_ETRANSITION) /* those: stopped anyway */
@@ -970,6 +1022,12 @@ rk_status rk_supervisor_info_get(rk_runtime *rt, rk_actor_id sup, rk_supervisor_
         out->escalations = s->escalations;
     }
     pthread_mutex_unlock(&sv->tree_lock);
+    /* A record's counts, read outside tree_lock (nothing is taken under
+     * it) and while the backend is still there. */
+    if (s && __atomic_load_n(&s->dev_on, __ATOMIC_ACQUIRE) && rk__enter(rt) == RK_OK) {
+        rt->ops->restarts->stats(rt, s->dev_rec, &out->restarts, &out->recent_restarts);
+        rk__leave(rt);
+    }
     return s ? RK_OK : RK_ENOACTOR;
 }
 

@@ -48,6 +48,21 @@ rk_lifecycle_state rk__actor_state_now(rk_runtime *rt, rk__actor *a);
 /* The actor's generation now (0 once the runtime is shut down). */
 uint32_t rk__actor_generation(rk_runtime *rt, rk__actor *a);
 
+/* For a caller that has just seen the actor Failed: whether that is not
+ * final, because its backend restarts it as its restart record allowed
+ * (runtime_internal.h: rk__restart_ops) - RK_CONTROL_F_RESTARTING, or no
+ * longer Failed in the same generation. Never blocks. */
+int rk__actor_restarting(rk_runtime *rt, rk__actor *a);
+
+/* rk__actor_state_now once such a restart is over (or the deadline came). */
+rk_lifecycle_state rk__actor_state_settled(rk_runtime *rt, rk__actor *a, uint64_t deadline);
+
+/* The backend restarted actor `id` itself (a restart record's decision):
+ * its name is bound to the new generation and RK_EVENT_RESTART and
+ * RK_EVENT_STATE go out, as after rk_restart. Called from the backend's
+ * event poll: takes no runtime lock. */
+void rk__actor_restarted(rk_runtime *rt, rk_actor_id id, uint32_t generation);
+
 /* Supervision of actors that migrate (group.h).
  *
  * Wakes rt's supervision, and that of a->sup_rt when `a` (may be NULL) is

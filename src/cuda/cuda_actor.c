@@ -250,10 +250,16 @@ static rk_lifecycle_state rk__cuda_ctl_state(const rk__cuda *b, rk_actor_id id)
     return (rk_lifecycle_state)__atomic_load_n(&b->ctl[id].state, __ATOMIC_ACQUIRE);
 }
 
-/* Opens the host gate when the actor accepts messages, closes it otherwise. */
+/* Opens the host gate when the actor accepts messages, closes it otherwise.
+ * Failed leaves it open: a failure on the device does not close it, the
+ * core refuses sends to a Failed actor by its state, and the actor may be
+ * running again already - a restart record's (supervisor.h) - when a
+ * command that came before reads that state here: closing then would turn
+ * away senders of the running actor. */
 static void rk__cuda_sync_gate(rk__cuda *b, rk__actor *a, rk__cuda_actor *ca)
 {
-    if (ca->inbox && rk_lifecycle_accepts(rk__cuda_ctl_state(b, a->id)))
+    const rk_lifecycle_state s = rk__cuda_ctl_state(b, a->id);
+    if (ca->inbox && (rk_lifecycle_accepts(s) || s == RK_FAILED))
         rk__gate_open(&ca->gate);
     else
         __atomic_and_fetch(&ca->gate, ~RK__CUDA_GATE_OPEN, __ATOMIC_SEQ_CST);

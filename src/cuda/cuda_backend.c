@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/device_caps.h"
+#include "core/supervisor_internal.h"
 #include "cuda/cuda_internal.h"
 
 #define RK__CUDA_CMD_SLOTS 64u
@@ -388,6 +389,8 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_dalloc_fixed(b, 2 * sizeof(rk_ring_prod), &b->lines_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, sizeof(rk__gpu_world), &b->world_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), &b->peers_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sups_d));
+    RK__CHECK(rk__cuda_pin(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sup_mem));
     if (b->peer_arena_bytes)
         RK__CHECK(rk__cuda_dalloc_fixed(b, b->peer_arena_bytes, &b->peer_arena));
     RK__CHECK(rk__cuda_state_arena(b, b->state_arena_bytes));
@@ -395,6 +398,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
         RK__CHECK(rk__cuda_pin(b, b->pool_bytes, &b->pool));
 
     b->ctl = b->ctl_mem.host;
+    b->sup_mirror = b->sup_mem.host;
     b->hostflags = b->misc_mem.host;
     b->acks = (rk__gpu_ack *)(b->hostflags + 1);
     b->slot_actor = (uint32_t *)(b->acks + RK__GPU_ACKS);
@@ -450,6 +454,9 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.k2k_ring_bytes = k2k_bytes;
     w.k2k_capacity = b->k2k_capacity;
     w.peers = (rk__gpu_peer *)(uintptr_t)b->peers_d;
+    w.sups = (rk__gpu_sup *)(uintptr_t)b->sups_d;
+    w.sup_mirror = (rk__gpu_sup *)(uintptr_t)b->sup_mem.dev;
+    w.n_sups = RK__GPU_SUPS;
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -558,9 +565,12 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_unpin(b, &b->cmd_mem);
         rk__cuda_unpin(b, &b->event_mem);
         rk__cuda_unpin(b, &b->misc_mem);
+        rk__cuda_unpin(b, &b->sup_mem);
+        b->sup_mirror = NULL;
         rk__cuda_unpin(b, &b->pool);
         rk__cuda_dfree(b, &b->world_d);
         rk__cuda_dfree(b, &b->peers_d);
+        rk__cuda_dfree(b, &b->sups_d);
         rk__cuda_dfree(b, &b->peer_arena);
         rk__cuda_peers_free(b);
         rk__cuda_dfree(b, &b->dir_d);
@@ -732,6 +742,8 @@ static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
             rk__async_error(rt, ev.actor, ev.generation, (rk_status)ev.status);
         else if (ev.kind == RK__GPU_EV_DEAD_LETTER)
             rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
+        else if (ev.kind == RK__GPU_EV_RESTART)
+            rk__actor_restarted(rt, ev.actor, ev.generation);
     }
     if (head != start)
         rk_ring_consume(&b->event_ring, head);
@@ -983,4 +995,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .device_memory = cuda_device_memory,
     .snapshot = &rk__cuda_snapshot_ops,
     .group = &rk__cuda_group_ops,
+    .restarts = &rk__cuda_restart_ops,
 };

@@ -148,6 +148,15 @@ typedef struct rk__cuda {
     CUdeviceptr world_d, dir_d, slots_d, k2k_d, devflags_d, lines_d;
     CUdeviceptr peers_d; /* [RK__GPU_PEERS] rk__gpu_peer: rings to and from other members */
 
+    /* restart records (cuda_sup.c): [RK__GPU_SUPS] on the device, their
+     * mirror in pinned memory; n_sups handed out (under lock) */
+    CUdeviceptr sups_d;
+    rk__pinned sup_mem;
+    rk__gpu_sup *sup_mirror;
+    uint32_t n_sups;
+    uint32_t sup_max[RK__GPU_SUPS];
+    uint64_t sup_window[RK__GPU_SUPS];
+
     /* groups (cuda_group.c): memory of the rings between members that this
      * device holds, freed at release; the rings into this member, for the
      * dead letters at the end */
@@ -245,6 +254,10 @@ rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_n
 /* Hands the device's errors and dead letters to the core; checks that the
  * kernel is alive (at most every millisecond unless `force`). */
 void rk__cuda_poll(rk_runtime *rt, int force);
+
+/* ---- restart records (cuda_sup.c) ---- */
+#define RK__CUDA_SUP_TIMEOUT_NS 5000000000ull
+extern const struct rk__restart_ops rk__cuda_restart_ops;
 
 /* ---- groups (cuda_group.c) ---- */
 extern const struct rk__group_ops rk__cuda_group_ops;
