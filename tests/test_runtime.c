@@ -1411,6 +1411,36 @@ static void handler_failure(void **state)
     assert_int_equal(rep.actors_failed, 1);
 }
 
+/* The queue of asynchronous errors keeps the latest 256 and counts the
+ * others: 300 failures leave 256 to pop, the newest last, and 44 lost. */
+static void errors_lost_counted(void **state)
+{
+    fx *f = *state;
+    rk_runtime *rt = start(f, NULL);
+    rk_actor_id bad = launch(rt, "bad", 0, 0);
+    rk_async_error e;
+    uint32_t n = 0, last = 0;
+
+    assert_int_equal(rk_runtime_errors_lost(NULL), 0);
+    assert_int_equal(rk_runtime_errors_lost(rt), 0);
+    for (uint32_t i = 0; i < 300; i++) {
+        assert_int_equal(send_u64(rt, bad, T_FAIL, 0), RK_OK);
+        assert_int_equal(wait_state(rt, bad, RK_FAILED), RK_FAILED);
+        if (i < 299)
+            assert_int_equal(rk_restart(rt, bad), RK_OK);
+    }
+    assert_int_equal(rk_runtime_errors_lost(rt), 44);
+    while (rk_runtime_error(rt, &e) == RK_OK) {
+        assert_int_equal(e.actor, bad);
+        assert_true(e.generation > last);
+        last = e.generation;
+        n++;
+    }
+    assert_int_equal(n, 256);
+    assert_int_equal(last, 300);
+    assert_int_equal(rk_runtime_errors_lost(rt), 44);
+}
+
 /* ---- K2K -------------------------------------------------------------------- */
 
 #define RING_ACTORS 4
@@ -1750,6 +1780,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(terminate_timed_out_stays_in_force, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_fresh_state, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(errors_lost_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(k2k_token_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(k2k_cross_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(metrics_exact, setup, teardown),

@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 4u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 5u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -142,7 +142,10 @@ enum rk__gpu_event_kind {
     RK__GPU_EV_ERROR = 1,       /* a handler failed: rk__async_error */
     RK__GPU_EV_DEAD_LETTER = 2, /* an undeliverable message: rk__dead_letter */
     RK__GPU_EV_RESTART = 3,     /* the actor's block restarted it: now this generation */
+    RK__GPU_EV_TENANT = 4,      /* a K2K send across tenants was refused: the message's header */
 };
+
+#define RK__GPU_EV_KINDS 4u /* kinds 1..RK__GPU_EV_KINDS */
 
 /* What the device reports to the host asynchronously (128-byte ring slot). */
 typedef struct rk__gpu_event {
@@ -179,7 +182,8 @@ typedef struct rk__gpu_devflags {
     uint64_t events_dropped; /* events lost because the event ring was full */
     uint32_t member;         /* group.h: member index + 1, set by the host after launch; 0 = none */
     uint32_t pad2_;
-    unsigned char pad1_[RK_RING_LINE - 40];
+    uint64_t dropped[RK__GPU_EV_KINDS]; /* of those, per kind (index kind - 1): the host accounts for them */
+    unsigned char pad1_[RK_RING_LINE - 40 - 8 * RK__GPU_EV_KINDS];
 } rk__gpu_devflags;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_devflags) == RK_RING_LINE, "devflags layout");
@@ -677,6 +681,8 @@ static __device__ __noinline__ void rk__gpu_post_event(const rk__gpu_world *w, u
     rk__gpu_event *e;
     if (rk_ring_claim(&r, 1, &pos) != RK_OK) {
         atomicAdd((unsigned long long *)&w->dev->events_dropped, 1ull);
+        if (kind >= 1 && kind <= RK__GPU_EV_KINDS)
+            atomicAdd((unsigned long long *)&w->dev->dropped[kind - 1], 1ull);
         return;
     }
     e = (rk__gpu_event *)rk_ring_slot(&r, pos);
@@ -1262,10 +1268,32 @@ static __device__ __forceinline__ rk_status rk__gpu_route(const rk__gpu_world *w
     return RK_ENOACTOR;
 }
 
+/* A K2K send refused for crossing tenants: the host counts it for both
+ * tenants and reports it (tenant.h), as it does for its own sends. Given
+ * the header's words, not its address: an address taken for a call that
+ * is not inlined sends the sender's header to local memory, which cost
+ * every K2K send ~0.5 us on an H200 (round trip 5.6 -> 6.3-6.7 us). */
+static __device__ __noinline__ void rk__gpu_tenant_refused(rk_dctx *c, rk_actor_id dst, uint32_t type, uint64_t hlc)
+{
+    rk_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.src = c->self;
+    m.dst = dst;
+    m.tenant = c->tenant;
+    m.src_gen = c->generation;
+    m.hlc = hlc;
+    rk__gpu_post_event(c->w, RK__GPU_EV_TENANT, dst, 0, RK_ETENANT, hlc, &m);
+}
+
 static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
 {
+    rk_status st;
     RK_GPU_PROBE(c, RK__PROBE_K2K_SEND);
-    return rk__gpu_route(c->w, h, payload, &c->k2k_hint);
+    st = rk__gpu_route(c->w, h, payload, &c->k2k_hint);
+    if (st == RK_ETENANT)
+        rk__gpu_tenant_refused(c, h->dst, h->type, h->hlc);
+    return st;
 }
 
 /* One attempt, uncounted. */

@@ -93,7 +93,10 @@ RK_API rk_backend rk_runtime_backend(const rk_runtime *rt);
 RK_API const char *rk_backend_name(rk_backend b);
 
 /* An error that happened asynchronously (a handler failed, the device
- * faulted). Pops the oldest into *out; RK_EEMPTY when there is none. */
+ * faulted). Pops the oldest into *out; RK_EEMPTY when there is none. The
+ * queue keeps the latest 256; rk_runtime_errors_lost counts the others,
+ * and those a device could not report because its event queue to the host
+ * was full. */
 typedef struct rk_async_error {
     rk_actor_id actor;
     uint32_t generation;
@@ -101,6 +104,7 @@ typedef struct rk_async_error {
     uint64_t hlc;
 } rk_async_error;
 RK_API rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out);
+RK_API uint64_t rk_runtime_errors_lost(rk_runtime *rt);
 
 /* ---- actors ----------------------------------------------------------------- */
 
@@ -225,7 +229,9 @@ typedef struct rk_dead_letter {
 } rk_dead_letter;
 
 /* Pops the oldest dead letter; RK_EEMPTY when none. `dropped` (may be NULL)
- * gets how many dead letters were discarded because the queue was full. */
+ * gets how many dead letters were discarded because the queue was full, or
+ * never reached it because a device's event queue to the host was full
+ * (those count in rk_dead_letter_count too). */
 RK_API rk_status rk_dead_letter_pop(rk_runtime *rt, rk_dead_letter *out, uint64_t *dropped);
 RK_API uint64_t rk_dead_letter_count(rk_runtime *rt);
 

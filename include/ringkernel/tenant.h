@@ -83,11 +83,18 @@ typedef struct rk_tenant_stats {
     uint64_t rate_refused;        /* every send refused with RK_ERATE */
     uint64_t quota_refused;       /* every launch refused with RK_EQUOTA */
     uint32_t tenants;             /* tenants known */
+    uint32_t pad_;
+    uint64_t cross_lost;          /* of cross_refused, actor-to-actor sends refused on a device
+                                     whose report never reached the host (its event queue was
+                                     full): counted here, for no tenant */
 } rk_tenant_stats;
 
 /* Runtime-wide isolation and quota counters. The per-tenant counters add up
- * to these: the sum of refused_cross_in is cross_refused, the sum of
- * refused_cross_out is cross_refused - cross_unattributed. */
+ * to these: the sum of refused_cross_in is cross_refused - cross_lost, the
+ * sum of refused_cross_out is cross_refused - cross_unattributed -
+ * cross_lost. Sends refused on a GPU (actor to actor) are counted once the
+ * host has read the device's report: this call and rk_tenant_metrics_get
+ * collect those first. */
 RK_API rk_status rk_tenant_stats_get(rk_runtime *rt, rk_tenant_stats *out);
 
 #ifdef __cplusplus

@@ -124,6 +124,18 @@ rk_lifecycle_state rk__actor_state_settled(rk_runtime *rt, rk__actor *a, uint64_
     return s;
 }
 
+void rk__actors_rebind(rk_runtime *rt)
+{
+    for (rk_actor_id id = 0; id < rk__actor_count(rt); id++) {
+        rk__actor *a = &rt->actors[id];
+        rk_actor_id bound;
+        uint32_t gen;
+        if (rk_registry_lookup(rt->registry, a->name, &bound, &gen) == RK_OK && bound == id &&
+            gen != rk__actor_generation(rt, a))
+            rk__rebind(rt, a);
+    }
+}
+
 void rk__actor_restarted(rk_runtime *rt, rk_actor_id id, uint32_t generation)
 {
     rk__actor *a = rk__actor_get(rt, id);

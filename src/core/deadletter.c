@@ -59,6 +59,14 @@ rk_status rk__deadletters_pop(rk__deadletters *d, rk_dead_letter *out, uint64_t 
     return st;
 }
 
+void rk__deadletters_lost(rk__deadletters *d, uint64_t n)
+{
+    pthread_mutex_lock(&d->lock);
+    d->total += n;
+    d->dropped += n;
+    pthread_mutex_unlock(&d->lock);
+}
+
 uint64_t rk__deadletters_total(rk__deadletters *d)
 {
     pthread_mutex_lock(&d->lock);

@@ -27,5 +27,8 @@ void rk__dead_letter(rk__deadletters *d, const rk_msg *m, rk_status reason);
 
 rk_status rk__deadletters_pop(rk__deadletters *d, rk_dead_letter *out, uint64_t *dropped);
 uint64_t rk__deadletters_total(rk__deadletters *d);
+/* n dead letters a backend could not hand over (its queue to the host was
+ * full): counted as dead-lettered and dropped. */
+void rk__deadletters_lost(rk__deadletters *d, uint64_t n);
 
 #endif

@@ -296,6 +296,26 @@ void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_
     rk__supervision_notify_actor(rt, a); /* a failed actor's supervisor reacts, where it lives */
 }
 
+void rk__async_errors_lost(rk_runtime *rt, uint64_t n)
+{
+    pthread_mutex_lock(&rt->err_lock);
+    rt->err_dropped += n;
+    pthread_mutex_unlock(&rt->err_lock);
+}
+
+uint64_t rk_runtime_errors_lost(rk_runtime *rt)
+{
+    uint64_t n;
+    if (!rt)
+        return 0;
+    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
+        rt->ops->poll_errors(rt);
+    pthread_mutex_lock(&rt->err_lock);
+    n = rt->err_dropped;
+    pthread_mutex_unlock(&rt->err_lock);
+    return n;
+}
+
 rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)
 {
     rk_status st = RK_EEMPTY;

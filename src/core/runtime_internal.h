@@ -418,5 +418,7 @@ void rk__snapshot_release(rk__actor *a);
 
 /* Records an asynchronous error (bounded queue). Thread-safe. */
 void rk__async_error(rk_runtime *rt, rk_actor_id actor, uint32_t generation, rk_status st);
+/* n asynchronous errors a backend could not report (rk_runtime_errors_lost). */
+void rk__async_errors_lost(rk_runtime *rt, uint64_t n);
 
 #endif

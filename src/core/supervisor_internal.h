@@ -63,6 +63,10 @@ rk_lifecycle_state rk__actor_state_settled(rk_runtime *rt, rk__actor *a, uint64_
  * event poll: takes no runtime lock. */
 void rk__actor_restarted(rk_runtime *rt, rk_actor_id id, uint32_t generation);
 
+/* Binds every actor's name to its generation now, where it is bound to an
+ * older one (after the backend lost restart events). No runtime lock. */
+void rk__actors_rebind(rk_runtime *rt);
+
 /* Supervision of actors that migrate (group.h).
  *
  * Wakes rt's supervision, and that of a->sup_rt when `a` (may be NULL) is

@@ -181,6 +181,12 @@ void rk__tenant_refuse_cross(rk_runtime *rt, const rk_msg *m, const rk__actor *d
     rk__event_emit(rt, RK_EVENT_TENANT, dst->id, 0, m->tenant, (int64_t)dst->tenant);
 }
 
+void rk__tenant_cross_lost(rk_runtime *rt, uint64_t n)
+{
+    __atomic_fetch_add(&rt->tenants.cross_refused, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&rt->tenants.cross_lost, n, __ATOMIC_RELAXED);
+}
+
 /* Adds the tokens earned since last_ns, capped at the burst. Returns 0 if
  * none were earned yet, 1 if the bucket may have tokens now (this thread's
  * refill, or another's that won the race). */
@@ -330,6 +336,8 @@ rk_status rk_tenant_metrics_get(rk_runtime *rt, uint32_t tenant, rk_tenant_metri
     t = rk__tenant_find(rt, tenant);
     if (!t)
         return RK_ENOTFOUND;
+    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
+        rt->ops->poll_errors(rt); /* what a device refused and has reported */
     memset(out, 0, sizeof *out);
     out->tenant = tenant;
     pthread_mutex_lock(&rt->tenants.lock);
@@ -369,6 +377,10 @@ rk_status rk_tenant_stats_get(rk_runtime *rt, rk_tenant_stats *out)
     if (!rt || !out)
         return RK_EINVAL;
     memset(out, 0, sizeof *out);
+    /* What a device refused and has reported: counted first. */
+    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
+        rt->ops->poll_errors(rt);
+    out->cross_lost = rk__load(&rt->tenants.cross_lost);
     out->cross_refused = rk__load(&rt->tenants.cross_refused);
     out->cross_unattributed = rk__load(&rt->tenants.cross_unattributed);
     out->rate_refused = rk__load(&rt->tenants.rate_refused);

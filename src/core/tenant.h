@@ -40,7 +40,7 @@ typedef struct rk__tenants {
     rk__tenant **table;    /* slots are set once (release) and never cleared */
     uint32_t mask;         /* table size - 1 */
     uint32_t count, limit; /* records, and how many the table may hold */
-    uint64_t cross_refused, cross_unattributed, rate_refused, quota_refused; /* atomic */
+    uint64_t cross_refused, cross_unattributed, rate_refused, quota_refused, cross_lost; /* atomic */
 } rk__tenants;
 
 struct rk__actor;
@@ -62,6 +62,8 @@ void rk__tenant_unadmit(rk_runtime *rt, struct rk__actor *a);
 /* Counts and reports a send refused because m->tenant differs from the
  * receiver's tenant. */
 void rk__tenant_refuse_cross(rk_runtime *rt, const rk_msg *m, const struct rk__actor *dst);
+/* n refusals across tenants a backend could not report (tenant.h: cross_lost). */
+void rk__tenant_cross_lost(rk_runtime *rt, uint64_t n);
 
 /* The token-bucket step of a rate-limited tenant: takes a token, refilling
  * the bucket from the clock when it is empty; RK_ERATE (counted and

@@ -744,9 +744,36 @@ static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
             rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
         else if (ev.kind == RK__GPU_EV_RESTART)
             rk__actor_restarted(rt, ev.actor, ev.generation);
+        else if (ev.kind == RK__GPU_EV_TENANT && rk__actor_get(rt, ev.msg.dst))
+            rk__tenant_refuse_cross(rt, &ev.msg, rk__actor_get(rt, ev.msg.dst));
     }
     if (head != start)
         rk_ring_consume(&b->event_ring, head);
+}
+
+/* Events the device could not post (its ring was full), per kind, since
+ * the last look: each goes where its event would have, as lost. A lost
+ * restart event leaves a name bound to an older generation: every name is
+ * bound again. Under ev_lock, in the context. */
+static void rk__cuda_lost_events(rk_runtime *rt, rk__cuda *b)
+{
+    rk__gpu_devflags df;
+    uint64_t n[RK__GPU_EV_KINDS];
+    uint32_t k;
+    if (rk__cuda_download(b, &df, b->devflags_d, sizeof df) != RK_OK)
+        return;
+    for (k = 0; k < RK__GPU_EV_KINDS; k++) {
+        n[k] = df.dropped[k] - b->ev_lost_seen[k];
+        b->ev_lost_seen[k] = df.dropped[k];
+    }
+    if (n[RK__GPU_EV_ERROR - 1])
+        rk__async_errors_lost(rt, n[RK__GPU_EV_ERROR - 1]);
+    if (n[RK__GPU_EV_DEAD_LETTER - 1])
+        rk__deadletters_lost(&rt->dead, n[RK__GPU_EV_DEAD_LETTER - 1]);
+    if (n[RK__GPU_EV_RESTART - 1])
+        rk__actors_rebind(rt);
+    if (n[RK__GPU_EV_TENANT - 1])
+        rk__tenant_cross_lost(rt, n[RK__GPU_EV_TENANT - 1]);
 }
 
 void rk__cuda_poll(rk_runtime *rt, int force)
@@ -765,6 +792,8 @@ void rk__cuda_poll(rk_runtime *rt, int force)
     if (b->launched && !b->stop_requested && !__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) &&
         (force || now >= b->next_health_ns) && rk__cuda_enter(b) == RK_OK) {
         CUresult r = b->cu.cuStreamQuery(b->stream);
+        if (r == CUDA_ERROR_NOT_READY)
+            rk__cuda_lost_events(rt, b);
         rk__cuda_leave(b);
         b->next_health_ns = now + 1000000;
         if (r != CUDA_ERROR_NOT_READY) {
@@ -888,7 +917,11 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
             dead = rk__cuda_dead_letter_inboxes(rt);
             if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
                 dead += rk__cuda_dead_letter_k2k(rt, b);
+            pthread_mutex_lock(&b->ev_lock);
             rk__cuda_events(rt, b);
+            if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+                rk__cuda_lost_events(rt, b);
+            pthread_mutex_unlock(&b->ev_lock);
         }
         rk__cuda_leave(b);
     }

@@ -195,6 +195,7 @@ typedef struct rk__cuda {
     pthread_mutex_t byref_lock; /* making by-reference arenas */
     uint64_t next_health_ns;
 
+    uint64_t ev_lost_seen[RK__GPU_EV_KINDS]; /* device events lost to a full ring, as last read (ev_lock) */
     uint64_t wake_epoch; /* atomic: host_wake */
     int launched;        /* the kernel was launched */
     int dead;            /* atomic: the kernel faulted or ended on its own */

@@ -110,7 +110,7 @@ typedef struct rkt_probe {
     uint32_t dst;
     uint32_t len;
     uint32_t dst_gen;
-    uint32_t pad_;
+    uint32_t count; /* sends, the same each time (0 = 1); the last one's status comes back */
 } rkt_probe;
 
 RK_HD uint8_t rkt_pattern(uint64_t seq, uint32_t i)

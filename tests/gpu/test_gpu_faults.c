@@ -10,6 +10,7 @@
  *   - every pinned or device allocation made to fail in turn
  *     (RK_CUDA_FAIL_ALLOC): a status, never a crash or a leak of state. */
 #include "gpu_test.h"
+#include "ringkernel/tenant.h"
 
 static rk_status call(rk_runtime *rt, rk_actor_id id, uint32_t type, const void *p, uint32_t len, void *out,
                       uint32_t cap, uint64_t timeout)
@@ -109,6 +110,40 @@ static void bad_host_input(void)
     printf("bad host input: ok (%u sends fitted before RK_EFULL)\n", sent);
 }
 
+static rk_status probe_n(rk_runtime *rt, rk_actor_id p, uint32_t dst, uint32_t len, uint32_t gen, uint32_t n)
+{
+    rkt_probe q = {dst, len, gen, n};
+    int32_t st = -1;
+    RKT_CHECK_ST(call(rt, p, RKT_MSG_PROBE, &q, sizeof q, &st, sizeof st, 30 * RKT_SEC), RK_OK);
+    return (rk_status)st;
+}
+
+/* Waits until the runtime has counted `want` refusals across tenants (a
+ * device's reach the host with its next poll) and returns its stats. */
+static rk_tenant_stats cross_settled(rk_runtime *rt, uint64_t want)
+{
+    uint64_t end = rk_test_now_ns() + 5 * RKT_SEC;
+    rk_tenant_stats ts;
+    do
+        RKT_CHECK_ST(rk_tenant_stats_get(rt, &ts), RK_OK);
+    while (ts.cross_refused < want && rk_test_now_ns() < end);
+    return ts;
+}
+
+static uint64_t cross_in(rk_runtime *rt, uint32_t tenant)
+{
+    rk_tenant_metrics m;
+    RKT_CHECK_ST(rk_tenant_metrics_get(rt, tenant, &m), RK_OK);
+    return m.refused_cross_in;
+}
+
+static uint64_t cross_out(rk_runtime *rt, uint32_t tenant)
+{
+    rk_tenant_metrics m;
+    RKT_CHECK_ST(rk_tenant_metrics_get(rt, tenant, &m), RK_OK);
+    return m.refused_cross_out;
+}
+
 static rk_status probe(rk_runtime *rt, rk_actor_id p, uint32_t dst, uint32_t len, uint32_t gen)
 {
     rkt_probe q = {dst, len, gen, 0};
@@ -144,6 +179,22 @@ static void bad_k2k_input(void)
     RKT_CHECK_ST(probe(rt, p, e, 300, 0), RK_E2BIG);      /* over a K2K slot */
     RKT_CHECK_ST(probe(rt, p, e, 16, 77), RK_ESTALE);
     RKT_CHECK_ST(probe(rt, p, t, 16, 0), RK_ETENANT);
+    {
+        /* Counted for both tenants, as the host's own sends are. Then a
+         * flood: every refusal is counted, for its tenants or as lost when
+         * the device's event queue to the host was full - none silently. */
+        const uint32_t flood = (uint32_t)rkt_env("RK_STRESS_MESSAGES", 100000);
+        rk_tenant_stats ts = cross_settled(rt, 1);
+        RKT_CHECK(ts.cross_refused == 1 && ts.cross_lost == 0);
+        RKT_CHECK(cross_out(rt, 0) == 1 && cross_in(rt, 5) == 1 && cross_in(rt, 0) == 0);
+        RKT_CHECK_ST(probe_n(rt, p, t, 16, 0, flood), RK_ETENANT);
+        ts = cross_settled(rt, 1 + (uint64_t)flood);
+        RKT_CHECK(ts.cross_refused == 1 + (uint64_t)flood);
+        RKT_CHECK(cross_in(rt, 5) + ts.cross_lost == ts.cross_refused);
+        RKT_CHECK(cross_out(rt, 0) + ts.cross_lost == ts.cross_refused);
+        printf("K2K refusals across tenants: %u sent, %llu counted per tenant, %llu lost to a full event queue: ok\n",
+               flood + 1, (unsigned long long)cross_in(rt, 5), (unsigned long long)ts.cross_lost);
+    }
     RKT_CHECK_ST(rk_deactivate(rt, e), RK_OK);
     RKT_CHECK_ST(probe(rt, p, e, 16, 0), RK_ESTATE);
     RKT_CHECK_ST(rk_activate(rt, e), RK_OK);
