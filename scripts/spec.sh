@@ -120,6 +120,17 @@ door.nop_handled            |door.pml       |safety                |-DBUG_NOP_HA
 door.no_tenant_check        |door.pml       |safety                |-DBUG_NO_TENANT_CHECK              |bug    |G1
 door.open_before_gen        |door.pml       |safety                |-DBUG_OPEN_BEFORE_GEN              |bug    |G2
 door.gen_before_enter       |door.pml       |safety                |-DBUG_GEN_BEFORE_ENTER             |bug    |G2
+restart                     |restart.pml    |safety                |-DKILL=0                         |pass   |
+restart.kill                |restart.pml    |safety                |                                 |pass   |
+restart.torn_state_word     |restart.pml    |safety                |-DKILL=0 -DBUG_TORN_STATE_WORD   |bug    |X1
+restart.kill_mid_restart    |restart.pml    |safety                |-DBUG_KILL_NO_SETTLE             |bug    |X3
+restart.host_load_order     |restart.pml    |safety                |-DKILL=0 -DHOST_LOADS_ANY_ORDER  |bug    |X1
+restart.clear_no_fence      |restart.pml    |safety                |-DKILL=0 -DBUG_CLEAR_NO_FENCE    |bug    |X1
+restart.flag_after_failed   |restart.pml    |safety                |-DKILL=0 -DBUG_FLAG_AFTER_FAILED |bug    |X1
+restart.one_snapshot        |restart.pml    |safety                |-DKILL=0 -DBUG_ONE_SNAPSHOT      |bug    |X1
+restart.host_no_charge      |restart.pml    |safety                |-DKILL=0 -DBUG_HOST_NO_CHARGE    |bug    |X2
+restart.kill_no_off         |restart.pml    |safety                |-DBUG_KILL_NO_OFF                |bug    |X3
+restart.kill_no_wait        |restart.pml    |safety                |-DBUG_KILL_NO_WAIT               |bug    |X3
 EOF
 }
 

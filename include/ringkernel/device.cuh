@@ -714,14 +714,17 @@ static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_s
     c->state = (uint32_t)s;
     rk__gpu_st32(&d->state, (uint32_t)s);
     rk__gpu_st32(&c->slot->runs, (uint32_t)rk_lifecycle_runs(s));
-    rk__gpu_st32_sys(&k->generation, c->generation);
     rk__gpu_st32_sys(&k->id, c->self);
     rk__gpu_st32_sys(&k->tenant, c->tenant);
     rk__gpu_st32_sys(&k->type, c->type);
     rk__st_relaxed(&k->restarts, (uint64_t)(c->generation - 1u), RK_RING_SCOPE_SYSTEM);
     if (ticket)
         rk__st_relaxed(&k->command_seq, ticket, RK_RING_SCOPE_SYSTEM);
-    rk__gpu_st32_sys(&k->state, (uint32_t)s);
+    /* State and generation in one store (offsets 0 and 4, little-endian):
+     * a host reading that word never pairs a state with another
+     * generation's - it would take a Failed of the last generation for one
+     * of the next (spec/findings/restart-torn-control-word.md). */
+    rk__st_relaxed((uint64_t *)&k->state, (uint64_t)c->generation << 32 | (uint32_t)s, RK_RING_SCOPE_SYSTEM);
 }
 
 /* Stops K2K senders; with `wait`, also waits for those already inside. */

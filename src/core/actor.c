@@ -119,7 +119,10 @@ int rk__actor_restarting(rk_runtime *rt, rk__actor *a)
 rk_lifecycle_state rk__actor_state_settled(rk_runtime *rt, rk__actor *a, uint64_t deadline)
 {
     rk_lifecycle_state s;
-    while ((s = rk__actor_state_now(rt, a)) == RK_FAILED && rk__actor_restarting(rt, a) && rk__now_ns() < deadline)
+    /* Initializing too: a restart the backend decided passes through it
+     * (spec/findings/restart-kill-during-restart.md). */
+    while (((s = rk__actor_state_now(rt, a)) == RK_INITIALIZING || (s == RK_FAILED && rk__actor_restarting(rt, a))) &&
+           rk__now_ns() < deadline)
         rk__sleep_ns(10000);
     return s;
 }

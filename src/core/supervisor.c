@@ -329,6 +329,27 @@ static void rk__dev_off(rk_runtime *rt, rk__sup *s)
 static rk_status rk__stop_child(rk_runtime *rt, rk__child *c);
 static rk_status rk__restart_subtree(rk_runtime *rt, rk__sup *s);
 
+/* Terminates actor `a` of t (flags as rk__lifecycle's) once a restart its
+ * record decided is over - the record is off by now, so at most that one
+ * can follow - and again when a failure that came first refused the
+ * terminate (spec/findings/restart-kill-during-restart.md). RK_OK when it
+ * is stopped either way (Failed and Terminated are; so is all once
+ * supervision stops, with `at_stop`), else the terminate's status. */
+static rk_status rk__terminate_settled(rk_runtime *rt, rk_runtime *t, rk__actor *a, unsigned flags, int at_stop)
+{
+    rk_status st = RK_OK;
+    for (int tries = 0; tries < 3; tries++) {
+        rk_lifecycle_state s = rk__actor_state_settled(t, a, rk__deadline(RK__SUP_SETTLE_NS));
+        if ((s != RK_ACTIVE && s != RK_DRAINING) || (at_stop && rk__stopping(rt->supervision)))
+            return RK_OK;
+        st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, flags);
+        if (st != RK_ETRANSITION)
+            break;
+    }
+    /* It failed while draining, or went ahead of us: stopped either way. */
+    return st == RK_EFAILED || st == RK_ETRANSITION ? RK_OK : st;
+}
+
 /* Stops children [from, n), the last started first. Their names stay: a
  * restart follows, or the caller retires them. */
 static rk_status rk__stop_children(rk_runtime *rt, rk__sup *s, uint32_t from)
@@ -345,7 +366,6 @@ static rk_status rk__stop_child(rk_runtime *rt, rk__child *c)
     rk__sup *cs = rk__sup_at(sv, c->id);
     rk_runtime *t;
     rk__actor *a;
-    rk_lifecycle_state state;
     rk_status st;
 
     rk__set_running(sv, c, 0);
@@ -356,15 +376,7 @@ static rk_status rk__stop_child(rk_runtime *rt, rk__child *c)
         return st;
     }
     a = rk__child_actor(rt, c->id, &t);
-    /* A restart its backend has decided on comes first (the record is off
-     * by now when the whole supervisor stops). */
-    state = a ? rk__actor_state_settled(t, a, rk__deadline(RK__SUP_SETTLE_NS)) : RK_TERMINATED;
-    /* Failed and Terminated are stopped already; so is all, at shutdown. */
-    if ((state != RK_ACTIVE && state != RK_DRAINING) || rk__stopping(sv))
-        return RK_OK;
-    st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, 0);
-    /* It failed while draining, or went ahead of us: stopped either way. */
-    return st == RK_EFAILED || st == RK_ETRANSITION ? RK_OK : st;
+    return a ? rk__terminate_settled(rt, t, a, 0, 1) : RK_OK;
 }
 
 static rk_status rk__start_child(rk_runtime *rt, rk__child *c)
@@ -868,7 +880,6 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
     rk__sup *s = rk__sup_at(sv, id);
     rk_runtime *t;
     rk__actor *a;
-    rk_lifecycle_state state;
 
     if (s) {
         rk__dev_off(rt, s);
@@ -884,12 +895,7 @@ static void rk__kill_node(rk_runtime *rt, rk_actor_id id, rk__kill *k)
     a = rk__child_actor(rt, id, &t);
     if (!a)
         return;
-    state = rk__actor_state_settled(t, a, rk__deadline(RK__SUP_SETTLE_NS));
-    if (state == RK_ACTIVE || state == RK_DRAINING) {
-        rk_status st = rk__lifecycle(t, a->id, RK_EV_TERMINATE, RK__LC_RETIRE);
-        if (st != RK_EFAILED && st != RK_ETRANSITION) /* those: stopped anyway */
-            rk__first_error(&k->first, st);
-    }
+    rk__first_error(&k->first, rk__terminate_settled(rt, t, a, RK__LC_RETIRE, 0));
     rk__actor_retire(t, a); /* also when it was stopped already */
     rk__kill_record(k, id);
 }

@@ -523,10 +523,13 @@ rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out)
     size_t i;
     if (!b || !ca || a->id >= b->max_actors)
         return RK_ENOACTOR;
-    /* Word by word: the GPU writes these while we read. */
+    /* Word by word: the GPU writes these while we read. Acquire (free on
+     * x86): every word is read after the one before, so a state read
+     * first comes with the flags its writer stored before it, also on a
+     * weakly ordered host (spec/findings/restart-host-load-order.md). */
     src = (const uint64_t *)&b->ctl[a->id];
     for (i = 0; i < sizeof *out / sizeof *dst; i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
     /* No lock (rk__route calls this for every send naming a generation):
      * an inbox is never freed while the kernel runs, so a stale pointer
      * only yields stale positions. */
