@@ -797,6 +797,148 @@ static void terminate_answers_a_failure_while_draining(void **state)
     assert_int_equal(metrics(rt, x).state, RK_FAILED);
 }
 
+/* ---- restart records (RK_CPU_RESTART_RECORDS=1: the second run of this program) ----- */
+
+typedef struct kill_call {
+    rk_runtime *rt;
+    rk_actor_id id;
+    rk_status st;
+    atomic_int done;
+} kill_call;
+
+static void *kill_main(void *arg)
+{
+    kill_call *c = arg;
+    c->st = rk_kill_tree(c->rt, c->id, NULL, 0, NULL);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* With restart records the worker restarts a failed child of a one-for-one
+ * supervisor itself: here while an rk_kill_tree holds the supervision lock,
+ * waiting for another actor (held in its handler) to drain, so that the
+ * supervision thread cannot act. Skipped in the run without records. */
+static void records_restart_without_the_thread(void **state)
+{
+    fx *f = *state;
+    rk_runtime *rt = f->rt;
+    rk_actor_options o;
+    rk_actor_id sup, a, g, filler;
+    kill_call k;
+    pthread_t th;
+
+    if (!getenv("RK_CPU_RESTART_RECORDS"))
+        skip();
+    sup = make_sup(rt, "rec", RK_ACTOR_NONE, RK_ONE_FOR_ONE, 5, LONG_WINDOW);
+    a = child(rt, sup, "rec/a", RK_CHILD_PERMANENT);
+    rk_actor_options_init(&o);
+    o.type = &w_type;
+    o.name = "rec/filler";
+    assert_int_equal(rk_launch(rt, &o, &filler), RK_OK);
+    o.name = "rec/g";
+    assert_int_equal(rk_launch(rt, &o, &g), RK_OK);
+    if (g % 2 == a % 2) { /* two workers, ids by turns: g must be on the other */
+        o.name = "rec/g2";
+        assert_int_equal(rk_launch(rt, &o, &g), RK_OK);
+    }
+    assert_int_not_equal(g % 2, a % 2);
+
+    send_type(rt, g, T_GATE);
+    while (atomic_load(&g_entered) == 0)
+        rk_test_sleep_ns(100000);
+    k.rt = rt;
+    k.id = g;
+    k.st = RK_EINTERNAL;
+    atomic_store(&k.done, 0);
+    assert_int_equal(pthread_create(&th, NULL, kill_main, &k), 0);
+    rk_test_sleep_ns(50 * MS); /* the kill takes the lock and waits for g's drain */
+    send_type(rt, a, T_FAIL);
+    wait_actor(rt, a, RK_ACTIVE, 2);
+    assert_int_equal(atomic_load(&k.done), 0); /* restarted while the lock was held */
+    assert_int_equal(metrics(rt, a).state, RK_ACTIVE);
+    atomic_store(&g_gate, 1);
+    pthread_join(th, NULL);
+    assert_int_equal(k.st, RK_OK);
+    assert_int_equal(info(rt, sup).restarts, 1);
+    assert_int_equal(info(rt, sup).recent_restarts, 1);
+}
+
+/* Restarts the thread orders (a permanent child terminated by someone
+ * else) and the worker's own count against one record; one too many and
+ * the supervisor gives up as always; revived, the record starts afresh. */
+static void records_share_one_intensity(void **state)
+{
+    fx *f = *state;
+    rk_runtime *rt = f->rt;
+    rk_actor_id sup, a;
+    rk_control c;
+
+    if (!getenv("RK_CPU_RESTART_RECORDS"))
+        skip();
+    sup = make_sup(rt, "shared", RK_ACTOR_NONE, RK_ONE_FOR_ONE, 3, LONG_WINDOW);
+    a = child(rt, sup, "shared/a", RK_CHILD_PERMANENT);
+    fail_and_wait(rt, a, 1);                         /* the worker restarts it */
+    assert_int_equal(rk_terminate(rt, a), RK_OK);    /* the thread restarts it */
+    wait_actor(rt, a, RK_ACTIVE, 3);
+    assert_int_equal(info(rt, sup).restarts, 2);
+    assert_int_equal(info(rt, sup).recent_restarts, 2);
+    fail_and_wait(rt, a, 3);
+    send_type(rt, a, T_FAIL); /* the fourth in the window */
+    wait_sup(rt, sup, RK_FAILED, 1);
+    assert_int_equal(info(rt, sup).escalations, 1);
+    assert_int_equal(info(rt, sup).restarts, 3);
+    assert_int_equal(rk_actor_control(rt, a, &c), RK_OK);
+    assert_int_equal(c.state, RK_FAILED);
+    assert_int_equal(c.generation, 4);
+    assert_int_equal(c.flags & RK_CONTROL_F_RESTARTING, 0);
+    assert_int_equal(rk_supervisor_restart(rt, sup), RK_OK);
+    wait_actor(rt, a, RK_ACTIVE, 5);
+    fail_and_wait(rt, a, 5);
+    assert_int_equal(info(rt, sup).recent_restarts, 1);
+    assert_int_equal(info(rt, sup).state, RK_ACTIVE);
+}
+
+/* rk_kill_tree while the children fail and their workers restart them:
+ * when it returns none runs, and none comes back. */
+static void records_kill_tree_while_restarting(void **state)
+{
+    enum { N = 4, ROUNDS = 50 };
+    fx *f = *state;
+    rk_runtime *rt = f->rt;
+    rk_actor_id sup, kids[N], order[N + 1];
+    uint32_t gen[N];
+    size_t count = 0;
+    char name[32];
+
+    if (!getenv("RK_CPU_RESTART_RECORDS"))
+        skip();
+    sup = make_sup(rt, "doomed", RK_ACTOR_NONE, RK_ONE_FOR_ONE, 32, 1000);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "doomed/%d", i);
+        kids[i] = child(rt, sup, name, RK_CHILD_PERMANENT);
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < N; i++) {
+            uint64_t v = 0;
+            rk_status st = rk_send(rt, kids[i], T_FAIL, &v, sizeof v);
+            assert_true(st == RK_OK || st == RK_EFAILED || st == RK_ESTATE || st == RK_EFULL);
+        }
+    }
+    assert_int_equal(rk_kill_tree(rt, sup, order, N + 1, &count), RK_OK);
+    assert_int_equal(count, N + 1);
+    for (int i = 0; i < N; i++) {
+        rk_actor_metrics m = metrics(rt, kids[i]);
+        assert_true(m.state == RK_TERMINATED || m.state == RK_FAILED);
+        gen[i] = m.generation;
+    }
+    rk_test_sleep_ns(50 * MS);
+    for (int i = 0; i < N; i++) {
+        rk_actor_metrics m = metrics(rt, kids[i]);
+        assert_true(m.state == RK_TERMINATED || m.state == RK_FAILED);
+        assert_int_equal(m.generation, gen[i]);
+    }
+}
+
 /* ---- inspection and bad input -------------------------------------------------------------- */
 
 static void bad_input(void **state)
@@ -977,6 +1119,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(terminate_answers_a_failure_while_draining, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_restart_without_the_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_share_one_intensity, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_kill_tree_while_restarting, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

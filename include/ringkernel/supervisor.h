@@ -47,7 +47,10 @@
  * Restarts the thread orders count against the same intensity, and a
  * failure one too many leaves the child Failed for the thread to give up
  * on, as above. Temporary children, child supervisors and children that
- * migrated are supervised by the thread alone. Supervisor ids share the type of actor ids but not
+ * migrated are supervised by the thread alone. The CPU backend keeps the
+ * same records, its workers restarting their actors, when the environment
+ * has RK_CPU_RESTART_RECORDS=1 at runtime creation (off by default: there
+ * the thread answers in microseconds anyway). Supervisor ids share the type of actor ids but not
  * their range (rk_is_supervisor); actor calls given a supervisor id answer
  * RK_ENOACTOR. The calls below may block while a lifecycle command runs
  * (each bounded by the runtime's command timeout) and must not be called

@@ -107,9 +107,10 @@ int rk__actor_restarting(rk_runtime *rt, rk__actor *a)
         return 0;
     /* The backend sets the flag before it writes Failed, and clears it
      * only after the restart wrote the next generation: read Failed twice
-     * in one generation with no flag between, the failure is final. */
+     * in one generation with no flag between, the failure is final.
+     * actor_control loads each word with acquire, so every load of the
+     * second snapshot comes after the first's. */
     ok = rt->ops->actor_control(rt, a, &c1) == RK_OK;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     ok = ok && rt->ops->actor_control(rt, a, &c2) == RK_OK;
     rk__leave(rt);
     return ok && (((c1.flags | c2.flags) & RK_CONTROL_F_RESTARTING) || c1.state != RK_FAILED ||

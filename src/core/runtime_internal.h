@@ -203,7 +203,9 @@ struct rk_backend_ops {
     /* The actor's lifecycle state now (cheap: no device round trip). */
     rk_lifecycle_state (*actor_state)(rk_runtime *rt, rk__actor *a);
 
-    /* A snapshot of the control block, inbox_head/inbox_tail included. */
+    /* A snapshot of the control block, inbox_head/inbox_tail included,
+     * each word loaded with acquire (in order: core/actor.c's
+     * rk__actor_restarting relies on it). */
     rk_status (*actor_control)(rk_runtime *rt, rk__actor *a, rk_control *out);
 
     /* Host -> actor. `hdr` is complete (validated, stamped) except seq and

@@ -12,6 +12,7 @@
 
 #include "core/runtime_internal.h"
 #include "core/parker.h"
+#include "core/supervisor_internal.h"
 
 #define RK__BATCH 32             /* messages per actor per turn */
 #define RK__SPIN_NS 20000ull     /* spin this long before parking */
@@ -45,6 +46,7 @@ struct rk__cpu_actor {
     uint32_t pause;         /* atomic: RK__RUNNING, _ASKED or _HELD (checkpoints, below) */
     rk__parker credit;      /* host senders waiting for a free inbox slot */
     uint32_t credit_waiters;/* atomic: how many; the worker wakes them only then */
+    uint32_t sup;           /* atomic: its supervisor's restart record + 1, 0 = none */
 };
 
 struct rk__cpu_worker {
@@ -61,11 +63,28 @@ struct rk__cpu_worker {
     uint32_t n_actors, cap_actors;
 };
 
+/* A restart record (below). */
+#define RK__CPU_SUPS 64u
+#define RK__CPU_SUP_HIST 32u
+
+typedef struct rk__cpu_sup {
+    pthread_mutex_t lock;
+    int state; /* RK__CPU_SUP_OFF, _ON, _GAVE_UP; the rest under lock too */
+    uint32_t max_restarts, head, n;
+    uint64_t window_ns, restarts;
+    uint64_t hist[RK__CPU_SUP_HIST]; /* rk__now_ns of the latest restarts */
+} rk__cpu_sup;
+
+enum { RK__CPU_SUP_OFF = 0, RK__CPU_SUP_ON = 1, RK__CPU_SUP_GAVE_UP = 2 };
+
 typedef struct rk__cpu {
     rk__cpu_worker *workers;
     uint32_t n_workers;
     void *host_mem;
     rk__parker host; /* host threads waiting for the host ring */
+    int records;     /* RK_CPU_RESTART_RECORDS: restart records are kept */
+    uint32_t n_sups; /* atomic: records handed out */
+    rk__cpu_sup sups[RK__CPU_SUPS];
 } rk__cpu;
 
 struct rk_ctx {
@@ -252,10 +271,20 @@ rk_status rk_reply(rk_ctx *ctx, uint32_t type, const void *payload, uint32_t len
 
 static void rk__ack(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status st);
 
-static void rk__fail(rk__cpu_actor *ca, rk_status st)
+static int rk__sup_charge(rk__cpu_sup *r);
+
+/* The actor failed: Failed, reported. Returns 1 when its restart record
+ * (with `may_restart`: not at creation) allows a restart, which the caller
+ * then makes (rk__self_restart); the control block says so
+ * (RK_CONTROL_F_RESTARTING) before it says Failed. Not while it
+ * terminates: the host wanted it stopped. */
+static int rk__fail(rk__cpu_actor *ca, rk_status st, int may_restart)
 {
     rk_runtime *rt = ca->w->rt;
+    const uint32_t sup = may_restart && !ca->terminate ? __atomic_load_n(&ca->sup, __ATOMIC_ACQUIRE) : 0;
+    const int again = sup != 0 && rk__sup_charge(&rk__cpu_of(rt)->sups[sup - 1]);
     uint64_t now;
+    rk__ctl_store32(&ca->control.flags, again ? RK_CONTROL_F_RESTARTING : 0u);
     rk_hlc_now(&rt->hlc, &now);
     rk__ctl_store32((uint32_t *)&ca->control.last_error, (uint32_t)st);
     __atomic_store_n(&ca->control.last_error_hlc, now, __ATOMIC_RELAXED);
@@ -269,6 +298,7 @@ static void rk__fail(rk__cpu_actor *ca, rk_status st)
     }
     rk__event_emit(rt, RK_EVENT_STATE, ca->a->id, ca->control.generation, ca->a->tenant, RK_FAILED);
     rk__async_error(rt, ca->a->id, ca->control.generation, st);
+    return again;
 }
 
 /* Fresh state from the initial copy, then the type's init. */
@@ -294,6 +324,25 @@ static void rk__ack(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status st)
     pthread_mutex_unlock(&w->cmd_lock);
 }
 
+/* The restart a record allowed, in place as the host's would be: next
+ * generation, fresh state, init - again while init fails and the record
+ * allows it. Then the flag goes, and the core rebinds the name. */
+static void rk__self_restart(rk__cpu_actor *ca)
+{
+    rk_status st;
+    do {
+        rk__ctl_store32(&ca->control.generation, ca->control.generation + 1);
+        rk__ctl_add(&ca->control.restarts, 1);
+        rk__set_state(ca, RK_INITIALIZING);
+        st = rk__init_state(ca);
+    } while (st != RK_OK && rk__fail(ca, st, 1));
+    if (st == RK_OK) {
+        rk__set_state(ca, RK_ACTIVE);
+        rk__ctl_store32(&ca->control.flags, 0u);
+    }
+    rk__actor_restarted(ca->w->rt, ca->a->id, ca->control.generation);
+}
+
 /* Handles one message; returns whether the actor can go on. */
 static int rk__handle(rk__cpu_actor *ca, const rk_msg *m)
 {
@@ -307,7 +356,8 @@ static int rk__handle(rk__cpu_actor *ca, const rk_msg *m)
     rk_status st = ca->a->type->handle(&ctx, ca->state, m);
     rk__ctl_add(&ca->control.msgs_in, 1);
     if (st != RK_OK) {
-        rk__fail(ca, st);
+        if (rk__fail(ca, st, 1))
+            rk__self_restart(ca);
         return 0;
     }
     return 1;
@@ -393,14 +443,16 @@ static rk_status rk__attach(rk__cpu_worker *w, rk__cpu_actor *ca)
     return RK_OK;
 }
 
-/* Dormant -> Initializing -> Active, or Failed if init fails. */
-static rk_status rk__start_actor(rk__cpu_actor *ca)
+/* Dormant -> Initializing -> Active, or Failed if init fails (after a
+ * restart, its record may restart it again). */
+static rk_status rk__start_actor(rk__cpu_actor *ca, int restart)
 {
     rk_status st;
     rk__set_state(ca, RK_INITIALIZING);
     st = rk__init_state(ca);
     if (st != RK_OK) {
-        rk__fail(ca, st);
+        if (rk__fail(ca, st, restart))
+            rk__self_restart(ca);
         return RK_EHANDLER;
     }
     rk__set_state(ca, RK_ACTIVE);
@@ -421,7 +473,7 @@ static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
     switch (cmd->ev) {
     case RK_EV_CREATE:
         st = rk__attach(w, ca);
-        *result = st == RK_OK ? rk__start_actor(ca) : st;
+        *result = st == RK_OK ? rk__start_actor(ca, 0) : st;
         if (st == RK_OK && *result != RK_OK)
             w->n_actors--; /* the host frees it after the ack */
         return 1;
@@ -440,7 +492,7 @@ static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
         }
         rk__ctl_store32(&ca->control.generation, ca->control.generation + 1);
         rk__ctl_add(&ca->control.restarts, 1);
-        *result = rk__start_actor(ca);
+        *result = rk__start_actor(ca, 1);
         return 1;
     default:
         /* A terminate stays in force even after its caller timed out (as on
@@ -651,9 +703,10 @@ static rk_status rk__cpu_actor_control(rk_runtime *rt, rk__actor *a, rk_control 
     const uint64_t *src = (const uint64_t *)&ca->control;
     uint64_t *dst = (uint64_t *)out;
     (void)rt;
-    /* Word by word with atomic loads: the worker updates it as we read. */
+    /* Word by word with atomic loads: the worker updates it as we read.
+     * Acquire: a state read comes with the flags stored before it. */
     for (size_t i = 0; i < sizeof *out / sizeof *dst; i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
     out->inbox_tail = __atomic_load_n(&ca->inbox.prod->tail, __ATOMIC_RELAXED);
     return RK_OK;
 }
@@ -726,6 +779,8 @@ static void rk__cpu_free(rk__cpu *cpu)
         free(w->actors);
     }
     rk__parker_destroy(&cpu->host);
+    for (uint32_t i = 0; i < RK__CPU_SUPS; i++)
+        pthread_mutex_destroy(&cpu->sups[i].lock);
     free(cpu->workers);
     free(cpu->host_mem);
     free(cpu);
@@ -771,6 +826,9 @@ static rk_status rk__cpu_start(rk_runtime *rt)
         free(cpu);
         return RK_ENOMEM;
     }
+    for (uint32_t i = 0; i < RK__CPU_SUPS; i++)
+        pthread_mutex_init(&cpu->sups[i].lock, NULL);
+    cpu->records = getenv("RK_CPU_RESTART_RECORDS") && strcmp(getenv("RK_CPU_RESTART_RECORDS"), "1") == 0;
     cpu->workers = calloc(n, sizeof *cpu->workers);
     cpu->host_mem = aligned_alloc(RK_RING_LINE, (bytes + RK_RING_LINE - 1) / RK_RING_LINE * RK_RING_LINE);
     if (!cpu->workers || !cpu->host_mem)
@@ -1075,6 +1133,122 @@ static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
     .retire = rk__cpu_snap_retire,
 };
 
+/* ---- restart records (runtime_internal.h: rk__restart_ops) ---------------------------
+ *
+ * Opt-in (RK_CPU_RESTART_RECORDS=1, read when the runtime starts): a
+ * one-for-one supervisor's policy kept here, so that the worker running a
+ * failed actor restarts it itself, as a CUDA block does (device.cuh,
+ * rk__gpu_sup). The supervision thread answers failures on this backend
+ * within microseconds anyway; the records let the core's side of the
+ * protocol run - and be checked under the sanitizers - where there is no
+ * GPU. */
+
+/* A restart decision (the record's lock is taken here): 1 and counted if
+ * the intensity allows it, else 0 - and the record gives up, if it was on. */
+static int rk__sup_charge(rk__cpu_sup *r)
+{
+    const uint64_t now = rk__now_ns();
+    uint32_t recent = 0;
+    int ok = 0;
+    pthread_mutex_lock(&r->lock);
+    if (r->state == RK__CPU_SUP_ON) {
+        for (uint32_t k = 0; k < r->n; k++)
+            if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
+                recent++;
+        if (recent >= r->max_restarts) {
+            r->state = RK__CPU_SUP_GAVE_UP;
+        } else {
+            if (r->n < r->max_restarts) {
+                r->hist[(r->head + r->n) % RK__CPU_SUP_HIST] = now;
+                r->n++;
+            } else {
+                r->hist[r->head] = now;
+                r->head = (r->head + 1) % RK__CPU_SUP_HIST;
+            }
+            r->restarts++;
+            ok = 1;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+static rk_status rk__cpu_sup_open(rk_runtime *rt, uint32_t max_restarts, uint64_t window_ns, uint32_t *rec)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    uint32_t i;
+    if (!cpu || !cpu->records || max_restarts > RK__CPU_SUP_HIST || window_ns == 0)
+        return RK_ENOTSUP;
+    i = __atomic_fetch_add(&cpu->n_sups, 1, __ATOMIC_RELAXED);
+    if (i >= RK__CPU_SUPS)
+        return RK_ENOTSUP;
+    pthread_mutex_lock(&cpu->sups[i].lock);
+    cpu->sups[i].max_restarts = max_restarts;
+    cpu->sups[i].window_ns = window_ns;
+    pthread_mutex_unlock(&cpu->sups[i].lock);
+    *rec = i;
+    return RK_OK;
+}
+
+static rk__cpu_sup *rk__cpu_sup_at(rk_runtime *rt, uint32_t rec)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    return cpu && rec < RK__CPU_SUPS && rec < __atomic_load_n(&cpu->n_sups, __ATOMIC_RELAXED) ? &cpu->sups[rec] : NULL;
+}
+
+static rk_status rk__cpu_sup_control(rk_runtime *rt, uint32_t rec, enum rk__restart_op op)
+{
+    rk__cpu_sup *r = rk__cpu_sup_at(rt, rec);
+    rk_status st = RK_OK;
+    if (!r)
+        return RK_EINVAL;
+    if (op == RK__RESTART_CHARGE)
+        return rk__sup_charge(r) ? RK_OK : RK_EFAILED;
+    pthread_mutex_lock(&r->lock);
+    if (op == RK__RESTART_ON) {
+        r->head = r->n = 0;
+        r->state = RK__CPU_SUP_ON;
+    } else if (op == RK__RESTART_OFF) {
+        r->state = RK__CPU_SUP_OFF;
+    } else {
+        st = RK_EINVAL;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return st;
+}
+
+static rk_status rk__cpu_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec)
+{
+    rk__cpu_actor *ca = a->backend;
+    if (!ca || (rec != RK__RESTART_NONE && !rk__cpu_sup_at(rt, rec)))
+        return RK_EINVAL;
+    __atomic_store_n(&ca->sup, rec == RK__RESTART_NONE ? 0u : rec + 1, __ATOMIC_RELEASE);
+    return RK_OK;
+}
+
+static void rk__cpu_sup_stats(rk_runtime *rt, uint32_t rec, uint64_t *restarts, uint32_t *recent)
+{
+    rk__cpu_sup *r = rk__cpu_sup_at(rt, rec);
+    const uint64_t now = rk__now_ns();
+    uint32_t n = 0;
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    for (uint32_t k = 0; k < r->n; k++)
+        if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
+            n++;
+    *restarts = r->restarts;
+    *recent = n;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static const struct rk__restart_ops rk__cpu_restart_ops = {
+    .open = rk__cpu_sup_open,
+    .control = rk__cpu_sup_control,
+    .attach = rk__cpu_sup_attach,
+    .stats = rk__cpu_sup_stats,
+};
+
 const struct rk_backend_ops rk__cpu_ops = {
     .name = "cpu",
     .start = rk__cpu_start,
@@ -1096,4 +1270,5 @@ const struct rk_backend_ops rk__cpu_ops = {
     .queue_depth = rk__cpu_queue_depth,
     .credit_wait = rk__cpu_credit_wait,
     .device_memory = NULL,
+    .restarts = &rk__cpu_restart_ops,
 };
