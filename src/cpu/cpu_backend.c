@@ -1143,19 +1143,25 @@ static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
  * protocol run - and be checked under the sanitizers - where there is no
  * GPU. */
 
+/* Restarts inside the window ending now (under the record's lock). */
+static uint32_t rk__sup_recent(const rk__cpu_sup *r, uint64_t now)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < r->n; k++)
+        if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
+            n++;
+    return n;
+}
+
 /* A restart decision (the record's lock is taken here): 1 and counted if
  * the intensity allows it, else 0 - and the record gives up, if it was on. */
 static int rk__sup_charge(rk__cpu_sup *r)
 {
     const uint64_t now = rk__now_ns();
-    uint32_t recent = 0;
     int ok = 0;
     pthread_mutex_lock(&r->lock);
     if (r->state == RK__CPU_SUP_ON) {
-        for (uint32_t k = 0; k < r->n; k++)
-            if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
-                recent++;
-        if (recent >= r->max_restarts) {
+        if (rk__sup_recent(r, now) >= r->max_restarts) {
             r->state = RK__CPU_SUP_GAVE_UP;
         } else {
             if (r->n < r->max_restarts) {
@@ -1229,16 +1235,11 @@ static rk_status rk__cpu_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec)
 static void rk__cpu_sup_stats(rk_runtime *rt, uint32_t rec, uint64_t *restarts, uint32_t *recent)
 {
     rk__cpu_sup *r = rk__cpu_sup_at(rt, rec);
-    const uint64_t now = rk__now_ns();
-    uint32_t n = 0;
     if (!r)
         return;
     pthread_mutex_lock(&r->lock);
-    for (uint32_t k = 0; k < r->n; k++)
-        if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
-            n++;
     *restarts = r->restarts;
-    *recent = n;
+    *recent = rk__sup_recent(r, rk__now_ns());
     pthread_mutex_unlock(&r->lock);
 }
 
