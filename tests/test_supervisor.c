@@ -539,6 +539,32 @@ static void window_expiry_allows_more_restarts(void **state)
     assert_int_equal(i.escalations, 0);
 }
 
+/* Once the history holds max_restarts times, each new restart replaces the
+ * oldest: restarts after an expired window still count. Two restarts, the
+ * window passes, two more: recent is 2, and one more in the window is one
+ * too many. */
+static void full_history_keeps_counting(void **state)
+{
+    fx *f = *state;
+    rk_runtime *rt = f->rt;
+    const uint64_t window = 300 * MS;
+    rk_actor_id sup = make_sup(rt, "full", RK_ACTOR_NONE, RK_ONE_FOR_ONE, 2, window);
+    rk_actor_id x = child(rt, sup, "full/x", RK_CHILD_PERMANENT);
+
+    fail_and_wait(rt, x, 1);
+    fail_and_wait(rt, x, 2);
+    rk_test_sleep_ns(window + 50 * MS);
+    assert_int_equal(info(rt, sup).recent_restarts, 0);
+    fail_and_wait(rt, x, 3);
+    fail_and_wait(rt, x, 4);
+    assert_int_equal(info(rt, sup).recent_restarts, 2);
+    assert_int_equal(info(rt, sup).restarts, 4);
+    send_type(rt, x, T_FAIL);
+    wait_sup(rt, sup, RK_FAILED, 1);
+    assert_int_equal(info(rt, sup).escalations, 1);
+    assert_int_equal(metrics(rt, x).generation, 5);
+}
+
 /* ---- restart types ------------------------------------------------------------------ */
 
 static void restart_types(void **state)
@@ -1112,6 +1138,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(root_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(init_failures_count_against_intensity, setup, teardown),
         cmocka_unit_test_setup_teardown(window_expiry_allows_more_restarts, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_history_keeps_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_types, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_tree_three_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(kill_subtree_detaches_it, setup, teardown),

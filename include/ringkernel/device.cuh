@@ -822,24 +822,14 @@ static __device__ __noinline__ void rk__gpu_sup_unlock(const rk__gpu_world *w, u
 static __device__ __noinline__ int rk__gpu_sup_charge(rk__gpu_sup *r, rk_actor_id who)
 {
     const uint64_t now = rk__gpu_clock();
-    uint32_t k, recent = 0;
     if (r->state != RK__GPU_SUP_STATE_ON)
         return 0;
-    for (k = 0; k < r->hist_n; k++)
-        if (now - r->hist[(r->hist_head + k) % RK__GPU_SUP_HIST] < r->window_ns)
-            recent++;
-    if (recent >= r->max_restarts) {
+    if (rk__restarts_within(r->hist, RK__GPU_SUP_HIST, r->hist_head, r->hist_n, r->window_ns, now) >= r->max_restarts) {
         r->culprit = who;
         r->state = RK__GPU_SUP_STATE_GAVE_UP;
         return 0;
     }
-    if (r->hist_n < r->max_restarts) {
-        r->hist[(r->hist_head + r->hist_n) % RK__GPU_SUP_HIST] = now;
-        r->hist_n++;
-    } else { /* full (max_restarts > 0 here): the oldest goes */
-        r->hist[r->hist_head] = now;
-        r->hist_head = (r->hist_head + 1) % RK__GPU_SUP_HIST;
-    }
+    rk__restart_note(r->hist, RK__GPU_SUP_HIST, r->max_restarts, &r->hist_head, &r->hist_n, now);
     r->restarts++;
     return 1;
 }

@@ -97,6 +97,33 @@ RK_HD int rk_lifecycle_runs(rk_lifecycle_state s)
     return s == RK_ACTIVE || s == RK_DRAINING;
 }
 
+/* Restart intensity (supervisor.h), internal: the times of the latest
+ * restarts kept in a ring of `size` entries, `n` of them from `head`. One
+ * piece for the host's supervisors (core/supervisor.c) and the restart
+ * records of the backends (cpu_backend.c, device.cuh). */
+
+/* How many of them fall inside the window ending `now`. */
+RK_HD uint32_t rk__restarts_within(const uint64_t *hist, uint32_t size, uint32_t head, uint32_t n, uint64_t window_ns,
+                                   uint64_t now)
+{
+    uint32_t k, count = 0;
+    for (k = 0; k < n; k++)
+        if (now - hist[(head + k) % size] < window_ns)
+            count++;
+    return count;
+}
+
+/* Records a restart at `now`, keeping the latest `keep` (1..size): when
+ * full, the newest goes after the others and the oldest leaves. */
+RK_HD void rk__restart_note(uint64_t *hist, uint32_t size, uint32_t keep, uint32_t *head, uint32_t *n, uint64_t now)
+{
+    hist[(*head + *n) % size] = now;
+    if (*n < keep)
+        (*n)++;
+    else
+        *head = (*head + 1) % size;
+}
+
 /* "Active" for RK_ACTIVE; "Unknown" outside the enum. */
 RK_API const char *rk_lifecycle_state_name(rk_lifecycle_state s);
 RK_API const char *rk_lifecycle_event_name(rk_lifecycle_event ev);

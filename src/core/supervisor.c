@@ -175,11 +175,7 @@ static uint32_t rk__node_generation(rk_runtime *rt, rk_actor_id id)
 /* Restarts inside the window ending now. */
 static uint32_t rk__recent(const rk__sup *s, uint64_t now)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < s->hist_n; i++)
-        if (now - s->history[(s->hist_head + i) % s->hist_cap] < s->window_ns)
-            n++;
-    return n;
+    return rk__restarts_within(s->history, s->hist_cap, s->hist_head, s->hist_n, s->window_ns, now);
 }
 
 /* Records a restart if the intensity allows one more; 0 when it does not
@@ -200,13 +196,7 @@ static int rk__may_restart(rk_runtime *rt, rk__sup *s)
     if (rk__recent(s, now) >= s->max_restarts)
         return 0;
     pthread_mutex_lock(&sv->tree_lock);
-    if (s->hist_n < s->hist_cap) {
-        s->history[(s->hist_head + s->hist_n) % s->hist_cap] = now;
-        s->hist_n++;
-    } else {
-        s->history[s->hist_head] = now;
-        s->hist_head = (s->hist_head + 1) % s->hist_cap;
-    }
+    rk__restart_note(s->history, s->hist_cap, s->hist_cap, &s->hist_head, &s->hist_n, now);
     s->restarts++;
     pthread_mutex_unlock(&sv->tree_lock);
     return 1;

@@ -1146,11 +1146,7 @@ static const struct rk__snapshot_ops rk__cpu_snapshot_ops = {
 /* Restarts inside the window ending now (under the record's lock). */
 static uint32_t rk__sup_recent(const rk__cpu_sup *r, uint64_t now)
 {
-    uint32_t n = 0;
-    for (uint32_t k = 0; k < r->n; k++)
-        if (now - r->hist[(r->head + k) % RK__CPU_SUP_HIST] < r->window_ns)
-            n++;
-    return n;
+    return rk__restarts_within(r->hist, RK__CPU_SUP_HIST, r->head, r->n, r->window_ns, now);
 }
 
 /* A restart decision (the record's lock is taken here): 1 and counted if
@@ -1164,13 +1160,7 @@ static int rk__sup_charge(rk__cpu_sup *r)
         if (rk__sup_recent(r, now) >= r->max_restarts) {
             r->state = RK__CPU_SUP_GAVE_UP;
         } else {
-            if (r->n < r->max_restarts) {
-                r->hist[(r->head + r->n) % RK__CPU_SUP_HIST] = now;
-                r->n++;
-            } else {
-                r->hist[r->head] = now;
-                r->head = (r->head + 1) % RK__CPU_SUP_HIST;
-            }
+            rk__restart_note(r->hist, RK__CPU_SUP_HIST, r->max_restarts, &r->head, &r->n, now);
             r->restarts++;
             ok = 1;
         }
