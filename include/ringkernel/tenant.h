@@ -86,7 +86,8 @@ typedef struct rk_tenant_stats {
     uint32_t pad_;
     uint64_t cross_lost;          /* of cross_refused, actor-to-actor sends refused on a device
                                      whose report never reached the host (its event queue was
-                                     full): counted here, for no tenant */
+                                     full) or named no actor the host knows: counted here, for
+                                     no tenant */
 } rk_tenant_stats;
 
 /* Runtime-wide isolation and quota counters. The per-tenant counters add up

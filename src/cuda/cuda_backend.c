@@ -731,6 +731,18 @@ rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_n
     }
 }
 
+/* A K2K send the device refused across tenants: counted for both, or, with
+ * no receiver to name (never expected: the device refuses only at a bound
+ * actor's door), as one whose tenants are unknown. */
+static void rk__cuda_tenant_refused(rk_runtime *rt, const rk_msg *m)
+{
+    rk__actor *dst = rk__actor_get(rt, m->dst);
+    if (dst)
+        rk__tenant_refuse_cross(rt, m, dst);
+    else
+        rk__tenant_cross_lost(rt, 1);
+}
+
 static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
 {
     uint64_t head = rk_ring_head(&b->event_ring), start = head;
@@ -744,8 +756,8 @@ static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
             rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
         else if (ev.kind == RK__GPU_EV_RESTART)
             rk__actor_restarted(rt, ev.actor, ev.generation);
-        else if (ev.kind == RK__GPU_EV_TENANT && rk__actor_get(rt, ev.msg.dst))
-            rk__tenant_refuse_cross(rt, &ev.msg, rk__actor_get(rt, ev.msg.dst));
+        else if (ev.kind == RK__GPU_EV_TENANT)
+            rk__cuda_tenant_refused(rt, &ev.msg);
     }
     if (head != start)
         rk_ring_consume(&b->event_ring, head);
