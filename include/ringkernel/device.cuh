@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 5u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 6u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -89,6 +89,18 @@ enum rk__gpu_op {
     RK__GPU_OP_DRAIN = 4, /* supervisor: publish inbox heads eagerly from now on */
     RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
     RK__GPU_OP_SUP = 6,   /* supervisor: a restart record (event = enum rk__gpu_sup_op) */
+    RK__GPU_OP_HOLD = 7,  /* a checkpoint holds the actor still (event = enum rk__gpu_hold_op) */
+};
+
+/* What RK__GPU_OP_HOLD does. Held, the block takes no message (commands
+ * yes), its K2K door is closed and its inbox heads are published, so the
+ * host can read what is queued; SKIP moves the heads to h2k_final (inbox)
+ * and `state` (K2K queue), past messages the host dead-letters or moves. */
+enum rk__gpu_hold_op {
+    RK__GPU_HOLD_ON = 1,     /* hold; the acknowledgement's value is the K2K head */
+    RK__GPU_HOLD_SKIP = 2,   /* held: skip to the given heads, stay held */
+    RK__GPU_HOLD_OFF = 3,    /* go on; an Active actor's door opens again */
+    RK__GPU_HOLD_RETIRE = 4, /* go on with the door closed: the actor is terminated next */
 };
 
 /* What RK__GPU_OP_SUP does with record cmd.type. */
@@ -474,6 +486,7 @@ typedef struct rk_dctx {
     uint64_t h2k_next_ns;   /* poll the host's inbox from then on */
     uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
     uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
+    uint32_t held;          /* a checkpoint holds it (RK__GPU_OP_HOLD): no message is taken */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -1602,7 +1615,7 @@ static __device__ __forceinline__ void rk__gpu_idle(rk_dctx *c, uint64_t now)
 static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
 {
     const rk__gpu_world *w = c->w;
-    const int runs = c->bound && rk_lifecycle_runs((rk_lifecycle_state)c->state);
+    const int runs = c->bound && !c->held && rk_lifecycle_runs((rk_lifecycle_state)c->state);
     const uint64_t now = rk__gpu_clock();
     const int poll_h2k = runs && !c->known_ready && now >= c->h2k_next_ns;
     const int k2k_busy = now - c->last_k2k_ns < 20000u;
@@ -1853,6 +1866,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         rk__gpu_send_ack(w, cmd->ticket, st, c->bound);
         return 0;
     }
+    c->held = 0;
     if (c->bound) {
         rk__gpu_gate_close(c, 1);
         c->terminating = 0;
@@ -1978,6 +1992,72 @@ static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
     rk__gpu_send_ack(w, c->cmd.ticket, RK_OK, 0);
 }
 
+/* HOLD (thread 0): a checkpoint's pause and resume. Taken between two
+ * messages, so no handler runs and no batch is half done; held, the block
+ * takes commands only, which leaves everything queued where the host can
+ * read it (core/snapshot.c, cuda_actor.c). */
+static __device__ __noinline__ void rk__gpu_hold_cmd(rk_dctx *c)
+{
+    const rk__gpu_cmd *cmd = &c->cmd;
+    const uint32_t op = cmd->event;
+    if (!c->bound || c->self != cmd->actor) {
+        rk__gpu_send_ack(c->w, cmd->ticket, RK_ENOACTOR, 0);
+        return;
+    }
+    if (op == RK__GPU_HOLD_ON) {
+        if (c->held || c->terminating) {
+            rk__gpu_send_ack(c->w, cmd->ticket, RK_ESTATE, 0);
+            return;
+        }
+        /* No K2K sender inside: the K2K tail is final while held. */
+        rk__gpu_gate_close(c, 1);
+        c->held = 1;
+        rk__gpu_flush_pub(c);
+        /* Release stores (.sys for the inbox, .gpu for the K2K queue, which
+         * the host reads by copy after our acknowledgement, released .sys):
+         * the host reads the heads, and every slot below them is ours no
+         * more. */
+        rk__gpu_publish_head(c);
+        rk__gpu_publish_k2k(c);
+        rk__gpu_flush_counters(c, rk__gpu_clock());
+        rk__gpu_send_ack(c->w, cmd->ticket, RK_OK, c->k2k_head);
+        return;
+    }
+    if (!c->held || op < RK__GPU_HOLD_SKIP || op > RK__GPU_HOLD_RETIRE) {
+        rk__gpu_send_ack(c->w, cmd->ticket, c->held ? RK_EINVAL : RK_ESTATE, 0);
+        return;
+    }
+    if (op != RK__GPU_HOLD_OFF) {
+        const uint64_t k2k_to = cmd->state, h2k_to = cmd->h2k_final;
+        const uint64_t k2k_tail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
+        if (h2k_to < c->h2k_head || h2k_to - c->h2k_head > c->inbox.capacity || k2k_to < c->k2k_head ||
+            k2k_to > k2k_tail) {
+            rk__gpu_send_ack(c->w, cmd->ticket, RK_EINVAL, 0);
+            return;
+        }
+        /* A skipped K2K slot is free for the next lap once the head moves:
+         * its sequence word must have landed first, or a late one would
+         * hide the next lap's message (spec/findings/k2k-reset-late-sequence.md).
+         * The host has read them all, so this wait is short. */
+        for (; c->k2k_head != k2k_to; c->k2k_head++)
+            while (rk__ld_acquire((const uint64_t *)rk_ring_slot(&c->k2k, c->k2k_head), RK_RING_SCOPE_DEVICE) !=
+                   c->k2k_head + 1)
+                __nanosleep(32);
+        c->h2k_head = h2k_to;
+        c->known_ready = 0;
+        rk__gpu_publish_head(c);
+        rk__gpu_publish_k2k(c);
+    }
+    if (op != RK__GPU_HOLD_SKIP) {
+        c->held = 0;
+        c->h2k_gap = 0;
+        c->h2k_next_ns = 0;
+        if (op == RK__GPU_HOLD_OFF && c->state == RK_ACTIVE)
+            rk__gpu_gate_open(c);
+    }
+    rk__gpu_send_ack(c->w, cmd->ticket, RK_OK, 0);
+}
+
 /* Executes a lifecycle command between two messages (collective). */
 template <class Types>
 static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
@@ -1991,6 +2071,8 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             rk__gpu_event_cmd(c);
         else if (c->cmd.op == RK__GPU_OP_RESET)
             rk__gpu_reset_cmd(c);
+        else if (c->cmd.op == RK__GPU_OP_HOLD)
+            rk__gpu_hold_cmd(c);
         else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
     }

@@ -17,21 +17,23 @@
  *         checkpoint holds every message whose enqueue had completed when
  *         the capture read the queue, oldest first; they are copied, not
  *         taken: the actor still handles them.
- *   CUDA  the device cannot park a block between messages, so the actor is
- *         drained instead: deactivated (Active -> Draining, its host and K2K
- *         gates closed), its block handles every message already queued,
- *         and it is captured once idle. A GPU checkpoint therefore holds the
- *         state after those messages and an empty queue. Sends to it while
- *         it is drained are refused with RK_ESTATE, as for any Draining
- *         actor: the sender knows, nothing is dropped silently.
+ *   CUDA  the actor's block is held between two messages: it closes its
+ *         K2K door, stops taking messages and publishes its queue heads;
+ *         everything queued stays where it is (the inbox in pinned host
+ *         memory, the K2K queue in device memory) and the checkpoint holds
+ *         it, inbox and K2K messages merged by their HLC stamps, oldest
+ *         first; they too are copied, not taken. A Failed actor's queue is
+ *         captured the same way. Sends to it while it is held are refused
+ *         with RK_ESTATE (host and K2K senders alike): the sender knows,
+ *         nothing is dropped silently.
  *
  * Restore puts the state in place and queues the checkpoint's messages, in
  * their order, behind what the actor has queued now (those are kept), so
  * that the restored state goes on to handle exactly what was pending when
  * it was captured. RK_ACTOR_RESTORE_REPLACE_QUEUE dead-letters what is
- * queued first (reason RK_ESTALE; on the CUDA backend the drain has already
- * handled it). Restored messages keep their header (source, correlation id,
- * HLC stamp, flags); they are re-addressed to the actor restored into.
+ * queued first (reason RK_ESTALE). Restored messages keep their header
+ * (source, correlation id, HLC stamp, flags); they are re-addressed to the
+ * actor restored into.
  *
  * Deltas. The runtime keeps, per actor, a copy of the state of its last
  * checkpoint taken or restored (the "base"), its sequence number and CRC.

@@ -589,22 +589,29 @@ void rk__cuda_actors_free(rk__cuda *b)
 
 /* ---- checkpoints (core/snapshot.c) ------------------------------------------------------
  *
- * A block cannot be parked between two messages from the host, so pausing
- * an Active or Draining actor drains it: the host gate closes, a deactivate
- * closes the K2K door (the device waits for the senders inside), and the
- * block handles what is queued until its inbox and K2K ring are empty and no
- * handler runs. From then on nothing can reach it, so its state in device
- * memory is what the last handler left. b->lock is held from pause to
- * resume: no other command reaches the block meanwhile. A Failed or
- * Terminated actor runs no handler: pausing it only closes its host gate.
+ * The pause closes the actor's host gate (host senders see RK_ESTATE until
+ * resume; the inbox tail is final) and holds its block between two
+ * messages (RK__GPU_OP_HOLD in device.cuh): the block closes its K2K door,
+ * waits for the senders inside, publishes both queue heads and from then on
+ * takes commands only. Everything queued stays where it is, and the host
+ * reads it: the inbox in pinned memory in place, the K2K queue from a copy
+ * of its device memory. A checkpoint so holds the actor's state and its
+ * queued messages, as on the CPU backend, and a Failed actor's queue too.
+ * b->lock is held from pause to resume: no other command reaches the block
+ * meanwhile. A Terminated actor has no block: pausing it only closes its
+ * gate.
  *
- * Visibility: the block publishes its inbox head with a system-scope
- * release after the handlers' state writes, and the host reads it with
- * acquire before copying the state out. Restored state is copied in before
- * anything wakes the block, and the block takes every message and command
- * with a GPU- or system-scope acquire, which also discards stale L1 lines. */
+ * Visibility: the block publishes its heads with release stores after the
+ * handlers' state writes and acknowledges the hold with a system-scope
+ * release; the host's acquire of the acknowledgement makes the state, the
+ * heads and the K2K messages (their senders left the door, which the block
+ * saw with acquire) visible to the copies that follow - except a K2K
+ * sequence word, which a sender stores after leaving: the copy is read again
+ * until every one has landed. Restored state is copied in before anything
+ * wakes the block, and the block takes every message with an acquire,
+ * which also discards stale L1 lines. */
 
-#define RK__CUDA_SNAP_REACTIVATE 1u /* resume: the pause deactivated the actor */
+#define RK__CUDA_SNAP_HELD 1u /* p->resume: the block may be held; resume lets it go */
 #define RK__CUDA_SNAP_RESUME_NS 5000000000ull
 
 static size_t rk__cuda_snap_state_size(rk_runtime *rt, rk__actor *a)
@@ -618,89 +625,96 @@ static size_t rk__cuda_snap_state_size(rk_runtime *rt, rk__actor *a)
     return a->state_size > t ? a->state_size : t;
 }
 
-static rk_status rk__cuda_snap_event(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk_lifecycle_event ev,
-                                     uint64_t deadline_ns)
+/* One RK__GPU_OP_HOLD command (enum rk__gpu_hold_op) to the actor's block. */
+static rk_status rk__cuda_hold(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, uint32_t op, uint64_t deadline_ns,
+                               uint64_t *value)
 {
     rk__gpu_cmd cmd;
     memset(&cmd, 0, sizeof cmd);
-    cmd.op = RK__GPU_OP_EVENT;
-    cmd.event = ev;
+    cmd.op = RK__GPU_OP_HOLD;
+    cmd.event = op;
     cmd.actor = a->id;
     cmd.slot = ca->slot;
-    return rk__cuda_command(rt, &cmd, deadline_ns, NULL);
+    cmd.h2k_final = ca->hold_h2k[1]; /* SKIP, RETIRE: past everything the hold found */
+    cmd.state = ca->hold_k2k[1];
+    return rk__cuda_command(rt, &cmd, deadline_ns, value);
 }
 
-/* What the host can see of the block's work: copies of device words. */
-typedef struct rk__cuda_progress {
-    uint64_t started, handled, k2k_tail, k2k_head;
-    uint32_t busy;
-} rk__cuda_progress;
-
-static rk_status rk__cuda_progress_read(rk__cuda *b, uint32_t slot, rk__cuda_progress *pr)
+/* The block's K2K queue as seen in the copy `mem`. */
+static rk_ring rk__cuda_k2k_view(const rk__cuda *b, unsigned char *mem)
 {
-    size_t ring_bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
-    unsigned char lines[2 * RK_RING_LINE];
-    rk__gpu_slot sl;
-    rk_status st;
-    st = rk__cuda_download(b, &sl, b->slots_d + (CUdeviceptr)slot * sizeof sl, sizeof sl);
-    if (st == RK_OK)
-        st = rk__cuda_download(b, lines, b->k2k_d + (CUdeviceptr)slot * ring_bytes, sizeof lines);
-    if (st != RK_OK)
-        return st;
-    pr->started = sl.started;
-    pr->handled = sl.handled;
-    pr->busy = sl.busy;
-    pr->k2k_tail = ((const rk_ring_prod *)(const void *)lines)->tail;
-    pr->k2k_head = ((const rk_ring_cons *)(const void *)(lines + RK_RING_LINE))->head;
-    return RK_OK;
+    rk_ring v;
+    memset(&v, 0, sizeof v);
+    v.prod = (rk_ring_prod *)(void *)mem;
+    v.cons = (rk_ring_cons *)(void *)(mem + RK_RING_LINE);
+    v.slots = mem + 2 * RK_RING_LINE;
+    v.capacity = b->k2k_capacity;
+    v.slot_size = b->k2k_slot_size;
+    v.mode = RK_RING_MPSC;
+    v.scope = RK_RING_SCOPE_DEVICE;
+    return v;
 }
 
-/* Waits until the block has handled everything queued for the actor and
- * runs no handler: two looks in a row that find it so with no handler
- * started in between (as the supervisor's quiescence test). */
-static rk_status rk__cuda_snap_drain(rk_runtime *rt, rk__cuda *b, rk__actor *a, rk__cuda_actor *ca,
-                                     uint64_t deadline_ns)
+/* Right after the hold's acknowledgement: notes what is queued and copies
+ * the K2K queue, until every message in it has its sequence word. */
+static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2k_head, uint64_t deadline_ns)
 {
-    rk__cuda_progress prev, cur;
     const rk_ring *in = &ca->inbox->ring;
-    uint64_t nap = 2000;
-    int quiet_before = 0;
-    memset(&prev, 0, sizeof prev);
+    const size_t bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
+    uint64_t nap = 1000;
+    /* Acquire: the block published its head with a system-scope release;
+     * the tail is final (the gate is closed and empty). */
+    ca->hold_h2k[0] = __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE);
+    ca->hold_h2k[1] = __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE);
+    if (ca->hold_h2k[1] - ca->hold_h2k[0] > in->capacity)
+        return RK_EINTERNAL;
+    ca->hold_copy = malloc(bytes);
+    if (!ca->hold_copy)
+        return RK_ENOMEM;
     for (;;) {
-        rk_status st;
-        int quiet;
-        if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
-            return RK_EDEVICE;
-        if (rk__cuda_ctl_state(b, a->id) == RK_FAILED)
-            return RK_EFAILED;
-        /* Acquire: pairs with the block's release of its inbox head, after
-         * the handlers' writes (see above). The tail is final: the gate is
-         * closed and empty. */
-        quiet = __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE) ==
-                __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE);
-        st = rk__cuda_progress_read(b, ca->slot, &cur);
+        rk_ring v = rk__cuda_k2k_view(b, ca->hold_copy);
+        const CUdeviceptr at = b->k2k_d + (CUdeviceptr)ca->slot * bytes;
+        uint64_t tail, pos;
+        /* The two index lines first: the slots only if something is queued. */
+        rk_status st = rk__cuda_download(b, ca->hold_copy, at, 2 * RK_RING_LINE);
+        if (st == RK_OK && v.prod->tail != k2k_head)
+            st = rk__cuda_download(b, ca->hold_copy, at, bytes);
         if (st != RK_OK)
             return st;
-        quiet = quiet && cur.busy == 0 && cur.started == cur.handled && cur.k2k_tail == cur.k2k_head;
-        if (quiet && quiet_before && cur.started == prev.started)
+        tail = v.prod->tail;
+        if (tail < k2k_head || tail - k2k_head > v.capacity)
+            return RK_EINTERNAL;
+        for (pos = k2k_head; pos != tail; pos++)
+            if (*(const uint64_t *)rk_ring_slot(&v, pos) != pos + 1)
+                break;
+        if (pos == tail) {
+            ca->hold_k2k[0] = k2k_head;
+            ca->hold_k2k[1] = tail;
             return RK_OK;
-        quiet_before = quiet;
-        prev = cur;
+        }
         if (rk__now_ns() >= deadline_ns)
             return RK_ETIMEDOUT;
-        rk__cuda_poll(rt, 0);
         rk__sleep_ns(nap);
-        nap = nap < 100000 ? 2 * nap : nap;
+        nap = nap < 64000 ? 2 * nap : nap;
     }
 }
 
-static rk_status rk__cuda_snap_undo(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, const rk__paused *p)
+/* Ends a hold: `op` RK__GPU_HOLD_OFF (the actor goes on) or
+ * RK__GPU_HOLD_RETIRE (past everything queued, door closed). */
+static rk_status rk__cuda_let_go(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk__paused *p, uint32_t op)
 {
-    rk__cuda *b = rt->backend_data;
     rk_status st = RK_OK;
-    if (p->resume & RK__CUDA_SNAP_REACTIVATE)
-        st = rk__cuda_snap_event(rt, a, ca, RK_EV_ACTIVATE, rk__deadline(RK__CUDA_SNAP_RESUME_NS));
-    rk__cuda_sync_gate(b, a, ca);
+    if (p->resume & RK__CUDA_SNAP_HELD) {
+        st = rk__cuda_hold(rt, a, ca, op, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
+        /* The hold itself was refused (a terminate had begun): not held. */
+        if (st == RK_ESTATE)
+            st = RK_OK;
+        p->resume &= ~RK__CUDA_SNAP_HELD;
+    }
+    free(ca->hold_copy);
+    ca->hold_copy = NULL;
+    memset(ca->hold_h2k, 0, sizeof ca->hold_h2k);
+    memset(ca->hold_k2k, 0, sizeof ca->hold_k2k);
     return st;
 }
 
@@ -708,6 +722,7 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
 {
     rk__cuda *b = rt->backend_data;
     rk__cuda_actor *ca = a->backend;
+    uint64_t k2k_head = 0;
     rk_status st;
     if (!b || !ca)
         return RK_ENOACTOR;
@@ -721,19 +736,20 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
         return st;
     }
     p->prior = (uint32_t)rk__cuda_ctl_state(b, a->id);
+    memset(ca->hold_h2k, 0, sizeof ca->hold_h2k);
+    memset(ca->hold_k2k, 0, sizeof ca->hold_k2k);
     if (ca->inbox)
         rk__gate_close(&ca->gate);
-    if (ca->slot && rk_lifecycle_runs((rk_lifecycle_state)p->prior)) {
-        if (p->prior == RK_ACTIVE) {
-            st = rk__cuda_snap_event(rt, a, ca, RK_EV_DEACTIVATE, deadline_ns);
-            /* Timed out, it may still be applied: activate either way. */
-            if (st == RK_OK || st == RK_ETIMEDOUT)
-                p->resume |= RK__CUDA_SNAP_REACTIVATE;
-        }
+    if (ca->slot && ca->inbox && p->prior != RK_TERMINATED && p->prior != RK_DORMANT) {
+        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
+        /* Timed out, the hold may still be applied: resume it either way. */
+        if (st == RK_OK || st == RK_ETIMEDOUT)
+            p->resume |= RK__CUDA_SNAP_HELD;
         if (st == RK_OK)
-            st = rk__cuda_snap_drain(rt, b, a, ca, deadline_ns);
+            st = rk__cuda_hold_look(b, ca, k2k_head, deadline_ns);
         if (st != RK_OK) {
-            (void)rk__cuda_snap_undo(rt, a, ca, p);
+            (void)rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_OFF);
+            rk__cuda_sync_gate(b, a, ca);
             rk__cuda_leave(b);
             pthread_mutex_unlock(&b->lock);
             return st;
@@ -758,46 +774,128 @@ static rk_status rk__cuda_snap_read_state(rk_runtime *rt, rk__paused *p, void *d
     return st;
 }
 
-/* The drain has handled what was queued: a GPU checkpoint has no messages.
- * (A Failed block keeps its unhandled messages, but the host cannot tell
- * where its handling stopped until it publishes its head.) */
-static rk_status rk__cuda_snap_read_msgs(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg)
+/* The payload of inbox message m: in its slot, or in the actor's
+ * by-reference arena (pinned memory; the GPU's address in m->ref). */
+static const void *rk__cuda_held_payload(const rk__cuda_actor *ca, const rk_msg *m)
 {
-    (void)rt;
-    (void)p;
-    (void)fn;
-    (void)arg;
+    const rk__cuda_byref *br = ca->byref;
+    uint64_t off;
+    if (!(m->flags & RK_MSG_F_BYREF))
+        return (const unsigned char *)m + RK_MSG_HEADER_SIZE;
+    if (!br || m->ref < br->mem.dev)
+        return NULL;
+    off = m->ref - br->mem.dev;
+    if (off > br->mem.bytes || m->len > br->mem.bytes - off)
+        return NULL;
+    return (const unsigned char *)br->mem.host + off;
+}
+
+/* Calls fn for each message the hold found, both queues merged by their
+ * clock stamps (oldest first; the inbox first on a tie). Skips the slots a
+ * refused K2K send filled with a no-op. */
+static rk_status rk__cuda_held_each(rk__cuda *b, rk__cuda_actor *ca, rk__msg_fn fn, void *arg)
+{
+    const rk_ring *in = &ca->inbox->ring;
+    rk_ring v;
+    uint64_t i = ca->hold_h2k[0], j = ca->hold_k2k[0];
+    if (!ca->hold_copy)
+        return RK_OK; /* nothing held: a Terminated actor */
+    v = rk__cuda_k2k_view(b, ca->hold_copy);
+    while (i != ca->hold_h2k[1] || j != ca->hold_k2k[1]) {
+        const rk_msg *hm = i != ca->hold_h2k[1] ? (const rk_msg *)rk_ring_slot(in, i) : NULL;
+        const rk_msg *km = j != ca->hold_k2k[1] ? (const rk_msg *)rk_ring_slot(&v, j) : NULL;
+        const rk_msg *m;
+        const void *payload;
+        rk_msg h;
+        rk_status st;
+        if (km && km->type == RK_MSG_TYPE_NOP) {
+            j++;
+            continue;
+        }
+        if (hm && hm->type == RK_MSG_TYPE_NOP) {
+            i++;
+            continue;
+        }
+        if (hm && (!km || hm->hlc <= km->hlc)) {
+            m = hm;
+            i++;
+            payload = rk__cuda_held_payload(ca, m);
+        } else {
+            m = km;
+            j++;
+            payload = (const unsigned char *)m + RK_MSG_HEADER_SIZE;
+            if (m->len > rk_msg_inline_capacity(v.slot_size))
+                payload = NULL;
+        }
+        if (!payload)
+            return RK_EINTERNAL;
+        h = *m;
+        h.seq = 0;
+        h.ref = 0; /* RK_MSG_F_BYREF stays, as it was queued */
+        st = fn(arg, &h, payload);
+        if (st != RK_OK)
+            return st;
+    }
     return RK_OK;
 }
 
-/* Whether the messages fit the inbox and, those too large for a slot, the
- * by-reference arena (whose buffers never wrap: allow one more of the
- * largest). Nothing else produces into the inbox while the gate is closed,
- * and the drain emptied it. */
-static rk_status rk__cuda_snap_room(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, const rk_msg *hdrs, size_t n)
+static rk_status rk__cuda_snap_read_msgs(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg)
 {
-    rk__cuda *b = rt->backend_data;
+    return rk__cuda_held_each(rt->backend_data, p->a->backend, fn, arg);
+}
+
+static rk_status rk__cuda_dead_letter_one(void *arg, const rk_msg *m, const void *payload)
+{
+    rk_runtime *rt = arg;
+    (void)payload;
+    rk__dead_letter(&rt->dead, m, RK_ESTALE);
+    return RK_OK;
+}
+
+/* Whether n messages fit behind what is queued (nothing, with `empty`):
+ * the inbox slots, and the by-reference arena for those too large for a
+ * slot, placed as rk__cuda_push_byref will place them (a buffer never
+ * wraps). Nothing else produces into the inbox while the gate is closed. */
+static rk_status rk__cuda_snap_room(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, const rk_msg *hdrs, size_t n,
+                                    int empty)
+{
     const rk_ring *in = &ca->inbox->ring;
     uint32_t inline_cap = rk_msg_inline_capacity(in->slot_size);
-    uint64_t depth = __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE) -
-                     __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE);
-    uint64_t bytes = 0, largest = 0;
+    uint64_t depth = empty ? 0
+                           : __atomic_load_n(&in->prod->tail, __ATOMIC_ACQUIRE) -
+                                 __atomic_load_n(&in->cons->head, __ATOMIC_ACQUIRE);
+    uint64_t size, alloc, freed;
+    uint32_t slots;
+    rk__cuda_byref *br;
     size_t i, byref = 0;
     if (n > in->capacity - depth)
         return RK_EFULL;
-    for (i = 0; i < n; i++) {
-        uint64_t need = ((uint64_t)hdrs[i].len + 15) & ~(uint64_t)15;
-        if (hdrs[i].len <= inline_cap)
-            continue;
-        byref++;
-        bytes += need;
-        largest = need > largest ? need : largest;
-    }
+    for (i = 0; i < n; i++)
+        byref += hdrs[i].len > inline_cap;
     if (byref == 0)
         return RK_OK;
-    if (bytes + largest > b->byref_bytes)
+    br = rk__cuda_byref_get(rt, a, ca);
+    if (!br)
+        return RK_ENOMEM;
+    pthread_mutex_lock(&br->lock);
+    rk__cuda_byref_reclaim(br, in);
+    size = br->mem.bytes;
+    alloc = br->alloc;
+    freed = empty ? br->alloc : br->freed;
+    slots = empty ? br->fifo_cap : br->fifo_cap - br->fifo_count;
+    pthread_mutex_unlock(&br->lock);
+    if (byref > slots)
         return RK_EFULL;
-    return rk__cuda_byref_get(rt, a, ca) ? RK_OK : RK_ENOMEM;
+    for (i = 0; i < n; i++) {
+        uint64_t need = ((uint64_t)hdrs[i].len + 15) & ~(uint64_t)15, off = alloc % size, start;
+        if (hdrs[i].len <= inline_cap)
+            continue;
+        start = alloc + (off + need > size ? size - off : 0);
+        if (need > size || start + need - freed > size)
+            return RK_EFULL;
+        alloc = start + need;
+    }
+    return RK_OK;
 }
 
 static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void *state, const rk_msg *hdrs,
@@ -806,24 +904,33 @@ static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void
     rk__cuda *b = rt->backend_data;
     rk__actor *a = p->a;
     rk__cuda_actor *ca = a->backend;
+    const int queued = ca->hold_h2k[0] != ca->hold_h2k[1] || ca->hold_k2k[0] != ca->hold_k2k[1];
     uint32_t inline_cap;
     rk_status st;
     size_t i;
-    (void)replace; /* the drain has handled what was queued */
-    if (!ca->inbox || !rk_lifecycle_runs((rk_lifecycle_state)p->prior))
+    if (!ca->inbox || !rk_lifecycle_runs((rk_lifecycle_state)p->prior) || !(p->resume & RK__CUDA_SNAP_HELD))
         return RK_ESTATE;
-    st = rk__cuda_snap_room(rt, a, ca, hdrs, n);
+    st = rk__cuda_snap_room(rt, a, ca, hdrs, n, replace && queued);
     if (st != RK_OK)
         return st;
-    if (p->state_size) {
-        st = rk__cuda_enter(b);
-        if (st != RK_OK)
-            return st;
-        st = rk__cuda_upload(b, ca->state, state, p->state_size);
-        rk__cuda_leave(b);
-        if (st != RK_OK)
-            return st;
+    st = rk__cuda_enter(b);
+    if (st != RK_OK)
+        return st;
+    if (replace && queued) {
+        /* The block skips what is queued; the host dead-letters its copies.
+         * Held still: the restored messages go in behind. */
+        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_SKIP, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
+        if (st == RK_OK) {
+            (void)rk__cuda_held_each(b, ca, rk__cuda_dead_letter_one, rt);
+            ca->hold_h2k[0] = ca->hold_h2k[1];
+            ca->hold_k2k[0] = ca->hold_k2k[1];
+        }
     }
+    if (st == RK_OK && p->state_size)
+        st = rk__cuda_upload(b, ca->state, state, p->state_size);
+    rk__cuda_leave(b);
+    if (st != RK_OK)
+        return st;
     inline_cap = rk_msg_inline_capacity(ca->inbox->ring.slot_size);
     for (i = 0; i < n && st == RK_OK; i++) {
         rk_msg hdr = hdrs[i];
@@ -843,26 +950,38 @@ static rk_status rk__cuda_snap_resume(rk_runtime *rt, rk__paused *p)
 {
     rk__cuda *b = rt->backend_data;
     rk__actor *a = p->a;
+    rk__cuda_actor *ca = a->backend;
     rk_status st = rk__cuda_enter(b);
     if (st == RK_OK) {
-        st = rk__cuda_snap_undo(rt, a, a->backend, p);
+        st = rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_OFF);
         rk__cuda_leave(b);
     } else {
-        rk__cuda_sync_gate(b, a, a->backend);
+        free(ca->hold_copy);
+        ca->hold_copy = NULL;
     }
+    rk__cuda_sync_gate(b, a, ca);
     pthread_mutex_unlock(&b->lock);
     return st;
 }
 
-/* Migration (group.h): the pause drained the actor and left both gates
- * closed; they stay closed (its senders forward from now on) and the
- * caller terminates it. Nothing is queued to drop: the drain handled it. */
+/* Migration (group.h): the caller has moved what the hold found; the block
+ * skips it and goes on with its door closed, and the host gate stays
+ * closed (its senders forward from now on) until the caller terminates it. */
 static rk_status rk__cuda_snap_retire(rk_runtime *rt, rk__paused *p)
 {
     rk__cuda *b = rt->backend_data;
-    (void)p;
+    rk__actor *a = p->a;
+    rk__cuda_actor *ca = a->backend;
+    rk_status st = rk__cuda_enter(b);
+    if (st == RK_OK) {
+        st = rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_RETIRE);
+        rk__cuda_leave(b);
+    } else {
+        free(ca->hold_copy);
+        ca->hold_copy = NULL;
+    }
     pthread_mutex_unlock(&b->lock);
-    return RK_OK;
+    return st;
 }
 
 const struct rk__snapshot_ops rk__cuda_snapshot_ops = {

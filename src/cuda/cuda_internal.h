@@ -75,6 +75,11 @@ typedef struct rk__cuda_actor {
     uint32_t type;
     uint64_t final_head, final_tail; /* inbox positions when it was unbound */
     rk__cuda_byref *byref;  /* lazily */
+    /* While a checkpoint holds the block (cuda_actor.c; under b->lock):
+     * what was queued then, [head, tail) of the inbox and of the K2K queue,
+     * and a copy of the K2K queue's memory. */
+    uint64_t hold_h2k[2], hold_k2k[2];
+    unsigned char *hold_copy;
 } rk__cuda_actor;
 
 /* A chunk of device memory handed out by bumping (states). */

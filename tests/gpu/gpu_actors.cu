@@ -62,11 +62,18 @@ static __device__ rk_status rkt_counter_init(rk_dctx *c, rkt_counter_state *s)
     return RK_OK;
 }
 
+/* WAIT keeps the block busy for the payload's timeout (rkt_wait, without a
+ * flag), so that what is sent meanwhile stays queued. */
 static __device__ rk_status rkt_counter(rk_dctx *c, rkt_counter_state *s, const rk_msg *m)
 {
     __shared__ rkt_counter_state snap;
     __syncthreads();
     if (threadIdx.x == 0) {
+        if (m->type == RKT_MSG_WAIT && m->len == sizeof(rkt_wait)) {
+            const uint64_t start = rk_dclock_ns(), ns = ((const rkt_wait *)rk_msg_payload(m))->timeout_ns;
+            while (!rk_dstopping(c) && rk_dclock_ns() - start < ns)
+                __nanosleep(1000);
+        }
         if (m->type == RKT_MSG_INC)
             s->count++;
         snap = *s;
