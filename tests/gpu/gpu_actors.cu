@@ -79,6 +79,8 @@ static __device__ rk_status rkt_counter(rk_dctx *c, rkt_counter_state *s, const 
         snap = *s;
     }
     __syncthreads();
+    if (m->type == RKT_MSG_FAIL)
+        return RK_EHANDLER;
     if (m->type == RKT_MSG_INC)
         return rkt_answer(c, m, RKT_MSG_INC, &snap.count, sizeof snap.count);
     return rkt_answer(c, m, RKT_MSG_GET, &snap, sizeof snap);

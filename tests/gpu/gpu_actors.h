@@ -14,7 +14,7 @@ extern "C" {
 /* GPU type indices in rkt_program. */
 enum {
     RKT_ECHO = 0,    /* ECHO: payload back (a checksum when it came by reference) */
-    RKT_COUNTER = 1, /* INC, GET, WAIT (busy for a while); init stamps the state */
+    RKT_COUNTER = 1, /* INC, GET, WAIT (busy for a while), FAIL; init stamps the state */
     RKT_RELAY = 2,   /* SETUP, TOKEN: K2K chain */
     RKT_FAILER = 3,  /* FAIL, FAIL_ONE: the handler returns an error; else replies */
     RKT_SLEEPER = 4, /* WAIT: holds its block until a host flag is set */

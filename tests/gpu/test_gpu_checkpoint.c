@@ -234,8 +234,26 @@ static void held_queue(void)
     while (rk_dead_letter_pop(rt, &dl, &dropped) == RK_OK)
         stale += dl.reason == RK_ESTALE && dl.hdr.dst == a;
     RKT_CHECK(stale == 3 && dropped == 0);
+
+    /* A Failed actor keeps what was queued behind the failing message; its
+     * checkpoint holds that, and a restart handles it. */
+    {
+        rkt_wait w = {0, 300000000u};
+        struct timespec ts = {0, 100000000};
+        RKT_CHECK_ST(rk_send(rt, b, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
+        nanosleep(&ts, NULL);
+        RKT_CHECK_ST(rk_send(rt, b, RKT_MSG_FAIL, NULL, 0), RK_OK);
+        RKT_CHECK_ST(rk_send(rt, b, RKT_MSG_INC, NULL, 0), RK_OK);
+        RKT_CHECK_ST(rk_send(rt, b, RKT_MSG_INC, NULL, 0), RK_OK);
+        rkt_wait_state(rt, b, RK_FAILED);
+        take(rt, b, RK_ACTOR_CHECKPOINT_FULL, &c);
+        RKT_CHECK(c.info.msg_count == 2 && state_of(&c, &t, &s).count == 6);
+        RKT_CHECK_ST(rk_restart(rt, b), RK_OK);
+        RKT_CHECK(get(rt, b).count == 2); /* fresh state, then the two INC */
+    }
     rk_runtime_destroy(rt);
-    printf("held queue: 8 queued messages (5 host, 3 K2K) checkpointed, restored elsewhere and replaced: ok\n");
+    printf("held queue: 8 queued messages (5 host, 3 K2K) checkpointed, restored elsewhere and replaced; a Failed "
+           "actor's queue too: ok\n");
 }
 
 typedef struct traffic {
