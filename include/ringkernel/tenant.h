@@ -11,7 +11,9 @@
  *     its actors) are checked when an actor is launched: RK_EQUOTA;
  *   - max_msgs_per_s limits the messages carrying the tenant (host sends to
  *     its actors, and what its actors send) with a token bucket of `burst`
- *     messages: an over-rate send is refused with RK_ERATE.
+ *     messages: an over-rate send is refused with RK_ERATE. On the CUDA
+ *     backend only the host's sends are charged so far: what actors send
+ *     from the GPU (to each other or to the host) is not limited.
  * Quota refusals are counted and reported as RK_EVENT_QUOTA events. A tenant
  * without quotas costs one load per message on the send path.
  *

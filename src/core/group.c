@@ -765,7 +765,12 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
         }
     }
     {
-        rk_status rs = dops->resume(dst, &pd);
+        /* A transfer that failed after the messages went in (the check of
+         * the copy, say) must not let the new home handle them: the old
+         * actor keeps them and runs on, so the copies there are dropped -
+         * retire ends the pause without a message taken - and undo
+         * terminates it. */
+        rk_status rs = st == RK_OK || !dops->retire ? dops->resume(dst, &pd) : dops->retire(dst, &pd);
         pthread_mutex_unlock(&dst->lock);
         st = st == RK_OK ? rs : st;
     }
