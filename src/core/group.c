@@ -744,8 +744,14 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
     } else {
         t2 = rk__now_ns(); /* the transfer alone: both ends held still */
         st = RK_ENOTSUP;
-        if (mv.n == 0 && !(flags & RK_MIGRATE_HOST_STAGED) && src->ops->group && src->ops->group->copy_state)
+        /* The state device to device where the backend can; the queued
+         * messages, if any, through the host behind it (the state first: a
+         * failed copy then leaves nothing queued at the new home). */
+        if (!(flags & RK_MIGRATE_HOST_STAGED) && src->ops->group && src->ops->group->copy_state) {
             st = src->ops->group->copy_state(src, &ps, dst, &pd, &r->path);
+            if (st == RK_OK && mv.n > 0)
+                st = dops->restore(dst, &pd, NULL, mv.hdrs, (const void *const *)mv.payloads, mv.n, 0);
+        }
         if (st == RK_ENOTSUP) {
             buf = ps.state_size ? malloc(ps.state_size) : NULL;
             st = ps.state_size && !buf ? RK_ENOMEM : sops->read_state(src, &ps, buf);

@@ -90,8 +90,9 @@ struct rk__snapshot_ops {
      * at, and returns, the first status other than RK_OK. */
     rk_status (*read_msgs)(rk_runtime *rt, rk__paused *p, rk__msg_fn fn, void *arg);
 
-    /* All or nothing: makes state[0..p->state_size) the actor's state and
-     * queues hdrs[0..n) (validated, addressed to it) with their payloads
+    /* All or nothing: makes state[0..p->state_size) the actor's state (a
+     * NULL state leaves it as it is: a migration copied it device to device)
+     * and queues hdrs[0..n) (validated, addressed to it) with their payloads
      * behind what is queued; with `replace`, what is queued is dead-lettered
      * (RK_ESTALE) first. RK_EFULL if they do not fit, RK_ENOMEM, RK_EDEVICE:
      * the state is then untouched and nothing was queued. */

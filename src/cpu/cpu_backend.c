@@ -1073,7 +1073,7 @@ static rk_status rk__cpu_snap_restore(rk_runtime *rt, rk__paused *p, const void 
         if (st != RK_OK)
             goto out;
     }
-    if (p->state_size)
+    if (p->state_size && state)
         memcpy(ca->state, state, p->state_size);
     for (i = 0; i < n; i++) {
         unsigned char *slot = rk_ring_slot(&ca->inbox, pos + i);

@@ -704,6 +704,10 @@ static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2
 static rk_status rk__cuda_let_go(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk__paused *p, uint32_t op)
 {
     rk_status st = RK_OK;
+    /* Retire drops everything queued now, messages a restore put in behind
+     * what the hold found too (the gate is closed: the tail is final). */
+    if (op == RK__GPU_HOLD_RETIRE && ca->inbox)
+        ca->hold_h2k[1] = __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE);
     if (p->resume & RK__CUDA_SNAP_HELD) {
         st = rk__cuda_hold(rt, a, ca, op, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
         /* The hold itself was refused (a terminate had begun): not held. */
@@ -926,7 +930,7 @@ static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void
             ca->hold_k2k[0] = ca->hold_k2k[1];
         }
     }
-    if (st == RK_OK && p->state_size)
+    if (st == RK_OK && p->state_size && state)
         st = rk__cuda_upload(b, ca->state, state, p->state_size);
     rk__cuda_leave(b);
     if (st != RK_OK)
