@@ -112,6 +112,9 @@ door                        |door.pml       |ltl:all_done          |            
 door.shared                 |door.pml       |ltl:all_done          |-DTEN1=1                           |pass   |
 door.reset                  |door.pml       |ltl:all_done          |-DRESET_PATH -DNM1=2 -DNCMD=1      |pass   |
 door.reset_no_wait          |door.pml       |safety                |-DRESET_PATH -DNM1=2 -DNCMD=1 -DBUG_RESET_NO_WAIT|bug|invalid end state
+door.hold                   |door.pml       |ltl:all_done          |-DHOLD                             |pass   |
+door.hold_shared            |door.pml       |ltl:all_done          |-DHOLD -DTEN1=1 -DNCMD=1           |pass   |
+door.hold_skip_no_wait      |door.pml       |safety                |-DHOLD -DTEN1=1 -DNCMD=1 -DBUG_HOLD_SKIP_NO_WAIT|bug|invalid end state
 door.leave_before_claim     |door.pml       |safety                |-DBUG_LEAVE_BEFORE_CLAIM           |bug    |G5
 door.no_wait                |door.pml       |safety                |-DBUG_NO_WAIT                      |bug    |G5
 door.term_by_seq            |door.pml       |safety                |-DBUG_TERM_BY_SEQ                  |bug    |G3

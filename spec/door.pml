@@ -1,7 +1,8 @@
 /*
  * door.pml - the CUDA backend's actor-to-actor (K2K) send through the
  * receiver's door, and the owner block's lifecycle commands racing with it
- * (include/ringkernel/device.cuh, as in the working tree of 2026-12-01).
+ * (include/ringkernel/device.cuh, as in the working tree of 2026-12-01;
+ * the checkpoint's hold as of commit 6be7508).
  *
  * Mirrors:
  *   sender       rk__gpu_k2k_put: rk__gpu_door_enter (acquire fetch-add of
@@ -30,11 +31,27 @@
  *                until the count is zero); with RESET_PATH also the failed
  *                create (rk__gpu_fail: gate closed without waiting) and
  *                rk__gpu_reset_cmd (close, wait, dead-letter every non-NOP
- *                slot up to the tail, publish the head, Dormant, unbind)
+ *                slot up to the tail, publish the head, Dormant, unbind);
+ *                with HOLD also rk__gpu_hold_cmd: HOLD_ON (refused unbound,
+ *                held or terminating; rk__gpu_gate_close with wait, `held`,
+ *                rk__gpu_publish_k2k, the acknowledgement), HOLD_SKIP and
+ *                the skip of HOLD_RETIRE (the tail loaded, acquire, and the
+ *                position checked against it; for each skipped slot an
+ *                acquire wait for its sequence word, as in the reset; the
+ *                head published), HOLD_OFF (an Active actor's door opened
+ *                again with rk__gpu_gate_open) and the end of HOLD_RETIRE
+ *                (the door left closed); held, rk__gpu_decide takes no
+ *                message
  *   host         its commands arrive between two messages, one at a time,
  *                each waiting for its acknowledgement (rk__cuda_command
  *                under b->lock); the generation of a restart is the
- *                previous one + 1 (rk__cuda_actor_command)
+ *                previous one + 1 (rk__cuda_actor_command); with HOLD,
+ *                a checkpoint (rk__cuda_snap_pause, _restore, _resume,
+ *                _retire): HOLD_ON; then, held, optionally HOLD_SKIP (a
+ *                replacing restore), then HOLD_OFF (the resume) or
+ *                HOLD_RETIRE (a migration's old home), each naming the
+ *                K2K tail the host found after the acknowledgement
+ *                (hold_k2k[1]); no other command while held (b->lock)
  *
  * Bounds (defaults): one receiver R on one block (its K2K ring: CAP = 2
  * slots) with tenant 1, Active with generation 1. Senders, each on its own
@@ -53,6 +70,14 @@
  * sequence word before it reads the slot, as the code does since the
  * finding spec/findings/k2k-reset-late-sequence.md; BUG_RESET_NO_WAIT reads
  * the slots without it, as the code did before.
+ * HOLD: NHOLD = 1 checkpoint, begun between any two of the owner's steps
+ * when no terminate has begun; its commands come one at a time, with the
+ * senders' steps and the owner's other steps between them. A skip moves
+ * the head to the tail, and the host takes (dead-letters or moves) the
+ * skipped messages. BUG_HOLD_SKIP_NO_WAIT skips without waiting for the
+ * sequence words: a late sequence store of a skipped slot can then land
+ * after the next lap's, as in the reset's finding (it needs two producers
+ * of the ring: -DTEN1=1).
  *
  * Weak memory. Promela is sequentially consistent; the orders that matter
  * are modelled as in ring_common.pml and migrate.pml:
@@ -84,7 +109,14 @@
  * the leave: every value gives a refusal; forward is always 0: migrations
  * are migrate.pml's); the host's inbox (h2k_final is taken as reached);
  * handler failures other than the failed create of RESET_PATH; more than
- * one receiver or block, shared-memory and DSMEM tiers, the bridge.
+ * one receiver or block, shared-memory and DSMEM tiers, the bridge. Of the
+ * hold: its inbox half (the h2k heads, h2k_final), the host's copy and its
+ * merge, a timed-out HOLD_ON, and the host's look itself: rk__cuda_hold_look
+ * re-reads its copy of the ring until every sequence word below the tail
+ * has landed, but a copy the host reads does not order the block's own
+ * loads, and the block takes any position up to the tail it loads, so the
+ * model checks the skip's own wait without the host's (with it, the
+ * host's wait would hide BUG_HOLD_SKIP_NO_WAIT).
  *
  * Properties:
  *   G1 no cross-tenant message is handled: a handler runs only on messages
@@ -94,9 +126,13 @@
  *      field), and a send naming a generation is told RK_OK only if that
  *      incarnation is the current one, RK_ESTALE only if it is not (at the
  *      step that writes the slot, inside the door);
- *   G3 every message is refused to its sender with a status, handled, or
- *      dead-lettered (at delivery, as stale, or by a reset): exactly one (at
- *      most one asserted as each happens; at least one once all is done);
+ *   G3 every message is refused to its sender with a status, handled,
+ *      dead-lettered (at delivery, as stale, or by a reset), or taken by the
+ *      host (skipped by a hold: the host dead-letters or moves its copy):
+ *      exactly one (at most one asserted as each happens; at least one once
+ *      all is done); and a hold's skip starts at the head the hold
+ *      acknowledged (or the previous skip reached), so the block skips
+ *      exactly the positions whose copies the host takes;
  *   G4 a NOP is never handled;
  *   G5 the tail is final once the count reads zero: from the owner's read
  *      of a zero count behind its closed door until it opens the door again,
@@ -138,9 +174,17 @@ hidden byte G1, G2, G3, G4, G5, G6, G7;
 #ifndef NCMD
 #define NCMD 2
 #endif
+#ifndef NHOLD
+#ifdef HOLD
+#define NHOLD 1
+#else
+#define NHOLD 0
+#endif
+#endif
 #define NS 2
 #define NMSG (NM0 + NM1)
 #define TEN_R 1 /* the receiver's tenant (RESET_PATH: the second actor's is 1 or 2) */
+#define F_HOST 4 /* skipped by a hold: the host dead-letters or moves its copy */
 
 /* ---- shared words ---- */
 /* rk__gpu_dir: the door word's fields, and the generation */
@@ -169,6 +213,7 @@ byte r_ten;  /* c->tenant */
 byte inc;    /* ghost: incarnation, bumped as a (re)start takes its generation */
 bool bound;
 bool terminating;
+bool held;   /* c->held: a checkpoint holds the block (HOLD) */
 byte k2k_head, k2k_pub;
 bool sealed; /* ghost: the owner read the count zero behind its closed door */
 /* what the host acknowledged last: the generation a sender can know */
@@ -498,9 +543,93 @@ inline create(t)
 }
 #endif
 
+#ifdef HOLD
+/* rk__gpu_hold_cmd, RK__GPU_HOLD_ON: refused unbound, held or terminating;
+ * else the door closed with the wait, held, the heads published (release),
+ * the acknowledgement. The host's look then reads the tail (final: the
+ * count read zero behind the closed door) as the position SKIP and RETIRE
+ * name. It also waits, in its copy, for every sequence word below the
+ * tail; that wait is not modelled (see the header). */
+inline hold_on()
+{
+    atomic {
+        if
+        :: !bound -> st = RK_ENOACTOR
+        :: bound && (held || terminating) -> st = RK_ESTATE
+        :: else -> st = RK_OK
+        fi
+    };
+    if
+    :: st == RK_OK ->
+        gate_close_wait();
+        atomic {
+            held = true;
+            cons_head = k2k_head; k2k_pub = k2k_head; /* rk__gpu_publish_k2k */
+            hold_from = k2k_head; hold_to = ring_tail
+        }
+    :: else -> skip
+    fi
+}
+
+/* rk__gpu_hold_cmd, RK__GPU_HOLD_SKIP and the skip of _RETIRE: the tail
+ * (acquire), the position checked against it, then, slot by slot, the
+ * wait for the sequence word (as rk__gpu_reset_cmd) and the head moved
+ * past the slot, whose message the host takes; the head published. */
+inline hold_skip()
+{
+    atomic {
+        PROP(G3, k2k_head == hold_from); /* the host takes what the block skips */
+        tail = ring_tail;
+        if
+        :: hold_to < k2k_head || hold_to > tail -> st = RK_EINVAL
+        :: else -> st = RK_OK
+        fi;
+        tail = 0
+    };
+    if
+    :: st == RK_OK ->
+        do
+        :: k2k_head == hold_to -> break
+        :: atomic {
+#ifndef BUG_HOLD_SKIP_NO_WAIT
+               k2k_head != hold_to && seq[k2k_head % CAP] == k2k_head + 1 ->
+#else
+               k2k_head != hold_to ->
+#endif
+               s = k2k_head % CAP;
+               PROP(G6, slot_pos[s] == k2k_head + 1); /* the host's copy of p is p's */
+               if
+               :: !slot_nop[s] -> set_fate(slot_id[s] - 1, F_HOST)
+               :: else -> skip
+               fi;
+               k2k_head++;
+               s = 0
+           }
+        od;
+        atomic { cons_head = k2k_head; k2k_pub = k2k_head; hold_from = k2k_head } /* rk__gpu_publish_k2k */
+    :: else -> skip
+    fi
+}
+
+/* rk__gpu_hold_cmd, RK__GPU_HOLD_OFF (retire false: an Active actor's door
+ * opens again) and the end of _RETIRE (the door stays closed). */
+inline hold_end(retire)
+{
+    atomic {
+        held = false;
+        if
+        :: !retire && r_state == RK_ACTIVE -> gate_open()
+        :: else -> skip
+        fi
+    }
+}
+#endif
+
 proctype owner()
 {
     byte ncmd, ev, to, st, s, id, g, tail, fails;
+    byte nhold, hold_from, hold_to; /* HOLD: the holds begun; the host's copy, [from, to) */
+    bool skipped;
 #ifdef RESET_PATH
     create(TEN_R);
     if
@@ -514,7 +643,7 @@ proctype owner()
     fi;
 #endif
     do
-    :: ncmd < NCMD && !terminating ->
+    :: ncmd < NCMD && !terminating && !held ->
         atomic {
             ncmd++;
             if
@@ -543,7 +672,7 @@ proctype owner()
            bound = false; terminating = false
        }
     :: atomic { /* rk__gpu_decide sees the sequence word; rk__gpu_k2k */
-           bound && RUNS(r_state) && seq[k2k_head % CAP] == k2k_head + 1 ->
+           bound && !held && RUNS(r_state) && seq[k2k_head % CAP] == k2k_head + 1 ->
            s = k2k_head % CAP;
            PROP(G6, slot_pos[s] == k2k_head + 1);
            id = slot_id[s] - 1;
@@ -566,7 +695,21 @@ proctype owner()
     :: atomic { /* rk__gpu_publish_k2k, at once or when idle: release */
            k2k_pub != k2k_head -> cons_head = k2k_head; k2k_pub = k2k_head
        }
-    :: ncmd == NCMD && !terminating && senders_left == 0 &&
+#ifdef HOLD
+    :: atomic { nhold < NHOLD && !held && !terminating -> nhold++ }; /* a pause */
+        hold_on();
+        st = 0
+    :: held && !skipped -> /* a replacing restore */
+        hold_skip();
+        atomic { skipped = true; st = 0 }
+    :: held -> /* the resume, or a migration's retire */
+        if
+        :: hold_end(false)
+        :: hold_skip(); hold_end(true)
+        fi;
+        atomic { skipped = false; hold_from = 0; hold_to = 0; st = 0 }
+#endif
+    :: ncmd == NCMD && nhold == NHOLD && !held && !terminating && senders_left == 0 &&
        (!bound || !RUNS(r_state) || ring_tail == k2k_head) -> break
     od;
     atomic {
