@@ -13,8 +13,9 @@
  * message that crossed members carries its sender's gid.
  *
  * Migration moves an actor to another member in three phases: quiesce (its
- * intake closes; what is queued is handled), transfer (its state, device to
- * device where the backend can), swap (the old id forwards to the new one).
+ * intake closes; on the CPU backend what is queued moves with it, on CUDA it
+ * is handled first), transfer (its state, device to device where the
+ * backend can), swap (the old id forwards to the new one).
  * Senders that use the old gid meanwhile are told RK_EFULL (try again:
  * rk_send_wait and rk_dsend_wait do) and afterwards are forwarded; no
  * message is lost or handled twice. A supervised actor keeps its supervisor
