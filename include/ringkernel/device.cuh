@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 6u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 8u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -90,6 +90,8 @@ enum rk__gpu_op {
     RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
     RK__GPU_OP_SUP = 6,   /* supervisor: a restart record (event = enum rk__gpu_sup_op) */
     RK__GPU_OP_HOLD = 7,  /* a checkpoint holds the actor still (event = enum rk__gpu_hold_op) */
+    RK__GPU_OP_RESTART = 8, /* a group restart's turn (the supervisor's own command): the block
+                               restarts its actor as a record allows (ticket 0, no acknowledgement) */
 };
 
 /* What RK__GPU_OP_HOLD does. Held, the block takes no message (commands
@@ -106,11 +108,12 @@ enum rk__gpu_hold_op {
 /* What RK__GPU_OP_SUP does with record cmd.type. */
 enum rk__gpu_sup_op {
     RK__GPU_SUP_SET = 1,    /* on, with an empty history: max_restarts = cmd.generation,
-                               window = cmd.h2k_final ns */
+                               window = cmd.h2k_final ns, strategy = cmd.tenant */
     RK__GPU_SUP_OFF = 2,    /* no more restarts (its supervisor stops its children) */
     RK__GPU_SUP_CHARGE = 3, /* the host restarts a child itself: count it, RK_OK, or RK_EFAILED
                                when that is one too many (the record then gives up) */
-    RK__GPU_SUP_ATTACH = 4, /* actor cmd.actor is supervised by record cmd.state - 1 (0: none) */
+    RK__GPU_SUP_ATTACH = 4, /* actor cmd.actor is supervised by record cmd.state - 1 (0: none);
+                               group strategies: at position cmd.generation of cmd.type children */
 };
 
 /* A lifecycle command: one 128-byte slot of the command ring. */
@@ -195,7 +198,8 @@ typedef struct rk__gpu_devflags {
     uint32_t member;         /* group.h: member index + 1, set by the host after launch; 0 = none */
     uint32_t pad2_;
     uint64_t dropped[RK__GPU_EV_KINDS]; /* of those, per kind (index kind - 1): the host accounts for them */
-    unsigned char pad1_[RK_RING_LINE - 40 - 8 * RK__GPU_EV_KINDS];
+    uint64_t sup_rounds;                /* bit i: record i asks for a group restart (rk__gpu_round) */
+    unsigned char pad1_[RK_RING_LINE - 48 - 8 * RK__GPU_EV_KINDS];
 } rk__gpu_devflags;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_devflags) == RK_RING_LINE, "devflags layout");
@@ -222,7 +226,8 @@ typedef struct rk__gpu_dir {
     uint32_t forward;    /* group.h: where sends go once the door is closed: the gid the actor
                             migrated to, RK__GPU_FWD_MOVING while it moves, 0 = nowhere (host) */
     uint32_t sup;        /* the restart record of its supervisor + 1, 0 = none (rk__gpu_sup) */
-    uint32_t pad_[2];
+    uint32_t sup_pos;    /* group strategies: its position among the record's children */
+    uint32_t pad_;
 } rk__gpu_dir;
 
 #define RK__GPU_FWD_MOVING 0xFFFFFFFDu
@@ -287,6 +292,21 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout")
  * reads (times there in host CLOCK_REALTIME ns). */
 #define RK__GPU_SUPS 64u     /* records per runtime */
 #define RK__GPU_SUP_HIST 32u /* the largest max_restarts a record can keep */
+#define RK__GPU_SUP_KIDS 32u /* the most children a group strategy's record can restart */
+
+/* A one-for-all or rest-for-one record (strategy, values of supervisor.h's
+ * rk_restart_strategy) also knows its children in start order. A failure
+ * it allows asks for a round - restart the children from position `from`
+ * on - and the supervisor block carries the round out (rk__gpu_round): it
+ * hands each child its turn (RK__GPU_OP_RESTART) in start order and waits
+ * until that child runs in its next generation, or has failed again,
+ * before the next one's turn. Each child restarts in place at its next
+ * message boundary, as after its own failure: what is queued goes to the
+ * next generation, except messages that name the old one (dead-lettered).
+ * Rounds asked for while one runs merge (the smallest `from`). */
+#define RK__GPU_STRATEGY_ONE_FOR_ONE 0u
+#define RK__GPU_STRATEGY_ONE_FOR_ALL 1u
+#define RK__GPU_STRATEGY_REST_FOR_ONE 2u
 
 enum rk__gpu_sup_state {
     RK__GPU_SUP_STATE_OFF = 0,
@@ -305,10 +325,15 @@ typedef struct rk__gpu_sup {
     uint32_t hist_n;
     uint64_t epoch;        /* + 1 per SET */
     uint64_t hist[RK__GPU_SUP_HIST];
-    unsigned char pad_[3 * RK_RING_LINE - 48 - 8 * RK__GPU_SUP_HIST];
+    uint32_t strategy;     /* RK__GPU_STRATEGY_* */
+    uint32_t n_kids;       /* group strategies: children, kids[0..n_kids) in start order */
+    uint32_t round;        /* a round is asked for: restart kids[from..n_kids) */
+    uint32_t from;
+    uint32_t kids[RK__GPU_SUP_KIDS];
+    unsigned char pad_[4 * RK_RING_LINE - 64 - 8 * RK__GPU_SUP_HIST - 4 * RK__GPU_SUP_KIDS];
 } rk__gpu_sup;
 
-RK_STATIC_ASSERT(sizeof(rk__gpu_sup) == 3 * RK_RING_LINE, "sup layout");
+RK_STATIC_ASSERT(sizeof(rk__gpu_sup) == 4 * RK_RING_LINE, "sup layout");
 
 enum rk__gpu_world_flags {
     RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
@@ -856,17 +881,29 @@ static __device__ __noinline__ void rk__gpu_failed(rk_dctx *c, rk_status st)
 {
     const rk__gpu_world *w = c->w;
     const uint32_t sup = c->terminating ? 0 : rk__gpu_ld32(&w->dir[c->self].sup);
-    int again = 0;
+    int again = 0, group = 0;
     if (sup != 0 && sup <= w->n_sups) {
-        rk__gpu_sup_lock(&w->sups[sup - 1]);
-        again = rk__gpu_sup_charge(&w->sups[sup - 1], c->self);
+        rk__gpu_sup *r = &w->sups[sup - 1];
+        rk__gpu_sup_lock(r);
+        again = rk__gpu_sup_charge(r, c->self);
+        if (again && r->strategy != RK__GPU_STRATEGY_ONE_FOR_ONE) {
+            /* Its turn comes in the round, with its siblings'. */
+            const uint32_t from = r->strategy == RK__GPU_STRATEGY_ONE_FOR_ALL ? 0u : rk__gpu_ld32(&w->dir[c->self].sup_pos);
+            r->from = r->round && r->from < from ? r->from : from;
+            r->round = 1;
+            group = 1;
+        }
         rk__gpu_sup_unlock(w, sup - 1);
+        /* After the unlock (a release): the supervisor block that sees the
+         * bit and takes the lock finds the round. */
+        if (group)
+            atomicOr((unsigned long long *)&w->dev->sup_rounds, 1ull << (sup - 1));
     }
     /* Before the Failed state (rk__gpu_fail fences before it): a host that
      * sees Failed sees whether a restart follows. */
     rk__gpu_st32_sys(&c->ctl->flags, again ? RK_CONTROL_F_RESTARTING : 0u);
     rk__gpu_fail(c, st);
-    c->restart_due = (uint32_t)again;
+    c->restart_due = (uint32_t)(again && !group);
 }
 
 /* The block's own restart of its actor, as the host's would be: next
@@ -900,6 +937,14 @@ static __device__ __noinline__ void rk__gpu_sup_cmd(const rk__gpu_world *w, cons
             rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
             return;
         }
+        if (cmd->state != 0 && cmd->type != 0 && cmd->generation < cmd->type && cmd->type <= RK__GPU_SUP_KIDS) {
+            r = &w->sups[cmd->state - 1];
+            rk__gpu_sup_lock(r);
+            r->kids[cmd->generation] = cmd->actor;
+            r->n_kids = cmd->type;
+            rk__gpu_sup_unlock(w, (uint32_t)cmd->state - 1);
+            rk__gpu_st32(&w->dir[cmd->actor].sup_pos, cmd->generation);
+        }
         rk__gpu_st32(&w->dir[cmd->actor].sup, (uint32_t)cmd->state);
         rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
         return;
@@ -914,6 +959,7 @@ static __device__ __noinline__ void rk__gpu_sup_cmd(const rk__gpu_world *w, cons
     case RK__GPU_SUP_SET:
         r->max_restarts = cmd->generation;
         r->window_ns = cmd->h2k_final;
+        r->strategy = cmd->tenant;
         r->hist_head = r->hist_n = 0;
         r->culprit = RK_ACTOR_NONE;
         r->epoch++;
@@ -1648,7 +1694,9 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
         c->action = RK__GPU_ACT_STOP;
         return;
     }
-    if (c->restart_due) {
+    /* Not while a checkpoint holds it: a group restart's turn waits for the
+     * resume (the supervisor block waits for it too). */
+    if (c->restart_due && !c->held) {
         rk__gpu_restart_cmd(c);
         c->action = RK__GPU_ACT_CMD;
         return;
@@ -2073,6 +2121,11 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             rk__gpu_reset_cmd(c);
         else if (c->cmd.op == RK__GPU_OP_HOLD)
             rk__gpu_hold_cmd(c);
+        else if (c->cmd.op == RK__GPU_OP_RESTART)
+            /* A group restart's turn: restarted next round (rk__gpu_decide),
+             * as after its own failure - unless it is gone or going. */
+            c->restart_due = c->bound && c->self == c->cmd.actor && !c->terminating &&
+                             (c->state == RK_ACTIVE || c->state == RK_DRAINING || c->state == RK_FAILED);
         else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
     }
@@ -2235,13 +2288,105 @@ static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, cons
     return 1;
 }
 
+/* The group restart the supervisor block is carrying out (see rk__gpu_sup). */
+typedef struct rk__gpu_round_state {
+    uint32_t active;
+    uint32_t rec;
+    uint32_t at, n;   /* the child whose turn it is, of kids[0..n) */
+    uint32_t posted;  /* its turn is in its mailbox: wait for its next generation */
+    uint32_t gen;     /* its generation before the turn */
+    uint64_t deadline;
+    uint32_t kids[RK__GPU_SUP_KIDS];
+} rk__gpu_round_state;
+
+#define RK__GPU_ROUND_TURN_NS 5000000000ull /* the longest wait for one child's restart */
+
+/* One step of the round, between two looks at the command ring: never
+ * waits, so that host commands go on while a child finishes a handler. */
+static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gpu_round_state *rd)
+{
+    rk__gpu_dir *d;
+    uint64_t door;
+    uint32_t state, gen;
+    if (!rd->active) {
+        const uint64_t asked = rk__ld_relaxed(&w->dev->sup_rounds, RK_RING_SCOPE_DEVICE);
+        rk__gpu_sup *r;
+        uint32_t i, k;
+        if (asked == 0)
+            return;
+        i = (uint32_t)__ffsll((long long)asked) - 1u;
+        atomicAnd((unsigned long long *)&w->dev->sup_rounds, ~(1ull << i));
+        r = &w->sups[i];
+        /* The lock's acquire: the round and the children as the failing
+         * block left them. */
+        rk__gpu_sup_lock(r);
+        if (r->round) {
+            rd->active = 1;
+            rd->rec = i;
+            rd->at = r->from;
+            rd->n = r->n_kids < RK__GPU_SUP_KIDS ? r->n_kids : RK__GPU_SUP_KIDS;
+            for (k = 0; k < rd->n; k++)
+                rd->kids[k] = r->kids[k];
+            rd->posted = 0;
+            r->round = 0;
+        }
+        rk__gpu_sup_unlock(w, i);
+        return;
+    }
+    if (rd->at >= rd->n || rd->kids[rd->at] >= w->max_actors) {
+        rd->active = rd->at < rd->n;
+        rd->at++;
+        return;
+    }
+    d = &w->dir[rd->kids[rd->at]];
+    gen = rk__gpu_ld32(&d->generation);
+    state = rk__gpu_ld32(&d->state);
+    if (!rd->posted) {
+        rk__gpu_cmd cmd;
+        door = rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE);
+        if ((door & RK__GPU_DOOR_SLOT) == 0 || rk__gpu_ld32(&d->sup) != rd->rec + 1u ||
+            !(state == RK_ACTIVE || state == RK_DRAINING || state == RK_FAILED)) {
+            /* Not bound, not this record's any more, or not restartable:
+             * its turn passes. A failed child the round was to restart is
+             * the host's again: its flag goes (after a fence, so that the
+             * host that sees it clear sees the state this look saw). */
+            if (state == RK_FAILED) {
+                asm volatile("fence.acq_rel.sys;" ::: "memory");
+                rk__gpu_st32_sys(&w->ctl[rd->kids[rd->at]].flags, 0u);
+            }
+            rd->at++;
+            return;
+        }
+        memset(&cmd, 0, sizeof cmd);
+        cmd.op = RK__GPU_OP_RESTART;
+        cmd.actor = rd->kids[rd->at];
+        cmd.slot = (uint32_t)((door & RK__GPU_DOOR_SLOT) >> RK__GPU_DOOR_SLOT_SHIFT) - 1u;
+        if (!rk__gpu_dispatch(w, &cmd))
+            return; /* its mailbox is busy: try again next step */
+        rd->posted = 1;
+        rd->gen = gen;
+        rd->deadline = rk__gpu_clock() + RK__GPU_ROUND_TURN_NS;
+        return;
+    }
+    /* Its next generation runs, or its init failed (then its own failure
+     * asks for the next round), or it stopped being restartable (a host
+     * command came first), or it takes too long: the next child's turn. */
+    if ((gen != rd->gen && (state == RK_ACTIVE || state == RK_FAILED)) || state == RK_TERMINATED ||
+        state == RK_DORMANT || rk__gpu_clock() > rd->deadline) {
+        rd->posted = 0;
+        rd->at++;
+    }
+}
+
 static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
 {
     rk_ring cmdq = w->cmd_ring;
     rk__gpu_cmd cmd;
+    rk__gpu_round_state rounds;
     uint64_t head = 0, idle_since;
     uint32_t nap = 0;
     int pending = 0;
+    rounds.active = 0;
     atomicAdd(&w->dev->started, 1u);
     while (rk__gpu_ld32(&w->dev->started) < gridDim.x)
         __nanosleep(256);
@@ -2278,6 +2423,11 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
             idle_since = rk__gpu_clock();
             nap = 0;
             continue;
+        }
+        rk__gpu_round(w, &rounds);
+        if (rounds.active) {
+            idle_since = rk__gpu_clock(); /* no nap while a round runs */
+            nap = 0;
         }
         if (rk__gpu_clock() - idle_since > 1000000u) {
             nap = nap ? (nap < 8192u ? 2u * nap : nap) : 256u;

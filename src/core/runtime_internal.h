@@ -138,13 +138,14 @@ struct rk__group_ops {
     void (*peer_dead_letter)(rk_runtime *rt, rk_shutdown_report *rep);
 };
 
-/* Restart policies applied where the actors run (supervisor.h), for
- * one-for-one supervisors: the backend restarts a failed child itself, as
- * its record allows, and marks it RK_CONTROL_F_RESTARTING meanwhile; the
- * core's supervision thread leaves such a child alone and escalates when
- * the record gives up. Optional in a backend (NULL: the thread decides
- * every restart). Calls may block on the device until the runtime's
- * command timeout. */
+/* Restart policies applied where the actors run (supervisor.h): the
+ * backend restarts a failed child itself, as its record allows, and marks
+ * it RK_CONTROL_F_RESTARTING meanwhile; the core's supervision thread
+ * leaves such a child alone and escalates when the record gives up. With a
+ * group strategy (one-for-all, rest-for-one) the backend restarts the
+ * failed child's siblings too, in start order, each in place. Optional in
+ * a backend (NULL: the thread decides every restart). Calls may block on
+ * the device until the runtime's command timeout. */
 #define RK__RESTART_NONE UINT32_MAX /* attach: no record */
 
 enum rk__restart_op {
@@ -155,14 +156,17 @@ enum rk__restart_op {
 };
 
 struct rk__restart_ops {
-    /* A record allowing max_restarts restarts per window_ns, off until
-     * RK__RESTART_ON. RK_ENOTSUP when the backend cannot keep one (all
-     * taken, or more restarts than it remembers): the core then decides. */
-    rk_status (*open)(rk_runtime *rt, uint32_t max_restarts, uint64_t window_ns, uint32_t *rec);
+    /* A record for `strategy` allowing max_restarts restarts per window_ns,
+     * off until RK__RESTART_ON. RK_ENOTSUP when the backend cannot keep one
+     * (all taken, more restarts than it remembers, a strategy it does not
+     * apply): the core then decides. */
+    rk_status (*open)(rk_runtime *rt, rk_restart_strategy strategy, uint32_t max_restarts, uint64_t window_ns,
+                      uint32_t *rec);
     rk_status (*control)(rk_runtime *rt, uint32_t rec, enum rk__restart_op op);
     /* Failures of `a` (an actor of rt) go to record rec from now on;
-     * RK__RESTART_NONE: to nobody. */
-    rk_status (*attach)(rk_runtime *rt, rk__actor *a, uint32_t rec);
+     * RK__RESTART_NONE: to nobody. A group strategy's record also learns
+     * that `a` is child `pos` of `n` in start order (a re-attach moves it). */
+    rk_status (*attach)(rk_runtime *rt, rk__actor *a, uint32_t rec, uint32_t pos, uint32_t n);
     /* Restart decisions the record has made in all, and those within its
      * window ending now. */
     void (*stats)(rk_runtime *rt, uint32_t rec, uint64_t *restarts, uint32_t *recent);

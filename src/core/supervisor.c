@@ -54,6 +54,7 @@
 #define RK__SUP_MAX_RESTARTS 65536u
 #define RK__SUP_SETTLE_NS 5000000000ull /* longest wait for a backend's restart to finish */
 #define RK__NO_INDEX UINT32_MAX
+#define RK__SUP_GROUP_MAX 32u /* children a group strategy's record restarts (device.cuh: RK__GPU_SUP_KIDS) */
 
 typedef struct rk__child {
     rk_actor_id id; /* an actor, or a supervisor */
@@ -75,8 +76,12 @@ typedef struct rk__sup {
     uint32_t hist_cap, hist_head, hist_n;
     rk__child *children; /* start order */
     uint32_t n_children, cap_children;
-    /* Its restart record in the backend (runtime_internal.h), one-for-one
-     * only: dev once opened, dev_on once set on (the kernel runs then). */
+    /* Its restart record in the backend (runtime_internal.h): dev once
+     * opened, dev_on once set on (the kernel runs then). A group strategy's
+     * record restarts all the children it knows, so it serves only while
+     * every child is a permanent or transient actor of this runtime, at most
+     * RK__SUP_GROUP_MAX of them: a child of another kind ends it for good
+     * (rk__dev_drop) and the thread decides every restart from then on. */
     int dev, dev_on;
     uint32_t dev_rec;
 } rk__sup;
@@ -202,6 +207,48 @@ static int rk__may_restart(rk_runtime *rt, rk__sup *s)
     return 1;
 }
 
+/* ---- restart records: which children they know -------------------------------- */
+
+/* Whether s's record restarts its children as a group (one-for-all,
+ * rest-for-one) rather than each alone. */
+static int rk__dev_group(const rk__sup *s)
+{
+    return s->strategy != RK_ONE_FOR_ONE;
+}
+
+/* Attaches children [from, n) of a group record at their positions (start
+ * order), each with the new count; nothing for one-for-one (its children
+ * are attached one by one as they start) or a record not on. */
+static void rk__dev_attach_from(rk_runtime *rt, rk__sup *s, uint32_t from)
+{
+    if (!s->dev_on || !rk__dev_group(s))
+        return;
+    for (uint32_t k = from; k < s->n_children; k++)
+        if (!rk_is_supervisor(s->children[k].id))
+            (void)rt->ops->restarts->attach(rt, &rt->actors[s->children[k].id], s->dev_rec, k, s->n_children);
+}
+
+/* A group record cannot serve s any more (see rk__sup.dev): off, its
+ * children detached, and the thread decides from now on, with its own
+ * count of restarts from here. */
+static void rk__dev_drop(rk_runtime *rt, rk__sup *s)
+{
+    if (!s->dev)
+        return;
+    if (s->dev_on) {
+        (void)rt->ops->restarts->control(rt, s->dev_rec, RK__RESTART_OFF);
+        for (uint32_t k = 0; k < s->n_children; k++) {
+            rk_runtime *t;
+            rk__actor *a = rk__child_actor(rt, s->children[k].id, &t);
+            if (a && t == rt)
+                (void)rt->ops->restarts->attach(rt, a, RK__RESTART_NONE, 0, 0);
+        }
+    }
+    /* Atomic: rk_supervisor_info_get reads it without op_lock. */
+    __atomic_store_n(&s->dev_on, 0, __ATOMIC_RELEASE);
+    s->dev = 0;
+}
+
 /* ---- children ---------------------------------------------------------------- */
 
 static rk_status rk__reserve_child(rk__supervision *sv, rk__sup *s)
@@ -249,13 +296,14 @@ static void rk__drop_child(rk_runtime *rt, rk__sup *s, uint32_t k)
     if (a)
         __atomic_store_n(&a->sup_parent, RK_ACTOR_NONE, __ATOMIC_RELEASE);
     if (a && t == rt && s->dev_on)
-        (void)rt->ops->restarts->attach(rt, a, RK__RESTART_NONE);
+        (void)rt->ops->restarts->attach(rt, a, RK__RESTART_NONE, 0, 0);
     pthread_mutex_lock(&sv->tree_lock);
     memmove(&s->children[k], &s->children[k + 1], (s->n_children - k - 1) * sizeof *s->children);
     s->n_children--;
     if (cs)
         cs->parent = RK_ACTOR_NONE;
     pthread_mutex_unlock(&sv->tree_lock);
+    rk__dev_attach_from(rt, s, k); /* the later ones move up */
 }
 
 /* Releases the names and subscriptions of every actor in the tree at id. */
@@ -666,6 +714,8 @@ void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk
             pthread_mutex_lock(&sv->tree_lock);
             s->children[k].id = rk__gid_ref(rt, to);
             pthread_mutex_unlock(&sv->tree_lock);
+            if (rk__dev_group(s))
+                rk__dev_drop(rt, s); /* a child elsewhere: its record cannot restart it */
             return;
         }
     }
@@ -776,17 +826,20 @@ rk_status rk_supervisor_create(rk_runtime *rt, const rk_supervisor_options *o, r
         s = rk__sup_new(o, RK_SUPERVISOR_ID_BASE + sv->n_sups);
         st = s ? RK_OK : RK_ENOMEM;
     }
-    /* One-for-one restarts touch the failed child alone: its backend may
-     * apply them where it runs (the CUDA backend: on the GPU). */
-    if (st == RK_OK && s->strategy == RK_ONE_FOR_ONE && rt->ops->restarts &&
-        rt->ops->restarts->open(rt, s->max_restarts, s->window_ns, &s->dev_rec) == RK_OK)
+    /* Its backend may apply the restarts where the actors run (the CUDA
+     * backend: on the GPU). */
+    if (st == RK_OK && rt->ops->restarts &&
+        rt->ops->restarts->open(rt, s->strategy, s->max_restarts, s->window_ns, &s->dev_rec) == RK_OK)
         s->dev = 1;
     if (st == RK_OK) {
         pthread_mutex_lock(&sv->tree_lock);
         sv->sups[sv->n_sups++] = s;
         pthread_mutex_unlock(&sv->tree_lock);
-        if (parent)
+        if (parent) {
             rk__add_child(rt, parent, s->id, o->restart);
+            if (rk__dev_group(parent))
+                rk__dev_drop(rt, parent); /* a supervisor among its children */
+        }
         *id = s->id;
         rk__event_emit(rt, RK_EVENT_STATE, s->id, s->generation, 0, RK_ACTIVE);
     }
@@ -818,8 +871,13 @@ rk_status rk_supervisor_start_child(rk_runtime *rt, rk_actor_id sup, const rk_ac
     if (st == RK_OK) {
         rk__add_child(rt, s, child, restart);
         /* A failure before this is the thread's to handle, as usual. */
-        if (restart != RK_CHILD_TEMPORARY && rk__dev_on(rt, s))
-            (void)rt->ops->restarts->attach(rt, &rt->actors[child], s->dev_rec);
+        int was_on = s->dev_on;
+        if (rk__dev_group(s) && (restart == RK_CHILD_TEMPORARY || s->n_children > RK__SUP_GROUP_MAX))
+            rk__dev_drop(rt, s);
+        else if (rk__dev_group(s) && rk__dev_on(rt, s))
+            rk__dev_attach_from(rt, s, was_on ? s->n_children - 1 : 0);
+        else if (restart != RK_CHILD_TEMPORARY && rk__dev_on(rt, s))
+            (void)rt->ops->restarts->attach(rt, &rt->actors[child], s->dev_rec, 0, 0);
         *id = child;
     }
     pthread_mutex_unlock(&sv->op_lock);

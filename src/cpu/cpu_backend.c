@@ -1169,11 +1169,13 @@ static int rk__sup_charge(rk__cpu_sup *r)
     return ok;
 }
 
-static rk_status rk__cpu_sup_open(rk_runtime *rt, uint32_t max_restarts, uint64_t window_ns, uint32_t *rec)
+static rk_status rk__cpu_sup_open(rk_runtime *rt, rk_restart_strategy strategy, uint32_t max_restarts,
+                                  uint64_t window_ns, uint32_t *rec)
 {
     rk__cpu *cpu = rk__cpu_of(rt);
     uint32_t i;
-    if (!cpu || !cpu->records || max_restarts > RK__CPU_SUP_HIST || window_ns == 0)
+    /* One-for-one only: a group restart here stays the thread's. */
+    if (!cpu || !cpu->records || strategy != RK_ONE_FOR_ONE || max_restarts > RK__CPU_SUP_HIST || window_ns == 0)
         return RK_ENOTSUP;
     i = __atomic_fetch_add(&cpu->n_sups, 1, __ATOMIC_RELAXED);
     if (i >= RK__CPU_SUPS)
@@ -1213,9 +1215,11 @@ static rk_status rk__cpu_sup_control(rk_runtime *rt, uint32_t rec, enum rk__rest
     return st;
 }
 
-static rk_status rk__cpu_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec)
+static rk_status rk__cpu_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec, uint32_t pos, uint32_t n)
 {
     rk__cpu_actor *ca = a->backend;
+    (void)pos; /* one-for-one records only */
+    (void)n;
     if (!ca || (rec != RK__RESTART_NONE && !rk__cpu_sup_at(rt, rec)))
         return RK_EINVAL;
     __atomic_store_n(&ca->sup, rec == RK__RESTART_NONE ? 0u : rec + 1, __ATOMIC_RELEASE);

@@ -161,6 +161,7 @@ typedef struct rk__cuda {
     uint32_t n_sups;
     uint32_t sup_max[RK__GPU_SUPS];
     uint64_t sup_window[RK__GPU_SUPS];
+    uint32_t sup_strategy[RK__GPU_SUPS]; /* RK__GPU_STRATEGY_* */
 
     /* groups (cuda_group.c): memory of the rings between members that this
      * device holds, freed at release; the rings into this member, for the

@@ -15,17 +15,20 @@
 
 #include "cuda/cuda_internal.h"
 
-static rk_status cuda_sup_open(rk_runtime *rt, uint32_t max_restarts, uint64_t window_ns, uint32_t *rec)
+static rk_status cuda_sup_open(rk_runtime *rt, rk_restart_strategy strategy, uint32_t max_restarts, uint64_t window_ns,
+                               uint32_t *rec)
 {
     rk__cuda *b = rt->backend_data;
     rk_status st = RK_ENOTSUP;
-    if (!b || !b->sup_mirror || max_restarts > RK__GPU_SUP_HIST || window_ns == 0)
+    if (!b || !b->sup_mirror || max_restarts > RK__GPU_SUP_HIST || window_ns == 0 ||
+        (unsigned)strategy > RK__GPU_STRATEGY_REST_FOR_ONE)
         return RK_ENOTSUP;
     pthread_mutex_lock(&b->lock);
     if (b->n_sups < RK__GPU_SUPS) {
         *rec = b->n_sups++;
         b->sup_max[*rec] = max_restarts;
         b->sup_window[*rec] = window_ns;
+        b->sup_strategy[*rec] = (uint32_t)strategy;
         st = RK_OK;
     }
     pthread_mutex_unlock(&b->lock);
@@ -61,6 +64,7 @@ static rk_status cuda_sup_control(rk_runtime *rt, uint32_t rec, enum rk__restart
         cmd.event = RK__GPU_SUP_SET;
         cmd.generation = b->sup_max[rec];
         cmd.h2k_final = b->sup_window[rec];
+        cmd.tenant = b->sup_strategy[rec];
         break;
     case RK__RESTART_OFF:
         cmd.event = RK__GPU_SUP_OFF;
@@ -75,16 +79,21 @@ static rk_status cuda_sup_control(rk_runtime *rt, uint32_t rec, enum rk__restart
     return rk__cuda_sup_command(rt, &cmd);
 }
 
-static rk_status cuda_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec)
+static rk_status cuda_sup_attach(rk_runtime *rt, rk__actor *a, uint32_t rec, uint32_t pos, uint32_t n)
 {
     rk__cuda *b = rt->backend_data;
     rk__gpu_cmd cmd;
-    if (!b || a->id >= b->max_actors || (rec != RK__RESTART_NONE && rec >= b->n_sups))
+    if (!b || a->id >= b->max_actors || (rec != RK__RESTART_NONE && rec >= b->n_sups) || n > RK__GPU_SUP_KIDS ||
+        (n && pos >= n))
         return RK_EINVAL;
     memset(&cmd, 0, sizeof cmd);
     cmd.event = RK__GPU_SUP_ATTACH;
     cmd.actor = a->id;
     cmd.state = rec == RK__RESTART_NONE ? 0 : (uint64_t)rec + 1;
+    if (rec != RK__RESTART_NONE && b->sup_strategy[rec] != RK__GPU_STRATEGY_ONE_FOR_ONE) {
+        cmd.generation = pos; /* its place among n children, in start order */
+        cmd.type = n;
+    }
     return rk__cuda_sup_command(rt, &cmd);
 }
 

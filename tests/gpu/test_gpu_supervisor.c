@@ -1,12 +1,14 @@
-/* Supervisor trees over GPU actors. A one-for-one supervisor's policy is a
- * restart record on the device: the failed actor's own block restarts it
- * in the running kernel (no relaunch, no host), the host learns the new
+/* Supervisor trees over GPU actors. A supervisor's policy is a restart
+ * record on the device: the failed actor's own block restarts it in the
+ * running kernel (no relaunch, no host), the host learns the new
  * generation (name, RK_EVENT_RESTART), and restarts the host orders count
- * against the same record. A restart storm trips the window and the root
- * gives up with an asynchronous error; siblings keep serving; kill_tree
- * stops children that are being restarted. Other strategies restart from
- * the supervision thread, which learns of a failure through the backend's
- * error polling. */
+ * against the same record. One-for-all and rest-for-one records restart
+ * the siblings too, in start order, through the supervisor block; a
+ * temporary child hands the supervisor back to the supervision thread. A
+ * restart storm trips the window and the root gives up with an
+ * asynchronous error; siblings keep serving; kill_tree stops children that
+ * are being restarted. The supervision thread, which learns of a failure
+ * through the backend's error polling, is timed against the records. */
 #include <stdlib.h>
 
 #include "gpu_test.h"
@@ -164,9 +166,10 @@ static uint64_t time_restarts(rk_runtime *rt, rk_actor_id f, uint32_t n, uint64_
 }
 
 /* The block restarts its actor itself: the failure is answered in
- * microseconds, where the supervision thread (one-for-all, same single
- * child) first has to poll the device's errors. Both are timed from the
- * host's send of the failing message to the next generation running. */
+ * microseconds, where the supervision thread (a supervisor with more
+ * restarts per window than a record keeps, same single child) first has to
+ * poll the device's errors. Both are timed from the host's send of the
+ * failing message to the next generation running. */
 static void device_restarts(void)
 {
     rk_runtime *rt = rkt_runtime(8);
@@ -180,7 +183,7 @@ static void device_restarts(void)
     const uint32_t n_dev = (uint32_t)rkt_env("RKT_RESTARTS", 200), n_host = 20;
     /* a 1 us window: restarts never pile up in it */
     rk_actor_id sd = start_sup(rt, "on-gpu", RK_ONE_FOR_ONE, 2, 1000);
-    rk_actor_id sh = start_sup(rt, "on-host", RK_ONE_FOR_ALL, 2, 1000);
+    rk_actor_id sh = start_sup(rt, "on-host", RK_ONE_FOR_ONE, 33, 1000); /* 33: no record keeps it */
     rk_actor_id fd = start_child(rt, sd, "fast/failer", RKT_FAILER);
     rk_actor_id fh = start_child(rt, sh, "slow/failer", RKT_FAILER);
     int seen = 0;
@@ -288,6 +291,118 @@ static void kill_tree_while_restarting(void)
     printf("kill_tree stops children its record is restarting: ok\n");
 }
 
+/* Fails child k of sup's n children (kids) and waits until the children
+ * from `from` on run in their next generation; returns the time from the
+ * failing send until the last of them runs. */
+static uint64_t group_round(rk_runtime *rt, const rk_actor_id *kids, int n, int k, int from)
+{
+    uint32_t gen[32];
+    uint64_t t0, end;
+    int done;
+    for (int i = 0; i < n; i++)
+        gen[i] = control(rt, kids[i]).generation;
+    t0 = rk_test_now_ns();
+    end = t0 + 10 * RKT_SEC;
+    RKT_CHECK_ST(rk_send(rt, kids[k], RKT_MSG_FAIL, NULL, 0), RK_OK);
+    do {
+        done = 1;
+        for (int i = from; i < n && done; i++) {
+            rk_control c = control(rt, kids[i]);
+            done = c.state == RK_ACTIVE && c.generation == gen[i] + 1;
+        }
+    } while (!done && rk_test_now_ns() < end);
+    t0 = rk_test_now_ns() - t0;
+    RKT_CHECK(done);
+    for (int i = 0; i < from; i++)
+        RKT_CHECK(control(rt, kids[i]).generation == gen[i]); /* before the failed one: untouched */
+    return t0;
+}
+
+/* One-for-all and rest-for-one on the GPU: a failure restarts the failed
+ * child's siblings too - all of them, or those started after it - on the
+ * device, each in place; timed against the supervision thread doing the
+ * same (a supervisor whose restarts no record keeps). */
+static void group_restarts(void)
+{
+    enum { N = 4, ROUNDS = 20 };
+    rk_runtime *rt = rkt_runtime(32);
+    rk_actor_id all = start_sup(rt, "all", RK_ONE_FOR_ALL, 2 * ROUNDS, 60 * RKT_SEC);
+    rk_actor_id rest = start_sup(rt, "rest", RK_REST_FOR_ONE, 4, 60 * RKT_SEC);
+    rk_actor_id slow = start_sup(rt, "slow", RK_ONE_FOR_ALL, 33, 60 * RKT_SEC);
+    rk_actor_id a[N], r[N], h[N];
+    uint64_t dev[ROUNDS], host[ROUNDS / 4], end;
+    rk_supervisor_info info;
+    rk_registry_entry ent;
+    size_t total;
+    char name[32];
+
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "all/%d", i);
+        a[i] = start_child(rt, all, name, RKT_FAILER);
+        snprintf(name, sizeof name, "rest/%d", i);
+        r[i] = start_child(rt, rest, name, RKT_FAILER);
+        snprintf(name, sizeof name, "slow/%d", i);
+        h[i] = start_child(rt, slow, name, RKT_FAILER);
+    }
+    for (int i = 0; i < ROUNDS; i++)
+        dev[i] = group_round(rt, a, N, i % N, 0);
+    for (int i = 0; i < ROUNDS / 4; i++)
+        host[i] = group_round(rt, h, N, i % N, 0);
+    RKT_CHECK_ST(rk_supervisor_info_get(rt, all, &info), RK_OK);
+    RKT_CHECK(info.state == RK_ACTIVE && info.restarts == ROUNDS && info.escalations == 0);
+    for (int i = 0; i < N; i++) {
+        RKT_CHECK(echo(rt, a[i], 10 + i) == 10 + (uint64_t)i); /* all serve */
+        RKT_CHECK((control(rt, a[i]).flags & RK_CONTROL_F_RESTARTING) == 0);
+    }
+    /* The host hears of every restart: names follow the generations. */
+    end = rk_test_now_ns() + 5 * RKT_SEC;
+    do
+        RKT_CHECK(rk_lookup_all(rt, "all/3", &ent, 1, &total) == RK_OK && total == 1);
+    while (ent.generation != 1 + ROUNDS && rk_test_now_ns() < end);
+    RKT_CHECK(ent.actor == a[3] && ent.generation == 1 + ROUNDS);
+
+    /* Rest-for-one: the failed child and those after it. */
+    group_round(rt, r, N, 2, 2);
+    group_round(rt, r, N, 0, 0);
+    group_round(rt, r, N, 3, 3);
+    group_round(rt, r, N, 1, 1);
+    RKT_CHECK(control(rt, r[0]).generation == 2 && control(rt, r[1]).generation == 3 &&
+              control(rt, r[2]).generation == 4 && control(rt, r[3]).generation == 5);
+    /* The fifth failure in the window: the record gives up, the thread
+     * stops the children and the supervisor fails. */
+    RKT_CHECK_ST(rk_send(rt, r[3], RKT_MSG_FAIL, NULL, 0), RK_OK);
+    end = rk_test_now_ns() + 10 * RKT_SEC;
+    do {
+        RKT_CHECK_ST(rk_supervisor_info_get(rt, rest, &info), RK_OK);
+        rk_test_sleep_ns(RKT_MS);
+    } while (info.state != RK_FAILED && rk_test_now_ns() < end);
+    RKT_CHECK(info.state == RK_FAILED && info.escalations == 1 && info.restarts == 4);
+    for (int i = 0; i < N; i++) {
+        rk_control c = control(rt, r[i]);
+        RKT_CHECK(c.state == RK_TERMINATED || c.state == RK_FAILED);
+    }
+
+    /* A temporary child: the record cannot restart the group any more; the
+     * supervision thread does, as before. */
+    {
+        rk_actor_options o;
+        rk_actor_id tmp;
+        rk_actor_options_init(&o);
+        o.name = "all/tmp";
+        o.type = &rkt_types[RKT_ECHO];
+        RKT_CHECK_ST(rk_supervisor_start_child(rt, all, &o, RK_CHILD_TEMPORARY, &tmp), RK_OK);
+        group_round(rt, a, N, 1, 0);
+        RKT_CHECK(control(rt, tmp).state == RK_TERMINATED); /* a temporary child is not restarted */
+    }
+    qsort(dev, ROUNDS, sizeof *dev, cmp_u64);
+    qsort(host, ROUNDS / 4, sizeof *host, cmp_u64);
+    rk_runtime_destroy(rt);
+    printf("one-for-all of %d children, failing send to all running again: restart record on the GPU median "
+           "%.1f us (%d); supervision thread median %.1f us (%d); rest-for-one restarts the rest; a temporary "
+           "child hands the group to the thread: ok\n",
+           N, dev[ROUNDS / 2] / 1e3, ROUNDS, host[ROUNDS / 8] / 1e3, ROUNDS / 4);
+}
+
 int main(void)
 {
     one_for_one_restarts();
@@ -295,5 +410,6 @@ int main(void)
     device_restarts();
     shared_intensity();
     kill_tree_while_restarting();
+    group_restarts();
     return 0;
 }
