@@ -134,6 +134,21 @@ restart.one_snapshot        |restart.pml    |safety                |-DKILL=0 -DB
 restart.host_no_charge      |restart.pml    |safety                |-DKILL=0 -DBUG_HOST_NO_CHARGE    |bug    |X2
 restart.kill_no_off         |restart.pml    |safety                |-DBUG_KILL_NO_OFF                |bug    |X3
 restart.kill_no_wait        |restart.pml    |safety                |-DBUG_KILL_NO_WAIT               |bug    |X3
+round                       |round.pml      |safety                |                                 |pass   |
+round.all3                  |round.pml      |safety                |-DNK=3                           |pass   |
+round.rest3                 |round.pml      |safety                |-DNK=3 -DSTRAT=2                 |pass   |
+round.kill                  |round.pml      |safety                |-DNK=3 -DKILL=1                  |pass   |
+round.kill_rest3            |round.pml      |safety                |-DNK=3 -DSTRAT=2 -DKILL=1        |pass   |
+round.detach                |round.pml      |safety                |-DNK=3 -DSTRAT=2 -DDETACH=1      |pass   |
+round.turn_order            |round.pml      |safety                |-DBUG_GEN_BEFORE_STATE           |finding|Q2
+round.restart_final         |round.pml      |safety                |-DKILL=1 -DBUG_RESTART_FINAL     |finding|Q5
+round.detach_stuck_flag     |round.pml      |safety                |-DDETACH=1 -DBUG_FLAG_AFTER_UNLOCK|finding|Q3
+round.bit_before_lock       |round.pml      |safety                |-DBUG_BIT_BEFORE_LOCK            |bug    |Q4
+round.clear_bit_late        |round.pml      |safety                |-DBUG_CLEAR_BIT_LATE             |bug    |Q4
+round.no_turn_wait          |round.pml      |safety                |-DBUG_NO_TURN_WAIT               |bug    |Q2
+round.no_flag_clear         |round.pml      |safety                |-DDETACH=1 -DBUG_NO_FLAG_CLEAR   |bug    |Q3
+round.merge_stale_from      |round.pml      |safety                |-DSTRAT=2 -DBUG_MERGE_STALE_FROM |bug    |Q1
+round.merge_latest          |round.pml      |safety                |-DSTRAT=2 -DBUG_MERGE_LATEST     |bug    |Q1
 EOF
 }
 

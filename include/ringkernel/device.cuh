@@ -893,15 +893,22 @@ static __device__ __noinline__ void rk__gpu_failed(rk_dctx *c, rk_status st)
             r->round = 1;
             group = 1;
         }
+        /* The flag before the unlock (which fences .sys, then releases): a
+         * supervisor block that takes the round, or passes this actor's
+         * turn, sees it and can clear it; stored after, it could stay set
+         * with nobody left to restart the actor
+         * (spec/findings/round-detach-stuck-flag.md). */
+        rk__gpu_st32_sys(&c->ctl->flags, again ? RK_CONTROL_F_RESTARTING : 0u);
         rk__gpu_sup_unlock(w, sup - 1);
         /* After the unlock (a release): the supervisor block that sees the
          * bit and takes the lock finds the round. */
         if (group)
             atomicOr((unsigned long long *)&w->dev->sup_rounds, 1ull << (sup - 1));
+    } else {
+        rk__gpu_st32_sys(&c->ctl->flags, 0u);
     }
-    /* Before the Failed state (rk__gpu_fail fences before it): a host that
-     * sees Failed sees whether a restart follows. */
-    rk__gpu_st32_sys(&c->ctl->flags, again ? RK_CONTROL_F_RESTARTING : 0u);
+    /* The flag before the Failed state (rk__gpu_fail fences before it): a
+     * host that sees Failed sees whether a restart follows. */
     rk__gpu_fail(c, st);
     c->restart_due = (uint32_t)(again && !group);
 }
@@ -1949,8 +1956,12 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     c->astate = (void *)(uintptr_t)cmd->state;
     c->init = (const void *)(uintptr_t)cmd->init;
     c->state_size = cmd->state_size;
-    rk__gpu_st32(&d->generation, c->generation);
     rk__gpu_set_state(c, RK_INITIALIZING, 0);
+    /* The generation after the state, with release: a supervisor block that
+     * reads this generation with acquire (rk__gpu_round) then reads
+     * Initializing or later, never the previous generation's state - which
+     * it would take for this restart done (spec/findings/round-turn-order.md). */
+    asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&d->generation), "r"(c->generation) : "memory");
     rk__gpu_gate_open(c);
     return 1;
 }
@@ -2125,7 +2136,11 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             /* A group restart's turn: restarted next round (rk__gpu_decide),
              * as after its own failure - unless it is gone or going. */
             c->restart_due = c->bound && c->self == c->cmd.actor && !c->terminating &&
-                             (c->state == RK_ACTIVE || c->state == RK_DRAINING || c->state == RK_FAILED);
+                             (c->state == RK_ACTIVE || c->state == RK_DRAINING ||
+                              /* Failed: only a failure the record took, not the host's
+                                 (spec/findings/round-restarts-final-failure.md) */
+                              (c->state == RK_FAILED &&
+                               (rk__gpu_ld32_sys(&c->ctl->flags) & RK_CONTROL_F_RESTARTING) != 0));
         else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
     }
@@ -2307,7 +2322,8 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
 {
     rk__gpu_dir *d;
     uint64_t door;
-    uint32_t state, gen;
+    uint32_t state, gen, flags;
+    int final;
     if (!rd->active) {
         const uint64_t asked = rk__ld_relaxed(&w->dev->sup_rounds, RK_RING_SCOPE_DEVICE);
         rk__gpu_sup *r;
@@ -2339,18 +2355,27 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
         return;
     }
     d = &w->dir[rd->kids[rd->at]];
-    gen = rk__gpu_ld32(&d->generation);
+    /* The generation first, with acquire: pairs with the release that
+     * stores it after Initializing (rk__gpu_bind_begin), so a new generation
+     * is never read with the old state (spec/findings/round-turn-order.md). */
+    gen = rk__gpu_ld32_acquire(&d->generation);
     state = rk__gpu_ld32(&d->state);
+    flags = rk__gpu_ld32_sys(&w->ctl[rd->kids[rd->at]].flags);
+    /* Failed without the flag: its failure is the host's, not the round's
+     * (the record gave up or was off, or it failed while terminating;
+     * spec/findings/round-restarts-final-failure.md). */
+    final = state == RK_FAILED && !(flags & RK_CONTROL_F_RESTARTING);
     if (!rd->posted) {
         rk__gpu_cmd cmd;
         door = rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE);
-        if ((door & RK__GPU_DOOR_SLOT) == 0 || rk__gpu_ld32(&d->sup) != rd->rec + 1u ||
+        if ((door & RK__GPU_DOOR_SLOT) == 0 || rk__gpu_ld32(&d->sup) != rd->rec + 1u || final ||
             !(state == RK_ACTIVE || state == RK_DRAINING || state == RK_FAILED)) {
-            /* Not bound, not this record's any more, or not restartable:
-             * its turn passes. A failed child the round was to restart is
-             * the host's again: its flag goes (after a fence, so that the
-             * host that sees it clear sees the state this look saw). */
-            if (state == RK_FAILED) {
+            /* Not bound, not this record's any more, not restartable, or
+             * not the round's: its turn passes. A flag it has goes (after a
+             * fence, so that the host that sees it clear sees the state this
+             * look saw): nobody else would clear it
+             * (spec/findings/round-detach-stuck-flag.md). */
+            if (flags & RK_CONTROL_F_RESTARTING) {
                 asm volatile("fence.acq_rel.sys;" ::: "memory");
                 rk__gpu_st32_sys(&w->ctl[rd->kids[rd->at]].flags, 0u);
             }
@@ -2370,9 +2395,10 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
     }
     /* Its next generation runs, or its init failed (then its own failure
      * asks for the next round), or it stopped being restartable (a host
-     * command came first), or it takes too long: the next child's turn. */
+     * command came first), or it declined (its failure became the host's),
+     * or it takes too long: the next child's turn. */
     if ((gen != rd->gen && (state == RK_ACTIVE || state == RK_FAILED)) || state == RK_TERMINATED ||
-        state == RK_DORMANT || rk__gpu_clock() > rd->deadline) {
+        state == RK_DORMANT || (final && gen == rd->gen) || rk__gpu_clock() > rd->deadline) {
         rd->posted = 0;
         rd->at++;
     }
