@@ -751,6 +751,11 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
             p->resume |= RK__CUDA_SNAP_HELD;
         if (st == RK_OK)
             st = rk__cuda_hold_look(b, ca, k2k_head, deadline_ns);
+        /* The state as the hold found it (the acknowledgement's acquire
+         * makes it current): a handler may have failed before the block
+         * took the hold, and a Failed actor takes no restore. */
+        if (st == RK_OK)
+            p->prior = (uint32_t)rk__cuda_ctl_state(b, a->id);
         if (st != RK_OK) {
             (void)rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_OFF);
             rk__cuda_sync_gate(b, a, ca);
@@ -799,11 +804,12 @@ static const void *rk__cuda_held_payload(const rk__cuda_actor *ca, const rk_msg 
  * refused K2K send filled with a no-op. */
 static rk_status rk__cuda_held_each(rk__cuda *b, rk__cuda_actor *ca, rk__msg_fn fn, void *arg)
 {
-    const rk_ring *in = &ca->inbox->ring;
+    const rk_ring *in;
     rk_ring v;
     uint64_t i = ca->hold_h2k[0], j = ca->hold_k2k[0];
-    if (!ca->hold_copy)
+    if (!ca->hold_copy || !ca->inbox)
         return RK_OK; /* nothing held: a Terminated actor */
+    in = &ca->inbox->ring;
     v = rk__cuda_k2k_view(b, ca->hold_copy);
     while (i != ca->hold_h2k[1] || j != ca->hold_k2k[1]) {
         const rk_msg *hm = i != ca->hold_h2k[1] ? (const rk_msg *)rk_ring_slot(in, i) : NULL;
@@ -920,18 +926,21 @@ static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void
     st = rk__cuda_enter(b);
     if (st != RK_OK)
         return st;
-    if (replace && queued) {
+    /* The state first: an upload that fails leaves everything as it was. */
+    if (p->state_size && state)
+        st = rk__cuda_upload(b, ca->state, state, p->state_size);
+    if (st == RK_OK && replace && queued) {
         /* The block skips what is queued; the host dead-letters its copies.
-         * Held still: the restored messages go in behind. */
+         * Held still: the restored messages go in behind. A skip that timed
+         * out may still be applied: its messages are dead-lettered all the
+         * same (never lost without a trace), and the restore fails. */
         st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_SKIP, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
-        if (st == RK_OK) {
+        if (st == RK_OK || st == RK_ETIMEDOUT) {
             (void)rk__cuda_held_each(b, ca, rk__cuda_dead_letter_one, rt);
             ca->hold_h2k[0] = ca->hold_h2k[1];
             ca->hold_k2k[0] = ca->hold_k2k[1];
         }
     }
-    if (st == RK_OK && p->state_size && state)
-        st = rk__cuda_upload(b, ca->state, state, p->state_size);
     rk__cuda_leave(b);
     if (st != RK_OK)
         return st;
