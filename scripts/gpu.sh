@@ -168,7 +168,7 @@ sanitize() {
     (
         # The pool: memory the kernel uses is allocated before it starts (the
         # sanitizer only knows the allocations a kernel was launched with).
-        export RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_STRESS_HOPS=50 RK_GROUP_MIGRATIONS=2 RK_GROUP_STATE_MB=1 RK_GROUP_LOAD_ROUNDS=2 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000 RKT_RESTARTS=20
+        export RKT_UNDER_TOOL=1 RK_STRESS_MESSAGES=2000 RK_STRESS_CYCLES=20 RK_STRESS_HOPS=50 RK_GROUP_MIGRATIONS=2 RK_GROUP_STATE_MB=1 RK_GROUP_LOAD_ROUNDS=2 RK_SKIP_FAULT_LOOP=1 RK_CUDA_START_TIMEOUT_MS=120000 RKT_RESTARTS=20
         export RK_CUDA_PINNED_POOL=268435456 RK_CUDA_STATE_ARENA=67108864
         for t in "$@"; do
             for tool in memcheck racecheck; do

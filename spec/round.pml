@@ -16,7 +16,7 @@
  *               RK_CONTROL_F_RESTARTING flag; rk__gpu_fail's fence, then
  *               Failed; restart_due stays 0 for a group); RK__GPU_OP_RESTART
  *               in rk__gpu_exec (restart_due = bound, not terminating,
- *               Active/Draining/Failed); rk__gpu_restart_cmd -> rk__gpu_exec
+ *               Active, or Failed with the flag); rk__gpu_restart_cmd -> rk__gpu_exec
  *               -> rk__gpu_bind_begin's rebind (generation + 1: dir.generation,
  *               then rk__gpu_set_state(Initializing): dir.state and the
  *               control block) -> init, which may fail (rk__gpu_failed again,
@@ -30,9 +30,11 @@
  *               takes the bit (atomicAnd), locks the record, copies the round
  *               (from, the children) and clears it; a turn: dir.generation,
  *               then dir.state (two relaxed loads), door and dir.sup; a child
- *               not bound, not the record's any more, or not
- *               Active/Draining/Failed has its turn pass (a Failed one: the
- *               fence, then its flag cleared); else RK__GPU_OP_RESTART into
+ *               not bound, not the record's any more, not Active or Failed
+ *               (a Draining child keeps draining), or Failed without the
+ *               flag has its turn pass (a flag it has: the fence, then the
+ *               flag cleared); the record off or given up ends the round
+ *               (the waiting children's flags cleared); else RK__GPU_OP_RESTART into
  *               its mailbox (retried while busy), then each step the two
  *               loads again until its generation changed and it is Active or
  *               Failed, or it is Terminated or Dormant, or the 5 s passed
@@ -171,7 +173,7 @@ hidden byte Q1, Q2, Q3, Q4, Q5, Q6;
 #define MB_RESTART 1   /* RK__GPU_OP_RESTART */
 #define MB_TERMINATE 2 /* a host's RK__GPU_OP_EVENT, RK_EV_TERMINATE */
 
-#define RESTARTABLE(s) ((s) == RK_ACTIVE || (s) == RK_DRAINING || (s) == RK_FAILED)
+#define RESTARTABLE(s) ((s) == RK_ACTIVE || (s) == RK_FAILED) /* a Draining child keeps draining */
 /* A failure that is final: Failed without the flag, the host's to handle.
  * The fix: a round restarts a Failed child only while its flag is set.
  * 2a4e234 (BUG_RESTART_FINAL) makes no such difference. */
@@ -411,6 +413,20 @@ end:
 #endif
     /* the round is over */
     :: atomic { rd_active && at >= NK -> rd_active = false; at = 0; rfrom = 0 }
+    /* the record is off or gave up: the round ends, and the children still
+     * waiting are the host's again (a flag of this record's cleared after
+     * the fence; posted is 0 here: a posted turn ends first) */
+    :: atomic { rd_active && at < NK && !posted && rec_state != REC_ON ->
+           do
+           :: at < NK ->
+               if
+               :: flag[at] -> flag[at] = false
+               :: else -> skip
+               fi;
+               at++
+           :: else -> break
+           od;
+           rd_active = false; at = 0; rfrom = 0 }
     /* a turn: look (a busy mailbox: the same look again next step) */
     :: rd_active && at < NK && !posted &&
        (mb[at] == MB_NONE || !bound[at] || !att[at] || !RESTARTABLE(st[at]) || (st[at] == RK_FAILED && !flag[at])) ->
@@ -522,7 +538,8 @@ proctype audit()
         j = 0;
         do
         :: j < NK ->
-            PROP(Q1, !need[j] || st[j] == RK_TERMINATED || !att[j] || (st[j] == RK_FAILED && !flag[j]));
+            PROP(Q1, !need[j] || st[j] == RK_TERMINATED || !att[j] || (st[j] == RK_FAILED && !flag[j]) ||
+                     rec_state != REC_ON /* the record stopped serving: the host decides */);
             j++
         :: else -> break
         od;

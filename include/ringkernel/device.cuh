@@ -303,7 +303,10 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout")
  * before the next one's turn. Each child restarts in place at its next
  * message boundary, as after its own failure: what is queued goes to the
  * next generation, except messages that name the old one (dead-lettered).
- * Rounds asked for while one runs merge (the smallest `from`). */
+ * Rounds asked for before the supervisor block takes them merge (the
+ * smallest `from`); one asked for while a round runs comes after it. A
+ * turn that cannot be taken within 5 s passes, and a record turned off
+ * ends its round: the children still waiting are the host's again. */
 #define RK__GPU_STRATEGY_ONE_FOR_ONE 0u
 #define RK__GPU_STRATEGY_ONE_FOR_ALL 1u
 #define RK__GPU_STRATEGY_REST_FOR_ONE 2u
@@ -887,11 +890,23 @@ static __device__ __noinline__ void rk__gpu_failed(rk_dctx *c, rk_status st)
         rk__gpu_sup_lock(r);
         again = rk__gpu_sup_charge(r, c->self);
         if (again && r->strategy != RK__GPU_STRATEGY_ONE_FOR_ONE) {
-            /* Its turn comes in the round, with its siblings'. */
-            const uint32_t from = r->strategy == RK__GPU_STRATEGY_ONE_FOR_ALL ? 0u : rk__gpu_ld32(&w->dir[c->self].sup_pos);
-            r->from = r->round && r->from < from ? r->from : from;
-            r->round = 1;
-            group = 1;
+            /* Its turn comes in the round, with its siblings': from its
+             * place in the record's list (looked up here, under the lock:
+             * a re-attach may be moving the others), or from the first for
+             * one-for-all. Not in the list (a re-attach half done): it
+             * restarts alone, as a one-for-one child would. */
+            uint32_t pos = RK__GPU_SUP_KIDS, k;
+            for (k = 0; k < r->n_kids && k < RK__GPU_SUP_KIDS; k++)
+                if (r->kids[k] == c->self) {
+                    pos = k;
+                    break;
+                }
+            if (pos < RK__GPU_SUP_KIDS) {
+                const uint32_t from = r->strategy == RK__GPU_STRATEGY_ONE_FOR_ALL ? 0u : pos;
+                r->from = r->round && r->from < from ? r->from : from;
+                r->round = 1;
+                group = 1;
+            }
         }
         /* The flag before the unlock (which fences .sys, then releases): a
          * supervisor block that takes the round, or passes this actor's
@@ -949,8 +964,8 @@ static __device__ __noinline__ void rk__gpu_sup_cmd(const rk__gpu_world *w, cons
             rk__gpu_sup_lock(r);
             r->kids[cmd->generation] = cmd->actor;
             r->n_kids = cmd->type;
-            rk__gpu_sup_unlock(w, (uint32_t)cmd->state - 1);
             rk__gpu_st32(&w->dir[cmd->actor].sup_pos, cmd->generation);
+            rk__gpu_sup_unlock(w, (uint32_t)cmd->state - 1);
         }
         rk__gpu_st32(&w->dir[cmd->actor].sup, (uint32_t)cmd->state);
         rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
@@ -2134,9 +2149,10 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             rk__gpu_hold_cmd(c);
         else if (c->cmd.op == RK__GPU_OP_RESTART)
             /* A group restart's turn: restarted next round (rk__gpu_decide),
-             * as after its own failure - unless it is gone or going. */
-            c->restart_due = c->bound && c->self == c->cmd.actor && !c->terminating &&
-                             (c->state == RK_ACTIVE || c->state == RK_DRAINING ||
+             * as after its own failure - unless it is gone or going, or
+             * deactivated (its host gate is closed: it stays Draining). */
+            c->restart_due |= c->bound && c->self == c->cmd.actor && !c->terminating &&
+                             (c->state == RK_ACTIVE ||
                               /* Failed: only a failure the record took, not the host's
                                  (spec/findings/round-restarts-final-failure.md) */
                               (c->state == RK_FAILED &&
@@ -2308,13 +2324,29 @@ typedef struct rk__gpu_round_state {
     uint32_t active;
     uint32_t rec;
     uint32_t at, n;   /* the child whose turn it is, of kids[0..n) */
+    uint32_t started; /* its turn has begun: the deadline runs */
     uint32_t posted;  /* its turn is in its mailbox: wait for its next generation */
     uint32_t gen;     /* its generation before the turn */
     uint64_t deadline;
     uint32_t kids[RK__GPU_SUP_KIDS];
 } rk__gpu_round_state;
 
-#define RK__GPU_ROUND_TURN_NS 5000000000ull /* the longest wait for one child's restart */
+#define RK__GPU_ROUND_TURN_NS 5000000000ull /* the longest wait for one child's turn */
+
+/* Child `id`'s turn passes without a restart: a RESTARTING flag it has
+ * from this record goes, after a fence (a host that sees it clear sees the
+ * state we saw), or nobody would ever clear it
+ * (spec/findings/round-detach-stuck-flag.md). A flag of another record's
+ * (the child was attached elsewhere since) is not ours to clear. */
+static __device__ __noinline__ void rk__gpu_round_pass(const rk__gpu_world *w, const rk__gpu_round_state *rd,
+                                                    uint32_t id)
+{
+    const uint32_t sup = rk__gpu_ld32(&w->dir[id].sup);
+    if ((sup == 0 || sup == rd->rec + 1u) && (rk__gpu_ld32_sys(&w->ctl[id].flags) & RK_CONTROL_F_RESTARTING)) {
+        asm volatile("fence.acq_rel.sys;" ::: "memory");
+        rk__gpu_st32_sys(&w->ctl[id].flags, 0u);
+    }
+}
 
 /* One step of the round, between two looks at the command ring: never
  * waits, so that host commands go on while a child finishes a handler. */
@@ -2322,7 +2354,7 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
 {
     rk__gpu_dir *d;
     uint64_t door;
-    uint32_t state, gen, flags;
+    uint32_t state, gen, flags, id;
     int final;
     if (!rd->active) {
         const uint64_t asked = rk__ld_relaxed(&w->dev->sup_rounds, RK_RING_SCOPE_DEVICE);
@@ -2343,24 +2375,44 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
             rd->n = r->n_kids < RK__GPU_SUP_KIDS ? r->n_kids : RK__GPU_SUP_KIDS;
             for (k = 0; k < rd->n; k++)
                 rd->kids[k] = r->kids[k];
-            rd->posted = 0;
+            rd->started = rd->posted = 0;
             r->round = 0;
         }
         rk__gpu_sup_unlock(w, i);
         return;
     }
-    if (rd->at >= rd->n || rd->kids[rd->at] >= w->max_actors) {
-        rd->active = rd->at < rd->n;
+    if (rd->at >= rd->n) {
+        rd->active = 0;
+        return;
+    }
+    /* The record was turned off or gave up (the host stops the children
+     * now, or escalates): the round ends, and the children still waiting
+     * for their turn are the host's again. */
+    if (rk__gpu_ld32(&w->sups[rd->rec].state) != RK__GPU_SUP_STATE_ON) {
+        for (; rd->at < rd->n; rd->at++)
+            if (rd->kids[rd->at] < w->max_actors)
+                rk__gpu_round_pass(w, rd, rd->kids[rd->at]);
+        rd->active = 0;
+        return;
+    }
+    id = rd->kids[rd->at];
+    if (id >= w->max_actors) {
         rd->at++;
         return;
     }
-    d = &w->dir[rd->kids[rd->at]];
+    if (!rd->started) {
+        rd->started = 1;
+        rd->deadline = rk__gpu_clock() + RK__GPU_ROUND_TURN_NS;
+    }
+    d = &w->dir[id];
     /* The generation first, with acquire: pairs with the release that
      * stores it after Initializing (rk__gpu_bind_begin), so a new generation
-     * is never read with the old state (spec/findings/round-turn-order.md). */
+     * is never read with the old state (spec/findings/round-turn-order.md).
+     * The state with acquire too: the child stores its flag, fences, then
+     * its state, so a Failed read here comes with the flag it had. */
     gen = rk__gpu_ld32_acquire(&d->generation);
-    state = rk__gpu_ld32(&d->state);
-    flags = rk__gpu_ld32_sys(&w->ctl[rd->kids[rd->at]].flags);
+    state = rk__gpu_ld32_acquire(&d->state);
+    flags = rk__gpu_ld32_sys(&w->ctl[id].flags);
     /* Failed without the flag: its failure is the host's, not the round's
      * (the record gave up or was off, or it failed while terminating;
      * spec/findings/round-restarts-final-failure.md). */
@@ -2369,37 +2421,38 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
         rk__gpu_cmd cmd;
         door = rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE);
         if ((door & RK__GPU_DOOR_SLOT) == 0 || rk__gpu_ld32(&d->sup) != rd->rec + 1u || final ||
-            !(state == RK_ACTIVE || state == RK_DRAINING || state == RK_FAILED)) {
-            /* Not bound, not this record's any more, not restartable, or
-             * not the round's: its turn passes. A flag it has goes (after a
-             * fence, so that the host that sees it clear sees the state this
-             * look saw): nobody else would clear it
-             * (spec/findings/round-detach-stuck-flag.md). */
-            if (flags & RK_CONTROL_F_RESTARTING) {
-                asm volatile("fence.acq_rel.sys;" ::: "memory");
-                rk__gpu_st32_sys(&w->ctl[rd->kids[rd->at]].flags, 0u);
-            }
+            !(state == RK_ACTIVE || state == RK_FAILED) || rk__gpu_clock() > rd->deadline) {
+            /* Not bound, not this record's any more, not running (a
+             * deactivated child keeps draining, as the host asked), not the
+             * round's, or its mailbox stayed busy too long (a handler that
+             * does not return): its turn passes. */
+            rk__gpu_round_pass(w, rd, id);
+            rd->started = 0;
             rd->at++;
             return;
         }
         memset(&cmd, 0, sizeof cmd);
         cmd.op = RK__GPU_OP_RESTART;
-        cmd.actor = rd->kids[rd->at];
+        cmd.actor = id;
         cmd.slot = (uint32_t)((door & RK__GPU_DOOR_SLOT) >> RK__GPU_DOOR_SLOT_SHIFT) - 1u;
         if (!rk__gpu_dispatch(w, &cmd))
             return; /* its mailbox is busy: try again next step */
         rd->posted = 1;
         rd->gen = gen;
-        rd->deadline = rk__gpu_clock() + RK__GPU_ROUND_TURN_NS;
         return;
     }
     /* Its next generation runs, or its init failed (then its own failure
      * asks for the next round), or it stopped being restartable (a host
-     * command came first), or it declined (its failure became the host's),
-     * or it takes too long: the next child's turn. */
+     * command came first), or it declined (its failure became the host's):
+     * the next child's turn. Or the turn took too long: it passes. */
     if ((gen != rd->gen && (state == RK_ACTIVE || state == RK_FAILED)) || state == RK_TERMINATED ||
-        state == RK_DORMANT || (final && gen == rd->gen) || rk__gpu_clock() > rd->deadline) {
-        rd->posted = 0;
+        state == RK_DORMANT || (final && gen == rd->gen)) {
+        rd->started = rd->posted = 0;
+        rd->at++;
+    } else if (rk__gpu_clock() > rd->deadline) {
+        if (gen == rd->gen)
+            rk__gpu_round_pass(w, rd, id);
+        rd->started = rd->posted = 0;
         rd->at++;
     }
 }

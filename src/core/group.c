@@ -593,6 +593,7 @@ static rk_status rk__sup_hold_take(rk__sup_hold *h, rk__actor *a, rk__actor *na,
     if (h->sup != RK_ACTOR_NONE) {
         __atomic_store_n(&na->sup_rt, h->sup_rt, __ATOMIC_RELEASE);
         __atomic_store_n(&na->sup_parent, h->sup, __ATOMIC_RELEASE);
+        rk__supervision_moving(h->sup_rt, h->sup);
     }
     return RK_OK;
 }

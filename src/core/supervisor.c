@@ -704,6 +704,13 @@ static rk_actor_id rk__gid_ref(rk_runtime *rt, rk_actor_id gid)
     return rk_gid_member(gid) == (int)rt->member ? rk_gid_local(gid) : gid;
 }
 
+void rk__supervision_moving(rk_runtime *rt, rk_actor_id sup)
+{
+    rk__sup *s = rk__sup_at(rt->supervision, sup);
+    if (s && rk__dev_group(s))
+        rk__dev_drop(rt, s);
+}
+
 void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk_actor_id to)
 {
     rk__supervision *sv = rt->supervision;
@@ -714,9 +721,7 @@ void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk
             pthread_mutex_lock(&sv->tree_lock);
             s->children[k].id = rk__gid_ref(rt, to);
             pthread_mutex_unlock(&sv->tree_lock);
-            if (rk__dev_group(s))
-                rk__dev_drop(rt, s); /* a child elsewhere: its record cannot restart it */
-            return;
+            return; /* a group record was dropped before the move (rk__supervision_moving) */
         }
     }
 }

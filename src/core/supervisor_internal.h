@@ -78,6 +78,12 @@ void rk__supervision_notify_actor(rk_runtime *rt, rk__actor *a);
  * try-lock loop: RK_ETIMEDOUT at the deadline. */
 rk_status rk__supervision_lock(rk_runtime *rt, uint64_t deadline);
 void rk__supervision_unlock(rk_runtime *rt);
+/* Under rk__supervision_lock, before a child of supervisor `sup` of rt is
+ * paused to move: a group strategy's restart record cannot restart a child
+ * on another runtime, so it is dropped now (the supervision thread decides
+ * from then on, also if the move is undone). Now, not after the move: the
+ * backend's record commands take the lock the pause holds (CUDA: b->lock). */
+void rk__supervision_moving(rk_runtime *rt, rk_actor_id sup);
 /* Under rk__supervision_lock: the child of supervisor `sup` of rt that was
  * gid `from` has migrated and is gid `to` now. */
 void rk__supervision_moved(rk_runtime *rt, rk_actor_id sup, rk_actor_id from, rk_actor_id to);
