@@ -515,6 +515,7 @@ typedef struct rk_dctx {
     uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
     uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
     uint32_t held;          /* a checkpoint holds it (RK__GPU_OP_HOLD): no message is taken */
+    uint32_t retired;       /* a migration moved it away: it never restarts, it is terminated next */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -1942,6 +1943,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         c->terminating = 0;
     } else {
         c->bound = 1;
+        c->retired = 0;
         c->self = cmd->actor;
         c->ctl = &w->ctl[cmd->actor];
         c->inbox = cmd->inbox;
@@ -2122,6 +2124,13 @@ static __device__ __noinline__ void rk__gpu_hold_cmd(rk_dctx *c)
         rk__gpu_publish_head(c);
         rk__gpu_publish_k2k(c);
     }
+    if (op == RK__GPU_HOLD_RETIRE) {
+        /* Its state lives on elsewhere: a group restart's turn taken while
+         * held, or one still to come, must not bring this copy back with an
+         * open door before the host terminates it. */
+        c->restart_due = 0;
+        c->retired = 1;
+    }
     if (op != RK__GPU_HOLD_SKIP) {
         c->held = 0;
         c->h2k_gap = 0;
@@ -2151,7 +2160,7 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             /* A group restart's turn: restarted next round (rk__gpu_decide),
              * as after its own failure - unless it is gone or going, or
              * deactivated (its host gate is closed: it stays Draining). */
-            c->restart_due |= c->bound && c->self == c->cmd.actor && !c->terminating &&
+            c->restart_due |= c->bound && c->self == c->cmd.actor && !c->terminating && !c->retired &&
                              (c->state == RK_ACTIVE ||
                               /* Failed: only a failure the record took, not the host's
                                  (spec/findings/round-restarts-final-failure.md) */
