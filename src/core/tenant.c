@@ -240,6 +240,42 @@ rk_status rk__tenant_charge_slow(rk_runtime *rt, rk__tenant *t, const rk_msg *m)
     return RK_ERATE;
 }
 
+int64_t rk__tenant_take(rk__tenant *t, int64_t max)
+{
+    int64_t tok;
+    if (max <= 0 || __atomic_load_n(&t->interval_ns, __ATOMIC_ACQUIRE) == 0)
+        return 0;
+    (void)rk__tenant_refill(t);
+    tok = __atomic_load_n(&t->tokens, __ATOMIC_RELAXED);
+    while (tok > 0) {
+        int64_t n = tok < max ? tok : max;
+        if (__atomic_compare_exchange_n(&t->tokens, &tok, tok - n, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return n;
+    }
+    return 0;
+}
+
+void rk__tenant_refund(rk__tenant *t, int64_t n)
+{
+    int64_t tok, burst, next;
+    if (n <= 0)
+        return;
+    burst = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
+    tok = __atomic_load_n(&t->tokens, __ATOMIC_RELAXED);
+    do
+        next = tok + n > burst ? (tok > burst ? tok : burst) : tok + n;
+    while (!__atomic_compare_exchange_n(&t->tokens, &tok, next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+}
+
+void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n)
+{
+    if (n == 0)
+        return;
+    __atomic_fetch_add(&t->refused_rate, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&rt->tenants.rate_refused, n, __ATOMIC_RELAXED);
+    rk__event_emit(rt, RK_EVENT_QUOTA, RK_ACTOR_NONE, 0, t->id, RK_ERATE);
+}
+
 void rk__send_refused(rk_runtime *rt, const rk_msg *m, rk__actor *dst, rk_status st)
 {
     rk__tenant *t = dst ? dst->tenant_rec : rk__sender_tenant(rt, m);

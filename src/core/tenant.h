@@ -70,6 +70,17 @@ void rk__tenant_cross_lost(rk_runtime *rt, uint64_t n);
  * reported) when there is none. */
 rk_status rk__tenant_charge_slow(rk_runtime *rt, rk__tenant *t, const rk_msg *m);
 
+/* Tokens for sends the host does not see (the CUDA backend's actors send
+ * on the GPU from an allowance the backend tops up from here): takes up to
+ * `max` tokens at once, refilling from the clock first; returns how many (0
+ * without a rate quota or with an empty bucket). */
+int64_t rk__tenant_take(rk__tenant *t, int64_t max);
+/* Puts back n taken tokens that were not used, up to the bucket's size. */
+void rk__tenant_refund(rk__tenant *t, int64_t n);
+/* n sends of t's actors refused RK_ERATE where they ran (a GPU): counted for
+ * the tenant and the runtime, and reported as one RK_EVENT_QUOTA event. */
+void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n);
+
 /* The rate quota on the send path: one relaxed load unless limited. */
 static inline rk_status rk__tenant_charge(rk_runtime *rt, rk__tenant *t, const rk_msg *m)
 {
