@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 5u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 9u                    /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -89,6 +89,15 @@ enum rk__gpu_op {
     RK__GPU_OP_DRAIN = 4, /* supervisor: publish inbox heads eagerly from now on */
     RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
     RK__GPU_OP_SUP = 6,   /* supervisor: a restart record (event = enum rk__gpu_sup_op) */
+    RK__GPU_OP_RATE = 9,  /* supervisor: a tenant's send allowance (event = enum rk__gpu_rate_op) */
+    RK__GPU_OP_RATED = 10, /* the actor's sends are charged to allowance cmd.type - 1 (0: none) */
+};
+
+/* What RK__GPU_OP_RATE does with allowance cmd.type (rk__gpu_rate). */
+enum rk__gpu_rate_op {
+    RK__GPU_RATE_SET = 1,   /* allow = cmd.h2k_final, no refusals counted */
+    RK__GPU_RATE_TOPUP = 2, /* allow += cmd.h2k_final, up to cmd.state; the acknowledgement's value is
+                               what was added, its value2 the refusals since the last top-up */
 };
 
 /* What RK__GPU_OP_SUP does with record cmd.type. */
@@ -117,7 +126,8 @@ typedef struct rk__gpu_cmd {
     uint64_t init;       /* BIND: device address of the initial state; 0 = zeroed */
     uint64_t h2k_final;  /* TERMINATE: inbox positions to handle first */
     rk_ring inbox;       /* BIND: the actor's inbox as the device sees it */
-    unsigned char pad_[16];
+    uint32_t rate;       /* BIND: its tenant's allowance + 1 (0: its sends are not limited) */
+    unsigned char pad_[12];
 } rk__gpu_cmd;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_cmd) == 128, "a command fills one 128-byte ring slot");
@@ -133,7 +143,7 @@ typedef struct rk__gpu_ack {
     int32_t status;
     uint32_t pad_;
     uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled */
-    uint64_t pad2_;
+    uint64_t value2; /* RATE TOPUP: refusals */
 } rk__gpu_ack;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
@@ -263,6 +273,23 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox) == RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
+/* A tenant's send allowance, for a tenant with a rate quota (tenant.h):
+ * the sends its actors may still make from the GPU. The host's token bucket
+ * stays the only source of tokens: every millisecond the host moves what
+ * its bucket allows into `allow`, up to the bucket's size, through the
+ * supervisor block (RK__GPU_RATE_TOPUP), and collects the refusals, so host
+ * and GPU sends share one rate. A send takes one with an atomic and puts it
+ * back if it was refused for another reason. */
+#define RK__GPU_RATES 64u
+
+typedef struct rk__gpu_rate {
+    long long allow;             /* sends that may still go (device atomics) */
+    unsigned long long refused;  /* sends refused since the last top-up */
+    unsigned char pad_[RK_RING_LINE - 16];
+} rk__gpu_rate;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_rate) == RK_RING_LINE, "rate layout");
+
 /* A restart record: the restart policy of a one-for-one supervisor, kept
  * on the device so that a failing actor's own block restarts it, without
  * the host (core/supervisor.c holds the tree; it opens a record per such
@@ -334,7 +361,9 @@ typedef struct rk__gpu_world {
     rk__gpu_sup *sups;       /* [n_sups], device: restart records */
     rk__gpu_sup *sup_mirror; /* [n_sups], pinned: what the host reads of them */
     uint32_t n_sups;
-    unsigned char pad3_[100];
+    uint32_t n_rates;
+    struct rk__gpu_rate *rates; /* [n_rates], device: tenants' send allowances */
+    unsigned char pad3_[88];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -474,6 +503,7 @@ typedef struct rk_dctx {
     uint64_t h2k_next_ns;   /* poll the host's inbox from then on */
     uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
     uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
+    uint32_t rate;          /* its tenant's allowance + 1 (rk__gpu_rate), 0: sends not limited */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -1289,10 +1319,29 @@ static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg 
     return st;
 }
 
+/* A send of a rate-limited tenant takes one from its allowance: 1 if there
+ * was one, else 0 - the refusal counted for the host, which reports it. */
+static __device__ __noinline__ int rk__gpu_rate_take(const rk__gpu_world *w, uint32_t rate)
+{
+    rk__gpu_rate *r = &w->rates[rate - 1u];
+    if ((long long)atomicAdd((unsigned long long *)&r->allow, ~0ull) > 0)
+        return 1;
+    atomicAdd((unsigned long long *)&r->allow, 1ull); /* not below zero for long */
+    atomicAdd(&r->refused, 1ull);
+    return 0;
+}
+
+/* A send refused for another reason gives its token back. */
+static __device__ __noinline__ void rk__gpu_rate_give(const rk__gpu_world *w, uint32_t rate)
+{
+    atomicAdd((unsigned long long *)&w->rates[rate - 1u].allow, 1ull);
+}
+
 /* One attempt, uncounted. */
 static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const rk_msg *in, const void *payload)
 {
     rk_msg h;
+    rk_status st;
     h.seq = 0;
     h.type = in->type;
     h.flags = in->flags;
@@ -1308,9 +1357,16 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
     h.hlc = c->hlc;
     if (h.flags & RK_MSG_F_BYREF)
         return RK_ENOTSUP; /* payloads from the device travel inline */
+    /* A tenant with a rate quota (tenant.h): a register test for the others. */
+    if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c->w, c->rate))
+        return RK_ERATE;
     if (h.dst == RK_ACTOR_HOST)
-        return rk__gpu_send_host(c, &h, payload);
-    return rk__gpu_send_k2k(c, &h, payload);
+        st = rk__gpu_send_host(c, &h, payload);
+    else
+        st = rk__gpu_send_k2k(c, &h, payload);
+    if (st != RK_OK && c->rate && c->rate <= c->w->n_rates)
+        rk__gpu_rate_give(c->w, c->rate);
+    return st;
 }
 
 static __device__ __forceinline__ rk_status rk__gpu_count(rk_dctx *c, rk_status st)
@@ -1853,6 +1909,10 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         rk__gpu_send_ack(w, cmd->ticket, st, c->bound);
         return 0;
     }
+    /* The host's command names the allowance; the block's own restart
+     * (ticket 0) keeps the one it has. */
+    if (cmd->ticket != 0)
+        c->rate = cmd->rate;
     if (c->bound) {
         rk__gpu_gate_close(c, 1);
         c->terminating = 0;
@@ -1991,7 +2051,13 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
             rk__gpu_event_cmd(c);
         else if (c->cmd.op == RK__GPU_OP_RESET)
             rk__gpu_reset_cmd(c);
-        else
+        else if (c->cmd.op == RK__GPU_OP_RATED) {
+            /* Its tenant got or lost a rate quota. */
+            const int mine = c->bound && c->self == c->cmd.actor;
+            if (mine)
+                c->rate = c->cmd.type;
+            rk__gpu_send_ack(c->w, c->cmd.ticket, mine ? RK_OK : RK_ENOACTOR, 0);
+        } else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
     }
     __syncthreads();
@@ -2118,6 +2184,49 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
     return quiet && started[0] == started[1];
 }
 
+/* RK__GPU_OP_RATE (the supervisor block). */
+static __device__ __noinline__ void rk__gpu_rate_cmd(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
+{
+    rk__gpu_rate *r;
+    long long cur, next, cap, add;
+    if (cmd->type >= w->n_rates) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+        return;
+    }
+    r = &w->rates[cmd->type];
+    if (cmd->event == RK__GPU_RATE_SET) {
+        atomicExch((unsigned long long *)&r->allow, (unsigned long long)cmd->h2k_final);
+        atomicExch(&r->refused, 0ull);
+        rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
+        return;
+    }
+    if (cmd->event != RK__GPU_RATE_TOPUP) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+        return;
+    }
+    /* Up to the cap, against senders taking at the same time; what does
+     * not fit goes back to the host's bucket (the acknowledgement says how
+     * much was added). */
+    add = (long long)cmd->h2k_final;
+    cap = (long long)cmd->state;
+    cur = (long long)atomicAdd((unsigned long long *)&r->allow, 0ull);
+    for (;;) {
+        long long got;
+        next = cur >= cap ? cur : (cur + add > cap ? cap : cur + add);
+        if (next == cur)
+            break;
+        got = (long long)atomicCAS((unsigned long long *)&r->allow, (unsigned long long)cur, (unsigned long long)next);
+        if (got == cur)
+            break;
+        cur = got;
+    }
+    {
+        rk__gpu_ack *a = &w->acks[cmd->ticket % RK__GPU_ACKS];
+        rk__st_relaxed(&a->value2, atomicExch(&r->refused, 0ull), RK_RING_SCOPE_SYSTEM);
+    }
+    rk__gpu_send_ack(w, cmd->ticket, RK_OK, (uint64_t)(next - cur));
+}
+
 /* Hands a command on; 0 when its block has not taken the previous one yet. */
 static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
 {
@@ -2135,6 +2244,10 @@ static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, cons
     }
     if (cmd->op == RK__GPU_OP_SUP) {
         rk__gpu_sup_cmd(w, cmd);
+        return 1;
+    }
+    if (cmd->op == RK__GPU_OP_RATE) {
+        rk__gpu_rate_cmd(w, cmd);
         return 1;
     }
     if (cmd->slot == 0 || cmd->slot >= w->n_blocks) {

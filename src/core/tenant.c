@@ -316,6 +316,14 @@ rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_q
         if (burst < 1)
             burst = 1;
     }
+    /* Where actors send without the host (a GPU), the backend charges
+     * those sends to this bucket from now on; its allowance there starts
+     * empty and is filled from the bucket within a millisecond. */
+    if (rt->ops->tenant_rate) {
+        rk_status st = rt->ops->tenant_rate(rt, tenant, interval != 0);
+        if (st != RK_OK)
+            return st;
+    }
     pthread_mutex_lock(&rt->tenants.lock);
     t = rk__tenant_get(rt, tenant);
     if (t) {

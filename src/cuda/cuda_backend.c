@@ -390,6 +390,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_dalloc_fixed(b, sizeof(rk__gpu_world), &b->world_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), &b->peers_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sups_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_RATES * sizeof(rk__gpu_rate), &b->rates_d));
     RK__CHECK(rk__cuda_pin(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sup_mem));
     if (b->peer_arena_bytes)
         RK__CHECK(rk__cuda_dalloc_fixed(b, b->peer_arena_bytes, &b->peer_arena));
@@ -457,6 +458,8 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.sups = (rk__gpu_sup *)(uintptr_t)b->sups_d;
     w.sup_mirror = (rk__gpu_sup *)(uintptr_t)b->sup_mem.dev;
     w.n_sups = RK__GPU_SUPS;
+    w.rates = (rk__gpu_rate *)(uintptr_t)b->rates_d;
+    w.n_rates = RK__GPU_RATES;
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -571,6 +574,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_dfree(b, &b->world_d);
         rk__cuda_dfree(b, &b->peers_d);
         rk__cuda_dfree(b, &b->sups_d);
+        rk__cuda_dfree(b, &b->rates_d);
         rk__cuda_dfree(b, &b->peer_arena);
         rk__cuda_peers_free(b);
         rk__cuda_dfree(b, &b->dir_d);
@@ -615,6 +619,8 @@ static rk_status cuda_start(rk_runtime *rt)
     b = calloc(1, sizeof *b);
     if (!b)
         return RK_ENOMEM;
+    for (uint32_t i = 0; i < RK__GPU_RATES; i++)
+        b->rate_tenant[i] = RK__CUDA_NO_RATE;
     if (pthread_mutex_init(&b->lock, NULL) != 0) {
         free(b);
         return RK_ENOMEM;
@@ -921,6 +927,7 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
     uint64_t dead = 0;
     if (!b)
         return;
+    rk__cuda_rate_stop(b); /* no more top-ups: the kernel is about to stop */
     rk__cuda_close_gates(b);
     b->stop_requested = 1;
     if (rk__cuda_enter(b) == RK_OK) {
@@ -1041,4 +1048,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .snapshot = &rk__cuda_snapshot_ops,
     .group = &rk__cuda_group_ops,
     .restarts = &rk__cuda_restart_ops,
+    .tenant_rate = rk__cuda_tenant_rate,
 };

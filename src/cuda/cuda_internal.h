@@ -200,7 +200,26 @@ typedef struct rk__cuda {
     int launched;        /* the kernel was launched */
     int dead;            /* atomic: the kernel faulted or ended on its own */
     int stop_requested;
+
+    /* tenants' rate quotas on the GPU (cuda_rate.c): [RK__GPU_RATES]
+     * allowances on the device; rate_tenant[i] is the tenant of allowance i
+     * (under lock), RK__CUDA_NO_RATE if free; the keeper thread tops them up */
+    CUdeviceptr rates_d;
+    uint32_t rate_tenant[RK__GPU_RATES];
+    pthread_t keeper;
+    int keeper_started; /* under lock */
+    int keeper_stop;    /* atomic */
 } rk__cuda;
+
+#define RK__CUDA_NO_RATE UINT32_MAX
+
+/* ---- tenants' rate quotas (cuda_rate.c) ---- */
+/* Backend op tenant_rate (runtime_internal.h). */
+rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on);
+/* The allowance + 1 of `tenant`'s actors, 0 if it has none (b->lock held). */
+uint32_t rk__cuda_rate_of(const rk__cuda *b, uint32_t tenant);
+/* Stops the keeper thread, if it runs (shutdown, before the kernel stops). */
+void rk__cuda_rate_stop(rk__cuda *b);
 
 /* ---- tunables ---- */
 uint64_t rk__cuda_env_u64(const char *name, uint64_t dflt);
