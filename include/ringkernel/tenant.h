@@ -12,8 +12,12 @@
  *   - max_msgs_per_s limits the messages carrying the tenant (host sends to
  *     its actors, and what its actors send) with a token bucket of `burst`
  *     messages: an over-rate send is refused with RK_ERATE. On the CUDA
- *     backend only the host's sends are charged so far: what actors send
- *     from the GPU (to each other or to the host) is not limited.
+ *     backend actors send from the GPU: their tenant's bucket tops up an
+ *     allowance there every millisecond (starting empty when the quota is
+ *     set), their sends take from it, and its refusals are counted for the
+ *     tenant every millisecond and reported as one RK_EVENT_QUOTA event per
+ *     such count. Host and GPU sends share the rate; the allowance holds at
+ *     most `burst` of it.
  * Quota refusals are counted and reported as RK_EVENT_QUOTA events. A tenant
  * without quotas costs one load per message on the send path.
  *
