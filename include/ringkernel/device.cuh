@@ -97,7 +97,8 @@ enum rk__gpu_op {
 enum rk__gpu_rate_op {
     RK__GPU_RATE_SET = 1,   /* allow = cmd.h2k_final, no refusals counted */
     RK__GPU_RATE_TOPUP = 2, /* allow += cmd.h2k_final, up to cmd.state; the acknowledgement's value is
-                               what was added, its value2 the refusals since the last top-up */
+                               what was added, value2 the allowance after, count the refusals since
+                               the last top-up */
 };
 
 /* What RK__GPU_OP_SUP does with record cmd.type. */
@@ -141,9 +142,9 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, inbox) == 72, "cmd layout");
 typedef struct rk__gpu_ack {
     uint64_t ticket; /* written last, with release */
     int32_t status;
-    uint32_t pad_;
+    uint32_t count;  /* RATE TOPUP: refusals since the last one (saturating) */
     uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled */
-    uint64_t value2; /* RATE TOPUP: refusals */
+    uint64_t value2; /* RATE TOPUP: the allowance after it */
 } rk__gpu_ack;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
@@ -2222,7 +2223,9 @@ static __device__ __noinline__ void rk__gpu_rate_cmd(const rk__gpu_world *w, con
     }
     {
         rk__gpu_ack *a = &w->acks[cmd->ticket % RK__GPU_ACKS];
-        rk__st_relaxed(&a->value2, atomicExch(&r->refused, 0ull), RK_RING_SCOPE_SYSTEM);
+        const unsigned long long refused = atomicExch(&r->refused, 0ull);
+        rk__st_relaxed(&a->value2, (uint64_t)(next > 0 ? next : 0), RK_RING_SCOPE_SYSTEM);
+        rk__gpu_st32_sys(&a->count, refused > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)refused);
     }
     rk__gpu_send_ack(w, cmd->ticket, RK_OK, (uint64_t)(next - cur));
 }

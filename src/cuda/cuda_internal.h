@@ -206,6 +206,7 @@ typedef struct rk__cuda {
      * (under lock), RK__CUDA_NO_RATE if free; the keeper thread tops them up */
     CUdeviceptr rates_d;
     uint32_t rate_tenant[RK__GPU_RATES];
+    uint64_t rate_level[RK__GPU_RATES]; /* each allowance after the keeper's last top-up */
     pthread_t keeper;
     int keeper_started; /* under lock */
     int keeper_stop;    /* atomic */

@@ -7,9 +7,10 @@
  * allowance in device memory (rk__gpu_rate, one of RK__GPU_RATES) that its
  * actors' sends take from (device.cuh: rk__gpu_rate_take), and the host's
  * bucket stays the only source of tokens: every millisecond the keeper
- * thread takes what the bucket holds, up to the bucket's size, moves it to
- * the allowance through the supervisor block (which adds what fits under
- * the same cap and says how much), puts the rest back, and collects the
+ * thread takes from the bucket what the allowance had room for at its last
+ * top-up (at most the bucket's size), moves it there through the supervisor
+ * block (which adds what fits under the same cap and says how much, and
+ * how full the allowance is now), puts the rest back, and collects the
  * GPU's refusals for the tenant's counters. Host and GPU sends together so
  * stay within the rate, plus at most one bucket's worth held on the GPU.
  *
@@ -36,7 +37,7 @@ uint32_t rk__cuda_rate_of(const rk__cuda *b, uint32_t tenant)
 
 /* RK__GPU_OP_RATE (b->lock held, inside enter/leave). */
 static rk_status rk__cuda_rate_cmd(rk_runtime *rt, uint32_t op, uint32_t i, uint64_t n, uint64_t cap, uint64_t *added,
-                                   uint64_t *refused)
+                                   uint64_t *level, uint64_t *refused)
 {
     rk__cuda *b = rt->backend_data;
     rk__gpu_cmd cmd;
@@ -50,8 +51,10 @@ static rk_status rk__cuda_rate_cmd(rk_runtime *rt, uint32_t op, uint32_t i, uint
     st = rk__cuda_command(rt, &cmd, rk__deadline(RK__CUDA_RATE_CMD_NS), added);
     /* The acknowledgement was read with acquire; no other command can
      * reuse its slot while we hold b->lock. */
+    if (st == RK_OK && level)
+        *level = __atomic_load_n(&b->acks[cmd.ticket % RK__GPU_ACKS].value2, __ATOMIC_RELAXED);
     if (st == RK_OK && refused)
-        *refused = __atomic_load_n(&b->acks[cmd.ticket % RK__GPU_ACKS].value2, __ATOMIC_RELAXED);
+        *refused = __atomic_load_n(&b->acks[cmd.ticket % RK__GPU_ACKS].count, __ATOMIC_RELAXED);
     return st;
 }
 
@@ -83,15 +86,21 @@ static void rk__cuda_rate_tick(rk_runtime *rt, rk__cuda *b)
     if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) && rk__cuda_enter(b) == RK_OK) {
         for (uint32_t i = 0; i < RK__GPU_RATES; i++) {
             rk__tenant *t;
-            uint64_t added = 0, lost = 0;
+            uint64_t added = 0, lost = 0, level = b->rate_level[i];
             int64_t cap, take;
             if (b->rate_tenant[i] == RK__CUDA_NO_RATE || !(t = rk__tenant_find(rt, b->rate_tenant[i])))
                 continue;
             cap = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
-            take = rk__tenant_take(t, cap);
+            /* What the allowance had room for at the last top-up (it only
+             * went down since): taking more would leave the host's own
+             * sends an empty bucket while the rest comes back. */
+            take = rk__tenant_take(t, cap > (int64_t)level ? cap - (int64_t)level : 0);
             if (rk__cuda_rate_cmd(rt, RK__GPU_RATE_TOPUP, i, (uint64_t)take, (uint64_t)(cap > 0 ? cap : 0), &added,
-                                  &lost) != RK_OK)
-                added = 0, lost = 0;
+                                  &level, &lost) != RK_OK) {
+                added = lost = 0;
+                level = b->rate_level[i];
+            }
+            b->rate_level[i] = level;
             if ((uint64_t)take > added)
                 rk__tenant_refund(t, take - (int64_t)added);
             who[n] = t;
@@ -158,7 +167,9 @@ rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on)
             st = RK_ENOMEM;
         /* Empty until the keeper's next round fills it from the new bucket. */
         if (st == RK_OK)
-            st = rk__cuda_rate_cmd(rt, RK__GPU_RATE_SET, i, 0, 0, NULL, NULL);
+            st = rk__cuda_rate_cmd(rt, RK__GPU_RATE_SET, i, 0, 0, NULL, NULL, NULL);
+        if (st == RK_OK)
+            b->rate_level[i] = 0;
         if (st == RK_OK && !have) {
             b->rate_tenant[i] = tenant;
             rk__cuda_rate_actors(rt, tenant, i + 1);
