@@ -550,8 +550,10 @@ static void test_rate_shared_with_device(void **state)
     taker k[2];
     pthread_t th[2];
 
+    /* A slow rate first (a token per 100 ms), so that none is earned while
+     * the exact counts below are checked. */
     rk_tenant_quota_init(&q);
-    q.max_msgs_per_s = rate;
+    q.max_msgs_per_s = 10;
     q.burst = (uint32_t)burst;
     t0 = rk_test_now_ns();
     assert_int_equal(rk_tenant_set_quota(rt, 9, &q), RK_OK);
@@ -559,9 +561,12 @@ static void test_rate_shared_with_device(void **state)
     assert_non_null(t);
     /* All at once, at most what is there; then nothing is left for the host. */
     assert_int_equal(rk__tenant_take(t, 15), 15);
-    assert_int_equal(rk__tenant_take(t, 1000), (int64_t)burst - 15);
+    {
+        int64_t rest = rk__tenant_take(t, 1000);
+        assert_true(rest == (int64_t)burst - 15 || (rest > (int64_t)burst - 15 && rk_test_now_ns() - t0 >= SEC / 10));
+    }
     st = rk_send(rt, a, T_PING, &v, sizeof v);
-    assert_true(st == RK_ERATE || (st == RK_OK && rk_test_now_ns() - t0 >= SEC / rate)); /* unless one was earned */
+    assert_true(st == RK_ERATE || (st == RK_OK && rk_test_now_ns() - t0 >= SEC / 10)); /* unless one was earned */
     rk__tenant_refund(t, 5);
     assert_int_equal(rk_send(rt, a, T_PING, &v, sizeof v), RK_OK); /* a refunded token */
     rk__tenant_refund(t, 1000);

@@ -89,16 +89,7 @@ enum rk__gpu_op {
     RK__GPU_OP_DRAIN = 4, /* supervisor: publish inbox heads eagerly from now on */
     RK__GPU_OP_RESET = 5, /* unbind an actor whose creation failed, whatever its state */
     RK__GPU_OP_SUP = 6,   /* supervisor: a restart record (event = enum rk__gpu_sup_op) */
-    RK__GPU_OP_RATE = 9,  /* supervisor: a tenant's send allowance (event = enum rk__gpu_rate_op) */
     RK__GPU_OP_RATED = 10, /* the actor's sends are charged to allowance cmd.type - 1 (0: none) */
-};
-
-/* What RK__GPU_OP_RATE does with allowance cmd.type (rk__gpu_rate). */
-enum rk__gpu_rate_op {
-    RK__GPU_RATE_SET = 1,   /* allow = cmd.h2k_final, no refusals counted */
-    RK__GPU_RATE_TOPUP = 2, /* allow += cmd.h2k_final, up to cmd.state; the acknowledgement's value is
-                               what was added, value2 the allowance after, count the refusals since
-                               the last top-up */
 };
 
 /* What RK__GPU_OP_SUP does with record cmd.type. */
@@ -142,9 +133,9 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, inbox) == 72, "cmd layout");
 typedef struct rk__gpu_ack {
     uint64_t ticket; /* written last, with release */
     int32_t status;
-    uint32_t count;  /* RATE TOPUP: refusals since the last one (saturating) */
+    uint32_t pad_;
     uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled */
-    uint64_t value2; /* RATE TOPUP: the allowance after it */
+    uint64_t pad2_;
 } rk__gpu_ack;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
@@ -275,17 +266,19 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot l
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
 /* A tenant's send allowance, for a tenant with a rate quota (tenant.h):
- * the sends its actors may still make from the GPU. The host's token bucket
- * stays the only source of tokens: every millisecond the host moves what
- * its bucket allows into `allow`, up to the bucket's size, through the
- * supervisor block (RK__GPU_RATE_TOPUP), and collects the refusals, so host
- * and GPU sends share one rate. A send takes one with an atomic and puts it
- * back if it was refused for another reason. */
+ * the host's token bucket stays the only source of tokens. The host grants
+ * tokens by raising `granted` (a running total in pinned memory, which only
+ * the host writes); the GPU's senders of the tenant count what they take in
+ * `used` (device memory, device atomics), and a send may go while used
+ * stays below granted. Every millisecond the host reads used and refused,
+ * moves what the allowance has room for from its bucket into granted, and
+ * counts the refusals for the tenant (src/cuda/cuda_rate.c). No command and
+ * no lock between the two: neither side ever waits for the other. */
 #define RK__GPU_RATES 64u
 
 typedef struct rk__gpu_rate {
-    long long allow;             /* sends that may still go (device atomics) */
-    unsigned long long refused;  /* sends refused since the last top-up */
+    unsigned long long used;    /* sends taken from the allowance */
+    unsigned long long refused; /* sends refused for want of one */
     unsigned char pad_[RK_RING_LINE - 16];
 } rk__gpu_rate;
 
@@ -363,8 +356,9 @@ typedef struct rk__gpu_world {
     rk__gpu_sup *sup_mirror; /* [n_sups], pinned: what the host reads of them */
     uint32_t n_sups;
     uint32_t n_rates;
-    struct rk__gpu_rate *rates; /* [n_rates], device: tenants' send allowances */
-    unsigned char pad3_[88];
+    struct rk__gpu_rate *rates;   /* [n_rates], device: what tenants' senders took (rk__gpu_rate) */
+    const uint64_t *rate_granted; /* [n_rates], pinned: what the host granted them, running totals */
+    unsigned char pad3_[80];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -505,6 +499,7 @@ typedef struct rk_dctx {
     uint32_t h2k_gap;       /* ns between polls of the host's inbox (0: every round) */
     uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
     uint32_t rate;          /* its tenant's allowance + 1 (rk__gpu_rate), 0: sends not limited */
+    uint64_t rate_granted;  /* that allowance's grant as last read (pinned memory: read when used up) */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -1321,13 +1316,20 @@ static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg 
 }
 
 /* A send of a rate-limited tenant takes one from its allowance: 1 if there
- * was one, else 0 - the refusal counted for the host, which reports it. */
-static __device__ __noinline__ int rk__gpu_rate_take(const rk__gpu_world *w, uint32_t rate)
+ * was one, else 0 - given back, and the refusal counted for the host. The
+ * grant is read from pinned memory (a PCIe round trip) only when the copy
+ * the block keeps is used up. */
+static __device__ __noinline__ int rk__gpu_rate_take(rk_dctx *c)
 {
-    rk__gpu_rate *r = &w->rates[rate - 1u];
-    if ((long long)atomicAdd((unsigned long long *)&r->allow, ~0ull) > 0)
+    const rk__gpu_world *w = c->w;
+    rk__gpu_rate *r = &w->rates[c->rate - 1u];
+    const unsigned long long used = atomicAdd(&r->used, 1ull);
+    if (used < c->rate_granted)
         return 1;
-    atomicAdd((unsigned long long *)&r->allow, 1ull); /* not below zero for long */
+    c->rate_granted = rk__ld_relaxed(&w->rate_granted[c->rate - 1u], RK_RING_SCOPE_SYSTEM);
+    if (used < c->rate_granted)
+        return 1;
+    atomicAdd(&r->used, ~0ull);
     atomicAdd(&r->refused, 1ull);
     return 0;
 }
@@ -1335,7 +1337,7 @@ static __device__ __noinline__ int rk__gpu_rate_take(const rk__gpu_world *w, uin
 /* A send refused for another reason gives its token back. */
 static __device__ __noinline__ void rk__gpu_rate_give(const rk__gpu_world *w, uint32_t rate)
 {
-    atomicAdd((unsigned long long *)&w->rates[rate - 1u].allow, 1ull);
+    atomicAdd(&w->rates[rate - 1u].used, ~0ull);
 }
 
 /* One attempt, uncounted. */
@@ -1359,7 +1361,7 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
     if (h.flags & RK_MSG_F_BYREF)
         return RK_ENOTSUP; /* payloads from the device travel inline */
     /* A tenant with a rate quota (tenant.h): a register test for the others. */
-    if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c->w, c->rate))
+    if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c))
         return RK_ERATE;
     if (h.dst == RK_ACTOR_HOST)
         st = rk__gpu_send_host(c, &h, payload);
@@ -1912,8 +1914,10 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     }
     /* The host's command names the allowance; the block's own restart
      * (ticket 0) keeps the one it has. */
-    if (cmd->ticket != 0)
+    if (cmd->ticket != 0) {
         c->rate = cmd->rate;
+        c->rate_granted = 0;
+    }
     if (c->bound) {
         rk__gpu_gate_close(c, 1);
         c->terminating = 0;
@@ -2055,8 +2059,10 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
         else if (c->cmd.op == RK__GPU_OP_RATED) {
             /* Its tenant got or lost a rate quota. */
             const int mine = c->bound && c->self == c->cmd.actor;
-            if (mine)
+            if (mine) {
                 c->rate = c->cmd.type;
+                c->rate_granted = 0;
+            }
             rk__gpu_send_ack(c->w, c->cmd.ticket, mine ? RK_OK : RK_ENOACTOR, 0);
         } else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
@@ -2185,51 +2191,6 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
     return quiet && started[0] == started[1];
 }
 
-/* RK__GPU_OP_RATE (the supervisor block). */
-static __device__ __noinline__ void rk__gpu_rate_cmd(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
-{
-    rk__gpu_rate *r;
-    long long cur, next, cap, add;
-    if (cmd->type >= w->n_rates) {
-        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
-        return;
-    }
-    r = &w->rates[cmd->type];
-    if (cmd->event == RK__GPU_RATE_SET) {
-        atomicExch((unsigned long long *)&r->allow, (unsigned long long)cmd->h2k_final);
-        atomicExch(&r->refused, 0ull);
-        rk__gpu_send_ack(w, cmd->ticket, RK_OK, 0);
-        return;
-    }
-    if (cmd->event != RK__GPU_RATE_TOPUP) {
-        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
-        return;
-    }
-    /* Up to the cap, against senders taking at the same time; what does
-     * not fit goes back to the host's bucket (the acknowledgement says how
-     * much was added). */
-    add = (long long)cmd->h2k_final;
-    cap = (long long)cmd->state;
-    cur = (long long)atomicAdd((unsigned long long *)&r->allow, 0ull);
-    for (;;) {
-        long long got;
-        next = cur >= cap ? cur : (cur + add > cap ? cap : cur + add);
-        if (next == cur)
-            break;
-        got = (long long)atomicCAS((unsigned long long *)&r->allow, (unsigned long long)cur, (unsigned long long)next);
-        if (got == cur)
-            break;
-        cur = got;
-    }
-    {
-        rk__gpu_ack *a = &w->acks[cmd->ticket % RK__GPU_ACKS];
-        const unsigned long long refused = atomicExch(&r->refused, 0ull);
-        rk__st_relaxed(&a->value2, (uint64_t)(next > 0 ? next : 0), RK_RING_SCOPE_SYSTEM);
-        rk__gpu_st32_sys(&a->count, refused > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)refused);
-    }
-    rk__gpu_send_ack(w, cmd->ticket, RK_OK, (uint64_t)(next - cur));
-}
-
 /* Hands a command on; 0 when its block has not taken the previous one yet. */
 static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
 {
@@ -2247,10 +2208,6 @@ static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, cons
     }
     if (cmd->op == RK__GPU_OP_SUP) {
         rk__gpu_sup_cmd(w, cmd);
-        return 1;
-    }
-    if (cmd->op == RK__GPU_OP_RATE) {
-        rk__gpu_rate_cmd(w, cmd);
         return 1;
     }
     if (cmd->slot == 0 || cmd->slot >= w->n_blocks) {

@@ -12,12 +12,16 @@
  *   - max_msgs_per_s limits the messages carrying the tenant (host sends to
  *     its actors, and what its actors send) with a token bucket of `burst`
  *     messages: an over-rate send is refused with RK_ERATE. On the CUDA
- *     backend actors send from the GPU: their tenant's bucket tops up an
- *     allowance there every millisecond (starting empty when the quota is
- *     set), their sends take from it, and its refusals are counted for the
- *     tenant every millisecond and reported as one RK_EVENT_QUOTA event per
- *     such count. Host and GPU sends share the rate; the allowance holds at
- *     most `burst` of it.
+ *     backend actors send from the GPU (rk_dsend & co. return RK_ERATE;
+ *     rk_dsend_wait does not wait for a token): the bucket also fills an
+ *     allowance there every millisecond, up to the larger of `burst` and two
+ *     milliseconds at the rate, which the GPU's sends take from. Host and
+ *     GPU sends share the rate; at most bucket plus allowance go at once,
+ *     and right after the quota is set the GPU's allowance takes the fresh
+ *     bucket within a millisecond. The GPU's refusals are counted for the
+ *     tenant every millisecond, each count reported as one RK_EVENT_QUOTA.
+ *     A runtime can limit 64 tenants on the GPU: rk_tenant_set_quota then
+ *     returns RK_ENOMEM (the quota stays as it was).
  * Quota refusals are counted and reported as RK_EVENT_QUOTA events. A tenant
  * without quotas costs one load per message on the send path.
  *

@@ -34,6 +34,12 @@ rk_status rk__tenants_init(rk_runtime *rt)
         ts->table = NULL;
         return RK_ENOMEM;
     }
+    if (pthread_mutex_init(&ts->rate_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ts->lock);
+        free(ts->table);
+        ts->table = NULL;
+        return RK_ENOMEM;
+    }
     ts->mask = size - 1;
     return RK_OK;
 }
@@ -48,6 +54,7 @@ void rk__tenants_destroy(rk_runtime *rt)
     free(ts->table);
     ts->table = NULL;
     pthread_mutex_destroy(&ts->lock);
+    pthread_mutex_destroy(&ts->rate_lock);
 }
 
 rk__tenant *rk__tenant_find(rk_runtime *rt, uint32_t tenant)
@@ -302,11 +309,27 @@ void rk_tenant_quota_init(rk_tenant_quota *q)
         memset(q, 0, sizeof *q);
 }
 
+/* Sets t's quota and a full bucket (rt->tenants.lock held). */
+static void rk__tenant_apply(rk__tenant *t, const rk_tenant_quota *q, uint64_t interval, int64_t burst)
+{
+    t->quota = *q;
+    /* Off first, so no sender mixes the old rate with the new bucket;
+     * then a full bucket, earning from now; then on. */
+    __atomic_store_n(&t->interval_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->burst, burst, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->tokens, burst, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->last_ns, rk__now_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&t->interval_ns, interval, __ATOMIC_RELEASE);
+}
+
 rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_quota *q)
 {
-    uint64_t interval = 0;
-    int64_t burst = 0;
+    uint64_t interval = 0, old_interval = 0;
+    int64_t burst = 0, old_burst = 0;
+    rk_tenant_quota old;
     rk__tenant *t;
+    rk_status st = RK_OK;
+    int backend;
 
     if (!rt || !q || q->max_msgs_per_s > RK__MAX_RATE)
         return RK_EINVAL;
@@ -317,27 +340,41 @@ rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_q
             burst = 1;
     }
     /* Where actors send without the host (a GPU), the backend charges
-     * those sends to this bucket from now on; its allowance there starts
-     * empty and is filled from the bucket within a millisecond. */
-    if (rt->ops->tenant_rate) {
-        rk_status st = rt->ops->tenant_rate(rt, tenant, interval != 0);
-        if (st != RK_OK)
-            return st;
+     * those sends to this bucket too (runtime_internal.h: tenant_rate):
+     * only while the runtime runs, and one quota change at a time, so the
+     * host's record and the backend never disagree. A rate comes to the
+     * record first (the backend's allowance fills from the bucket), and
+     * goes from the backend first. */
+    backend = rt->ops->tenant_rate && rk__enter(rt) == RK_OK;
+    if (backend)
+        pthread_mutex_lock(&rt->tenants.rate_lock);
+    if (backend && !interval)
+        st = rt->ops->tenant_rate(rt, tenant, 0);
+    if (st == RK_OK) {
+        pthread_mutex_lock(&rt->tenants.lock);
+        t = rk__tenant_get(rt, tenant);
+        if (t) {
+            old = t->quota;
+            old_interval = __atomic_load_n(&t->interval_ns, __ATOMIC_RELAXED);
+            old_burst = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
+            rk__tenant_apply(t, q, interval, burst);
+        }
+        pthread_mutex_unlock(&rt->tenants.lock);
+        st = t ? RK_OK : RK_ENOMEM;
+        if (st == RK_OK && backend && interval) {
+            st = rt->ops->tenant_rate(rt, tenant, 1);
+            if (st != RK_OK) { /* the backend cannot limit it: the quota stays as it was */
+                pthread_mutex_lock(&rt->tenants.lock);
+                rk__tenant_apply(t, &old, old_interval, old_burst);
+                pthread_mutex_unlock(&rt->tenants.lock);
+            }
+        }
     }
-    pthread_mutex_lock(&rt->tenants.lock);
-    t = rk__tenant_get(rt, tenant);
-    if (t) {
-        t->quota = *q;
-        /* Off first, so no sender mixes the old rate with the new bucket;
-         * then a full bucket, earning from now; then on. */
-        __atomic_store_n(&t->interval_ns, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->burst, burst, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->tokens, burst, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->last_ns, rk__now_ns(), __ATOMIC_RELAXED);
-        __atomic_store_n(&t->interval_ns, interval, __ATOMIC_RELEASE);
+    if (backend) {
+        pthread_mutex_unlock(&rt->tenants.rate_lock);
+        rk__leave(rt);
     }
-    pthread_mutex_unlock(&rt->tenants.lock);
-    return t ? RK_OK : RK_ENOMEM;
+    return st;
 }
 
 rk_status rk_tenant_get_quota(rk_runtime *rt, uint32_t tenant, rk_tenant_quota *q)

@@ -37,6 +37,7 @@ typedef struct rk__tenant {
 
 typedef struct rk__tenants {
     pthread_mutex_t lock;  /* inserts, quotas, holdings */
+    pthread_mutex_t rate_lock; /* one rate quota change at a time (rk_tenant_set_quota), taken first */
     rk__tenant **table;    /* slots are set once (release) and never cleared */
     uint32_t mask;         /* table size - 1 */
     uint32_t count, limit; /* records, and how many the table may hold */

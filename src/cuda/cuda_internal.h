@@ -202,22 +202,33 @@ typedef struct rk__cuda {
     int stop_requested;
 
     /* tenants' rate quotas on the GPU (cuda_rate.c): [RK__GPU_RATES]
-     * allowances on the device; rate_tenant[i] is the tenant of allowance i
-     * (under lock), RK__CUDA_NO_RATE if free; the keeper thread tops them up */
+     * allowances, what was taken on the device, what was granted in pinned
+     * memory. rate_lock: the slots and the keeper's counts; a slot's
+     * tenant and state change under rate_lock and b->lock both, so either
+     * lock reads them. */
     CUdeviceptr rates_d;
+    rk__pinned rate_mem;
+    uint64_t *rate_granted;              /* [RK__GPU_RATES], pinned: running totals, the host's only */
+    pthread_mutex_t rate_lock;
     uint32_t rate_tenant[RK__GPU_RATES];
-    uint64_t rate_level[RK__GPU_RATES]; /* each allowance after the keeper's last top-up */
+    uint8_t rate_state[RK__GPU_RATES];   /* RK__CUDA_RATE_* */
+    uint64_t rate_refused[RK__GPU_RATES]; /* the device's refusal counts already reported */
     pthread_t keeper;
-    int keeper_started; /* under lock */
+    int keeper_started; /* under rate_lock */
     int keeper_stop;    /* atomic */
 } rk__cuda;
 
-#define RK__CUDA_NO_RATE UINT32_MAX
+enum {
+    RK__CUDA_RATE_FREE = 0,
+    RK__CUDA_RATE_USED = 1, /* rate_tenant's */
+    RK__CUDA_RATE_DEAD = 2, /* an actor may not have let go of it: never handed out again */
+};
 
 /* ---- tenants' rate quotas (cuda_rate.c) ---- */
 /* Backend op tenant_rate (runtime_internal.h). */
 rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on);
-/* The allowance + 1 of `tenant`'s actors, 0 if it has none (b->lock held). */
+/* The allowance + 1 of `tenant`'s actors, 0 if it has none (b->lock or
+ * rate_lock held). */
 uint32_t rk__cuda_rate_of(const rk__cuda *b, uint32_t tenant);
 /* Stops the keeper thread, if it runs (shutdown, before the kernel stops). */
 void rk__cuda_rate_stop(rk__cuda *b);

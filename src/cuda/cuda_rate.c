@@ -4,20 +4,25 @@
  * token bucket cannot be reached: the host has no atomics on device memory,
  * and the GPU's system-scope atomics on pinned memory are not atomic with
  * the host's on most PCIe machines. So a tenant with a rate quota gets an
- * allowance in device memory (rk__gpu_rate, one of RK__GPU_RATES) that its
- * actors' sends take from (device.cuh: rk__gpu_rate_take), and the host's
- * bucket stays the only source of tokens: every millisecond the keeper
- * thread takes from the bucket what the allowance had room for at its last
- * top-up (at most the bucket's size), moves it there through the supervisor
- * block (which adds what fits under the same cap and says how much, and
- * how full the allowance is now), puts the rest back, and collects the
- * GPU's refusals for the tenant's counters. Host and GPU sends together so
- * stay within the rate, plus at most one bucket's worth held on the GPU.
+ * allowance (device.cuh: rk__gpu_rate, one of RK__GPU_RATES): the host
+ * grants tokens by raising a running total in pinned memory that only it
+ * writes, the GPU's senders count what they take in device memory, and a
+ * send may go while taken stays below granted. The host's bucket stays the
+ * only source of tokens: every millisecond the keeper thread reads what was
+ * taken and refused (one copy of the allowances), takes from the bucket
+ * what the allowance has room for - at most RK__CUDA_RATE_CAP, the larger
+ * of the bucket's size and two milliseconds at the rate, so the GPU can
+ * reach the rate - raises the grant by it, and counts the refusals for the
+ * tenant. Host and GPU sends together so stay within the rate, plus what
+ * the allowance holds. No command and no lock passes between the two
+ * sides: neither ever waits for the other, and the keeper never takes
+ * b->lock (lifecycle commands, drains and checkpoints hold it for long).
  *
- * An actor learns its tenant's allowance when it is bound (the BIND
- * command) and, when the quota comes or goes later, from a command of its
- * own (RK__GPU_OP_RATED). Allowances are handed out under b->lock and
- * taken back when the quota is lifted. */
+ * Slots are handed out under rate_lock and b->lock (bound actors learn
+ * theirs through RK__GPU_OP_RATED, new ones in their BIND). A slot whose
+ * tenant lost its quota is handed out again only once every actor said it
+ * let go; otherwise it stays dead, so no actor can spend another tenant's
+ * tokens. */
 #include <string.h>
 #include <time.h>
 
@@ -25,43 +30,104 @@
 #include "cuda/cuda_internal.h"
 
 #define RK__CUDA_RATE_TICK_NS 1000000ull  /* the keeper's period */
-#define RK__CUDA_RATE_CMD_NS 100000000ull /* its commands' deadline */
+#define RK__CUDA_RATE_CMD_NS 100000000ull /* a RATED command's deadline */
 
 uint32_t rk__cuda_rate_of(const rk__cuda *b, uint32_t tenant)
 {
     for (uint32_t i = 0; i < RK__GPU_RATES; i++)
-        if (b->rate_tenant[i] == tenant)
+        if (b->rate_state[i] == RK__CUDA_RATE_USED && b->rate_tenant[i] == tenant)
             return i + 1;
     return 0;
 }
 
-/* RK__GPU_OP_RATE (b->lock held, inside enter/leave). */
-static rk_status rk__cuda_rate_cmd(rk_runtime *rt, uint32_t op, uint32_t i, uint64_t n, uint64_t cap, uint64_t *added,
-                                   uint64_t *level, uint64_t *refused)
+/* Tokens the allowance of t may hold. */
+static int64_t rk__cuda_rate_cap(rk__tenant *t)
 {
-    rk__cuda *b = rt->backend_data;
-    rk__gpu_cmd cmd;
-    rk_status st;
-    memset(&cmd, 0, sizeof cmd);
-    cmd.op = RK__GPU_OP_RATE;
-    cmd.event = op;
-    cmd.type = i;
-    cmd.h2k_final = n;
-    cmd.state = cap;
-    st = rk__cuda_command(rt, &cmd, rk__deadline(RK__CUDA_RATE_CMD_NS), added);
-    /* The acknowledgement was read with acquire; no other command can
-     * reuse its slot while we hold b->lock. */
-    if (st == RK_OK && level)
-        *level = __atomic_load_n(&b->acks[cmd.ticket % RK__GPU_ACKS].value2, __ATOMIC_RELAXED);
-    if (st == RK_OK && refused)
-        *refused = __atomic_load_n(&b->acks[cmd.ticket % RK__GPU_ACKS].count, __ATOMIC_RELAXED);
-    return st;
+    const int64_t burst = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
+    const uint64_t interval = __atomic_load_n(&t->interval_ns, __ATOMIC_RELAXED);
+    const int64_t two_ms = interval ? (int64_t)(2000000ull / interval) : 0;
+    return burst > two_ms ? burst : two_ms;
 }
 
-/* Tells every bound actor of `tenant` its allowance (i + 1, or 0). */
-static void rk__cuda_rate_actors(rk_runtime *rt, uint32_t tenant, uint32_t rate)
+/* One round of the keeper (rate_lock held): every allowance topped up from
+ * its bucket. *who / *refused get the refusals to report. */
+static uint32_t rk__cuda_rate_tick(rk_runtime *rt, rk__cuda *b, rk__tenant **who, uint64_t *refused)
+{
+    rk__gpu_rate seen[RK__GPU_RATES];
+    uint32_t n = 0, i, any = 0;
+    rk_status st;
+    for (i = 0; i < RK__GPU_RATES; i++)
+        any |= b->rate_state[i] == RK__CUDA_RATE_USED;
+    if (!any || __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) || rk__cuda_enter(b) != RK_OK)
+        return 0;
+    /* A copy while the kernel runs: each word is whole; a count read a
+     * moment early only delays a top-up by one round. */
+    st = rk__cuda_download(b, seen, b->rates_d, sizeof seen);
+    rk__cuda_leave(b);
+    if (st != RK_OK)
+        return 0;
+    for (i = 0; i < RK__GPU_RATES; i++) {
+        rk__tenant *t;
+        uint64_t granted = b->rate_granted[i];
+        int64_t level, room, take;
+        if (b->rate_state[i] != RK__CUDA_RATE_USED || !(t = rk__tenant_find(rt, b->rate_tenant[i])))
+            continue;
+        /* Senders that were refused give their token back, so `used` may
+         * run a little past the grant for a moment. */
+        level = (int64_t)(granted - seen[i].used);
+        room = rk__cuda_rate_cap(t) - (level > 0 ? level : 0);
+        take = rk__tenant_take(t, room);
+        if (take > 0)
+            /* Release: nothing else is ordered by it, but the GPU reads it
+             * with a plain system-scope load at any time. */
+            __atomic_store_n(&b->rate_granted[i], granted + (uint64_t)take, __ATOMIC_RELEASE);
+        if (seen[i].refused > b->rate_refused[i]) {
+            who[n] = t;
+            refused[n++] = seen[i].refused - b->rate_refused[i];
+            b->rate_refused[i] = seen[i].refused;
+        }
+    }
+    return n;
+}
+
+static void *rk__cuda_keeper_main(void *arg)
+{
+    rk_runtime *rt = arg;
+    rk__cuda *b = rt->backend_data;
+    rk__tenant *who[RK__GPU_RATES];
+    uint64_t refused[RK__GPU_RATES];
+    while (!__atomic_load_n(&b->keeper_stop, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, (long)RK__CUDA_RATE_TICK_NS};
+        uint32_t n;
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&b->rate_lock);
+        n = rk__cuda_rate_tick(rt, b, who, refused);
+        pthread_mutex_unlock(&b->rate_lock);
+        /* Reported outside the lock: an event takes the runtime's locks. */
+        for (uint32_t k = 0; k < n; k++)
+            rk__tenant_rate_refused(rt, who[k], refused[k]);
+    }
+    return NULL;
+}
+
+void rk__cuda_rate_stop(rk__cuda *b)
+{
+    int started;
+    pthread_mutex_lock(&b->rate_lock);
+    started = b->keeper_started;
+    b->keeper_started = 0;
+    __atomic_store_n(&b->keeper_stop, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&b->rate_lock);
+    if (started)
+        pthread_join(b->keeper, NULL);
+}
+
+/* Tells every bound actor of `tenant` its allowance (i + 1, or 0), b->lock
+ * held; returns how many did not acknowledge it. */
+static uint32_t rk__cuda_rate_actors(rk_runtime *rt, uint32_t tenant, uint32_t rate)
 {
     rk__cuda *b = rt->backend_data;
+    uint32_t missed = 0;
     for (uint32_t id = 0; id < b->max_actors; id++) {
         rk__cuda_actor *ca = b->actors[id];
         rk__gpu_cmd cmd;
@@ -72,70 +138,33 @@ static void rk__cuda_rate_actors(rk_runtime *rt, uint32_t tenant, uint32_t rate)
         cmd.actor = id;
         cmd.slot = ca->slot;
         cmd.type = rate;
-        (void)rk__cuda_command(rt, &cmd, rk__deadline(RK__CUDA_RATE_CMD_NS), NULL);
+        missed += rk__cuda_command(rt, &cmd, rk__deadline(RK__CUDA_RATE_CMD_NS), NULL) != RK_OK;
     }
+    return missed;
 }
 
-/* One round of the keeper: every allowance topped up from its bucket. */
-static void rk__cuda_rate_tick(rk_runtime *rt, rk__cuda *b)
+/* A free slot made ready for `tenant` (both locks held): what was taken
+ * on it so far counts as granted, so it starts empty. */
+static rk_status rk__cuda_rate_claim(rk__cuda *b, uint32_t tenant, uint32_t *out)
 {
-    rk__tenant *who[RK__GPU_RATES];
-    uint64_t refused[RK__GPU_RATES];
-    uint32_t n = 0;
-    pthread_mutex_lock(&b->lock);
-    if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) && rk__cuda_enter(b) == RK_OK) {
-        for (uint32_t i = 0; i < RK__GPU_RATES; i++) {
-            rk__tenant *t;
-            uint64_t added = 0, lost = 0, level = b->rate_level[i];
-            int64_t cap, take;
-            if (b->rate_tenant[i] == RK__CUDA_NO_RATE || !(t = rk__tenant_find(rt, b->rate_tenant[i])))
-                continue;
-            cap = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
-            /* What the allowance had room for at the last top-up (it only
-             * went down since): taking more would leave the host's own
-             * sends an empty bucket while the rest comes back. */
-            take = rk__tenant_take(t, cap > (int64_t)level ? cap - (int64_t)level : 0);
-            if (rk__cuda_rate_cmd(rt, RK__GPU_RATE_TOPUP, i, (uint64_t)take, (uint64_t)(cap > 0 ? cap : 0), &added,
-                                  &level, &lost) != RK_OK) {
-                added = lost = 0;
-                level = b->rate_level[i];
-            }
-            b->rate_level[i] = level;
-            if ((uint64_t)take > added)
-                rk__tenant_refund(t, take - (int64_t)added);
-            who[n] = t;
-            refused[n++] = lost;
-        }
-        rk__cuda_leave(b);
-    }
-    pthread_mutex_unlock(&b->lock);
-    /* Reported outside b->lock: an event takes the runtime's own locks. */
-    for (uint32_t k = 0; k < n; k++)
-        rk__tenant_rate_refused(rt, who[k], refused[k]);
-}
-
-static void *rk__cuda_keeper_main(void *arg)
-{
-    rk_runtime *rt = arg;
-    rk__cuda *b = rt->backend_data;
-    while (!__atomic_load_n(&b->keeper_stop, __ATOMIC_ACQUIRE)) {
-        struct timespec ts = {0, (long)RK__CUDA_RATE_TICK_NS};
-        nanosleep(&ts, NULL);
-        rk__cuda_rate_tick(rt, b);
-    }
-    return NULL;
-}
-
-void rk__cuda_rate_stop(rk__cuda *b)
-{
-    int started;
-    pthread_mutex_lock(&b->lock);
-    started = b->keeper_started;
-    b->keeper_started = 0;
-    __atomic_store_n(&b->keeper_stop, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&b->lock);
-    if (started)
-        pthread_join(b->keeper, NULL);
+    rk__gpu_rate line;
+    rk_status st;
+    uint32_t i;
+    for (i = 0; i < RK__GPU_RATES && b->rate_state[i] != RK__CUDA_RATE_FREE; i++)
+        ;
+    if (i == RK__GPU_RATES)
+        return RK_ENOMEM;
+    st = b->launched ? rk__cuda_download(b, &line, b->rates_d + (CUdeviceptr)i * sizeof line, sizeof line) : RK_OK;
+    if (st != RK_OK)
+        return st;
+    if (!b->launched)
+        memset(&line, 0, sizeof line);
+    __atomic_store_n(&b->rate_granted[i], (uint64_t)line.used, __ATOMIC_RELEASE);
+    b->rate_refused[i] = line.refused;
+    b->rate_tenant[i] = tenant;
+    b->rate_state[i] = RK__CUDA_RATE_USED;
+    *out = i;
+    return RK_OK;
 }
 
 rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on)
@@ -143,49 +172,42 @@ rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on)
     rk__cuda *b = rt->backend_data;
     uint32_t have, i;
     rk_status st = RK_OK;
-    if (!b)
+    if (!b || !b->rate_granted)
         return RK_OK;
+    pthread_mutex_lock(&b->rate_lock);
     pthread_mutex_lock(&b->lock);
-    if (!b->launched || b->stop_requested || __atomic_load_n(&b->keeper_stop, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_unlock(&b->lock); /* no kernel to tell: host sends only */
+    /* Stopping, or the kernel is gone: nothing sends on the GPU any more. */
+    if (b->stop_requested || __atomic_load_n(&b->keeper_stop, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_unlock(&b->lock);
+        pthread_mutex_unlock(&b->rate_lock);
         return RK_OK;
     }
     st = rk__cuda_enter(b);
-    if (st != RK_OK) {
-        pthread_mutex_unlock(&b->lock);
-        return st;
-    }
+    if (st != RK_OK)
+        goto out;
     have = rk__cuda_rate_of(b, tenant);
-    if (on) {
-        i = have ? have - 1 : RK__GPU_RATES;
-        for (uint32_t k = 0; !have && k < RK__GPU_RATES; k++)
-            if (b->rate_tenant[k] == RK__CUDA_NO_RATE) {
-                i = k;
-                break;
-            }
-        if (i == RK__GPU_RATES)
-            st = RK_ENOMEM;
-        /* Empty until the keeper's next round fills it from the new bucket. */
-        if (st == RK_OK)
-            st = rk__cuda_rate_cmd(rt, RK__GPU_RATE_SET, i, 0, 0, NULL, NULL, NULL);
-        if (st == RK_OK)
-            b->rate_level[i] = 0;
-        if (st == RK_OK && !have) {
-            b->rate_tenant[i] = tenant;
-            rk__cuda_rate_actors(rt, tenant, i + 1);
-        }
+    if (on && !have) {
+        st = rk__cuda_rate_claim(b, tenant, &i);
         if (st == RK_OK && !b->keeper_started) {
             __atomic_store_n(&b->keeper_stop, 0, __ATOMIC_RELEASE);
-            if (pthread_create(&b->keeper, NULL, rk__cuda_keeper_main, rt) == 0)
+            if (pthread_create(&b->keeper, NULL, rk__cuda_keeper_main, rt) == 0) {
                 b->keeper_started = 1;
-            else
+            } else {
+                b->rate_state[i] = RK__CUDA_RATE_FREE; /* nobody was told */
                 st = RK_ENOMEM;
+            }
         }
-    } else if (have) {
-        rk__cuda_rate_actors(rt, tenant, 0);
-        b->rate_tenant[have - 1] = RK__CUDA_NO_RATE;
+        /* A late acknowledgement only delays the limit for that actor. */
+        if (st == RK_OK && b->launched)
+            (void)rk__cuda_rate_actors(rt, tenant, i + 1);
+    } else if (!on && have) {
+        uint32_t missed = b->launched ? rk__cuda_rate_actors(rt, tenant, 0) : 0;
+        b->rate_state[have - 1] = missed ? RK__CUDA_RATE_DEAD : RK__CUDA_RATE_FREE;
     }
     rk__cuda_leave(b);
+out:
     pthread_mutex_unlock(&b->lock);
+    pthread_mutex_unlock(&b->rate_lock);
     return st;
 }
