@@ -1316,22 +1316,28 @@ static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg 
 }
 
 /* A send of a rate-limited tenant takes one from its allowance: 1 if there
- * was one, else 0 - given back, and the refusal counted for the host. The
- * grant is read from pinned memory (a PCIe round trip) only when the copy
- * the block keeps is used up. */
+ * was one, else 0 - the refusal counted for the host. `used` only grows
+ * while it is below the grant (a compare-and-swap), so a refused send
+ * leaves nothing to give back. The grant is read from pinned memory (a PCIe
+ * round trip) only when the copy the block keeps is used up. */
 static __device__ __noinline__ int rk__gpu_rate_take(rk_dctx *c)
 {
     const rk__gpu_world *w = c->w;
     rk__gpu_rate *r = &w->rates[c->rate - 1u];
-    const unsigned long long used = atomicAdd(&r->used, 1ull);
-    if (used < c->rate_granted)
-        return 1;
-    c->rate_granted = rk__ld_relaxed(&w->rate_granted[c->rate - 1u], RK_RING_SCOPE_SYSTEM);
-    if (used < c->rate_granted)
-        return 1;
-    atomicAdd(&r->used, ~0ull);
-    atomicAdd(&r->refused, 1ull);
-    return 0;
+    unsigned long long used = rk__ld_relaxed((const uint64_t *)&r->used, RK_RING_SCOPE_DEVICE), got;
+    for (;;) {
+        if (used >= c->rate_granted) {
+            c->rate_granted = rk__ld_relaxed(&w->rate_granted[c->rate - 1u], RK_RING_SCOPE_SYSTEM);
+            if (used >= c->rate_granted) {
+                atomicAdd(&r->refused, 1ull);
+                return 0;
+            }
+        }
+        got = atomicCAS(&r->used, used, used + 1ull);
+        if (got == used)
+            return 1;
+        used = got;
+    }
 }
 
 /* A send refused for another reason gives its token back. */
@@ -1360,7 +1366,8 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
     h.hlc = c->hlc;
     if (h.flags & RK_MSG_F_BYREF)
         return RK_ENOTSUP; /* payloads from the device travel inline */
-    /* A tenant with a rate quota (tenant.h): a register test for the others. */
+    /* A tenant with a rate quota (tenant.h); for the others a load of the
+     * context (shared memory) and a branch. */
     if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c))
         return RK_ERATE;
     if (h.dst == RK_ACTOR_HOST)
@@ -1429,7 +1436,9 @@ static __device__ __forceinline__ int rk_dstopping(const rk_dctx *c) { return rk
  * by the receiver's queue slot. Returns RK_OK, RK_EFULL (retry later or
  * use rk_dsend_wait), RK_ENOACTOR, RK_ESTATE (receiver not accepting),
  * RK_ETENANT, RK_ESTALE (dst_gen is not the receiver's generation),
- * RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP (BYREF).
+ * RK_ERATE (the tenant's rate quota, tenant.h; rk_dsend_wait does not wait
+ * for it), RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP
+ * (BYREF).
  * Never blocks. A message to the host becomes visible when the handler
  * returns (one publication fence for all sends of a batch) or earlier. */
 static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_msg *hdr, const void *payload)

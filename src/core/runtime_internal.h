@@ -270,7 +270,7 @@ struct rk_backend_ops {
      * backend charges the sends its actors make without the host (the
      * CUDA backend: on the GPU) to the tenant's bucket from now on, or
      * stops. RK_ENOMEM when it cannot keep one more; the quota then stays
-     * as it was. Called without locks held. */
+     * as it was. Called with rt->tenants.rate_lock held, no other lock. */
     rk_status (*tenant_rate)(rk_runtime *rt, uint32_t tenant, int on);
 };
 

@@ -262,18 +262,6 @@ int64_t rk__tenant_take(rk__tenant *t, int64_t max)
     return 0;
 }
 
-void rk__tenant_refund(rk__tenant *t, int64_t n)
-{
-    int64_t tok, burst, next;
-    if (n <= 0)
-        return;
-    burst = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
-    tok = __atomic_load_n(&t->tokens, __ATOMIC_RELAXED);
-    do
-        next = tok + n > burst ? (tok > burst ? tok : burst) : tok + n;
-    while (!__atomic_compare_exchange_n(&t->tokens, &tok, next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-}
-
 void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n)
 {
     if (n == 0)
@@ -345,7 +333,12 @@ rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_q
      * host's record and the backend never disagree. A rate comes to the
      * record first (the backend's allowance fills from the bucket), and
      * goes from the backend first. */
-    backend = rt->ops->tenant_rate && rk__enter(rt) == RK_OK;
+    {
+        /* Neither the old quota nor the new has a rate: nothing to tell. */
+        rk__tenant *was = rk__tenant_find(rt, tenant);
+        const int rated = was && __atomic_load_n(&was->interval_ns, __ATOMIC_RELAXED) != 0;
+        backend = rt->ops->tenant_rate && (interval || rated) && rk__enter(rt) == RK_OK;
+    }
     if (backend)
         pthread_mutex_lock(&rt->tenants.rate_lock);
     if (backend && !interval)

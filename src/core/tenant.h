@@ -76,8 +76,6 @@ rk_status rk__tenant_charge_slow(rk_runtime *rt, rk__tenant *t, const rk_msg *m)
  * `max` tokens at once, refilling from the clock first; returns how many (0
  * without a rate quota or with an empty bucket). */
 int64_t rk__tenant_take(rk__tenant *t, int64_t max);
-/* Puts back n taken tokens that were not used, up to the bucket's size. */
-void rk__tenant_refund(rk__tenant *t, int64_t n);
 /* n sends of t's actors refused RK_ERATE where they ran (a GPU): counted for
  * the tenant and the runtime, and reported as one RK_EVENT_QUOTA event. */
 void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n);

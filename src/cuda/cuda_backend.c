@@ -964,6 +964,7 @@ static void cuda_release(rk_runtime *rt)
     rk__cuda *b = rt->backend_data;
     if (!b)
         return;
+    rk__cuda_rate_stop(b); /* if cuda_stop did not run */
     rt->backend_data = NULL;
     rk__cuda_teardown(rt, b);
 }

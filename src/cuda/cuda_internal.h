@@ -214,6 +214,7 @@ typedef struct rk__cuda {
     uint8_t rate_state[RK__GPU_RATES];   /* RK__CUDA_RATE_* */
     uint64_t rate_refused[RK__GPU_RATES]; /* the device's refusal counts already reported */
     pthread_t keeper;
+    CUstream keeper_stream; /* its copies: not behind checkpoints' and migrations' */
     int keeper_started; /* under rate_lock */
     int keeper_stop;    /* atomic */
 } rk__cuda;
@@ -221,7 +222,8 @@ typedef struct rk__cuda {
 enum {
     RK__CUDA_RATE_FREE = 0,
     RK__CUDA_RATE_USED = 1, /* rate_tenant's */
-    RK__CUDA_RATE_DEAD = 2, /* an actor may not have let go of it: never handed out again */
+    RK__CUDA_RATE_PENDING = 2, /* lifted, but an actor has not let go yet: asked again at each
+                                  quota change, free once all did */
 };
 
 /* ---- tenants' rate quotas (cuda_rate.c) ---- */
