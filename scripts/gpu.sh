@@ -238,7 +238,7 @@ if [[ " ${BUILT[*]} " == *" diag_tenant "* ]]; then
 fi
 NAME=diag_lifecycle
 if [[ " ${BUILT[*]} " == *" diag_lifecycle "* ]]; then
-    step 60 "$BUILD/bench/diag/diag_lifecycle" --trials 2000
+    step 60 "$BUILD/bench/diag/diag_lifecycle" --trials 2000 --json "$JSON/diag_lifecycle.json"
 fi
 if ls "$JSON"/*.json >/dev/null 2>&1; then
     tar -czf "$OUT/bench-json.tar.gz" -C "$JSON" .

@@ -20,16 +20,15 @@
  * (core and backend); block - supervisor is the hand-over through the
  * mailbox; supervisor is the two PCIe crossings and block 0's look.
  *
- * Usage: diag_lifecycle [--trials N] */
-#include <cuda_runtime.h>
+ * Usage: diag_lifecycle [--trials N] [--json FILE] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "gpu/bench_gpu.h"
 #include "core/runtime_internal.h"
 #include "ringkernel/device.cuh"
-#include "ringkernel/ringkernel.h"
 
 extern "C" rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value);
 
@@ -50,72 +49,48 @@ RK_GPU_PROGRAM(diag_program, diag_echo_actor);
 
 static const rk_actor_type echo_type = {"echo", NULL, NULL, 0};
 
-static uint64_t now_ns(void)
+/* One command through the backend, in us; `want` is the status it must answer. */
+static double command_us(rk_runtime *rt, rk__gpu_cmd *cmd, rk_status want)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void fail(const char *what, rk_status st)
-{
-    fprintf(stderr, "diag_lifecycle: %s: %s\n", what, rk_status_name(st));
-    exit(1);
-}
-
-static void report(const char *name, uint64_t *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_u64);
-    printf("  %-34s n=%-6zu median %7.2f us  p99 %7.2f us  min %7.2f us\n", name, n, (double)v[n / 2] / 1e3,
-           (double)v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e3, (double)v[0] / 1e3);
-}
-
-/* One command through the backend; `want` is the status it must answer. */
-static uint64_t command(rk_runtime *rt, rk__gpu_cmd *cmd, rk_status want)
-{
-    uint64_t t0 = now_ns();
-    rk_status st = rk__cuda_command(rt, cmd, t0 + 5000000000ull, NULL);
-    uint64_t dt = now_ns() - t0;
-    if (st != want)
-        fail("command", st);
-    return dt;
+    const uint64_t t0 = rkb_now_ns();
+    const rk_status st = rk__cuda_command(rt, cmd, t0 + 5000000000ull, NULL);
+    const uint64_t dt = rkb_now_ns() - t0;
+    if (st != want) {
+        fprintf(stderr, "diag_lifecycle: command: %s, want %s\n", rk_status_name(st), rk_status_name(want));
+        exit(1);
+    }
+    return (double)dt / 1e3;
 }
 
 int main(int argc, char **argv)
 {
-    size_t trials = 2000, idle_trials, i;
+    const uint64_t asked = rkb_arg_u64(argc, argv, "--trials", 2000);
+    const size_t trials = asked < 10 ? 10 : (size_t)asked;
+    const size_t idle_trials = trials / 10;
     rk_runtime_options ro;
     rk_runtime *rt;
-    rk_status st;
-    uint64_t *t_sup, *t_block, *t_create, *t_restart, *t_term, *t_idle;
-    for (int a = 1; a + 1 < argc; a++)
-        if (strcmp(argv[a], "--trials") == 0)
-            trials = (size_t)strtoull(argv[++a], NULL, 10);
-    if (trials < 10)
-        trials = 10;
-    idle_trials = trials / 10;
+    double *t_sup, *t_block, *t_create, *t_restart, *t_term, *t_idle;
+    rkb b;
+    size_t i;
+    int rc = rkb_init(&b, "diag_lifecycle", argc, argv);
+    if (rc)
+        return rc;
     rk_runtime_options_init(&ro);
     ro.backend = RK_BACKEND_CUDA;
     ro.max_actors = (uint32_t)(trials + idle_trials + 8); /* ids are not reused */
     ro.gpu_program = &diag_program;
-    if ((st = rk_runtime_create(&rt, &ro)) != RK_OK) {
-        fprintf(stderr, "diag_lifecycle: rk_runtime_create: %s\n", rk_status_name(st));
-        return st == RK_ENODEV || st == RK_ENOTSUP ? 77 : 1;
+    RKB_RK(rk_runtime_create(&rt, &ro));
+    rkb_param_num(&b, "trials", (double)trials);
+    t_sup = (double *)calloc(trials, sizeof *t_sup);
+    t_block = (double *)calloc(trials, sizeof *t_block);
+    t_create = (double *)calloc(trials, sizeof *t_create);
+    t_restart = (double *)calloc(trials, sizeof *t_restart);
+    t_term = (double *)calloc(trials, sizeof *t_term);
+    t_idle = (double *)calloc(idle_trials, sizeof *t_idle);
+    if (!t_sup || !t_block || !t_create || !t_restart || !t_term || !t_idle) {
+        fprintf(stderr, "diag_lifecycle: out of memory\n");
+        return 1;
     }
-    t_sup = (uint64_t *)calloc(trials, 8);
-    t_block = (uint64_t *)calloc(trials, 8);
-    t_create = (uint64_t *)calloc(trials, 8);
-    t_restart = (uint64_t *)calloc(trials, 8);
-    t_term = (uint64_t *)calloc(trials, 8);
-    t_idle = (uint64_t *)calloc(idle_trials, 8);
-    if (!t_sup || !t_block || !t_create || !t_restart || !t_term || !t_idle)
-        fail("calloc", RK_ENOMEM);
 
     for (i = 0; i < trials; i++) {
         rk__gpu_cmd cmd;
@@ -123,12 +98,12 @@ int main(int argc, char **argv)
         cmd.op = RK__GPU_OP_SUP;
         cmd.event = RK__GPU_SUP_OFF;
         cmd.type = 0xFFFFu; /* no such record: refused by block 0 at once */
-        t_sup[i] = command(rt, &cmd, RK_EINVAL);
+        t_sup[i] = command_us(rt, &cmd, RK_EINVAL);
         memset(&cmd, 0, sizeof cmd);
         cmd.op = RK__GPU_OP_RESET;
         cmd.slot = 1;
         cmd.actor = ro.max_actors - 1; /* never launched: block 1 does not hold it */
-        t_block[i] = command(rt, &cmd, RK_ENOACTOR);
+        t_block[i] = command_us(rt, &cmd, RK_ENOACTOR);
     }
     for (i = 0; i < trials + idle_trials; i++) {
         rk_actor_options o;
@@ -144,31 +119,30 @@ int main(int argc, char **argv)
             struct timespec gap = {0, 3000000};
             nanosleep(&gap, NULL);
         }
-        t0 = now_ns();
-        if ((st = rk_launch(rt, &o, &id)) != RK_OK)
-            fail("rk_launch", st);
+        t0 = rkb_now_ns();
+        RKB_RK(rk_launch(rt, &o, &id));
         if (i >= trials) {
-            t_idle[i - trials] = now_ns() - t0;
+            t_idle[i - trials] = (double)(rkb_now_ns() - t0) / 1e3;
         } else {
-            t_create[i] = now_ns() - t0;
-            t0 = now_ns();
-            if ((st = rk_restart(rt, id)) != RK_OK)
-                fail("rk_restart", st);
-            t_restart[i] = now_ns() - t0;
-            t0 = now_ns();
+            t_create[i] = (double)(rkb_now_ns() - t0) / 1e3;
+            t0 = rkb_now_ns();
+            RKB_RK(rk_restart(rt, id));
+            t_restart[i] = (double)(rkb_now_ns() - t0) / 1e3;
+            t0 = rkb_now_ns();
         }
-        if ((st = rk_terminate(rt, id)) != RK_OK)
-            fail("rk_terminate", st);
+        RKB_RK(rk_terminate(rt, id));
         if (i < trials)
-            t_term[i] = now_ns() - t0;
+            t_term[i] = (double)(rkb_now_ns() - t0) / 1e3;
     }
-    printf("diag_lifecycle: %zu trials (host CLOCK_MONOTONIC around each call)\n", trials);
-    report("supervisor (host->block 0->host)", t_sup, trials);
-    report("block (.. ->block 1 mailbox-> ..)", t_block, trials);
-    report("create (rk_launch)", t_create, trials);
-    report("restart (rk_restart)", t_restart, trials);
-    report("terminate (rk_terminate)", t_term, trials);
-    report("create after 3 ms idle", t_idle, idle_trials);
+    rkb_samples(&b, "supervisor: host to block 0 to host", "us", t_sup, trials,
+                "RK__GPU_OP_SUP naming no record, answered by the supervisor block; host clock around rk__cuda_command");
+    rkb_samples(&b, "block: via block 1's mailbox", "us", t_block, trials,
+                "RK__GPU_OP_RESET naming an actor block 1 does not hold: handed on and answered by block 1");
+    rkb_samples(&b, "create (rk_launch)", "us", t_create, trials, "rk_launch of an actor without state, back to back");
+    rkb_samples(&b, "restart (rk_restart)", "us", t_restart, trials, "rk_restart of that actor");
+    rkb_samples(&b, "terminate (rk_terminate)", "us", t_term, trials, "rk_terminate of that actor");
+    rkb_samples(&b, "create after 3 ms idle", "us", t_idle, idle_trials,
+                "rk_launch after 3 ms without commands (the supervisor block naps once idle for 1 ms)");
     rk_runtime_destroy(rt);
-    return 0;
+    return rkb_finish(&b);
 }
