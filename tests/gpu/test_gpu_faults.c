@@ -422,12 +422,83 @@ static void rate_on_device(void)
     while (actor_metrics(rt, e).msgs_in < before + 200 && rk_test_now_ns() < end)
         rk_test_sleep_ns(RKT_MS);
     RKT_CHECK(actor_metrics(rt, e).msgs_in == before + 200);
+
+    /* More quota changes than there are allowances (64): a lifted quota's
+     * allowance is handed out again once the tenant's actors let go. */
+    for (int i = 0; i < 70; i++) {
+        rk_tenant_quota_init(&q);
+        q.max_msgs_per_s = rate;
+        RKT_CHECK_ST(rk_tenant_set_quota(rt, 7, &q), RK_OK);
+        rk_tenant_quota_init(&q);
+        RKT_CHECK_ST(rk_tenant_set_quota(rt, 7, &q), RK_OK);
+    }
+    rk_runtime_destroy(rt);
+}
+
+/* Three probes of one rated tenant flood its sink at once (one allowance,
+ * several blocks taking from it): still every send delivered or counted
+ * refused, and no more delivered than the bucket yielded. */
+static void rate_many_senders(void)
+{
+    enum { P = 3 };
+    const uint64_t rate = 2000, burst = 100, n = 5000;
+    rk_runtime *rt = rkt_runtime(8);
+    rk_actor_id p[P], e;
+    rk_tenant_quota q;
+    rk_tenant_metrics tm;
+    rkt_probe pr = {0, 8, 0, (uint32_t)n};
+    uint64_t t0, t_end, delivered = 0, refused = 0, handled, end;
+    uint32_t failed = 0;
+    struct timespec fill = {0, 5000000};
+    char name[32];
+
+    RKT_CHECK_ST(rkt_launch_ex(rt, "many/sink", RKT_ECHO, NULL, 0, 4096, 8, &e), RK_OK);
+    for (int i = 0; i < P; i++) {
+        snprintf(name, sizeof name, "many/probe%d", i);
+        RKT_CHECK_ST(rkt_launch_ex(rt, name, RKT_PROBE, NULL, 0, 0, 8, &p[i]), RK_OK);
+    }
+    pr.dst = e;
+    rk_tenant_quota_init(&q);
+    q.max_msgs_per_s = rate;
+    q.burst = (uint32_t)burst;
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_tenant_set_quota(rt, 8, &q), RK_OK);
+    nanosleep(&fill, NULL);
+    for (int i = 0; i < P; i++) {
+        rk_status st;
+        end = rk_test_now_ns() + 5 * RKT_SEC;
+        while ((st = rk_send(rt, p[i], RKT_MSG_PROBE, &pr, sizeof pr)) == RK_ERATE && rk_test_now_ns() < end)
+            rk_test_sleep_ns(RKT_MS / 2);
+        RKT_CHECK_ST(st, RK_OK);
+    }
+    end = rk_test_now_ns() + 30 * RKT_SEC;
+    do {
+        rk_test_sleep_ns(2 * RKT_MS);
+        RKT_CHECK_ST(rk_tenant_metrics_get(rt, 8, &tm), RK_OK);
+        delivered = actor_metrics(rt, e).msgs_in;
+        refused = tm.refused_rate;
+        handled = 0;
+        for (int i = 0; i < P; i++)
+            handled += actor_metrics(rt, p[i]).msgs_in;
+    } while ((handled < P || delivered + refused < P * n) && rk_test_now_ns() < end);
+    rk_test_sleep_ns(10 * RKT_MS);
+    t_end = rk_test_now_ns();
+    RKT_CHECK_ST(rk_tenant_metrics_get(rt, 8, &tm), RK_OK);
+    delivered = actor_metrics(rt, e).msgs_in;
+    refused = tm.refused_rate;
+    for (int i = 0; i < P; i++)
+        failed += actor_metrics(rt, p[i]).state == RK_FAILED; /* its report refused */
+    RKT_CHECK(delivered + refused == P * n + failed);
+    RKT_CHECK(delivered + P <= burst + rate * (t_end - t0) / RKT_SEC + 1);
+    printf("tenant rate on the GPU, %d senders: %llu sends, %llu delivered, %llu refused: ok\n", P,
+           (unsigned long long)(P * n), (unsigned long long)delivered, (unsigned long long)(refused - failed));
     rk_runtime_destroy(rt);
 }
 
 int main(void)
 {
     rate_on_device();
+    rate_many_senders();
     failing_handlers();
     device_pressure();
     bad_host_input();
