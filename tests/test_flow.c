@@ -514,6 +514,15 @@ static rk_memory_usage usage(rk_runtime *rt)
     return u;
 }
 
+/* Waits until no payload is held: the worker frees a payload after its
+ * handler returns, so a delivery count can come first. */
+static void wait_payloads_freed(rk_runtime *rt)
+{
+    uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
+    while (usage(rt).payload_bytes != 0 && rk_test_now_ns() < deadline)
+        rk_test_sleep_ns(100000);
+}
+
 static void expect_event(rk_event_sub *sub, rk_event_kind kind)
 {
     rk_event e;
@@ -556,7 +565,7 @@ static void test_memory_pressure(void **state)
     unsigned char *big = malloc(BIG);
     uint32_t v = 0;
     rk_memory_usage u;
-    uint64_t deadline, base;
+    uint64_t base;
 
     assert_non_null(big);
     for (uint32_t i = 0; i < BIG; i++)
@@ -586,9 +595,7 @@ static void test_memory_pressure(void **state)
     atomic_store(&g_gate, 1); /* the handler frees the payloads */
     assert_true(wait_delivered(6));
     expect_event(sub, RK_EVENT_PRESSURE_CLEAR);
-    deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
-    while (usage(rt).payload_bytes != 0 && rk_test_now_ns() < deadline)
-        rk_test_sleep_ns(100000);
+    wait_payloads_freed(rt);
     u = usage(rt);
     assert_int_equal(u.payload_bytes, 0);
     assert_int_equal(u.alarm, 0);
@@ -596,11 +603,8 @@ static void test_memory_pressure(void **state)
     b = launch(rt, "b", 64);
     assert_true(wait_delivered(7));
     assert_int_equal(atomic_load(&g_bad_payload), 0);
-    /* The worker frees a payload after its handler returns: wait for it, or
-     * the mark below would count a payload about to go away. */
-    deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
-    while (usage(rt).payload_bytes != 0 && rk_test_now_ns() < deadline)
-        rk_test_sleep_ns(100000);
+    /* Else the mark below would count a payload about to go away. */
+    wait_payloads_freed(rt);
     assert_int_equal(usage(rt).payload_bytes, 0);
 
     /* Lowering the mark under what is held refuses the next big send. */

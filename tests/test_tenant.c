@@ -667,10 +667,8 @@ static void test_rate_tokens_kept(void **state)
     {
         uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
         uint32_t c = 0;
-        while (rk_credits(rt, a, &c) == RK_OK && c != 2 && rk_test_now_ns() < deadline) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-        }
+        while (rk_credits(rt, a, &c) == RK_OK && c != 2 && rk_test_now_ns() < deadline)
+            rk_test_sleep_ns(200000);
         assert_int_equal(c, 2);
     }
     assert_int_equal(rk_send(rt, a, T_PING, &v, sizeof v), RK_OK); /* token 3 */
@@ -744,8 +742,7 @@ static void test_tenant_metrics(void **state)
         uint64_t deadline = rk_test_now_ns() + WAIT_LIMIT_NS;
         m = tmetrics(rt, 4);
         while ((m.msgs_in < 11 || m.queue_depth != 0) && rk_test_now_ns() < deadline) {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
+            rk_test_sleep_ns(200000);
             m = tmetrics(rt, 4);
         }
     }
