@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "core/runtime_internal.h" /* rk__tenant_take & co.: the CUDA backend's share of a bucket */
 #include "rk_test.h"
 #include "ringkernel/ringkernel.h"
 
@@ -508,6 +509,103 @@ static void test_quota_rate_host(void **state)
     assert_true(wait_count(&g_delivered, ok + 1 + 2 * n));
 }
 
+/* What the CUDA backend takes from a tenant's bucket for its actors' sends
+ * on the GPU comes out of the same budget as the host's sends: taken
+ * tokens are gone for the host, and refusals reported from elsewhere are
+ * counted. With takers and host senders racing, no more than the burst
+ * plus what the rate earned is ever handed out. */
+typedef struct taker {
+    rk__tenant *t;
+    atomic_int *stop;
+    int64_t kept; /* taken */
+} taker;
+
+static void *taker_main(void *arg)
+{
+    taker *k = arg;
+    while (!atomic_load(k->stop))
+        k->kept += rk__tenant_take(k->t, 7);
+    return NULL;
+}
+
+static void test_rate_shared_with_device(void **state)
+{
+    rk_runtime *rt = start(state, 8);
+    rk_actor_id a = launch(rt, "shared", 9, 4096);
+    const uint64_t rate = 2000, burst = 40;
+    rk_tenant_quota q;
+    rk__tenant *t;
+    rk_tenant_stats ts;
+    rk_event_sub_options so;
+    rk_event_sub *sub;
+    rk_event ev;
+    uint64_t v = 0, sent = 0, t0, t1, before;
+    int64_t kept = 0;
+    rk_status st;
+    static atomic_int stop;
+    taker k[2];
+    pthread_t th[2];
+
+    /* A slow rate first (a token per 100 ms), so that none is earned while
+     * the exact counts below are checked. */
+    rk_tenant_quota_init(&q);
+    q.max_msgs_per_s = 10;
+    q.burst = (uint32_t)burst;
+    t0 = rk_test_now_ns();
+    assert_int_equal(rk_tenant_set_quota(rt, 9, &q), RK_OK);
+    t = rk__tenant_find(rt, 9);
+    assert_non_null(t);
+    /* All at once, at most what is there; then nothing is left for the host. */
+    assert_int_equal(rk__tenant_take(t, 15), 15);
+    {
+        int64_t rest = rk__tenant_take(t, 1000);
+        assert_true(rest == (int64_t)burst - 15 || (rest > (int64_t)burst - 15 && rk_test_now_ns() - t0 >= SEC / 10));
+    }
+    st = rk_send(rt, a, T_PING, &v, sizeof v);
+    assert_true(st == RK_ERATE || (st == RK_OK && rk_test_now_ns() - t0 >= SEC / 10)); /* unless one was earned */
+    assert_int_equal(rk__tenant_take(t, 0), 0);
+    (void)launch(rt, "unlimited", 10, 64);
+    assert_int_equal(rk__tenant_take(rk__tenant_find(rt, 10), 5), 0); /* no rate quota: nothing to take */
+
+    /* Refusals counted elsewhere: the tenant's count, the runtime's, one event. */
+    rk_event_sub_options_init(&so);
+    so.kinds = RK_EVENT_MASK(RK_EVENT_QUOTA);
+    assert_int_equal(rk_event_subscribe(rt, &so, &sub), RK_OK);
+    before = tmetrics(rt, 9).refused_rate; /* the host's refusal above, if it came */
+    rk__tenant_rate_refused(rt, t, 17);
+    assert_int_equal(tmetrics(rt, 9).refused_rate, before + 17);
+    assert_int_equal(rk_tenant_stats_get(rt, &ts), RK_OK);
+    assert_int_equal(ts.rate_refused, before + 17);
+    assert_int_equal(rk_event_poll(sub, &ev, SEC), RK_OK);
+    assert_int_equal(ev.kind, RK_EVENT_QUOTA);
+    assert_int_equal(ev.tenant, 9);
+    assert_int_equal(ev.value, RK_ERATE);
+    rk_event_unsubscribe(sub);
+
+    /* Racing: two takers keep what they take while the host sends;
+     * together they never get more than the bucket allows. */
+    rk_tenant_quota_init(&q);
+    q.max_msgs_per_s = rate;
+    q.burst = (uint32_t)burst;
+    t0 = rk_test_now_ns();
+    assert_int_equal(rk_tenant_set_quota(rt, 9, &q), RK_OK);
+    atomic_store(&stop, 0);
+    for (int i = 0; i < 2; i++) {
+        k[i] = (taker){t, &stop, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, taker_main, &k[i]), 0);
+    }
+    for (int i = 0; i < 20000; i++)
+        sent += rk_send(rt, a, T_PING, &v, sizeof v) == RK_OK;
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        kept += k[i].kept;
+    }
+    t1 = rk_test_now_ns();
+    assert_true((uint64_t)kept + sent <= burst + rate * (t1 - t0) / SEC + 1);
+    assert_true((uint64_t)kept + sent > 0);
+}
+
 /* Handlers of a limited tenant get RK_ERATE from rk_ctx_send. */
 static void test_quota_rate_k2k(void **state)
 {
@@ -667,6 +765,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota_queue_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_rate_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_rate_k2k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_shared_with_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_tokens_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tenant_table_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tenant_bad_input, setup, teardown),

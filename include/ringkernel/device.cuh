@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 8u                    /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 10u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -92,6 +92,7 @@ enum rk__gpu_op {
     RK__GPU_OP_HOLD = 7,  /* a checkpoint holds the actor still (event = enum rk__gpu_hold_op) */
     RK__GPU_OP_RESTART = 8, /* a group restart's turn (the supervisor's own command): the block
                                restarts its actor as a record allows (ticket 0, no acknowledgement) */
+    RK__GPU_OP_RATED = 10, /* the actor's sends are charged to allowance cmd.type - 1 (0: none) */
 };
 
 /* What RK__GPU_OP_HOLD does. Held, the block takes no message (commands
@@ -132,7 +133,8 @@ typedef struct rk__gpu_cmd {
     uint64_t init;       /* BIND: device address of the initial state; 0 = zeroed */
     uint64_t h2k_final;  /* TERMINATE: inbox positions to handle first */
     rk_ring inbox;       /* BIND: the actor's inbox as the device sees it */
-    unsigned char pad_[16];
+    uint32_t rate;       /* BIND: its tenant's allowance + 1 (0: its sends are not limited) */
+    unsigned char pad_[12];
 } rk__gpu_cmd;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_cmd) == 128, "a command fills one 128-byte ring slot");
@@ -280,6 +282,25 @@ RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox) == RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, mbox_taken) == 2 * RK_RING_LINE, "slot layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_slot, k2k) == 3 * RK_RING_LINE, "slot layout");
 
+/* A tenant's send allowance, for a tenant with a rate quota (tenant.h):
+ * the host's token bucket stays the only source of tokens. The host grants
+ * tokens by raising `granted` (a running total in pinned memory, which only
+ * the host writes); the GPU's senders of the tenant count what they take in
+ * `used` (device memory, device atomics), and a send may go while used
+ * stays below granted. Every millisecond the host reads used and refused,
+ * moves what the allowance has room for from its bucket into granted, and
+ * counts the refusals for the tenant (src/cuda/cuda_rate.c). No command and
+ * no lock between the two: neither side ever waits for the other. */
+#define RK__GPU_RATES 64u
+
+typedef struct rk__gpu_rate {
+    unsigned long long used;    /* sends taken from the allowance */
+    unsigned long long refused; /* sends refused for want of one */
+    unsigned char pad_[RK_RING_LINE - 16];
+} rk__gpu_rate;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_rate) == RK_RING_LINE, "rate layout");
+
 /* A restart record: the restart policy of a one-for-one supervisor, kept
  * on the device so that a failing actor's own block restarts it, without
  * the host (core/supervisor.c holds the tree; it opens a record per such
@@ -374,7 +395,10 @@ typedef struct rk__gpu_world {
     rk__gpu_sup *sups;       /* [n_sups], device: restart records */
     rk__gpu_sup *sup_mirror; /* [n_sups], pinned: what the host reads of them */
     uint32_t n_sups;
-    unsigned char pad3_[100];
+    uint32_t n_rates;
+    struct rk__gpu_rate *rates;   /* [n_rates], device: what tenants' senders took (rk__gpu_rate) */
+    const uint64_t *rate_granted; /* [n_rates], pinned: what the host granted them, running totals */
+    unsigned char pad3_[80];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -516,6 +540,8 @@ typedef struct rk_dctx {
     uint32_t restart_due;   /* its restart record allowed a restart: the block restarts it next */
     uint32_t held;          /* a checkpoint holds it (RK__GPU_OP_HOLD): no message is taken */
     uint32_t retired;       /* a migration moved it away: it never restarts, it is terminated next */
+    uint32_t rate;          /* its tenant's allowance + 1 (rk__gpu_rate), 0: sends not limited */
+    uint64_t rate_granted;  /* that allowance's grant as last read (pinned memory: read when used up) */
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
@@ -1371,10 +1397,42 @@ static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg 
     return st;
 }
 
+/* A send of a rate-limited tenant takes one from its allowance: 1 if there
+ * was one, else 0 - the refusal counted for the host. `used` only grows
+ * while it is below the grant (a compare-and-swap), so a refused send
+ * leaves nothing to give back. The grant is read from pinned memory (a PCIe
+ * round trip) only when the copy the block keeps is used up. */
+static __device__ __noinline__ int rk__gpu_rate_take(rk_dctx *c)
+{
+    const rk__gpu_world *w = c->w;
+    rk__gpu_rate *r = &w->rates[c->rate - 1u];
+    unsigned long long used = rk__ld_relaxed((const uint64_t *)&r->used, RK_RING_SCOPE_DEVICE), got;
+    for (;;) {
+        if (used >= c->rate_granted) {
+            c->rate_granted = rk__ld_relaxed(&w->rate_granted[c->rate - 1u], RK_RING_SCOPE_SYSTEM);
+            if (used >= c->rate_granted) {
+                atomicAdd(&r->refused, 1ull);
+                return 0;
+            }
+        }
+        got = atomicCAS(&r->used, used, used + 1ull);
+        if (got == used)
+            return 1;
+        used = got;
+    }
+}
+
+/* A send refused for another reason gives its token back. */
+static __device__ __noinline__ void rk__gpu_rate_give(const rk__gpu_world *w, uint32_t rate)
+{
+    atomicAdd(&w->rates[rate - 1u].used, ~0ull);
+}
+
 /* One attempt, uncounted. */
 static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const rk_msg *in, const void *payload)
 {
     rk_msg h;
+    rk_status st;
     h.seq = 0;
     h.type = in->type;
     h.flags = in->flags;
@@ -1390,9 +1448,17 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
     h.hlc = c->hlc;
     if (h.flags & RK_MSG_F_BYREF)
         return RK_ENOTSUP; /* payloads from the device travel inline */
+    /* A tenant with a rate quota (tenant.h); for the others a load of the
+     * context (shared memory) and a branch. */
+    if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c))
+        return RK_ERATE;
     if (h.dst == RK_ACTOR_HOST)
-        return rk__gpu_send_host(c, &h, payload);
-    return rk__gpu_send_k2k(c, &h, payload);
+        st = rk__gpu_send_host(c, &h, payload);
+    else
+        st = rk__gpu_send_k2k(c, &h, payload);
+    if (st != RK_OK && c->rate && c->rate <= c->w->n_rates)
+        rk__gpu_rate_give(c->w, c->rate);
+    return st;
 }
 
 static __device__ __forceinline__ rk_status rk__gpu_count(rk_dctx *c, rk_status st)
@@ -1452,7 +1518,9 @@ static __device__ __forceinline__ int rk_dstopping(const rk_dctx *c) { return rk
  * by the receiver's queue slot. Returns RK_OK, RK_EFULL (retry later or
  * use rk_dsend_wait), RK_ENOACTOR, RK_ESTATE (receiver not accepting),
  * RK_ETENANT, RK_ESTALE (dst_gen is not the receiver's generation),
- * RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP (BYREF).
+ * RK_ERATE (the tenant's rate quota, tenant.h; rk_dsend_wait does not wait
+ * for it), RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP
+ * (BYREF).
  * Never blocks. A message to the host becomes visible when the handler
  * returns (one publication fence for all sends of a batch) or earlier. */
 static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_msg *hdr, const void *payload)
@@ -1938,6 +2006,12 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         return 0;
     }
     c->held = 0;
+    /* The host's command names the allowance; the block's own restart
+     * (ticket 0) keeps the one it has. */
+    if (cmd->ticket != 0) {
+        c->rate = cmd->rate;
+        c->rate_granted = 0;
+    }
     if (c->bound) {
         rk__gpu_gate_close(c, 1);
         c->terminating = 0;
@@ -2166,7 +2240,15 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
                                  (spec/findings/round-restarts-final-failure.md) */
                               (c->state == RK_FAILED &&
                                (rk__gpu_ld32_sys(&c->ctl->flags) & RK_CONTROL_F_RESTARTING) != 0));
-        else
+        else if (c->cmd.op == RK__GPU_OP_RATED) {
+            /* Its tenant got or lost a rate quota. */
+            const int mine = c->bound && c->self == c->cmd.actor;
+            if (mine) {
+                c->rate = c->cmd.type;
+                c->rate_granted = 0;
+            }
+            rk__gpu_send_ack(c->w, c->cmd.ticket, mine ? RK_OK : RK_ENOACTOR, 0);
+        } else
             rk__gpu_send_ack(c->w, c->cmd.ticket, RK_EINTERNAL, 0);
     }
     __syncthreads();

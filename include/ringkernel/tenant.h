@@ -12,8 +12,23 @@
  *   - max_msgs_per_s limits the messages carrying the tenant (host sends to
  *     its actors, and what its actors send) with a token bucket of `burst`
  *     messages: an over-rate send is refused with RK_ERATE. On the CUDA
- *     backend only the host's sends are charged so far: what actors send
- *     from the GPU (to each other or to the host) is not limited.
+ *     backend actors send from the GPU (rk_dsend & co. return RK_ERATE;
+ *     rk_dsend_wait does not wait for a token): the bucket also fills an
+ *     allowance there every millisecond, up to the larger of `burst` and two
+ *     milliseconds at the rate, which the GPU's sends take from. Host and
+ *     GPU sends share the rate; at most bucket plus allowance go at once.
+ *     Whenever the allowance has room it takes what the bucket holds: right
+ *     after the quota is set it takes the fresh bucket, and GPU senders that
+ *     keep it busy leave host senders little. The GPU reaches the rate only
+ *     with a burst of at least a millisecond's worth (the default is). Its
+ *     refusals are counted for the tenant every millisecond, each count
+ *     reported as one RK_EVENT_QUOTA naming no actor. A runtime limits at
+ *     most 64 tenants on the GPU at once (a lifted quota's slot is reused
+ *     once every actor of the tenant let go of it); beyond that
+ *     rk_tenant_set_quota returns RK_ENOMEM and the quota stays as it was.
+ *     On CUDA it also waits for each of the tenant's actors to take the
+ *     change (between two of its messages, up to 100 ms each) and may
+ *     return a device status.
  * Quota refusals are counted and reported as RK_EVENT_QUOTA events. A tenant
  * without quotas costs one load per message on the send path.
  *

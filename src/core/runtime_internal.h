@@ -271,6 +271,12 @@ struct rk_backend_ops {
 
     /* Optional (may be NULL): restart records (above). */
     const struct rk__restart_ops *restarts;
+    /* Optional: `tenant` got (on) or lost a rate quota (tenant.h). The
+     * backend charges the sends its actors make without the host (the
+     * CUDA backend: on the GPU) to the tenant's bucket from now on, or
+     * stops. RK_ENOMEM when it cannot keep one more; the quota then stays
+     * as it was. Called with rt->tenants.rate_lock held, no other lock. */
+    rk_status (*tenant_rate)(rk_runtime *rt, uint32_t tenant, int on);
 };
 
 typedef struct rk__pending_call rk__pending_call;

@@ -34,6 +34,12 @@ rk_status rk__tenants_init(rk_runtime *rt)
         ts->table = NULL;
         return RK_ENOMEM;
     }
+    if (pthread_mutex_init(&ts->rate_lock, NULL) != 0) {
+        pthread_mutex_destroy(&ts->lock);
+        free(ts->table);
+        ts->table = NULL;
+        return RK_ENOMEM;
+    }
     ts->mask = size - 1;
     return RK_OK;
 }
@@ -48,6 +54,7 @@ void rk__tenants_destroy(rk_runtime *rt)
     free(ts->table);
     ts->table = NULL;
     pthread_mutex_destroy(&ts->lock);
+    pthread_mutex_destroy(&ts->rate_lock);
 }
 
 rk__tenant *rk__tenant_find(rk_runtime *rt, uint32_t tenant)
@@ -240,6 +247,30 @@ rk_status rk__tenant_charge_slow(rk_runtime *rt, rk__tenant *t, const rk_msg *m)
     return RK_ERATE;
 }
 
+int64_t rk__tenant_take(rk__tenant *t, int64_t max)
+{
+    int64_t tok;
+    if (max <= 0 || __atomic_load_n(&t->interval_ns, __ATOMIC_ACQUIRE) == 0)
+        return 0;
+    (void)rk__tenant_refill(t);
+    tok = __atomic_load_n(&t->tokens, __ATOMIC_RELAXED);
+    while (tok > 0) {
+        int64_t n = tok < max ? tok : max;
+        if (__atomic_compare_exchange_n(&t->tokens, &tok, tok - n, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return n;
+    }
+    return 0;
+}
+
+void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n)
+{
+    if (n == 0)
+        return;
+    __atomic_fetch_add(&t->refused_rate, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&rt->tenants.rate_refused, n, __ATOMIC_RELAXED);
+    rk__event_emit(rt, RK_EVENT_QUOTA, RK_ACTOR_NONE, 0, t->id, RK_ERATE);
+}
+
 void rk__send_refused(rk_runtime *rt, const rk_msg *m, rk__actor *dst, rk_status st)
 {
     rk__tenant *t = dst ? dst->tenant_rec : rk__sender_tenant(rt, m);
@@ -266,11 +297,27 @@ void rk_tenant_quota_init(rk_tenant_quota *q)
         memset(q, 0, sizeof *q);
 }
 
+/* Sets t's quota and a full bucket (rt->tenants.lock held). */
+static void rk__tenant_apply(rk__tenant *t, const rk_tenant_quota *q, uint64_t interval, int64_t burst)
+{
+    t->quota = *q;
+    /* Off first, so no sender mixes the old rate with the new bucket;
+     * then a full bucket, earning from now; then on. */
+    __atomic_store_n(&t->interval_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->burst, burst, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->tokens, burst, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->last_ns, rk__now_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&t->interval_ns, interval, __ATOMIC_RELEASE);
+}
+
 rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_quota *q)
 {
-    uint64_t interval = 0;
-    int64_t burst = 0;
+    uint64_t interval = 0, old_interval = 0;
+    int64_t burst = 0, old_burst = 0;
+    rk_tenant_quota old;
     rk__tenant *t;
+    rk_status st = RK_OK;
+    int backend;
 
     if (!rt || !q || q->max_msgs_per_s > RK__MAX_RATE)
         return RK_EINVAL;
@@ -280,20 +327,47 @@ rk_status rk_tenant_set_quota(rk_runtime *rt, uint32_t tenant, const rk_tenant_q
         if (burst < 1)
             burst = 1;
     }
-    pthread_mutex_lock(&rt->tenants.lock);
-    t = rk__tenant_get(rt, tenant);
-    if (t) {
-        t->quota = *q;
-        /* Off first, so no sender mixes the old rate with the new bucket;
-         * then a full bucket, earning from now; then on. */
-        __atomic_store_n(&t->interval_ns, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->burst, burst, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->tokens, burst, __ATOMIC_RELAXED);
-        __atomic_store_n(&t->last_ns, rk__now_ns(), __ATOMIC_RELAXED);
-        __atomic_store_n(&t->interval_ns, interval, __ATOMIC_RELEASE);
+    /* Where actors send without the host (a GPU), the backend charges
+     * those sends to this bucket too (runtime_internal.h: tenant_rate):
+     * only while the runtime runs, and one quota change at a time, so the
+     * host's record and the backend never disagree. A rate comes to the
+     * record first (the backend's allowance fills from the bucket), and
+     * goes from the backend first. */
+    {
+        /* Neither the old quota nor the new has a rate: nothing to tell. */
+        rk__tenant *was = rk__tenant_find(rt, tenant);
+        const int rated = was && __atomic_load_n(&was->interval_ns, __ATOMIC_RELAXED) != 0;
+        backend = rt->ops->tenant_rate && (interval || rated) && rk__enter(rt) == RK_OK;
     }
-    pthread_mutex_unlock(&rt->tenants.lock);
-    return t ? RK_OK : RK_ENOMEM;
+    if (backend)
+        pthread_mutex_lock(&rt->tenants.rate_lock);
+    if (backend && !interval)
+        st = rt->ops->tenant_rate(rt, tenant, 0);
+    if (st == RK_OK) {
+        pthread_mutex_lock(&rt->tenants.lock);
+        t = rk__tenant_get(rt, tenant);
+        if (t) {
+            old = t->quota;
+            old_interval = __atomic_load_n(&t->interval_ns, __ATOMIC_RELAXED);
+            old_burst = __atomic_load_n(&t->burst, __ATOMIC_RELAXED);
+            rk__tenant_apply(t, q, interval, burst);
+        }
+        pthread_mutex_unlock(&rt->tenants.lock);
+        st = t ? RK_OK : RK_ENOMEM;
+        if (st == RK_OK && backend && interval) {
+            st = rt->ops->tenant_rate(rt, tenant, 1);
+            if (st != RK_OK) { /* the backend cannot limit it: the quota stays as it was */
+                pthread_mutex_lock(&rt->tenants.lock);
+                rk__tenant_apply(t, &old, old_interval, old_burst);
+                pthread_mutex_unlock(&rt->tenants.lock);
+            }
+        }
+    }
+    if (backend) {
+        pthread_mutex_unlock(&rt->tenants.rate_lock);
+        rk__leave(rt);
+    }
+    return st;
 }
 
 rk_status rk_tenant_get_quota(rk_runtime *rt, uint32_t tenant, rk_tenant_quota *q)

@@ -37,6 +37,7 @@ typedef struct rk__tenant {
 
 typedef struct rk__tenants {
     pthread_mutex_t lock;  /* inserts, quotas, holdings */
+    pthread_mutex_t rate_lock; /* one rate quota change at a time (rk_tenant_set_quota), taken first */
     rk__tenant **table;    /* slots are set once (release) and never cleared */
     uint32_t mask;         /* table size - 1 */
     uint32_t count, limit; /* records, and how many the table may hold */
@@ -69,6 +70,15 @@ void rk__tenant_cross_lost(rk_runtime *rt, uint64_t n);
  * the bucket from the clock when it is empty; RK_ERATE (counted and
  * reported) when there is none. */
 rk_status rk__tenant_charge_slow(rk_runtime *rt, rk__tenant *t, const rk_msg *m);
+
+/* Tokens for sends the host does not see (the CUDA backend's actors send
+ * on the GPU from an allowance the backend tops up from here): takes up to
+ * `max` tokens at once, refilling from the clock first; returns how many (0
+ * without a rate quota or with an empty bucket). */
+int64_t rk__tenant_take(rk__tenant *t, int64_t max);
+/* n sends of t's actors refused RK_ERATE where they ran (a GPU): counted for
+ * the tenant and the runtime, and reported as one RK_EVENT_QUOTA event. */
+void rk__tenant_rate_refused(rk_runtime *rt, rk__tenant *t, uint64_t n);
 
 /* The rate quota on the send path: one relaxed load unless limited. */
 static inline rk_status rk__tenant_charge(rk_runtime *rt, rk__tenant *t, const rk_msg *m)

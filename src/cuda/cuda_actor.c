@@ -273,10 +273,11 @@ static rk_status rk__cuda_slot_take(rk__cuda *b, uint32_t *slot)
     return RK_OK;
 }
 
-static void rk__cuda_bind_cmd(rk__cuda_actor *ca, const rk__actor *a, rk_lifecycle_event ev, uint32_t gen,
-                              rk__gpu_cmd *cmd)
+static void rk__cuda_bind_cmd(const rk__cuda *b, rk__cuda_actor *ca, const rk__actor *a, rk_lifecycle_event ev,
+                              uint32_t gen, rk__gpu_cmd *cmd)
 {
     memset(cmd, 0, sizeof *cmd);
+    cmd->rate = rk__cuda_rate_of(b, a->tenant); /* its tenant's allowance on the GPU, if rated */
     cmd->op = RK__GPU_OP_BIND;
     cmd->event = ev;
     cmd->actor = a->id;
@@ -310,7 +311,7 @@ static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca,
         return st;
     }
     __atomic_store_n(&ca->inbox, ib, __ATOMIC_RELEASE);
-    rk__cuda_bind_cmd(ca, a, ev, gen, &cmd);
+    rk__cuda_bind_cmd(b, ca, a, ev, gen, &cmd);
     st = rk__cuda_command(rt, &cmd, deadline_ns, &bound);
     if (!bound && st != RK_ETIMEDOUT && st != RK_EDEVICE) {
         rk__cuda_inbox_give(b, ib);
@@ -481,7 +482,7 @@ rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_even
     } else if (!ca->slot) {
         st = RK_ETRANSITION; /* Terminated: only a restart brings it back */
     } else if (ev == RK_EV_RESTART) {
-        rk__cuda_bind_cmd(ca, a, ev, gen, &cmd);
+        rk__cuda_bind_cmd(b, ca, a, ev, gen, &cmd);
         st = rk__cuda_command(rt, &cmd, deadline_ns, NULL);
     } else if (ev == RK_EV_TERMINATE) {
         st = rk__cuda_terminate(rt, a, ca, deadline_ns);

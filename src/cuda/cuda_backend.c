@@ -390,6 +390,8 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_dalloc_fixed(b, sizeof(rk__gpu_world), &b->world_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_PEERS * sizeof(rk__gpu_peer), &b->peers_d));
     RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sups_d));
+    RK__CHECK(rk__cuda_dalloc_fixed(b, RK__GPU_RATES * sizeof(rk__gpu_rate), &b->rates_d));
+    RK__CHECK(rk__cuda_pin(b, RK__GPU_RATES * sizeof(uint64_t), &b->rate_mem));
     RK__CHECK(rk__cuda_pin(b, RK__GPU_SUPS * sizeof(rk__gpu_sup), &b->sup_mem));
     if (b->peer_arena_bytes)
         RK__CHECK(rk__cuda_dalloc_fixed(b, b->peer_arena_bytes, &b->peer_arena));
@@ -399,6 +401,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
 
     b->ctl = b->ctl_mem.host;
     b->sup_mirror = b->sup_mem.host;
+    b->rate_granted = b->rate_mem.host;
     b->hostflags = b->misc_mem.host;
     b->acks = (rk__gpu_ack *)(b->hostflags + 1);
     b->slot_actor = (uint32_t *)(b->acks + RK__GPU_ACKS);
@@ -457,6 +460,9 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.sups = (rk__gpu_sup *)(uintptr_t)b->sups_d;
     w.sup_mirror = (rk__gpu_sup *)(uintptr_t)b->sup_mem.dev;
     w.n_sups = RK__GPU_SUPS;
+    w.rates = (rk__gpu_rate *)(uintptr_t)b->rates_d;
+    w.rate_granted = (const uint64_t *)(uintptr_t)b->rate_mem.dev;
+    w.n_rates = RK__GPU_RATES;
     {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -571,6 +577,9 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_dfree(b, &b->world_d);
         rk__cuda_dfree(b, &b->peers_d);
         rk__cuda_dfree(b, &b->sups_d);
+        rk__cuda_dfree(b, &b->rates_d);
+        rk__cuda_unpin(b, &b->rate_mem);
+        b->rate_granted = NULL;
         rk__cuda_dfree(b, &b->peer_arena);
         rk__cuda_peers_free(b);
         rk__cuda_dfree(b, &b->dir_d);
@@ -599,6 +608,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
     free(b->actors);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->ev_lock);
+    pthread_mutex_destroy(&b->rate_lock);
     pthread_mutex_destroy(&b->byref_lock);
     free(b);
 }
@@ -615,18 +625,25 @@ static rk_status cuda_start(rk_runtime *rt)
     b = calloc(1, sizeof *b);
     if (!b)
         return RK_ENOMEM;
+    if (pthread_mutex_init(&b->rate_lock, NULL) != 0) {
+        free(b);
+        return RK_ENOMEM;
+    }
     if (pthread_mutex_init(&b->lock, NULL) != 0) {
+        pthread_mutex_destroy(&b->rate_lock);
         free(b);
         return RK_ENOMEM;
     }
     if (pthread_mutex_init(&b->ev_lock, NULL) != 0) {
         pthread_mutex_destroy(&b->lock);
+        pthread_mutex_destroy(&b->rate_lock);
         free(b);
         return RK_ENOMEM;
     }
     if (pthread_mutex_init(&b->byref_lock, NULL) != 0) {
         pthread_mutex_destroy(&b->ev_lock);
         pthread_mutex_destroy(&b->lock);
+        pthread_mutex_destroy(&b->rate_lock);
         free(b);
         return RK_ENOMEM;
     }
@@ -921,6 +938,7 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
     uint64_t dead = 0;
     if (!b)
         return;
+    rk__cuda_rate_stop(b); /* no more top-ups: the kernel is about to stop */
     rk__cuda_close_gates(b);
     b->stop_requested = 1;
     if (rk__cuda_enter(b) == RK_OK) {
@@ -946,6 +964,7 @@ static void cuda_release(rk_runtime *rt)
     rk__cuda *b = rt->backend_data;
     if (!b)
         return;
+    rk__cuda_rate_stop(b); /* if cuda_stop did not run */
     rt->backend_data = NULL;
     rk__cuda_teardown(rt, b);
 }
@@ -1041,4 +1060,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .snapshot = &rk__cuda_snapshot_ops,
     .group = &rk__cuda_group_ops,
     .restarts = &rk__cuda_restart_ops,
+    .tenant_rate = rk__cuda_tenant_rate,
 };

@@ -206,7 +206,40 @@ typedef struct rk__cuda {
     int launched;        /* the kernel was launched */
     int dead;            /* atomic: the kernel faulted or ended on its own */
     int stop_requested;
+
+    /* tenants' rate quotas on the GPU (cuda_rate.c): [RK__GPU_RATES]
+     * allowances, what was taken on the device, what was granted in pinned
+     * memory. rate_lock: the slots and the keeper's counts; a slot's
+     * tenant and state change under rate_lock and b->lock both, so either
+     * lock reads them. */
+    CUdeviceptr rates_d;
+    rk__pinned rate_mem;
+    uint64_t *rate_granted;              /* [RK__GPU_RATES], pinned: running totals, the host's only */
+    pthread_mutex_t rate_lock;
+    uint32_t rate_tenant[RK__GPU_RATES];
+    uint8_t rate_state[RK__GPU_RATES];   /* RK__CUDA_RATE_* */
+    uint64_t rate_refused[RK__GPU_RATES]; /* the device's refusal counts already reported */
+    pthread_t keeper;
+    CUstream keeper_stream; /* its copies: not behind checkpoints' and migrations' */
+    int keeper_started; /* under rate_lock */
+    int keeper_stop;    /* atomic */
 } rk__cuda;
+
+enum {
+    RK__CUDA_RATE_FREE = 0,
+    RK__CUDA_RATE_USED = 1, /* rate_tenant's */
+    RK__CUDA_RATE_PENDING = 2, /* lifted, but an actor has not let go yet: asked again at each
+                                  quota change, free once all did */
+};
+
+/* ---- tenants' rate quotas (cuda_rate.c) ---- */
+/* Backend op tenant_rate (runtime_internal.h). */
+rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on);
+/* The allowance + 1 of `tenant`'s actors, 0 if it has none (b->lock or
+ * rate_lock held). */
+uint32_t rk__cuda_rate_of(const rk__cuda *b, uint32_t tenant);
+/* Stops the keeper thread, if it runs (shutdown, before the kernel stops). */
+void rk__cuda_rate_stop(rk__cuda *b);
 
 /* ---- tunables ---- */
 uint64_t rk__cuda_env_u64(const char *name, uint64_t dflt);
