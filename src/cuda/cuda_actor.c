@@ -52,6 +52,8 @@ static void rk__gate_open(uint32_t *g)
 void rk__cuda_close_gates(rk__cuda *b)
 {
     uint32_t i;
+    /* Before the gates: a gate synced from now on stays closed. */
+    __atomic_store_n(&b->gates_shut, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < b->max_actors; i++)
         if (b->actors[i])
             rk__gate_close(&b->actors[i]->gate);
@@ -256,13 +258,58 @@ static rk_lifecycle_state rk__cuda_ctl_state(const rk__cuda *b, rk_actor_id id)
  * running again already - a restart record's (supervisor.h) - when a
  * command that came before reads that state here: closing then would turn
  * away senders of the running actor. */
-static void rk__cuda_sync_gate(rk__cuda *b, rk__actor *a, rk__cuda_actor *ca)
+static void rk__cuda_sync_gate_id(rk__cuda *b, rk_actor_id id, rk__cuda_actor *ca)
 {
-    const rk_lifecycle_state s = rk__cuda_ctl_state(b, a->id);
-    if (ca->inbox && (rk_lifecycle_accepts(s) || s == RK_FAILED))
+    const rk_lifecycle_state s = rk__cuda_ctl_state(b, id);
+    if (ca->inbox && !ca->retired && !__atomic_load_n(&b->gates_shut, __ATOMIC_SEQ_CST) &&
+        (rk_lifecycle_accepts(s) || s == RK_FAILED))
         rk__gate_open(&ca->gate);
     else
         __atomic_and_fetch(&ca->gate, ~RK__CUDA_GATE_OPEN, __ATOMIC_SEQ_CST);
+}
+
+static void rk__cuda_sync_gate(rk__cuda *b, rk__actor *a, rk__cuda_actor *ca)
+{
+    rk__cuda_sync_gate_id(b, a->id, ca);
+}
+
+/* The gates of the actors rk__cuda_restarted marked, b->lock held. The
+ * flag for any is cleared first: a mark made during the scan leaves it
+ * set, for rk__cuda_unlock's look after the release. */
+static void rk__cuda_regate(rk__cuda *b)
+{
+    uint32_t id;
+    if (!__atomic_exchange_n(&b->regate_any, 0, __ATOMIC_SEQ_CST))
+        return;
+    for (id = 0; id < b->max_actors; id++)
+        if (__atomic_exchange_n(&b->regate[id], 0, __ATOMIC_SEQ_CST) && b->actors[id])
+            rk__cuda_sync_gate_id(b, id, b->actors[id]);
+}
+
+void rk__cuda_unlock(rk__cuda *b)
+{
+    for (;;) {
+        rk__cuda_regate(b);
+        pthread_mutex_unlock(&b->lock);
+        /* Pairs with the fence in rk__cuda_restarted: either its trylock
+         * finds the lock free, or this load sees its mark. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&b->regate_any, __ATOMIC_SEQ_CST) || pthread_mutex_trylock(&b->lock) != 0)
+            return;
+    }
+}
+
+void rk__cuda_restarted(rk__cuda *b, rk_actor_id id)
+{
+    if (!b->regate || id >= b->max_actors)
+        return;
+    __atomic_store_n(&b->regate[id], 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&b->regate_any, 1, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Busy (a command, a checkpoint's pause; maybe this very thread, which
+     * polls while its command waits): the holder syncs on its way out. */
+    if (pthread_mutex_trylock(&b->lock) == 0)
+        rk__cuda_unlock(b);
 }
 
 static rk_status rk__cuda_slot_take(rk__cuda *b, uint32_t *slot)
@@ -419,7 +466,7 @@ rk_status rk__cuda_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline_
     a->backend = ca;
     rk__cuda_sync_gate(b, a, ca);
 out:
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 
@@ -498,11 +545,13 @@ rk_status rk__cuda_actor_command(rk_runtime *rt, rk__actor *a, rk_lifecycle_even
     } else {
         st = RK_EINVAL;
     }
+    if (ev == RK_EV_RESTART && st == RK_OK)
+        ca->retired = 0;
     rk__cuda_sync_gate(b, a, ca);
 left:
     rk__cuda_leave(b);
 out:
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 
@@ -737,7 +786,7 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
     pthread_mutex_lock(&b->lock);
     st = rk__cuda_enter(b);
     if (st != RK_OK) {
-        pthread_mutex_unlock(&b->lock);
+        rk__cuda_unlock(b);
         return st;
     }
     p->prior = (uint32_t)rk__cuda_ctl_state(b, a->id);
@@ -761,7 +810,7 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
             (void)rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_OFF);
             rk__cuda_sync_gate(b, a, ca);
             rk__cuda_leave(b);
-            pthread_mutex_unlock(&b->lock);
+            rk__cuda_unlock(b);
             return st;
         }
     }
@@ -974,7 +1023,7 @@ static rk_status rk__cuda_snap_resume(rk_runtime *rt, rk__paused *p)
         ca->hold_copy = NULL;
     }
     rk__cuda_sync_gate(b, a, ca);
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 
@@ -987,6 +1036,7 @@ static rk_status rk__cuda_snap_retire(rk_runtime *rt, rk__paused *p)
     rk__actor *a = p->a;
     rk__cuda_actor *ca = a->backend;
     rk_status st = rk__cuda_enter(b);
+    ca->retired = 1; /* no restart event the device made before opens its gate */
     if (st == RK_OK) {
         st = rk__cuda_let_go(rt, a, ca, p, RK__GPU_HOLD_RETIRE);
         rk__cuda_leave(b);
@@ -994,7 +1044,7 @@ static rk_status rk__cuda_snap_retire(rk_runtime *rt, rk__paused *p)
         free(ca->hold_copy);
         ca->hold_copy = NULL;
     }
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 

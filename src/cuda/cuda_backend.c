@@ -606,6 +606,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
     free(b->state_sizes);
     free(b->free_slots);
     free(b->actors);
+    free(b->regate);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->ev_lock);
     pthread_mutex_destroy(&b->rate_lock);
@@ -649,7 +650,8 @@ static rk_status cuda_start(rk_runtime *rt)
     }
     rk__cuda_tunables(b, rt);
     b->actors = calloc(b->max_actors, sizeof *b->actors);
-    if (!b->actors)
+    b->regate = calloc(b->max_actors, sizeof *b->regate);
+    if (!b->actors || !b->regate)
         RK__CHECK(RK_ENOMEM);
     RK__CHECK(rk__cuda_cluster_gate(b, rt->opt.device));
     RK__CHECK(rk__cu_load(&b->cu));
@@ -771,8 +773,10 @@ static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
             rk__async_error(rt, ev.actor, ev.generation, (rk_status)ev.status);
         else if (ev.kind == RK__GPU_EV_DEAD_LETTER)
             rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
-        else if (ev.kind == RK__GPU_EV_RESTART)
+        else if (ev.kind == RK__GPU_EV_RESTART) {
+            rk__cuda_restarted(b, ev.actor);
             rk__actor_restarted(rt, ev.actor, ev.generation);
+        }
         else if (ev.kind == RK__GPU_EV_TENANT)
             rk__cuda_tenant_refused(rt, &ev.msg);
     }
@@ -890,7 +894,7 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
         rk__sleep_ns(20000);
     }
 out:
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     if (rep) {
         rep->drained += handled - base;
         if (st == RK_ETIMEDOUT)

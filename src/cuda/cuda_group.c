@@ -253,7 +253,7 @@ static void rk__cuda_release_moved(rk_runtime *rt, rk__actor *a)
         rk__cuda_state_free(b, ca->state, ca->state_bytes);
         ca->state = 0;
     }
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
 }
 
 /* ---- the end ----------------------------------------------------------------------------- */

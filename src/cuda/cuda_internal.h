@@ -80,6 +80,9 @@ typedef struct rk__cuda_actor {
      * and a copy of the K2K queue's memory. */
     uint64_t hold_h2k[2], hold_k2k[2];
     unsigned char *hold_copy;
+    /* A migration moved it away (rk__cuda_snap_retire): its gate stays
+     * closed, whatever its state says, until a restart (under b->lock). */
+    uint32_t retired;
 } rk__cuda_actor;
 
 /* A chunk of device memory handed out by bumping (states). */
@@ -196,6 +199,10 @@ typedef struct rk__cuda {
     uint32_t *free_slots, n_free;
     rk__cuda_inbox *inbox_free, *inbox_all;
     rk__cuda_actor **actors; /* [max_actors] */
+    /* Restarts the device made, whose actors' gates are to be synced
+     * under b->lock (rk__cuda_restarted): [max_actors] flags and one for
+     * any, atomic. gates_shut (atomic): shutdown closed every gate for good. */
+    uint32_t *regate, regate_any, gates_shut;
 
     pthread_mutex_t ev_lock;    /* one consumer of the event ring */
     pthread_mutex_t byref_lock; /* making by-reference arenas */
@@ -312,8 +319,16 @@ rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out);
 rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload);
 rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const void *payloads, uint32_t len,
                               uint32_t n, uint32_t *sent);
-/* Closes every actor's host gate and waits for the senders inside. */
+/* Closes every actor's host gate and waits for the senders inside; no gate
+ * opens again (shutdown). */
 void rk__cuda_close_gates(rk__cuda *b);
+/* The device restarted actor `id` (a restart record): its gate opens if it
+ * was closed (a deactivated actor that failed while draining comes back
+ * Active). Needs b->lock, which the caller - the event reader - may not
+ * take: taken here only if free, else left to its holder's rk__cuda_unlock. */
+void rk__cuda_restarted(rk__cuda *b, rk_actor_id id);
+/* Releases b->lock, syncing first the gates rk__cuda_restarted marked. */
+void rk__cuda_unlock(rk__cuda *b);
 /* After the kernel ended: dead-letters what is left in the inboxes. */
 uint64_t rk__cuda_dead_letter_inboxes(rk_runtime *rt);
 void rk__cuda_actors_free(rk__cuda *b);

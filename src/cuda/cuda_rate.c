@@ -199,12 +199,12 @@ rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on)
     /* Stopping, or the kernel is gone: nothing sends on the GPU any more. */
     if (b->stop_requested || __atomic_load_n(&b->keeper_stop, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_unlock(&b->lock);
+        rk__cuda_unlock(b);
         return RK_OK;
     }
     st = rk__cuda_enter(b);
     if (st != RK_OK) {
-        pthread_mutex_unlock(&b->lock);
+        rk__cuda_unlock(b);
         return st;
     }
     rk__cuda_rate_retry(rt, b, who, refused, &n);
@@ -248,7 +248,7 @@ rk_status rk__cuda_tenant_rate(rk_runtime *rt, uint32_t tenant, int on)
         pthread_mutex_unlock(&b->rate_lock);
     }
     rk__cuda_leave(b);
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     for (uint32_t k = 0; k < n; k++)
         rk__tenant_rate_refused(rt, who[k], refused[k]);
     return st;

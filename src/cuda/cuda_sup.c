@@ -31,7 +31,7 @@ static rk_status cuda_sup_open(rk_runtime *rt, rk_restart_strategy strategy, uin
         b->sup_strategy[*rec] = (uint32_t)strategy;
         st = RK_OK;
     }
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 
@@ -47,7 +47,7 @@ static rk_status rk__cuda_sup_command(rk_runtime *rt, rk__gpu_cmd *cmd)
         st = rk__cuda_command(rt, cmd, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL);
         rk__cuda_leave(b);
     }
-    pthread_mutex_unlock(&b->lock);
+    rk__cuda_unlock(b);
     return st;
 }
 
