@@ -14,6 +14,7 @@
 #   scripts/gpu.sh                     all steps
 #   RK_GPU_TESTS="a b"                 only these GPU tests (default: all)
 #   RK_GPU_SANITIZE_TESTS="a b"        only these under compute-sanitizer (default: RK_GPU_TESTS)
+#   RK_GPU_CLUSTER_TESTS="a b"         these again with RKT_CLUSTER=8 (clusters of 8 blocks)
 #   RK_GPU_BENCHES="a b"               only these benchmarks (default: all)
 #   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
 #   RK_BENCH_TRIALS=100000             round-trip trials
@@ -97,7 +98,7 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group}"
+read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group}"
 read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_group_copy diag_roundtrip diag_k2k diag_tenant diag_lifecycle}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
@@ -131,7 +132,7 @@ status=PASS
 row "build benchmarks" "$status" "$((SECONDS - t0)) s; ${#BUILT[@]} of ${#BENCHES[@]} built; see build.log"
 
 T=$BUILD/tests/gpu
-declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
+declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_cluster_k2k]=120 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
     [test_gpu_nvrtc]=60 [test_gpu_checkpoint]=120 [test_gpu_device_caps]=90 [test_gpu_supervisor]=90 [test_gpu_state_pool]=300 [test_gpu_group]=240)
 
 # ---- GPU tests, full counts -------------------------------------------------
@@ -140,6 +141,17 @@ LOG=$OUT/tests.log
 for t in "${TESTS[@]}"; do
     NAME=$t
     step "${LIMIT[$t]}" "$T/$t"
+done
+
+# The same tests again in a kernel launched as clusters of 8 blocks, where
+# actors of one cluster send K2K through shared memory (the cluster tier):
+# RK_GPU_CLUSTER_TESTS picks them (default: those that send K2K or hold
+# blocks; "" for none).
+read -r -a CLUSTER_TESTS <<<"${RK_GPU_CLUSTER_TESTS-test_gpu_k2k test_gpu_checkpoint test_gpu_lifecycle test_gpu_faults}"
+for t in "${CLUSTER_TESTS[@]}"; do
+    [[ " ${TESTS[*]} " == *" $t "* ]] || continue
+    NAME="$t (clusters of 8)"
+    step "${LIMIT[$t]}" env RKT_CLUSTER=8 "$T/$t"
 done
 
 NAME=gpu_quickstart

@@ -565,6 +565,28 @@ static void launch_bad_options(void **state)
     rk_actor_id long_id = launch(rt, name63, 0, 0);
     assert_int_equal(rk_lookup(rt, name63, &id), RK_OK);
     assert_int_equal(id, long_id);
+
+    /* A placement beside an actor that does not exist is refused, and
+     * takes neither the name nor an actor slot; beside one that exists it
+     * is a hint (the CPU backend places nothing). */
+    {
+        rk_actor_metrics m;
+        rk_control c;
+        rk_actor_id near_id = RK_ACTOR_NONE;
+        assert_int_equal(actor_opts("beside", 0, 0).near, RK_ACTOR_NONE);
+        o = actor_opts("beside", 0, 0), o.near = long_id + 1; /* the next id: not launched yet */
+        assert_int_equal(rk_launch(rt, &o, &id), RK_ENOACTOR);
+        o.near = 5000;
+        assert_int_equal(rk_launch(rt, &o, &id), RK_ENOACTOR);
+        assert_int_equal(rk_lookup(rt, "beside", &id), RK_ENOACTOR);
+        o.near = long_id;
+        assert_int_equal(rk_launch(rt, &o, &near_id), RK_OK);
+        assert_int_equal(near_id, long_id + 1); /* the refusals used no slot */
+        assert_int_equal(rk_actor_metrics_get(rt, near_id, &m), RK_OK);
+        assert_int_equal(m.state, RK_ACTIVE);
+        assert_int_equal(rk_actor_control(rt, near_id, &c), RK_OK);
+        assert_int_equal(c.block, 0);
+    }
 }
 
 static void launch_names_and_limits(void **state)

@@ -30,7 +30,10 @@ typedef struct rk_control {
     uint64_t restarts;
     uint64_t last_error_hlc; /* when last_error was set */
     uint64_t command_seq;    /* last lifecycle command applied */
-    unsigned char pad0_[128 - 56];
+    uint32_t block;          /* CUDA: the block serving it (0: none; with clusters of n blocks its
+                                cluster is block / n), filled in by rk_actor_control; CPU: 0 */
+    uint32_t pad_;
+    unsigned char pad0_[128 - 64];
     /* line 1: counters, written by the actor as it runs */
     uint64_t msgs_in;      /* handled by the actor's handler */
     uint64_t msgs_out;     /* sent by the actor (replies and K2K) */

@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 10u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 11u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -271,7 +271,9 @@ typedef struct rk__gpu_slot {
     uint64_t handled;    /* handler calls finished */
     uint32_t busy;       /* 1 while a handler runs */
     uint32_t runs;       /* 1 while the bound actor handles messages */
-    unsigned char pad2_[RK_RING_LINE - 32];
+    uint64_t ck2k_sent;  /* messages this block's actors put into cluster-tier rings (quiescence) */
+    uint64_t ck2k_taken; /* messages this block took from its own cluster-tier ring */
+    unsigned char pad2_[RK_RING_LINE - 48];
     /* line 3, read-only: the block's actor-to-actor inbox */
     rk_ring k2k;
     unsigned char pad3_[RK_RING_LINE - sizeof(rk_ring)];
@@ -398,7 +400,16 @@ typedef struct rk__gpu_world {
     uint32_t n_rates;
     struct rk__gpu_rate *rates;   /* [n_rates], device: what tenants' senders took (rk__gpu_rate) */
     const uint64_t *rate_granted; /* [n_rates], pinned: what the host granted them, running totals */
-    unsigned char pad3_[80];
+    /* The cluster tier of K2K (Hopper): with clusters of cluster_size
+     * blocks and ck2k_capacity > 0, each block keeps a second K2K ring in
+     * its shared memory, at ck2k_offset of the dynamic shared memory, which
+     * actors of the blocks of its cluster write through DSMEM. */
+    uint32_t cluster_size;   /* blocks per cluster, 0 without clusters */
+    uint32_t ck2k_capacity;  /* slots of a cluster-tier ring (power of two), 0: no cluster tier */
+    uint32_t ck2k_offset;    /* where it starts in dynamic shared memory (after the message buffer) */
+    uint32_t pad4_;
+    uint32_t *cluster_out;   /* [n_blocks / cluster_size], device: blocks of each cluster out of their loop */
+    unsigned char pad3_[56];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -458,6 +469,7 @@ enum rk__gpu_action {
     RK__GPU_ACT_CMD = 2,
     RK__GPU_ACT_H2K = 3,
     RK__GPU_ACT_K2K = 4,
+    RK__GPU_ACT_CK2K = 5, /* a message of the cluster-tier ring (shared memory) */
 };
 
 /* What a sender remembers of the K2K ring it claimed in last: the next
@@ -469,9 +481,11 @@ enum rk__gpu_action {
 typedef struct rk__gpu_k2k_hint {
     uint64_t tail;
     uint64_t head;
-    uint32_t slot; /* that ring's block + 1; 0: nothing known */
-    uint32_t pad_;
+    uint32_t slot;  /* that ring's block + 1, | RK__GPU_HINT_CLUSTER for a cluster-tier ring; 0: nothing known */
+    uint32_t csent; /* messages put into cluster-tier rings (a running count) */
 } rk__gpu_k2k_hint;
+
+#define RK__GPU_HINT_CLUSTER 0x80000000u
 
 /* The handler's context: one per block, in shared memory. Use the rk_d*
  * accessors; the fields are the block's private bookkeeping. */
@@ -495,6 +509,14 @@ typedef struct rk_dctx {
     rk_control *ctl;
     rk_ring inbox;
     rk_ring k2k;
+    /* the cluster-tier ring in this block's shared memory (capacity 0: none) */
+    rk_ring ck2k;
+    uint64_t ck2k_head;
+    uint64_t ck2k_published;
+    uint64_t ck2k_after;    /* taken from only once k2k_head reached this (a hold moved its messages there) */
+    uint64_t ck2k_sent;     /* mirror of slot->ck2k_sent */
+    uint64_t ck2k_taken;    /* mirror of slot->ck2k_taken */
+    uint32_t ck2k_turn;     /* both K2K rings ready: 1 takes the cluster tier's first */
     uint64_t h2k_head;      /* inbox: next position to handle */
     uint64_t h2k_published; /* inbox: last head stored to its consumer line */
     uint64_t h2k_final;     /* terminate: handle up to here */
@@ -618,6 +640,55 @@ static __device__ __forceinline__ uint64_t rk__gpu_cas64(uint64_t *p, uint64_t w
     asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
     return got;
 }
+
+/* The cluster tier (sm_90): ring words in shared memory, reached by
+ * generic addresses - a block's own, or a cluster peer's through mapa - at
+ * cluster scope, which covers every block that may touch them. Compiled
+ * out below sm_90, where the host never turns the tier on. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define RK__GPU_CLUSTER_TIER 1
+static __device__ __forceinline__ uint64_t rk__ck_ld_relaxed(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.relaxed.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ uint64_t rk__ck_ld_acquire(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ void rk__ck_st_relaxed(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.relaxed.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+static __device__ __forceinline__ void rk__ck_st_release(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+static __device__ __forceinline__ uint64_t rk__ck_cas(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.relaxed.cluster.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
+
+/* This block's address `p` of shared memory as block `rank` of the
+ * cluster has it. */
+static __device__ __forceinline__ void *rk__ck_map(const void *p, uint32_t rank)
+{
+    uint64_t d;
+    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(d) : "l"((uint64_t)(uintptr_t)p), "r"(rank));
+    return (void *)(uintptr_t)d;
+}
+#else
+#define RK__GPU_CLUSTER_TIER 0
+#endif
 
 /* Release fence before publishing to the host. fence.acq_rel is all a
  * release pattern needs (PTX memory model); fence.sc is what ring.h's
@@ -1051,6 +1122,54 @@ static __device__ __forceinline__ void rk__gpu_publish_k2k(rk_dctx *c)
     c->k2k_published = c->k2k_head;
 }
 
+#if RK__GPU_CLUSTER_TIER
+/* The cluster-tier ring of block `blk`, a block of this one's cluster, as
+ * this block reaches it: its own shared memory, or a peer's through DSMEM.
+ * Same layout as a global ring (producer line, consumer line, slots). */
+static __device__ __forceinline__ void rk__gpu_ck2k_ring(const rk__gpu_world *w, uint32_t blk, rk_ring *r)
+{
+    extern __shared__ uint4 rk__gpu_buffer[];
+    unsigned char *base = (unsigned char *)rk__gpu_buffer + w->ck2k_offset;
+    if (blk != blockIdx.x)
+        base = (unsigned char *)rk__ck_map(base, blk % w->cluster_size);
+    r->prod = (rk_ring_prod *)base;
+    r->cons = (rk_ring_cons *)(base + RK_RING_LINE);
+    r->slots = base + 2 * RK_RING_LINE;
+    r->capacity = w->ck2k_capacity;
+    r->slot_size = w->k2k_slot_size;
+    r->mode = RK_RING_MPSC;
+    r->scope = RK_RING_SCOPE_DEVICE; /* not used: the rk__ck_* accessors give the scope */
+}
+#endif
+
+/* The same for the cluster-tier ring (cluster scope). */
+static __device__ __forceinline__ void rk__gpu_publish_ck2k(rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    if (c->ck2k_published == c->ck2k_head)
+        return;
+    /* Release (.cluster): our reads of those slots are done before a
+     * sender, whose claim reads this head with acquire, overwrites them. */
+    rk__ck_st_release(&c->ck2k.cons->head, c->ck2k_head);
+    c->ck2k_published = c->ck2k_head;
+#else
+    (void)c;
+#endif
+}
+
+/* 1 when the cluster-tier ring holds nothing past the head (or there is
+ * none). With the door closed and empty its tail is final; acquire orders
+ * it before the slots read next. */
+static __device__ __forceinline__ int rk__gpu_ck2k_empty(rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    return !c->ck2k.capacity || rk__ck_ld_acquire(&c->ck2k.prod->tail) == c->ck2k_head;
+#else
+    (void)c;
+    return 1;
+#endif
+}
+
 /* ---- sending (thread 0) ----------------------------------------------------------- */
 
 /* Claims one slot of the queue to the host. Its producers are GPU threads
@@ -1153,6 +1272,85 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
 #define RK__GPU_CREDIT_SHORT(tail, head, cap) ((int64_t)((tail) + 1 - (head)) > (int64_t)(cap))
 #endif
 
+/* Writes a claimed K2K slot: the message, or, when it names a generation
+ * the actor no longer has (`gen`: the current one, read beside the claim),
+ * a no-op the receiver skips (RK_ESTALE): the slot is the sender's either
+ * way. Waiting for the generation before the claim would cost every send
+ * that names one a round trip; only the sender's own tenant can get here. */
+static __device__ __forceinline__ rk_status rk__gpu_k2k_write(void *slot, const rk_msg *h, const void *payload,
+                                                          uint32_t gen)
+{
+    rk_msg nop;
+    if (h->dst_gen == 0 || h->dst_gen == gen) {
+        rk__gpu_write_msg(slot, h, payload);
+        return RK_OK;
+    }
+    memset(&nop, 0, sizeof nop);
+    nop.type = RK_MSG_TYPE_NOP;
+    nop.src = h->src;
+    nop.dst = h->dst;
+    nop.tenant = h->tenant;
+    rk__gpu_write_msg(slot, &nop, NULL);
+    return RK_ESTALE;
+}
+
+#if RK__GPU_CLUSTER_TIER
+/* The rest of a K2K put whose receiver is bound to a block of the sender's
+ * cluster (the door entered, open, the tenant checked): the receiver's
+ * cluster-tier ring, in its block's shared memory, written through DSMEM.
+ * The protocol of the global ring at cluster scope: the receiver polls its
+ * own shared memory instead of L2. The door is left as there; the owner,
+ * in this cluster, sees our claim once it sees us gone (our fence is
+ * cluster-wide, its acquire of the door GPU-wide: both scopes hold both
+ * blocks). */
+static __device__ __forceinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w, rk__gpu_dir *d, const rk_msg *h,
+                                                         const void *payload, uint32_t slot, uint32_t gen,
+                                                         rk__gpu_k2k_hint *hint)
+{
+    const uint32_t key = slot | RK__GPU_HINT_CLUSTER;
+    uint64_t tail, head, got;
+    rk_status st;
+    rk_ring r;
+    rk__gpu_ck2k_ring(w, slot - 1u, &r);
+    if (hint->slot == key) {
+        tail = hint->tail;
+        head = hint->head;
+    } else {
+        tail = rk__ck_ld_relaxed(&r.prod->tail);
+        head = rk__ck_ld_acquire(&r.cons->head);
+    }
+    for (;;) {
+        if (RK__GPU_CREDIT_SHORT(tail, head, r.capacity)) {
+            /* Acquire: the receiver stored its head with release after it
+             * read those slots, so our writes cannot overtake its reads. */
+            head = rk__ck_ld_acquire(&r.cons->head);
+            if (RK__GPU_CREDIT_SHORT(tail, head, r.capacity)) {
+                hint->slot = key;
+                hint->tail = tail;
+                hint->head = head;
+                rk__gpu_door_leave(&d->door);
+                return RK_EFULL;
+            }
+        }
+        got = rk__ck_cas(&r.prod->tail, tail, tail + 1);
+        if (got == tail)
+            break;
+        tail = got;
+    }
+    hint->slot = key;
+    hint->tail = tail + 1;
+    hint->head = head;
+    hint->csent++;
+    st = rk__gpu_k2k_write(rk_ring_slot(&r, tail), h, payload, gen);
+    /* The message's bytes before its sequence word, and the claim before
+     * we leave the door: one fence, as on the global ring. */
+    asm volatile("fence.acq_rel.cluster;" ::: "memory");
+    rk__ck_st_relaxed((uint64_t *)rk_ring_slot(&r, tail), tail + 1);
+    asm volatile("red.relaxed.gpu.global.add.u64 [%0], %1;" ::"l"(&d->door), "l"(~0ull) : "memory");
+    return st;
+}
+#endif
+
 /* Puts a message into the K2K ring of local actor h->dst. An actor whose
  * door is closed because it migrated (its directory entry forwards) gives
  * RK_OK with *fwd set to its new gid, and nothing sent; while it moves,
@@ -1208,6 +1406,12 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
     /* Issued now, needed only after the claim: the load overlaps the CAS. */
     if (h->dst_gen != 0)
         gen = rk__gpu_ld32(&d->generation);
+#if RK__GPU_CLUSTER_TIER
+    /* Bound to a block of our cluster: its shared-memory ring. Not for the
+     * bridge (no hint), which is block 0 and never writes DSMEM. */
+    if (hint && w->ck2k_capacity && (slot - 1u) / w->cluster_size == blockIdx.x / w->cluster_size)
+        return rk__gpu_ck2k_put(w, d, h, payload, slot, gen, hint);
+#endif
     /* Every block's K2K ring has the same geometry: no descriptor load. */
     base = w->k2k_mem + (size_t)(slot - 1) * w->k2k_ring_bytes;
     r.prod = (rk_ring_prod *)base;
@@ -1254,22 +1458,7 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
         hint->tail = tail + 1;
         hint->head = head;
     }
-    if (h->dst_gen == 0 || h->dst_gen == gen) {
-        rk__gpu_write_msg(rk_ring_slot(&r, tail), h, payload);
-    } else {
-        /* Meant for an earlier life of the actor: refused, but the slot is
-         * ours, so it carries a no-op, which the receiver skips. Waiting for
-         * the generation before the claim would cost every send that names
-         * one a round trip; only the sender's own tenant can get here. */
-        rk_msg nop;
-        memset(&nop, 0, sizeof nop);
-        nop.type = RK_MSG_TYPE_NOP;
-        nop.src = h->src;
-        nop.dst = h->dst;
-        nop.tenant = h->tenant;
-        rk__gpu_write_msg(rk_ring_slot(&r, tail), &nop, NULL);
-        st = RK_ESTALE;
-    }
+    st = rk__gpu_k2k_write(rk_ring_slot(&r, tail), h, payload, gen);
     /* One fence for two stores: the message's bytes before its sequence
      * word (what rk_ring_publish does), and our claim of the position before
      * we leave the door, so an owner that sees the door empty (acquire)
@@ -1390,10 +1579,17 @@ static __device__ __noinline__ void rk__gpu_tenant_refused(rk_dctx *c, rk_actor_
 static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg *h, const void *payload)
 {
     rk_status st;
+    const uint32_t csent = c->k2k_hint.csent;
     RK_GPU_PROBE(c, RK__PROBE_K2K_SEND);
     st = rk__gpu_route(c->w, h, payload, &c->k2k_hint);
     if (st == RK_ETENANT)
         rk__gpu_tenant_refused(c, h->dst, h->type, h->hlc);
+    if (c->k2k_hint.csent != csent) {
+        /* Into a cluster-tier ring, which the supervisor block cannot see:
+         * counted where it looks for quiescence (rk__gpu_quiescent). */
+        c->ck2k_sent += c->k2k_hint.csent - csent;
+        rk__st_relaxed(&c->slot->ck2k_sent, c->ck2k_sent, RK_RING_SCOPE_DEVICE);
+    }
     return st;
 }
 
@@ -1672,6 +1868,19 @@ static __device__ __noinline__ void rk__gpu_block_init(rk_dctx *c, const rk__gpu
     c->k2k = c->slot->k2k;
     c->self = RK_ACTOR_NONE;
     c->active_ns = rk__gpu_clock();
+#if RK__GPU_CLUSTER_TIER
+    if (w->ck2k_capacity && w->cluster_size > 1) {
+        /* Empty, every sequence word 0 (never "ready"). No peer writes it
+         * before it is bound to an actor: a sender finds this block in an
+         * open door only, which opens after this (with release). */
+        uint32_t i;
+        rk__gpu_ck2k_ring(&c->world, blockIdx.x, &c->ck2k);
+        memset(c->ck2k.prod, 0, sizeof(rk_ring_prod));
+        memset(c->ck2k.cons, 0, sizeof(rk_ring_cons));
+        for (i = 0; i < c->ck2k.capacity; i++)
+            *(uint64_t *)rk_ring_slot(&c->ck2k, i) = 0;
+    }
+#endif
 }
 
 /* Terminate finishes once everything queued before the host gate and the K2K door closed is handled. */
@@ -1685,7 +1894,8 @@ static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
     }
     /* The door is closed and empty, so the K2K tail is final; acquire
      * orders it before the K2K slots we read next. */
-    if (c->h2k_head < c->h2k_final || rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE) != c->k2k_head)
+    if (c->h2k_head < c->h2k_final || rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE) != c->k2k_head ||
+        !rk__gpu_ck2k_empty(c))
         return;
     rk__gpu_set_state(c, RK_TERMINATED, c->term_ticket);
     rk__gpu_door_unbind(c);
@@ -1693,6 +1903,7 @@ static __device__ __noinline__ void rk__gpu_term_check(rk_dctx *c)
     rk__gpu_flush_counters(c, rk__gpu_clock());
     rk__gpu_publish_head(c);
     rk__gpu_publish_k2k(c);
+    rk__gpu_publish_ck2k(c);
     rk__gpu_st32_sys(&c->w->slot_actor[c->slot_index], RK_ACTOR_NONE);
     c->bound = 0;
     c->terminating = 0;
@@ -1720,6 +1931,7 @@ static __device__ __noinline__ void rk__gpu_idle_slow(rk_dctx *c, uint64_t now)
             rk__gpu_flush_counters(c, now);
         rk__gpu_publish_head(c);
         rk__gpu_publish_k2k(c);
+        rk__gpu_publish_ck2k(c);
         if (now - c->last_k2k_ns > 20000u && idle < w->spin_ns)
             c->h2k_gap = 0;
     }
@@ -1761,8 +1973,18 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
         c->busy_ns += now - c->busy_since;
         c->busy_since = 0;
     }
-    uint64_t mseq, kseq = 0, hseq = 0;
+    uint64_t mseq, kseq = 0, hseq = 0, cseq = 0;
     uint32_t stop;
+#if RK__GPU_CLUSTER_TIER
+    /* The cluster-tier ring is this block's shared memory: an acquire load
+     * costs no round trip, and issued first, nothing waits for it. Not
+     * while messages a hold moved to the global ring are ahead. */
+    const int ck_on = runs && c->ck2k.capacity && c->k2k_head >= c->ck2k_after;
+    if (ck_on)
+        cseq = rk__ck_ld_acquire((const uint64_t *)rk_ring_slot(&c->ck2k, c->ck2k_head));
+#else
+    const int ck_on = 0;
+#endif
     RK_GPU_PROBE(c, RK__PROBE_ROUND);
     c->action = RK__GPU_ACT_NONE;
     stop = rk__gpu_ld32(&w->dev->stop);
@@ -1827,12 +2049,24 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
             c->busy_since = now;
             return;
         }
+        /* Both K2K rings ready: each in turn. */
+        if (ck_on && cseq == c->ck2k_head + 1 && (kseq != c->k2k_head + 1 || c->ck2k_turn)) {
+            /* The acquire load above pairs with the sender's fence. */
+            c->ck2k_turn = 0;
+            c->last_k2k_ns = now;
+            if (c->h2k_gap < w->k2k_host_poll_ns)
+                c->h2k_gap = w->k2k_host_poll_ns;
+            c->action = RK__GPU_ACT_CK2K;
+            c->busy_since = now;
+            return;
+        }
         if (kseq == c->k2k_head + 1) {
             /* The acquire load, or the acquire pattern with the relaxed
              * one: pairs with the sender's release, so the handler reads the
              * message written before it. */
             if (!k2k_busy)
                 asm volatile("fence.acq_rel.gpu;" ::: "memory");
+            c->ck2k_turn = 1;
             RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)
@@ -1984,6 +2218,93 @@ static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
     }
 }
 
+#if RK__GPU_CLUSTER_TIER
+/* The same from the cluster-tier ring. Counted as taken before the handler
+ * starts (rk__gpu_quiescent compares it with what was sent). */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_ck2k(rk_dctx *c)
+{
+    if (threadIdx.x == 0)
+        rk__st_relaxed(&c->slot->ck2k_taken, ++c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head), 1);
+    if (threadIdx.x == 0) {
+        c->ck2k_head++;
+        rk__gpu_flush_pub(c);
+        if (c->ck2k_head - c->ck2k_published >= c->ck2k.capacity / 8u || c->draining)
+            rk__gpu_publish_ck2k(c);
+    }
+}
+#endif
+
+/* Takes what the cluster-tier ring holds past its head, with the door
+ * closed and empty (the tail is final), as dead letters with `why`. Each
+ * sequence word is waited for, as in rk__gpu_reset_cmd. */
+static __device__ __noinline__ void rk__gpu_ck2k_shed(rk_dctx *c, rk_status why)
+{
+#if RK__GPU_CLUSTER_TIER
+    uint64_t tail;
+    if (!c->ck2k.capacity)
+        return;
+    tail = rk__ck_ld_acquire(&c->ck2k.prod->tail);
+    for (; c->ck2k_head != tail; c->ck2k_head++) {
+        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head);
+        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + 1)
+            __nanosleep(32);
+        if (m->type != RK_MSG_TYPE_NOP)
+            rk__gpu_dead_letter(c, m, why);
+        c->ck2k_taken++;
+    }
+    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_publish_ck2k(c);
+#else
+    (void)c;
+    (void)why;
+#endif
+}
+
+/* HOLD_ON, the door closed and empty: the cluster-tier ring's messages move
+ * to the end of the block's global K2K ring, where the host reads a held
+ * actor's queue (it cannot read shared memory). No producer is left (the
+ * door is closed and empty; the bridge passes it too), so one
+ * compare-and-swap claims them all. They are taken before the cluster
+ * ring's next (ck2k_after), so each sender's order holds. 0, with nothing
+ * moved, when the global ring has no room for them all. */
+static __device__ __noinline__ int rk__gpu_ck2k_spill(rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    uint64_t tail, gtail, n, i;
+    if (!c->ck2k.capacity)
+        return 1;
+    tail = rk__ck_ld_acquire(&c->ck2k.prod->tail);
+    n = tail - c->ck2k_head;
+    if (n == 0)
+        return 1;
+    gtail = rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
+    if (gtail + n - c->k2k_head > c->k2k.capacity || rk__gpu_cas64(&c->k2k.prod->tail, gtail, gtail + n) != gtail)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head + i);
+        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + i + 1)
+            __nanosleep(32);
+        rk__gpu_write_msg(rk_ring_slot(&c->k2k, gtail + i), m, rk_msg_payload(m));
+    }
+    /* The copies' bytes before their sequence words (the host waits for
+     * those, after our acknowledgement). */
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    for (i = 0; i < n; i++)
+        rk__st_relaxed((uint64_t *)rk_ring_slot(&c->k2k, gtail + i), gtail + i + 1, RK_RING_SCOPE_DEVICE);
+    c->ck2k_head = tail;
+    c->ck2k_taken += n;
+    c->ck2k_after = gtail + n;
+    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_publish_ck2k(c);
+    return 1;
+#else
+    (void)c;
+    return 1;
+#endif
+}
+
 /* BIND, first part (thread 0): returns 1 when the state must be reset and
  * the type's init run. */
 static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
@@ -2131,6 +2452,7 @@ static __device__ __noinline__ void rk__gpu_reset_cmd(rk_dctx *c)
             rk__gpu_dead_letter(c, m, RK_ESTATE);
     }
     rk__gpu_publish_k2k(c);
+    rk__gpu_ck2k_shed(c, RK_ESTATE);
     rk__gpu_set_state(c, RK_DORMANT, c->cmd.ticket);
     rk__gpu_door_unbind(c);
     rk__gpu_flush_counters(c, rk__gpu_clock());
@@ -2161,6 +2483,14 @@ static __device__ __noinline__ void rk__gpu_hold_cmd(rk_dctx *c)
         }
         /* No K2K sender inside: the K2K tail is final while held. */
         rk__gpu_gate_close(c, 1);
+        if (!rk__gpu_ck2k_spill(c)) {
+            /* The host cannot read what the cluster tier holds, and the
+             * global ring has no room for it now: no hold. */
+            if (c->state == RK_ACTIVE)
+                rk__gpu_gate_open(c);
+            rk__gpu_send_ack(c->w, cmd->ticket, RK_EFULL, 0);
+            return;
+        }
         c->held = 1;
         rk__gpu_flush_pub(c);
         /* Release stores (.sys for the inbox, .gpu for the K2K queue, which
@@ -2296,6 +2626,23 @@ static __device__ __forceinline__ void rk__gpu_exec(rk_dctx *c)
 
 static __device__ __noinline__ void rk__gpu_block_exit(rk_dctx *c)
 {
+#if RK__GPU_CLUSTER_TIER
+    if (c->ck2k.capacity) {
+        /* A block's shared memory is gone once it exits, and the host
+         * cannot read it before: wait until every block of the cluster has
+         * left its loop (none sends any more - a handler's waiting send
+         * gives up at the stop), then dead-letter what our ring holds. The
+         * supervisor block (0) never writes DSMEM and is not counted. */
+        const uint32_t cs = c->w->cluster_size, k = blockIdx.x / cs, members = k == 0 ? cs - 1u : cs;
+        uint32_t *out = &c->w->cluster_out[k];
+        asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(out) : "memory");
+        if (c->bound) {
+            while (rk__gpu_ld32_acquire(out) < members)
+                __nanosleep(256);
+            rk__gpu_ck2k_shed(c, RK_ESHUTDOWN);
+        }
+    }
+#endif
     rk__gpu_flush_pub(c);
     rk__gpu_publish_k2k(c);
     if (!c->bound)
@@ -2335,6 +2682,10 @@ static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *
             rk__gpu_h2k<Types>(&ctx, (unsigned char *)rk__gpu_buffer);
         else if (act == RK__GPU_ACT_K2K)
             rk__gpu_k2k<Types>(&ctx);
+#if RK__GPU_CLUSTER_TIER
+        else if (act == RK__GPU_ACT_CK2K)
+            rk__gpu_ck2k<Types>(&ctx);
+#endif
         __syncthreads();
     }
     if (threadIdx.x == 0)
@@ -2347,13 +2698,19 @@ static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *
  * started in between. *handled gets the messages handled so far. */
 static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uint64_t *handled)
 {
-    uint64_t started[2] = {0, 0}, done = 0;
+    uint64_t started[2] = {0, 0}, done = 0, csent = 0, ctaken = 0;
     int quiet = 1, pass;
     uint32_t s;
     for (pass = 0; pass < 2; pass++) {
         for (s = 1; s < w->n_blocks; s++) {
             rk__gpu_slot *sl = &w->slots[s];
             started[pass] += rk__ld_relaxed(&sl->started, RK_RING_SCOPE_DEVICE);
+            if (pass == 1 && w->ck2k_capacity) {
+                /* Cluster-tier rings are shared memory, out of our sight:
+                 * every message put into one has been taken. */
+                csent += rk__ld_relaxed(&sl->ck2k_sent, RK_RING_SCOPE_DEVICE);
+                ctaken += rk__ld_relaxed(&sl->ck2k_taken, RK_RING_SCOPE_DEVICE);
+            }
             if (pass == 1)
                 done += rk__ld_relaxed(&sl->handled, RK_RING_SCOPE_DEVICE);
             if (!rk__gpu_ld32(&sl->runs))
@@ -2372,7 +2729,7 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
             quiet = 0;
     }
     *handled = done;
-    return quiet && started[0] == started[1];
+    return quiet && started[0] == started[1] && csent == ctaken;
 }
 
 /* Hands a command on; 0 when its block has not taken the previous one yet. */

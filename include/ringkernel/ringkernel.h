@@ -118,6 +118,12 @@ typedef struct rk_actor_options {
     uint32_t slot_size;          /* bytes per slot, header included; default 256 */
     uint32_t block_size;         /* CUDA: threads of the actor's block; default 128 */
     uint32_t tenant;             /* default 0 */
+    rk_actor_id near;            /* placement: CUDA with thread-block clusters serves the actor from
+                                    a block of the cluster of actor `near` (a local id) when one is
+                                    free, so that K2K between the two goes through distributed
+                                    shared memory; any block otherwise. RK_ACTOR_NONE (the default):
+                                    anywhere. An id that names no actor: RK_ENOACTOR. The CPU
+                                    backend checks it and places nothing. */
 } rk_actor_options;
 
 RK_API void rk_actor_options_init(rk_actor_options *o);

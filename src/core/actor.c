@@ -17,6 +17,7 @@ void rk_actor_options_init(rk_actor_options *o)
     o->inbox_capacity = 1024;
     o->slot_size = 256;
     o->block_size = 128;
+    o->near = RK_ACTOR_NONE;
 }
 
 uint32_t rk__actor_count(rk_runtime *rt)
@@ -173,6 +174,7 @@ static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_opt
     a->inbox_capacity = o->inbox_capacity;
     a->slot_size = o->slot_size;
     a->block_size = o->block_size;
+    a->near = o->near;
     if (o->state_size == 0 || (flags & RK__LAUNCH_NO_INIT))
         return RK_OK;
     a->initial_state = calloc(1, o->state_size);
@@ -205,9 +207,9 @@ static rk_status rk__launch_body(rk_runtime *rt, const rk_actor_options *o, rk_a
         st = RK_ESHUTDOWN;
     else /* claims the name (RK_EEXIST); lookups skip it until the slot is published */
         st = rk_registry_register(rt->registry, o->name, n, 1);
-    if (st == RK_OK && n == rt->opt.max_actors) {
+    if (st == RK_OK && (n == rt->opt.max_actors || (o->near != RK_ACTOR_NONE && o->near >= n))) {
         rk_registry_unregister(rt->registry, o->name);
-        st = RK_ENOMEM;
+        st = n == rt->opt.max_actors ? RK_ENOMEM : RK_ENOACTOR;
     }
     if (st != RK_OK)
         goto out;

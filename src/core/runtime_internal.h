@@ -33,6 +33,7 @@ typedef struct rk__actor {
     uint32_t inbox_capacity;
     uint32_t slot_size;
     uint32_t block_size;
+    rk_actor_id near;          /* placement hint (rk_actor_options.near) */
     rk__tenant *tenant_rec;    /* its tenant's record (core/tenant.h), set at launch */
     void *backend;             /* the backend's per-actor data */
     struct rk__snap *snap;     /* checkpoint bookkeeping, lazily (core/snapshot.c; atomic) */

@@ -312,10 +312,22 @@ void rk__cuda_restarted(rk__cuda *b, rk_actor_id id)
         rk__cuda_unlock(b);
 }
 
-static rk_status rk__cuda_slot_take(rk__cuda *b, uint32_t *slot)
+/* A free block; with clusters, one in the cluster of the block serving
+ * a->near (rk_actor_options.near) when one is free there, so that K2K
+ * between the two goes through the cluster tier (DSMEM). */
+static rk_status rk__cuda_slot_take(rk__cuda *b, const rk__actor *a, uint32_t *slot)
 {
+    uint32_t i, want = 0;
     if (b->n_free == 0)
         return RK_ENOMEM;
+    if (b->cluster_size && a->near != RK_ACTOR_NONE && a->near < b->max_actors && b->actors[a->near])
+        want = b->actors[a->near]->slot;
+    for (i = b->n_free; want && i-- > 0;)
+        if (b->free_slots[i] / b->cluster_size == want / b->cluster_size) {
+            *slot = b->free_slots[i];
+            b->free_slots[i] = b->free_slots[--b->n_free];
+            return RK_OK;
+        }
     *slot = b->free_slots[--b->n_free];
     return RK_OK;
 }
@@ -348,13 +360,13 @@ static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca,
     rk__gpu_cmd cmd;
     uint64_t bound = 0;
     rk__cuda_inbox *ib;
-    rk_status st = rk__cuda_slot_take(b, &ca->slot);
+    rk_status st = rk__cuda_slot_take(b, a, &ca->slot);
     if (st != RK_OK)
         return st;
     st = rk__cuda_inbox_take(b, a->inbox_capacity, a->slot_size, &ib);
     if (st != RK_OK) {
         b->free_slots[b->n_free++] = ca->slot;
-        ca->slot = 0;
+        __atomic_store_n(&ca->slot, 0, __ATOMIC_RELAXED);
         return st;
     }
     __atomic_store_n(&ca->inbox, ib, __ATOMIC_RELEASE);
@@ -364,7 +376,7 @@ static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca,
         rk__cuda_inbox_give(b, ib);
         b->free_slots[b->n_free++] = ca->slot;
         __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
-        ca->slot = 0;
+        __atomic_store_n(&ca->slot, 0, __ATOMIC_RELAXED);
     }
     return st;
 }
@@ -415,7 +427,7 @@ static void rk__cuda_unbind_failed(rk_runtime *rt, rk__actor *a, rk__cuda_actor 
     rk__cuda_inbox_give(b, ca->inbox);
     b->free_slots[b->n_free++] = ca->slot;
     __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
-    ca->slot = 0;
+    __atomic_store_n(&ca->slot, 0, __ATOMIC_RELAXED);
 }
 
 rk_status rk__cuda_actor_create(rk_runtime *rt, rk__actor *a, uint64_t deadline_ns)
@@ -498,7 +510,7 @@ static rk_status rk__cuda_terminate(rk_runtime *rt, rk__actor *a, rk__cuda_actor
     rk__cuda_inbox_give(b, ca->inbox);
     b->free_slots[b->n_free++] = ca->slot;
     __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);
-    ca->slot = 0;
+    __atomic_store_n(&ca->slot, 0, __ATOMIC_RELAXED);
     return RK_OK;
 }
 
@@ -580,6 +592,8 @@ rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out)
     src = (const uint64_t *)&b->ctl[a->id];
     for (i = 0; i < sizeof *out / sizeof *dst; i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
+    /* The host's own record (changed under b->lock, read here without). */
+    out->block = __atomic_load_n(&ca->slot, __ATOMIC_RELAXED);
     /* No lock (rk__route calls this for every send naming a generation):
      * an inbox is never freed while the kernel runs, so a stale pointer
      * only yields stale positions. */

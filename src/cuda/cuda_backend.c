@@ -111,6 +111,17 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
     b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
+    /* The cluster tier of K2K: with clusters, a ring of 32 slots (by
+     * default) in each block's shared memory, after the message buffer;
+     * RK_CUDA_CLUSTER_K2K_CAPACITY=0 turns it off. At most 160 KiB. */
+    v = rk__cuda_env_u64("RK_CUDA_CLUSTER_K2K_CAPACITY", 32);
+    b->ck2k_capacity = b->cluster_size && v ? rk__pow2_at_least(v > 1024 ? 1024 : v) : 0;
+    while (b->ck2k_capacity > 2 && rk_ring_bytes(b->ck2k_capacity, b->k2k_slot_size) > 160 * 1024)
+        b->ck2k_capacity /= 2;
+    b->ck2k_offset = (b->msg_buffer + 127u) & ~127u;
+    b->smem_bytes = b->ck2k_capacity
+                        ? b->ck2k_offset + (uint32_t)rk_ring_bytes(b->ck2k_capacity, b->k2k_slot_size)
+                        : b->msg_buffer;
 }
 
 /* ---- context ------------------------------------------------------------------ */
@@ -253,7 +264,7 @@ static void rk__cuda_cluster_config(const rk__cuda *b, uint32_t grid, CUlaunchAt
     cfg->blockDimX = b->block_threads;
     cfg->blockDimY = 1;
     cfg->blockDimZ = 1;
-    cfg->sharedMemBytes = b->msg_buffer;
+    cfg->sharedMemBytes = b->smem_bytes;
     cfg->hStream = b->stream;
     cfg->attrs = attr;
     cfg->numAttrs = n_attrs;
@@ -279,9 +290,9 @@ static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t *want)
     }
     if (cs > RK_CLUSTER_PORTABLE_MAX)
         RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1));
-    if (b->msg_buffer > 48 * 1024)
+    if (b->smem_bytes > 48 * 1024)
         RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                 (int)b->msg_buffer));
+                                                 (int)b->smem_bytes));
     rk__cuda_cluster_config(b, (uint32_t)cs, attr, 1, &cfg);
     r = b->cu.cuOccupancyMaxActiveClusters(&clusters, b->fn, &cfg);
     if (r != CUDA_SUCCESS && r != CUDA_ERROR_INVALID_CLUSTER_SIZE) {
@@ -318,10 +329,10 @@ static rk_status rk__cuda_grid(rk__cuda *b)
         return RK_EINVAL;
     RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, b->device));
     RK__CU_CHECK(b, b->cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, b->fn, (int)b->block_threads,
-                                                                     b->msg_buffer));
+                                                                     b->smem_bytes));
     if (per_sm <= 0) {
         rk__cuda_log(b, "the kernel does not fit an SM (%u threads, %u bytes of shared memory)", b->block_threads,
-                     b->msg_buffer);
+                     b->smem_bytes);
         return RK_ENOTSUP;
     }
     if (cap && cap < want)
@@ -456,6 +467,14 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     w.k2k_mem = (unsigned char *)(uintptr_t)b->k2k_d;
     w.k2k_ring_bytes = k2k_bytes;
     w.k2k_capacity = b->k2k_capacity;
+    if (b->ck2k_capacity) {
+        RK__CHECK(rk__cuda_dalloc_fixed(b, (size_t)(b->n_blocks / b->cluster_size) * sizeof(uint32_t),
+                                        &b->cluster_out_d));
+        w.cluster_size = b->cluster_size;
+        w.ck2k_capacity = b->ck2k_capacity;
+        w.ck2k_offset = b->ck2k_offset;
+        w.cluster_out = (uint32_t *)(uintptr_t)b->cluster_out_d;
+    }
     w.peers = (rk__gpu_peer *)(uintptr_t)b->peers_d;
     w.sups = (rk__gpu_sup *)(uintptr_t)b->sups_d;
     w.sup_mirror = (rk__gpu_sup *)(uintptr_t)b->sup_mem.dev;
@@ -504,9 +523,9 @@ static rk_status rk__cuda_launch(rk__cuda *b)
     uint64_t deadline, nap = 1000;
     CUresult r;
     rk_status st;
-    if (b->msg_buffer > 48 * 1024)
+    if (b->smem_bytes > 48 * 1024)
         RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                 (int)b->msg_buffer));
+                                                 (int)b->smem_bytes));
     if (b->cluster_size) {
         CUlaunchAttribute attr[2];
         CUlaunchConfig cfg;
@@ -524,7 +543,7 @@ static rk_status rk__cuda_launch(rk__cuda *b)
                        : rk__cu_status(r);
         }
     } else {
-        r = b->cu.cuLaunchCooperativeKernel(b->fn, b->n_blocks, 1, 1, b->block_threads, 1, 1, b->msg_buffer,
+        r = b->cu.cuLaunchCooperativeKernel(b->fn, b->n_blocks, 1, 1, b->block_threads, 1, 1, b->smem_bytes,
                                             b->stream, params);
     }
     if (r != CUDA_SUCCESS) {
@@ -585,6 +604,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_dfree(b, &b->dir_d);
         rk__cuda_dfree(b, &b->slots_d);
         rk__cuda_dfree(b, &b->k2k_d);
+        rk__cuda_dfree(b, &b->cluster_out_d);
         rk__cuda_dfree(b, &b->devflags_d);
         rk__cuda_dfree(b, &b->lines_d);
         if (b->stream)
@@ -771,8 +791,13 @@ static void rk__cuda_events(rk_runtime *rt, rk__cuda *b)
         head++;
         if (ev.kind == RK__GPU_EV_ERROR)
             rk__async_error(rt, ev.actor, ev.generation, (rk_status)ev.status);
-        else if (ev.kind == RK__GPU_EV_DEAD_LETTER)
+        else if (ev.kind == RK__GPU_EV_DEAD_LETTER) {
             rk__dead_letter(&rt->dead, &ev.msg, (rk_status)ev.status);
+            /* Only a block leaving at the stop dead-letters so (what its
+             * cluster-tier ring held): part of the shutdown's count. */
+            if (ev.status == RK_ESHUTDOWN)
+                b->exit_dead++;
+        }
         else if (ev.kind == RK__GPU_EV_RESTART) {
             rk__cuda_restarted(b, ev.actor);
             rk__actor_restarted(rt, ev.actor, ev.generation);
@@ -955,6 +980,7 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
             rk__cuda_events(rt, b);
             if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
                 rk__cuda_lost_events(rt, b);
+            dead += b->exit_dead; /* the blocks' own, from their cluster-tier rings */
             pthread_mutex_unlock(&b->ev_lock);
         }
         rk__cuda_leave(b);

@@ -123,6 +123,10 @@ typedef struct rk__cuda {
     uint32_t cluster_size;
     int cluster_nonportable;
     rk_device_info info;
+    /* the cluster tier of K2K (device.cuh): slots of each block's ring in
+     * shared memory (0: none), where it starts, and the dynamic shared
+     * memory of a block in all (message buffer + that ring) */
+    uint32_t ck2k_capacity, ck2k_offset, smem_bytes;
 
     /* fault injection: allocation number fail_at (1-based) fails */
     uint64_t alloc_count, fail_at; /* alloc_count: atomic */
@@ -154,6 +158,8 @@ typedef struct rk__cuda {
 
     /* device memory */
     CUdeviceptr world_d, dir_d, slots_d, k2k_d, devflags_d, lines_d;
+    CUdeviceptr cluster_out_d; /* [n_blocks / cluster_size] uint32: blocks of a cluster out of their loop */
+    uint64_t exit_dead;        /* what blocks dead-lettered from their cluster-tier rings at the stop (ev_lock) */
     CUdeviceptr peers_d; /* [RK__GPU_PEERS] rk__gpu_peer: rings to and from other members */
 
     /* restart records (cuda_sup.c): [RK__GPU_SUPS] on the device, their

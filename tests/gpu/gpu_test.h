@@ -50,6 +50,10 @@ static inline void rkt_options(rk_runtime_options *o, uint32_t max_actors, const
     o->backend = RK_BACKEND_CUDA;
     o->max_actors = max_actors;
     o->gpu_program = program;
+    /* RKT_CLUSTER=n runs a test's kernels as clusters of n blocks
+     * (scripts/gpu.sh does, to cover the cluster tier of K2K). */
+    if (getenv("RKT_CLUSTER"))
+        o->cluster_size = (uint32_t)strtoul(getenv("RKT_CLUSTER"), NULL, 10);
 }
 
 /* Creates a CUDA runtime, or exits 77 when there is no device. */

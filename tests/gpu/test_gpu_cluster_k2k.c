@@ -1,0 +1,190 @@
+/* The cluster tier of K2K (Hopper): in a kernel launched as thread-block
+ * clusters, actors whose blocks share a cluster message each other through
+ * distributed shared memory, the others through global memory, with the
+ * same send API.
+ *   - placement: rk_actor_options.near puts an actor in the cluster of
+ *     another (rk_control.block tells where); an id that names no actor is
+ *     refused;
+ *   - a token passed RK_STRESS_MESSAGES times (default 10^6) around relays
+ *     that all share one cluster (the cluster tier alone) arrives intact,
+ *     then around relays spread over clusters (both tiers, checked to be
+ *     both in use);
+ *   - fan-in inside one cluster: four senders on one shared-memory ring,
+ *     which stays full, each sender's order kept;
+ *   - shutdown: what a cluster-tier ring still holds is dead-lettered
+ *     (RK_ESHUTDOWN) and counted in the shutdown report, none lost.
+ * Exits 77 without a GPU or without clusters (before sm_90). */
+#include "gpu_test.h"
+
+#define CS 8 /* blocks per cluster (portable) */
+
+static rk_runtime *cluster_runtime(uint32_t max_actors)
+{
+    rk_runtime_options o;
+    rk_device_info d;
+    if (rk_device_query(0, &d) != RK_OK) {
+        printf("SKIP: no usable CUDA device\n");
+        exit(RK_TEST_SKIP);
+    }
+    if (!rk_device_supports_clusters(&d)) {
+        printf("SKIP: %s has no thread-block clusters\n", d.name);
+        exit(RK_TEST_SKIP);
+    }
+    rkt_options(&o, max_actors, &rkt_program);
+    o.cluster_size = CS;
+    o.drain_timeout_ns = 200 * RKT_MS;
+    return rkt_runtime_with(&o);
+}
+
+static uint32_t block_of(rk_runtime *rt, rk_actor_id id)
+{
+    rk_control c;
+    RKT_CHECK_ST(rk_actor_control(rt, id, &c), RK_OK);
+    RKT_CHECK(c.block != 0);
+    return c.block;
+}
+
+static rk_actor_id launch_near(rk_runtime *rt, const char *name, uint32_t type, rk_actor_id near)
+{
+    rk_actor_options o;
+    rk_actor_id id = RK_ACTOR_NONE;
+    rk_actor_options_init(&o);
+    o.name = name;
+    o.type = &rkt_types[type];
+    o.near = near;
+    RKT_CHECK_ST(rk_launch(rt, &o, &id), RK_OK);
+    return id;
+}
+
+/* Passes a token `hops` times around relays r[0..n) and checks it. */
+static double ring(rk_runtime *rt, const rk_actor_id *r, uint32_t n, uint64_t hops)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    rkt_token tok, *got = (rkt_token *)buf;
+    uint64_t t0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t next = r[(i + 1) % n];
+        RKT_CHECK_ST(rk_call(rt, r[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
+    }
+    memset(&tok, 0, sizeof tok);
+    tok.target = hops;
+    tok.check = rkt_token_check(0);
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_send(rt, r[0], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
+    RKT_CHECK_ST(rk_recv(rt, &mb, 120 * RKT_SEC), RK_OK);
+    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && got->hops == hops && got->check == rkt_token_check(hops));
+    return (double)(rk_test_now_ns() - t0) / (double)hops;
+}
+
+static void placement_and_rings(uint64_t hops)
+{
+    rk_runtime *rt = cluster_runtime(48);
+    rk_actor_id in[CS - 1], spread[16], id;
+    rk_actor_options o;
+    rk_async_error err;
+    uint32_t i, same = 0, cross = 0;
+    char name[32];
+    double ns_in, ns_spread;
+
+    /* Relays all in the cluster of the first: CS - 1 always fit, as even
+     * the cluster of the supervisor block (0) has CS - 1 for actors. */
+    in[0] = rkt_launch(rt, "in0", RKT_RELAY);
+    for (i = 1; i < CS - 1; i++) {
+        snprintf(name, sizeof name, "in%u", i);
+        in[i] = launch_near(rt, name, RKT_RELAY, in[0]);
+        RKT_CHECK(block_of(rt, in[i]) / CS == block_of(rt, in[0]) / CS);
+    }
+    rk_actor_options_init(&o);
+    o.name = "nowhere";
+    o.type = &rkt_types[RKT_RELAY];
+    o.near = 4000;
+    RKT_CHECK_ST(rk_launch(rt, &o, &id), RK_ENOACTOR);
+    ns_in = ring(rt, in, CS - 1, hops);
+
+    /* Sixteen more, placed as the runtime likes: more than one cluster
+     * holds, so the ring crosses clusters, and neighbours share some. */
+    for (i = 0; i < 16; i++) {
+        snprintf(name, sizeof name, "spread%u", i);
+        spread[i] = rkt_launch(rt, name, RKT_RELAY);
+    }
+    for (i = 0; i < 16; i++) {
+        if (block_of(rt, spread[i]) / CS == block_of(rt, spread[(i + 1) % 16]) / CS)
+            same++;
+        else
+            cross++;
+    }
+    RKT_CHECK(same > 0 && cross > 0);
+    ns_spread = ring(rt, spread, 16, hops);
+    RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
+    rk_runtime_destroy(rt);
+    printf("cluster tier: placement beside an actor, a bad one refused; %llu hops on %u relays in one cluster "
+           "(%.0f ns a hop), %llu hops on 16 relays over clusters (%u of 16 hops inside a cluster; %.0f ns a "
+           "hop), every token intact: ok\n",
+           (unsigned long long)hops, CS - 1, ns_in, (unsigned long long)hops, same, ns_spread);
+}
+
+static void fan_in(uint64_t n)
+{
+    enum { SENDERS = 4 };
+    rk_runtime *rt = cluster_runtime(16);
+    rk_actor_id sink = rkt_launch(rt, "sink", RKT_FANIN), b[SENDERS];
+    rkt_fanin_state st;
+    rk_msgbuf mb = {.data = &st, .capacity = sizeof st};
+    uint64_t end = rk_test_now_ns() + 60 * RKT_SEC;
+    char name[32];
+    uint32_t i;
+    for (i = 0; i < SENDERS; i++) {
+        rkt_burst go = {sink, i, n};
+        snprintf(name, sizeof name, "sender%u", i);
+        b[i] = launch_near(rt, name, RKT_FANIN, sink);
+        RKT_CHECK(block_of(rt, b[i]) / CS == block_of(rt, sink) / CS);
+        RKT_CHECK_ST(rk_send(rt, b[i], RKT_MSG_BURST, &go, sizeof go), RK_OK);
+    }
+    do {
+        RKT_CHECK_ST(rk_call(rt, sink, RKT_MSG_GET, NULL, 0, &mb, 5 * RKT_SEC), RK_OK);
+    } while (st.received < SENDERS * n && st.errors == 0 && rk_test_now_ns() < end);
+    RKT_CHECK(st.errors == 0 && st.received == SENDERS * n);
+    for (i = 0; i < SENDERS; i++)
+        RKT_CHECK(st.expected[i] == n);
+    rk_runtime_destroy(rt);
+    printf("cluster tier: fan-in of %d x %llu messages inside one cluster, each sender's order kept: ok\n", SENDERS,
+           (unsigned long long)n);
+}
+
+/* A busy receiver's cluster-tier ring holds five messages at the stop. */
+static void shutdown_dead_letters(void)
+{
+    rk_runtime *rt = cluster_runtime(8);
+    rk_actor_id sl = rkt_launch(rt, "sleeper", RKT_SLEEPER), p = launch_near(rt, "probe", RKT_PROBE, sl);
+    rkt_wait w = {0, 60 * RKT_SEC}; /* ends at the stop (rk_dstopping) */
+    rkt_probe pr = {sl, 24, 0, 5};
+    int32_t pst = -1;
+    rk_msgbuf mb = {.data = &pst, .capacity = sizeof pst};
+    rk_shutdown_report rep;
+    rk_dead_letter dl;
+    uint64_t ours = 0;
+    RKT_CHECK(block_of(rt, p) / CS == block_of(rt, sl) / CS);
+    RKT_CHECK_ST(rk_send(rt, sl, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
+    rk_test_sleep_ns(100 * RKT_MS); /* inside the WAIT */
+    RKT_CHECK_ST(rk_call(rt, p, RKT_MSG_PROBE, &pr, sizeof pr, &mb, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK(pst == RK_OK);
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    while (rk_dead_letter_pop(rt, &dl, NULL) == RK_OK)
+        ours += dl.hdr.dst == sl && dl.hdr.src == p && dl.hdr.type == RKT_MSG_NOP && dl.reason == RK_ESHUTDOWN;
+    RKT_CHECK(ours == 5);
+    RKT_CHECK(rep.timed_out && rep.dead_lettered >= 5);
+    rk_runtime_destroy(rt);
+    printf("cluster tier: 5 messages left in a cluster-tier ring at shutdown dead-lettered (RK_ESHUTDOWN), "
+           "report %llu: ok\n",
+           (unsigned long long)rep.dead_lettered);
+}
+
+int main(void)
+{
+    uint64_t hops = rk_test_messages(1000000ull);
+    placement_and_rings(hops);
+    fan_in(hops / 50 ? hops / 50 : 1);
+    shutdown_dead_letters();
+    return 0;
+}
