@@ -123,6 +123,18 @@ door.nop_handled            |door.pml       |safety                |-DBUG_NOP_HA
 door.no_tenant_check        |door.pml       |safety                |-DBUG_NO_TENANT_CHECK              |bug    |G1
 door.open_before_gen        |door.pml       |safety                |-DBUG_OPEN_BEFORE_GEN              |bug    |G2
 door.gen_before_enter       |door.pml       |safety                |-DBUG_GEN_BEFORE_ENTER             |bug    |G2
+door.cluster                |door.pml       |ltl:all_done          |-DCLUSTER -DTEN1=1                 |pass   |
+door.cluster_hold           |door.pml       |ltl:all_done          |-DCLUSTER -DHOLD -DTEN1=1 -DNCMD=1 |pass   |
+door.cluster_both           |door.pml       |ltl:all_done          |-DCLUSTER -DHOLD -DTEN1=1 -DTIER1=1 -DNCMD=1|pass|
+door.cluster_reset          |door.pml       |ltl:all_done          |-DCLUSTER -DRESET_PATH -DTEN1=1 -DNCMD=1|pass |
+door.cluster_reset_both     |door.pml       |ltl:all_done          |-DCLUSTER -DRESET_PATH -DTEN1=1 -DTIER1=1 -DNCMD=1|pass|
+door.cluster_no_after       |door.pml       |safety                |-DCLUSTER -DHOLD -DTEN1=1 -DNCMD=1 -DBUG_CLUSTER_NO_AFTER|bug|G8
+door.spill_no_wait          |door.pml       |safety                |-DCLUSTER -DHOLD -DTEN1=1 -DTIER1=1 -DNCMD=1 -DBUG_SPILL_NO_WAIT|bug|invalid end state
+door.spill_keep_head        |door.pml       |safety                |-DCLUSTER -DHOLD -DTEN1=1 -DNCMD=1 -DBUG_SPILL_KEEP_HEAD|bug|G3
+door.spill_no_room          |door.pml       |safety                |-DCLUSTER -DHOLD -DTEN1=1 -DNCMD=1 -DBUG_SPILL_NO_ROOM|bug|G6
+door.refuse_closed          |door.pml       |safety                |-DCLUSTER -DHOLD -DTEN1=1 -DNCMD=1 -DBUG_REFUSE_CLOSED|bug|G9
+door.term_one_ring          |door.pml       |safety                |-DCLUSTER -DTEN1=1 -DBUG_TERM_ONE_RING|bug |G5
+door.shed_no_wait           |door.pml       |safety                |-DCLUSTER -DRESET_PATH -DTEN1=1 -DTIER1=1 -DNCMD=1 -DBUG_SHED_NO_WAIT|bug|invalid end state
 restart                     |restart.pml    |safety                |-DKILL=0                         |pass   |
 restart.kill                |restart.pml    |safety                |                                 |pass   |
 restart.torn_state_word     |restart.pml    |safety                |-DKILL=0 -DBUG_TORN_STATE_WORD   |bug    |X1

@@ -2,7 +2,8 @@
  * door.pml - the CUDA backend's actor-to-actor (K2K) send through the
  * receiver's door, and the owner block's lifecycle commands racing with it
  * (include/ringkernel/device.cuh, as in the working tree of 2026-12-01;
- * the checkpoint's hold as of commit 6be7508).
+ * the checkpoint's hold as of commit 6be7508; the cluster tier as of
+ * commit b5aa9f4).
  *
  * Mirrors:
  *   sender       rk__gpu_k2k_put: rk__gpu_door_enter (acquire fetch-add of
@@ -52,6 +53,30 @@
  *                HOLD_RETIRE (a migration's old home), each naming the
  *                K2K tail the host found after the acknowledgement
  *                (hold_k2k[1]); no other command while held (b->lock)
+ *   cluster      with CLUSTER, the cluster tier of K2K: R's block has a
+ *                second ring (its shared memory, written through DSMEM by
+ *                the blocks of its cluster); a sender of R's cluster goes on
+ *                from the same door (open, tenant, generation) into
+ *                rk__gpu_ck2k_put: the claim (hint, or tail and consumer
+ *                head; the head reloaded when full; RK_EFULL; CAS), the
+ *                message or NOP, fence.acq_rel.cluster, the buffered
+ *                sequence store, the door's decrement. The owner:
+ *                rk__gpu_decide takes from either ring when it holds a
+ *                message, from the cluster ring only once k2k_head has
+ *                reached ck2k_after (rk__gpu_ck2k, rk__gpu_publish_ck2k);
+ *                rk__gpu_term_check also waits for the cluster ring
+ *                (rk__gpu_ck2k_empty); rk__gpu_reset_cmd then
+ *                rk__gpu_ck2k_shed (each sequence word waited for, the
+ *                messages dead-lettered); with HOLD, HOLD_ON calls
+ *                rk__gpu_ck2k_spill after the door is closed and empty:
+ *                the cluster ring's messages, each after its sequence word,
+ *                copied to the end of the global ring claimed with one CAS
+ *                for all n, their sequence words after the fence, ck2k_head
+ *                at the cluster tail and ck2k_after past the copies; or,
+ *                when gtail + n - k2k_head exceeds the capacity, nothing
+ *                moved, the door opened again for an Active actor and
+ *                RK_EFULL (no hold). The host then reads the global ring
+ *                as before.
  *
  * Bounds (defaults): one receiver R on one block (its K2K ring: CAP = 2
  * slots) with tenant 1, Active with generation 1. Senders, each on its own
@@ -78,6 +103,17 @@
  * sequence words: a late sequence store of a skipped slot can then land
  * after the next lap's, as in the reset's finding (it needs two producers
  * of the ring: -DTEN1=1).
+ * CLUSTER: S0 is in R's cluster and sends into the cluster ring (CCAP =
+ * CAP slots); S1 sends into the global ring, or with -DTIER1=1 is in the
+ * cluster too (each sender's tier is fixed: one actor per block, both
+ * bound throughout). With -DTEN1=1 both rings get messages, so a spill can
+ * be refused (S1's message in the global ring, S0's two in the cluster
+ * ring: 1 + 2 > 2); with -DTIER1=1 the cluster ring has two producers,
+ * which a late sequence word needs (BUG_SPILL_NO_WAIT, BUG_SHED_NO_WAIT,
+ * as for the skip above). When both rings hold a message the model takes
+ * either: rk__gpu_decide loads the cluster word before the global one and
+ * alternates (ck2k_turn) when both are ready, and every choice it makes is
+ * among the model's (a superset: the turn only narrows it).
  *
  * Weak memory. Promela is sequentially consistent; the orders that matter
  * are modelled as in ring_common.pml and migrate.pml:
@@ -97,6 +133,13 @@
  *     and the CAS on tail are read-modify-writes: one step each, in one
  *     total order per word. Every wait (the count, a sequence word, the
  *     tail) is a blocking guard.
+ *   - CLUSTER: the cluster ring follows the same rules (its sequence
+ *     stores buffered in the same pend_* of the sender, which uses one
+ *     ring). The spill's global sequence stores are the owner's own: it
+ *     reads them itself, and the host only after the acknowledgement, so
+ *     they are visible at once. The spill's load of the global tail, its
+ *     room check and its CAS are one step (behind the empty door no
+ *     producer is left).
  * Not modelled: the PTX memory model itself (scopes, the observation order
  * of RMW chains that lets the count read zero synchronise with every
  * sender's fence: assumed, as the PTX model states it); torn slot copies and
@@ -109,7 +152,14 @@
  * the leave: every value gives a refusal; forward is always 0: migrations
  * are migrate.pml's); the host's inbox (h2k_final is taken as reached);
  * handler failures other than the failed create of RESET_PATH; more than
- * one receiver or block, shared-memory and DSMEM tiers, the bridge. Of the
+ * one receiver or block, the shared-memory tier, the bridge. Of the
+ * cluster tier: scopes (the sender's fence is .cluster, its decrement and
+ * the owner's acquire of the door .gpu, and the ring words are reached
+ * through mapa at .cluster scope: the code's comments argue why both
+ * scopes hold both blocks; here every access is sequentially consistent),
+ * ck2k_turn (above), the quiescence counters (ck2k_sent, ck2k_taken), the
+ * shed at kernel exit (rk__gpu_block_exit), placement (near) and a
+ * receiver moving between blocks (a sender's tier fixed). Of the
  * hold: its inbox half (the h2k heads, h2k_final), the host's copy and its
  * merge, a timed-out HOLD_ON, and the host's look itself: rk__cuda_hold_look
  * re-reads its copy of the ring until every sequence word below the tail
@@ -144,6 +194,18 @@
  *      only the slot written for p;
  *   G7 every state stored is an edge of the lifecycle diagram (the reset's
  *      return to Dormant, "as if never created", is outside it and exempt);
+ * and with CLUSTER, G3 and G6 cover both rings and the spill's copies (a
+ * spilled message is one message: its fate comes when it leaves the
+ * global ring), G5 covers both rings' claims and asserts at terminate
+ * that no slot of either ring holds a message written for a position at
+ * or past that ring's head, and:
+ *   G8 each sender's order: the messages of one sender leave R's rings
+ *      (handled, dead-lettered, or taken by the host) in the order it sent
+ *      them, across a spill too (S0's spilled messages before its later
+ *      ones, which the cluster ring gets after HOLD_OFF);
+ *   G9 a HOLD_ON refused by the spill (RK_EFULL) changes nothing: not
+ *      held, the global tail as it was, the cluster ring's messages still
+ *      there, the door open again exactly when the actor is Active;
  * no invalid end state (a blocked owner or sender is one), and ltl all_done:
  * every run ends with the audit done (no fairness assumption: every wait is
  * a blocking guard, not a spin).
@@ -151,7 +213,7 @@
 
 #include "rk_common.pml"
 
-hidden byte G1, G2, G3, G4, G5, G6, G7;
+hidden byte G1, G2, G3, G4, G5, G6, G7, G8, G9;
 
 #ifdef BUG_NOP_HANDLED
 #define BUG_NOP true
@@ -183,8 +245,26 @@ hidden byte G1, G2, G3, G4, G5, G6, G7;
 #endif
 #define NS 2
 #define NMSG (NM0 + NM1)
+#ifdef CLUSTER
+#define SENDER(i) ((i) < NM0 -> 0 : 1) /* who sent message i */
+#ifndef CCAP
+#define CCAP CAP
+#endif
+#ifndef TIER1
+#define TIER1 0 /* 1: S1 is in R's cluster too */
+#endif
+#define TIER(me) ((me) == 0 || TIER1 == 1) /* the sender's tier for R: 1 cluster, 0 global */
+#define ON_GLOBAL(me) (!TIER(me))
+#else
+#define ON_GLOBAL(me) true
+#endif
 #define TEN_R 1 /* the receiver's tenant (RESET_PATH: the second actor's is 1 or 2) */
 #define F_HOST 4 /* skipped by a hold: the host dead-letters or moves its copy */
+#ifdef CLUSTER
+#define CK2K_EMPTY (c_tail == ck2k_head)
+#else
+#define CK2K_EMPTY true
+#endif
 
 /* ---- shared words ---- */
 /* rk__gpu_dir: the door word's fields, and the generation */
@@ -201,7 +281,17 @@ byte seq[CAP];     /* visible sequence words */
 byte slot_id[CAP]; /* message id + 1 written into the slot */
 bool slot_nop[CAP];
 byte slot_pos[CAP]; /* ghost: position + 1 the slot was written for */
-/* each sender's buffered sequence store */
+#ifdef CLUSTER
+/* the receiver block's cluster-tier ring (its shared memory; the senders
+ * of its cluster reach it through DSMEM) */
+byte c_tail;        /* prod->tail */
+byte c_head;        /* cons->head (there is no head_cache on this path) */
+byte cseq[CCAP];
+byte cslot_id[CCAP];
+bool cslot_nop[CCAP];
+byte cslot_pos[CCAP];
+#endif
+/* each sender's buffered sequence store (into its tier's ring) */
 bool pend_v[NS];
 byte pend_slot[NS];
 byte pend_val[NS];
@@ -215,6 +305,11 @@ bool bound;
 bool terminating;
 bool held;   /* c->held: a checkpoint holds the block (HOLD) */
 byte k2k_head, k2k_pub;
+#ifdef CLUSTER
+byte ck2k_head, ck2k_pub;
+byte ck2k_after; /* the cluster ring is taken from only once k2k_head reaches this */
+byte last[NS];   /* ghost (G8): id + 1 of each sender's message taken last */
+#endif
 bool sealed; /* ghost: the owner read the count zero behind its closed door */
 /* what the host acknowledged last: the generation a sender can know */
 byte known_gen, known_inc;
@@ -232,6 +327,97 @@ inline set_fate(i, f)
     PROP(G3, fate[i] == F_NONE); /* at most one fate */
     fate[i] = f
 }
+
+/* Message i leaves R's rings: handled, dead-lettered, or taken by the host.
+ * With CLUSTER, G8: in its sender's order. */
+inline took(i, f)
+{
+    set_fate(i, f);
+#ifdef CLUSTER
+    PROP(G8, i + 1 > last[SENDER(i)]);
+    last[SENDER(i)] = i + 1
+#endif
+}
+
+/* A buffered sequence store of sender me becomes visible. */
+#ifdef CLUSTER
+#define LAND(me) if :: TIER(me) -> cseq[pend_slot[me]] = pend_val[me] :: else -> seq[pend_slot[me]] = pend_val[me] fi
+#else
+#define LAND(me) seq[pend_slot[me]] = pend_val[me]
+#endif
+
+#ifdef CLUSTER
+/* rk__gpu_ck2k_put: the rest of a put whose receiver is on a block of the
+ * sender's cluster (the door entered and open, the tenant checked, the
+ * generation loaded): the claim in R's cluster-tier ring, from the hint
+ * when it names that ring, else a relaxed load of its tail and an acquire
+ * load of its consumer head (one step, as on the global ring); the head
+ * reloaded (acquire) only when the guess says full; RK_EFULL saving the
+ * hint and leaving; the CAS on tail; rk__gpu_k2k_write; fence.acq_rel.cluster
+ * and the buffered relaxed sequence store; the relaxed decrement. */
+inline ck2k_put(me)
+{
+    if
+    :: h_valid -> tail = h_tail; head = h_head
+    :: else -> atomic { tail = c_tail; head = c_head }
+    fi;
+    do
+    :: tail + 1 - head > CCAP ->
+        head = c_head;
+        if
+        :: tail + 1 - head > CCAP ->
+            atomic {
+                h_valid = true; h_tail = tail; h_head = head;
+                if
+                :: inside -> door_cnt--; inside = false
+                :: else -> skip
+                fi;
+                go = false;
+                set_fate(id, F_REFUSED) /* RK_EFULL */
+            };
+            break
+        :: else -> skip
+        fi
+    :: atomic { tail + 1 - head <= CCAP && c_tail != tail -> tail = c_tail } /* the CAS fails */
+    :: atomic { tail + 1 - head <= CCAP && c_tail == tail ->
+           PROP(G5, !sealed);
+           c_tail = tail + 1 };
+        break
+    od;
+    if
+    :: go ->
+        atomic {
+            h_valid = true; h_tail = tail + 1; h_head = head;
+            ok = (m_gen[id] == 0 || m_gen[id] == gen);
+            PROP(G5, !sealed);
+            PROP(G6, tail < ck2k_head + CCAP);
+            PROP(G2, !ok || m_gen[id] == 0 || m_ginc[id] == inc);
+            PROP(G2, ok || m_ginc[id] != inc);
+            cslot_id[tail % CCAP] = id + 1;
+            cslot_pos[tail % CCAP] = tail + 1;
+            cslot_nop[tail % CCAP] = !ok;
+            /* fence.acq_rel.cluster: the pending store (the same word's
+             * included) lands first; then the sequence store, buffered */
+            if
+            :: pend_v[me] -> LAND(me)
+            :: else -> skip
+            fi;
+            pend_v[me] = true; pend_slot[me] = tail % CCAP; pend_val[me] = tail + 1
+        };
+        atomic {
+            if
+            :: inside -> door_cnt--; inside = false
+            :: else -> skip
+            fi;
+            if
+            :: !ok -> set_fate(id, F_REFUSED) /* RK_ESTALE */
+            :: else -> skip
+            fi
+        }
+    :: else -> skip
+    fi
+}
+#endif
 
 /* ---- sender -------------------------------------------------------------- */
 
@@ -299,8 +485,14 @@ proctype sender(byte me)
         :: else -> skip
         fi;
 #endif
+#ifdef CLUSTER
         if
-        :: go ->
+        :: go && TIER(me) -> ck2k_put(me)
+        :: else -> skip
+        fi;
+#endif
+        if
+        :: go && ON_GLOBAL(me) ->
             if /* the claim's start: the hint, or tail and head_cache */
             :: h_valid -> tail = h_tail; head = h_head
             :: else -> atomic { tail = ring_tail; head = head_cache }
@@ -333,7 +525,7 @@ proctype sender(byte me)
         :: else -> skip
         fi;
         if
-        :: go ->
+        :: go && ON_GLOBAL(me) ->
             atomic {
                 h_valid = true; h_tail = tail + 1; h_head = head;
                 ok = (m_gen[id] == 0 || m_gen[id] == gen);
@@ -384,8 +576,8 @@ proctype memory()
 {
 end:
     do
-    :: atomic { pend_v[0] -> seq[pend_slot[0]] = pend_val[0]; pend_v[0] = false; pend_slot[0] = 0; pend_val[0] = 0 }
-    :: atomic { pend_v[1] -> seq[pend_slot[1]] = pend_val[1]; pend_v[1] = false; pend_slot[1] = 0; pend_val[1] = 0 }
+    :: atomic { pend_v[0] -> LAND(0); pend_v[0] = false; pend_slot[0] = 0; pend_val[0] = 0 }
+    :: atomic { pend_v[1] -> LAND(1); pend_v[1] = false; pend_slot[1] = 0; pend_val[1] = 0 }
     od
 }
 
@@ -432,6 +624,24 @@ inline bind_rest()
 inline init_ok()
 {
     atomic { set_state(RK_ACTIVE); known_gen = r_gen; known_inc = inc }
+}
+
+/* rk__gpu_deliver of the slot read at the head: message id, or a NOP;
+ * g is the generation it names (0 for a NOP) */
+inline deliver(nop)
+{
+    if
+#ifndef BUG_NOP_HANDLED
+    :: nop -> skip /* a refused send's slot */
+#endif
+    :: (!nop || BUG_NOP) && g != 0 && g != r_gen ->
+        took(id, F_DEAD) /* RK_ESTALE */
+    :: (!nop || BUG_NOP) && (g == 0 || g == r_gen) ->
+        PROP(G4, !nop);
+        PROP(G1, m_ten[id] == r_ten);
+        PROP(G2, m_gen[id] == 0 || m_ginc[id] == inc);
+        took(id, F_HANDLED)
+    fi
 }
 
 /* A restart (rk__cuda_actor_command: generation + 1). */
@@ -495,6 +705,54 @@ inline event_cmd(ev)
     fi
 }
 
+#ifdef CLUSTER
+/* rk__gpu_ck2k_shed: the cluster-tier ring's tail (acquire: final behind
+ * the empty door), each slot's sequence word waited for, its message
+ * dead-lettered (a NOP skipped); the head published. */
+inline ck2k_shed()
+{
+    atomic { tail = c_tail };
+    do
+    :: ck2k_head == tail -> break
+    :: atomic {
+#ifndef BUG_SHED_NO_WAIT
+           ck2k_head != tail && cseq[ck2k_head % CCAP] == ck2k_head + 1 ->
+#else
+           ck2k_head != tail ->
+#endif
+           s = ck2k_head % CCAP;
+           PROP(G6, cslot_pos[s] == ck2k_head + 1);
+           if
+           :: !cslot_nop[s] -> took(cslot_id[s] - 1, F_DEAD)
+           :: else -> skip
+           fi;
+           ck2k_head++;
+           s = 0
+       }
+    od;
+    atomic { c_head = ck2k_head; ck2k_pub = ck2k_head; tail = 0 } /* rk__gpu_publish_ck2k */
+}
+#endif
+
+#ifdef CLUSTER
+/* G5 at terminate: no slot of either ring holds a message written for a
+ * position at or past its head (slot_pos is position + 1). */
+inline rings_drained()
+{
+    s = 0;
+    do
+    :: s < CAP -> PROP(G5, slot_pos[s] <= k2k_head); s++
+    :: else -> break
+    od;
+    s = 0;
+    do
+    :: s < CCAP -> PROP(G5, cslot_pos[s] <= ck2k_head); s++
+    :: else -> break
+    od;
+    s = 0
+}
+#endif
+
 #ifdef RESET_PATH
 /* rk__gpu_reset_cmd, after the create's init failed. */
 inline reset_cmd()
@@ -512,13 +770,16 @@ inline reset_cmd()
            s = k2k_head % CAP;
            PROP(G6, slot_pos[s] == k2k_head + 1);
            if
-           :: !slot_nop[s] -> set_fate(slot_id[s] - 1, F_DEAD) /* RK_ESTATE */
+           :: !slot_nop[s] -> took(slot_id[s] - 1, F_DEAD) /* RK_ESTATE */
            :: else -> skip
            fi;
            k2k_head++;
            s = 0
        }
     od;
+#ifdef CLUSTER
+    ck2k_shed();
+#endif
     atomic {
         cons_head = k2k_head; k2k_pub = k2k_head; /* rk__gpu_publish_k2k */
         r_state = RK_DORMANT; /* outside the diagram: as if never created */
@@ -543,7 +804,105 @@ inline create(t)
 }
 #endif
 
+#if defined(HOLD) && defined(CLUSTER)
+/* rk__gpu_ck2k_spill, in HOLD_ON behind the closed, empty door: the
+ * cluster-tier ring's tail (acquire; final), and when it holds n messages,
+ * the global ring's tail (acquire) and, when gtail + n - k2k_head fits the
+ * capacity, one CAS claiming the n slots (no producer is left: it cannot
+ * fail), else RK_EFULL with nothing moved. Then, slot by slot, the wait
+ * for the cluster slot's sequence word (acquire) and the copy
+ * (rk__gpu_write_msg) into the global slot; fence.acq_rel.gpu, the global
+ * sequence words (the owner's own stores: it and the host, after the
+ * acknowledgement, read them; visible at once here); the cluster ring
+ * emptied (its head at its tail, published) and ck2k_after set past the
+ * copies. */
+inline ck2k_spill()
+{
+    atomic { tail = c_tail; n = tail - ck2k_head };
+    if
+    :: n == 0 -> skip
+    :: else ->
+        atomic {
+            gtail = ring_tail;
+#ifndef BUG_SPILL_NO_ROOM
+            if
+            :: gtail + n - k2k_head > CAP -> st = RK_EFULL
+            :: else -> skip
+            fi;
+#endif
+            if
+            :: st == RK_OK -> PROP(G5, sealed); ring_tail = gtail + n
+            :: else -> skip
+            fi
+        };
+        if
+        :: st == RK_OK ->
+            do
+            :: i == n -> break
+            :: atomic {
+#ifndef BUG_SPILL_NO_WAIT
+                   i < n && cseq[(ck2k_head + i) % CCAP] == ck2k_head + i + 1 ->
+#else
+                   i < n ->
+#endif
+                   s = (ck2k_head + i) % CCAP;
+                   PROP(G6, cslot_pos[s] == ck2k_head + i + 1);
+                   PROP(G6, gtail + i < k2k_head + CAP); /* that slot's last lap consumed */
+                   slot_id[(gtail + i) % CAP] = cslot_id[s];
+                   slot_nop[(gtail + i) % CAP] = cslot_nop[s];
+                   slot_pos[(gtail + i) % CAP] = gtail + i + 1;
+                   i++;
+                   s = 0
+               }
+            od;
+            atomic {
+                i = 0;
+                do
+                :: i < n -> seq[(gtail + i) % CAP] = gtail + i + 1; i++
+                :: else -> break
+                od;
+#ifndef BUG_SPILL_KEEP_HEAD
+                ck2k_head = tail;
+#endif
+                ck2k_after = gtail + n;
+                c_head = ck2k_head; ck2k_pub = ck2k_head; /* rk__gpu_publish_ck2k */
+                i = 0; n = 0; gtail = 0
+            }
+        :: else -> skip
+        fi
+    fi;
+    atomic { tail = 0; n = 0 }
+}
+
+/* HOLD_ON refused by the spill (RK_EFULL): an Active actor's door opens
+ * again; G9: nothing moved, not held, the door as it was. */
+inline hold_refused()
+{
+    atomic {
+        if
+#ifndef BUG_REFUSE_CLOSED
+        :: r_state == RK_ACTIVE -> gate_open()
+#endif
+        :: else -> skip
+        fi;
+        PROP(G9, !held && ring_tail == gtail && c_tail != ck2k_head && door_open == (r_state == RK_ACTIVE));
+        gtail = 0
+    }
+}
+#endif
+
 #ifdef HOLD
+/* HOLD_ON taken: held, the heads published (release), the acknowledgement
+ * naming the head; the host reads up to the tail. */
+inline hold_taken()
+{
+    atomic {
+        held = true;
+        cons_head = k2k_head; k2k_pub = k2k_head; /* rk__gpu_publish_k2k */
+        hold_from = k2k_head; hold_to = ring_tail
+    }
+}
+
 /* rk__gpu_hold_cmd, RK__GPU_HOLD_ON: refused unbound, held or terminating;
  * else the door closed with the wait, held, the heads published (release),
  * the acknowledgement. The host's look then reads the tail (final: the
@@ -562,11 +921,15 @@ inline hold_on()
     if
     :: st == RK_OK ->
         gate_close_wait();
-        atomic {
-            held = true;
-            cons_head = k2k_head; k2k_pub = k2k_head; /* rk__gpu_publish_k2k */
-            hold_from = k2k_head; hold_to = ring_tail
-        }
+#ifdef CLUSTER
+        ck2k_spill();
+        if
+        :: st != RK_OK -> hold_refused()
+        :: else -> hold_taken()
+        fi
+#else
+        hold_taken()
+#endif
     :: else -> skip
     fi
 }
@@ -599,7 +962,7 @@ inline hold_skip()
                s = k2k_head % CAP;
                PROP(G6, slot_pos[s] == k2k_head + 1); /* the host's copy of p is p's */
                if
-               :: !slot_nop[s] -> set_fate(slot_id[s] - 1, F_HOST)
+               :: !slot_nop[s] -> took(slot_id[s] - 1, F_HOST)
                :: else -> skip
                fi;
                k2k_head++;
@@ -630,6 +993,9 @@ proctype owner()
     byte ncmd, ev, to, st, s, id, g, tail, fails;
     byte nhold, hold_from, hold_to; /* HOLD: the holds begun; the host's copy, [from, to) */
     bool skipped;
+#ifdef CLUSTER
+    byte n, gtail, i; /* the spill: its messages, the global tail it claimed at, the copy */
+#endif
 #ifdef RESET_PATH
     create(TEN_R);
     if
@@ -662,10 +1028,16 @@ proctype owner()
 #ifdef BUG_TERM_BY_SEQ
            /* done when the next slot is not ready, instead of at the tail */
            terminating && seq[k2k_head % CAP] != k2k_head + 1 ->
+#elif defined(CLUSTER) && !defined(BUG_TERM_ONE_RING)
+           terminating && ring_tail == k2k_head && c_tail == ck2k_head -> /* rk__gpu_ck2k_empty */
 #else
            terminating && ring_tail == k2k_head ->
 #endif
            PROP(G5, sealed && !door_open);
+#ifdef CLUSTER
+           rings_drained();
+           c_head = ck2k_head; ck2k_pub = ck2k_head; /* rk__gpu_publish_ck2k */
+#endif
            set_state(RK_TERMINATED);
            door_slot = false;                   /* rk__gpu_door_unbind */
            cons_head = k2k_head; k2k_pub = k2k_head; /* rk__gpu_publish_k2k */
@@ -677,24 +1049,32 @@ proctype owner()
            PROP(G6, slot_pos[s] == k2k_head + 1);
            id = slot_id[s] - 1;
            g = (slot_nop[s] -> 0 : m_gen[id]); /* a NOP names no generation */
-           if /* rk__gpu_deliver */
-#ifndef BUG_NOP_HANDLED
-           :: slot_nop[s] -> skip /* a refused send's slot */
-#endif
-           :: (!slot_nop[s] || BUG_NOP) && g != 0 && g != r_gen ->
-               set_fate(id, F_DEAD) /* RK_ESTALE */
-           :: (!slot_nop[s] || BUG_NOP) && (g == 0 || g == r_gen) ->
-               PROP(G4, !slot_nop[s]);
-               PROP(G1, m_ten[id] == r_ten);
-               PROP(G2, m_gen[id] == 0 || m_ginc[id] == inc);
-               set_fate(id, F_HANDLED)
-           fi;
+           deliver(slot_nop[s]);
            k2k_head++;
            s = 0; id = 0; g = 0
        }
     :: atomic { /* rk__gpu_publish_k2k, at once or when idle: release */
            k2k_pub != k2k_head -> cons_head = k2k_head; k2k_pub = k2k_head
        }
+#ifdef CLUSTER
+    :: atomic { /* rk__gpu_decide sees the cluster-tier word; rk__gpu_ck2k */
+#ifndef BUG_CLUSTER_NO_AFTER
+           bound && !held && RUNS(r_state) && k2k_head >= ck2k_after && cseq[ck2k_head % CCAP] == ck2k_head + 1 ->
+#else
+           bound && !held && RUNS(r_state) && cseq[ck2k_head % CCAP] == ck2k_head + 1 ->
+#endif
+           s = ck2k_head % CCAP;
+           PROP(G6, cslot_pos[s] == ck2k_head + 1);
+           id = cslot_id[s] - 1;
+           g = (cslot_nop[s] -> 0 : m_gen[id]);
+           deliver(cslot_nop[s]);
+           ck2k_head++;
+           s = 0; id = 0; g = 0
+       }
+    :: atomic { /* rk__gpu_publish_ck2k, at once or when idle: release */
+           ck2k_pub != ck2k_head -> c_head = ck2k_head; ck2k_pub = ck2k_head
+       }
+#endif
 #ifdef HOLD
     :: atomic { nhold < NHOLD && !held && !terminating -> nhold++ }; /* a pause */
         hold_on();
@@ -710,7 +1090,7 @@ proctype owner()
         atomic { skipped = false; hold_from = 0; hold_to = 0; st = 0 }
 #endif
     :: ncmd == NCMD && nhold == NHOLD && !held && !terminating && senders_left == 0 &&
-       (!bound || !RUNS(r_state) || ring_tail == k2k_head) -> break
+       (!bound || !RUNS(r_state) || (ring_tail == k2k_head && CK2K_EMPTY)) -> break
     od;
     atomic {
         cons_head = k2k_head; k2k_pub = k2k_head;

@@ -850,6 +850,22 @@ static void test_place_member_near(void **state)
     p.near = 0; /* a plain id is not a gid */
     assert_int_equal(try_launch(g, &relay_type, sizeof(relay_state), 0, 64, &p, &id), RK_ENOACTOR);
     assert_int_equal(rk_group_launch(NULL, NULL, NULL, &id), RK_EINVAL);
+    {
+        /* rk_actor_options.near is a local id: in a group, placement says
+         * it (RK_PLACE_NEAR), so a launch that sets it is refused, near an
+         * actor or not, and launches nothing. */
+        rk_actor_options o;
+        rk_actor_options_init(&o);
+        o.name = "beside";
+        o.type = &relay_type;
+        o.state_size = sizeof(relay_state);
+        o.inbox_capacity = 64;
+        o.near = 0;
+        p.near = x;
+        assert_int_equal(rk_group_launch(g, &o, &p, &id), RK_EINVAL);
+        assert_int_equal(rk_group_launch(g, &o, NULL, &id), RK_EINVAL);
+        assert_int_equal(rk_group_lookup(g, "beside", &id), RK_ENOACTOR);
+    }
 }
 
 /* NEAR follows a migrated actor to where it lives now. */

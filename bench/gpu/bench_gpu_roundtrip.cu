@@ -14,7 +14,9 @@
  *                          fence (what a flag-per-word slot would cost)
  *   k2k floor/...          two blocks on two SMs ping-pong through device
  *                          memory: a flag, a 56-byte release/acquire message,
- *                          and the K2K ring protocol without the runtime
+ *                          and the K2K ring protocol without the runtime;
+ *                          on sm_90 also the message and the ring protocol
+ *                          through DSMEM (two blocks of one cluster)
  *   launch+sync            cudaLaunchKernel of a kernel doing that work, then
  *                          cudaStreamSynchronize
  *   graph+sync             the same launch replayed from a CUDA graph
@@ -29,7 +31,9 @@
  * (bootstrap, stats.h). Also: injection cost (host CPU time of one rk_send,
  * not a round trip), sustained throughput with its coefficient of
  * variation, the actor-to-actor round trip inside the kernel (also with the
- * host inbox of a K2K-busy actor polled once per ms), and lifecycle
+ * host inbox of a K2K-busy actor polled once per ms; and, on sm_90, in
+ * kernels of clusters of 2, 4, 8 and 16 blocks, between two actors of one
+ * cluster through the cluster tier and through the global ring), and lifecycle
  * latencies. With --json PATH the raw samples, the ratios of the runtime's
  * round trip to the baselines and Welch's tests go to a JSON file
  * (bench_gpu.h) for bench/report.py.
@@ -305,6 +309,11 @@ static void pingpong_ll(uint64_t trials, uint64_t warmup)
  * Block 0 times n round trips with %globaltimer. */
 enum { KF_FLAG, KF_MSG, KF_RING, KF_MODES };
 static const char *kf_names[KF_MODES] = {"k2k floor/flag", "k2k floor/msg64 release", "k2k floor/ring"};
+/* The same message and ring protocols through DSMEM: the two blocks form a
+ * cluster, each side's words are in its own shared memory, and the peer's
+ * are reached through mapa at cluster scope. */
+enum { KD_MSG, KD_RING, KD_MODES };
+static const char *kd_names[KD_MODES] = {"k2k floor/dsmem msg64 release", "k2k floor/dsmem ring"};
 
 typedef struct kf_side {
     unsigned long long tail; /* ring: producers' claim word */
@@ -426,6 +435,149 @@ static void k2k_floors(uint64_t n)
                    "%globaltimer, no runtime");
     }
     RKB_CUDA(cudaFree(sides));
+    RKB_CUDA(cudaFree(out));
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define KD_BODY 0 /* DSMEM needs sm_90 */
+#else
+#define KD_BODY 1
+#endif
+
+#if KD_BODY
+static __device__ __forceinline__ unsigned long long kd_ld(const unsigned long long *p)
+{
+    unsigned long long v;
+    asm volatile("ld.relaxed.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+
+static __device__ __forceinline__ void kd_st(unsigned long long *p, unsigned long long v)
+{
+    asm volatile("st.relaxed.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+static __device__ void kd_send(kf_side *to, unsigned long long i, int mode)
+{
+    int k;
+    if (mode == KD_MSG) {
+        for (k = 1; k < 8; k++)
+            kd_st(&to->slot[0][k], i + (unsigned long long)k);
+        asm volatile("st.release.cluster.u64 [%0], %1;" ::"l"(&to->slot[0][0]), "l"(i) : "memory");
+    } else {
+        unsigned long long pos = kd_ld(&to->tail), head, got;
+        for (;;) {
+            head = kd_ld(&to->head);
+            if (pos - head < 2) {
+                asm volatile("atom.relaxed.cluster.cas.b64 %0, [%1], %2, %3;"
+                             : "=l"(got)
+                             : "l"(&to->tail), "l"(pos), "l"(pos + 1)
+                             : "memory");
+                if (got == pos)
+                    break;
+            }
+            pos = kd_ld(&to->tail);
+        }
+        for (k = 1; k < 8; k++)
+            kd_st(&to->slot[pos % 2][k], i + (unsigned long long)k);
+        asm volatile("fence.acq_rel.cluster;" ::: "memory");
+        kd_st(&to->slot[pos % 2][0], pos + 1);
+    }
+}
+
+static __device__ unsigned long long kd_recv(kf_side *me, unsigned long long i, int mode)
+{
+    unsigned long long v, w = 0;
+    int k;
+    const int s = mode == KD_MSG ? 0 : (int)((i - 1) % 2);
+    do
+        asm volatile("ld.acquire.cluster.u64 %0, [%1];" : "=l"(v) : "l"(&me->slot[s][0]) : "memory");
+    while (v != i);
+    for (k = 1; k < 8; k++)
+        w += kd_ld(&me->slot[s][k]);
+    if (mode == KD_RING)
+        asm volatile("st.release.cluster.u64 [%0], %1;" ::"l"(&me->head), "l"(i) : "memory");
+    return w;
+}
+#endif
+
+__global__ void k2k_dsmem_floor_kernel(unsigned long long n, int mode, unsigned long long *out)
+{
+#if KD_BODY
+    __shared__ kf_side mine;
+    unsigned long long i, t0, t1, sum = 0, peer_addr;
+    unsigned int rank;
+    kf_side *peer;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    if (threadIdx.x == 0)
+        memset(&mine, 0, sizeof mine);
+    /* Both sides zeroed before either writes the other's. */
+    asm volatile("barrier.cluster.arrive;\n\tbarrier.cluster.wait;" ::: "memory");
+    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(peer_addr) : "l"((unsigned long long)(uintptr_t)&mine), "r"(1u - rank));
+    peer = (kf_side *)(uintptr_t)peer_addr;
+    if (threadIdx.x == 0) {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+        for (i = 1; i <= n; i++) {
+            if (rank == 0) {
+                kd_send(peer, i, mode);
+                sum += kd_recv(&mine, i, mode);
+            } else {
+                sum += kd_recv(&mine, i, mode);
+                kd_send(peer, i, mode);
+            }
+        }
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+        if (rank == 0) {
+            out[0] = t1 - t0;
+            out[1] = sum;
+        }
+    }
+    /* Neither leaves while the other may still write its shared memory. */
+    asm volatile("barrier.cluster.arrive;\n\tbarrier.cluster.wait;" ::: "memory");
+#else
+    (void)n;
+    (void)mode;
+    (void)out;
+#endif
+}
+
+/* On sm_90 and later only. The two blocks of the cluster sit on two SMs
+ * (160 KB of shared memory each). */
+static void k2k_dsmem_floors(uint64_t n, const struct cudaDeviceProp *prop)
+{
+    unsigned long long *out, host[2];
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute attr = {};
+    int mode, rep;
+    if (prop->major < 9) {
+        printf("  %-28s sm_%d%d: no clusters\n", "k2k floor/dsmem", prop->major, prop->minor);
+        return;
+    }
+    RKB_CUDA(cudaMalloc((void **)&out, 2 * sizeof *out));
+    RKB_CUDA(cudaFuncSetAttribute(k2k_dsmem_floor_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 << 10));
+    cfg.gridDim = dim3(2, 1, 1);
+    cfg.blockDim = dim3(32, 1, 1);
+    cfg.dynamicSmemBytes = 160 << 10;
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = 2;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    for (mode = 0; mode < KD_MODES; mode++) {
+        double per_trip[3];
+        for (rep = 0; rep < 3; rep++) {
+            RKB_CUDA(cudaLaunchKernelEx(&cfg, k2k_dsmem_floor_kernel, (unsigned long long)n, mode, out));
+            RKB_CUDA(cudaDeviceSynchronize());
+            RKB_CUDA(cudaMemcpy(host, out, sizeof host, cudaMemcpyDeviceToHost));
+            per_trip[rep] = (double)host[0] / 1e3 / (double)n;
+        }
+        printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", kd_names[mode], (unsigned long long)n,
+               per_trip[2]);
+        rkb_record(&g_bench, kd_names[mode], "us", per_trip, 3,
+                   "each sample: mean round trip over n trips between thread 0 of the two blocks of a cluster "
+                   "(two SMs) through DSMEM, %globaltimer, no runtime");
+    }
     RKB_CUDA(cudaFree(out));
 }
 
@@ -688,7 +840,8 @@ static void ours_throughput(rk_runtime *rt, const rk_actor_id *a, int seconds)
     }
 }
 
-static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, const char *name)
+static void ours_k2k_as(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, const char *name,
+                        const char *tier)
 {
     pinger_start st = {q, 0, n};
     pinger_done d;
@@ -704,9 +857,87 @@ static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, c
         printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", name, (unsigned long long)d.n,
                per_trip[rep]);
     }
-    rkb_record(&g_bench, name, "us", per_trip, 3,
-               "each sample: mean actor->actor->actor round trip over n trips on two blocks, device clock, "
-               "global-memory tier");
+    char desc[256];
+    snprintf(desc, sizeof desc,
+             "each sample: mean actor->actor->actor round trip over n trips on two blocks, device clock, %s", tier);
+    rkb_record(&g_bench, name, "us", per_trip, 3, desc);
+}
+
+static void ours_k2k(rk_runtime *rt, rk_actor_id p, rk_actor_id q, uint64_t n, const char *name)
+{
+    ours_k2k_as(rt, p, q, n, name, "global-memory tier");
+}
+
+static uint32_t block_of(rk_runtime *rt, rk_actor_id id)
+{
+    rk_control c;
+    RKB_RK(rk_actor_control(rt, id, &c));
+    return c.block;
+}
+
+/* The K2K round trip between two actors of one cluster, in kernels of
+ * clusters of 2, 4, 8 and 16 blocks: through the cluster tier (DSMEM), and
+ * with the tier turned off (RK_CUDA_CLUSTER_K2K_CAPACITY=0), through the
+ * global ring - each in a runtime of its own. Actors are launched, each
+ * beside the last, until two share a cluster (the supervisor's cluster of
+ * 2 has no room for two). */
+static void ours_k2k_tiers(const struct cudaDeviceProp *prop)
+{
+    static const uint32_t sizes[] = {2, 4, 8, 16};
+    if (prop->major < 9) {
+        printf("  %-28s sm_%d%d: no clusters\n", "k2k tiers", prop->major, prop->minor);
+        return;
+    }
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        for (int tier = 1; tier >= 0; tier--) {
+            const uint32_t cs = sizes[k];
+            rk_runtime_options o;
+            rk_runtime *rt = NULL;
+            rk_actor_id p = RK_ACTOR_NONE, q = RK_ACTOR_NONE;
+            char name[64];
+            rk_status st;
+            int tries;
+            if (!tier)
+                setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "0", 1);
+            rk_runtime_options_init(&o);
+            o.backend = RK_BACKEND_CUDA;
+            o.max_actors = 12;
+            o.gpu_program = &bench_program;
+            o.cluster_size = cs;
+            o.cluster_nonportable = cs > 8;
+            st = rk_runtime_create(&rt, &o);
+            snprintf(name, sizeof name, "k2k %s tier (clusters of %u)", tier ? "cluster" : "global", cs);
+            if (st != RK_OK) {
+                printf("  %-28s refused: %s\n", name, rk_status_name(st));
+                unsetenv("RK_CUDA_CLUSTER_K2K_CAPACITY");
+                continue;
+            }
+            /* The next one beside the last: where that one found no free
+             * block beside its partner, it opened a cluster with room. */
+            p = launch(rt, "pinger0", &pinger_type);
+            for (tries = 0; tries < 4; tries++) {
+                rk_actor_options ao;
+                char qn[16];
+                snprintf(qn, sizeof qn, "pinger%d", tries + 1);
+                rk_actor_options_init(&ao);
+                ao.name = qn;
+                ao.type = &pinger_type;
+                ao.near = p;
+                RKB_RK(rk_launch(rt, &ao, &q));
+                if (block_of(rt, p) / cs == block_of(rt, q) / cs)
+                    break;
+                p = q;
+            }
+            if (tries == 4)
+                printf("  %-28s no two actors in one cluster\n", name);
+            else
+                ours_k2k_as(rt, p, q, 100000, name,
+                            tier ? "two blocks of one cluster, cluster tier (DSMEM)"
+                                 : "two blocks of one cluster, cluster tier off: global-memory ring");
+            rk_runtime_destroy(rt);
+            unsetenv("RK_CUDA_CLUSTER_K2K_CAPACITY");
+        }
+    }
 }
 
 static void ours_lifecycle(rk_runtime *rt, uint64_t n)
@@ -753,6 +984,14 @@ static void compare_all(void)
         {"rk_call_64b", "pingpong_msg128_ll", "round trip / flag-per-word ping-pong of 128-byte messages"},
         {"k2k_actor_actor", "k2k_floor_msg64_release", "K2K round trip / two-block message ping-pong"},
         {"k2k_actor_actor", "k2k_floor_ring", "K2K round trip / two-block ring-protocol ping-pong"},
+        {"k2k_cluster_tier_clusters_of_2", "k2k_global_tier_clusters_of_2", "K2K in a cluster of 2: DSMEM / global ring"},
+        {"k2k_cluster_tier_clusters_of_4", "k2k_global_tier_clusters_of_4", "K2K in a cluster of 4: DSMEM / global ring"},
+        {"k2k_cluster_tier_clusters_of_8", "k2k_global_tier_clusters_of_8", "K2K in a cluster of 8: DSMEM / global ring"},
+        {"k2k_cluster_tier_clusters_of_16", "k2k_global_tier_clusters_of_16",
+         "K2K in a cluster of 16: DSMEM / global ring"},
+        {"k2k_cluster_tier_clusters_of_8", "k2k_floor_dsmem_ring", "K2K cluster tier / DSMEM ring-protocol ping-pong"},
+        {"k2k_cluster_tier_clusters_of_8", "k2k_floor_dsmem_msg64_release",
+         "K2K cluster tier / DSMEM message ping-pong"},
         {"rk_call_64b", "launch_sync", "round trip / cudaLaunchKernel + cudaStreamSynchronize"},
         {"rk_call_64b", "graph_replay_sync", "round trip / CUDA graph replay + cudaStreamSynchronize"},
         {"backend_send_poll_64b", "pingpong_msg64_fence_acq_rel", "backend alone / ring-slot ping-pong"},
@@ -823,6 +1062,7 @@ int main(int argc, char **argv)
     printf("floors (before the runtime):\n");
     floors(trials, warmup);
     k2k_floors(100000);
+    k2k_dsmem_floors(100000, &prop);
 
     printf("ringkernel (publication fence: fence.acq_rel.sys):\n");
     unsetenv("RK_CUDA_FENCE");
@@ -864,6 +1104,7 @@ int main(int argc, char **argv)
         rk_runtime_destroy(rt);
         unsetenv("RK_CUDA_K2K_HOST_POLL_NS");
     }
+    ours_k2k_tiers(&prop);
     rt = runtime(1100); /* ids are not reused: one per created actor */
     ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
     rk_runtime_destroy(rt);

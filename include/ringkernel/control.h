@@ -43,7 +43,9 @@ typedef struct rk_control {
     uint64_t inbox_head;   /* consumer position of the inbox */
     uint64_t inbox_tail;   /* producer position of the inbox, at last look */
     uint64_t busy_ns;      /* time spent in the handler */
-    unsigned char pad1_[128 - 64];
+    uint64_t k2k_cluster_in;  /* CUDA: of msgs_in, those that came through its cluster-tier ring */
+    uint64_t k2k_cluster_out; /* CUDA: of msgs_out, those put into cluster-tier rings (DSMEM) */
+    unsigned char pad1_[128 - 80];
 } rk_control;
 
 /* rk_control.flags: the backend is restarting the actor after a failure,

@@ -271,9 +271,15 @@ typedef struct rk__gpu_slot {
     uint64_t handled;    /* handler calls finished */
     uint32_t busy;       /* 1 while a handler runs */
     uint32_t runs;       /* 1 while the bound actor handles messages */
-    uint64_t ck2k_sent;  /* messages this block's actors put into cluster-tier rings (quiescence) */
-    uint64_t ck2k_taken; /* messages this block took from its own cluster-tier ring */
-    unsigned char pad2_[RK_RING_LINE - 48];
+    /* Quiescence (rk__gpu_quiescent) with cluster-tier rings, which the
+     * supervisor block cannot see: running counts of what this block's
+     * actors put into any, what this block took from its own (handled,
+     * moved or dead-lettered), and what its own holds while its actor does
+     * not run (a Failed one's leftovers; 0 while it runs). */
+    uint64_t ck2k_sent;
+    uint64_t ck2k_taken;
+    uint64_t ck2k_stuck;
+    unsigned char pad2_[RK_RING_LINE - 56];
     /* line 3, read-only: the block's actor-to-actor inbox */
     rk_ring k2k;
     unsigned char pad3_[RK_RING_LINE - sizeof(rk_ring)];
@@ -483,6 +489,7 @@ typedef struct rk__gpu_k2k_hint {
     uint64_t head;
     uint32_t slot;  /* that ring's block + 1, | RK__GPU_HINT_CLUSTER for a cluster-tier ring; 0: nothing known */
     uint32_t csent; /* messages put into cluster-tier rings (a running count) */
+    rk_msg hdr;     /* the header of a cluster-tier put, handed over here (rk__gpu_ck2k_put) */
 } rk__gpu_k2k_hint;
 
 #define RK__GPU_HINT_CLUSTER 0x80000000u
@@ -516,6 +523,8 @@ typedef struct rk_dctx {
     uint64_t ck2k_after;    /* taken from only once k2k_head reached this (a hold moved its messages there) */
     uint64_t ck2k_sent;     /* mirror of slot->ck2k_sent */
     uint64_t ck2k_taken;    /* mirror of slot->ck2k_taken */
+    uint64_t ck2k_stuck;    /* mirror of slot->ck2k_stuck */
+    uint64_t cl_in, cl_out; /* the actor's k2k_cluster_in / _out (rk_control) */
     uint32_t ck2k_turn;     /* both K2K rings ready: 1 takes the cluster tier's first */
     uint64_t h2k_head;      /* inbox: next position to handle */
     uint64_t h2k_published; /* inbox: last head stored to its consumer line */
@@ -644,7 +653,8 @@ static __device__ __forceinline__ uint64_t rk__gpu_cas64(uint64_t *p, uint64_t w
 /* The cluster tier (sm_90): ring words in shared memory, reached by
  * generic addresses - a block's own, or a cluster peer's through mapa - at
  * cluster scope, which covers every block that may touch them. Compiled
- * out below sm_90, where the host never turns the tier on. */
+ * out below sm_90: the host turns the tier on only for a kernel whose
+ * binary is sm_90 or later (CU_FUNC_ATTRIBUTE_BINARY_VERSION). */
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RK__GPU_CLUSTER_TIER 1
 static __device__ __forceinline__ uint64_t rk__ck_ld_relaxed(const uint64_t *p)
@@ -795,6 +805,8 @@ static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t 
     rk__st_relaxed(&k->heartbeat, now, RK_RING_SCOPE_SYSTEM);
     rk__st_relaxed(&k->inbox_head, c->h2k_head, RK_RING_SCOPE_SYSTEM);
     rk__st_relaxed(&k->busy_ns, c->busy_ns, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->k2k_cluster_in, c->cl_in, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&k->k2k_cluster_out, c->cl_out, RK_RING_SCOPE_SYSTEM);
     c->heartbeat_ns = now;
     c->dirty = 0;
 }
@@ -1157,6 +1169,28 @@ static __device__ __forceinline__ void rk__gpu_publish_ck2k(rk_dctx *c)
 #endif
 }
 
+/* Publishes what the cluster-tier ring holds while the actor does not run
+ * (slot->runs is 0: Failed), for the supervisor's quiescence test, which
+ * leaves such actors out; 0 while it runs. From the idle path: a message that
+ * came after the last look counts as not quiet until then. */
+static __device__ __forceinline__ void rk__gpu_ck2k_stuck(rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    uint64_t n;
+    if (!c->ck2k.capacity)
+        return;
+    n = c->bound && !rk_lifecycle_runs((rk_lifecycle_state)c->state)
+            ? rk__ck_ld_acquire(&c->ck2k.prod->tail) - c->ck2k_head
+            : 0;
+    if (n != c->ck2k_stuck) {
+        c->ck2k_stuck = n;
+        rk__st_relaxed(&c->slot->ck2k_stuck, n, RK_RING_SCOPE_DEVICE);
+    }
+#else
+    (void)c;
+#endif
+}
+
 /* 1 when the cluster-tier ring holds nothing past the head (or there is
  * none). With the door closed and empty its tail is final; acquire orders
  * it before the slots read next. */
@@ -1302,11 +1336,17 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_write(void *slot, const 
  * own shared memory instead of L2. The door is left as there; the owner,
  * in this cluster, sees our claim once it sees us gone (our fence is
  * cluster-wide, its acquire of the door GPU-wide: both scopes hold both
- * blocks). */
-static __device__ __forceinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w, rk__gpu_dir *d, const rk_msg *h,
-                                                         const void *payload, uint32_t slot, uint32_t gen,
-                                                         rk__gpu_k2k_hint *hint)
+ * blocks). Not inlined, and given a copy of the header in the hint (shared
+ * memory), not the header's address: inlined, or given the header by
+ * value, it took the kernel from 72 to 96 registers and more (ptxas,
+ * sm_90, bench_gpu_roundtrip's program), fewer blocks per SM; an address
+ * taken for a call puts every sender's header in local memory
+ * (rk__gpu_tenant_refused). */
+static __device__ __noinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w, rk__gpu_dir *d,
+                                                      const void *payload, uint32_t slot, uint32_t gen,
+                                                      rk__gpu_k2k_hint *hint)
 {
+    const rk_msg *h = &hint->hdr;
     const uint32_t key = slot | RK__GPU_HINT_CLUSTER;
     uint64_t tail, head, got;
     rk_status st;
@@ -1409,8 +1449,10 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
 #if RK__GPU_CLUSTER_TIER
     /* Bound to a block of our cluster: its shared-memory ring. Not for the
      * bridge (no hint), which is block 0 and never writes DSMEM. */
-    if (hint && w->ck2k_capacity && (slot - 1u) / w->cluster_size == blockIdx.x / w->cluster_size)
-        return rk__gpu_ck2k_put(w, d, h, payload, slot, gen, hint);
+    if (hint && w->ck2k_capacity && (slot - 1u) / w->cluster_size == blockIdx.x / w->cluster_size) {
+        hint->hdr = *h;
+        return rk__gpu_ck2k_put(w, d, payload, slot, gen, hint);
+    }
 #endif
     /* Every block's K2K ring has the same geometry: no descriptor load. */
     base = w->k2k_mem + (size_t)(slot - 1) * w->k2k_ring_bytes;
@@ -1588,6 +1630,7 @@ static __device__ __forceinline__ rk_status rk__gpu_send_k2k(rk_dctx *c, rk_msg 
         /* Into a cluster-tier ring, which the supervisor block cannot see:
          * counted where it looks for quiescence (rk__gpu_quiescent). */
         c->ck2k_sent += c->k2k_hint.csent - csent;
+        c->cl_out += c->k2k_hint.csent - csent;
         rk__st_relaxed(&c->slot->ck2k_sent, c->ck2k_sent, RK_RING_SCOPE_DEVICE);
     }
     return st;
@@ -1932,6 +1975,7 @@ static __device__ __noinline__ void rk__gpu_idle_slow(rk_dctx *c, uint64_t now)
         rk__gpu_publish_head(c);
         rk__gpu_publish_k2k(c);
         rk__gpu_publish_ck2k(c);
+        rk__gpu_ck2k_stuck(c);
         if (now - c->last_k2k_ns > 20000u && idle < w->spin_ns)
             c->h2k_gap = 0;
     }
@@ -1977,8 +2021,9 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
     uint32_t stop;
 #if RK__GPU_CLUSTER_TIER
     /* The cluster-tier ring is this block's shared memory: an acquire load
-     * costs no round trip, and issued first, nothing waits for it. Not
-     * while messages a hold moved to the global ring are ahead. */
+     * costs no round trip to L2, so the loads after it (which it orders)
+     * wait little. Not while messages a hold moved to the global ring are
+     * ahead. */
     const int ck_on = runs && c->ck2k.capacity && c->k2k_head >= c->ck2k_after;
     if (ck_on)
         cseq = rk__ck_ld_acquire((const uint64_t *)rk_ring_slot(&c->ck2k, c->ck2k_head));
@@ -2202,13 +2247,39 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
     }
 }
 
-/* Handles one message from the K2K inbox, in place (collective; the main
- * loop's barrier ends it). */
-template <class Types>
-static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
+/* The bookkeeping after a message from the cluster-tier ring (thread 0):
+ * counted as taken once handled, as the global ring's head moves then -
+ * counted before, the supervisor's quiescence test could see a message gone
+ * before its handler shows up as started (rk__gpu_quiescent). */
+static __device__ __noinline__ void rk__gpu_ck2k_done(rk_dctx *c)
 {
-    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->k2k, c->k2k_head), 1);
+#if RK__GPU_CLUSTER_TIER
+    if (!c->skip)
+        c->cl_in++;
+    rk__st_relaxed(&c->slot->ck2k_taken, ++c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    c->ck2k_head++;
+    rk__gpu_flush_pub(c);
+    if (c->ck2k_head - c->ck2k_published >= c->ck2k.capacity / 8u || c->draining)
+        rk__gpu_publish_ck2k(c);
+#else
+    (void)c;
+#endif
+}
+
+/* Handles one message from a K2K inbox - the global ring, or with `cluster`
+ * the cluster tier's - in place (collective; the main loop's barrier ends
+ * it). One call site of the handlers for both rings: each inlines them. */
+template <class Types>
+static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c, int cluster)
+{
+    const rk_msg *m = (const rk_msg *)(cluster ? rk_ring_slot(&c->ck2k, c->ck2k_head)
+                                               : rk_ring_slot(&c->k2k, c->k2k_head));
+    rk__gpu_deliver<Types>(c, m, 1);
     if (threadIdx.x == 0) {
+        if (cluster) {
+            rk__gpu_ck2k_done(c);
+            return;
+        }
         c->k2k_head++;
         rk__gpu_flush_pub(c);
         /* Freed in batches (a release store each): senders that find the
@@ -2217,24 +2288,6 @@ static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c)
             rk__gpu_publish_k2k(c);
     }
 }
-
-#if RK__GPU_CLUSTER_TIER
-/* The same from the cluster-tier ring. Counted as taken before the handler
- * starts (rk__gpu_quiescent compares it with what was sent). */
-template <class Types>
-static __device__ __forceinline__ void rk__gpu_ck2k(rk_dctx *c)
-{
-    if (threadIdx.x == 0)
-        rk__st_relaxed(&c->slot->ck2k_taken, ++c->ck2k_taken, RK_RING_SCOPE_DEVICE);
-    rk__gpu_deliver<Types>(c, (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head), 1);
-    if (threadIdx.x == 0) {
-        c->ck2k_head++;
-        rk__gpu_flush_pub(c);
-        if (c->ck2k_head - c->ck2k_published >= c->ck2k.capacity / 8u || c->draining)
-            rk__gpu_publish_ck2k(c);
-    }
-}
-#endif
 
 /* Takes what the cluster-tier ring holds past its head, with the door
  * closed and empty (the tail is final), as dead letters with `why`. Each
@@ -2259,6 +2312,51 @@ static __device__ __noinline__ void rk__gpu_ck2k_shed(rk_dctx *c, rk_status why)
 #else
     (void)c;
     (void)why;
+#endif
+}
+
+/* At the stop, once no block of the cluster sends any more: what the
+ * cluster-tier ring holds goes to the end of the block's global ring, which
+ * the host dead-letters after the kernel (RK_ESHUTDOWN, counted in the
+ * shutdown report). Senders of other clusters may still claim there, so
+ * slot by slot; one that finds the ring full (the block consumes no more)
+ * is dead-lettered from here, through the event ring, also counted. */
+static __device__ __noinline__ void rk__gpu_ck2k_leave(rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    uint64_t tail, t, got;
+    if (!c->ck2k.capacity)
+        return;
+    tail = rk__ck_ld_acquire(&c->ck2k.prod->tail);
+    for (; c->ck2k_head != tail; c->ck2k_head++) {
+        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head);
+        int room = 0;
+        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + 1)
+            __nanosleep(32);
+        c->ck2k_taken++;
+        if (m->type == RK_MSG_TYPE_NOP)
+            continue;
+        t = rk__ld_relaxed(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
+        for (;;) {
+            room = t + 1 - c->k2k_head <= c->k2k.capacity;
+            if (!room || (got = rk__gpu_cas64(&c->k2k.prod->tail, t, t + 1)) == t)
+                break;
+            t = got;
+        }
+        if (!room) {
+            rk__gpu_dead_letter(c, m, RK_ESHUTDOWN);
+            continue;
+        }
+        rk__gpu_write_msg(rk_ring_slot(&c->k2k, t), m, rk_msg_payload(m));
+        /* The copy's bytes before its sequence word (the host reads them
+         * after the kernel ends, which orders the rest). */
+        asm volatile("fence.acq_rel.gpu;" ::: "memory");
+        rk__st_relaxed((uint64_t *)rk_ring_slot(&c->k2k, t), t + 1, RK_RING_SCOPE_DEVICE);
+    }
+    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_publish_ck2k(c);
+#else
+    (void)c;
 #endif
 }
 
@@ -2348,7 +2446,10 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         if (cmd->event == RK_EV_CREATE) {
             rk__gpu_st32(&d->sup, 0u); /* a new actor: no supervisor's record yet */
             c->msgs_in = c->msgs_out = c->errors = c->dead_letters = c->busy_ns = 0;
+            c->cl_in = c->cl_out = 0;
         } else {
+            c->cl_in = rk__ld_relaxed(&c->ctl->k2k_cluster_in, RK_RING_SCOPE_SYSTEM);
+            c->cl_out = rk__ld_relaxed(&c->ctl->k2k_cluster_out, RK_RING_SCOPE_SYSTEM);
             c->msgs_in = rk__ld_relaxed(&c->ctl->msgs_in, RK_RING_SCOPE_SYSTEM);
             c->msgs_out = rk__ld_relaxed(&c->ctl->msgs_out, RK_RING_SCOPE_SYSTEM);
             c->errors = rk__ld_relaxed(&c->ctl->errors, RK_RING_SCOPE_SYSTEM);
@@ -2631,15 +2732,16 @@ static __device__ __noinline__ void rk__gpu_block_exit(rk_dctx *c)
         /* A block's shared memory is gone once it exits, and the host
          * cannot read it before: wait until every block of the cluster has
          * left its loop (none sends any more - a handler's waiting send
-         * gives up at the stop), then dead-letter what our ring holds. The
-         * supervisor block (0) never writes DSMEM and is not counted. */
+         * gives up at the stop), then move what our ring holds where the
+         * host finds it. The supervisor block (0) never writes DSMEM and is
+         * not counted. */
         const uint32_t cs = c->w->cluster_size, k = blockIdx.x / cs, members = k == 0 ? cs - 1u : cs;
         uint32_t *out = &c->w->cluster_out[k];
         asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(out) : "memory");
         if (c->bound) {
             while (rk__gpu_ld32_acquire(out) < members)
                 __nanosleep(256);
-            rk__gpu_ck2k_shed(c, RK_ESHUTDOWN);
+            rk__gpu_ck2k_leave(c);
         }
     }
 #endif
@@ -2680,12 +2782,8 @@ static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *
             rk__gpu_exec<Types>(&ctx);
         else if (act == RK__GPU_ACT_H2K)
             rk__gpu_h2k<Types>(&ctx, (unsigned char *)rk__gpu_buffer);
-        else if (act == RK__GPU_ACT_K2K)
-            rk__gpu_k2k<Types>(&ctx);
-#if RK__GPU_CLUSTER_TIER
-        else if (act == RK__GPU_ACT_CK2K)
-            rk__gpu_ck2k<Types>(&ctx);
-#endif
+        else if (act == RK__GPU_ACT_K2K || act == RK__GPU_ACT_CK2K)
+            rk__gpu_k2k<Types>(&ctx, act == RK__GPU_ACT_CK2K);
         __syncthreads();
     }
     if (threadIdx.x == 0)
@@ -2707,9 +2805,13 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
             started[pass] += rk__ld_relaxed(&sl->started, RK_RING_SCOPE_DEVICE);
             if (pass == 1 && w->ck2k_capacity) {
                 /* Cluster-tier rings are shared memory, out of our sight:
-                 * every message put into one has been taken. */
+                 * every message put into one has been taken, or sits with
+                 * an actor that does not run (left out below, as its
+                 * global ring is). */
                 csent += rk__ld_relaxed(&sl->ck2k_sent, RK_RING_SCOPE_DEVICE);
                 ctaken += rk__ld_relaxed(&sl->ck2k_taken, RK_RING_SCOPE_DEVICE);
+                if (!rk__gpu_ld32(&sl->runs))
+                    ctaken += rk__ld_relaxed(&sl->ck2k_stuck, RK_RING_SCOPE_DEVICE);
             }
             if (pass == 1)
                 done += rk__ld_relaxed(&sl->handled, RK_RING_SCOPE_DEVICE);

@@ -113,8 +113,12 @@ typedef struct rk_placement {
 } rk_placement;
 
 /* Launches an actor on the member the placement picks (rk_launch there)
- * and returns its gid. `p` NULL = least loaded. Errors as rk_launch, and
- * RK_EINVAL / RK_ENOACTOR for a bad placement. */
+ * and returns its gid. `p` NULL = least loaded. With RK_PLACE_NEAR on the
+ * near actor's own member, the actor is also placed beside it there
+ * (rk_actor_options.near: on CUDA with clusters, in its cluster of blocks);
+ * o->near itself must be RK_ACTOR_NONE (RK_EINVAL otherwise: a local id
+ * names no member). Errors as rk_launch, and RK_EINVAL / RK_ENOACTOR for a
+ * bad placement. */
 RK_API rk_status rk_group_launch(rk_group *g, const rk_actor_options *o, const rk_placement *p, rk_actor_id *gid);
 
 /* Live actors the group counts on member `m` (launched there, not

@@ -121,9 +121,11 @@ typedef struct rk_actor_options {
     rk_actor_id near;            /* placement: CUDA with thread-block clusters serves the actor from
                                     a block of the cluster of actor `near` (a local id) when one is
                                     free, so that K2K between the two goes through distributed
-                                    shared memory; any block otherwise. RK_ACTOR_NONE (the default):
-                                    anywhere. An id that names no actor: RK_ENOACTOR. The CPU
-                                    backend checks it and places nothing. */
+                                    shared memory; any block otherwise (also beside a terminated
+                                    actor). RK_ACTOR_NONE (set by rk_actor_options_init; options
+                                    made otherwise must set it): anywhere. An id not yet given to
+                                    any actor: RK_ENOACTOR. The CPU backend checks it and places
+                                    nothing. */
 } rk_actor_options;
 
 RK_API void rk_actor_options_init(rk_actor_options *o);

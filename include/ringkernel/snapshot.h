@@ -110,8 +110,11 @@ enum rk_actor_restore_flags {
  * being drained (CUDA); RK_ETIMEDOUT (also when the CUDA backend could not
  * reactivate it: it stays Draining and the checkpoint is discarded);
  * RK_ENOTSUP when the backend cannot
- * checkpoint; RK_ESHUTDOWN; RK_ENOMEM; RK_EDEVICE; RK_EINVAL (NULL rt or
- * len, buf NULL with cap > 0, unknown flags). Blocks (see above). */
+ * checkpoint; RK_EFULL (CUDA with clusters: until the timeout, the actor's
+ * K2K queue had no room for what its cluster-tier queue held, which must
+ * move there to be read - a Failed actor's queue does not empty);
+ * RK_ESHUTDOWN; RK_ENOMEM; RK_EDEVICE; RK_EINVAL (NULL rt or len, buf NULL
+ * with cap > 0, unknown flags). Blocks (see above). */
 RK_API rk_status rk_actor_checkpoint(rk_runtime *rt, rk_actor_id id, uint32_t flags, void *buf, size_t cap,
                                      size_t *len, rk_checkpoint_info *info);
 

@@ -374,7 +374,9 @@ static int rk__link_score(rk_link_kind k)
     return k == RK_LINK_SAME ? 3 : k == RK_LINK_NVLINK ? 2 : k == RK_LINK_PCIE ? 1 : 0;
 }
 
-static rk_status rk__place(rk_group *g, const rk_placement *p, uint32_t *member)
+/* The member a launch goes to; *beside gets the near actor's local id when
+ * that is its member (RK_ACTOR_NONE otherwise, as set by the caller). */
+static rk_status rk__place(rk_group *g, const rk_placement *p, uint32_t *member, rk_actor_id *beside)
 {
     int ok[RK_GROUP_MAX];
     rk_actor_id now;
@@ -401,6 +403,7 @@ static rk_status rk__place(rk_group *g, const rk_placement *p, uint32_t *member)
     near = rk_gid_member(now);
     if (rk__has_room(g, (uint32_t)near)) {
         *member = (uint32_t)near;
+        *beside = rk_gid_local(now);
         return RK_OK;
     }
     for (m = 0; m < g->n; m++) {
@@ -412,20 +415,27 @@ static rk_status rk__place(rk_group *g, const rk_placement *p, uint32_t *member)
     *member = rk__least_loaded(g, ok);
     if (*member == UINT32_MAX)
         *member = (uint32_t)near;
+    if (*member == (uint32_t)near)
+        *beside = rk_gid_local(now);
     return RK_OK;
 }
 
 rk_status rk_group_launch(rk_group *g, const rk_actor_options *o, const rk_placement *p, rk_actor_id *gid)
 {
-    rk_actor_id id;
+    rk_actor_options lo;
+    rk_actor_id id, beside = RK_ACTOR_NONE;
     uint32_t m = 0;
     rk_status st;
-    if (!g || !o || !gid)
+    /* A local id in rk_actor_options.near would name an actor of a member
+     * the caller does not pick: RK_PLACE_NEAR says it. */
+    if (!g || !o || !gid || o->near != RK_ACTOR_NONE)
         return RK_EINVAL;
     pthread_mutex_lock(&g->lock);
-    st = rk__place(g, p, &m);
+    st = rk__place(g, p, &m, &beside);
+    lo = *o;
+    lo.near = beside; /* on the near actor's member: beside it there too (its cluster of blocks) */
     if (st == RK_OK)
-        st = rk_launch(g->rt[m], o, &id);
+        st = rk_launch(g->rt[m], &lo, &id);
     pthread_mutex_unlock(&g->lock);
     if (st == RK_OK)
         *gid = rk_gid(m, id);

@@ -43,6 +43,7 @@
     X(cuModuleGetGlobal)                                                                             \
     X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                   \
     X(cuFuncSetAttribute)                                                                            \
+    X(cuFuncGetAttribute)                                                                            \
     X(cuLaunchCooperativeKernel)                                                                     \
     X(cuGetErrorName)
 

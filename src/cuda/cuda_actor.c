@@ -321,14 +321,15 @@ static rk_status rk__cuda_slot_take(rk__cuda *b, const rk__actor *a, uint32_t *s
     if (b->n_free == 0)
         return RK_ENOMEM;
     if (b->cluster_size && a->near != RK_ACTOR_NONE && a->near < b->max_actors && b->actors[a->near])
-        want = b->actors[a->near]->slot;
+        want = __atomic_load_n(&b->actors[a->near]->slot, __ATOMIC_RELAXED);
     for (i = b->n_free; want && i-- > 0;)
         if (b->free_slots[i] / b->cluster_size == want / b->cluster_size) {
-            *slot = b->free_slots[i];
+            /* Atomic: rk__cuda_actor_control reads it without b->lock. */
+            __atomic_store_n(slot, b->free_slots[i], __ATOMIC_RELAXED);
             b->free_slots[i] = b->free_slots[--b->n_free];
             return RK_OK;
         }
-    *slot = b->free_slots[--b->n_free];
+    __atomic_store_n(slot, b->free_slots[--b->n_free], __ATOMIC_RELAXED);
     return RK_OK;
 }
 
@@ -809,7 +810,16 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
     if (ca->inbox)
         rk__gate_close(&ca->gate);
     if (ca->slot && ca->inbox && p->prior != RK_TERMINATED && p->prior != RK_DORMANT) {
+        uint64_t nap = 20000;
         st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
+        /* RK_EFULL: the K2K queue had no room for what the cluster tier
+         * holds (device.cuh, rk__gpu_ck2k_spill); the block goes on
+         * handling it meanwhile, so try again until the deadline. */
+        while (st == RK_EFULL && rk__now_ns() + nap < deadline_ns) {
+            rk__sleep_ns(nap);
+            nap = nap < 1000000 ? 2 * nap : nap;
+            st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
+        }
         /* Timed out, the hold may still be applied: resume it either way. */
         if (st == RK_OK || st == RK_ETIMEDOUT)
             p->resume |= RK__CUDA_SNAP_HELD;

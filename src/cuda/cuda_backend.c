@@ -74,6 +74,15 @@ static uint32_t rk__pow2_at_least(uint64_t v)
     return p;
 }
 
+/* A block's dynamic shared memory: the message buffer, and after it the
+ * cluster tier's ring if there is one. */
+static void rk__cuda_smem_size(rk__cuda *b)
+{
+    b->smem_bytes = b->ck2k_capacity
+                        ? b->ck2k_offset + (uint32_t)rk_ring_bytes(b->ck2k_capacity, b->k2k_slot_size)
+                        : b->msg_buffer;
+}
+
 static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
 {
     const char *fence = getenv("RK_CUDA_FENCE");
@@ -113,15 +122,15 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
     /* The cluster tier of K2K: with clusters, a ring of 32 slots (by
      * default) in each block's shared memory, after the message buffer;
-     * RK_CUDA_CLUSTER_K2K_CAPACITY=0 turns it off. At most 160 KiB. */
+     * RK_CUDA_CLUSTER_K2K_CAPACITY=0 turns it off. At most half the global
+     * ring, where a checkpoint's hold moves what it holds; smaller if a
+     * block cannot have that much shared memory (rk__cuda_smem_plan). */
     v = rk__cuda_env_u64("RK_CUDA_CLUSTER_K2K_CAPACITY", 32);
     b->ck2k_capacity = b->cluster_size && v ? rk__pow2_at_least(v > 1024 ? 1024 : v) : 0;
-    while (b->ck2k_capacity > 2 && rk_ring_bytes(b->ck2k_capacity, b->k2k_slot_size) > 160 * 1024)
-        b->ck2k_capacity /= 2;
+    if (b->ck2k_capacity > b->k2k_capacity / 2)
+        b->ck2k_capacity = b->k2k_capacity / 2;
     b->ck2k_offset = (b->msg_buffer + 127u) & ~127u;
-    b->smem_bytes = b->ck2k_capacity
-                        ? b->ck2k_offset + (uint32_t)rk_ring_bytes(b->ck2k_capacity, b->k2k_slot_size)
-                        : b->msg_buffer;
+    rk__cuda_smem_size(b);
 }
 
 /* ---- context ------------------------------------------------------------------ */
@@ -318,6 +327,41 @@ fail:
     return st;
 }
 
+/* The shared memory of a block, once the kernel is known. The cluster
+ * tier only for a kernel built for sm_90 or later (below, its code is
+ * compiled out: device.cuh), and its ring halved until a block may have it
+ * beside the kernel's static shared memory, or dropped. Above 48 KiB the
+ * kernel must ask for it, before the occupancy query counts with it. */
+static rk_status rk__cuda_smem_plan(rk__cuda *b)
+{
+    int bin = 0, optin = 0, fixed = 0;
+    rk_status st;
+    if (b->ck2k_capacity) {
+        RK__CU_CHECK(b, b->cu.cuFuncGetAttribute(&bin, CU_FUNC_ATTRIBUTE_BINARY_VERSION, b->fn));
+        if (bin < 90) {
+            rk__cuda_log(b, "kernel built for sm_%d: no cluster tier of K2K", bin);
+            b->ck2k_capacity = 0;
+        }
+    }
+    RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                                               b->device));
+    RK__CU_CHECK(b, b->cu.cuFuncGetAttribute(&fixed, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, b->fn));
+    rk__cuda_smem_size(b);
+    while (b->ck2k_capacity && (uint64_t)fixed + b->smem_bytes > (uint64_t)optin) {
+        b->ck2k_capacity = b->ck2k_capacity > 2 ? b->ck2k_capacity / 2 : 0;
+        rk__cuda_smem_size(b);
+    }
+    if (b->ck2k_capacity)
+        rk__cuda_log(b, "cluster tier of K2K: %u slots, %u bytes of shared memory per block", b->ck2k_capacity,
+                     b->smem_bytes);
+    if (b->smem_bytes > 48 * 1024)
+        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                 (int)b->smem_bytes));
+    return RK_OK;
+fail:
+    return st;
+}
+
 /* As many blocks as can be resident at once, at most one per actor plus
  * the supervisor. */
 static rk_status rk__cuda_grid(rk__cuda *b)
@@ -327,6 +371,9 @@ static rk_status rk__cuda_grid(rk__cuda *b)
     rk_status st;
     if (b->block_threads == 0 || b->block_threads > 1024)
         return RK_EINVAL;
+    st = rk__cuda_smem_plan(b);
+    if (st != RK_OK)
+        return st;
     RK__CU_CHECK(b, b->cu.cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, b->device));
     RK__CU_CHECK(b, b->cu.cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, b->fn, (int)b->block_threads,
                                                                      b->smem_bytes));

@@ -12,9 +12,13 @@
  *   - fan-in inside one cluster: four senders on one shared-memory ring,
  *     which stays full, each sender's order kept;
  *   - shutdown: what a cluster-tier ring still holds is dead-lettered
- *     (RK_ESHUTDOWN) and counted in the shutdown report, none lost.
+ *     (RK_ESHUTDOWN) and counted in the shutdown report, none lost;
+ *   - a group of two members on this GPU: RK_PLACE_NEAR puts the actor on
+ *     the near actor's member and in its cluster, and a token passes
+ *     between them (up to 10^4 times).
  * Exits 77 without a GPU or without clusters (before sm_90). */
 #include "gpu_test.h"
+#include "ringkernel/group.h"
 
 #define CS 8 /* blocks per cluster (portable) */
 
@@ -42,6 +46,27 @@ static uint32_t block_of(rk_runtime *rt, rk_actor_id id)
     RKT_CHECK_ST(rk_actor_control(rt, id, &c), RK_OK);
     RKT_CHECK(c.block != 0);
     return c.block;
+}
+
+/* The actors' counts of messages handled from (in) and put into (out)
+ * cluster-tier rings, once they settle: blocks flush counters when idle. */
+static void cluster_counts(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, uint64_t *in, uint64_t *out)
+{
+    uint64_t end = rk_test_now_ns() + 2 * RKT_SEC, last_in = UINT64_MAX, last_out = UINT64_MAX;
+    for (;;) {
+        rk_control c;
+        *in = *out = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            RKT_CHECK_ST(rk_actor_control(rt, ids[i], &c), RK_OK);
+            *in += c.k2k_cluster_in;
+            *out += c.k2k_cluster_out;
+        }
+        if ((*in == last_in && *out == last_out) || rk_test_now_ns() > end)
+            return;
+        last_in = *in;
+        last_out = *out;
+        rk_test_sleep_ns(20 * RKT_MS);
+    }
 }
 
 static rk_actor_id launch_near(rk_runtime *rt, const char *name, uint32_t type, rk_actor_id near)
@@ -81,6 +106,7 @@ static void placement_and_rings(uint64_t hops)
 {
     rk_runtime *rt = cluster_runtime(48);
     rk_actor_id in[CS - 1], spread[16], id;
+    uint64_t cin, cout, spread_cluster;
     rk_actor_options o;
     rk_async_error err;
     uint32_t i, same = 0, cross = 0;
@@ -101,6 +127,9 @@ static void placement_and_rings(uint64_t hops)
     o.near = 4000;
     RKT_CHECK_ST(rk_launch(rt, &o, &id), RK_ENOACTOR);
     ns_in = ring(rt, in, CS - 1, hops);
+    /* Every hop but the host's first went through the cluster tier. */
+    cluster_counts(rt, in, CS - 1, &cin, &cout);
+    RKT_CHECK(cin == hops - 1 && cout == hops - 1);
 
     /* Sixteen more, placed as the runtime likes: more than one cluster
      * holds, so the ring crosses clusters, and neighbours share some. */
@@ -116,12 +145,32 @@ static void placement_and_rings(uint64_t hops)
     }
     RKT_CHECK(same > 0 && cross > 0);
     ns_spread = ring(rt, spread, 16, hops);
+    /* Both tiers carried hops: those between neighbours of one cluster. */
+    cluster_counts(rt, spread, 16, &cin, &cout);
+    RKT_CHECK(cin == cout && cout > 0 && cout < hops - 1);
+    spread_cluster = cout;
     RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
     rk_runtime_destroy(rt);
-    printf("cluster tier: placement beside an actor, a bad one refused; %llu hops on %u relays in one cluster "
-           "(%.0f ns a hop), %llu hops on 16 relays over clusters (%u of 16 hops inside a cluster; %.0f ns a "
-           "hop), every token intact: ok\n",
-           (unsigned long long)hops, CS - 1, ns_in, (unsigned long long)hops, same, ns_spread);
+
+    /* The tier turned off: the same ring in one cluster, all through the
+     * global ring. */
+    RKT_CHECK(setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "0", 1) == 0);
+    rt = cluster_runtime(16);
+    in[0] = rkt_launch(rt, "off0", RKT_RELAY);
+    for (i = 1; i < CS - 1; i++) {
+        snprintf(name, sizeof name, "off%u", i);
+        in[i] = launch_near(rt, name, RKT_RELAY, in[0]);
+    }
+    ring(rt, in, CS - 1, hops / 10 ? hops / 10 : 2);
+    cluster_counts(rt, in, CS - 1, &cin, &cout);
+    RKT_CHECK(cin == 0 && cout == 0);
+    rk_runtime_destroy(rt);
+    RKT_CHECK(unsetenv("RK_CUDA_CLUSTER_K2K_CAPACITY") == 0);
+    printf("cluster tier: placement beside an actor, a bad one refused; %llu hops on %u relays in one cluster, all "
+           "through DSMEM (%.0f ns a hop); %llu hops on 16 relays over clusters, %llu of them through DSMEM (%u of "
+           "16 neighbours share a cluster; %.0f ns a hop); none with the tier off; every token intact: ok\n",
+           (unsigned long long)hops, CS - 1, ns_in, (unsigned long long)hops, (unsigned long long)spread_cluster, same,
+           ns_spread);
 }
 
 static void fan_in(uint64_t n)
@@ -147,6 +196,13 @@ static void fan_in(uint64_t n)
     RKT_CHECK(st.errors == 0 && st.received == SENDERS * n);
     for (i = 0; i < SENDERS; i++)
         RKT_CHECK(st.expected[i] == n);
+    {
+        uint64_t cin, cout;
+        cluster_counts(rt, b, SENDERS, &cin, &cout);
+        RKT_CHECK(cout == SENDERS * n);
+        cluster_counts(rt, &sink, 1, &cin, &cout);
+        RKT_CHECK(cin == SENDERS * n);
+    }
     rk_runtime_destroy(rt);
     printf("cluster tier: fan-in of %d x %llu messages inside one cluster, each sender's order kept: ok\n", SENDERS,
            (unsigned long long)n);
@@ -169,6 +225,12 @@ static void shutdown_dead_letters(void)
     rk_test_sleep_ns(100 * RKT_MS); /* inside the WAIT */
     RKT_CHECK_ST(rk_call(rt, p, RKT_MSG_PROBE, &pr, sizeof pr, &mb, 5 * RKT_SEC), RK_OK);
     RKT_CHECK(pst == RK_OK);
+    {
+        /* The five went into the sleeper's cluster-tier ring. */
+        uint64_t cin, cout;
+        cluster_counts(rt, &p, 1, &cin, &cout);
+        RKT_CHECK(cout == 5);
+    }
     RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
     while (rk_dead_letter_pop(rt, &dl, NULL) == RK_OK)
         ours += dl.hdr.dst == sl && dl.hdr.src == p && dl.hdr.type == RKT_MSG_NOP && dl.reason == RK_ESHUTDOWN;
@@ -180,11 +242,52 @@ static void shutdown_dead_letters(void)
            (unsigned long long)rep.dead_lettered);
 }
 
+static void group_near(uint64_t hops)
+{
+    rk_group_options o;
+    rk_group *g = NULL;
+    rk_actor_options ao;
+    rk_actor_id x, y, r[2];
+    rk_runtime *m;
+    char name[16];
+    /* Two members share the GPU: 32 blocks each, four clusters of 8. */
+    RKT_CHECK(setenv("RK_CUDA_BLOCKS", "32", 1) == 0);
+    rk_group_options_init(&o);
+    rkt_options(&o.runtime, 16, &rkt_program);
+    o.runtime.cluster_size = CS;
+    o.members = 2;
+    o.devices[0] = 0;
+    o.devices[1] = 0;
+    RKT_CHECK_ST(rk_group_create(&g, &o), RK_OK);
+    for (int i = 0; i < 2; i++) {
+        rk_placement on = {RK_PLACE_MEMBER, 1, 0};
+        rk_actor_options_init(&ao);
+        snprintf(name, sizeof name, "g%d", i);
+        ao.name = name;
+        ao.type = &rkt_types[RKT_RELAY];
+        if (i == 1)
+            on = (rk_placement){RK_PLACE_NEAR, 0, r[0]};
+        RKT_CHECK_ST(rk_group_launch(g, &ao, &on, &r[i]), RK_OK);
+    }
+    x = r[0];
+    y = r[1];
+    RKT_CHECK(rk_gid_member(x) == 1 && rk_gid_member(y) == 1);
+    m = rk_group_member(g, 1);
+    RKT_CHECK(block_of(m, rk_gid_local(x)) / CS == block_of(m, rk_gid_local(y)) / CS);
+    ring(m, (rk_actor_id[]){rk_gid_local(x), rk_gid_local(y)}, 2, hops);
+    rk_group_destroy(g, NULL);
+    RKT_CHECK(unsetenv("RK_CUDA_BLOCKS") == 0);
+    printf("cluster tier: a group's RK_PLACE_NEAR places on the near actor's member and in its cluster, %llu hops "
+           "between them: ok\n",
+           (unsigned long long)hops);
+}
+
 int main(void)
 {
     uint64_t hops = rk_test_messages(1000000ull);
     placement_and_rings(hops);
     fan_in(hops / 50 ? hops / 50 : 1);
     shutdown_dead_letters();
+    group_near(hops < 10000 ? hops : 10000);
     return 0;
 }
