@@ -106,6 +106,41 @@ static inline rk_actor_id rkt_launch(rk_runtime *rt, const char *name, uint32_t 
     return id;
 }
 
+/* Links relays ids[0..n) into a ring: each passes the token to the next. */
+static inline void rkt_ring_setup(rk_runtime *rt, const rk_actor_id *ids, uint32_t n)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t next = ids[(i + 1) % n];
+        RKT_CHECK_ST(rk_call(rt, ids[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
+    }
+}
+
+/* Gives relay `first` a token for `hops` hops and waits (up to timeout_ns)
+ * for it to come back to the host, intact; returns the ns it took, and in
+ * *from (may be NULL) the relay that sent it back. */
+static inline uint64_t rkt_ring_pass(rk_runtime *rt, rk_actor_id first, uint64_t hops, uint64_t timeout_ns,
+                                     rk_actor_id *from)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    rkt_token tok, *got = (rkt_token *)buf;
+    uint64_t t0;
+    memset(&tok, 0, sizeof tok);
+    tok.target = hops;
+    tok.check = rkt_token_check(0);
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_send(rt, first, RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
+    RKT_CHECK_ST(rk_recv(rt, &mb, timeout_ns), RK_OK);
+    t0 = rk_test_now_ns() - t0;
+    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && mb.hdr.len == sizeof tok);
+    RKT_CHECK(got->hops == hops && got->check == rkt_token_check(hops));
+    if (from)
+        *from = mb.hdr.src;
+    return t0;
+}
+
 /* Polls until the actor reaches `want`, for up to 10 s. */
 static inline void rkt_wait_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_state want)
 {

@@ -81,25 +81,12 @@ static rk_actor_id launch_near(rk_runtime *rt, const char *name, uint32_t type, 
     return id;
 }
 
-/* Passes a token `hops` times around relays r[0..n) and checks it. */
+/* Passes a token `hops` times around relays r[0..n) and checks it; the
+ * ns per hop. */
 static double ring(rk_runtime *rt, const rk_actor_id *r, uint32_t n, uint64_t hops)
 {
-    unsigned char buf[256];
-    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
-    rkt_token tok, *got = (rkt_token *)buf;
-    uint64_t t0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t next = r[(i + 1) % n];
-        RKT_CHECK_ST(rk_call(rt, r[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
-    }
-    memset(&tok, 0, sizeof tok);
-    tok.target = hops;
-    tok.check = rkt_token_check(0);
-    t0 = rk_test_now_ns();
-    RKT_CHECK_ST(rk_send(rt, r[0], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
-    RKT_CHECK_ST(rk_recv(rt, &mb, 120 * RKT_SEC), RK_OK);
-    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && got->hops == hops && got->check == rkt_token_check(hops));
-    return (double)(rk_test_now_ns() - t0) / (double)hops;
+    rkt_ring_setup(rt, r, n);
+    return (double)rkt_ring_pass(rt, r[0], hops, 120 * RKT_SEC, NULL) / (double)hops;
 }
 
 static void placement_and_rings(uint64_t hops)

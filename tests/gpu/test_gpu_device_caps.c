@@ -78,9 +78,6 @@ static rk_status create(uint32_t cluster, int nonportable, rk_runtime **rt)
 static void exercise(rk_runtime *rt, const char *what)
 {
     rk_actor_id echo[4], relay[RELAYS];
-    unsigned char buf[256];
-    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
-    rkt_token tok, *got = (rkt_token *)buf;
     rk_async_error err;
     char name[32];
     /* Smaller under compute-sanitizer, where each K2K hop takes milliseconds. */
@@ -100,16 +97,8 @@ static void exercise(rk_runtime *rt, const char *what)
         RKT_CHECK_ST(rk_call(rt, echo[v % 4], RKT_MSG_ECHO, &v, sizeof v, &r, 5 * RKT_SEC), RK_OK);
         RKT_CHECK(out == v);
     }
-    for (i = 0; i < RELAYS; i++) {
-        uint32_t next = relay[(i + 1) % RELAYS];
-        RKT_CHECK_ST(rk_call(rt, relay[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
-    }
-    memset(&tok, 0, sizeof tok);
-    tok.target = hops;
-    tok.check = rkt_token_check(0);
-    RKT_CHECK_ST(rk_send(rt, relay[0], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
-    RKT_CHECK_ST(rk_recv(rt, &mb, 60 * RKT_SEC), RK_OK);
-    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && got->hops == hops && got->check == rkt_token_check(hops));
+    rkt_ring_setup(rt, relay, RELAYS);
+    (void)rkt_ring_pass(rt, relay[0], hops, 60 * RKT_SEC, NULL);
     RKT_CHECK_ST(rk_runtime_error(rt, &err), RK_EEMPTY);
     printf("%s: %llu echoes on 4 actors and %llu K2K hops on %d relays: ok\n", what, (unsigned long long)echoes,
            (unsigned long long)hops, RELAYS);

@@ -40,7 +40,7 @@ int main(void)
 {
     uint64_t hops = rk_test_messages(1000000ull), t0, t1, passes = 0;
     rk_runtime *rt = rkt_runtime(RELAYS + BURSTERS + 4);
-    rk_actor_id id[RELAYS];
+    rk_actor_id id[RELAYS], from = RK_ACTOR_NONE;
     unsigned char buf[256];
     rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
     rk_async_error err;
@@ -52,23 +52,11 @@ int main(void)
         snprintf(name, sizeof name, "relay%u", i);
         id[i] = rkt_launch(rt, name, RKT_RELAY);
     }
-    for (i = 0; i < RELAYS; i++) {
-        uint32_t next = id[(i + 1) % RELAYS];
-        RKT_CHECK_ST(rk_call(rt, id[i], RKT_MSG_SETUP, &next, sizeof next, &mb, 5 * RKT_SEC), RK_OK);
-    }
-
-    memset(&tok, 0, sizeof tok);
-    tok.target = hops;
-    tok.check = rkt_token_check(0);
-    t0 = rk_test_now_ns();
-    RKT_CHECK_ST(rk_send(rt, id[0], RKT_MSG_TOKEN, &tok, sizeof tok), RK_OK);
-    RKT_CHECK_ST(rk_recv(rt, &mb, 300 * RKT_SEC), RK_OK);
-    t1 = rk_test_now_ns();
-    RKT_CHECK(mb.hdr.type == RKT_MSG_DONE && mb.hdr.len == sizeof tok);
-    RKT_CHECK(got->hops == hops && got->check == rkt_token_check(hops));
-    RKT_CHECK(mb.hdr.src == id[(hops - 1) % RELAYS]);
+    rkt_ring_setup(rt, id, RELAYS);
+    t1 = rkt_ring_pass(rt, id[0], hops, 300 * RKT_SEC, &from);
+    RKT_CHECK(from == id[(hops - 1) % RELAYS]);
     printf("k2k: one token, %llu hops across %d blocks in %.3f s: %.3f us per hop\n", (unsigned long long)hops,
-           RELAYS, (double)(t1 - t0) / 1e9, (double)(t1 - t0) / 1e3 / (double)hops);
+           RELAYS, (double)t1 / 1e9, (double)t1 / 1e3 / (double)hops);
 
     /* Several tokens at once: each starts on its own relay. */
     t0 = rk_test_now_ns();
