@@ -2289,9 +2289,22 @@ static __device__ __forceinline__ void rk__gpu_k2k(rk_dctx *c, int cluster)
     }
 }
 
+#if RK__GPU_CLUSTER_TIER
+/* The message at `pos` of the cluster-tier ring, once its sequence word has
+ * landed. For a claim the closed, empty door (or the stop) made final: the
+ * word always comes, and a late one landing after the next lap's would hide
+ * that message for good (as in rk__gpu_reset_cmd). */
+static __device__ __forceinline__ const rk_msg *rk__gpu_ck2k_landed(rk_dctx *c, uint64_t pos)
+{
+    const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, pos);
+    while (rk__ck_ld_acquire((const uint64_t *)m) != pos + 1)
+        __nanosleep(32);
+    return m;
+}
+#endif
+
 /* Takes what the cluster-tier ring holds past its head, with the door
- * closed and empty (the tail is final), as dead letters with `why`. Each
- * sequence word is waited for, as in rk__gpu_reset_cmd. */
+ * closed and empty (the tail is final), as dead letters with `why`. */
 static __device__ __noinline__ void rk__gpu_ck2k_shed(rk_dctx *c, rk_status why)
 {
 #if RK__GPU_CLUSTER_TIER
@@ -2300,9 +2313,7 @@ static __device__ __noinline__ void rk__gpu_ck2k_shed(rk_dctx *c, rk_status why)
         return;
     tail = rk__ck_ld_acquire(&c->ck2k.prod->tail);
     for (; c->ck2k_head != tail; c->ck2k_head++) {
-        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head);
-        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + 1)
-            __nanosleep(32);
+        const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head);
         if (m->type != RK_MSG_TYPE_NOP)
             rk__gpu_dead_letter(c, m, why);
         c->ck2k_taken++;
@@ -2329,10 +2340,8 @@ static __device__ __noinline__ void rk__gpu_ck2k_leave(rk_dctx *c)
         return;
     tail = rk__ck_ld_acquire(&c->ck2k.prod->tail);
     for (; c->ck2k_head != tail; c->ck2k_head++) {
-        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head);
+        const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head);
         int room = 0;
-        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + 1)
-            __nanosleep(32);
         c->ck2k_taken++;
         if (m->type == RK_MSG_TYPE_NOP)
             continue;
@@ -2381,9 +2390,7 @@ static __device__ __noinline__ int rk__gpu_ck2k_spill(rk_dctx *c)
     if (gtail + n - c->k2k_head > c->k2k.capacity || rk__gpu_cas64(&c->k2k.prod->tail, gtail, gtail + n) != gtail)
         return 0;
     for (i = 0; i < n; i++) {
-        const rk_msg *m = (const rk_msg *)rk_ring_slot(&c->ck2k, c->ck2k_head + i);
-        while (rk__ck_ld_acquire((const uint64_t *)m) != c->ck2k_head + i + 1)
-            __nanosleep(32);
+        const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head + i);
         rk__gpu_write_msg(rk_ring_slot(&c->k2k, gtail + i), m, rk_msg_payload(m));
     }
     /* The copies' bytes before their sequence words (the host waits for
