@@ -43,8 +43,10 @@ typedef struct rk_control {
     uint64_t inbox_head;   /* consumer position of the inbox */
     uint64_t inbox_tail;   /* producer position of the inbox, at last look */
     uint64_t busy_ns;      /* time spent in the handler */
-    uint64_t k2k_cluster_in;  /* CUDA: of msgs_in, those that came through its cluster-tier ring */
-    uint64_t k2k_cluster_out; /* CUDA: of msgs_out, those put into cluster-tier rings (DSMEM) */
+    uint64_t k2k_cluster_in;  /* CUDA: messages it handled from its cluster-tier ring (not those a
+                                 checkpoint's hold moved to its K2K queue) */
+    uint64_t k2k_cluster_out; /* CUDA: K2K sends that went into cluster-tier rings (DSMEM), also those
+                                 refused there for naming an old generation (RK_ESTALE) */
     unsigned char pad1_[128 - 80];
 } rk_control;
 

@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 11u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 12u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -273,13 +273,11 @@ typedef struct rk__gpu_slot {
     uint32_t runs;       /* 1 while the bound actor handles messages */
     /* Quiescence (rk__gpu_quiescent) with cluster-tier rings, which the
      * supervisor block cannot see: running counts of what this block's
-     * actors put into any, what this block took from its own (handled,
-     * moved or dead-lettered), and what its own holds while its actor does
-     * not run (a Failed one's leftovers; 0 while it runs). */
+     * actors put into any, and of what its own ring had that counts as
+     * settled (rk__gpu_ck2k_account). */
     uint64_t ck2k_sent;
-    uint64_t ck2k_taken;
-    uint64_t ck2k_stuck;
-    unsigned char pad2_[RK_RING_LINE - 56];
+    uint64_t ck2k_acct;
+    unsigned char pad2_[RK_RING_LINE - 48];
     /* line 3, read-only: the block's actor-to-actor inbox */
     rk_ring k2k;
     unsigned char pad3_[RK_RING_LINE - sizeof(rk_ring)];
@@ -522,8 +520,7 @@ typedef struct rk_dctx {
     uint64_t ck2k_published;
     uint64_t ck2k_after;    /* taken from only once k2k_head reached this (a hold moved its messages there) */
     uint64_t ck2k_sent;     /* mirror of slot->ck2k_sent */
-    uint64_t ck2k_taken;    /* mirror of slot->ck2k_taken */
-    uint64_t ck2k_stuck;    /* mirror of slot->ck2k_stuck */
+    uint64_t ck2k_acct;     /* mirror of slot->ck2k_acct */
     uint64_t cl_in, cl_out; /* the actor's k2k_cluster_in / _out (rk_control) */
     uint32_t ck2k_turn;     /* both K2K rings ready: 1 takes the cluster tier's first */
     uint64_t h2k_head;      /* inbox: next position to handle */
@@ -858,6 +855,8 @@ static __device__ __noinline__ void rk__gpu_dead_letter(rk_dctx *c, const rk_msg
     rk__gpu_post_event(c->w, RK__GPU_EV_DEAD_LETTER, c->self, c->generation, why, c->hlc, m);
 }
 
+static __device__ __forceinline__ void rk__gpu_ck2k_account(rk_dctx *c);
+
 static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_state s, uint64_t ticket)
 {
     rk__gpu_dir *d = &c->w->dir[c->self];
@@ -876,6 +875,7 @@ static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_s
      * generation's - it would take a Failed of the last generation for one
      * of the next (spec/findings/restart-torn-control-word.md). */
     rk__st_relaxed((uint64_t *)&k->state, (uint64_t)c->generation << 32 | (uint32_t)s, RK_RING_SCOPE_SYSTEM);
+    rk__gpu_ck2k_account(c); /* whether its ring's messages count as settled changes with the state */
 }
 
 /* Stops K2K senders; with `wait`, also waits for those already inside. */
@@ -1169,22 +1169,25 @@ static __device__ __forceinline__ void rk__gpu_publish_ck2k(rk_dctx *c)
 #endif
 }
 
-/* Publishes what the cluster-tier ring holds while the actor does not run
- * (slot->runs is 0: Failed), for the supervisor's quiescence test, which
- * leaves such actors out; 0 while it runs. From the idle path: a message that
- * came after the last look counts as not quiet until then. */
-static __device__ __forceinline__ void rk__gpu_ck2k_stuck(rk_dctx *c)
+/* Publishes how many of the messages this block's cluster-tier ring has
+ * had count as settled for the supervisor's quiescence test, which adds
+ * these up against what was sent into cluster rings: all it took (its
+ * head: handled, moved or dead-lettered), and while its actor does not run
+ * (Failed) also what the ring holds now - left out, as such an actor's
+ * global ring is. Called at every move of the head, at every state change
+ * and when idle; a message that reaches a Failed actor after a look counts
+ * as pending until the next. */
+static __device__ __forceinline__ void rk__gpu_ck2k_account(rk_dctx *c)
 {
 #if RK__GPU_CLUSTER_TIER
     uint64_t n;
     if (!c->ck2k.capacity)
         return;
-    n = c->bound && !rk_lifecycle_runs((rk_lifecycle_state)c->state)
-            ? rk__ck_ld_acquire(&c->ck2k.prod->tail) - c->ck2k_head
-            : 0;
-    if (n != c->ck2k_stuck) {
-        c->ck2k_stuck = n;
-        rk__st_relaxed(&c->slot->ck2k_stuck, n, RK_RING_SCOPE_DEVICE);
+    n = c->bound && !rk_lifecycle_runs((rk_lifecycle_state)c->state) ? rk__ck_ld_acquire(&c->ck2k.prod->tail)
+                                                                     : c->ck2k_head;
+    if (n != c->ck2k_acct) {
+        c->ck2k_acct = n;
+        rk__st_relaxed(&c->slot->ck2k_acct, n, RK_RING_SCOPE_DEVICE);
     }
 #else
     (void)c;
@@ -1975,7 +1978,7 @@ static __device__ __noinline__ void rk__gpu_idle_slow(rk_dctx *c, uint64_t now)
         rk__gpu_publish_head(c);
         rk__gpu_publish_k2k(c);
         rk__gpu_publish_ck2k(c);
-        rk__gpu_ck2k_stuck(c);
+        rk__gpu_ck2k_account(c);
         if (now - c->last_k2k_ns > 20000u && idle < w->spin_ns)
             c->h2k_gap = 0;
     }
@@ -2256,8 +2259,8 @@ static __device__ __noinline__ void rk__gpu_ck2k_done(rk_dctx *c)
 #if RK__GPU_CLUSTER_TIER
     if (!c->skip)
         c->cl_in++;
-    rk__st_relaxed(&c->slot->ck2k_taken, ++c->ck2k_taken, RK_RING_SCOPE_DEVICE);
     c->ck2k_head++;
+    rk__gpu_ck2k_account(c);
     rk__gpu_flush_pub(c);
     if (c->ck2k_head - c->ck2k_published >= c->ck2k.capacity / 8u || c->draining)
         rk__gpu_publish_ck2k(c);
@@ -2316,9 +2319,8 @@ static __device__ __noinline__ void rk__gpu_ck2k_shed(rk_dctx *c, rk_status why)
         const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head);
         if (m->type != RK_MSG_TYPE_NOP)
             rk__gpu_dead_letter(c, m, why);
-        c->ck2k_taken++;
     }
-    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_ck2k_account(c);
     rk__gpu_publish_ck2k(c);
 #else
     (void)c;
@@ -2342,7 +2344,6 @@ static __device__ __noinline__ void rk__gpu_ck2k_leave(rk_dctx *c)
     for (; c->ck2k_head != tail; c->ck2k_head++) {
         const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head);
         int room = 0;
-        c->ck2k_taken++;
         if (m->type == RK_MSG_TYPE_NOP)
             continue;
         t = rk__ld_relaxed(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE);
@@ -2362,7 +2363,7 @@ static __device__ __noinline__ void rk__gpu_ck2k_leave(rk_dctx *c)
         asm volatile("fence.acq_rel.gpu;" ::: "memory");
         rk__st_relaxed((uint64_t *)rk_ring_slot(&c->k2k, t), t + 1, RK_RING_SCOPE_DEVICE);
     }
-    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_ck2k_account(c);
     rk__gpu_publish_ck2k(c);
 #else
     (void)c;
@@ -2399,9 +2400,8 @@ static __device__ __noinline__ int rk__gpu_ck2k_spill(rk_dctx *c)
     for (i = 0; i < n; i++)
         rk__st_relaxed((uint64_t *)rk_ring_slot(&c->k2k, gtail + i), gtail + i + 1, RK_RING_SCOPE_DEVICE);
     c->ck2k_head = tail;
-    c->ck2k_taken += n;
     c->ck2k_after = gtail + n;
-    rk__st_relaxed(&c->slot->ck2k_taken, c->ck2k_taken, RK_RING_SCOPE_DEVICE);
+    rk__gpu_ck2k_account(c);
     rk__gpu_publish_ck2k(c);
     return 1;
 #else
@@ -2803,7 +2803,7 @@ static __device__ __forceinline__ void rk__gpu_actor_block(const rk__gpu_world *
  * started in between. *handled gets the messages handled so far. */
 static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uint64_t *handled)
 {
-    uint64_t started[2] = {0, 0}, done = 0, csent = 0, ctaken = 0;
+    uint64_t started[2] = {0, 0}, done = 0, csent = 0, csettled = 0;
     int quiet = 1, pass;
     uint32_t s;
     for (pass = 0; pass < 2; pass++) {
@@ -2812,13 +2812,10 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
             started[pass] += rk__ld_relaxed(&sl->started, RK_RING_SCOPE_DEVICE);
             if (pass == 1 && w->ck2k_capacity) {
                 /* Cluster-tier rings are shared memory, out of our sight:
-                 * every message put into one has been taken, or sits with
-                 * an actor that does not run (left out below, as its
-                 * global ring is). */
+                 * every message put into one has settled - taken, or with
+                 * an actor that does not run (rk__gpu_ck2k_account). */
                 csent += rk__ld_relaxed(&sl->ck2k_sent, RK_RING_SCOPE_DEVICE);
-                ctaken += rk__ld_relaxed(&sl->ck2k_taken, RK_RING_SCOPE_DEVICE);
-                if (!rk__gpu_ld32(&sl->runs))
-                    ctaken += rk__ld_relaxed(&sl->ck2k_stuck, RK_RING_SCOPE_DEVICE);
+                csettled += rk__ld_relaxed(&sl->ck2k_acct, RK_RING_SCOPE_DEVICE);
             }
             if (pass == 1)
                 done += rk__ld_relaxed(&sl->handled, RK_RING_SCOPE_DEVICE);
@@ -2838,7 +2835,7 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
             quiet = 0;
     }
     *handled = done;
-    return quiet && started[0] == started[1] && csent == ctaken;
+    return quiet && started[0] == started[1] && csent == csettled;
 }
 
 /* Hands a command on; 0 when its block has not taken the previous one yet. */

@@ -181,8 +181,10 @@ enum rk_migrate_flags {
  * RK_ENOACTOR, RK_ESTATE unless the actor is Active or Draining (also when
  * it fails while it is being quiesced), RK_ENOTSUP for a supervisor,
  * RK_ETIMEDOUT when it does not quiesce in time or its supervisor stays
- * busy (it then runs on where it was), RK_EBADMSG when VERIFY finds the
- * checksums differ. `report` may be NULL. May block up to `timeout_ns`
+ * busy (it then runs on where it was), RK_EFULL when, until then, its CUDA
+ * K2K queue had no room for what its cluster-tier queue held (cuda-backend.md;
+ * it runs on where it was), RK_EBADMSG when VERIFY finds the checksums
+ * differ. `report` may be NULL. May block up to `timeout_ns`
  * (0: 5 s) and for the lifecycle commands it issues. */
 RK_API rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t timeout_ns,
                                   rk_migrate_report *report);

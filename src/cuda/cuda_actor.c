@@ -814,8 +814,9 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
         st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
         /* RK_EFULL: the K2K queue had no room for what the cluster tier
          * holds (device.cuh, rk__gpu_ck2k_spill); the block goes on
-         * handling it meanwhile, so try again until the deadline. */
-        while (st == RK_EFULL && rk__now_ns() + nap < deadline_ns) {
+         * handling it meanwhile, so try again until the deadline - unless
+         * the actor failed: then it handles nothing. */
+        while (st == RK_EFULL && p->prior != RK_FAILED && rk__now_ns() + nap < deadline_ns) {
             rk__sleep_ns(nap);
             nap = nap < 1000000 ? 2 * nap : nap;
             st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);

@@ -252,6 +252,21 @@ fail:
     return st;
 }
 
+/* Lets the kernel have smem_bytes of dynamic shared memory: by default it
+ * may have the per-block maximum (48 KiB) less its static shared memory. */
+static rk_status rk__cuda_smem_attr(rk__cuda *b)
+{
+    int have = 0;
+    rk_status st;
+    RK__CU_CHECK(b, b->cu.cuFuncGetAttribute(&have, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, b->fn));
+    if ((uint32_t)have < b->smem_bytes)
+        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                 (int)b->smem_bytes));
+    return RK_OK;
+fail:
+    return st;
+}
+
 /* The launch of a cluster grid: cluster dimension (x) and, so that the
  * driver refuses a grid that is not entirely resident as it does for
  * cuLaunchCooperativeKernel, the cooperative attribute. n_attrs 1 leaves
@@ -299,9 +314,7 @@ static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t *want)
     }
     if (cs > RK_CLUSTER_PORTABLE_MAX)
         RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1));
-    if (b->smem_bytes > 48 * 1024)
-        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                 (int)b->smem_bytes));
+    RK__CHECK(rk__cuda_smem_attr(b));
     rk__cuda_cluster_config(b, (uint32_t)cs, attr, 1, &cfg);
     r = b->cu.cuOccupancyMaxActiveClusters(&clusters, b->fn, &cfg);
     if (r != CUDA_SUCCESS && r != CUDA_ERROR_INVALID_CLUSTER_SIZE) {
@@ -328,18 +341,20 @@ fail:
 }
 
 /* The shared memory of a block, once the kernel is known. The cluster
- * tier only for a kernel built for sm_90 or later (below, its code is
- * compiled out: device.cuh), and its ring halved until a block may have it
- * beside the kernel's static shared memory, or dropped. Above 48 KiB the
- * kernel must ask for it, before the occupancy query counts with it. */
+ * tier only for a kernel whose PTX is for compute_90 or later (below, its
+ * code is compiled out: device.cuh; the machine code's version says
+ * nothing, a compute_80 kernel JIT-compiled for a Hopper is sm_90), and
+ * its ring halved until a block may have it beside the kernel's static
+ * shared memory, or dropped. The kernel asks for what it needs before the
+ * occupancy query counts with it. */
 static rk_status rk__cuda_smem_plan(rk__cuda *b)
 {
-    int bin = 0, optin = 0, fixed = 0;
+    int ptx = 0, optin = 0, fixed = 0;
     rk_status st;
     if (b->ck2k_capacity) {
-        RK__CU_CHECK(b, b->cu.cuFuncGetAttribute(&bin, CU_FUNC_ATTRIBUTE_BINARY_VERSION, b->fn));
-        if (bin < 90) {
-            rk__cuda_log(b, "kernel built for sm_%d: no cluster tier of K2K", bin);
+        RK__CU_CHECK(b, b->cu.cuFuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, b->fn));
+        if (ptx < 90) {
+            rk__cuda_log(b, "kernel from compute_%d: no cluster tier of K2K", ptx);
             b->ck2k_capacity = 0;
         }
     }
@@ -354,9 +369,7 @@ static rk_status rk__cuda_smem_plan(rk__cuda *b)
     if (b->ck2k_capacity)
         rk__cuda_log(b, "cluster tier of K2K: %u slots, %u bytes of shared memory per block", b->ck2k_capacity,
                      b->smem_bytes);
-    if (b->smem_bytes > 48 * 1024)
-        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                 (int)b->smem_bytes));
+    RK__CHECK(rk__cuda_smem_attr(b));
     return RK_OK;
 fail:
     return st;
@@ -570,9 +583,7 @@ static rk_status rk__cuda_launch(rk__cuda *b)
     uint64_t deadline, nap = 1000;
     CUresult r;
     rk_status st;
-    if (b->smem_bytes > 48 * 1024)
-        RK__CU_CHECK(b, b->cu.cuFuncSetAttribute(b->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                 (int)b->smem_bytes));
+    RK__CHECK(rk__cuda_smem_attr(b));
     if (b->cluster_size) {
         CUlaunchAttribute attr[2];
         CUlaunchConfig cfg;
