@@ -144,14 +144,15 @@ for t in "${TESTS[@]}"; do
 done
 
 # The same tests again in a kernel launched as clusters of 8 blocks, where
-# actors of one cluster send K2K through shared memory (the cluster tier):
+# actors of one cluster send K2K through shared memory (the cluster tier,
+# turned on for them):
 # RK_GPU_CLUSTER_TESTS picks them (default: those that send K2K or hold
 # blocks; "" for none).
 read -r -a CLUSTER_TESTS <<<"${RK_GPU_CLUSTER_TESTS-test_gpu_k2k test_gpu_checkpoint test_gpu_lifecycle test_gpu_faults}"
 for t in "${CLUSTER_TESTS[@]}"; do
     [[ " ${TESTS[*]} " == *" $t "* ]] || continue
     NAME="$t (clusters of 8)"
-    step "${LIMIT[$t]}" env RKT_CLUSTER=8 "$T/$t"
+    step "${LIMIT[$t]}" env RKT_CLUSTER=8 RK_CUDA_CLUSTER_K2K_CAPACITY=32 "$T/$t"
 done
 
 NAME=gpu_quickstart

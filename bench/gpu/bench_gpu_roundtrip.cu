@@ -897,8 +897,7 @@ static void ours_k2k_tiers(const struct cudaDeviceProp *prop)
             char name[64];
             rk_status st;
             int tries;
-            if (!tier)
-                setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "0", 1);
+            setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", tier ? "32" : "0", 1);
             rk_runtime_options_init(&o);
             o.backend = RK_BACKEND_CUDA;
             o.max_actors = 12;

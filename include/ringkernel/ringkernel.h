@@ -120,8 +120,8 @@ typedef struct rk_actor_options {
     uint32_t tenant;             /* default 0 */
     rk_actor_id near;            /* placement: CUDA with thread-block clusters serves the actor from
                                     a block of the cluster of actor `near` (a local id) when one is
-                                    free, so that K2K between the two goes through distributed
-                                    shared memory; any block otherwise (also beside a terminated
+                                    free, so that K2K between the two can go through distributed
+                                    shared memory (RK_CUDA_CLUSTER_K2K_CAPACITY); any block otherwise (also beside a terminated
                                     actor). RK_ACTOR_NONE (set by rk_actor_options_init; options
                                     made otherwise must set it): anywhere. An id not yet given to
                                     any actor: RK_ENOACTOR. The CPU backend checks it and places

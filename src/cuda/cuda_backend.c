@@ -120,12 +120,13 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
     b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
-    /* The cluster tier of K2K: with clusters, a ring of 32 slots (by
-     * default) in each block's shared memory, after the message buffer;
-     * RK_CUDA_CLUSTER_K2K_CAPACITY=0 turns it off. At most half the global
-     * ring, where a checkpoint's hold moves what it holds; smaller if a
-     * block cannot have that much shared memory (rk__cuda_smem_plan). */
-    v = rk__cuda_env_u64("RK_CUDA_CLUSTER_K2K_CAPACITY", 32);
+    /* The cluster tier of K2K: with clusters and RK_CUDA_CLUSTER_K2K_CAPACITY
+     * set (slots; off by default: on an H200 its round trip measured 1.14-1.23x
+     * the global ring's, docs/benchmarks/h200-session8-2026-12-01.md), a
+     * ring in each block's shared memory, after the message buffer. At most
+     * half the global ring, where a checkpoint's hold moves what it holds;
+     * smaller if a block cannot have that much (rk__cuda_smem_plan). */
+    v = rk__cuda_env_u64("RK_CUDA_CLUSTER_K2K_CAPACITY", 0);
     b->ck2k_capacity = b->cluster_size && v ? rk__pow2_at_least(v > 1024 ? 1024 : v) : 0;
     if (b->ck2k_capacity > b->k2k_capacity / 2)
         b->ck2k_capacity = b->k2k_capacity / 2;
