@@ -1,8 +1,11 @@
 /* The host's side of the queue to the host: reserved-and-unused slots
  * (RK_MSG_TYPE_NOP, which GPU actors publish when a reserved reply slot was
  * not needed) are skipped by rk_recv, rk_call and the shutdown count, and
- * never reach the caller or the dead letters. The NOPs are written into the
- * queue here by hand, as the GPU would. */
+ * never reach the caller or the dead letters; a slot its producer marked
+ * (ring.h, owner marks: a GPU block's reply slot held while a handler runs)
+ * holds up that producer's later messages only. The slots are written into
+ * the queue here by hand, as the GPU would. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,11 +88,247 @@ static void shutdown_does_not_count_nops(void **state)
     rk_runtime_destroy(rt);
 }
 
+/* Claims one slot and marks it for `owner`, as a GPU block does with the
+ * slot it keeps for a reply; returns its position. */
+static uint64_t mark(rk_runtime *rt, uint32_t owner)
+{
+    uint64_t pos = 0;
+    assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &pos), RK_OK);
+    __atomic_store_n((uint64_t *)rk_ring_slot(&rt->host_ring, pos), rk_ring_mark_word(pos, owner), __ATOMIC_RELAXED);
+    return pos;
+}
+
+/* Fills a claimed slot with a message of type 7 from `src` carrying v, and
+ * publishes it. */
+static void fill(rk_runtime *rt, uint64_t pos, uint32_t src, uint64_t v)
+{
+    unsigned char *slot = rk_ring_slot(&rt->host_ring, pos);
+    rk_msg h;
+    memset(&h, 0, sizeof h);
+    h.type = 7;
+    h.src = src;
+    h.dst = RK_ACTOR_HOST;
+    h.len = sizeof v;
+    memcpy(slot + 8, (const unsigned char *)&h + 8, sizeof h - 8);
+    memcpy(slot + sizeof h, &v, sizeof v);
+    rk_ring_publish(&rt->host_ring, pos, 1);
+}
+
+static void put_from(rk_runtime *rt, uint32_t src, uint64_t v)
+{
+    uint64_t pos = 0;
+    assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &pos), RK_OK);
+    fill(rt, pos, src, v);
+}
+
+/* rk_recv with no wait: the value, or UINT64_MAX when nothing may be taken. */
+static uint64_t recv_now(rk_runtime *rt, uint32_t *src)
+{
+    uint64_t v = 0;
+    rk_msgbuf mb = {.data = &v, .capacity = sizeof v};
+    rk_status st = rk_recv(rt, &mb, 0);
+    if (st == RK_ETIMEDOUT)
+        return UINT64_MAX;
+    assert_int_equal(st, RK_OK);
+    if (src)
+        *src = mb.hdr.src;
+    return v;
+}
+
+/* A marked slot holds up its owner's later messages, not the others'; once
+ * published, it and the held ones come in its owner's order and the queue
+ * frees every slot. */
+static void marked_slot_holds_only_its_owner(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    uint64_t a, b;
+    uint32_t src = 0;
+    (void)state;
+    a = mark(rt, 5);
+    put_from(rt, 6, 1);
+    b = mark(rt, 5); /* a second held slot of the same owner */
+    put_from(rt, 5, 12);
+    put_from(rt, 6, 2);
+    put(rt, RK_MSG_TYPE_NOP, 0, 0, 0);
+    put_from(rt, 7, 3);
+    assert_int_equal(recv_now(rt, &src), 1);
+    assert_int_equal(src, 6);
+    assert_int_equal(recv_now(rt, NULL), 2);
+    assert_int_equal(recv_now(rt, NULL), 3);
+    assert_true(recv_now(rt, NULL) == UINT64_MAX); /* 5's message waits for 5's earlier one */
+    assert_int_equal(rk_ring_depth(&rt->host_ring), 7); /* nothing freed past the marked slot yet */
+    fill(rt, b, 5, 11); /* the later one first: still behind a */
+    assert_true(recv_now(rt, NULL) == UINT64_MAX);
+    fill(rt, a, 5, 10);
+    assert_int_equal(recv_now(rt, &src), 10);
+    assert_int_equal(src, 5);
+    assert_int_equal(recv_now(rt, &src), 11);
+    assert_int_equal(src, 5);
+    assert_int_equal(recv_now(rt, &src), 12);
+    assert_int_equal(src, 5);
+    assert_true(recv_now(rt, NULL) == UINT64_MAX);
+    assert_int_equal(rk_ring_depth(&rt->host_ring), 0);
+    assert_int_equal(rk_dead_letter_count(rt), 0);
+    rk_runtime_destroy(rt);
+}
+
+/* A slot claimed and not marked may be anyone's: nothing after it is taken
+ * (the order of its unknown sender holds). A mark from an earlier lap of
+ * the ring does not count. */
+static void unmarked_slot_holds_everything(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    uint64_t a = 0, cap = rt->host_ring.capacity;
+    (void)state;
+    assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &a), RK_OK);
+    /* As if left from the lap before: the same slot, another position. */
+    __atomic_store_n((uint64_t *)rk_ring_slot(&rt->host_ring, a), rk_ring_mark_word(a - cap, 5), __ATOMIC_RELAXED);
+    put_from(rt, 6, 1);
+    assert_true(recv_now(rt, NULL) == UINT64_MAX);
+    fill(rt, a, 5, 0);
+    assert_int_equal(recv_now(rt, NULL), 0);
+    assert_int_equal(recv_now(rt, NULL), 1);
+    rk_runtime_destroy(rt);
+}
+
+/* Laps of the ring with one owner's slot held each time while the ring
+ * fills up behind it: every other message is taken, the slots taken out of
+ * order are freed once the head passes them, and nothing is taken twice. */
+static void held_slot_across_laps(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    const uint32_t cap = rt->host_ring.capacity;
+    uint64_t next = 0, v;
+    (void)state;
+    for (int lap = 0; lap < 5; lap++) {
+        uint64_t a = mark(rt, 1);
+        uint32_t n = 0, src = 0;
+        while (put_from(rt, 2, next + n + 1), ++n < cap - 1)
+            ;
+        assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &v), RK_EFULL);
+        for (uint32_t i = 0; i < n; i++)
+            assert_int_equal(recv_now(rt, &src), next + i + 1);
+        assert_true(recv_now(rt, NULL) == UINT64_MAX);
+        fill(rt, a, 1, next);
+        assert_int_equal(recv_now(rt, &src), next);
+        assert_int_equal(src, 1);
+        assert_int_equal(rk_ring_depth(&rt->host_ring), 0);
+        next += n + 1;
+    }
+    assert_int_equal(rk_dead_letter_count(rt), 0);
+    rk_runtime_destroy(rt);
+}
+
+/* More owners with marked slots than a look keeps apart: the look stops at
+ * the one too many (as at an unmarked slot), and goes on once it is gone. */
+static void too_many_marked_owners(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    uint64_t held[17];
+    (void)state;
+    for (uint32_t o = 0; o < 17; o++)
+        held[o] = mark(rt, 100 + o);
+    put_from(rt, 6, 1);
+    assert_true(recv_now(rt, NULL) == UINT64_MAX);
+    fill(rt, held[0], 100, 0);
+    assert_int_equal(recv_now(rt, NULL), 0);
+    assert_int_equal(recv_now(rt, NULL), 1);
+    for (uint32_t o = 1; o < 17; o++)
+        fill(rt, held[o], 100 + o, o);
+    for (uint32_t o = 1; o < 17; o++)
+        assert_int_equal(recv_now(rt, NULL), o);
+    assert_int_equal(rk_ring_depth(&rt->host_ring), 0);
+    rk_runtime_destroy(rt);
+}
+
+/* Shutdown counts and dead-letters what was published past a marked slot;
+ * the marked slot itself was never a message. */
+static void shutdown_counts_past_marked(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    rk_shutdown_report rep;
+    (void)state;
+    (void)mark(rt, 5);
+    put_from(rt, 6, 1);
+    put_from(rt, 7, 2);
+    assert_int_equal(rk_runtime_shutdown(rt, &rep), RK_OK);
+    assert_int_equal(rep.host_unread, 2);
+    assert_int_equal(rk_dead_letter_count(rt), 2);
+    rk_runtime_destroy(rt);
+}
+
+/* Producers that hold their slot marked for a while before they publish,
+ * the host receiving meanwhile: every message arrives once, each
+ * producer's in order. Run under ThreadSanitizer too. */
+enum { PRODUCERS = 4, PER_PRODUCER = 20000 };
+
+typedef struct producer {
+    rk_runtime *rt;
+    uint32_t id;
+} producer;
+
+static void *produce(void *arg)
+{
+    const producer *p = arg;
+    uint32_t x = p->id * 2654435761u + 1;
+    for (uint64_t i = 0; i < PER_PRODUCER; i++) {
+        uint64_t pos = 0;
+        while (rk_ring_claim(&p->rt->host_ring, 1, &pos) != RK_OK)
+            rk_test_sleep_ns(1000);
+        x = x * 1664525u + 1013904223u;
+        if ((x >> 28) < 2) {
+            /* Held a while, marked: the others pass it meanwhile. */
+            __atomic_store_n((uint64_t *)rk_ring_slot(&p->rt->host_ring, pos), rk_ring_mark_word(pos, p->id),
+                             __ATOMIC_RELAXED);
+            rk_test_sleep_ns((x >> 16) % 20000);
+        }
+        fill(p->rt, pos, p->id, i);
+    }
+    return NULL;
+}
+
+static void stress_marked_producers(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    producer p[PRODUCERS];
+    pthread_t th[PRODUCERS];
+    uint64_t next[PRODUCERS] = {0}, got = 0, deadline = rk_test_now_ns() + 120 * SEC;
+    (void)state;
+    for (uint32_t i = 0; i < PRODUCERS; i++) {
+        p[i].rt = rt;
+        p[i].id = i + 1;
+        assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
+    }
+    while (got < (uint64_t)PRODUCERS * PER_PRODUCER && rk_test_now_ns() < deadline) {
+        uint64_t v = 0;
+        rk_msgbuf mb = {.data = &v, .capacity = sizeof v};
+        rk_status st = rk_recv(rt, &mb, 100 * 1000000ull);
+        if (st == RK_ETIMEDOUT)
+            continue;
+        assert_int_equal(st, RK_OK);
+        assert_true(mb.hdr.src >= 1 && mb.hdr.src <= PRODUCERS);
+        assert_int_equal(v, next[mb.hdr.src - 1]); /* each producer's order, nothing twice or lost */
+        next[mb.hdr.src - 1]++;
+        got++;
+    }
+    for (uint32_t i = 0; i < PRODUCERS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(got, (uint64_t)PRODUCERS * PER_PRODUCER);
+    assert_int_equal(rk_ring_depth(&rt->host_ring), 0);
+    rk_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recv_skips_nops),
         cmocka_unit_test(shutdown_does_not_count_nops),
+        cmocka_unit_test(marked_slot_holds_only_its_owner),
+        cmocka_unit_test(unmarked_slot_holds_everything),
+        cmocka_unit_test(held_slot_across_laps),
+        cmocka_unit_test(too_many_marked_owners),
+        cmocka_unit_test(shutdown_counts_past_marked),
+        cmocka_unit_test(stress_marked_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

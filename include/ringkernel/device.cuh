@@ -752,14 +752,17 @@ static __device__ __forceinline__ void rk__gpu_copy_payload(unsigned char *dst, 
     }
 }
 
-/* Writes a message into a claimed slot: header with a zero sequence word
- * (never "ready": ready means seq == pos + 1 >= 1), then the payload. The
+/* Writes a message into a claimed slot: header with sequence word `seqw`,
+ * never "ready" (ready means seq == pos + 1 >= 1): 0, or in the host queue
+ * the sender's owner mark (ring.h), so that the host takes other blocks'
+ * messages past this slot until it is published. Then the payload. The
  * caller publishes the sequence word afterwards. */
-static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_msg *h, const void *payload)
+static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_msg *h, const void *payload,
+                                                     uint64_t seqw)
 {
     const uint64_t *hw = (const uint64_t *)h;
     uint4 *d = (uint4 *)slot;
-    d[0] = make_uint4(0u, 0u, (uint32_t)hw[1], (uint32_t)(hw[1] >> 32));
+    d[0] = make_uint4((uint32_t)seqw, (uint32_t)(seqw >> 32), (uint32_t)hw[1], (uint32_t)(hw[1] >> 32));
     d[1] = make_uint4((uint32_t)hw[2], (uint32_t)(hw[2] >> 32), (uint32_t)hw[3], (uint32_t)(hw[3] >> 32));
     d[2] = make_uint4((uint32_t)hw[4], (uint32_t)(hw[4] >> 32), (uint32_t)hw[5], (uint32_t)(hw[5] >> 32));
     d[3] = make_uint4((uint32_t)hw[6], (uint32_t)(hw[6] >> 32), (uint32_t)hw[7], (uint32_t)(hw[7] >> 32));
@@ -1257,7 +1260,8 @@ static __device__ __noinline__ void rk__gpu_unreserve(rk_dctx *c)
     h.type = RK_MSG_TYPE_NOP;
     h.src = c->self;
     h.dst = RK_ACTOR_HOST;
-    rk__gpu_write_msg(rk_ring_slot(&c->w->host_ring, c->reserved_pos), &h, NULL);
+    rk__gpu_write_msg(rk_ring_slot(&c->w->host_ring, c->reserved_pos), &h, NULL,
+                      rk_ring_mark_word(c->reserved_pos, c->self));
     if (c->npub == RK__GPU_PUB_MAX)
         rk__gpu_flush_pub(c);
     c->pub[c->npub++] = c->reserved_pos;
@@ -1289,7 +1293,7 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
     if (st != RK_OK)
         return st;
     RK_GPU_PROBE(c, RK__PROBE_CLAIMED);
-    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
+    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, rk_ring_mark_word(pos, c->self));
     c->pub[c->npub++] = pos;
     if (c->npub == RK__GPU_PUB_MAX)
         rk__gpu_flush_pub(c);
@@ -1319,7 +1323,7 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_write(void *slot, const 
 {
     rk_msg nop;
     if (h->dst_gen == 0 || h->dst_gen == gen) {
-        rk__gpu_write_msg(slot, h, payload);
+        rk__gpu_write_msg(slot, h, payload, 0);
         return RK_OK;
     }
     memset(&nop, 0, sizeof nop);
@@ -1327,7 +1331,7 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_write(void *slot, const 
     nop.src = h->src;
     nop.dst = h->dst;
     nop.tenant = h->tenant;
-    rk__gpu_write_msg(slot, &nop, NULL);
+    rk__gpu_write_msg(slot, &nop, NULL, 0);
     return RK_ESTALE;
 }
 
@@ -1562,7 +1566,7 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
             break;
     }
     pos = tail;
-    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload);
+    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, 0);
     /* The message's bytes reach m's memory before its sequence word, which
      * m's bridge reads with a system-scope acquire. */
     asm volatile("fence.acq_rel.sys;" ::: "memory");
@@ -2199,6 +2203,12 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
         if (c->reserve) {
             rk_ring r = c->w->host_ring;
             c->reserved = rk__gpu_claim_host(c, &r, &c->reserved_pos) == RK_OK;
+            /* Held while the handlers run, which may take long: marked, so
+             * the host takes other blocks' messages meanwhile (ring.h). A
+             * posted write; nothing waits for it. */
+            if (c->reserved)
+                rk__st_relaxed((uint64_t *)rk_ring_slot(&r, c->reserved_pos),
+                               rk_ring_mark_word(c->reserved_pos, c->self), RK_RING_SCOPE_SYSTEM);
         }
         RK_GPU_PROBE(c, RK__PROBE_RESERVED);
     }
@@ -2357,7 +2367,7 @@ static __device__ __noinline__ void rk__gpu_ck2k_leave(rk_dctx *c)
             rk__gpu_dead_letter(c, m, RK_ESHUTDOWN);
             continue;
         }
-        rk__gpu_write_msg(rk_ring_slot(&c->k2k, t), m, rk_msg_payload(m));
+        rk__gpu_write_msg(rk_ring_slot(&c->k2k, t), m, rk_msg_payload(m), 0);
         /* The copy's bytes before its sequence word (the host reads them
          * after the kernel ends, which orders the rest). */
         asm volatile("fence.acq_rel.gpu;" ::: "memory");
@@ -2392,7 +2402,7 @@ static __device__ __noinline__ int rk__gpu_ck2k_spill(rk_dctx *c)
         return 0;
     for (i = 0; i < n; i++) {
         const rk_msg *m = rk__gpu_ck2k_landed(c, c->ck2k_head + i);
-        rk__gpu_write_msg(rk_ring_slot(&c->k2k, gtail + i), m, rk_msg_payload(m));
+        rk__gpu_write_msg(rk_ring_slot(&c->k2k, gtail + i), m, rk_msg_payload(m), 0);
     }
     /* The copies' bytes before their sequence words (the host waits for
      * those, after our acknowledgement). */

@@ -306,6 +306,39 @@ RK_HD void *rk_ring_ready(const rk_ring *r, uint64_t pos)
     return rk__ld_acquire(slot, r->scope) == pos + 1 ? (void *)slot : NULL;
 }
 
+/* ---- owner marks (MPSC rings read out of order) ------------------------------ */
+
+/* A producer that keeps a claimed slot unpublished for long (the GPU's
+ * actors: a reply slot held while a handler runs, sends published once per
+ * batch) may write an owner mark into its sequence word first. A consumer
+ * that may take messages out of order then goes past the slot and takes
+ * later messages of other owners, never a later one of the same owner, so
+ * each producer's order holds and one slow producer does not stall the
+ * rest. The mark carries the position's low 32 bits, so a mark left from an
+ * earlier lap of the ring never passes for a current one; bit 63 keeps it
+ * apart from every published word (pos + 1). Owners are 31-bit ids. */
+#define RK_RING_MARK_BIT (1ull << 63)
+#define RK_RING_OWNER_MASK 0x7fffffffu
+
+RK_HD uint64_t rk_ring_mark_word(uint64_t pos, uint32_t owner)
+{
+    return RK_RING_MARK_BIT | ((uint64_t)(owner & RK_RING_OWNER_MASK) << 32) | (uint32_t)pos;
+}
+
+/* What the sequence word at `pos` says, with one acquire load: 1 published
+ * (as rk_ring_ready), 0 neither, -1 claimed and marked by *owner. */
+RK_HD int rk_ring_look(const rk_ring *r, uint64_t pos, uint32_t *owner)
+{
+    const uint64_t v = rk__ld_acquire((const uint64_t *)rk_ring_slot(r, pos), r->scope);
+    if (v == pos + 1)
+        return 1;
+    if ((v & RK_RING_MARK_BIT) && (uint32_t)v == (uint32_t)pos) {
+        *owner = (uint32_t)(v >> 32) & RK_RING_OWNER_MASK;
+        return -1;
+    }
+    return 0;
+}
+
 /* Frees every slot below `head` for reuse. Release: the consumer's reads of
  * those slots happen before any producer can claim and overwrite them. Batch
  * it: one call after a run of reads. */

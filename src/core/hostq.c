@@ -39,6 +39,8 @@ void rk__hostq_destroy(rk_runtime *rt)
         it = next;
     }
     rt->mail_head = rt->mail_tail = NULL;
+    free(rt->host_taken);
+    rt->host_taken = NULL;
     pthread_mutex_destroy(&rt->host_lock);
 }
 
@@ -174,16 +176,96 @@ rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const vo
 
 /* ---- the host ring ------------------------------------------------------- */
 
-/* The next message for the host, still in its slot; NULL if none. Slots a
- * producer reserved and left unused (RK_MSG_TYPE_NOP) are freed on the way. */
+/* Moves the head over what was taken out of order and over reserved
+ * slots a producer left unused (RK_MSG_TYPE_NOP), freeing them. */
+static void rk__settle(rk_runtime *rt)
+{
+    const uint64_t start = rt->host_head;
+    const rk_msg *m;
+    for (;;) {
+        unsigned char *t = rt->host_taken ? &rt->host_taken[rt->host_head & (rt->host_taken_cap - 1u)] : NULL;
+        if (t && *t)
+            *t = 0;
+        else if ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL || m->type != RK_MSG_TYPE_NOP)
+            break;
+        rt->host_head++;
+    }
+    if (rt->host_head != start)
+        rk_ring_consume(&rt->host_ring, rt->host_head);
+}
+
+static int rk__marked_owner(const rk_runtime *rt, uint32_t owner)
+{
+    for (uint32_t i = 0; i < rt->host_n_marks; i++)
+        if (rt->host_mark_owner[i] == owner)
+            return 1;
+    return 0;
+}
+
+/* The next message for the host that may be taken now, still in its slot;
+ * NULL if none. In ring order, except past slots their producers marked
+ * (ring.h): there a later message is taken if no earlier slot is its
+ * sender's, so each sender's order holds. A look goes on where the last
+ * one stopped (rt->host_scan) unless a marked slot it went past has been
+ * published since; then from the head again. */
 static const rk_msg *rk__peek(rk_runtime *rt)
 {
-    const rk_msg *m;
-    while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) != NULL && m->type == RK_MSG_TYPE_NOP) {
-        rt->host_head++;
-        rk_ring_consume(&rt->host_ring, rt->host_head);
+    rk_ring *r = &rt->host_ring;
+    const uint32_t mask = r->capacity - 1u;
+    uint32_t owner = 0, i;
+    uint64_t pos;
+    int ooo;
+    if (rt->host_taken_cap != r->capacity) {
+        /* Once; without it (no memory) the host reads in order. */
+        unsigned char *t = calloc(r->capacity, 1);
+        if (t) {
+            free(rt->host_taken);
+            rt->host_taken = t;
+            rt->host_taken_cap = r->capacity;
+        }
     }
-    return m;
+    ooo = rt->host_taken_cap == r->capacity;
+    rk__settle(rt);
+    for (i = 0; i < rt->host_n_marks && rk_ring_look(r, rt->host_mark_pos[i], &owner) < 0; i++)
+        ;
+    if (i < rt->host_n_marks || rt->host_scan < rt->host_head) {
+        rt->host_scan = rt->host_head;
+        rt->host_n_marks = 0;
+    }
+    for (pos = rt->host_scan; pos < rt->host_head + r->capacity; pos++) {
+        const int look = rk_ring_look(r, pos, &owner);
+        const rk_msg *m = (const rk_msg *)rk_ring_slot(r, pos);
+        if (look == 0)
+            break;
+        if (look < 0) {
+            if (!ooo)
+                break;
+            if (rk__marked_owner(rt, owner))
+                continue; /* its earlier one, listed, decides when to look again */
+            if (rt->host_n_marks == RK__HOST_MARKS)
+                break;
+            rt->host_mark_pos[rt->host_n_marks] = pos;
+            rt->host_mark_owner[rt->host_n_marks++] = owner;
+            continue;
+        }
+        if (pos != rt->host_head && rt->host_taken[pos & mask])
+            continue;
+        if (rk__marked_owner(rt, m->src & RK_RING_OWNER_MASK))
+            continue; /* its sender has an earlier message still to come */
+        if (m->type == RK_MSG_TYPE_NOP) {
+            /* A reserved slot left unused: freed now, or once the head gets there. */
+            if (pos == rt->host_head)
+                rk_ring_consume(r, ++rt->host_head);
+            else
+                rt->host_taken[pos & mask] = 1;
+            continue;
+        }
+        rt->host_scan = rt->host_peek = pos;
+        return m;
+    }
+    rt->host_scan = pos;
+    __atomic_store_n(&rt->host_watch, pos, __ATOMIC_RELEASE);
+    return NULL;
 }
 
 /* Frees the slot of the message rk__peek returned. */
@@ -191,8 +273,18 @@ static void rk__advance(rk_runtime *rt, const rk_msg *m)
 {
     if (m->flags & RK_MSG_F_BYREF)
         rt->ops->host_release(rt, m);
-    rt->host_head++;
-    rk_ring_consume(&rt->host_ring, rt->host_head);
+    if (rt->host_peek == rt->host_head) {
+        rt->host_head++;
+        rk_ring_consume(&rt->host_ring, rt->host_head);
+        rk__settle(rt);
+    } else {
+        rt->host_taken[rt->host_peek & (rt->host_taken_cap - 1u)] = 1;
+    }
+}
+
+uint64_t rk__hostq_watch(rk_runtime *rt)
+{
+    return __atomic_load_n(&rt->host_watch, __ATOMIC_ACQUIRE);
 }
 
 static rk_status rk__copy_out(rk_msgbuf *out, const rk_msg *hdr, const void *data)

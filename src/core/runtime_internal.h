@@ -21,6 +21,7 @@
 
 #define RK__NAME_MAX 64
 #define RK__ASYNC_ERRORS 256 /* bounded; older errors are counted as dropped */
+#define RK__HOST_MARKS 16   /* owners of marked host-queue slots a look keeps apart (hostq.c) */
 
 typedef struct rk__actor {
     rk_actor_id id;
@@ -306,6 +307,23 @@ struct rk_runtime {
     rk_ring host_ring;
     pthread_mutex_t host_lock;     /* one host consumer at a time */
     uint64_t host_head;            /* consumer position, under host_lock */
+    /* Out of order (ring.h, owner marks), under host_lock: the position of
+     * the message rk__peek returned, and which slots past host_head were
+     * taken already ([capacity], allocated at the first look; without it
+     * the host reads in order only). host_watch (atomic) is where the last
+     * look stopped: a slot neither published nor marked, which a waiting
+     * backend watches besides the head's. */
+    uint64_t host_peek;
+    unsigned char *host_taken;
+    uint32_t host_taken_cap;
+    uint64_t host_watch;
+    /* Where the next look goes on (hostq.c, rk__peek): every slot from the
+     * head up to it is taken, one of the marked slots listed, or a message
+     * of their owners. */
+    uint64_t host_scan;
+    uint32_t host_n_marks;
+    uint64_t host_mark_pos[RK__HOST_MARKS];
+    uint32_t host_mark_owner[RK__HOST_MARKS];
     rk__pending_call *calls;       /* rk_call's waiting for replies */
     rk__host_item *mail_head;      /* popped by a caller, waiting for rk_recv */
     rk__host_item *mail_tail;

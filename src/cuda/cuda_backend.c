@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/device_caps.h"
+#include "core/hostq.h"
 #include "core/supervisor_internal.h"
 #include "cuda/cuda_internal.h"
 
@@ -1067,8 +1068,10 @@ static uint64_t cuda_host_epoch(rk_runtime *rt)
 }
 
 /* Watches the slot at the host ring's consumer head (the core publishes its
- * head on every message it takes), so a message from the GPU ends the wait
- * as soon as it lands: spin first, then naps growing to 200 us. */
+ * head on every message it takes), and the one where the core's last look
+ * stopped when a slot marked by a busy block held it up before that (ring.h,
+ * owner marks), so a message from the GPU ends the wait as soon as it
+ * lands: spin first, then naps growing to 200 us. */
 static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
 {
     rk__cuda *b = rt->backend_data;
@@ -1077,7 +1080,9 @@ static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
         return;
     spin_end = now + b->host_spin_ns;
     for (;;) {
-        if (rk_ring_ready(&rt->host_ring, rk_ring_head(&rt->host_ring)))
+        const uint64_t head = rk_ring_head(&rt->host_ring), watch = rk__hostq_watch(rt);
+        uint32_t owner;
+        if (rk_ring_ready(&rt->host_ring, head) || (watch > head && rk_ring_look(&rt->host_ring, watch, &owner) != 0))
             return;
         if (__atomic_load_n(&b->wake_epoch, __ATOMIC_ACQUIRE) != epoch || __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
             return;
