@@ -351,9 +351,33 @@ static void rk__cuda_bind_cmd(const rk__cuda *b, rk__cuda_actor *ca, const rk__a
     cmd->inbox = ca->inbox->dring;
 }
 
+/* Dead-letters what host senders put into an inbox the GPU never read,
+ * and empties it for its next actor. */
+static void rk__cuda_inbox_flush(rk_runtime *rt, rk__cuda_inbox *ib, rk_status why)
+{
+    uint64_t pos = __atomic_load_n(&ib->ring.cons->head, __ATOMIC_ACQUIRE);
+    const uint64_t tail = __atomic_load_n(&ib->ring.prod->tail, __ATOMIC_ACQUIRE);
+    for (; pos != tail; pos++) {
+        const rk_msg *m = rk_ring_ready(&ib->ring, pos);
+        if (m)
+            rk__dead_letter(&rt->dead, m, why);
+    }
+    rk_ring_consume(&ib->ring, tail);
+}
+
 /* Binds an unbound actor to a free block (create, or restart after
  * Terminated). A timed-out command may still bind it later, so the block
- * and inbox stay with the actor unless the GPU refused. */
+ * and inbox stay with the actor unless the GPU refused.
+ *
+ * A restart opens the host gate before the block runs the new generation:
+ * a sender that sees the actor Initializing or Active in its control block
+ * (rk_actor_control, which the block writes) then gets in, as on the CPU
+ * backend; until then the core refuses it by the Terminated state. Were
+ * the gate opened after the acknowledgement, a host that watched the
+ * control block would be refused RK_ESTATE for the length of the command's
+ * return. If the GPU refuses the bind, the gate closes again and what a
+ * sender got in meanwhile (one that passed the state check before the
+ * terminate) is dead-lettered. */
 static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, rk_lifecycle_event ev, uint32_t gen,
                                uint64_t deadline_ns)
 {
@@ -371,9 +395,15 @@ static rk_status rk__cuda_bind(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca,
         return st;
     }
     __atomic_store_n(&ca->inbox, ib, __ATOMIC_RELEASE);
+    if (ev == RK_EV_RESTART && !ca->retired && !__atomic_load_n(&b->gates_shut, __ATOMIC_SEQ_CST))
+        rk__gate_open(&ca->gate);
     rk__cuda_bind_cmd(b, ca, a, ev, gen, &cmd);
     st = rk__cuda_command(rt, &cmd, deadline_ns, &bound);
     if (!bound && st != RK_ETIMEDOUT && st != RK_EDEVICE) {
+        if (ev == RK_EV_RESTART) {
+            rk__gate_close(&ca->gate);
+            rk__cuda_inbox_flush(rt, ib, st);
+        }
         rk__cuda_inbox_give(b, ib);
         b->free_slots[b->n_free++] = ca->slot;
         __atomic_store_n(&ca->inbox, NULL, __ATOMIC_RELEASE);

@@ -396,12 +396,9 @@ static void group_restarts(void)
     }
     qsort(dev, ROUNDS, sizeof *dev, cmp_u64);
     qsort(host, ROUNDS / 4, sizeof *host, cmp_u64);
-    /* Which path ran: the thread answers a failure only at its next poll of
-     * the device's errors (every 1 ms), a record within tens of us. A
-     * tenfold margin; not under compute-sanitizer, which slows the kernel
-     * by that much (gpu.sh sets RKT_UNDER_TOOL there). */
-    if (!getenv("RKT_UNDER_TOOL"))
-        RKT_CHECK(dev[ROUNDS / 2] * 10 < host[ROUNDS / 8]);
+    /* Reported, not checked: the thread often answers within tens of us as
+     * well (it is woken by the device's error report, or polls every 1 ms),
+     * so the times cannot tell which path ran. */
     rk_runtime_destroy(rt);
     printf("one-for-all of %d children, failing send to all running again: restart record on the GPU median "
            "%.1f us (%d); supervision thread median %.1f us (%d); rest-for-one restarts the rest; a temporary "
