@@ -156,9 +156,9 @@ static __device__ rk_status rkt_probe_handle(rk_dctx *c, rkt_none *s, const rk_m
     h.dst = p->dst;
     h.dst_gen = p->dst_gen;
     h.len = p->len < sizeof buf ? p->len : (uint32_t)sizeof buf;
-    st = (int32_t)rk_dsend_msg(c, &h, buf);
-    for (i = 1; i < p->count; i++)
-        st = (int32_t)rk_dsend_msg(c, &h, buf);
+    for (i = 0; i < (p->count ? p->count : 1u); i++)
+        st = p->wait ? (int32_t)rk_dsend_wait(c, h.dst, h.type, buf, h.len, RKT_SEND_TIMEOUT_NS)
+                     : (int32_t)rk_dsend_msg(c, &h, buf);
     return rkt_answer(c, m, RKT_MSG_STATUS, &st, sizeof st);
 }
 

@@ -111,6 +111,9 @@ typedef struct rkt_probe {
     uint32_t len;
     uint32_t dst_gen;
     uint32_t count; /* sends, the same each time (0 = 1); the last one's status comes back */
+    uint32_t wait;  /* 1: each send waits while the receiver's queue is full (rk_dsend_wait; no
+                       dst_gen then), so that every send is delivered or refused for a reason
+                       other than room - the cluster tier's ring may hold fewer than a burst */
 } rkt_probe;
 
 RK_HD uint8_t rkt_pattern(uint64_t seq, uint32_t i)

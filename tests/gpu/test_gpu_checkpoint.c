@@ -179,7 +179,7 @@ static void busy_with_queue(rk_runtime *rt, rk_actor_id a, rk_actor_id p, uint32
 {
     const uint64_t scale = getenv("RKT_UNDER_TOOL") ? 10u : 1u;
     rkt_wait w = {0, scale * ms * 1000000u};
-    rkt_probe pr = {a, 24, 0, k2k};
+    rkt_probe pr = {a, 24, 0, k2k, 0};
     int32_t pst = -1;
     rk_msgbuf mb = {.data = &pst, .capacity = sizeof pst};
     RKT_CHECK_ST(rk_send(rt, a, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
