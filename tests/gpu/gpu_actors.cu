@@ -63,15 +63,24 @@ static __device__ rk_status rkt_counter_init(rk_dctx *c, rkt_counter_state *s)
 }
 
 /* WAIT keeps the block busy for the payload's timeout (rkt_wait, without a
- * flag), so that what is sent meanwhile stays queued. */
+ * flag, or RKT_WAIT_UNTIL_COMMAND), so that what is sent meanwhile stays
+ * queued. The command test reads the block's mailbox word as
+ * rk__gpu_decide does: test code, not an API. */
 static __device__ rk_status rkt_counter(rk_dctx *c, rkt_counter_state *s, const rk_msg *m)
 {
     __shared__ rkt_counter_state snap;
+    const int wait = m->type == RKT_MSG_WAIT && m->len == sizeof(rkt_wait);
+    const int until_cmd = wait && ((const rkt_wait *)rk_msg_payload(m))->flag == RKT_WAIT_UNTIL_COMMAND;
+    if (until_cmd) {
+        (void)rk_dsend(c, RK_ACTOR_HOST, RKT_MSG_WAIT, NULL, 0);
+        rk_dflush(c);
+    }
     __syncthreads();
     if (threadIdx.x == 0) {
-        if (m->type == RKT_MSG_WAIT && m->len == sizeof(rkt_wait)) {
+        if (wait) {
             const uint64_t start = rk_dclock_ns(), ns = ((const rkt_wait *)rk_msg_payload(m))->timeout_ns;
-            while (!rk_dstopping(c) && rk_dclock_ns() - start < ns)
+            while (!rk_dstopping(c) && rk_dclock_ns() - start < ns &&
+                   !(until_cmd && rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE) != c->mbox_taken))
                 __nanosleep(1000);
         }
         if (m->type == RKT_MSG_INC)

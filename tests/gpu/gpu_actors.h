@@ -106,6 +106,13 @@ typedef struct rkt_wait {
     uint64_t timeout_ns;
 } rkt_wait;
 
+/* rkt_wait.flag for the counter: it tells the host it is inside the WAIT
+ * (a RKT_MSG_WAIT message, published at once), then waits until a command
+ * for its block is in the block's mailbox (a checkpoint's hold), so that
+ * what was queued meanwhile is still queued when the hold is taken - at
+ * any speed of the kernel (compute-sanitizer slows it 10-100 times). */
+#define RKT_WAIT_UNTIL_COMMAND 1ull
+
 typedef struct rkt_probe {
     uint32_t dst;
     uint32_t len;

@@ -170,20 +170,22 @@ static void damaged(void)
     printf("damaged checkpoints: %zu flips and %zu truncations refused: ok\n", c.len, c.len);
 }
 
-/* Keeps a's block busy for `ms` with a WAIT, then queues `incs` INC from
- * the host and `k2k` messages from probe p (type RKT_MSG_NOP, 24 bytes).
- * The checkpoint that follows must come before the WAIT ends: under
- * compute-sanitizer, which slows the kernel and so the probe's call
- * tenfold and more, everything takes ten times as long. */
+/* Keeps a's block busy with a WAIT until the checkpoint's hold reaches it
+ * (RKT_WAIT_UNTIL_COMMAND; at most `ms`), and once it is inside, queues
+ * `incs` INC from the host and `k2k` messages from probe p (type
+ * RKT_MSG_NOP, 24 bytes). */
 static void busy_with_queue(rk_runtime *rt, rk_actor_id a, rk_actor_id p, uint32_t ms, int incs, uint32_t k2k)
 {
-    const uint64_t scale = getenv("RKT_UNDER_TOOL") ? 10u : 1u;
-    rkt_wait w = {0, scale * ms * 1000000u};
+    rkt_wait w = {RKT_WAIT_UNTIL_COMMAND, (uint64_t)ms * RKT_MS};
     rkt_probe pr = {a, 24, 0, k2k, 0};
     int32_t pst = -1;
     rk_msgbuf mb = {.data = &pst, .capacity = sizeof pst};
+    unsigned char note[64];
+    rk_msgbuf nb = {.data = note, .capacity = sizeof note};
     RKT_CHECK_ST(rk_send(rt, a, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
-    rk_test_sleep_ns(scale * 100 * RKT_MS); /* the block is inside the WAIT long before */
+    do /* past the replies of earlier messages, to the note that it is inside */
+        RKT_CHECK_ST(rk_recv(rt, &nb, 60 * RKT_SEC), RK_OK);
+    while (!(nb.hdr.type == RKT_MSG_WAIT && nb.hdr.src == a));
     for (int i = 0; i < incs; i++)
         RKT_CHECK_ST(rk_send(rt, a, RKT_MSG_INC, NULL, 0), RK_OK);
     RKT_CHECK_ST(rk_call(rt, p, RKT_MSG_PROBE, &pr, sizeof pr, &mb, 10 * RKT_SEC), RK_OK);
@@ -208,7 +210,7 @@ static void held_queue(void)
     int n = 0, stale = 0;
 
     inc(rt, a);
-    busy_with_queue(rt, a, p, 500, 5, 3);
+    busy_with_queue(rt, a, p, 60000, 5, 3);
     take(rt, a, RK_ACTOR_CHECKPOINT_FULL, &c);
     RKT_CHECK(c.info.msg_count == 8);
     RKT_CHECK(state_of(&c, &t, &s).count == 1); /* none of the eight handled yet */
@@ -231,7 +233,7 @@ static void held_queue(void)
 
     /* Busy again, with other messages queued: a restore that replaces the
      * queue dead-letters those three and queues the checkpoint's eight. */
-    busy_with_queue(rt, a, p, 500, 2, 1);
+    busy_with_queue(rt, a, p, 60000, 2, 1);
     RKT_CHECK_ST(rk_actor_restore(rt, a, RK_ACTOR_RESTORE_REPLACE_QUEUE, c.buf, c.len, NULL), RK_OK);
     RKT_CHECK(get(rt, a).count == 6);
     while (rk_dead_letter_pop(rt, &dl, &dropped) == RK_OK)
