@@ -214,7 +214,7 @@ static const rk_msg *rk__peek(rk_runtime *rt)
     const uint32_t mask = r->capacity - 1u;
     uint32_t owner = 0, i;
     uint64_t pos;
-    int ooo;
+    int ooo, look = 0;
     if (rt->host_taken_cap != r->capacity) {
         /* Once; without it (no memory) the host reads in order. */
         unsigned char *t = calloc(r->capacity, 1);
@@ -233,8 +233,8 @@ static const rk_msg *rk__peek(rk_runtime *rt)
         rt->host_n_marks = 0;
     }
     for (pos = rt->host_scan; pos < rt->host_head + r->capacity; pos++) {
-        const int look = rk_ring_look(r, pos, &owner);
         const rk_msg *m = (const rk_msg *)rk_ring_slot(r, pos);
+        look = rk_ring_look(r, pos, &owner);
         if (look == 0)
             break;
         if (look < 0) {
@@ -264,7 +264,9 @@ static const rk_msg *rk__peek(rk_runtime *rt)
         return m;
     }
     rt->host_scan = pos;
-    __atomic_store_n(&rt->host_watch, pos, __ATOMIC_RELEASE);
+    /* Where the look stopped, and whether at a marked slot (then only its
+     * publication changes anything) or at one nobody marked yet. */
+    __atomic_store_n(&rt->host_watch, pos | (look < 0 ? RK_RING_MARK_BIT : 0), __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -282,9 +284,17 @@ static void rk__advance(rk_runtime *rt, const rk_msg *m)
     }
 }
 
-uint64_t rk__hostq_watch(rk_runtime *rt)
+int rk__hostq_moved(rk_runtime *rt)
 {
-    return __atomic_load_n(&rt->host_watch, __ATOMIC_ACQUIRE);
+    const uint64_t w = __atomic_load_n(&rt->host_watch, __ATOMIC_ACQUIRE), pos = w & ~RK_RING_MARK_BIT;
+    uint32_t owner;
+    int look;
+    if (rk_ring_ready(&rt->host_ring, rk_ring_head(&rt->host_ring)))
+        return 1;
+    if (pos <= rk_ring_head(&rt->host_ring))
+        return 0;
+    look = rk_ring_look(&rt->host_ring, pos, &owner);
+    return (w & RK_RING_MARK_BIT) ? look > 0 : look != 0;
 }
 
 static rk_status rk__copy_out(rk_msgbuf *out, const rk_msg *hdr, const void *data)

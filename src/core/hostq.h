@@ -15,10 +15,11 @@ uint64_t rk__hostq_discard(rk_runtime *rt);
 /* Fills *m with the header of a plain host send of `len` bytes of `type` to
  * `dst`, in dst's tenant (the host speaks for every tenant). RK_EINVAL for
  * a NULL runtime, RK_ENOACTOR for an unknown id. */
-/* Where the host's last look at its queue stopped (a slot neither
- * published nor marked; the head when it stopped there). A backend's wait
- * ends when that slot or the head's changes (any thread, no lock). */
-uint64_t rk__hostq_watch(rk_runtime *rt);
+/* Whether the host's queue may hold something its last look did not
+ * find: the head's slot is published, or the slot where that look stopped
+ * changed (published, or marked where nobody had marked it; ring.h). For a
+ * backend's wait: any thread, no lock. */
+int rk__hostq_moved(rk_runtime *rt);
 
 rk_status rk__host_header(rk_runtime *rt, rk_actor_id dst, uint32_t type, uint32_t len, rk_msg *m);
 

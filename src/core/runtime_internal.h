@@ -311,8 +311,8 @@ struct rk_runtime {
      * the message rk__peek returned, and which slots past host_head were
      * taken already ([capacity], allocated at the first look; without it
      * the host reads in order only). host_watch (atomic) is where the last
-     * look stopped: a slot neither published nor marked, which a waiting
-     * backend watches besides the head's. */
+     * look stopped, with RK_RING_MARK_BIT when at a marked slot: a waiting
+     * backend watches it besides the head's (rk__hostq_moved). */
     uint64_t host_peek;
     unsigned char *host_taken;
     uint32_t host_taken_cap;

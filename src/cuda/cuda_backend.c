@@ -1080,9 +1080,7 @@ static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
         return;
     spin_end = now + b->host_spin_ns;
     for (;;) {
-        const uint64_t head = rk_ring_head(&rt->host_ring), watch = rk__hostq_watch(rt);
-        uint32_t owner;
-        if (rk_ring_ready(&rt->host_ring, head) || (watch > head && rk_ring_look(&rt->host_ring, watch, &owner) != 0))
+        if (rk__hostq_moved(rt))
             return;
         if (__atomic_load_n(&b->wake_epoch, __ATOMIC_ACQUIRE) != epoch || __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
             return;
