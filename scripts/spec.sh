@@ -161,6 +161,18 @@ round.no_turn_wait          |round.pml      |safety                |-DBUG_NO_TUR
 round.no_flag_clear         |round.pml      |safety                |-DDETACH=1 -DBUG_NO_FLAG_CLEAR   |bug    |Q3
 round.merge_stale_from      |round.pml      |safety                |-DSTRAT=2 -DBUG_MERGE_STALE_FROM |bug    |Q1
 round.merge_latest          |round.pml      |safety                |-DSTRAT=2 -DBUG_MERGE_LATEST     |bug    |Q1
+hostq                       |hostq.pml      |ltl:comes_to_rest     |                                 |pass   |
+hostq.laps                  |hostq.pml      |safety                |-DCAP=2 -DNMARKS=1               |pass   |
+hostq.hang                  |hostq.pml      |safety                |-DHANG                           |pass   |
+hostq.nop_head              |hostq.pml      |safety                |-DBUG_NOP_HEAD_CONSUME           |bug    |H1
+hostq.moved_head            |hostq.pml      |safety                |-DHANG -DBUG_MOVED_HEAD          |bug    |H4
+hostq.moved_marks           |hostq.pml      |safety                |-DHANG -DBUG_MOVED_MARKS         |bug    |H4
+hostq.skip_unmarked         |hostq.pml      |safety                |-DBUG_SKIP_UNMARKED              |bug    |H2
+hostq.no_owner_check        |hostq.pml      |safety                |-DBUG_NO_OWNER_CHECK             |bug    |H2
+hostq.advance_past_taken    |hostq.pml      |safety                |-DBUG_ADVANCE_PAST_TAKEN         |bug    |H1
+hostq.no_rescan             |hostq.pml      |ltl:comes_to_rest     |-DBUG_NO_RESCAN                  |bug    |acceptance cycle
+hostq.no_room_check         |hostq.pml      |safety                |-DCAP=2 -DBUG_NO_ROOM_CHECK      |bug    |H3
+hostq.taken_kept            |hostq.pml      |safety                |-DCAP=2 -DBUG_TAKEN_KEPT         |bug    |H1
 EOF
 }
 

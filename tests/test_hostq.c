@@ -293,6 +293,20 @@ static void *produce(void *arg)
             __atomic_store_n((uint64_t *)rk_ring_slot(&p->rt->host_ring, pos), rk_ring_mark_word(pos, p->id),
                              __ATOMIC_RELAXED);
             rk_test_sleep_ns((x >> 16) % 20000);
+            if ((x >> 24) % 4 == 0) {
+                /* A reservation left unused: a NOP, then the message in a
+                 * slot of its own (spec/hostq.pml, hostq.nop_head). */
+                unsigned char *slot = rk_ring_slot(&p->rt->host_ring, pos);
+                rk_msg h;
+                memset(&h, 0, sizeof h);
+                h.type = RK_MSG_TYPE_NOP;
+                h.src = p->id;
+                h.dst = RK_ACTOR_HOST;
+                memcpy(slot + 8, (const unsigned char *)&h + 8, sizeof h - 8);
+                rk_ring_publish(&p->rt->host_ring, pos, 1);
+                while (rk_ring_claim(&p->rt->host_ring, 1, &pos) != RK_OK)
+                    rk_test_sleep_ns(1000);
+            }
         }
         fill(p->rt, pos, p->id, i);
     }

@@ -253,19 +253,33 @@ static const rk_msg *rk__peek(rk_runtime *rt)
         if (rk__marked_owner(rt, m->src & RK_RING_OWNER_MASK))
             continue; /* its sender has an earlier message still to come */
         if (m->type == RK_MSG_TYPE_NOP) {
-            /* A reserved slot left unused: freed now, or once the head gets there. */
-            if (pos == rt->host_head)
-                rk_ring_consume(r, ++rt->host_head);
-            else
+            /* A reserved slot left unused: freed now, or once the head gets
+             * there. At the head, rk__settle also frees what follows that
+             * was taken out of order, so the look goes on at the new head
+             * (spec/hostq.pml, hostq.nop_head: skipped over, a message
+             * taken before was taken again). */
+            if (pos == rt->host_head) {
+                rt->host_head++;
+                rk_ring_consume(r, rt->host_head);
+                rk__settle(rt);
+                pos = rt->host_head - 1;
+            } else {
                 rt->host_taken[pos & mask] = 1;
+            }
             continue;
         }
         rt->host_scan = rt->host_peek = pos;
         return m;
     }
     rt->host_scan = pos;
-    /* Where the look stopped, and whether at a marked slot (then only its
-     * publication changes anything) or at one nobody marked yet. */
+    /* What a waiting thread watches (rk__hostq_moved): the head, the marked
+     * slots listed, and where the look stopped - whether at a marked slot
+     * (then only its publication changes anything) or at one nobody marked
+     * yet. */
+    for (i = 0; i < rt->host_n_marks; i++)
+        __atomic_store_n(&rt->host_watch_mark[i], rt->host_mark_pos[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&rt->host_watch_n, rt->host_n_marks, __ATOMIC_RELAXED);
+    __atomic_store_n(&rt->host_watch_head, rt->host_head, __ATOMIC_RELAXED);
     __atomic_store_n(&rt->host_watch, pos | (look < 0 ? RK_RING_MARK_BIT : 0), __ATOMIC_RELEASE);
     return NULL;
 }
@@ -286,14 +300,25 @@ static void rk__advance(rk_runtime *rt, const rk_msg *m)
 
 int rk__hostq_moved(rk_runtime *rt)
 {
+    const rk_ring *r = &rt->host_ring;
     const uint64_t w = __atomic_load_n(&rt->host_watch, __ATOMIC_ACQUIRE), pos = w & ~RK_RING_MARK_BIT;
-    uint32_t owner;
+    const uint64_t head = rk_ring_head(r);
+    const uint32_t n = __atomic_load_n(&rt->host_watch_n, __ATOMIC_RELAXED);
+    uint32_t owner, i;
     int look;
-    if (rk_ring_ready(&rt->host_ring, rk_ring_head(&rt->host_ring)))
+    /* Something was taken since (the head moved), or the head's slot is
+     * ready: look again. */
+    if (rk_ring_ready(r, head) || head != __atomic_load_n(&rt->host_watch_head, __ATOMIC_RELAXED))
         return 1;
-    if (pos <= rk_ring_head(&rt->host_ring))
+    /* A listed marked slot published: its owner's later messages may go
+     * (spec/hostq.pml, hostq.moved_marks). */
+    for (i = 0; i < n && i < RK__HOST_MARKS; i++)
+        if (rk_ring_look(r, __atomic_load_n(&rt->host_watch_mark[i], __ATOMIC_RELAXED), &owner) >= 0)
+            return 1;
+    /* Where the look stopped, the head's slot too (hostq.moved_head). */
+    if (pos < head)
         return 0;
-    look = rk_ring_look(&rt->host_ring, pos, &owner);
+    look = rk_ring_look(r, pos, &owner);
     return (w & RK_RING_MARK_BIT) ? look > 0 : look != 0;
 }
 

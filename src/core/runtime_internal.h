@@ -317,6 +317,9 @@ struct rk_runtime {
     unsigned char *host_taken;
     uint32_t host_taken_cap;
     uint64_t host_watch;
+    uint64_t host_watch_head;                  /* atomic: the head then */
+    uint32_t host_watch_n;                     /* atomic: the marked slots listed then */
+    uint64_t host_watch_mark[RK__HOST_MARKS];  /* atomic each */
     /* Where the next look goes on (hostq.c, rk__peek): every slot from the
      * head up to it is taken, one of the marked slots listed, or a message
      * of their owners. */
