@@ -220,7 +220,9 @@ typedef struct rk_msgbuf {
 /* Receives the next message an actor sent to RK_ACTOR_HOST (not replies to
  * pending rk_call's), waiting up to timeout_ns (0 = poll). Returns
  * RK_ETIMEDOUT, or RK_E2BIG if the payload does not fit (the message stays
- * queued; hdr.len says how much room it needs). Thread-safe. */
+ * queued; hdr.len says how much room it needs). Thread-safe. Each actor's
+ * messages come in the order it sent them; those of different actors may
+ * not (on CUDA a busy actor's unpublished ones do not hold up the others'). */
 RK_API rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns);
 
 /* Request/reply: sends a request with a fresh correlation id and waits for
