@@ -177,11 +177,13 @@ rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const vo
 /* ---- the host ring ------------------------------------------------------- */
 
 /* Moves the head over what was taken out of order and over reserved
- * slots a producer left unused (RK_MSG_TYPE_NOP), freeing them. */
-static void rk__settle(rk_runtime *rt)
+ * slots a producer left unused (RK_MSG_TYPE_NOP), freeing them; and over
+ * `first` slots the caller just took. */
+static void rk__settle(rk_runtime *rt, uint32_t first)
 {
     const uint64_t start = rt->host_head;
     const rk_msg *m;
+    rt->host_head += first;
     for (;;) {
         unsigned char *t = rt->host_taken ? &rt->host_taken[rt->host_head & (rt->host_taken_cap - 1u)] : NULL;
         if (t && *t)
@@ -225,7 +227,7 @@ static const rk_msg *rk__peek(rk_runtime *rt)
         }
     }
     ooo = rt->host_taken_cap == r->capacity;
-    rk__settle(rt);
+    rk__settle(rt, 0);
     for (i = 0; i < rt->host_n_marks && rk_ring_look(r, rt->host_mark_pos[i], &owner) < 0; i++)
         ;
     if (i < rt->host_n_marks || rt->host_scan < rt->host_head) {
@@ -259,9 +261,7 @@ static const rk_msg *rk__peek(rk_runtime *rt)
              * (spec/hostq.pml, hostq.nop_head: skipped over, a message
              * taken before was taken again). */
             if (pos == rt->host_head) {
-                rt->host_head++;
-                rk_ring_consume(r, rt->host_head);
-                rk__settle(rt);
+                rk__settle(rt, 1);
                 pos = rt->host_head - 1;
             } else {
                 rt->host_taken[pos & mask] = 1;
@@ -289,13 +289,10 @@ static void rk__advance(rk_runtime *rt, const rk_msg *m)
 {
     if (m->flags & RK_MSG_F_BYREF)
         rt->ops->host_release(rt, m);
-    if (rt->host_peek == rt->host_head) {
-        rt->host_head++;
-        rk_ring_consume(&rt->host_ring, rt->host_head);
-        rk__settle(rt);
-    } else {
+    if (rt->host_peek == rt->host_head)
+        rk__settle(rt, 1);
+    else
         rt->host_taken[rt->host_peek & (rt->host_taken_cap - 1u)] = 1;
-    }
 }
 
 int rk__hostq_moved(rk_runtime *rt)
