@@ -351,17 +351,28 @@ static void rk__cuda_bind_cmd(const rk__cuda *b, rk__cuda_actor *ca, const rk__a
     cmd->inbox = ca->inbox->dring;
 }
 
+/* Dead-letters, with `why`, what an inbox holds past the GPU's head;
+ * returns how many. Its tail, for the caller. */
+static uint64_t rk__cuda_inbox_dead_letter(rk_runtime *rt, const rk__cuda_inbox *ib, rk_status why, uint64_t *tail)
+{
+    uint64_t pos = __atomic_load_n(&ib->ring.cons->head, __ATOMIC_ACQUIRE), n = 0;
+    *tail = __atomic_load_n(&ib->ring.prod->tail, __ATOMIC_ACQUIRE);
+    for (; pos != *tail; pos++) {
+        const rk_msg *m = rk_ring_ready(&ib->ring, pos);
+        if (!m)
+            continue;
+        rk__dead_letter(&rt->dead, m, why);
+        n++;
+    }
+    return n;
+}
+
 /* Dead-letters what host senders put into an inbox the GPU never read,
  * and empties it for its next actor. */
 static void rk__cuda_inbox_flush(rk_runtime *rt, rk__cuda_inbox *ib, rk_status why)
 {
-    uint64_t pos = __atomic_load_n(&ib->ring.cons->head, __ATOMIC_ACQUIRE);
-    const uint64_t tail = __atomic_load_n(&ib->ring.prod->tail, __ATOMIC_ACQUIRE);
-    for (; pos != tail; pos++) {
-        const rk_msg *m = rk_ring_ready(&ib->ring, pos);
-        if (m)
-            rk__dead_letter(&rt->dead, m, why);
-    }
+    uint64_t tail;
+    (void)rk__cuda_inbox_dead_letter(rt, ib, why, &tail);
     rk_ring_consume(&ib->ring, tail);
 }
 
@@ -645,22 +656,11 @@ rk_status rk__cuda_actor_control(rk_runtime *rt, rk__actor *a, rk_control *out)
 uint64_t rk__cuda_dead_letter_inboxes(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
-    uint64_t n = 0, pos, tail;
+    uint64_t n = 0, tail;
     uint32_t i;
-    for (i = 0; i < b->max_actors; i++) {
-        rk__cuda_actor *ca = b->actors[i];
-        if (!ca || !ca->inbox)
-            continue;
-        pos = __atomic_load_n(&ca->inbox->ring.cons->head, __ATOMIC_ACQUIRE);
-        tail = __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE);
-        for (; pos != tail; pos++) {
-            const rk_msg *m = rk_ring_ready(&ca->inbox->ring, pos);
-            if (!m)
-                continue;
-            rk__dead_letter(&rt->dead, m, RK_ESHUTDOWN);
-            n++;
-        }
-    }
+    for (i = 0; i < b->max_actors; i++)
+        if (b->actors[i] && b->actors[i]->inbox)
+            n += rk__cuda_inbox_dead_letter(rt, b->actors[i]->inbox, RK_ESHUTDOWN, &tail);
     return n;
 }
 
