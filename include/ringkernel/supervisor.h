@@ -38,12 +38,15 @@
  *
  * Supervision runs on one thread per runtime, started with the first
  * supervisor: failures wake it (no polling by the program), and it issues
- * the lifecycle commands. On a CUDA runtime a one-for-one supervisor with
+ * the lifecycle commands. On a CUDA runtime a supervisor with
  * max_restarts <= 32 (of 64 per runtime) also keeps its restart policy on
- * the GPU: a child's failure is answered by the child's own block, which
- * restarts it in the running kernel as the intensity allows, without the
- * host (rk_control.flags has RK_CONTROL_F_RESTARTING meanwhile); its name
- * and RK_EVENT_RESTART follow within the host's next poll (about 1 ms).
+ * the GPU: under one-for-one a child's failure is answered by the child's
+ * own block, which restarts it in the running kernel as the intensity
+ * allows, without the host (rk_control.flags has RK_CONTROL_F_RESTARTING
+ * meanwhile); under one-for-all and rest-for-one, with at most 32
+ * permanent or transient children, the supervisor block restarts the
+ * group in start order. The names and RK_EVENT_RESTART follow within the
+ * host's next poll (about 1 ms).
  * Restarts the thread orders count against the same intensity, and a
  * failure one too many leaves the child Failed for the thread to give up
  * on, as above. Temporary children, child supervisors and children that
