@@ -241,7 +241,8 @@ typedef struct rk_dead_letter {
 /* Pops the oldest dead letter; RK_EEMPTY when none. `dropped` (may be NULL)
  * gets how many dead letters were discarded because the queue was full, or
  * never reached it because a device's event queue to the host was full
- * (those count in rk_dead_letter_count too). */
+ * (those count in rk_dead_letter_count too). Both calls first collect what
+ * a GPU has dead-lettered and reported (CUDA: a driver query as well). */
 RK_API rk_status rk_dead_letter_pop(rk_runtime *rt, rk_dead_letter *out, uint64_t *dropped);
 RK_API uint64_t rk_dead_letter_count(rk_runtime *rt);
 

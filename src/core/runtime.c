@@ -308,8 +308,7 @@ uint64_t rk_runtime_errors_lost(rk_runtime *rt)
     uint64_t n;
     if (!rt)
         return 0;
-    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
-        rt->ops->poll_errors(rt);
+    rk__collect(rt);
     pthread_mutex_lock(&rt->err_lock);
     n = rt->err_dropped;
     pthread_mutex_unlock(&rt->err_lock);
@@ -321,8 +320,7 @@ rk_status rk_runtime_error(rk_runtime *rt, rk_async_error *out)
     rk_status st = RK_EEMPTY;
     if (!rt || !out)
         return RK_EINVAL;
-    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
-        rt->ops->poll_errors(rt);
+    rk__collect(rt);
     pthread_mutex_lock(&rt->err_lock);
     if (rt->err_count > 0) {
         *out = rt->errors[rt->err_head];
@@ -338,10 +336,14 @@ rk_status rk_dead_letter_pop(rk_runtime *rt, rk_dead_letter *out, uint64_t *drop
 {
     if (!rt || !out)
         return RK_EINVAL;
+    rk__collect(rt);
     return rk__deadletters_pop(&rt->dead, out, dropped);
 }
 
 uint64_t rk_dead_letter_count(rk_runtime *rt)
 {
-    return rt ? rk__deadletters_total(&rt->dead) : 0;
+    if (!rt)
+        return 0;
+    rk__collect(rt);
+    return rk__deadletters_total(&rt->dead);
 }

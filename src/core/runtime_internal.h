@@ -441,6 +441,15 @@ static inline int rk__is_shut_down(rk_runtime *rt)
     return __atomic_load_n(&rt->shut_down, __ATOMIC_ACQUIRE);
 }
 
+/* Collects what a backend that reports only when asked (CUDA: the device's
+ * event queue) has reported: errors, dead letters, refusals. Before every
+ * query of them, so that the caller sees what already happened. */
+static inline void rk__collect(rk_runtime *rt)
+{
+    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
+        rt->ops->poll_errors(rt);
+}
+
 /* CPU handlers (src/cpu): the context's runtime, and a send from the
  * running actor with a caller-built header (src, src_gen and tenant are set
  * from the actor; the path and statuses of rk_ctx_send). */

@@ -572,8 +572,7 @@ static void *rk__supervision_main(void *arg)
             break;
         /* A backend that reports failures only when asked (CUDA) is asked
          * here, so that supervision needs no polling by the program. */
-        if (rt->ops->poll_errors && !rk__is_shut_down(rt))
-            rt->ops->poll_errors(rt);
+        rk__collect(rt);
         pthread_mutex_lock(&sv->op_lock);
         while (!rk__stopping(sv) && rk__scan_once(rt))
             ;

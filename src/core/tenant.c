@@ -410,8 +410,7 @@ rk_status rk_tenant_metrics_get(rk_runtime *rt, uint32_t tenant, rk_tenant_metri
     t = rk__tenant_find(rt, tenant);
     if (!t)
         return RK_ENOTFOUND;
-    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
-        rt->ops->poll_errors(rt); /* what a device refused and has reported */
+    rk__collect(rt); /* what a device refused and has reported */
     memset(out, 0, sizeof *out);
     out->tenant = tenant;
     pthread_mutex_lock(&rt->tenants.lock);
@@ -451,9 +450,7 @@ rk_status rk_tenant_stats_get(rk_runtime *rt, rk_tenant_stats *out)
     if (!rt || !out)
         return RK_EINVAL;
     memset(out, 0, sizeof *out);
-    /* What a device refused and has reported: counted first. */
-    if (rt->ops->poll_errors && !rk__is_shut_down(rt))
-        rt->ops->poll_errors(rt);
+    rk__collect(rt); /* what a device refused and has reported: counted first */
     out->cross_lost = rk__load(&rt->tenants.cross_lost);
     out->cross_refused = rk__load(&rt->tenants.cross_refused);
     out->cross_unattributed = rk__load(&rt->tenants.cross_unattributed);
