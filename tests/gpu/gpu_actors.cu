@@ -205,6 +205,80 @@ static __device__ rk_status rkt_fanin(rk_dctx *c, rkt_fanin_state *s, const rk_m
     return rkt_answer(c, m, RKT_MSG_GET, &snap, sizeof snap);
 }
 
+/* SPRAY (all threads): pings to the actors rkt_spray_dst picks, each
+ * status counted. Every mix actor both sends and receives, so the sends do
+ * not wait for room: two senders each waiting for the other's full ring
+ * would wait for ever (a receiver drains only between messages). */
+static __device__ rk_status rkt_mix_spray(rk_dctx *c, rkt_mix_sent *s, const rk_msg *m)
+{
+    const rkt_ping p = {rk_dtenant(c), rk_dself(c)};
+    rkt_spray q;
+    if (m->len != sizeof q)
+        return RK_EBADMSG;
+    q = *(const rkt_spray *)rk_msg_payload(m);
+    if (q.actors == 0 || q.actors > RKT_MIX_ACTORS || q.seed == 0)
+        return RK_EBADMSG;
+    for (uint32_t i = 0; i < q.n; i++) {
+        const uint32_t dst = rkt_spray_dst(&q.seed, q.actors);
+        const rk_status st = rk_dsend(c, dst, RKT_MSG_PING, &p, sizeof p);
+        if (threadIdx.x != 0)
+            continue;
+        if (st == RK_OK)
+            s->ok_to[dst]++;
+        else if (st == RK_ETENANT)
+            s->refused_to[dst]++;
+        else if (st == RK_EFULL)
+            s->full++;
+        else {
+            s->other++;
+            s->last_other = (int32_t)st;
+        }
+    }
+    if (threadIdx.x == 0) {
+        s->attempts += q.n;
+        s->sprays++;
+    }
+    return RK_OK;
+}
+
+/* PING (thread 0): counted for its sender, and checked three ways to have
+ * stayed inside the receiver's tenant: the header's tenant (set by the
+ * runtime), the one the sender wrote, and - on the host - the sender's id. */
+static __device__ void rkt_mix_ping(rk_dctx *c, rkt_mix_received *r, const rk_msg *m)
+{
+    const rkt_ping *p = (const rkt_ping *)rk_msg_payload(m);
+    const uint32_t mine = rk_dtenant(c);
+    r->pings++;
+    if (m->len != sizeof *p || m->src >= RKT_MIX_ACTORS || p->sender != m->src) {
+        r->bad++;
+        return;
+    }
+    if (m->tenant != mine || p->tenant != mine)
+        r->leaks++;
+    r->from[m->src]++;
+}
+
+/* The mix actor. Only thread 0 touches the state (the reports too:
+ * rk_dsend_msg uses thread 0's arguments). Not inlined into the kernel's
+ * type switch: inlined, its send loop took the kernel from 128 to 168
+ * registers (ptxas, sm_90, CUDA 13.0), fewer blocks per SM for every type;
+ * called, the kernel stays at 128. */
+static __device__ __noinline__ rk_status rkt_mix(rk_dctx *c, rkt_mix_state *s, const rk_msg *m)
+{
+    if (m->type == RKT_MSG_SPRAY)
+        return rkt_mix_spray(c, &s->sent, m);
+    if (m->type == RKT_MSG_PING) {
+        if (threadIdx.x == 0)
+            rkt_mix_ping(c, &s->received, m);
+        return RK_OK;
+    }
+    if (m->type == RKT_MSG_SENT)
+        return rkt_answer(c, m, RKT_MSG_SENT, &s->sent, sizeof s->sent);
+    if (m->type == RKT_MSG_RECEIVED)
+        return rkt_answer(c, m, RKT_MSG_RECEIVED, &s->received, sizeof s->received);
+    return RK_EBADMSG;
+}
+
 RK_GPU_ACTOR(rkt_echo_actor, rkt_none, rkt_echo);
 RK_GPU_ACTOR_INIT(rkt_counter_actor, rkt_counter_state, rkt_counter, rkt_counter_init);
 RK_GPU_ACTOR(rkt_relay_actor, rkt_relay_state, rkt_relay);
@@ -212,6 +286,7 @@ RK_GPU_ACTOR(rkt_failer_actor, rkt_none, rkt_failer);
 RK_GPU_ACTOR(rkt_sleeper_actor, rkt_none, rkt_sleeper);
 RK_GPU_ACTOR(rkt_probe_actor, rkt_none, rkt_probe_handle);
 RK_GPU_ACTOR(rkt_fanin_actor, rkt_fanin_state, rkt_fanin);
+RK_GPU_ACTOR(rkt_mix_actor, rkt_mix_state, rkt_mix);
 
 RK_GPU_PROGRAM(rkt_program, rkt_echo_actor, rkt_counter_actor, rkt_relay_actor, rkt_failer_actor, rkt_sleeper_actor,
-               rkt_probe_actor, rkt_fanin_actor);
+               rkt_probe_actor, rkt_fanin_actor, rkt_mix_actor);

@@ -3,6 +3,7 @@
 #ifndef RK_GPU_ACTORS_H
 #define RK_GPU_ACTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ringkernel/ringkernel.h"
@@ -20,6 +21,7 @@ enum {
     RKT_SLEEPER = 4, /* WAIT: holds its block until a host flag is set */
     RKT_PROBE = 5,   /* PROBE: tries one K2K send, reports its status */
     RKT_FANIN = 6,   /* BURST: sends numbered K2K messages; SEQ: checks their order per sender; GET */
+    RKT_MIX = 7,     /* SPRAY: K2K pings to pseudo-random actors; PING: counted per sender; SENT, RECEIVED */
     RKT_NTYPES
 };
 
@@ -40,6 +42,10 @@ enum {
     RKT_MSG_NOP = 13,
     RKT_MSG_BURST = 14, /* rkt_burst */
     RKT_MSG_SEQ = 15,   /* rkt_seq */
+    RKT_MSG_SPRAY = 16,    /* rkt_spray */
+    RKT_MSG_PING = 17,     /* rkt_ping */
+    RKT_MSG_SENT = 18,     /* reply: rkt_mix_sent */
+    RKT_MSG_RECEIVED = 19, /* reply: rkt_mix_received */
 };
 
 #define RKT_FANIN_SENDERS 8
@@ -122,6 +128,75 @@ typedef struct rkt_probe {
                        dst_gen then), so that every send is delivered or refused for a reason
                        other than room - the cluster tier's ring may hold fewer than a burst */
 } rkt_probe;
+
+/* Mix actors send to and count by actor id: ids 0..RKT_MIX_ACTORS-1. */
+#define RKT_MIX_ACTORS 16
+
+/* SPRAY: n pings, each to actor rkt_spray_dst(&seed, actors) - the host
+ * replays the same draws to know how many went to whom. */
+typedef struct rkt_spray {
+    uint64_t seed; /* nonzero */
+    uint32_t n;
+    uint32_t actors; /* 1..RKT_MIX_ACTORS */
+} rkt_spray;
+
+/* PING: what the sender believes it is. */
+typedef struct rkt_ping {
+    uint32_t tenant; /* rk_dtenant of the sender */
+    uint32_t sender; /* rk_dself of the sender */
+} rkt_ping;
+
+/* A mix actor's sends, by the status each got. The sender counts; the
+ * host, which knows the tenants, judges. */
+typedef struct rkt_mix_sent {
+    uint32_t ok_to[RKT_MIX_ACTORS];      /* RK_OK, by receiver */
+    uint32_t refused_to[RKT_MIX_ACTORS]; /* RK_ETENANT, by receiver */
+    uint64_t full;                       /* RK_EFULL (no retry: see gpu_actors.cu) */
+    uint64_t other;                      /* any other status */
+    uint64_t attempts;
+    uint32_t sprays;     /* SPRAY messages handled */
+    int32_t last_other;  /* the last "other" status */
+} rkt_mix_sent;
+
+/* What a mix actor received. */
+typedef struct rkt_mix_received {
+    uint32_t from[RKT_MIX_ACTORS]; /* pings, by sender */
+    uint64_t pings;                /* every PING, malformed ones too */
+    uint64_t leaks; /* pings whose header tenant, or the tenant the sender wrote, is not the receiver's */
+    uint64_t bad;   /* malformed: length, or a sender id out of range or not the header's */
+    uint64_t pad_;
+} rkt_mix_received;
+
+typedef struct rkt_mix_state {
+    rkt_mix_sent sent;
+    rkt_mix_received received;
+} rkt_mix_state;
+
+/* The replies to the host travel inline in one 256-byte slot (192 B of
+ * payload); GPU states are sized in multiples of 16. */
+RK_STATIC_ASSERT(sizeof(rkt_spray) == 16, "spray layout");
+RK_STATIC_ASSERT(sizeof(rkt_ping) == 8, "ping layout");
+RK_STATIC_ASSERT(sizeof(rkt_mix_sent) == 160 && offsetof(rkt_mix_sent, full) == 128, "mix_sent layout");
+RK_STATIC_ASSERT(sizeof(rkt_mix_received) == 96 && offsetof(rkt_mix_received, pings) == 64, "mix_received layout");
+RK_STATIC_ASSERT(sizeof(rkt_mix_state) == 256 && offsetof(rkt_mix_state, received) == 160, "mix_state layout");
+
+/* xorshift64: the next number of `s` (nonzero). */
+RK_HD uint64_t rkt_xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* The next destination of a spray, the same on the host and the device:
+ * the draw's high half scaled to [0, actors) by a multiply, not a modulo
+ * (a 64-bit division inlined into the kernel costs it registers). */
+RK_HD uint32_t rkt_spray_dst(uint64_t *seed, uint32_t actors)
+{
+    return (uint32_t)(((rkt_xorshift(seed) >> 32) * actors) >> 32);
+}
 
 RK_HD uint8_t rkt_pattern(uint64_t seq, uint32_t i)
 {

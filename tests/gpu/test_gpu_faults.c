@@ -6,6 +6,9 @@
  *     header, other tenant, full queue, call timeout (the late reply is
  *     dead-lettered);
  *   - the same refusals for actor-to-actor sends, as statuses on the device;
+ *   - isolation under randomised tenants: 10^6 actor-to-actor sends between
+ *     pseudo-random pairs, each status what the tenants predict, nothing
+ *     delivered across tenants, and the host's counters agreeing;
  *   - a tenant's rate quota holds for its actors' sends on the GPU too
  *     (RK_ERATE there, counted for the tenant), sharing the host's budget;
  *   - shutdown with messages still queued: drained, or dead-lettered;
@@ -238,6 +241,254 @@ static void bad_k2k_input(void)
     RKT_CHECK_ST(probe(rt, p, e, 16, 0), RK_ESTATE);
     rk_runtime_destroy(rt);
     printf("bad actor-to-actor input: ok\n");
+}
+
+/* ---- isolation under randomised tenants, actor to actor ------------------------- */
+
+#define MIX_POOL 4      /* tenant ids the actors are drawn from: both kinds of pair are common */
+#define MIX_CHUNK 250u  /* sends per SPRAY, at most: an actor drains its K2K ring between two */
+
+typedef struct mix_run {
+    rk_runtime *rt;
+    uint32_t tenant_of[RKT_MIX_ACTORS];
+    uint32_t pool[MIX_POOL];
+    uint64_t attempts[RKT_MIX_ACTORS][RKT_MIX_ACTORS]; /* [sender][receiver]: the host's replay of the draws */
+    uint32_t sprays[RKT_MIX_ACTORS];                   /* SPRAY messages sent to each actor */
+    rkt_mix_sent sent[RKT_MIX_ACTORS];
+    rkt_mix_received got[RKT_MIX_ACTORS];
+    uint64_t same, cross, full; /* attempts within and across tenants; RK_EFULL of the former */
+} mix_run;
+
+/* The pool: tenant 0 (every actor's default) and three distinct random ids
+ * (the GPU keeps a tenant in the upper 32 bits of a door word: any bit may
+ * matter). Actors 0 and 1 take the first two, so that there are two
+ * tenants at least; the others draw. */
+static void mix_tenants(mix_run *r, uint64_t *seed)
+{
+    for (int i = 1; i < MIX_POOL; i++) {
+        int dup;
+        do {
+            r->pool[i] = (uint32_t)(rkt_xorshift(seed) >> 32);
+            dup = r->pool[i] == 0;
+            for (int j = 1; j < i; j++)
+                dup |= r->pool[j] == r->pool[i];
+        } while (dup);
+    }
+    for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+        r->tenant_of[a] = r->pool[a < 2 ? a : (uint32_t)(rkt_xorshift(seed) % MIX_POOL)];
+}
+
+static void mix_launch(mix_run *r)
+{
+    for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++) {
+        rk_actor_options o;
+        rk_actor_id id = RK_ACTOR_NONE;
+        char name[16];
+        snprintf(name, sizeof name, "mix%u", a);
+        rk_actor_options_init(&o);
+        o.name = name;
+        o.type = &rkt_types[RKT_MIX];
+        o.tenant = r->tenant_of[a];
+        RKT_CHECK_ST(rk_launch(r->rt, &o, &id), RK_OK);
+        RKT_CHECK(id == a); /* the actors send to, and count by, ids 0..RKT_MIX_ACTORS-1 */
+    }
+}
+
+/* Hands out `total` sends as SPRAY messages, round robin, replaying each
+ * one's draws on the host. Smaller sprays for smaller totals, so that
+ * every actor sends a few (RK_STRESS_MESSAGES=2000 under the sanitizer). */
+static void mix_spray(mix_run *r, uint64_t total, uint64_t *seed)
+{
+    uint64_t chunk = total / (4 * RKT_MIX_ACTORS), done = 0, k;
+    chunk = chunk < 1 ? 1 : chunk > MIX_CHUNK ? MIX_CHUNK : chunk;
+    for (k = 0; done < total; k++) {
+        const uint32_t a = (uint32_t)(k % RKT_MIX_ACTORS);
+        rkt_spray q = {rkt_xorshift(seed) | 1, (uint32_t)(total - done < chunk ? total - done : chunk), RKT_MIX_ACTORS};
+        uint64_t draws = q.seed;
+        RKT_CHECK_ST(rk_send_wait(r->rt, a, RKT_MSG_SPRAY, &q, sizeof q, 10 * RKT_SEC), RK_OK);
+        for (uint32_t i = 0; i < q.n; i++)
+            r->attempts[a][rkt_spray_dst(&draws, q.actors)]++;
+        r->sprays[a]++;
+        done += q.n;
+    }
+}
+
+static void mix_report(rk_runtime *rt, rk_actor_id a, uint32_t type, void *out, uint32_t size)
+{
+    rk_msgbuf mb = {.data = out, .capacity = size};
+    RKT_CHECK_ST(rk_call(rt, a, type, NULL, 0, &mb, 30 * RKT_SEC), RK_OK);
+    RKT_CHECK(mb.hdr.type == type && mb.hdr.len == size);
+}
+
+/* Collects the reports once everything sent has landed. A SENT call queues
+ * behind the actor's sprays (one inbox, in order): its answer counts all
+ * of them. Pings come by the K2K ring, which the actor takes apart from its
+ * inbox: RECEIVED is asked again until it counts what its senders
+ * delivered, and once more a little later, when a ping beyond those would
+ * have shown. */
+static void mix_collect(mix_run *r)
+{
+    const uint64_t end = rk_test_now_ns() + 30 * RKT_SEC;
+    for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++) {
+        mix_report(r->rt, a, RKT_MSG_SENT, &r->sent[a], sizeof r->sent[a]);
+        RKT_CHECK(r->sent[a].sprays == r->sprays[a]);
+    }
+    for (uint32_t b = 0; b < RKT_MIX_ACTORS; b++) {
+        uint64_t want = 0;
+        for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+            want += r->sent[a].ok_to[b];
+        for (;;) {
+            mix_report(r->rt, b, RKT_MSG_RECEIVED, &r->got[b], sizeof r->got[b]);
+            if (r->got[b].pings >= want || rk_test_now_ns() > end)
+                break;
+            rk_test_sleep_ns(RKT_MS);
+        }
+    }
+    rk_test_sleep_ns(20 * RKT_MS);
+    for (uint32_t b = 0; b < RKT_MIX_ACTORS; b++)
+        mix_report(r->rt, b, RKT_MSG_RECEIVED, &r->got[b], sizeof r->got[b]);
+}
+
+/* Every attempt against the tenants, pair by pair: within a tenant RK_OK
+ * or RK_EFULL (the sends do not wait for room), never RK_ETENANT; across
+ * tenants RK_ETENANT, every time. A receiver got from each sender exactly
+ * what that sender was told RK_OK - nothing across tenants - and each ping
+ * carried the receiver's tenant. */
+static void mix_check_pairs(mix_run *r)
+{
+    for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++) {
+        const rkt_mix_sent *s = &r->sent[a];
+        uint64_t tried = 0, not_ok = 0;
+        for (uint32_t b = 0; b < RKT_MIX_ACTORS; b++) {
+            const uint64_t n = r->attempts[a][b], got = r->got[b].from[a];
+            const int inside = r->tenant_of[a] == r->tenant_of[b];
+            if (inside ? s->refused_to[b] != 0 || s->ok_to[b] > n || got != s->ok_to[b]
+                       : s->refused_to[b] != n || s->ok_to[b] != 0 || got != 0) {
+                fprintf(stderr, "actor %u (tenant %u) -> %u (tenant %u): %llu attempts, %u RK_OK, %u RK_ETENANT, "
+                        "%llu delivered\n", a, r->tenant_of[a], b, r->tenant_of[b], (unsigned long long)n,
+                        s->ok_to[b], s->refused_to[b], (unsigned long long)got);
+                exit(1);
+            }
+            tried += n;
+            if (inside) {
+                r->same += n;
+                not_ok += n - s->ok_to[b];
+            } else {
+                r->cross += n;
+            }
+        }
+        if (s->other != 0)
+            fprintf(stderr, "actor %u: %llu sends got another status, the last %s\n", a,
+                    (unsigned long long)s->other, rk_status_name((rk_status)s->last_other));
+        RKT_CHECK(s->other == 0 && s->attempts == tried);
+        RKT_CHECK(s->full == not_ok); /* what was not delivered within the tenant was refused for room */
+        r->full += s->full;
+    }
+    for (uint32_t b = 0; b < RKT_MIX_ACTORS; b++) {
+        uint64_t from = 0;
+        for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+            from += r->got[b].from[a];
+        RKT_CHECK(r->got[b].leaks == 0 && r->got[b].bad == 0 && r->got[b].pings == from);
+    }
+    RKT_CHECK(r->same > 0 && r->cross > 0);
+}
+
+/* The host's count of the refusals against the device's, which it learns
+ * from the device's events: each counted once, for both tenants, or - when
+ * the device's event queue to the host was full - counted lost, and then
+ * the lost ones are exactly what the per-tenant counts miss. Returns the
+ * host's stats. */
+static rk_tenant_stats mix_check_counters(const mix_run *r)
+{
+    rk_tenant_stats ts = cross_settled(r->rt, r->cross);
+    uint64_t miss_in = 0, miss_out = 0;
+    uint32_t known = 0;
+
+    RKT_CHECK(ts.cross_refused == r->cross && ts.cross_unattributed == 0 && ts.cross_lost <= r->cross);
+    for (int t = 0; t < MIX_POOL; t++) {
+        uint64_t in = 0, out = 0;
+        uint32_t actors = 0;
+        rk_tenant_metrics m;
+        for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+            for (uint32_t b = 0; b < RKT_MIX_ACTORS; b++) {
+                in += r->tenant_of[b] == r->pool[t] ? r->sent[a].refused_to[b] : 0;
+                out += r->tenant_of[a] == r->pool[t] ? r->sent[a].refused_to[b] : 0;
+            }
+        for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+            actors += r->tenant_of[a] == r->pool[t];
+        if (actors == 0) {
+            RKT_CHECK_ST(rk_tenant_metrics_get(r->rt, r->pool[t], &m), RK_ENOTFOUND);
+            continue;
+        }
+        known++;
+        RKT_CHECK_ST(rk_tenant_metrics_get(r->rt, r->pool[t], &m), RK_OK);
+        RKT_CHECK(m.actors == actors && m.refused_cross_in <= in && m.refused_cross_out <= out);
+        miss_in += in - m.refused_cross_in;
+        miss_out += out - m.refused_cross_out;
+    }
+    RKT_CHECK(ts.tenants == known);
+    RKT_CHECK(miss_in == ts.cross_lost && miss_out == ts.cross_lost);
+    return ts;
+}
+
+/* Every refusal the host was told of became an RK_EVENT_TENANT naming the
+ * receiver, its tenant and the sender's (one of the pool's): seen by the
+ * subscriber, or dropped there and counted. */
+static void mix_check_events(const mix_run *r, const rk_tenant_stats *ts, rk_event_sub *sub)
+{
+    uint64_t seen = 0;
+    rk_event e;
+    while (rk_event_poll(sub, &e, 0) == RK_OK) {
+        int from_pool = 0;
+        for (int t = 0; t < MIX_POOL; t++)
+            from_pool |= e.tenant == r->pool[t];
+        RKT_CHECK(e.kind == RK_EVENT_TENANT && e.actor < RKT_MIX_ACTORS && from_pool);
+        RKT_CHECK(e.value == (int64_t)r->tenant_of[e.actor] && e.tenant != r->tenant_of[e.actor]);
+        seen++;
+    }
+    RKT_CHECK(seen + rk_event_dropped(sub) == ts->cross_refused - ts->cross_lost);
+}
+
+/* Sixteen actors of tenants drawn at random; each sends to actors it
+ * draws, 10^6 sends in all (RK_STRESS_MESSAGES). RKT_TENANT_SEED replays a
+ * seed the test printed. */
+static void k2k_random_tenants(void)
+{
+    const uint64_t total = rk_test_messages(1000000);
+    uint64_t seed = rkt_env("RKT_TENANT_SEED", rk_test_now_ns()) | 1, t0;
+    rk_event_sub_options so;
+    rk_event_sub *sub;
+    rk_tenant_stats ts;
+    mix_run r;
+
+    RKT_CHECK(total <= UINT32_MAX); /* a pair's counts are 32-bit */
+    memset(&r, 0, sizeof r);
+    printf("K2K under random tenants: seed %llu, %llu sends; tenants", (unsigned long long)seed,
+           (unsigned long long)total);
+    mix_tenants(&r, &seed);
+    for (uint32_t a = 0; a < RKT_MIX_ACTORS; a++)
+        printf(" %u", r.tenant_of[a]);
+    printf("\n");
+    fflush(stdout); /* the seed, even from a run killed for taking too long */
+    r.rt = rkt_runtime(RKT_MIX_ACTORS);
+    mix_launch(&r);
+    rk_event_sub_options_init(&so);
+    so.kinds = RK_EVENT_MASK(RK_EVENT_TENANT);
+    RKT_CHECK_ST(rk_event_subscribe(r.rt, &so, &sub), RK_OK);
+    t0 = rk_test_now_ns();
+    mix_spray(&r, total, &seed);
+    mix_collect(&r);
+    t0 = rk_test_now_ns() - t0;
+    mix_check_pairs(&r);
+    ts = mix_check_counters(&r);
+    mix_check_events(&r, &ts, sub);
+    rk_event_unsubscribe(sub);
+    rk_runtime_destroy(r.rt);
+    printf("K2K under random tenants: %llu within tenants (%llu delivered, %llu refused for room), %llu across "
+           "(all RK_ETENANT, 0 delivered), in %.1f ms; the host counted every refusal (%llu lost to a full event "
+           "queue): ok\n",
+           (unsigned long long)r.same, (unsigned long long)(r.same - r.full), (unsigned long long)r.full,
+           (unsigned long long)r.cross, (double)t0 / 1e6, (unsigned long long)ts.cross_lost);
 }
 
 static void shutdown_leftovers(void)
@@ -533,6 +784,7 @@ int main(void)
     device_pressure();
     bad_host_input();
     bad_k2k_input();
+    k2k_random_tenants();
     shutdown_leftovers();
     if (!getenv("RK_SKIP_FAULT_LOOP"))
         allocation_failures();
