@@ -53,14 +53,7 @@
  *          [--seconds 3] [--streamers 1,8] [--payload 960] [--chunk 64]
  *          [--migrations 20] [--staged 5] [--state-mb 16] [--floor-trials 200]
  *          [--copy-trials 20] [--timeout-s 30] [--json PATH] */
-/* Built twice: bench_gpu_group, and bench_gpu_group_copy with the bridge
- * copying each message out before routing it (RK_GPU_BRIDGE_COPY,
- * device.cuh), the baseline of the in-place read. */
-#if defined(RK_GPU_BRIDGE_COPY)
-#define BENCH_NAME "bench_gpu_group_copy"
-#else
 #define BENCH_NAME "bench_gpu_group"
-#endif
 
 #include <stdarg.h>
 #include <stdio.h>

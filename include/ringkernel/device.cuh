@@ -726,6 +726,26 @@ static __device__ __forceinline__ uint64_t rk__gpu_phys_ms(const rk_dctx *c)
     return (uint64_t)((int64_t)c->now + c->clock_offset) / 1000000u;
 }
 
+/* Copies n 16-byte words, up to 4 loads in flight before their stores: as
+ * far as the compiler knows a store may alias the next load, so a plain
+ * loop waits one load latency per 16 bytes - an L2 round trip (~0.25 us)
+ * each when the source is in global memory, as a K2K slot or a state is. */
+static __device__ __forceinline__ void rk__gpu_copy16(uint4 *d, const uint4 *s, uint32_t n)
+{
+    uint32_t i = 0, k;
+    for (; i + 4u <= n; i += 4u) {
+        uint4 t[4];
+#pragma unroll
+        for (k = 0; k < 4u; k++)
+            t[k] = s[i + k];
+#pragma unroll
+        for (k = 0; k < 4u; k++)
+            d[i + k] = t[k];
+    }
+    for (; i < n; i++)
+        d[i] = s[i];
+}
+
 /* Copies `len` bytes to a 16-byte aligned slot payload in 16-byte stores
  * (the slot has room up to the next multiple of 16). */
 static __device__ __forceinline__ void rk__gpu_copy_payload(unsigned char *dst, const void *src, uint32_t len)
@@ -734,8 +754,7 @@ static __device__ __forceinline__ void rk__gpu_copy_payload(unsigned char *dst, 
     uint4 *d = (uint4 *)dst;
     uint32_t i, full = len / 16u;
     if (((uintptr_t)s & 15u) == 0) {
-        for (i = 0; i < full; i++)
-            d[i] = ((const uint4 *)s)[i];
+        rk__gpu_copy16(d, (const uint4 *)s, full);
     } else {
         for (i = 0; i < full; i++) {
             uint32_t wds[4], k;
@@ -755,7 +774,8 @@ static __device__ __forceinline__ void rk__gpu_copy_payload(unsigned char *dst, 
 /* Writes a message into a claimed slot: header with sequence word `seqw`,
  * never "ready" (ready means seq == pos + 1 >= 1): 0, or in the host queue
  * the sender's owner mark (ring.h), so that the host takes other blocks'
- * messages past this slot until it is published. Then the payload. The
+ * messages past this slot until it is published. Then the payload, unless
+ * `payload` is NULL (no payload, or the bridge's warp copies it). The
  * caller publishes the sequence word afterwards. */
 static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_msg *h, const void *payload,
                                                      uint64_t seqw)
@@ -766,7 +786,7 @@ static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_ms
     d[1] = make_uint4((uint32_t)hw[2], (uint32_t)(hw[2] >> 32), (uint32_t)hw[3], (uint32_t)(hw[3] >> 32));
     d[2] = make_uint4((uint32_t)hw[4], (uint32_t)(hw[4] >> 32), (uint32_t)hw[5], (uint32_t)(hw[5] >> 32));
     d[3] = make_uint4((uint32_t)hw[6], (uint32_t)(hw[6] >> 32), (uint32_t)hw[7], (uint32_t)(hw[7] >> 32));
-    if (h->len)
+    if (h->len && payload)
         rk__gpu_copy_payload((unsigned char *)slot + RK_MSG_HEADER_SIZE, payload, h->len);
 }
 
@@ -1313,11 +1333,12 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
 #define RK__GPU_CREDIT_SHORT(tail, head, cap) ((int64_t)((tail) + 1 - (head)) > (int64_t)(cap))
 #endif
 
-/* Writes a claimed K2K slot: the message, or, when it names a generation
- * the actor no longer has (`gen`: the current one, read beside the claim),
- * a no-op the receiver skips (RK_ESTALE): the slot is the sender's either
- * way. Waiting for the generation before the claim would cost every send
- * that names one a round trip; only the sender's own tenant can get here. */
+/* Writes a claimed K2K slot: the message (its payload too unless NULL:
+ * the bridge's warp copies it), or, when it names a generation the actor
+ * no longer has (`gen`: the current one, read beside the claim), a no-op
+ * the receiver skips (RK_ESTALE): the slot is the sender's either way.
+ * Waiting for the generation before the claim would cost every send that
+ * names one a round trip; only the sender's own tenant can get here. */
 static __device__ __forceinline__ rk_status rk__gpu_k2k_write(void *slot, const rk_msg *h, const void *payload,
                                                           uint32_t gen)
 {
@@ -1398,18 +1419,29 @@ static __device__ __noinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w
 }
 #endif
 
+/* What a put leaves to the bridge's warp (rk__gpu_bridge): a claimed K2K
+ * slot with its header written, whose payload the warp copies before lane
+ * 0 publishes it (rk__gpu_defer_done). */
+typedef struct rk__gpu_defer {
+    unsigned char *slot; /* NULL: nothing left to do */
+    uint64_t *door;
+    uint64_t pos;
+    uint32_t len; /* payload bytes to copy (0 for a no-op) */
+} rk__gpu_defer;
+
 /* Puts a message into the K2K ring of local actor h->dst. An actor whose
  * door is closed because it migrated (its directory entry forwards) gives
  * RK_OK with *fwd set to its new gid, and nothing sent; while it moves,
- * RK_EFULL (try again). Thread 0 of an actor block (with its hint), or the
- * bridge (hint NULL).
+ * RK_EFULL (try again). Thread 0 of an actor block (with its hint), or
+ * lane 0 of the bridge (hint NULL, `df` set: the put stops after the
+ * header, and df says what is left).
  *
  * The round trips to L2 one after the other, each waiting for the last:
  * the door's increment (which returns the binding and the tenant), the
  * claim's CAS (a generation asked for is read beside it), the fence that
  * publishes the message. */
 static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world *w, rk_msg *h, const void *payload,
-                                                        uint32_t *fwd, rk__gpu_k2k_hint *hint)
+                                                        uint32_t *fwd, rk__gpu_k2k_hint *hint, rk__gpu_defer *df = NULL)
 {
     rk__gpu_dir *d;
     rk_ring r;
@@ -1507,6 +1539,14 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
         hint->tail = tail + 1;
         hint->head = head;
     }
+    if (df) {
+        st = rk__gpu_k2k_write(rk_ring_slot(&r, tail), h, NULL, gen);
+        df->slot = (unsigned char *)rk_ring_slot(&r, tail);
+        df->door = &d->door;
+        df->pos = tail;
+        df->len = st == RK_OK ? h->len : 0u;
+        return st;
+    }
     st = rk__gpu_k2k_write(rk_ring_slot(&r, tail), h, payload, gen);
     /* One fence for two stores: the message's bytes before its sequence
      * word (what rk_ring_publish does), and our claim of the position before
@@ -1576,9 +1616,11 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
 
 /* Every actor-to-actor send: a gid of another member goes to that member's
  * ring (the sender's id becomes a gid, so replies find their way back); a
- * local id to its K2K ring, following forwards of migrated actors. */
+ * local id to its K2K ring, following forwards of migrated actors. With
+ * `df` (the bridge), a put into a local K2K ring leaves its payload and
+ * publication to the caller (df->slot set). */
 static __device__ __forceinline__ rk_status rk__gpu_route(const rk__gpu_world *w, rk_msg *h, const void *payload,
-                                                      rk__gpu_k2k_hint *hint)
+                                                      rk__gpu_k2k_hint *hint, rk__gpu_defer *df = NULL)
 {
     for (int hops = 0; hops < 8; hops++) {
         int m = rk_gid_member(h->dst);
@@ -1598,7 +1640,7 @@ static __device__ __forceinline__ rk_status rk__gpu_route(const rk__gpu_world *w
                 return rk__gpu_peer_put(w, (uint32_t)m, h, payload);
             }
         }
-        st = rk__gpu_k2k_put(w, h, payload, &fwd, hint);
+        st = rk__gpu_k2k_put(w, h, payload, &fwd, hint, df);
         if (st != RK_OK || fwd == 0)
             return st;
         h->dst = fwd;
@@ -1694,6 +1736,8 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
     h.hlc = c->hlc;
     if (h.flags & RK_MSG_F_BYREF)
         return RK_ENOTSUP; /* payloads from the device travel inline */
+    if (h.len && !payload)
+        return RK_EINVAL;
     /* A tenant with a rate quota (tenant.h); for the others a load of the
      * context (shared memory) and a branch. */
     if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c))
@@ -3079,80 +3123,121 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
     }
 }
 
-/* ---- the bridge (block 0, thread 32): messages from other members ---------------------- */
+/* ---- the bridge (block 0, warp 1): messages from other members ------------------------- */
+
+/* Lane 0 publishes a K2K slot the warp has filled (rk__gpu_k2k_put with
+ * a defer): the __syncwarp before this orders the lanes' payload stores
+ * before lane 0's fence, which orders them, and the claim, before the
+ * sequence word and before we leave the door - as in rk__gpu_k2k_put. */
+static __device__ __forceinline__ void rk__gpu_defer_done(const rk__gpu_defer *df)
+{
+    asm volatile("fence.acq_rel.gpu;" ::: "memory");
+    rk__st_relaxed((uint64_t *)df->slot, df->pos + 1, RK_RING_SCOPE_DEVICE);
+    asm volatile("red.relaxed.gpu.global.add.u64 [%0], %1;" ::"l"(df->door), "l"(~0ull) : "memory");
+}
+
+/* Lane 0 of the bridge: routes the message in `slot` (read in place, after
+ * the bridge's acquire); one that cannot be delivered is dead-lettered. */
+static __device__ __forceinline__ rk_status rk__gpu_bridge_route(const rk__gpu_world *w, const unsigned char *slot,
+                                                            uint32_t cap, rk__gpu_defer *df)
+{
+    /* The header is copied (routing rewrites it); the payload is read in
+     * place. */
+    rk_msg hc = *(const rk_msg *)slot;
+    rk_status st = hc.len > cap ? RK_E2BIG /* never from our senders */
+                                : rk__gpu_route(w, &hc, slot + RK_MSG_HEADER_SIZE, NULL, df);
+    if (st != RK_OK && st != RK_EFULL)
+        rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, hc.dst, 0, st, hc.hlc, &hc);
+    return st;
+}
 
 /* Hands what other members sent (rings in our memory) to the local actors'
- * K2K rings, in order per sender member. Each message is read in place
- * after its slot's acquire (the PTX model allows it): on an H200 that moved
- * 0.11 M msgs/s of 1 KB between two members where copying it out with
- * strong loads first moved 0.07 M (RK_GPU_BRIDGE_COPY, defined by the
- * program before this header, selects the copy). A message whose receiver is full
- * stays at the head of its ring (the senders then see RK_EFULL); one that
- * cannot be delivered is dead-lettered here with the reason. */
+ * K2K rings, in order per sender member; all 32 lanes of warp 1 of block 0
+ * (every branch below is uniform across them, or ends in a shuffle).
+ *
+ * Each pass looks at up to 32 slots of a ring at once (a relaxed load per
+ * lane) and takes the ready ones before the first that is not with one
+ * fence - the acquire pattern pairing with each sender's release of its
+ * sequence word - so every lane may read those messages in place. Lane 0
+ * routes each message (door, claim, header: rk__gpu_route) and the warp
+ * copies its payload, 16 bytes a lane per step: one thread copying it
+ * waited for each load in turn, which held the bridge to ~0.1 M msgs/s of
+ * 1 KB on an H200. A message whose receiver is full stays at the head of
+ * its ring (the senders then see RK_EFULL); one that cannot be delivered
+ * is dead-lettered here with the reason. */
 static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
 {
+    const uint32_t lane = threadIdx.x % 32u;
     rk_ring in[RK__GPU_PEERS];
     uint64_t head[RK__GPU_PEERS];
-#if defined(RK_GPU_BRIDGE_COPY)
-    uint4 buf[RK__GPU_BRIDGE_SLOT / 16];
-#endif
     uint64_t idle_since = rk__gpu_clock();
     uint32_t have = 0, nap = 0, m;
     for (;;) {
         uint32_t moved = 0;
-        if (rk__gpu_ld32(&w->dev->stop))
+        if (__any_sync(0xffffffffu, rk__gpu_ld32(&w->dev->stop)))
             return;
         for (m = 0; m < RK__GPU_PEERS; m++) {
             uint32_t n = 0;
             if (!(have & (1u << m))) {
-                if (!rk__gpu_peer_ring(w, m, 1, &in[m]))
+                /* Taken once every lane has seen it set, each lane's copy
+                 * loaded after its own acquire of `in_ready`. */
+                if (!__all_sync(0xffffffffu, rk__gpu_peer_ring(w, m, 1, &in[m])))
                     continue;
                 have |= 1u << m;
                 head[m] = 0;
             }
             while (n < 32u) {
-#if !defined(RK_GPU_BRIDGE_COPY)
-                const unsigned char *slot = (const unsigned char *)rk_ring_ready(&in[m], head[m]);
-                rk_msg hc, *h = &hc;
-                rk_status st;
-                if (!slot)
+                const uint64_t pos = head[m] + lane;
+                const uint64_t seq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&in[m], pos), RK_RING_SCOPE_SYSTEM);
+                const unsigned ready = __ballot_sync(0xffffffffu, seq == pos + 1);
+                uint32_t k = ~ready ? (uint32_t)(__ffs(~ready) - 1) : 32u, j;
+                if (k > 32u - n)
+                    k = 32u - n;
+                if (k == 0)
                     break;
-                /* Plain loads of what another GPU wrote: rk_ring_ready's
-                 * acquire (.sys) pairs with the sender's release pattern, so
-                 * the loads after it see the message. The header is copied
-                 * (routing rewrites it); the payload is read in place. */
-                hc = *(const rk_msg *)slot;
-                st = hc.len > rk_msg_inline_capacity(in[m].slot_size) ? RK_E2BIG /* never from our senders */
-                                                                       : rk__gpu_route(w, h, slot + RK_MSG_HEADER_SIZE, NULL);
-#else
-                const uint4 *slot = (const uint4 *)rk_ring_ready(&in[m], head[m]);
-                rk_msg *h = (rk_msg *)buf;
-                uint32_t words, i;
-                rk_status st;
-                if (!slot)
+                /* Acquire pattern (.sys: the writers are other GPUs'
+                 * blocks): each lane's loads of these k slots follow. */
+                asm volatile("fence.acq_rel.sys;" ::: "memory");
+                for (j = 0; j < k; j++) {
+                    const unsigned char *slot = (const unsigned char *)rk_ring_slot(&in[m], head[m]);
+                    rk__gpu_defer df;
+                    unsigned long long to;
+                    uint32_t len, i;
+                    int st = RK_OK;
+                    df.slot = NULL;
+                    df.len = 0;
+                    if (lane == 0)
+                        st = rk__gpu_bridge_route(w, slot, rk_msg_inline_capacity(in[m].slot_size), &df);
+                    st = __shfl_sync(0xffffffffu, st, 0);
+                    if (st == RK_EFULL)
+                        break; /* the receiver is full: keep it, try again */
+                    to = __shfl_sync(0xffffffffu, (unsigned long long)(uintptr_t)df.slot, 0);
+                    len = __shfl_sync(0xffffffffu, df.len, 0);
+                    if (to) {
+                        const uint4 *src = (const uint4 *)(slot + RK_MSG_HEADER_SIZE);
+                        uint4 *dst = (uint4 *)((unsigned char *)(uintptr_t)to + RK_MSG_HEADER_SIZE);
+                        for (i = lane; i < (len + 15u) / 16u; i += 32u)
+                            dst[i] = src[i];
+                        __syncwarp();
+                        if (lane == 0)
+                            rk__gpu_defer_done(&df);
+                    }
+                    head[m]++;
+                    n++;
+                }
+                if (j < k)
                     break;
-                /* Strong loads: another GPU wrote these bytes; the acquire
-                 * above ordered them, and no L1 line from the slot's last lap
-                 * may stand in for them. */
-                for (i = 0; i < RK_MSG_HEADER_SIZE / 16u; i++)
-                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
-                words = (RK_MSG_HEADER_SIZE + (h->len < in[m].slot_size ? h->len : 0u) + 15u) / 16u;
-                for (; i < words && i < RK__GPU_BRIDGE_SLOT / 16u; i++)
-                    buf[i] = rk__gpu_ld128_sys(&slot[i]);
-                st = rk__gpu_route(w, h, buf + RK_MSG_HEADER_SIZE / 16u, NULL);
-#endif
-                if (st == RK_EFULL)
-                    break; /* the receiver is full: keep it, try again */
-                if (st != RK_OK)
-                    rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, h->dst, 0, st, h->hlc, h);
-                head[m]++;
-                n++;
             }
             if (n) {
                 /* Release (.sys, into the sender's memory): our reads of
-                 * those slots are done before its producers reuse them. */
-                rk_ring_consume(&in[m], head[m]);
-                rk__st_relaxed(&w->peers[m].in_head, head[m], RK_RING_SCOPE_DEVICE);
+                 * those slots are done before its producers reuse them -
+                 * the other lanes' too (the shuffles above came after
+                 * them). */
+                __syncwarp();
+                if (lane == 0) {
+                    rk_ring_consume(&in[m], head[m]);
+                    rk__st_relaxed(&w->peers[m].in_head, head[m], RK_RING_SCOPE_DEVICE);
+                }
                 moved += n;
             }
         }
@@ -3172,7 +3257,7 @@ static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
     if (blockIdx.x == 0) {
         if (threadIdx.x == 0)
             rk__gpu_supervise(w);
-        else if (threadIdx.x == 32)
+        else if (threadIdx.x / 32u == 1u)
             rk__gpu_bridge(w);
         return;
     }

@@ -165,42 +165,65 @@ static __device__ rk_status rkt_probe_handle(rk_dctx *c, rkt_none *s, const rk_m
     h.dst = p->dst;
     h.dst_gen = p->dst_gen;
     h.len = p->len < sizeof buf ? p->len : (uint32_t)sizeof buf;
-    for (i = 0; i < (p->count ? p->count : 1u); i++)
+    for (i = 0; i < (p->count ? p->count : 1u); i++) {
+        h.dst_gen = p->gen2 && (i & 1u) ? p->gen2 : p->dst_gen;
         st = p->wait ? (int32_t)rk_dsend_wait(c, h.dst, h.type, buf, h.len, RKT_SEND_TIMEOUT_NS)
                      : (int32_t)rk_dsend_msg(c, &h, buf);
+    }
     return rkt_answer(c, m, RKT_MSG_STATUS, &st, sizeof st);
 }
 
 /* BURST sends; SEQ checks that each sender's numbers come in order (K2K
  * keeps order per sender, also when a busy receiver takes several messages
- * in one round); GET reports. */
+ * in one round) and that every payload byte is the sender's; GET reports. */
 static __device__ rk_status rkt_fanin(rk_dctx *c, rkt_fanin_state *s, const rk_msg *m)
 {
     __shared__ rkt_fanin_state snap;
+    __shared__ unsigned char out[RKT_BURST_MAX];
+    __shared__ int bad;
+    uint32_t j;
     if (m->type == RKT_MSG_BURST) {
         const rkt_burst b = *(const rkt_burst *)rk_msg_payload(m);
+        const uint32_t len = b.len < sizeof(rkt_seq) ? (uint32_t)sizeof(rkt_seq) : b.len < RKT_BURST_MAX ? b.len : RKT_BURST_MAX;
         for (uint64_t i = 0; i < b.n; i++) {
+            /* rk_dsend_wait's last barrier: the previous send is done with out. */
             rkt_seq q = {b.id, 0, i};
-            rk_status st = rk_dsend_wait(c, b.dst, RKT_MSG_SEQ, &q, sizeof q, RKT_SEND_TIMEOUT_NS);
+            for (j = threadIdx.x; j < len; j += blockDim.x)
+                out[j] = j < sizeof q ? ((const unsigned char *)&q)[j] : rkt_pattern(rkt_seq_key(b.id, i), j);
+            rk_status st = rk_dsend_wait(c, b.dst, RKT_MSG_SEQ, out, len, RKT_SEND_TIMEOUT_NS);
             if (st != RK_OK)
                 return st;
         }
         return RK_OK;
     }
     __syncthreads();
+    if (threadIdx.x == 0)
+        bad = 0;
+    __syncthreads();
+    if (m->type == RKT_MSG_SEQ && m->len >= sizeof(rkt_seq) && m->len <= RKT_BURST_MAX) {
+        const rkt_seq *q = (const rkt_seq *)rk_msg_payload(m);
+        const unsigned char *p = (const unsigned char *)rk_msg_payload(m);
+        for (j = sizeof(rkt_seq) + threadIdx.x; j < m->len; j += blockDim.x)
+            if (p[j] != rkt_pattern(rkt_seq_key(q->id, q->seq), j))
+                bad = 1;
+    }
+    __syncthreads();
     if (threadIdx.x == 0) {
         if (m->type == RKT_MSG_SEQ) {
             const rkt_seq *q = (const rkt_seq *)rk_msg_payload(m);
             s->received++;
-            if (m->len != sizeof *q || q->id >= RKT_FANIN_SENDERS || q->seq != s->expected[q->id])
+            if (m->len < sizeof *q || m->len > RKT_BURST_MAX || bad || q->id >= RKT_FANIN_SENDERS ||
+                q->seq != s->expected[q->id])
                 s->errors++;
             else
                 s->expected[q->id]++;
+        } else if (m->type == RKT_MSG_NOP) {
+            s->others++;
         }
         snap = *s;
     }
     __syncthreads();
-    if (m->type == RKT_MSG_SEQ)
+    if (m->type == RKT_MSG_SEQ || m->type == RKT_MSG_NOP)
         return RK_OK;
     return rkt_answer(c, m, RKT_MSG_GET, &snap, sizeof snap);
 }

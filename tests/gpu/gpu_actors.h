@@ -50,12 +50,17 @@ enum {
 
 #define RKT_FANIN_SENDERS 8
 
-/* BURST: send n SEQ messages to dst, numbered 0.., as sender `id`. */
+/* BURST: send n SEQ messages to dst, numbered 0.., as sender `id`, each
+ * `len` bytes (0: just the rkt_seq; at most RKT_BURST_MAX): the rkt_seq,
+ * then rkt_pattern(rkt_seq_key(id, seq), i) for byte i. */
 typedef struct rkt_burst {
     uint32_t dst;
     uint32_t id;
     uint64_t n;
+    uint32_t len;
+    uint32_t pad_;
 } rkt_burst;
+#define RKT_BURST_MAX 256u
 
 typedef struct rkt_seq {
     uint32_t id;
@@ -64,11 +69,13 @@ typedef struct rkt_seq {
 } rkt_seq;
 
 /* What a fan-in actor saw: the next number expected from each sender,
- * messages received, and those out of order or malformed. */
+ * SEQ messages received, those out of order or malformed (a wrong length
+ * or pattern byte), and messages of other types (NOP) received. */
 typedef struct rkt_fanin_state {
     uint64_t expected[RKT_FANIN_SENDERS];
     uint64_t received;
     uint64_t errors;
+    uint64_t others;
 } rkt_fanin_state;
 
 /* Stress payload: this header, then pattern bytes up to len. */
@@ -127,6 +134,7 @@ typedef struct rkt_probe {
     uint32_t wait;  /* 1: each send waits while the receiver's queue is full (rk_dsend_wait; no
                        dst_gen then), so that every send is delivered or refused for a reason
                        other than room - the cluster tier's ring may hold fewer than a burst */
+    uint32_t gen2;  /* not 0: the odd-numbered sends name this generation instead of dst_gen */
 } rkt_probe;
 
 /* Mix actors send to and count by actor id: ids 0..RKT_MIX_ACTORS-1. */
@@ -203,6 +211,10 @@ RK_HD uint8_t rkt_pattern(uint64_t seq, uint32_t i)
     return (uint8_t)(seq * 131u + i * 7u + 1u);
 }
 
+RK_HD uint64_t rkt_seq_key(uint32_t id, uint64_t seq)
+{
+    return (uint64_t)id * 97u + seq * 257u; /* rkt_pattern's byte depends on both */
+}
 RK_HD uint64_t rkt_token_check(uint64_t hops)
 {
     return (hops * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995ull;

@@ -177,7 +177,7 @@ static void damaged(void)
 static void busy_with_queue(rk_runtime *rt, rk_actor_id a, rk_actor_id p, uint32_t ms, int incs, uint32_t k2k)
 {
     rkt_wait w = {RKT_WAIT_UNTIL_COMMAND, (uint64_t)ms * RKT_MS};
-    rkt_probe pr = {a, 24, 0, k2k, 0};
+    rkt_probe pr = {a, 24, 0, k2k, 0, 0};
     int32_t pst = -1;
     rk_msgbuf mb = {.data = &pst, .capacity = sizeof pst};
     unsigned char note[64];

@@ -174,7 +174,7 @@ static void fan_in(uint64_t n)
     char name[32];
     uint32_t i;
     for (i = 0; i < SENDERS; i++) {
-        rkt_burst go = {sink, i, n};
+        rkt_burst go = {sink, i, n, 0, 0};
         snprintf(name, sizeof name, "sender%u", i);
         b[i] = launch_near(rt, name, RKT_FANIN, sink);
         RKT_CHECK(block_of(rt, b[i]) / CS == block_of(rt, sink) / CS);
@@ -204,7 +204,7 @@ static void shutdown_dead_letters(void)
     rk_runtime *rt = cluster_runtime(8);
     rk_actor_id sl = rkt_launch(rt, "sleeper", RKT_SLEEPER), p = launch_near(rt, "probe", RKT_PROBE, sl);
     rkt_wait w = {0, 60 * RKT_SEC}; /* ends at the stop (rk_dstopping) */
-    rkt_probe pr = {sl, 24, 0, 5, 0};
+    rkt_probe pr = {sl, 24, 0, 5, 0, 0};
     int32_t pst = -1;
     rk_msgbuf mb = {.data = &pst, .capacity = sizeof pst};
     rk_shutdown_report rep;

@@ -146,7 +146,7 @@ static void busy_actor_holds_no_replies(void)
 
 static rk_status probe_n(rk_runtime *rt, rk_actor_id p, uint32_t dst, uint32_t len, uint32_t gen, uint32_t n)
 {
-    rkt_probe q = {dst, len, gen, n, 0};
+    rkt_probe q = {dst, len, gen, n, 0, 0};
     int32_t st = -1;
     RKT_CHECK_ST(call(rt, p, RKT_MSG_PROBE, &q, sizeof q, &st, sizeof st, 30 * RKT_SEC), RK_OK);
     return (rk_status)st;
@@ -180,7 +180,7 @@ static uint64_t cross_out(rk_runtime *rt, uint32_t tenant)
 
 static rk_status probe(rk_runtime *rt, rk_actor_id p, uint32_t dst, uint32_t len, uint32_t gen)
 {
-    rkt_probe q = {dst, len, gen, 0, 0};
+    rkt_probe q = {dst, len, gen, 0, 0, 0};
     int32_t st = -1;
     RKT_CHECK_ST(call(rt, p, RKT_MSG_PROBE, &q, sizeof q, &st, sizeof st, 5 * RKT_SEC), RK_OK);
     return (rk_status)st;
@@ -642,7 +642,7 @@ static void rate_on_device(void)
     rk_actor_id p, e;
     rk_tenant_quota q;
     rk_tenant_metrics tm;
-    rkt_probe pr = {0, 8, 0, (uint32_t)n, 1}; /* waiting sends: a full queue refuses none */
+    rkt_probe pr = {0, 8, 0, (uint32_t)n, 1, 0}; /* waiting sends: a full queue refuses none */
     uint64_t t0, t_end, delivered, refused, end, before;
     int32_t pst = -1;
     rk_status st;
@@ -731,7 +731,7 @@ static void rate_many_senders(void)
     rk_actor_id p[P], e;
     rk_tenant_quota q;
     rk_tenant_metrics tm;
-    rkt_probe pr = {0, 8, 0, (uint32_t)n, 1}; /* waiting sends: a full queue refuses none */
+    rkt_probe pr = {0, 8, 0, (uint32_t)n, 1, 0}; /* waiting sends: a full queue refuses none */
     uint64_t t0, t_end, delivered = 0, refused = 0, handled, end;
     uint32_t failed = 0;
     struct timespec fill = {0, 5000000};

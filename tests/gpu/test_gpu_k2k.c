@@ -21,7 +21,7 @@ static void fan_in(rk_runtime *rt, uint64_t n)
     char name[32];
     uint32_t i;
     for (i = 0; i < BURSTERS; i++) {
-        rkt_burst go = {sink, i, n};
+        rkt_burst go = {sink, i, n, 0, 0};
         snprintf(name, sizeof name, "burster%u", i);
         b[i] = rkt_launch(rt, name, RKT_FANIN);
         RKT_CHECK_ST(rk_send(rt, b[i], RKT_MSG_BURST, &go, sizeof go), RK_OK);
