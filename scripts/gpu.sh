@@ -22,9 +22,15 @@
 #   RK_BENCH_SUSTAINED_SECONDS=60      bench_gpu_throughput's sustained run (the issue asks 60)
 #   RK_BENCH_CONFIG_SECONDS=1          each throughput configuration
 #   RK_BENCH_PIPELINE_SECONDS=3        each pipeline lane count
+#   RK_GPU_SRC=DIR                     build the source tree DIR (default: this script's tree)
+#   RK_GPU_BUILD=DIR                   build directory (default /tmp/rk-gpu-build)
+#   RK_GPU_BUILD_ONLY=1                stop once everything is built
+#   RK_GPU_KEEP_BUILD=1                build into the existing build directory
+#                                      (scripts/gpu-ab.sh builds once, then runs)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-SRC=$PWD
+ROOT=$PWD
+SRC=$(cd "${RK_GPU_SRC:-$ROOT}" && pwd) || exit 1
 OUT=${OUT:-$SRC/out/gpu}
 BUILD=${RK_GPU_BUILD:-/tmp/rk-gpu-build}
 BUDGET=${RK_GPU_BUDGET:-560}
@@ -80,9 +86,9 @@ say "$(head -n 4 "$OUT/env.txt" | tail -n 1)"
 
 # ---- build dependencies missing on the machine (carried as Debian packages) --
 if ! pkg-config --exists cmocka 2>/dev/null; then
-    DEPS=/tmp/rk-deps
+    DEPS=$BUILD.deps # one per build: gpu-ab.sh builds several at once
     mkdir -p "$DEPS"
-    for deb in "$SRC"/build-deps/*.deb; do
+    for deb in "$ROOT"/build-deps/*.deb "$SRC"/build-deps/*.deb; do
         [ -f "$deb" ] && dpkg-deb -x "$deb" "$DEPS"
     done
     export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -103,7 +109,7 @@ read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughpu
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
-    rm -rf "$BUILD"
+    [ -n "${RK_GPU_KEEP_BUILD:-}" ] || rm -rf "$BUILD"
     cmake -S "$1" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 &&
         cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" gpu_quickstart >>"$LOG" 2>&1
 }
@@ -130,6 +136,7 @@ fi
 status=PASS
 [ ${#BUILT[@]} -eq ${#BENCHES[@]} ] || status=FAIL
 row "build benchmarks" "$status" "$((SECONDS - t0)) s; ${#BUILT[@]} of ${#BENCHES[@]} built; see build.log"
+[ -n "${RK_GPU_BUILD_ONLY:-}" ] && exit 0
 
 T=$BUILD/tests/gpu
 declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_cluster_k2k]=120 [test_gpu_lifecycle]=150 [test_gpu_faults]=120

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes source trees of git revisions for scripts/gpu-ab.sh, here, before a
+# device call: build-snap/NAME holds `git archive REV` and a copy of
+# build-deps/ (the Debian packages gpu.sh unpacks where cmocka is missing).
+#
+#   scripts/gpu-snap.sh NAME=REV...     e.g. base=main new=HEAD
+#
+# Then one device call, with carry ["build-snap"]:
+#   bash build-snap/scripts/gpu-ab.sh build-snap/base build-snap/new
+# build-snap/scripts/ is this checkout's scripts/ (the A/B driver and gpu.sh
+# that run every tree).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || { sed -n '2,12p' "$0"; exit 2; }
+rm -rf build-snap
+mkdir -p build-snap
+cp -r scripts build-snap/
+[ -d build-deps ] && cp -r build-deps build-snap/
+for arg in "$@"; do
+    name=${arg%%=*}
+    rev=${arg#*=}
+    case $name in '' | *[!A-Za-z0-9_.-]* | scripts | build-deps) echo "bad name: $name" >&2; exit 2 ;; esac
+    mkdir "build-snap/$name"
+    git archive "$rev" | tar -xf - -C "build-snap/$name"
+    [ -d build-deps ] && cp -r build-deps "build-snap/$name/"
+    echo "build-snap/$name: $(git rev-parse --short "$rev") $(git log -1 --format=%s "$rev" | cut -c1-70)"
+done
+du -sh build-snap
