@@ -173,6 +173,17 @@ hostq.advance_past_taken    |hostq.pml      |safety                |-DBUG_ADVANC
 hostq.no_rescan             |hostq.pml      |ltl:comes_to_rest     |-DBUG_NO_RESCAN                  |bug    |acceptance cycle
 hostq.no_room_check         |hostq.pml      |safety                |-DCAP=2 -DBUG_NO_ROOM_CHECK      |bug    |H3
 hostq.taken_kept            |hostq.pml      |safety                |-DCAP=2 -DBUG_TAKEN_KEPT         |bug    |H1
+sched                       |sched.pml      |safety                |                                   |pass   |
+sched.live                  |sched.pml      |ltlf:all_handled      |-DNB=1                             |pass   |
+sched.live_1msg             |sched.pml      |ltlf:all_handled      |-DNMSG=1                           |pass   |
+sched.batch2                |sched.pml      |safety                |-DB=2                              |pass   |
+sched.no_recheck            |sched.pml      |safety                |-DBUG_NO_RECHECK                   |bug    |T4
+sched.push_on_queued        |sched.pml      |safety                |-DBUG_PUSH_ON_QUEUED               |bug    |T2
+sched.plain_store           |sched.pml      |safety                |-DBUG_PLAIN_STORE                  |bug    |T4
+sched.sched_first           |sched.pml      |safety                |-DBUG_SCHED_FIRST                  |bug    |T4
+sched.load_only             |sched.pml      |safety                |-DBUG_LOAD_ONLY                    |bug    |T4
+sched.relaxed_cas           |sched.pml      |safety                |-DBUG_RELAXED_CAS                  |bug    |T4
+sched.relaxed_giveup        |sched.pml      |safety                |-DBUG_RELAXED_GIVEUP               |bug    |T3
 EOF
 }
 
