@@ -1,12 +1,16 @@
 /* CPU actor benchmarks: host -> actor -> host round trip (rk_call), one-way
- * host -> actor throughput, and an actor <-> actor (K2K) ping-pong.
+ * host -> actor throughput, an actor <-> actor (K2K) ping-pong, and a
+ * skewed load (every busy actor on one home worker) with work stealing off
+ * and on, alternately.
  *
  *   bench_actor [--quick] [--json FILE]
  *
  * Every figure is measured here, in this process, with the CPU backend. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ringkernel/ringkernel.h"
 #include "stats.h"
@@ -171,6 +175,92 @@ static void bench_k2k(rk_runtime *rt, rk_actor_id a, rk_actor_id b, size_t n, ui
     free(v);
 }
 
+/* ---- a skewed load: work stealing on the CPU backend -------------------------- */
+
+#define SKEW_WORK_NS 10000ull /* per message */
+
+static rk_status busy(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    uint64_t *n = state;
+    if (m->flags & RK_MSG_F_REQUEST)
+        return rk_reply(ctx, 0, n, sizeof *n);
+    uint64_t end = now_ns() + SKEW_WORK_NS;
+    while (now_ns() < end)
+        ;
+    ++*n;
+    return RK_OK;
+}
+
+/* `workers` actors that share one home worker (id % workers) of a runtime
+ * with `workers` workers, each sent `per_actor` messages of 10 us of work;
+ * returns the messages handled per second, from the first send to the
+ * last count. RK_CPU_STEAL is read when the runtime starts. */
+static double skew_run(uint32_t workers, uint64_t per_actor, int steal)
+{
+    static const rk_actor_type busy_type = {.name = "busy", .handle = busy};
+    rk_runtime_options ro;
+    rk_actor_options o;
+    rk_runtime *rt;
+    rk_actor_id id, hot[64];
+    uint32_t n = 0, home = 0;
+    setenv("RK_CPU_STEAL", steal ? "1" : "0", 1);
+    rk_runtime_options_init(&ro);
+    ro.backend = RK_BACKEND_CPU;
+    ro.workers = workers;
+    ro.max_actors = workers * workers;
+    if (rk_runtime_create(&rt, &ro) != RK_OK)
+        exit(1);
+    rk_actor_options_init(&o);
+    o.type = &busy_type;
+    o.state_size = sizeof(uint64_t);
+    o.inbox_capacity = 4096;
+    for (uint32_t i = 0; i < workers * workers && n < workers; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "busy/%u", i);
+        o.name = name;
+        if (rk_launch(rt, &o, &id) != RK_OK)
+            exit(1);
+        if (i == 0)
+            home = id % workers;
+        if (id % workers == home)
+            hot[n++] = id;
+    }
+    uint64_t t0 = now_ns();
+    for (uint64_t k = 0; k < per_actor; k++)
+        for (uint32_t i = 0; i < n; i++)
+            if (rk_send_wait(rt, hot[i], 1, NULL, 0, 10000000000ull) != RK_OK)
+                exit(1);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t got = 0;
+        rk_msgbuf reply = {.data = &got, .capacity = sizeof got};
+        do
+            if (rk_call(rt, hot[i], 2, NULL, 0, &reply, 10000000000ull) != RK_OK)
+                exit(1);
+        while (got < per_actor);
+    }
+    double rate = (double)(per_actor * n) / ((double)(now_ns() - t0) / 1e9);
+    rk_runtime_destroy(rt);
+    unsetenv("RK_CPU_STEAL");
+    return rate;
+}
+
+/* Stealing off and on, alternately, `runs` times each. */
+static void bench_skew(uint32_t workers, uint64_t per_actor, int runs)
+{
+    double *off = malloc((size_t)runs * sizeof *off), *on = malloc((size_t)runs * sizeof *on);
+    char name[96];
+    for (int r = 0; r < runs; r++) {
+        off[r] = skew_run(workers, per_actor, 0) / 1e3;
+        on[r] = skew_run(workers, per_actor, 1) / 1e3;
+    }
+    snprintf(name, sizeof name, "skewed, %u workers, stealing off", workers);
+    report(name, "k msg/s", off, (size_t)runs);
+    snprintf(name, sizeof name, "skewed, %u workers, stealing on", workers);
+    report(name, "k msg/s", on, (size_t)runs);
+    free(off);
+    free(on);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -198,8 +288,13 @@ int main(int argc, char **argv)
     bench_throughput(rt, c, quick ? 200000 : 5000000, quick ? 3 : 7, 0);
     bench_throughput(rt, c, quick ? 200000 : 5000000, quick ? 3 : 7, 32);
     bench_k2k(rt, p0, p1, quick ? 200 : 2000, 1000);
-
     rk_runtime_destroy(rt);
+
+    /* One actor per worker, all on one home: without stealing one worker
+     * does all the work (100 k msg/s at 10 us each). */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    bench_skew(cores >= 4 ? 4u : 2u, quick ? 200 : 2000, quick ? 3 : 7);
+
     if (json) {
         fputs("\n]\n", json);
         fclose(json);

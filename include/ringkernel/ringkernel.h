@@ -47,7 +47,10 @@ typedef enum rk_backend {
 typedef struct rk_runtime_options {
     rk_backend backend;
     uint32_t max_actors;          /* actor slots; default 64 */
-    uint32_t workers;             /* CPU: worker threads; 0 = one per core, at most 8 */
+    uint32_t workers;             /* CPU: worker threads; 0 = one per core, at most 8. An actor's
+                                     home worker is its id % workers; a worker with nothing to do
+                                     runs actors with waiting messages of a worker busy with
+                                     another actor (work stealing; RK_CPU_STEAL=0 turns it off) */
     uint32_t host_queue_capacity; /* slots of the queue to the host; default 4096 */
     uint32_t host_slot_size;      /* bytes per slot of that queue; default 256 */
     uint32_t max_payload;         /* largest payload, by reference; default 1 MiB */

@@ -1,11 +1,19 @@
 /* The CPU backend: actors run on persistent worker threads.
  *
- * Each actor belongs to one worker (id % workers), so its handler never runs
- * on two threads at once. A worker loops over its actors, handling inbox
- * messages in batches; when none has work it spins briefly, then parks on
- * its eventcount until a sender wakes it. Lifecycle commands travel to the
- * owning worker and run between messages, as the GPU supervisor does between
- * handler calls; the host waits for each acknowledgement with a deadline. */
+ * Each actor has a home worker (id % workers). A worker loops over its
+ * actors, handling inbox messages in batches; when none has work it spins
+ * briefly, then parks on its eventcount until a sender wakes it. Lifecycle
+ * commands travel to the home worker and run between messages, as the GPU
+ * supervisor does between handler calls; the host waits for each
+ * acknowledgement with a deadline.
+ *
+ * Work stealing: whoever runs an actor - its messages or a command - holds
+ * its run token (one CAS to take, a release store to give), so its handler
+ * never runs on two threads at once and each message is handled once, in
+ * inbox order. A worker with nothing of its own takes actors with waiting
+ * messages from a worker that is busy running another of its actors; a
+ * worker that finds two or more of its actors with work wakes a parked one
+ * to help. RK_CPU_STEAL=0 turns stealing off. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +55,7 @@ struct rk__cpu_actor {
     rk__parker credit;      /* host senders waiting for a free inbox slot */
     uint32_t credit_waiters;/* atomic: how many; the worker wakes them only then */
     uint32_t sup;           /* atomic: its supervisor's restart record + 1, 0 = none */
+    uint32_t token;         /* atomic: the run token, 1 while a worker runs it (above) */
 };
 
 struct rk__cpu_worker {
@@ -59,7 +68,18 @@ struct rk__cpu_worker {
     rk__cpu_cmd *cmd_head, *cmd_tail;
     uint32_t cmd_pending; /* atomic: commands queued */
     int stop;             /* atomic */
-    rk__cpu_actor **actors; /* owned by the worker thread */
+    uint32_t id;
+    rk__cpu_actor *running; /* atomic: the actor it runs now, NULL between actors */
+    /* Atomic, padded onto a line of its own (thieves read it while they
+     * spin): 1 while its last pass found two or more of its actors with
+     * messages. */
+    char help_before_[64];
+    uint32_t help;
+    char help_after_[60];
+    /* Written by the worker thread only, under list_lock; read by it
+     * without the lock, by thieves with it. */
+    pthread_mutex_t list_lock;
+    rk__cpu_actor **actors;
     uint32_t n_actors, cap_actors;
 };
 
@@ -83,6 +103,7 @@ typedef struct rk__cpu {
     void *host_mem;
     rk__parker host; /* host threads waiting for the host ring */
     int records;     /* RK_CPU_RESTART_RECORDS: restart records are kept */
+    int steal;       /* work stealing (RK_CPU_STEAL, default on) */
     uint32_t n_sups; /* atomic: records handed out */
     rk__cpu_sup sups[RK__CPU_SUPS];
 } rk__cpu;
@@ -374,6 +395,34 @@ static void rk__credit_freed(rk__cpu_actor *ca)
         rk__parker_wake(&ca->credit);
 }
 
+/* The run token. Acquire on taking and release on giving up: the inbox
+ * head, the state, the pending terminate and whatever the handlers wrote
+ * pass from one holder to the next. */
+static int rk__token_take(rk__cpu_actor *ca)
+{
+    uint32_t free_ = 0;
+    return __atomic_compare_exchange_n(&ca->token, &free_, 1u, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void rk__token_give(rk__cpu_actor *ca)
+{
+    __atomic_store_n(&ca->token, 0u, __ATOMIC_RELEASE);
+}
+
+/* For a command: a thief gives the token up after at most one batch. */
+static void rk__token_wait(rk__cpu_actor *ca)
+{
+    while (!rk__token_take(ca))
+        rk__cpu_relax();
+}
+
+/* Whether a message may be waiting, without the token: the slot after the
+ * head last published (a hint, for choosing; the holder checks again). */
+static int rk__maybe_ready(rk__cpu_actor *ca)
+{
+    return rk_ring_ready(&ca->inbox, __atomic_load_n(&ca->control.inbox_head, __ATOMIC_RELAXED)) != NULL;
+}
+
 enum { RK__RUNNING = 0, RK__ASKED = 1, RK__HELD = 2 };
 
 /* Whether a checkpoint holds the actor; grants a pending request, as we
@@ -431,16 +480,22 @@ static uint32_t rk__run_actor(rk__cpu_actor *ca, uint32_t budget)
 
 static rk_status rk__attach(rk__cpu_worker *w, rk__cpu_actor *ca)
 {
+    rk_status st = RK_OK;
+    pthread_mutex_lock(&w->list_lock);
     if (w->n_actors == w->cap_actors) {
         uint32_t cap = w->cap_actors ? 2 * w->cap_actors : 8;
         rk__cpu_actor **p = realloc(w->actors, cap * sizeof *p);
-        if (!p)
-            return RK_ENOMEM;
-        w->actors = p;
-        w->cap_actors = cap;
+        if (p) {
+            w->actors = p;
+            w->cap_actors = cap;
+        } else {
+            st = RK_ENOMEM;
+        }
     }
-    w->actors[w->n_actors++] = ca;
-    return RK_OK;
+    if (st == RK_OK)
+        w->actors[w->n_actors++] = ca;
+    pthread_mutex_unlock(&w->list_lock);
+    return st;
 }
 
 /* Dormant -> Initializing -> Active, or Failed if init fails (after a
@@ -472,10 +527,17 @@ static int rk__apply(rk__cpu_worker *w, rk__cpu_cmd *cmd, rk_status *result)
     }
     switch (cmd->ev) {
     case RK_EV_CREATE:
+        /* Held from before thieves can see it until it has started. */
+        __atomic_store_n(&ca->token, 1u, __ATOMIC_RELAXED);
         st = rk__attach(w, ca);
         *result = st == RK_OK ? rk__start_actor(ca, 0) : st;
-        if (st == RK_OK && *result != RK_OK)
+        if (st == RK_OK && *result != RK_OK) {
+            pthread_mutex_lock(&w->list_lock);
             w->n_actors--; /* the host frees it after the ack */
+            pthread_mutex_unlock(&w->list_lock);
+            return 1; /* no thief can hold it: it was never given */
+        }
+        rk__token_give(ca);
         return 1;
     case RK_EV_TERMINATE:
         if (ca->terminate) { /* already terminating: only one waits */
@@ -535,11 +597,23 @@ static void rk__run_commands(rk__cpu_worker *w)
         pthread_mutex_unlock(&w->cmd_lock);
         if (!cmd)
             return;
-        if (rk__apply(w, cmd, &result))
+        if (cmd->ev == RK_EV_CREATE) {
+            if (rk__apply(w, cmd, &result))
+                rk__ack(w, cmd, result);
+            continue;
+        }
+        rk__cpu_actor *ca = cmd->actor->backend;
+        rk__token_wait(ca);
+        int now = rk__apply(w, cmd, &result);
+        rk__token_give(ca);
+        if (now)
             rk__ack(w, cmd, result);
     }
 }
 
+/* Whether the worker has something to do before it parks. An actor a thief
+ * holds is not its work: the thief wakes it if messages are left when it
+ * gives the token up (rk__steal). */
 static int rk__has_work(rk__cpu_worker *w)
 {
     if (__atomic_load_n(&w->cmd_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
@@ -548,27 +622,122 @@ static int rk__has_work(rk__cpu_worker *w)
         rk__cpu_actor *ca = w->actors[i];
         rk_lifecycle_state s = rk__state(ca);
         uint32_t pause = __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE);
+        int ready;
         if (pause == RK__ASKED)
             return 1;
         if (pause == RK__HELD)
             continue; /* the host owns its inbox head */
-        if ((rk_lifecycle_runs(s) || s == RK_TERMINATED) && rk_ring_ready(&ca->inbox, ca->head))
+        if (!(rk_lifecycle_runs(s) || s == RK_TERMINATED) || !rk__token_take(ca))
+            continue;
+        ready = rk_ring_ready(&ca->inbox, ca->head) != NULL;
+        rk__token_give(ca);
+        if (ready)
             return 1;
     }
     return 0;
 }
 
+/* Runs a batch of an actor of another worker, `v`, that is busy with one
+ * of its own: the first with waiting messages whose token is free. Returns
+ * how many messages it took. The victim's list lock is only tried, so
+ * thieves never wait on each other or on its owner. */
+static uint32_t rk__steal_from(rk__cpu_worker *v)
+{
+    rk__cpu_actor *busy, *ca = NULL;
+    uint32_t n;
+    if (!__atomic_load_n(&v->help, __ATOMIC_RELAXED))
+        return 0;
+    busy = __atomic_load_n(&v->running, __ATOMIC_RELAXED);
+    if (!busy || pthread_mutex_trylock(&v->list_lock) != 0)
+        return 0;
+    for (uint32_t i = 0; i < v->n_actors; i++) {
+        rk__cpu_actor *c = v->actors[i];
+        if (c == busy || __atomic_load_n(&c->token, __ATOMIC_RELAXED) || !rk__maybe_ready(c))
+            continue;
+        if (rk__token_take(c)) {
+            ca = c;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&v->list_lock);
+    if (!ca)
+        return 0;
+    n = rk__run_actor(ca, RK__BATCH);
+    rk__token_give(ca);
+    /* Its owner may have parked while we held it (rk__has_work). */
+    if (rk__maybe_ready(ca) || __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE) == RK__ASKED)
+        rk__parker_wake(&v->parker);
+    return n;
+}
+
+static uint32_t rk__steal(rk__cpu_worker *w)
+{
+    rk__cpu *cpu = rk__cpu_of(w->rt);
+    for (uint32_t k = 1; k < cpu->n_workers; k++) {
+        uint32_t n = rk__steal_from(&cpu->workers[(w->id + k) % cpu->n_workers]);
+        if (n)
+            return n;
+    }
+    return 0;
+}
+
+/* After a pass in which `busy` of its actors had messages: with two or
+ * more, thieves may take them (w->help, stored only when it changes), and
+ * one parked worker is woken to steal (the next one after the last woken,
+ * round robin). */
+static void rk__call_help(rk__cpu_worker *w, uint32_t busy, uint32_t *next)
+{
+    rk__cpu *cpu = rk__cpu_of(w->rt);
+    const uint32_t want = busy >= 2;
+    if (__atomic_load_n(&w->help, __ATOMIC_RELAXED) != want)
+        __atomic_store_n(&w->help, want, __ATOMIC_RELAXED);
+    if (!want || cpu->n_workers < 2)
+        return;
+    for (uint32_t k = 1; k < cpu->n_workers; k++) {
+        rk__cpu_worker *h = &cpu->workers[(w->id + *next + k) % cpu->n_workers];
+        if (h != w && __atomic_load_n(&h->parker.waiters, __ATOMIC_RELAXED)) {
+            *next = (*next + k) % cpu->n_workers;
+            rk__parker_wake(&h->parker);
+            return;
+        }
+    }
+}
+
 static void *rk__worker_main(void *arg)
 {
     rk__cpu_worker *w = arg;
+    const int steal = rk__cpu_of(w->rt)->steal;
     uint64_t idle_since = 0;
+    uint32_t next_helper = 0;
 
     while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
-        uint32_t n = 0;
+        uint32_t n = 0, busy = 0;
         if (__atomic_load_n(&w->cmd_pending, __ATOMIC_ACQUIRE))
             rk__run_commands(w);
-        for (uint32_t i = 0; i < w->n_actors; i++)
-            n += rk__run_actor(w->actors[i], RK__BATCH);
+        for (uint32_t i = 0; i < w->n_actors; i++) {
+            rk__cpu_actor *ca = w->actors[i];
+            uint32_t k;
+            /* Nothing to do without a message, a checkpoint's request or a
+             * drain to finish: then not even the token's CAS. */
+            if (!rk__maybe_ready(ca) && __atomic_load_n(&ca->pause, __ATOMIC_RELAXED) == RK__RUNNING &&
+                rk__state(ca) != RK_DRAINING)
+                continue;
+            if (!rk__token_take(ca)) {
+                busy++; /* a thief runs it: still work of ours */
+                continue;
+            }
+            __atomic_store_n(&w->running, ca, __ATOMIC_RELAXED);
+            k = rk__run_actor(ca, RK__BATCH);
+            __atomic_store_n(&w->running, NULL, __ATOMIC_RELAXED);
+            rk__token_give(ca);
+            n += k;
+            busy += k != 0;
+        }
+        if (steal) {
+            rk__call_help(w, busy, &next_helper);
+            if (!n)
+                n = rk__steal(w);
+        }
         if (n) {
             idle_since = 0;
             continue;
@@ -775,6 +944,7 @@ static void rk__cpu_free(rk__cpu *cpu)
         rk__cpu_worker *w = &cpu->workers[i];
         rk__parker_destroy(&w->parker);
         pthread_mutex_destroy(&w->cmd_lock);
+        pthread_mutex_destroy(&w->list_lock);
         pthread_cond_destroy(&w->cmd_cv);
         free(w->actors);
     }
@@ -786,13 +956,15 @@ static void rk__cpu_free(rk__cpu *cpu)
     free(cpu);
 }
 
-static int rk__worker_init(rk__cpu_worker *w, rk_runtime *rt)
+static int rk__worker_init(rk__cpu_worker *w, rk_runtime *rt, uint32_t id)
 {
     pthread_condattr_t attr;
     w->rt = rt;
+    w->id = id;
     if (rk__parker_init(&w->parker) != 0)
         return -1;
     pthread_mutex_init(&w->cmd_lock, NULL);
+    pthread_mutex_init(&w->list_lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cmd_cv, &attr);
@@ -829,12 +1001,13 @@ static rk_status rk__cpu_start(rk_runtime *rt)
     for (uint32_t i = 0; i < RK__CPU_SUPS; i++)
         pthread_mutex_init(&cpu->sups[i].lock, NULL);
     cpu->records = getenv("RK_CPU_RESTART_RECORDS") && strcmp(getenv("RK_CPU_RESTART_RECORDS"), "1") == 0;
+    cpu->steal = !(getenv("RK_CPU_STEAL") && strcmp(getenv("RK_CPU_STEAL"), "0") == 0);
     cpu->workers = calloc(n, sizeof *cpu->workers);
     cpu->host_mem = aligned_alloc(RK_RING_LINE, (bytes + RK_RING_LINE - 1) / RK_RING_LINE * RK_RING_LINE);
     if (!cpu->workers || !cpu->host_mem)
         goto fail;
     for (; cpu->n_workers < n; cpu->n_workers++)
-        if (rk__worker_init(&cpu->workers[cpu->n_workers], rt) != 0)
+        if (rk__worker_init(&cpu->workers[cpu->n_workers], rt, cpu->n_workers) != 0)
             goto fail;
     st = rk_ring_init(&rt->host_ring, cpu->host_mem, rt->opt.host_queue_capacity, rt->opt.host_slot_size,
                       RK_RING_MPSC, RK_RING_SCOPE_SYSTEM);

@@ -1,0 +1,280 @@
+/* Work stealing on the CPU backend (cpu_backend.c: the run token).
+ *
+ * Four actors share one home worker (id % workers) of a runtime with four
+ * workers, and each message costs ~20 us of work. The host streams numbered
+ * messages into all four; each actor also forwards every message to the next
+ * one (K2K), so handlers that run on a thief send too. Every handler checks:
+ *   - no other thread is inside the same actor's handler (an exchange on a
+ *     flag at entry and exit);
+ *   - per sender, numbers arrive in order with none missing or twice;
+ * and records which threads ran it. The host then asks each actor (rk_call)
+ * for its counts.
+ *
+ *   - stealing on (the default): all counts exact, no overlap, no order
+ *     fault, and at least one actor ran on two or more threads;
+ *   - RK_CPU_STEAL=0: the same counts, and each actor ran on one thread.
+ * While stealing, another thread checkpoints the four actors in turn: a
+ * checkpoint holds an actor between two messages, whichever worker runs it.
+ *
+ * Both print the elapsed time; nothing is timed in an assertion. Every wait
+ * has a deadline. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rk_test.h"
+#include "ringkernel/ringkernel.h"
+#include "ringkernel/snapshot.h"
+
+#define WORKERS 4
+#define HOT 4              /* actors on one home worker */
+#define WORK_NS 20000ull   /* per message */
+#define MAX_THREADS 8
+#define CALL_NS (30ull * 1000000000ull)
+
+enum { T_HOST = 1, T_FWD = 2, T_REPORT = 3, T_SETUP = 4 };
+
+typedef struct num {
+    uint64_t seq;
+} num;
+
+typedef struct report {
+    uint64_t from_host, from_peer;
+    uint64_t order_faults, overlaps;
+    uint32_t threads;
+    uint32_t pad_;
+} report;
+
+typedef struct hot_state {
+    rk_actor_id next;  /* where it forwards */
+    uint64_t want_host, want_peer;
+    report r;
+    pthread_t seen[MAX_THREADS];
+    atomic_int inside;
+} hot_state;
+
+static void spin_ns(uint64_t ns)
+{
+    uint64_t end = rk_test_now_ns() + ns;
+    while (rk_test_now_ns() < end)
+        ;
+}
+
+static void saw_thread(hot_state *s)
+{
+    pthread_t me = pthread_self();
+    for (uint32_t i = 0; i < s->r.threads; i++)
+        if (pthread_equal(s->seen[i], me))
+            return;
+    if (s->r.threads < MAX_THREADS)
+        s->seen[s->r.threads++] = me;
+}
+
+static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    hot_state *s = state;
+    rk_status st = RK_OK;
+    if (atomic_exchange(&s->inside, 1) != 0)
+        s->r.overlaps++;
+    saw_thread(s);
+    switch (m->type) {
+    case T_SETUP:
+        s->next = *(const rk_actor_id *)rk_msg_payload(m);
+        break;
+    case T_HOST: {
+        num n = *(const num *)rk_msg_payload(m);
+        if (n.seq != s->want_host)
+            s->r.order_faults++;
+        s->want_host = n.seq + 1;
+        s->r.from_host++;
+        spin_ns(WORK_NS);
+        st = rk_ctx_send(ctx, s->next, T_FWD, &n, sizeof n);
+        break;
+    }
+    case T_FWD: {
+        num n = *(const num *)rk_msg_payload(m);
+        if (n.seq != s->want_peer)
+            s->r.order_faults++;
+        s->want_peer = n.seq + 1;
+        s->r.from_peer++;
+        break;
+    }
+    case T_REPORT:
+        st = rk_reply(ctx, T_REPORT, &s->r, sizeof s->r);
+        break;
+    default:
+        break;
+    }
+    atomic_store(&s->inside, 0);
+    return st;
+}
+
+static const rk_actor_type hot_type = {.name = "hot", .handle = hot_handle};
+
+/* Checkpoints the hot actors in turn until told to stop. */
+typedef struct meddler {
+    rk_runtime *rt;
+    rk_actor_id *hot;
+    atomic_int stop;
+    uint64_t ok, failed;
+    rk_status last;
+} meddler;
+
+static void *meddle(void *arg)
+{
+    meddler *md = arg;
+    size_t cap = 1u << 20, len;
+    void *buf = malloc(cap);
+    for (uint32_t k = 0; buf && !atomic_load(&md->stop); k++) {
+        rk_status st = rk_actor_checkpoint(md->rt, md->hot[k % HOT], RK_ACTOR_CHECKPOINT_FULL, buf, cap, &len, NULL);
+        if (st == RK_OK)
+            md->ok++;
+        else {
+            md->failed++;
+            md->last = st;
+        }
+        rk_test_sleep_ns(200000);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Runs the load (with `md`, checkpoints meanwhile); returns the elapsed ns
+ * and fills out[HOT]. */
+static uint64_t run(uint64_t per_actor, report out[HOT], meddler *md)
+{
+    pthread_t th;
+    rk_runtime *rt;
+    rk_runtime_options o;
+    rk_actor_options ao;
+    rk_actor_id all[WORKERS * HOT], hot[HOT];
+    uint32_t nhot = 0;
+    uint64_t t0, t1;
+
+    rk_runtime_options_init(&o);
+    o.backend = RK_BACKEND_CPU;
+    o.workers = WORKERS;
+    o.max_actors = WORKERS * HOT;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.type = &hot_type;
+    ao.state_size = sizeof(hot_state);
+    ao.inbox_capacity = 4096; /* > per_actor: a forward never finds it full */
+    for (uint32_t i = 0; i < WORKERS * HOT; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "hot/%u", i);
+        ao.name = name;
+        assert_int_equal(rk_launch(rt, &ao, &all[i]), RK_OK);
+        if (nhot < HOT && all[i] % WORKERS == all[0] % WORKERS)
+            hot[nhot++] = all[i];
+    }
+    assert_int_equal(nhot, HOT);
+    for (uint32_t i = 0; i < HOT; i++) {
+        rk_actor_id next = hot[(i + 1) % HOT];
+        assert_int_equal(rk_send_wait(rt, hot[i], T_SETUP, &next, sizeof next, CALL_NS), RK_OK);
+    }
+    if (md) {
+        md->rt = rt;
+        md->hot = hot;
+        assert_int_equal(pthread_create(&th, NULL, meddle, md), 0);
+    }
+    t0 = rk_test_now_ns();
+    for (uint64_t k = 0; k < per_actor; k++)
+        for (uint32_t i = 0; i < HOT; i++) {
+            num n = {k};
+            assert_int_equal(rk_send_wait(rt, hot[i], T_HOST, &n, sizeof n, CALL_NS), RK_OK);
+        }
+    /* Done when every actor has its messages from the host and its peer. */
+    for (uint32_t i = 0; i < HOT; i++) {
+        uint64_t deadline = rk_test_now_ns() + CALL_NS;
+        rk_msgbuf mb = {.data = &out[i], .capacity = sizeof out[i]};
+        for (;;) {
+            assert_int_equal(rk_call(rt, hot[i], T_REPORT, NULL, 0, &mb, CALL_NS), RK_OK);
+            if ((out[i].from_host == per_actor && out[i].from_peer == per_actor) || rk_test_now_ns() > deadline)
+                break;
+            rk_test_sleep_ns(1000000);
+        }
+    }
+    t1 = rk_test_now_ns();
+    if (md) {
+        atomic_store(&md->stop, 1);
+        pthread_join(th, NULL);
+    }
+    rk_runtime_destroy(rt);
+    return t1 - t0;
+}
+
+/* Host messages per actor: RK_STRESS_MESSAGES in all (default 2000). */
+static uint64_t per_actor(void)
+{
+    const uint64_t n = rk_test_messages(2000) / HOT;
+    return n ? (n < 1000 ? n : 1000) : 1; /* host and peer messages fit one inbox */
+}
+
+static void check_counts(const report r[HOT], uint64_t n)
+{
+    for (uint32_t i = 0; i < HOT; i++) {
+        assert_int_equal(r[i].from_host, n);
+        assert_int_equal(r[i].from_peer, n);
+        assert_int_equal(r[i].order_faults, 0);
+        assert_int_equal(r[i].overlaps, 0);
+        assert_true(r[i].threads >= 1);
+    }
+}
+
+static void stolen(void **state)
+{
+    report r[HOT];
+    const uint64_t n = per_actor();
+    uint32_t most = 0;
+    uint64_t ns;
+    meddler md = {0};
+    (void)state;
+    unsetenv("RK_CPU_STEAL");
+    ns = run(n, r, &md);
+    check_counts(r, n);
+    printf("checkpoints meanwhile: %llu, %llu refused (last %s)\n", (unsigned long long)md.ok,
+           (unsigned long long)md.failed, md.failed ? rk_status_name(md.last) : "-");
+    assert_true(md.ok > 0);
+    assert_int_equal(md.failed, 0);
+    for (uint32_t i = 0; i < HOT; i++)
+        most = r[i].threads > most ? r[i].threads : most;
+    printf("stealing on: %u actors on one home worker of %u, %llu messages each (+ as many forwarded), "
+           "%.1f ms; threads per actor %u %u %u %u\n",
+           HOT, WORKERS, (unsigned long long)n, (double)ns / 1e6, r[0].threads, r[1].threads, r[2].threads,
+           r[3].threads);
+    assert_true(most >= 2); /* someone other than the home worker ran one */
+}
+
+static void not_stolen(void **state)
+{
+    report r[HOT];
+    const uint64_t n = per_actor();
+    uint64_t ns;
+    (void)state;
+    setenv("RK_CPU_STEAL", "0", 1);
+    ns = run(n, r, NULL);
+    unsetenv("RK_CPU_STEAL");
+    check_counts(r, n);
+    printf("stealing off: %.1f ms; threads per actor %u %u %u %u\n", (double)ns / 1e6, r[0].threads, r[1].threads,
+           r[2].threads, r[3].threads);
+    for (uint32_t i = 0; i < HOT; i++)
+        assert_int_equal(r[i].threads, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stolen),
+        cmocka_unit_test(not_stolen),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
