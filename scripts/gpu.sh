@@ -17,6 +17,7 @@
 #   RK_GPU_CLUSTER_TESTS="a b"         these again with RKT_CLUSTER=8 (clusters of 8 blocks)
 #   RK_GPU_BENCHES="a b"               only these benchmarks (default: all)
 #   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
+#   RK_GPU_CPU_BENCH=1                 also bench_actor (CPU backend), stealing off and on, twice
 #   RK_BENCH_TRIALS=100000             round-trip trials
 #   RK_BENCH_SECONDS=10                the round-trip benchmark's throughput run
 #   RK_BENCH_SUSTAINED_SECONDS=60      bench_gpu_throughput's sustained run (the issue asks 60)
@@ -258,6 +259,20 @@ fi
 NAME=diag_lifecycle
 if [[ " ${BUILT[*]} " == *" diag_lifecycle "* ]]; then
     step 60 "$BUILD/bench/diag/diag_lifecycle" --trials 2000 --json "$JSON/diag_lifecycle.json"
+fi
+# The CPU backend's benchmark on this host (more cores than the development
+# machine): work stealing off, then on, twice (RK_GPU_CPU_BENCH=1).
+if [ -n "${RK_GPU_CPU_BENCH:-}" ]; then
+    if cmake --build "$BUILD" -j"$(nproc)" --target bench_actor >>"$OUT/build.log" 2>&1; then
+        for r in 1 2; do
+            NAME="bench_actor, RK_CPU_STEAL=0 ($r)"
+            step 120 env RK_CPU_STEAL=0 "$BUILD/bench/bench_actor"
+            NAME="bench_actor ($r)"
+            step 120 "$BUILD/bench/bench_actor"
+        done
+    else
+        row "bench_actor" "FAIL" "did not build (build.log)"
+    fi
 fi
 if ls "$JSON"/*.json >/dev/null 2>&1; then
     tar -czf "$OUT/bench-json.tar.gz" -C "$JSON" .
