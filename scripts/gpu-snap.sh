@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes source trees of git revisions for scripts/gpu-ab.sh, here, before a
-# device call: build-snap/NAME holds `git archive REV` and a copy of
-# build-deps/ (the Debian packages gpu.sh unpacks where cmocka is missing).
+# device call: build-snap/NAME holds `git archive REV`; build-snap/ gets a
+# copy of build-deps/ (the Debian packages gpu.sh unpacks where cmocka is
+# missing) beside build-snap/scripts/.
 #
 #   scripts/gpu-snap.sh NAME=REV...     e.g. base=main new=HEAD
 #
@@ -22,7 +23,6 @@ for arg in "$@"; do
     case $name in '' | *[!A-Za-z0-9_.-]* | scripts | build-deps) echo "bad name: $name" >&2; exit 2 ;; esac
     mkdir "build-snap/$name"
     git archive "$rev" | tar -xf - -C "build-snap/$name"
-    [ -d build-deps ] && cp -r build-deps "build-snap/$name/"
     echo "build-snap/$name: $(git rev-parse --short "$rev") $(git log -1 --format=%s "$rev" | cut -c1-70)"
 done
 du -sh build-snap

@@ -89,7 +89,7 @@ say "$(head -n 4 "$OUT/env.txt" | tail -n 1)"
 if ! pkg-config --exists cmocka 2>/dev/null; then
     DEPS=$BUILD.deps # one per build: gpu-ab.sh builds several at once
     mkdir -p "$DEPS"
-    for deb in "$ROOT"/build-deps/*.deb "$SRC"/build-deps/*.deb; do
+    for deb in "$ROOT"/build-deps/*.deb; do
         [ -f "$deb" ] && dpkg-deb -x "$deb" "$DEPS"
     done
     export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
