@@ -597,15 +597,13 @@ static void rk__run_commands(rk__cpu_worker *w)
         pthread_mutex_unlock(&w->cmd_lock);
         if (!cmd)
             return;
-        if (cmd->ev == RK_EV_CREATE) {
-            if (rk__apply(w, cmd, &result))
-                rk__ack(w, cmd, result);
-            continue;
-        }
-        rk__cpu_actor *ca = cmd->actor->backend;
-        rk__token_wait(ca);
+        /* A new actor's token is taken inside (rk__apply). */
+        rk__cpu_actor *ca = cmd->ev == RK_EV_CREATE ? NULL : cmd->actor->backend;
+        if (ca)
+            rk__token_wait(ca);
         int now = rk__apply(w, cmd, &result);
-        rk__token_give(ca);
+        if (ca)
+            rk__token_give(ca);
         if (now)
             rk__ack(w, cmd, result);
     }
