@@ -17,6 +17,7 @@
 #   RK_GPU_CLUSTER_TESTS="a b"         these again with RKT_CLUSTER=8 (clusters of 8 blocks)
 #   RK_GPU_BENCHES="a b"               only these benchmarks (default: all)
 #   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
+#   RK_GPU_SANITIZE_LIMIT=100          seconds for each sanitizer run (test_gpu_group: 240)
 #   RK_GPU_CPU_BENCH=1                 also bench_actor (CPU backend), stealing off and on, twice
 #   RK_BENCH_TRIALS=100000             round-trip trials
 #   RK_BENCH_SECONDS=10                the round-trip benchmark's throughput run
@@ -194,7 +195,7 @@ sanitize() {
         for t in "$@"; do
             for tool in memcheck racecheck; do
                 NAME="$tool $t"
-                limit=100
+                limit=${RK_GPU_SANITIZE_LIMIT:-100}
                 [[ "$SLOW" == *" $t "* ]] && limit=240
                 step "$limit" compute-sanitizer --tool "$tool" --error-exitcode 99 "$T/$t"
             done

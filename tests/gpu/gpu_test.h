@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu_actors.h"
 #include "ringkernel/ringkernel.h"
@@ -14,11 +15,21 @@
 #define RKT_MS 1000000ull
 #define RKT_SEC 1000000000ull
 
+/* A failed check ends the process at once: exit() would wait in the CUDA
+ * runtime's teardown for the persistent kernel, which is still running, and
+ * under compute-sanitizer that wait outlasts the step's timeout. What was
+ * printed is flushed first. */
+#define RKT_FAIL()                                                                                   \
+    do {                                                                                             \
+        fflush(NULL);                                                                                \
+        _exit(1);                                                                                    \
+    } while (0)
+
 #define RKT_CHECK(cond)                                                                              \
     do {                                                                                             \
         if (!(cond)) {                                                                               \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                 \
-            exit(1);                                                                                 \
+            RKT_FAIL();                                                                              \
         }                                                                                            \
     } while (0)
 
@@ -28,7 +39,7 @@
         if (got_ != want_) {                                                                         \
             fprintf(stderr, "%s:%d: %s = %s, want %s\n", __FILE__, __LINE__, #expr,                  \
                     rk_status_name(got_), rk_status_name(want_));                                    \
-            exit(1);                                                                                 \
+            RKT_FAIL();                                                                              \
         }                                                                                            \
     } while (0)
 
@@ -154,7 +165,7 @@ static inline void rkt_wait_state(rk_runtime *rt, rk_actor_id id, rk_lifecycle_s
         nanosleep(&ts, NULL);
     }
     fprintf(stderr, "actor %u stayed %s, want %s\n", id, rk_lifecycle_state_name(s), rk_lifecycle_state_name(want));
-    exit(1);
+    RKT_FAIL();
 }
 
 /* Polls until the actor's control block counts `n` handled messages (the
@@ -172,7 +183,7 @@ static inline rk_actor_metrics rkt_wait_msgs_in(rk_runtime *rt, rk_actor_id id, 
     } while (rk_test_now_ns() < end);
     fprintf(stderr, "actor %u handled %llu messages, want %llu\n", id, (unsigned long long)m.msgs_in,
             (unsigned long long)n);
-    exit(1);
+    RKT_FAIL();
 }
 
 static inline int rkt_cmp_u64(const void *a, const void *b)

@@ -117,7 +117,7 @@ static void wait_done(rk_group *g, uint64_t hops, uint64_t timeout_ns)
         }
         if (rk_test_now_ns() > end) {
             fprintf(stderr, "the token did not come back in time\n");
-            exit(1);
+            RKT_FAIL();
         }
     }
 }

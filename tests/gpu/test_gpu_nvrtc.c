@@ -46,7 +46,7 @@ static rk_gpu_program *compile(const char *arch, const char *src, rk_status want
     if (st != want) {
         fprintf(stderr, "compile (%s): %s, want %s\n%s\n", arch ? arch : "device", rk_status_name(st),
                 rk_status_name(want), log ? log : "");
-        exit(1);
+        RKT_FAIL();
     }
     if (want != RK_OK)
         RKT_CHECK(log && strstr(log, "error"));

@@ -100,7 +100,7 @@ static void check_state(rk_runtime *rt, rk_actor_id id, const unsigned char *wan
     for (k = 0; k < size && r->state[k] == want[k]; k++)
         ;
     fprintf(stderr, "actor %u: state byte %zu of %zu is %u, want %u\n", id, k, size, r->state[k], want[k]);
-    exit(1);
+    RKT_FAIL();
 }
 
 /* The counter's header as init leaves it: count kept, init stamped once. */
@@ -282,7 +282,7 @@ static void churn(shared *s, const char *phase, uint64_t cycles, int check_slack
         if (check_slack && slack > SLACK_LIMIT) {
             fprintf(stderr, "%s, cycle %llu: %.1f MiB held for states but not in use\n", phase,
                     (unsigned long long)i, (double)slack / MIB);
-            exit(1);
+            RKT_FAIL();
         }
         if ((i + 1) % 250 == 0)
             witness_check(rt, w, wwant, &wcount, &r);
@@ -360,7 +360,7 @@ static void failed_state_alloc(void)
         return;
     }
     fprintf(stderr, "no runtime started with RK_CUDA_FAIL_ALLOC up to 200\n");
-    exit(1);
+    RKT_FAIL();
 }
 
 int main(void)

@@ -40,7 +40,7 @@ static void wait_generation(rk_runtime *rt, rk_actor_id id, uint32_t gen)
     } while (rk_test_now_ns() < end);
     fprintf(stderr, "actor %u: %s, generation %u; want Active, generation %u\n", id,
             rk_lifecycle_state_name(m.state), m.generation, gen);
-    exit(1);
+    RKT_FAIL();
 }
 
 static rk_control control(rk_runtime *rt, rk_actor_id id)
