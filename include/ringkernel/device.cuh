@@ -3188,16 +3188,20 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
             }
             while (n < 32u) {
                 const uint64_t pos = head[m] + lane;
-                const uint64_t seq = rk__ld_relaxed((const uint64_t *)rk_ring_slot(&in[m], pos), RK_RING_SCOPE_SYSTEM);
+                /* An acquire load per lane (.sys: the writers are other
+                 * GPUs' blocks), not a relaxed load and a fence: a
+                 * fence.acq_rel.sys here would also wait for the bridge's
+                 * last head store into the sender's memory, across the
+                 * link. The __syncwarp below passes each lane's acquire on
+                 * to the others, which read every slot of the run. */
+                const uint64_t seq = rk__ld_acquire((const uint64_t *)rk_ring_slot(&in[m], pos), RK_RING_SCOPE_SYSTEM);
                 const unsigned ready = __ballot_sync(0xffffffffu, seq == pos + 1);
                 uint32_t k = ~ready ? (uint32_t)(__ffs(~ready) - 1) : 32u, j;
                 if (k > 32u - n)
                     k = 32u - n;
                 if (k == 0)
                     break;
-                /* Acquire pattern (.sys: the writers are other GPUs'
-                 * blocks): each lane's loads of these k slots follow. */
-                asm volatile("fence.acq_rel.sys;" ::: "memory");
+                __syncwarp();
                 for (j = 0; j < k; j++) {
                     const unsigned char *slot = (const unsigned char *)rk_ring_slot(&in[m], head[m]);
                     rk__gpu_defer df;
