@@ -11,13 +11,20 @@
  * for its counts.
  *
  *   - stealing on (the default): all counts exact, no overlap, no order
- *     fault, and at least one actor ran on two or more threads;
+ *     fault, and at least one actor ran on two or more threads. That one is
+ *     made certain: the second actor holds its worker at one message until
+ *     another thread has run a hot actor (up to 5 s). Left to the scheduler,
+ *     CI's loaded 2-core machine once ran the whole load on the home worker;
  *   - RK_CPU_STEAL=0: the same counts, and each actor ran on one thread.
  * While stealing, another thread checkpoints the four actors in turn: a
  * checkpoint holds an actor between two messages, whichever worker runs it.
  *
  * Both print the elapsed time; nothing is timed in an assertion. Every wait
- * has a deadline. */
+ * has a deadline.
+ *
+ *   - a long handler: its worker starts no pass and cannot raise `help`;
+ *     the host's call to another actor of that worker is answered by
+ *     another worker while the handler still runs (stealing off: after). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,7 +48,13 @@
 #define MAX_THREADS 8
 #define CALL_NS (30ull * 1000000000ull)
 
-enum { T_HOST = 1, T_FWD = 2, T_REPORT = 3, T_SETUP = 4 };
+enum { T_HOST = 1, T_FWD = 2, T_REPORT = 3, T_SETUP = 4, T_HOLD_AT = 5 };
+
+/* One actor holds its worker at one host message until another thread has
+ * run one of the hot actors (or 5 s pass): so that a steal is certain, not
+ * up to how the machine schedules the threads (see stolen). */
+static atomic_int g_holding, g_other_ran;
+static pthread_t g_holder;
 
 typedef struct num {
     uint64_t seq;
@@ -56,6 +69,7 @@ typedef struct report {
 
 typedef struct hot_state {
     rk_actor_id next;  /* where it forwards */
+    uint64_t hold_at;  /* + 1: the host message it holds its worker at (0: none) */
     uint64_t want_host, want_peer;
     report r;
     pthread_t seen[MAX_THREADS];
@@ -86,9 +100,14 @@ static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
     if (atomic_exchange(&s->inside, 1) != 0)
         s->r.overlaps++;
     saw_thread(s);
+    if (atomic_load(&g_holding) && !pthread_equal(g_holder, pthread_self()))
+        atomic_store(&g_other_ran, 1);
     switch (m->type) {
     case T_SETUP:
         s->next = *(const rk_actor_id *)rk_msg_payload(m);
+        break;
+    case T_HOLD_AT:
+        s->hold_at = ((const num *)rk_msg_payload(m))->seq + 1;
         break;
     case T_HOST: {
         num n = *(const num *)rk_msg_payload(m);
@@ -97,6 +116,14 @@ static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
         s->want_host = n.seq + 1;
         s->r.from_host++;
         spin_ns(WORK_NS);
+        if (s->hold_at == n.seq + 1) {
+            const uint64_t end = rk_test_now_ns() + 5000000000ull;
+            g_holder = pthread_self();
+            atomic_store(&g_holding, 1);
+            while (!atomic_load(&g_other_ran) && rk_test_now_ns() < end)
+                rk_test_sleep_ns(100000);
+            atomic_store(&g_holding, 0);
+        }
         st = rk_ctx_send(ctx, s->next, T_FWD, &n, sizeof n);
         break;
     }
@@ -148,9 +175,10 @@ static void *meddle(void *arg)
     return NULL;
 }
 
-/* Runs the load (with `md`, checkpoints meanwhile); returns the elapsed ns
- * and fills out[HOT]. */
-static uint64_t run(uint64_t per_actor, report out[HOT], meddler *md)
+/* Runs the load (with `md`, checkpoints meanwhile; with `hold`, the second
+ * actor holds its worker at its host message BURST + 8 until another thread
+ * has run a hot actor); returns the elapsed ns and fills out[HOT]. */
+static uint64_t run(uint64_t per_actor, report out[HOT], meddler *md, int hold)
 {
     pthread_t th;
     rk_runtime *rt;
@@ -181,6 +209,13 @@ static uint64_t run(uint64_t per_actor, report out[HOT], meddler *md)
     for (uint32_t i = 0; i < HOT; i++) {
         rk_actor_id next = hot[(i + 1) % HOT];
         assert_int_equal(rk_send_wait(rt, hot[i], T_SETUP, &next, sizeof next, CALL_NS), RK_OK);
+    }
+    atomic_store(&g_holding, 0);
+    atomic_store(&g_other_ran, 0);
+    if (hold && per_actor > BURST + 8) {
+        /* In its second batch: the pass before saw all four busy. */
+        num at = {BURST + 8};
+        assert_int_equal(rk_send_wait(rt, hot[1], T_HOLD_AT, &at, sizeof at, CALL_NS), RK_OK);
     }
     if (md) {
         md->rt = rt;
@@ -248,7 +283,7 @@ static void stolen(void **state)
     meddler md = {0};
     (void)state;
     unsetenv("RK_CPU_STEAL");
-    ns = run(n, r, &md);
+    ns = run(n, r, &md, 1);
     check_counts(r, n);
     printf("checkpoints meanwhile: %llu, %llu refused (last %s)\n", (unsigned long long)md.ok,
            (unsigned long long)md.failed, md.failed ? rk_status_name(md.last) : "-");
@@ -270,7 +305,7 @@ static void not_stolen(void **state)
     uint64_t ns;
     (void)state;
     setenv("RK_CPU_STEAL", "0", 1);
-    ns = run(n, r, NULL);
+    ns = run(n, r, NULL, 0);
     unsetenv("RK_CPU_STEAL");
     check_counts(r, n);
     printf("stealing off: %.1f ms; threads per actor %u %u %u %u\n", (double)ns / 1e6, r[0].threads, r[1].threads,
@@ -279,11 +314,104 @@ static void not_stolen(void **state)
         assert_int_equal(r[i].threads, 1);
 }
 
+/* ---- a long handler: its worker cannot ask for help ---------------------------- */
+
+enum { T_LONG = 10, T_PING = 11 };
+
+/* Shared with the two actors' handlers. */
+static atomic_int g_in_long;  /* 1 while the long handler runs */
+static atomic_int g_pinged;   /* the other actor has been handled */
+static uint64_t g_long_max_ns; /* the long handler's limit */
+
+static rk_status long_handle(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    (void)ctx;
+    (void)state;
+    if (m->type == T_LONG) {
+        /* Holds its worker until the other actor has run (a thief ran it),
+         * or for g_long_max_ns. */
+        const uint64_t end = rk_test_now_ns() + g_long_max_ns;
+        atomic_store(&g_in_long, 1);
+        while (!atomic_load(&g_pinged) && rk_test_now_ns() < end)
+            rk_test_sleep_ns(100000);
+        atomic_store(&g_in_long, 0);
+        return RK_OK;
+    }
+    if (m->type == T_PING) {
+        const int during = atomic_load(&g_in_long);
+        atomic_store(&g_pinged, 1);
+        return rk_reply(ctx, T_PING, &during, sizeof during);
+    }
+    return RK_OK;
+}
+
+static const rk_actor_type long_type = {.name = "long", .handle = long_handle};
+
+/* Two actors on one home worker of two; the first's handler runs long;
+ * the host then calls the second. Returns whether the second ran while the
+ * first's handler was still running, i.e. on the other worker. */
+static int ping_during_long_handler(uint64_t long_max_ns)
+{
+    rk_runtime *rt;
+    rk_runtime_options o;
+    rk_actor_options ao;
+    rk_actor_id ids[4], a = RK_ACTOR_NONE, b = RK_ACTOR_NONE;
+    int during = -1;
+    rk_msgbuf mb = {.data = &during, .capacity = sizeof during};
+    rk_runtime_options_init(&o);
+    o.backend = RK_BACKEND_CPU;
+    o.workers = 2;
+    o.max_actors = 4;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.type = &long_type;
+    for (uint32_t i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "long/%u", i);
+        ao.name = name;
+        assert_int_equal(rk_launch(rt, &ao, &ids[i]), RK_OK);
+        if (i && ids[i] % 2 == ids[0] % 2 && b == RK_ACTOR_NONE) {
+            a = ids[0];
+            b = ids[i];
+        }
+    }
+    assert_true(a != RK_ACTOR_NONE && b != RK_ACTOR_NONE);
+    atomic_store(&g_in_long, 0);
+    atomic_store(&g_pinged, 0);
+    g_long_max_ns = long_max_ns;
+    assert_int_equal(rk_send(rt, a, T_LONG, NULL, 0), RK_OK);
+    const uint64_t deadline = rk_test_now_ns() + CALL_NS;
+    while (!atomic_load(&g_in_long) && rk_test_now_ns() < deadline)
+        rk_test_sleep_ns(100000);
+    assert_true(atomic_load(&g_in_long));
+    assert_int_equal(rk_call(rt, b, T_PING, NULL, 0, &mb, CALL_NS), RK_OK);
+    assert_int_equal(mb.hdr.len, sizeof during);
+    rk_runtime_destroy(rt);
+    return during;
+}
+
+/* A worker inside one long handler starts no pass, so it never raises
+ * `help`: thieves see that its batch count stays put for RK__STUCK_NS and
+ * take its other actors anyway. Without that, the call below waits for the
+ * long handler (up to 5 s); with it, the long handler ends as soon as the
+ * other actor ran. */
+static void long_handler(void **state)
+{
+    (void)state;
+    unsetenv("RK_CPU_STEAL");
+    assert_int_equal(ping_during_long_handler(5000000000ull), 1);
+    setenv("RK_CPU_STEAL", "0", 1);
+    assert_int_equal(ping_during_long_handler(200000000ull), 0); /* after it, on the home worker */
+    unsetenv("RK_CPU_STEAL");
+    printf("a long handler: its worker's other actor ran on another worker meanwhile (stealing off: after it)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stolen),
         cmocka_unit_test(not_stolen),
+        cmocka_unit_test(long_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

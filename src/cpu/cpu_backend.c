@@ -11,9 +11,12 @@
  * its run token (one CAS to take, a release store to give), so its handler
  * never runs on two threads at once and each message is handled once, in
  * inbox order. A worker with nothing of its own takes actors with waiting
- * messages from a worker that is busy running another of its actors; a
- * worker that finds two or more of its actors with work wakes a parked one
- * to help. RK_CPU_STEAL=0 turns stealing off. */
+ * messages from a worker that is busy running another of its actors: one
+ * whose last pass found two or more of its actors with work (it also wakes
+ * a parked worker to help), or one that has been in the same batch for
+ * RK__STUCK_NS - a long handler, which starts no pass and so cannot ask;
+ * parked workers wake every RK__STUCK_NS / 2 while another worker is in a
+ * batch, to look. RK_CPU_STEAL=0 turns stealing off. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #define RK__BATCH 32             /* messages per actor per turn */
 #define RK__SPIN_NS 20000ull     /* spin this long before parking */
 #define RK__PARK_NS 100000000ull /* re-check at least this often while parked */
+#define RK__STUCK_NS 1000000ull  /* one batch this long: thieves take the worker's other actors */
 #define RK__MAX_DEFAULT_WORKERS 8
 
 typedef struct rk__cpu_cmd rk__cpu_cmd;
@@ -70,12 +74,15 @@ struct rk__cpu_worker {
     int stop;             /* atomic */
     uint32_t id;
     rk__cpu_actor *running; /* atomic: the actor it runs now, NULL between actors */
+    uint64_t turns;         /* atomic: batches it has started; one that stays is a long handler */
     /* Atomic, padded onto a line of its own (thieves read it while they
      * spin): 1 while its last pass found two or more of its actors with
-     * messages. */
+     * messages. Beside it, what thieves last saw of `turns` and when
+     * (rk__stuck). */
     char help_before_[64];
     uint32_t help;
-    char help_after_[60];
+    uint64_t seen_turns, seen_at;
+    char help_after_[40];
     /* Written by the worker thread only, under list_lock; read by it
      * without the lock, by thieves with it. */
     pthread_mutex_t list_lock;
@@ -639,14 +646,27 @@ static int rk__has_work(rk__cpu_worker *w)
  * of its own: the first with waiting messages whose token is free. Returns
  * how many messages it took. The victim's list lock is only tried, so
  * thieves never wait on each other or on its owner. */
+/* Whether `v` has been in one batch (one actor's handler, most likely) for
+ * RK__STUCK_NS: it then cannot ask for help itself, its pass being what
+ * raises `help`. Thieves note its batch count and when they first saw it. */
+static int rk__stuck(rk__cpu_worker *v)
+{
+    const uint64_t turns = __atomic_load_n(&v->turns, __ATOMIC_RELAXED), now = rk__now_ns();
+    if (__atomic_load_n(&v->seen_turns, __ATOMIC_RELAXED) != turns) {
+        __atomic_store_n(&v->seen_turns, turns, __ATOMIC_RELAXED);
+        __atomic_store_n(&v->seen_at, now, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return now - __atomic_load_n(&v->seen_at, __ATOMIC_RELAXED) >= RK__STUCK_NS;
+}
+
 static uint32_t rk__steal_from(rk__cpu_worker *v)
 {
-    rk__cpu_actor *busy, *ca = NULL;
+    rk__cpu_actor *busy = __atomic_load_n(&v->running, __ATOMIC_RELAXED), *ca = NULL;
     uint32_t n;
-    if (!__atomic_load_n(&v->help, __ATOMIC_RELAXED))
+    if (!busy || (!__atomic_load_n(&v->help, __ATOMIC_RELAXED) && !rk__stuck(v)))
         return 0;
-    busy = __atomic_load_n(&v->running, __ATOMIC_RELAXED);
-    if (!busy || pthread_mutex_trylock(&v->list_lock) != 0)
+    if (pthread_mutex_trylock(&v->list_lock) != 0)
         return 0;
     for (uint32_t i = 0; i < v->n_actors; i++) {
         rk__cpu_actor *c = v->actors[i];
@@ -666,6 +686,17 @@ static uint32_t rk__steal_from(rk__cpu_worker *v)
     if (rk__maybe_ready(ca) || __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE) == RK__ASKED)
         rk__parker_wake(&v->parker);
     return n;
+}
+
+/* Whether another worker is in a batch now: a parked worker then wakes
+ * often enough to see it stuck (nobody wakes it for that). */
+static int rk__others_running(const rk__cpu_worker *w)
+{
+    rk__cpu *cpu = rk__cpu_of(w->rt);
+    for (uint32_t k = 0; k < cpu->n_workers; k++)
+        if (&cpu->workers[k] != w && __atomic_load_n(&cpu->workers[k].running, __ATOMIC_RELAXED))
+            return 1;
+    return 0;
 }
 
 static uint32_t rk__steal(rk__cpu_worker *w)
@@ -725,6 +756,7 @@ static void *rk__worker_main(void *arg)
                 continue;
             }
             __atomic_store_n(&w->running, ca, __ATOMIC_RELAXED);
+            __atomic_store_n(&w->turns, __atomic_load_n(&w->turns, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
             k = rk__run_actor(ca, RK__BATCH);
             __atomic_store_n(&w->running, NULL, __ATOMIC_RELAXED);
             rk__token_give(ca);
@@ -751,7 +783,7 @@ static void *rk__worker_main(void *arg)
         }
         uint64_t epoch = rk__parker_epoch(&w->parker);
         if (!rk__has_work(w))
-            rk__parker_wait(&w->parker, epoch, rk__deadline(RK__PARK_NS));
+            rk__parker_wait(&w->parker, epoch, rk__deadline(steal && rk__others_running(w) ? RK__STUCK_NS / 2 : RK__PARK_NS));
         idle_since = 0;
     }
     return NULL;
