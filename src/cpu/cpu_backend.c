@@ -642,10 +642,6 @@ static int rk__has_work(rk__cpu_worker *w)
     return 0;
 }
 
-/* Runs a batch of an actor of another worker, `v`, that is busy with one
- * of its own: the first with waiting messages whose token is free. Returns
- * how many messages it took. The victim's list lock is only tried, so
- * thieves never wait on each other or on its owner. */
 /* Whether `v` has been in one batch (one actor's handler, most likely) for
  * RK__STUCK_NS: it then cannot ask for help itself, its pass being what
  * raises `help`. Thieves note its batch count and when they first saw it. */
@@ -653,13 +649,19 @@ static int rk__stuck(rk__cpu_worker *v)
 {
     const uint64_t turns = __atomic_load_n(&v->turns, __ATOMIC_RELAXED), now = rk__now_ns();
     if (__atomic_load_n(&v->seen_turns, __ATOMIC_RELAXED) != turns) {
-        __atomic_store_n(&v->seen_turns, turns, __ATOMIC_RELAXED);
+        /* Two thieves may interleave here; at worst one steals a little
+         * early, which the run token makes harmless. */
         __atomic_store_n(&v->seen_at, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&v->seen_turns, turns, __ATOMIC_RELAXED);
         return 0;
     }
     return now - __atomic_load_n(&v->seen_at, __ATOMIC_RELAXED) >= RK__STUCK_NS;
 }
 
+/* Runs a batch of an actor of another worker, `v`, that is busy with one
+ * of its own: the first with waiting messages whose token is free. Returns
+ * how many messages it took. The victim's list lock is only tried, so
+ * thieves never wait on each other or on its owner. */
 static uint32_t rk__steal_from(rk__cpu_worker *v)
 {
     rk__cpu_actor *busy = __atomic_load_n(&v->running, __ATOMIC_RELAXED), *ca = NULL;
@@ -783,7 +785,8 @@ static void *rk__worker_main(void *arg)
         }
         uint64_t epoch = rk__parker_epoch(&w->parker);
         if (!rk__has_work(w))
-            rk__parker_wait(&w->parker, epoch, rk__deadline(steal && rk__others_running(w) ? RK__STUCK_NS / 2 : RK__PARK_NS));
+            rk__parker_wait(&w->parker, epoch,
+                            rk__deadline(steal && rk__others_running(w) ? RK__STUCK_NS / 2 : RK__PARK_NS));
         idle_since = 0;
     }
     return NULL;
