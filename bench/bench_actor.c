@@ -1,7 +1,8 @@
 /* CPU actor benchmarks: host -> actor -> host round trip (rk_call), one-way
  * host -> actor throughput, an actor <-> actor (K2K) ping-pong, and a
  * skewed load (every busy actor on one home worker) with work stealing off
- * and on, alternately.
+ * and on, alternately, and a call to an actor whose home worker is inside
+ * another actor's 20 ms handler, stealing off and on.
  *
  *   bench_actor [--quick] [--json FILE]
  *
@@ -20,6 +21,12 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    nanosleep(&ts, NULL);
 }
 
 static rk_status echo(rk_ctx *ctx, void *state, const rk_msg *m)
@@ -261,6 +268,77 @@ static void bench_skew(uint32_t workers, uint64_t per_actor, int runs)
     free(on);
 }
 
+/* ---- a call beside a long handler ---------------------------------------------- */
+
+#define LONG_NS 20000000ull /* the long handler's run */
+
+static rk_status long_or_echo(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    (void)state;
+    if (m->flags & RK_MSG_F_REQUEST)
+        return rk_reply(ctx, 0, NULL, 0);
+    uint64_t end = now_ns() + LONG_NS;
+    while (now_ns() < end)
+        ;
+    return RK_OK;
+}
+
+/* Two actors on one home worker of two: one starts a 20 ms handler, then
+ * the host calls the other, `trials` times; the call's latency in us.
+ * Without stealing the call waits for the handler; with it, a parked
+ * worker sees the home worker stay in one batch for 1 ms and takes the
+ * other actor. */
+static void long_run(int steal, int trials, double *us)
+{
+    static const rk_actor_type type = {.name = "long", .handle = long_or_echo};
+    rk_runtime_options ro;
+    rk_actor_options o;
+    rk_runtime *rt;
+    rk_actor_id a, b;
+    setenv("RK_CPU_STEAL", steal ? "1" : "0", 1);
+    rk_runtime_options_init(&ro);
+    ro.backend = RK_BACKEND_CPU;
+    ro.workers = 2;
+    ro.max_actors = 4;
+    if (rk_runtime_create(&rt, &ro) != RK_OK)
+        exit(1);
+    rk_actor_options_init(&o);
+    o.type = &type;
+    o.name = "long/a";
+    if (rk_launch(rt, &o, &a) != RK_OK)
+        exit(1);
+    o.name = "long/skip";
+    if (rk_launch(rt, &o, &b) != RK_OK) /* the other worker's */
+        exit(1);
+    o.name = "long/b";
+    if (rk_launch(rt, &o, &b) != RK_OK || b % 2 != a % 2)
+        exit(1);
+    for (int t = 0; t < trials; t++) {
+        rk_msgbuf reply = {.data = NULL, .capacity = 0};
+        if (rk_send(rt, a, 1, NULL, 0) != RK_OK)
+            exit(1);
+        sleep_ns(1000000); /* the handler has started */
+        uint64_t t0 = now_ns();
+        if (rk_call(rt, b, 2, NULL, 0, &reply, 10000000000ull) != RK_OK)
+            exit(1);
+        us[t] = (double)(now_ns() - t0) / 1e3;
+        sleep_ns(LONG_NS); /* the long handler ends before the next trial */
+    }
+    rk_runtime_destroy(rt);
+    unsetenv("RK_CPU_STEAL");
+}
+
+static void bench_long(int trials)
+{
+    double *off = malloc((size_t)trials * sizeof *off), *on = malloc((size_t)trials * sizeof *on);
+    long_run(0, trials, off);
+    long_run(1, trials, on);
+    report("call beside a 20 ms handler, stealing off", "us", off, (size_t)trials);
+    report("call beside a 20 ms handler, stealing on", "us", on, (size_t)trials);
+    free(off);
+    free(on);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -294,6 +372,7 @@ int main(int argc, char **argv)
      * does all the work (100 k msg/s at 10 us each). */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     bench_skew(cores >= 4 ? 4u : 2u, quick ? 200 : 2000, quick ? 3 : 7);
+    bench_long(quick ? 5 : 30);
 
     if (json) {
         fputs("\n]\n", json);

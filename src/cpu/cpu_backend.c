@@ -14,9 +14,9 @@
  * messages from a worker that is busy running another of its actors: one
  * whose last pass found two or more of its actors with work (it also wakes
  * a parked worker to help), or one that has been in the same batch for
- * RK__STUCK_NS - a long handler, which starts no pass and so cannot ask;
- * parked workers wake every RK__STUCK_NS / 2 while another worker is in a
- * batch, to look. RK_CPU_STEAL=0 turns stealing off. */
+ * RK__STUCK_NS - a long handler, which starts no pass and so cannot ask.
+ * Parked workers look every RK__LOOK_NS, and every RK__STUCK_NS / 2 while
+ * another worker is in a batch. RK_CPU_STEAL=0 turns stealing off. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 #define RK__SPIN_NS 20000ull     /* spin this long before parking */
 #define RK__PARK_NS 100000000ull /* re-check at least this often while parked */
 #define RK__STUCK_NS 1000000ull  /* one batch this long: thieves take the worker's other actors */
+#define RK__LOOK_NS 4000000ull   /* stealing on: parked workers look at least this often */
 #define RK__MAX_DEFAULT_WORKERS 8
 
 typedef struct rk__cpu_cmd rk__cpu_cmd;
@@ -701,6 +702,17 @@ static int rk__others_running(const rk__cpu_worker *w)
     return 0;
 }
 
+/* How long a worker with nothing to do parks. Nobody wakes it when another
+ * worker's batch runs long (its own actors are what wakes it), so with
+ * stealing on it looks every RK__LOOK_NS, and every RK__STUCK_NS / 2 while
+ * another worker is in a batch. */
+static uint64_t rk__park_ns(const rk__cpu_worker *w, int steal)
+{
+    if (!steal)
+        return RK__PARK_NS;
+    return rk__others_running(w) ? RK__STUCK_NS / 2 : RK__LOOK_NS;
+}
+
 static uint32_t rk__steal(rk__cpu_worker *w)
 {
     rk__cpu *cpu = rk__cpu_of(w->rt);
@@ -785,8 +797,7 @@ static void *rk__worker_main(void *arg)
         }
         uint64_t epoch = rk__parker_epoch(&w->parker);
         if (!rk__has_work(w))
-            rk__parker_wait(&w->parker, epoch,
-                            rk__deadline(steal && rk__others_running(w) ? RK__STUCK_NS / 2 : RK__PARK_NS));
+            rk__parker_wait(&w->parker, epoch, rk__deadline(rk__park_ns(w, steal)));
         idle_since = 0;
     }
     return NULL;
