@@ -629,6 +629,30 @@ static rk_actor_metrics actor_metrics(rk_runtime *rt, rk_actor_id id)
     return m;
 }
 
+/* Sends the probe its request, waiting out RK_ERATE: the host's send
+ * takes a token of the tenant's bucket too, which the probes' flood may
+ * have emptied. Returns how often it was refused; each refusal is also in
+ * the tenant's refused_rate. */
+static uint64_t send_past_rate(rk_runtime *rt, rk_actor_id p, const rkt_probe *pr)
+{
+    const uint64_t end = rk_test_now_ns() + 5 * RKT_SEC;
+    uint64_t refused = 0;
+    rk_status st;
+    while ((st = rk_send(rt, p, RKT_MSG_PROBE, pr, sizeof *pr)) == RK_ERATE && rk_test_now_ns() < end) {
+        refused++;
+        rk_test_sleep_ns(RKT_MS / 2);
+    }
+    RKT_CHECK_ST(st, RK_OK);
+    return refused;
+}
+
+/* How long the rate tests wait for the books to balance: the counts come
+ * every millisecond, much later under compute-sanitizer. */
+static uint64_t settle_deadline(void)
+{
+    return rk_test_now_ns() + (getenv("RKT_UNDER_TOOL") ? 90 : 30) * RKT_SEC;
+}
+
 /* A probe of tenant 7 floods an echo of tenant 7 with K2K sends: only what
  * the tenant's bucket allows goes through - the GPU's allowance is filled
  * from it every millisecond - and every other send is refused on the
@@ -648,7 +672,6 @@ static void rate_on_device(void)
     rkt_probe pr = {0, 8, 0, (uint32_t)n, 1, 0}; /* waiting sends: a full queue refuses none */
     uint64_t t0, t_end, delivered, refused, end, before, host_refused = 0;
     int32_t pst = -1;
-    rk_status st;
     int probe_failed;
     struct timespec fill = {0, 5000000};
 
@@ -662,20 +685,12 @@ static void rate_on_device(void)
     RKT_CHECK_ST(rk_tenant_set_quota(rt, 7, &q), RK_OK);
     nanosleep(&fill, NULL); /* the allowance fills from the bucket */
     /* A host send: one token of the same bucket - which the allowance may
-     * have just emptied: then one is earned soon. Each refusal is counted
-     * for the tenant too (host_refused). */
-    end = rk_test_now_ns() + 5 * RKT_SEC;
-    while ((st = rk_send(rt, p, RKT_MSG_PROBE, &pr, sizeof pr)) == RK_ERATE && rk_test_now_ns() < end) {
-        host_refused++;
-        rk_test_sleep_ns(RKT_MS / 2);
-    }
-    RKT_CHECK_ST(st, RK_OK);
+     * have just emptied: then one is earned soon. */
+    host_refused = send_past_rate(rt, p, &pr);
     /* Settled: the probe handled its request, and every one of its sends
-     * is delivered or counted refused (the counts come every millisecond),
-     * its own report too: refused (the probe failed) or delivered. Waited
-     * for rather than slept on: under compute-sanitizer the counts come much
-     * later than 1 ms. */
-    end = rk_test_now_ns() + (slow ? 90 : 30) * RKT_SEC;
+     * is delivered or counted refused, its own report too: refused (the
+     * probe failed) or delivered. */
+    end = settle_deadline();
     do {
         rk_test_sleep_ns(2 * RKT_MS);
         RKT_CHECK_ST(rk_tenant_metrics_get(rt, 7, &tm), RK_OK);
@@ -754,16 +769,9 @@ static void rate_many_senders(void)
     t0 = rk_test_now_ns();
     RKT_CHECK_ST(rk_tenant_set_quota(rt, 8, &q), RK_OK);
     nanosleep(&fill, NULL);
-    for (int i = 0; i < P; i++) {
-        rk_status st;
-        end = rk_test_now_ns() + 5 * RKT_SEC;
-        while ((st = rk_send(rt, p[i], RKT_MSG_PROBE, &pr, sizeof pr)) == RK_ERATE && rk_test_now_ns() < end) {
-            host_refused++;
-            rk_test_sleep_ns(RKT_MS / 2);
-        }
-        RKT_CHECK_ST(st, RK_OK);
-    }
-    end = rk_test_now_ns() + (getenv("RKT_UNDER_TOOL") ? 90 : 30) * RKT_SEC;
+    for (int i = 0; i < P; i++)
+        host_refused += send_past_rate(rt, p[i], &pr);
+    end = settle_deadline();
     do {
         rk_test_sleep_ns(2 * RKT_MS);
         RKT_CHECK_ST(rk_tenant_metrics_get(rt, 8, &tm), RK_OK);
