@@ -93,6 +93,16 @@ static void saw_thread(hot_state *s)
         s->seen[s->r.threads++] = me;
 }
 
+/* One numbered message from a sender: counted, and a fault unless it is
+ * the one `want` expects (the next then follows it). */
+static void count_in_order(uint64_t *want, uint64_t seq, uint64_t *count, uint64_t *faults)
+{
+    if (seq != *want)
+        ++*faults;
+    *want = seq + 1;
+    ++*count;
+}
+
 static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
 {
     hot_state *s = state;
@@ -111,10 +121,7 @@ static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
         break;
     case T_HOST: {
         num n = *(const num *)rk_msg_payload(m);
-        if (n.seq != s->want_host)
-            s->r.order_faults++;
-        s->want_host = n.seq + 1;
-        s->r.from_host++;
+        count_in_order(&s->want_host, n.seq, &s->r.from_host, &s->r.order_faults);
         spin_ns(WORK_NS);
         if (s->hold_at == n.seq + 1) {
             const uint64_t end = rk_test_now_ns() + 5000000000ull;
@@ -127,14 +134,9 @@ static rk_status hot_handle(rk_ctx *ctx, void *state, const rk_msg *m)
         st = rk_ctx_send(ctx, s->next, T_FWD, &n, sizeof n);
         break;
     }
-    case T_FWD: {
-        num n = *(const num *)rk_msg_payload(m);
-        if (n.seq != s->want_peer)
-            s->r.order_faults++;
-        s->want_peer = n.seq + 1;
-        s->r.from_peer++;
+    case T_FWD:
+        count_in_order(&s->want_peer, ((const num *)rk_msg_payload(m))->seq, &s->r.from_peer, &s->r.order_faults);
         break;
-    }
     case T_REPORT:
         st = rk_reply(ctx, T_REPORT, &s->r, sizeof s->r);
         break;
