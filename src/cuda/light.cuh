@@ -1,0 +1,683 @@
+/* light.cuh - light actors: many actors per persistent block, scheduled by a
+ * run token (docs/many-actors.md sections 2 and 5).
+ *
+ * A light actor is an inbox ring and a `sched` word. Whoever wins the token
+ * (sched QUEUED -> RUNNING) runs the actor's handler; one holder at a time
+ * makes the inbox single-consumer and keeps per-sender order. Each home (a
+ * persistent block, or a host thread in tests/test_light.c) has a run queue
+ * of the ids it has to run; an id is in it at most once and only while
+ * QUEUED, so a queue as large as the home's actors never overflows.
+ *
+ * The protocol steps are plain functions of one thread (thread 0 of a block
+ * on the GPU). They compile as CUDA device code (PTX atomics, gpu scope) and
+ * as C11 host code (gcc __atomic builtins) with the same memory orders, so
+ * the host test runs exactly the steps the GPU runs. The orders come from
+ * spec/sched.pml; each carries its reason below.
+ *
+ * The runtime does not use light actors yet (many-actors.md section 7). */
+#ifndef RK_LIGHT_CUH
+#define RK_LIGHT_CUH
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringkernel/status.h"
+
+#ifdef __CUDACC__
+#define RK_LF static __host__ __device__ inline
+#else
+#define RK_LF static inline
+#endif
+
+/* The states of `sched` (AGAIN: a message came while the actor ran). */
+#define RK_LIGHT_IDLE 0ull
+#define RK_LIGHT_QUEUED 1ull
+#define RK_LIGHT_RUNNING 2ull
+#define RK_LIGHT_AGAIN 3ull
+
+#define RK_LIGHT_NONE 0xffffffffu
+
+/* A test may stall a sender between its claim and its publish (the window
+ * in which later messages wait behind a claimed slot). */
+#ifndef RK_LIGHT_CLAIMED
+#define RK_LIGHT_CLAIMED(src) ((void)0)
+#endif
+#define RK_LIGHT_WORDS 6 /* payload words of one message */
+
+/* One inbox slot: its sequence word, then the message. `seq` is pos + 1 once
+ * position pos is published, pos + capacity once it was handled (free for
+ * the next lap), as in a Vyukov bounded queue. */
+typedef struct rk_light_msg {
+    uint64_t seq;
+    uint32_t src, type;
+    uint64_t w[RK_LIGHT_WORDS];
+} rk_light_msg;
+
+/* An actor: the words senders touch share one line (a sender's CAS on
+ * `sched` right after its claim of `tail` finds the line in L2). `head` is
+ * written only by the token's holder; the give-up's release carries it to
+ * the next holder. */
+typedef struct rk_light_actor {
+    uint64_t sched;
+    uint64_t tail;
+    uint64_t head;
+    uint32_t home;
+    uint32_t pad0;
+    uint64_t handled; /* messages run, by the token's holder */
+    uint64_t pad1[3];
+} rk_light_actor;
+
+/* A home's run queue header and counters. Queue slots are 64-bit words:
+ * the lap (pos + 1 when holding an id, pos when free) in the high half and
+ * the id in the low half, so one store publishes both. */
+typedef struct rk_light_home {
+    uint64_t tail; /* pushes claim positions here (any thread) */
+    uint64_t pad0[7];
+    uint64_t head; /* the home's own pops (one consumer) */
+    uint64_t runs, handled, handoffs, idle_polls;
+    uint64_t pad1[3];
+} rk_light_home;
+
+#if defined(__cplusplus)
+static_assert(sizeof(rk_light_msg) == 64, "one inbox slot is one 64-byte line");
+static_assert(sizeof(rk_light_actor) == 64, "one actor is one line");
+static_assert(sizeof(rk_light_home) == 128, "the pushers' word and the owner's words on two lines");
+#else
+_Static_assert(sizeof(rk_light_msg) == 64, "one inbox slot is one 64-byte line");
+_Static_assert(sizeof(rk_light_actor) == 64, "one actor is one line");
+_Static_assert(sizeof(rk_light_home) == 128, "the pushers' word and the owner's words on two lines");
+#endif
+
+typedef struct rk_light_config {
+    uint32_t actors;    /* light actors, ids 0 .. actors-1 */
+    uint32_t homes;     /* run queues; actor a lives on home a % homes */
+    uint32_t inbox;     /* slots per inbox, a power of two >= 2 */
+    uint32_t batch;     /* messages a run handles before it gives the token up, >= 1 */
+    uint32_t handoff;   /* nonzero: same-home sends may hand the message over (section 5) */
+} rk_light_config;
+
+/* Everything lives in one allocation whose layout rk_light_world_layout
+ * computes; the struct sits at its start. */
+typedef struct rk_light_world {
+    rk_light_config cfg;
+    uint32_t qcap;          /* run-queue slots per home: a power of two >= actors per home */
+    uint32_t pad0;
+    rk_light_actor *actor;  /* [actors] */
+    rk_light_msg *slot;     /* [actors * inbox] */
+    rk_light_home *home;    /* [homes] */
+    uint64_t *queue;        /* [homes * qcap] */
+    volatile uint32_t *stop; /* nonzero: homes return when idle (host-mapped on the GPU) */
+} rk_light_world;
+
+/* ---- atomics: one meaning on both sides ----------------------------------------------- */
+
+#if defined(__CUDA_ARCH__)
+RK_LF uint64_t rk__l_ld_acq(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+RK_LF uint64_t rk__l_ld(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+RK_LF void rk__l_st_rel(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+RK_LF void rk__l_st(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+/* Returns the value found; the swap happened when it equals `want`. */
+RK_LF uint64_t rk__l_cas_acqrel(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.acq_rel.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
+RK_LF uint64_t rk__l_cas(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
+RK_LF uint64_t rk__l_add(uint64_t *p, uint64_t v)
+{
+    uint64_t old;
+    asm volatile("atom.relaxed.gpu.global.add.u64 %0, [%1], %2;" : "=l"(old) : "l"(p), "l"(v) : "memory");
+    return old;
+}
+/* Orders the slot's bytes before its sequence word (the publish). */
+RK_LF void rk__l_fence(void) { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
+RK_LF void rk__l_pause(unsigned ns) { __nanosleep(ns); }
+RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
+{
+    uint32_t v;
+    asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+#else
+RK_LF uint64_t rk__l_ld_acq(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+RK_LF uint64_t rk__l_ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+RK_LF void rk__l_st_rel(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+RK_LF void rk__l_st(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+RK_LF uint64_t rk__l_cas_acqrel(uint64_t *p, uint64_t want, uint64_t to)
+{
+    __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return want;
+}
+RK_LF uint64_t rk__l_cas(uint64_t *p, uint64_t want, uint64_t to)
+{
+    __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return want;
+}
+RK_LF uint64_t rk__l_add(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+/* The host's publish is a release store of the sequence word; no fence. */
+RK_LF void rk__l_fence(void) {}
+RK_LF void rk__l_pause(unsigned ns) { (void)ns; }
+RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
+{
+    return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+}
+#endif
+
+/* ---- layout ---------------------------------------------------------------------------- */
+
+RK_LF int rk__l_pow2(uint32_t v) { return v && !(v & (v - 1)); }
+
+RK_LF uint32_t rk__l_ceil_pow2(uint32_t v)
+{
+    uint32_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+/* Offsets of the parts in one allocation; 0 bytes for a bad config. */
+typedef struct rk_light_layout {
+    size_t actor, slot, home, queue, bytes;
+    uint32_t qcap;
+} rk_light_layout;
+
+RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
+{
+    rk_light_layout l = {0, 0, 0, 0, 0, 0};
+    uint32_t per_home;
+    if (!c || !c->actors || !c->homes || c->homes > c->actors || !rk__l_pow2(c->inbox) || c->inbox < 2 ||
+        !c->batch || c->actors > (1u << 30))
+        return l;
+    per_home = (c->actors + c->homes - 1) / c->homes;
+    l.qcap = rk__l_ceil_pow2(per_home < 2 ? 2 : per_home); /* 2+: a report tells full from free */
+    l.actor = 256; /* the world struct, rounded to lines */
+    l.slot = l.actor + (size_t)c->actors * sizeof(rk_light_actor);
+    l.home = l.slot + (size_t)c->actors * c->inbox * sizeof(rk_light_msg);
+    l.queue = l.home + (size_t)c->homes * sizeof(rk_light_home);
+    l.bytes = l.queue + (size_t)c->homes * l.qcap * sizeof(uint64_t);
+    return l;
+}
+
+/* Writes a fresh world into `image` (layout.bytes, zeroed or not) whose
+ * pointers point into `base`: the same address for a host world; the device
+ * allocation the image is copied to for a GPU world. `stop` is the word
+ * that tells idle homes to return. Returns RK_EINVAL for a bad config. */
+static inline rk_status rk_light_world_init(void *image, void *base, const rk_light_config *c,
+                                            volatile uint32_t *stop)
+{
+    rk_light_layout l = rk_light_world_layout(c);
+    rk_light_world *w = (rk_light_world *)image;
+    unsigned char *img = (unsigned char *)image, *b = (unsigned char *)base;
+    if (!l.bytes || !image || !base || !stop)
+        return RK_EINVAL;
+    for (size_t i = 0; i < l.bytes; i++)
+        img[i] = 0;
+    w->cfg = *c;
+    w->qcap = l.qcap;
+    w->actor = (rk_light_actor *)(b + l.actor);
+    w->slot = (rk_light_msg *)(b + l.slot);
+    w->home = (rk_light_home *)(b + l.home);
+    w->queue = (uint64_t *)(b + l.queue);
+    w->stop = stop;
+    for (uint32_t a = 0; a < c->actors; a++) {
+        ((rk_light_actor *)(img + l.actor))[a].home = a % c->homes;
+        for (uint32_t k = 0; k < c->inbox; k++)
+            ((rk_light_msg *)(img + l.slot))[(size_t)a * c->inbox + k].seq = k; /* free for lap 0 */
+    }
+    for (size_t q = 0; q < (size_t)c->homes * l.qcap; q++)
+        ((uint64_t *)(img + l.queue))[q] = (uint64_t)(q % l.qcap) << 32; /* free for lap 0 */
+    return RK_OK;
+}
+
+/* ---- run queues ------------------------------------------------------------------------ */
+
+/* Pushes `id` into home h's queue. Only the thread that moved the actor to
+ * QUEUED pushes, and at most `qcap` ids of the home are QUEUED, so the slot
+ * it claims was popped already; it may wait a moment for that pop's free
+ * store to land, never for anything else. */
+RK_LF void rk__l_push(rk_light_world *w, uint32_t h, uint32_t id)
+{
+    uint64_t pos = rk__l_add(&w->home[h].tail, 1);
+    uint64_t *q = &w->queue[(size_t)h * w->qcap + (pos & (w->qcap - 1))];
+    while ((uint32_t)(rk__l_ld(q) >> 32) != (uint32_t)pos)
+        rk__l_pause(32);
+    /* Release: the popper's CAS QUEUED -> RUNNING must find the QUEUED this
+     * thread wrote before the push. */
+    rk__l_st_rel(q, ((pos + 1) << 32) | id);
+}
+
+/* Pops an id from home h's queue (its only consumer); RK_LIGHT_NONE when
+ * empty, or when the next push has claimed its slot but not yet written. */
+RK_LF uint32_t rk__l_pop(rk_light_world *w, uint32_t h)
+{
+    rk_light_home *hm = &w->home[h];
+    uint64_t head = hm->head;
+    uint64_t *q = &w->queue[(size_t)h * w->qcap + (head & (w->qcap - 1))];
+    uint64_t v = rk__l_ld_acq(q);
+    if ((uint32_t)(v >> 32) != (uint32_t)(head + 1))
+        return RK_LIGHT_NONE;
+    /* Relaxed: the next pusher of this slot only needs the lap (one word). */
+    rk__l_st(q, (head + w->qcap) << 32);
+    hm->head = head + 1;
+    return (uint32_t)v;
+}
+
+/* ---- senders --------------------------------------------------------------------------- */
+
+/* After a publish: one CAS loop that always writes. IDLE -> QUEUED (and the
+ * push), RUNNING -> AGAIN, QUEUED and AGAIN written back. It is a release
+ * so that the block which takes the token sees the message; a sender that
+ * only loaded QUEUED would order nothing (sched.pml BUG_LOAD_ONLY). */
+RK_LF void rk__l_wake(rk_light_world *w, uint32_t id)
+{
+    rk_light_actor *a = &w->actor[id];
+    uint64_t s = rk__l_ld(&a->sched), got;
+    for (;;) {
+        uint64_t to = s == RK_LIGHT_IDLE ? RK_LIGHT_QUEUED : s == RK_LIGHT_RUNNING ? RK_LIGHT_AGAIN : s;
+        got = rk__l_cas_acqrel(&a->sched, s, to);
+        if (got == s)
+            break;
+        s = got;
+    }
+    if (s == RK_LIGHT_IDLE)
+        rk__l_push(w, a->home, id);
+}
+
+/* Claims a slot of `id`'s inbox and writes the message; the caller
+ * publishes it at *at. Returns the slot, or NULL when the inbox is full. */
+RK_LF rk_light_msg *rk__l_claim(rk_light_world *w, uint32_t id, uint32_t src, uint32_t type,
+                                const uint64_t *words, uint64_t *at)
+{
+    rk_light_actor *a = &w->actor[id];
+    uint64_t mask = w->cfg.inbox - 1, pos = rk__l_ld(&a->tail);
+    rk_light_msg *m;
+    for (;;) {
+        m = &w->slot[(size_t)id * w->cfg.inbox + (pos & mask)];
+        /* Acquire: the handler's reads of the slot's last message come before
+         * our writes to it. */
+        uint64_t seq = rk__l_ld_acq(&m->seq);
+        if (seq == pos) {
+            uint64_t got = rk__l_cas(&a->tail, pos, pos + 1);
+            if (got == pos)
+                break;
+            pos = got;
+        } else if (seq < pos) {
+            return NULL; /* the slot still holds the message of the lap before: full */
+        } else {
+            pos = rk__l_ld(&a->tail); /* another sender claimed pos */
+        }
+    }
+    *at = pos;
+    m->src = src;
+    m->type = type;
+    for (int i = 0; i < RK_LIGHT_WORDS; i++)
+        m->w[i] = words ? words[i] : 0;
+    return m;
+}
+
+/* Publishes a claimed slot at position `pos` (its seq is pos + 1). */
+RK_LF void rk__l_publish(rk_light_msg *m, uint64_t pos)
+{
+    rk__l_fence();             /* the message's bytes before its sequence word */
+    rk__l_st_rel(&m->seq, pos + 1);
+}
+
+/* Sends a message to light actor `dst` from anywhere (a block's thread, a
+ * host thread in tests). Never blocks: RK_EFULL when the inbox is full (the
+ * caller retries or drops it, knowingly), RK_EINVAL for a bad id. */
+RK_LF rk_status rk_light_send(rk_light_world *w, uint32_t src, uint32_t dst, uint32_t type, const uint64_t *words)
+{
+    rk_light_msg *m;
+    uint64_t pos;
+    if (!w || dst >= w->cfg.actors)
+        return RK_EINVAL;
+    m = rk__l_claim(w, dst, src, type, words, &pos);
+    if (!m)
+        return RK_EFULL;
+    RK_LIGHT_CLAIMED(src);
+    rk__l_publish(m, pos);
+    rk__l_wake(w, dst);
+    return RK_OK;
+}
+
+/* ---- the token's holder ---------------------------------------------------------------- */
+
+/* A run: the actor a home holds the token of, its inbox head and how much of
+ * its batch is left. */
+typedef struct rk_light_run {
+    uint32_t id;
+    uint32_t left;
+    uint64_t head;
+} rk_light_run;
+
+/* Takes the next actor of home h: pops its id and moves QUEUED -> RUNNING.
+ * The CAS cannot fail (an id is queued only while QUEUED); it is an acquire,
+ * so the previous holder's head and the senders' messages are visible.
+ * Returns 0 when the queue is empty. */
+RK_LF int rk_light_take(rk_light_world *w, uint32_t h, rk_light_run *r)
+{
+    uint32_t id = rk__l_pop(w, h);
+    if (id == RK_LIGHT_NONE)
+        return 0;
+    rk__l_cas_acqrel(&w->actor[id].sched, RK_LIGHT_QUEUED, RK_LIGHT_RUNNING);
+    r->id = id;
+    r->left = w->cfg.batch;
+    r->head = w->actor[id].head;
+    return 1;
+}
+
+/* The next ready message of the run, or NULL (batch spent, or nothing
+ * published at the head: a late sender's slot may be claimed and not yet
+ * written; the run does not wait for it, the sender's wake covers it). */
+RK_LF const rk_light_msg *rk_light_read(rk_light_world *w, const rk_light_run *r)
+{
+    const rk_light_msg *m;
+    if (!r->left)
+        return NULL;
+    m = &w->slot[(size_t)r->id * w->cfg.inbox + (r->head & (w->cfg.inbox - 1))];
+    return rk__l_ld_acq(&m->seq) == r->head + 1 ? m : NULL;
+}
+
+/* The message rk_light_read returned was handled: its slot is free for the
+ * next lap. Release: the handler's reads of it come before a sender's
+ * rewrite. */
+RK_LF void rk_light_done(rk_light_world *w, rk_light_run *r)
+{
+    rk_light_msg *m = &w->slot[(size_t)r->id * w->cfg.inbox + (r->head & (w->cfg.inbox - 1))];
+    rk__l_st_rel(&m->seq, r->head + w->cfg.inbox);
+    r->head++;
+    r->left--;
+    w->actor[r->id].handled++;
+}
+
+/* Gives the token up. AGAIN -> QUEUED and a requeue; RUNNING -> IDLE and a
+ * re-read of the inbox's head, which finds what the batch limit left
+ * (messages whose senders found QUEUED or AGAIN). Every move is a CAS: a
+ * plain store of IDLE could land after the re-read and overwrite a sender's
+ * AGAIN (sched.pml BUG_PLAIN_STORE). Acq_rel: the release hands the head
+ * (and the actor's state) to the next holder; the acquire makes the
+ * senders' messages whose CAS came before visible to the re-read. */
+RK_LF void rk_light_give_up(rk_light_world *w, const rk_light_run *r)
+{
+    rk_light_actor *a = &w->actor[r->id];
+    uint64_t s = RK_LIGHT_RUNNING, got;
+    const rk_light_msg *m;
+    a->head = r->head;
+    for (;;) {
+        uint64_t to = s == RK_LIGHT_AGAIN ? RK_LIGHT_QUEUED : RK_LIGHT_IDLE;
+        got = rk__l_cas_acqrel(&a->sched, s, to);
+        if (got == s)
+            break;
+        s = got;
+    }
+    if (s == RK_LIGHT_AGAIN) {
+        rk__l_push(w, a->home, r->id);
+        return;
+    }
+    m = &w->slot[(size_t)r->id * w->cfg.inbox + (r->head & (w->cfg.inbox - 1))];
+    if (rk__l_ld_acq(&m->seq) == r->head + 1 &&
+        rk__l_cas_acqrel(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_QUEUED) == RK_LIGHT_IDLE)
+        rk__l_push(w, a->home, r->id);
+}
+
+/* ---- the block tier: hand-off (section 5) ---------------------------------------------- */
+
+/* What a handler sees: the world, the actor it runs for, its home, and the
+ * home's one hand-off slot. */
+typedef struct rk_light_ctx {
+    rk_light_world *w;
+    uint32_t self, home;
+    uint32_t handed;       /* nonzero: `msg` is for actor `to`, whose token this home holds */
+    uint32_t to;
+    uint32_t depth;        /* hand-offs in a row on this home */
+    uint32_t pad;
+    rk_light_msg msg;
+} rk_light_ctx;
+
+/* A send from a handler (thread 0 of the block). To an actor of the same
+ * home that is IDLE with an empty inbox, with hand-off on, the message is
+ * handed over: the home takes the receiver's token and runs the message
+ * right after this handler, with no inbox slot, fence or run queue. The
+ * empty inbox keeps per-sender order: an earlier message of ours to it sits
+ * in its inbox (claimed, maybe not yet published) and tail shows it. One
+ * hand-off waits at a time, and `batch` in a row at most, so two actors
+ * that ping-pong cannot starve their home. Otherwise the inbox path:
+ * RK_EFULL when full (a handler must not wait for an inbox its own home
+ * drains). */
+RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, const uint64_t *words)
+{
+    rk_light_world *w = c->w;
+    rk_light_actor *a;
+    if (!w || dst >= w->cfg.actors)
+        return RK_EINVAL;
+    a = &w->actor[dst];
+    if (w->cfg.handoff && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
+        rk__l_ld(&a->sched) == RK_LIGHT_IDLE &&
+        rk__l_cas_acqrel(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
+        /* We hold its token now; the acquire made its head current. */
+        if (rk__l_ld(&a->tail) == a->head) {
+            c->handed = 1;
+            c->to = dst;
+            c->msg.src = c->self;
+            c->msg.type = type;
+            for (int i = 0; i < RK_LIGHT_WORDS; i++)
+                c->msg.w[i] = words ? words[i] : 0;
+            return RK_OK;
+        }
+        /* Not empty: our message goes behind the others and the token back
+         * through the normal give-up, whose re-read requeues the actor. */
+        uint64_t pos;
+        rk_light_msg *m = rk__l_claim(w, dst, c->self, type, words, &pos);
+        if (m)
+            rk__l_publish(m, pos);
+        rk_light_run r = {dst, 0, a->head};
+        rk_light_give_up(w, &r);
+        return m ? RK_OK : RK_EFULL;
+    }
+    return rk_light_send(w, c->self, dst, type, words);
+}
+
+/* ---- a home's loop -------------------------------------------------------------------- */
+
+/* What thread 0 of a home keeps between messages: the run it holds, and
+ * the copy of a handed message being run (a handler may hand another over
+ * while it runs). */
+typedef struct rk_light_loop {
+    rk_light_ctx c;
+    rk_light_run r;
+    uint32_t active;    /* r holds a token */
+    uint32_t from_hand; /* the current message is `hand`, not an inbox slot */
+    rk_light_msg hand;
+} rk_light_loop;
+
+RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
+{
+    unsigned char *p = (unsigned char *)L;
+    for (size_t i = 0; i < sizeof *L; i++)
+        p[i] = 0;
+    L->c.w = w;
+    L->c.home = h;
+}
+
+/* The next message home h runs, or NULL when it has nothing. In order: the
+ * rest of the current run's batch; then its give-up; then a handed message
+ * (the home holds its receiver's token: it starts a run of that actor);
+ * then the next actor of the run queue. */
+RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
+{
+    rk_light_home *hm = &w->home[L->c.home];
+    for (;;) {
+        if (L->active) {
+            const rk_light_msg *m = rk_light_read(w, &L->r);
+            if (m) {
+                L->from_hand = 0;
+                L->c.self = L->r.id;
+                return m;
+            }
+            rk_light_give_up(w, &L->r);
+            L->active = 0;
+        }
+        if (L->c.handed) {
+            L->c.handed = 0;
+            L->c.depth++;
+            hm->handoffs++;
+            L->r.id = L->c.to;
+            L->r.left = w->cfg.batch;
+            L->r.head = w->actor[L->c.to].head;
+            L->active = 1;
+            L->hand = L->c.msg;
+            L->from_hand = 1;
+            L->c.self = L->r.id;
+            return &L->hand;
+        }
+        if (!rk_light_take(w, L->c.home, &L->r))
+            return NULL;
+        L->active = 1;
+        L->c.depth = 0;
+        hm->runs++;
+    }
+}
+
+/* The message rk_light_next returned was run. */
+RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
+{
+    if (L->from_hand)
+        w->actor[L->r.id].handled++;
+    else
+        rk_light_done(w, &L->r);
+    w->home[L->c.home].handled++;
+}
+
+/* ---- a host home ----------------------------------------------------------------------- */
+
+typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *user);
+
+/* Runs home h on the calling host thread until *w->stop is set and it has
+ * nothing left: the GPU block's loop on one thread (tests/test_light.c). */
+static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user)
+{
+    rk_light_loop L;
+    rk_light_loop_init(&L, w, h);
+    for (;;) {
+        const rk_light_msg *m = rk_light_next(w, &L);
+        if (!m) {
+            w->home[h].idle_polls++;
+            if (rk__l_stopped(w->stop))
+                return;
+            continue;
+        }
+        fn(&L.c, m, user);
+        rk_light_after(w, &L);
+    }
+}
+
+#ifdef __CUDACC__
+/* Runs home h on the calling block until *w->stop is set and it has nothing
+ * left. All threads call fn(ctx, msg) for each message; thread 0 schedules,
+ * and a handler's sends (rk_light_ctx_send) are thread 0's. Idle, thread 0
+ * backs off to 1 us naps and reads the host-mapped stop word on every 64th
+ * look only: hundreds of idle blocks reading one word over PCIe on every
+ * look slowed the busy ones to a crawl. */
+template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h, H fn)
+{
+    __shared__ rk_light_loop L;
+    __shared__ const rk_light_msg *cur;
+    if (threadIdx.x == 0)
+        rk_light_loop_init(&L, w, h);
+    for (uint32_t looks = 0, nap = 0;;) {
+        if (threadIdx.x == 0) {
+            const rk_light_msg *m;
+            while ((m = rk_light_next(w, &L)) == NULL) {
+                w->home[h].idle_polls++;
+                if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
+                    break;
+                nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
+                __nanosleep(nap);
+            }
+            if (m)
+                nap = 0;
+            cur = m;
+        }
+        __syncthreads(); /* cur and the loop's context before the handler reads them */
+        const rk_light_msg *m = cur;
+        if (!m)
+            return;
+        fn(&L.c, m);
+        __syncthreads(); /* every thread's reads of m before thread 0 frees its slot */
+        if (threadIdx.x == 0)
+            rk_light_after(w, &L);
+    }
+}
+#endif
+
+/* ---- diagnosis ------------------------------------------------------------------------- */
+
+#ifndef __CUDA_ARCH__
+#include <stdio.h>
+
+/* Prints to `out` each actor of a world that has a message waiting or a
+ * token that is not IDLE, and each home's counters: what a stalled test or
+ * diag shows. `image` is a host copy of the world (or the world itself),
+ * whose pointers point into `base`. Returns the actors printed (at most
+ * `max`). */
+static inline unsigned rk_light_world_report(const void *image, const void *base, FILE *out, unsigned max)
+{
+    const rk_light_world *w = (const rk_light_world *)image;
+    const unsigned char *img = (const unsigned char *)image, *b = (const unsigned char *)base;
+    const rk_light_actor *act = (const rk_light_actor *)(img + ((const unsigned char *)w->actor - b));
+    const rk_light_msg *slot = (const rk_light_msg *)(img + ((const unsigned char *)w->slot - b));
+    const rk_light_home *home = (const rk_light_home *)(img + ((const unsigned char *)w->home - b));
+    const uint64_t *queue = (const uint64_t *)(img + ((const unsigned char *)w->queue - b));
+    static const char *const names[4] = {"IDLE", "QUEUED", "RUNNING", "AGAIN"};
+    unsigned shown = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        if (home[h].tail != home[h].head || h < 4)
+            fprintf(out, "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu\n", h,
+                    (unsigned long long)home[h].head, (unsigned long long)home[h].tail,
+                    (unsigned long long)home[h].runs, (unsigned long long)home[h].handled,
+                    (unsigned long long)home[h].handoffs);
+    for (uint32_t a = 0; a < w->cfg.actors && shown < max; a++) {
+        const rk_light_actor *x = &act[a];
+        uint64_t seq = slot[(size_t)a * w->cfg.inbox + (x->head & (w->cfg.inbox - 1))].seq;
+        int queued = 0;
+        if (x->sched == RK_LIGHT_IDLE && x->tail == x->head)
+            continue;
+        for (uint32_t q = 0; q < w->qcap; q++) {
+            uint64_t v = queue[(size_t)x->home * w->qcap + q];
+            /* A slot holding an id has lap pos + 1, a free one pos. */
+            if ((uint32_t)v == a && ((v >> 32) & (w->qcap - 1)) == ((q + 1) & (w->qcap - 1)))
+                queued = 1;
+        }
+        fprintf(out, "actor %u (home %u): %s, inbox head %llu tail %llu, head slot's seq %llu (%s), %s\n", a,
+                x->home, names[x->sched & 3], (unsigned long long)x->head, (unsigned long long)x->tail,
+                (unsigned long long)seq, seq == x->head + 1 ? "ready" : "not ready",
+                queued ? "queued" : "not queued");
+        shown++;
+    }
+    return shown;
+}
+#endif
+
+#endif

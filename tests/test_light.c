@@ -1,0 +1,500 @@
+/* Light actors' scheduler (src/cuda/light.cuh) on host threads: one thread
+ * per home runs the GPU block's loop (rk_light_run_host), sender threads
+ * play other blocks. The protocol steps are the ones the GPU runs, with the
+ * same memory orders, so TSan checks their ordering here.
+ *
+ * Cases:
+ *   bad_input   bad configs, ids and a full inbox get statuses
+ *   leftovers   inboxes filled before any home runs, batch 1: what the batch
+ *               limit leaves is found by the give-up's re-read
+ *   senders     sender threads to many actors, each message once and in
+ *               order per sender; shapes from one home to 4096 actors on 4
+ *               homes with 4-slot inboxes
+ *   forwarding  tokens passed from actor to actor, with and without the
+ *               block tier's hand-off
+ *   relays      relays forward numbered messages to sinks of their home
+ *               while other threads send to the sinks too: per-source order
+ *               holds with hand-offs and inbox sends mixed
+ * RK_STRESS_MESSAGES sets the messages per case (default 200 000). */
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* Direct senders of the relays case stop between claim and publish now
+ * and then, so that sinks often go IDLE with a message waiting behind a
+ * claimed slot: the state in which a hand-off would overtake. */
+#include <stdint.h>
+static void lt_claimed(uint32_t src);
+#define RK_LIGHT_CLAIMED(src) lt_claimed(src)
+#include "light_cases.h"
+#include "rk_test.h"
+
+#define LT_MAX_HOMES 8
+#define LT_LIMIT_NS (60ull * 1000000000ull)
+
+typedef struct lt lt;
+typedef void (*lt_handler)(lt *t, rk_light_ctx *c, const rk_light_msg *m);
+
+/* A world on host threads and what its handlers check. */
+struct lt {
+    rk_light_world *w;
+    volatile uint32_t stop;
+    pthread_t home[LT_MAX_HOMES];
+    uint32_t homes;
+    lt_handler fn;
+    uint64_t sources;  /* rows of `next` per actor */
+    uint64_t *next;    /* [actors * sources]: the number expected next */
+    atomic_ullong ok;  /* messages intact and in order */
+    atomic_ullong bad; /* messages that were not */
+    atomic_ullong full; /* handler sends refused with RK_EFULL */
+    atomic_ullong *got; /* per source, messages the sinks took (relays) */
+    uint64_t hops;     /* forwarding: hops per token */
+    atomic_ullong tokens_done;
+    uint32_t relays;   /* relays: actors [0, relays) relay to a sink */
+};
+
+static void lt_dispatch(rk_light_ctx *c, const rk_light_msg *m, void *user)
+{
+    lt *t = user;
+    t->fn(t, c, m);
+}
+
+typedef struct lt_home_arg {
+    lt *t;
+    uint32_t h;
+} lt_home_arg;
+
+static lt_home_arg lt_args[LT_MAX_HOMES];
+
+static void *lt_run_home(void *arg)
+{
+    lt_home_arg *a = arg;
+    rk_light_run_host(a->t->w, a->h, lt_dispatch, a->t);
+    return NULL;
+}
+
+/* A world for `c`, its homes not yet running. */
+static void lt_init(lt *t, const rk_light_config *c, uint64_t sources, lt_handler fn)
+{
+    rk_light_layout l = rk_light_world_layout(c);
+    memset(t, 0, sizeof *t);
+    assert_true(l.bytes > 0 && c->homes <= LT_MAX_HOMES);
+    t->w = aligned_alloc(128, (l.bytes + 127) & ~(size_t)127);
+    assert_non_null(t->w);
+    assert_int_equal(rk_light_world_init(t->w, t->w, c, &t->stop), RK_OK);
+    t->homes = c->homes;
+    t->fn = fn;
+    t->sources = sources;
+    t->next = calloc((size_t)c->actors * sources, sizeof *t->next);
+    assert_non_null(t->next);
+}
+
+static void lt_start(lt *t)
+{
+    for (uint32_t h = 0; h < t->homes; h++) {
+        lt_args[h] = (lt_home_arg){t, h};
+        assert_int_equal(pthread_create(&t->home[h], NULL, lt_run_home, &lt_args[h]), 0);
+    }
+}
+
+/* Stops the homes (each returns once it has nothing) and joins them. */
+static void lt_stop(lt *t)
+{
+    __atomic_store_n((uint32_t *)&t->stop, 1, __ATOMIC_RELAXED);
+    for (uint32_t h = 0; h < t->homes; h++)
+        pthread_join(t->home[h], NULL);
+}
+
+/* Waits until the handlers took `want` messages (good or bad) or `LT_LIMIT_NS`
+ * passed; then stops the homes. On a timeout, prints where messages wait. */
+static void lt_finish(lt *t, uint64_t want)
+{
+    uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t->ok) + atomic_load(&t->bad) < want && rk_test_now_ns() < end)
+        rk_test_sleep_ns(200000);
+    lt_stop(t);
+    if (atomic_load(&t->ok) + atomic_load(&t->bad) < want) {
+        fprintf(stderr, "stalled: %llu of %llu messages taken\n",
+                (unsigned long long)(atomic_load(&t->ok) + atomic_load(&t->bad)), (unsigned long long)want);
+        rk_light_world_report(t->w, t->w, stderr, 16);
+        fail();
+    }
+}
+
+/* After lt_finish: every token IDLE, every inbox and run queue empty. */
+static void lt_check_quiet(lt *t)
+{
+    rk_light_world *w = t->w;
+    for (uint32_t a = 0; a < w->cfg.actors; a++) {
+        assert_int_equal(w->actor[a].sched, RK_LIGHT_IDLE);
+        assert_int_equal(w->actor[a].tail, w->actor[a].head);
+    }
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        assert_int_equal(w->home[h].tail, w->home[h].head);
+}
+
+static void lt_free(lt *t)
+{
+    free(t->next);
+    free(t->got);
+    free(t->w);
+}
+
+/* A sink: checks each message against its row. */
+static void lt_sink(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    if (lc_take(m, &t->next[(size_t)c->self * t->sources], t->sources) == 0)
+        atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&t->bad, 1, memory_order_relaxed);
+}
+
+/* Sends until the inbox takes it; a sender thread may wait, a handler
+ * may not. */
+static void lt_send_wait(rk_light_world *w, uint32_t src, uint32_t dst, const uint64_t *words)
+{
+    rk_status st;
+    while ((st = rk_light_send(w, src, dst, 0, words)) == RK_EFULL)
+        sched_yield();
+    assert_int_equal(st, RK_OK);
+}
+
+/* ---- bad_input ------------------------------------------------------------------------- */
+
+static void bad_input(void **state)
+{
+    (void)state;
+    rk_light_config good = {8, 2, 4, 2, 0}, c;
+    volatile uint32_t stop = 0;
+    static _Alignas(128) unsigned char buf[1 << 16]; /* room for `good`, were a check missed */
+    const rk_light_config bad[] = {
+        {0, 1, 4, 1, 0}, /* no actors */
+        {8, 0, 4, 1, 0}, /* no homes */
+        {2, 4, 4, 1, 0}, /* more homes than actors */
+        {8, 2, 6, 1, 0}, /* inbox not a power of two */
+        {8, 2, 1, 1, 0}, /* inbox of one slot */
+        {8, 2, 4, 0, 0}, /* batch 0 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = bad[i];
+        assert_int_equal(rk_light_world_layout(&c).bytes, 0);
+        assert_int_equal(rk_light_world_init(buf, buf, &c, &stop), RK_EINVAL);
+    }
+    assert_int_equal(rk_light_world_layout(NULL).bytes, 0);
+    assert_int_equal(rk_light_world_init(NULL, buf, &good, &stop), RK_EINVAL);
+    assert_int_equal(rk_light_world_init(buf, buf, &good, NULL), RK_EINVAL);
+
+    lt t;
+    uint64_t words[RK_LIGHT_WORDS];
+    lt_init(&t, &good, 1, lt_sink);
+    lc_words(words, 0, 0);
+    assert_int_equal(rk_light_send(t.w, 0, 8, 0, words), RK_EINVAL);
+    assert_int_equal(rk_light_send(NULL, 0, 0, 0, words), RK_EINVAL);
+    /* Four slots: the fifth send is refused, and nothing was written for it. */
+    for (uint64_t n = 0; n < 4; n++) {
+        lc_words(words, 0, n);
+        assert_int_equal(rk_light_send(t.w, 0, 3, 0, words), RK_OK);
+    }
+    lc_words(words, 0, 4);
+    assert_int_equal(rk_light_send(t.w, 0, 3, 0, words), RK_EFULL);
+    assert_int_equal(t.w->actor[3].tail, 4);
+    assert_int_equal(t.w->actor[3].sched, RK_LIGHT_QUEUED);
+    lt_start(&t);
+    lt_finish(&t, 4);
+    assert_int_equal(atomic_load(&t.ok), 4);
+    assert_int_equal(t.next[3], 4);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+/* ---- leftovers ------------------------------------------------------------------------- */
+
+static void leftovers(void **state)
+{
+    (void)state;
+    rk_light_config c = {64, 4, 8, 1, 0};
+    uint64_t words[RK_LIGHT_WORDS];
+    lt t;
+    lt_init(&t, &c, 1, lt_sink);
+    for (uint64_t n = 0; n < 8; n++)
+        for (uint32_t a = 0; a < c.actors; a++) {
+            lc_words(words, 0, n);
+            assert_int_equal(rk_light_send(t.w, 0, a, 0, words), RK_OK);
+        }
+    lt_start(&t);
+    lt_finish(&t, 8 * c.actors);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    for (uint32_t a = 0; a < c.actors; a++) {
+        assert_int_equal(t.next[a], 8);
+        assert_int_equal(t.w->actor[a].handled, 8);
+    }
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+/* ---- senders --------------------------------------------------------------------------- */
+
+typedef struct lt_sender {
+    lt *t;
+    uint32_t src;
+    uint64_t n;
+    uint64_t *sent; /* [actors]: the next number to each */
+    pthread_t th;
+} lt_sender;
+
+/* Sends n messages to actors picked by a generator of its own, numbered
+ * per receiver. */
+static void *lt_sender_main(void *arg)
+{
+    lt_sender *s = arg;
+    rk_light_world *w = s->t->w;
+    uint64_t x = 0x2545f4914f6cdd1dull * (s->src + 1), words[RK_LIGHT_WORDS];
+    for (uint64_t i = 0; i < s->n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t dst = (uint32_t)(x % w->cfg.actors);
+        lc_words(words, s->src, s->sent[dst]++);
+        lt_send_wait(w, s->src, dst, words);
+    }
+    return NULL;
+}
+
+static void run_senders(const rk_light_config *c, uint32_t senders, uint64_t total)
+{
+    lt t;
+    lt_sender s[8];
+    uint64_t each = total / senders;
+    lt_init(&t, c, senders, lt_sink);
+    lt_start(&t);
+    for (uint32_t i = 0; i < senders; i++) {
+        s[i] = (lt_sender){&t, i, each, calloc(c->actors, sizeof(uint64_t)), 0};
+        assert_non_null(s[i].sent);
+        assert_int_equal(pthread_create(&s[i].th, NULL, lt_sender_main, &s[i]), 0);
+    }
+    for (uint32_t i = 0; i < senders; i++)
+        pthread_join(s[i].th, NULL);
+    lt_finish(&t, each * senders);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.ok), each * senders);
+    for (uint32_t i = 0; i < senders; i++) {
+        for (uint32_t a = 0; a < c->actors; a++)
+            assert_int_equal(t.next[(size_t)a * senders + i], s[i].sent[a]);
+        free(s[i].sent);
+    }
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+static void senders(void **state)
+{
+    (void)state;
+    uint64_t total = rk_test_messages(200000);
+    const rk_light_config shapes[] = {
+        {64, 1, 16, 4, 0},  /* one home, 64 actors */
+        {256, 4, 4, 1, 0},  /* 4 homes, batch 1: every message a give-up */
+        {4096, 4, 4, 8, 0}, /* the shape that stalled on the GPU: small inboxes, many actors */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        run_senders(&shapes[i], 4, total / 3);
+}
+
+/* ---- forwarding ------------------------------------------------------------------------ */
+
+/* A token: w[0] its number, w[1] its hops, w[2] the checksum of both. It
+ * goes to an actor of the same home two hops of three (a hand-off when that
+ * one is idle), else to the next actor (another home). */
+static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
+    uint32_t n = c->w->cfg.actors, h = c->w->cfg.homes;
+    if (m->w[2] != lc_sum(tok, hops)) {
+        atomic_fetch_add(&t->bad, 1);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
+    if (hops == t->hops) {
+        atomic_fetch_add(&t->tokens_done, 1);
+        return;
+    }
+    lc_words(words, tok, hops + 1);
+    uint32_t dst = hops % 3 ? (c->self + h) % n : (c->self + 1) % n;
+    if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+        atomic_fetch_add(&t->full, 1);
+}
+
+static void run_forwarding(uint32_t handoff, uint64_t total)
+{
+    rk_light_config c = {64, 4, 16, 4, handoff};
+    const uint32_t tokens = 16;
+    uint64_t words[RK_LIGHT_WORDS], handoffs = 0, handled = 0;
+    lt t;
+    lt_init(&t, &c, 1, lt_forward);
+    t.hops = total / tokens;
+    for (uint32_t k = 0; k < tokens; k++) {
+        lc_words(words, k, 0);
+        assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, k * 4, 0, words), RK_OK);
+    }
+    lt_start(&t);
+    lt_finish(&t, tokens * (t.hops + 1));
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.full), 0);
+    assert_int_equal(atomic_load(&t.tokens_done), tokens);
+    for (uint32_t h = 0; h < c.homes; h++)
+        handoffs += t.w->home[h].handoffs;
+    for (uint32_t a = 0; a < c.actors; a++)
+        handled += t.w->actor[a].handled;
+    assert_int_equal(handled, tokens * (t.hops + 1));
+    if (handoff)
+        assert_true(handoffs > 0);
+    else
+        assert_int_equal(handoffs, 0);
+    printf("forwarding, hand-off %s: %llu hops, %llu handed over\n", handoff ? "on" : "off",
+           (unsigned long long)handled, (unsigned long long)handoffs);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+static void forwarding(void **state)
+{
+    (void)state;
+    uint64_t total = rk_test_messages(200000);
+    run_forwarding(0, total / 2);
+    run_forwarding(1, total / 2);
+}
+
+/* ---- relays ---------------------------------------------------------------------------- */
+
+/* Actors [0, relays) are relays, the rest sinks; relay r forwards to a sink
+ * of its own home (a hand-off when the sink is idle with an empty inbox),
+ * renumbered as source r. Direct senders feed the sinks as sources
+ * relays + i, so sinks are often busy and the relays' sends take the inbox
+ * path too. Sources hold at most LT_WINDOW messages unanswered, so no
+ * inbox is ever full. */
+#define LT_WINDOW 4
+#define LT_RELAYS 8
+#define LT_DIRECT 2
+
+static _Atomic uint32_t lt_stall_from = RK_LIGHT_NONE; /* sources at or above it stall */
+
+static void lt_claimed(uint32_t src)
+{
+    static _Thread_local uint32_t n;
+    if (src >= atomic_load_explicit(&lt_stall_from, memory_order_relaxed) && ++n % 8 == 0)
+        rk_test_sleep_ns(20000);
+}
+
+static void lt_relay(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t src = m->w[0], words[RK_LIGHT_WORDS];
+    uint32_t homes = c->w->cfg.homes;
+    lt_sink(t, c, m); /* a relay's one source is its feeder, as source `self` */
+    if (c->self >= t->relays) {
+        if (src < t->sources)
+            atomic_fetch_add_explicit(&t->got[src], 1, memory_order_release);
+        return;
+    }
+    lc_words(words, c->self, m->w[1]);
+    uint32_t sink = t->relays + (c->self % homes) + homes * ((c->self / homes) % 2);
+    if (rk_light_ctx_send(c, sink, 0, words) != RK_OK)
+        atomic_fetch_add(&t->full, 1);
+}
+
+typedef struct lt_feeder {
+    lt *t;
+    uint32_t first, count; /* sources first .. first+count-1 */
+    uint64_t n;            /* messages per source */
+    pthread_t th;
+} lt_feeder;
+
+/* The sink source s feeds: relays feed their own sink, direct source i
+ * sinks in turn. */
+static uint32_t lt_target(lt *t, uint32_t s, uint64_t k)
+{
+    uint32_t sinks = t->w->cfg.actors - t->relays;
+    if (s < t->relays)
+        return s;
+    return t->relays + (uint32_t)((s + k) % sinks);
+}
+
+static void *lt_feeder_main(void *arg)
+{
+    lt_feeder *f = arg;
+    lt *t = f->t;
+    uint64_t words[RK_LIGHT_WORDS];
+    uint64_t sent[LT_RELAYS + LT_DIRECT] = {0};
+    uint64_t *per_sink = calloc((size_t)t->sources * t->w->cfg.actors, sizeof(uint64_t));
+    uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
+    assert_non_null(per_sink);
+    for (uint64_t k = 0; k < f->n; k++)
+        for (uint32_t s = f->first; s < f->first + f->count; s++) {
+            while (sent[s] - atomic_load_explicit(&t->got[s], memory_order_acquire) >= LT_WINDOW &&
+                   rk_test_now_ns() < end)
+                sched_yield();
+            uint32_t dst = lt_target(t, s, k);
+            lc_words(words, s, per_sink[(size_t)s * t->w->cfg.actors + dst]++);
+            lt_send_wait(t->w, s, dst, words);
+            sent[s]++;
+        }
+    free(per_sink);
+    return NULL;
+}
+
+static void run_relays(uint32_t handoff, uint64_t total)
+{
+    /* 2 homes; relays 0..7, sinks 8..11 (two per home). */
+    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff};
+    const uint32_t sources = LT_RELAYS + LT_DIRECT;
+    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0;
+    lt_feeder f[2];
+    lt t;
+    lt_init(&t, &c, sources, lt_relay);
+    t.relays = LT_RELAYS;
+    t.got = calloc(sources, sizeof *t.got);
+    assert_non_null(t.got);
+    atomic_store(&lt_stall_from, LT_RELAYS);
+    lt_start(&t);
+    f[0] = (lt_feeder){&t, 0, LT_RELAYS, per_source, 0};
+    f[1] = (lt_feeder){&t, LT_RELAYS, LT_DIRECT, per_source, 0};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&f[i].th, NULL, lt_feeder_main, &f[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(f[i].th, NULL);
+    /* Relays take their message once and the sink once more. */
+    lt_finish(&t, per_source * (2 * LT_RELAYS + LT_DIRECT));
+    atomic_store(&lt_stall_from, RK_LIGHT_NONE);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.full), 0);
+    for (uint32_t s = 0; s < sources; s++)
+        assert_int_equal(atomic_load(&t.got[s]), per_source);
+    for (uint32_t h = 0; h < c.homes; h++)
+        handoffs += t.w->home[h].handoffs;
+    if (handoff)
+        assert_true(handoffs > 0);
+    printf("relays, hand-off %s: %llu handed over\n", handoff ? "on" : "off", (unsigned long long)handoffs);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+static void relays(void **state)
+{
+    (void)state;
+    uint64_t total = rk_test_messages(200000);
+    run_relays(0, total / 2);
+    run_relays(1, total / 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
+        cmocka_unit_test(forwarding), cmocka_unit_test(relays),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
