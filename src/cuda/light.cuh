@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ringkernel/status.h"
 
@@ -634,10 +635,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h,
 
 /* ---- diagnosis ------------------------------------------------------------------------- */
 
-#ifndef __CUDA_ARCH__
-#include <stdio.h>
-
-/* Prints to `out` each actor of a world that has a message waiting or a
+/* Host code (a plain function for nvcc too). Prints to `out` each actor of a world that has a message waiting or a
  * token that is not IDLE, and each home's counters: what a stalled test or
  * diag shows. `image` is a host copy of the world (or the world itself),
  * whose pointers point into `base`. Returns the actors printed (at most
@@ -678,6 +676,5 @@ static inline unsigned rk_light_world_report(const void *image, const void *base
     }
     return shown;
 }
-#endif
 
 #endif

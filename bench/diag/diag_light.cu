@@ -1,0 +1,346 @@
+/* What light actors (src/cuda/light.cuh) cost on the GPU: a diagnostic of
+ * the scheduler on its own, not a benchmark of the runtime (which does not
+ * use light actors yet).
+ *
+ *   round trip   two light actors ping-pong: on one home through their
+ *                inboxes; on one home handed over (the block tier); on two
+ *                homes (two blocks). Mean per round trip over --trips, timed
+ *                on the GPU (globaltimer), after 1000 warm-up trips
+ *   one home     8 sender blocks to 64 actors on one block: messages/s
+ *   GPU-wide     16 sender blocks to 2^20 actors on every resident home
+ *                block (4-slot inboxes, batch 8): messages/s, or where the
+ *                messages wait if it stalls
+ *   tokens       2^16 tokens hop among 2^18 actors on every home block, with
+ *                and without hand-off: hops/s across the GPU
+ * Every run is bounded: past its limit the stop word is set and the
+ * report printed. Compare with diag_k2k's actor round trip in the same run.
+ *
+ * Usage: diag_light [--trips N] [--messages N] */
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../src/cuda/light.cuh"
+
+#define DL_CUDA(call)                                                                                \
+    do {                                                                                             \
+        cudaError_t e_ = (call);                                                                     \
+        if (e_ != cudaSuccess) {                                                                     \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));   \
+            fflush(NULL);                                                                            \
+            _exit(1);                                                                                \
+        }                                                                                            \
+    } while (0)
+
+static uint64_t dl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static __device__ uint64_t dl_clock(void)
+{
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+/* What a run counts, in device memory. */
+struct dl_counts {
+    unsigned long long taken, first, last, lost;
+};
+
+struct dl_case {
+    rk_light_world *w;
+    dl_counts *counts;
+    volatile uint32_t *stop;
+    uint64_t expect;     /* messages to take before the homes stop */
+    uint64_t per_sender;
+    uint64_t trips, warm; /* round trip */
+};
+
+/* Counts a message; the last one stops the homes. */
+static __device__ void dl_count(const dl_case &k)
+{
+    unsigned long long n = atomicAdd(&k.counts->taken, 1ull) + 1;
+    if (n == k.expect) {
+        k.counts->last = dl_clock();
+        *k.stop = 1;
+    }
+}
+
+/* Ping-pong between actors 0 and 1: w[0] counts the hops. */
+struct dl_pingpong {
+    dl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        uint64_t h = m->w[0], words[RK_LIGHT_WORDS] = {h + 1};
+        if (h == 2 * k.warm)
+            k.counts->first = dl_clock();
+        if (h == 2 * (k.warm + k.trips)) {
+            k.counts->last = dl_clock();
+            *k.stop = 1;
+            return;
+        }
+        while (rk_light_ctx_send(c, c->self ^ 1, 0, words) == RK_EFULL)
+            ; /* cannot happen: one message in flight */
+    }
+};
+
+struct dl_sink {
+    dl_case k;
+    __device__ void operator()(rk_light_ctx *, const rk_light_msg *m) const
+    {
+        (void)m;
+        if (threadIdx.x == 0)
+            dl_count(k);
+    }
+};
+
+/* A token hops to an actor of the same home two hops of three, else to the
+ * next actor; w[1] counts its hops, to `trips`. */
+struct dl_token {
+    dl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        uint64_t hops = m->w[1], words[RK_LIGHT_WORDS] = {m->w[0], hops + 1};
+        uint32_t n = c->w->cfg.actors, h = c->w->cfg.homes;
+        dl_count(k);
+        if (hops == k.trips)
+            return;
+        /* A full inbox (tokens that met): the next actor instead. A handler
+         * must not wait for an inbox its own home may have to drain. */
+        uint32_t dst = hops % 3 ? (c->self + h) % n : (c->self + 1) % n;
+        for (uint32_t i = 0; rk_light_ctx_send(c, (dst + i) % n, 0, words) == RK_EFULL; i++)
+            if (i == 64) {
+                atomicAdd(&k.counts->lost, 1ull);
+                return;
+            }
+    }
+};
+
+template <class H> __global__ void dl_kernel(dl_case k, H fn)
+{
+    uint32_t homes = k.w->cfg.homes;
+    if (blockIdx.x == 0 && threadIdx.x == 0) /* the ping-pong takes its own start */
+        atomicCAS(&k.counts->first, 0ull, (unsigned long long)dl_clock());
+    if (blockIdx.x < homes) {
+        rk_light_block(k.w, blockIdx.x, fn);
+        return;
+    }
+    if (threadIdx.x != 0)
+        return;
+    uint32_t s = blockIdx.x - homes;
+    uint64_t x = 0x2545f4914f6cdd1dull * (s + 1), words[RK_LIGHT_WORDS] = {s};
+    atomicCAS(&k.counts->first, 0ull, (unsigned long long)dl_clock());
+    for (uint64_t i = 0; i < k.per_sender; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        words[1] = i;
+        while (rk_light_send(k.w, s, (uint32_t)(x % k.w->cfg.actors), 0, words) == RK_EFULL) {
+            if (*k.stop)
+                return;
+            __nanosleep(100);
+        }
+    }
+}
+
+/* Sends `n` starting messages (one thread): to actor 0 for the ping-pong,
+ * token t to actor t * step for the tokens. */
+__global__ void dl_start(dl_case k, uint32_t n, uint32_t step)
+{
+    for (uint32_t t = 0; t < n; t++) {
+        uint64_t words[RK_LIGHT_WORDS] = {t, 0};
+        rk_light_send(k.w, RK_LIGHT_NONE, t * step % k.w->cfg.actors, 0, words);
+    }
+}
+
+struct dl_world {
+    dl_case k;
+    void *image;
+    size_t bytes;
+    uint32_t *stop_host;
+};
+
+static int dl_create(dl_world *d, const rk_light_config *c)
+{
+    rk_light_layout l = rk_light_world_layout(c);
+    uint32_t *stop_dev;
+    void *base;
+    memset(d, 0, sizeof *d);
+    if (!l.bytes)
+        return -1;
+    d->bytes = l.bytes;
+    DL_CUDA(cudaHostAlloc((void **)&d->stop_host, sizeof(uint32_t), cudaHostAllocMapped));
+    *d->stop_host = 0;
+    DL_CUDA(cudaHostGetDevicePointer((void **)&stop_dev, d->stop_host, 0));
+    DL_CUDA(cudaMalloc(&base, l.bytes));
+    d->image = malloc(l.bytes);
+    if (!d->image || rk_light_world_init(d->image, base, c, stop_dev) != RK_OK)
+        return -1;
+    DL_CUDA(cudaMemcpy(base, d->image, l.bytes, cudaMemcpyHostToDevice));
+    d->k.w = (rk_light_world *)base;
+    d->k.stop = stop_dev;
+    DL_CUDA(cudaMalloc(&d->k.counts, sizeof(dl_counts)));
+    DL_CUDA(cudaMemset(d->k.counts, 0, sizeof(dl_counts)));
+    return 0;
+}
+
+static void dl_destroy(dl_world *d)
+{
+    cudaFree(d->k.w);
+    cudaFree(d->k.counts);
+    cudaFreeHost(d->stop_host);
+    free(d->image);
+}
+
+/* Runs the kernel (homes + senders blocks of 128 threads) to its end or
+ * `limit_s`; returns the GPU's ns from first to last, or 0 after a stall
+ * (with the report printed). */
+template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, double limit_s, const char *name)
+{
+    uint32_t homes = ((rk_light_world *)d->image)->cfg.homes;
+    int per_sm = 0, sms = 0, dev = 0, stalled = 0;
+    cudaStream_t st;
+    dl_counts got;
+    uint64_t t0 = dl_now_ns();
+    DL_CUDA(cudaGetDevice(&dev));
+    DL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    DL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dl_kernel<H>, 128, 0));
+    if ((uint64_t)per_sm * sms < homes + senders) {
+        printf("%-48s not run: %u blocks are not all resident\n", name, homes + senders);
+        return 0;
+    }
+    DL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    dl_kernel<H><<<homes + senders, 128, 0, st>>>(d->k, fn);
+    DL_CUDA(cudaGetLastError());
+    while (cudaStreamQuery(st) == cudaErrorNotReady) {
+        if (!stalled && dl_now_ns() - t0 > (uint64_t)(limit_s * 1e9)) {
+            stalled = 1;
+            __atomic_store_n(d->stop_host, 1, __ATOMIC_RELAXED);
+        }
+        if (stalled && dl_now_ns() - t0 > (uint64_t)((limit_s + 10) * 1e9)) {
+            printf("%s: the kernel did not stop 10 s after the stop word\n", name);
+            fflush(NULL);
+            _exit(1);
+        }
+        usleep(200);
+    }
+    DL_CUDA(cudaStreamSynchronize(st));
+    DL_CUDA(cudaStreamDestroy(st));
+    DL_CUDA(cudaMemcpy(&got, d->k.counts, sizeof got, cudaMemcpyDeviceToHost));
+    if (got.lost)
+        printf("%s: %llu tokens found 64 full inboxes in a row and were dropped\n", name, got.lost);
+    if (stalled) {
+        DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
+        printf("%-48s STALLED: %llu of %llu messages taken in %.0f s\n", name, got.taken,
+               (unsigned long long)d->k.expect, limit_s);
+        rk_light_world_report(d->image, d->k.w, stdout, 16);
+        return 0;
+    }
+    return got.last - got.first;
+}
+
+static uint64_t dl_handoffs(dl_world *d)
+{
+    DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
+    rk_light_world *w = (rk_light_world *)d->image;
+    rk_light_home *home =
+        (rk_light_home *)((unsigned char *)d->image + ((unsigned char *)w->home - (unsigned char *)d->k.w));
+    uint64_t n = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        n += home[h].handoffs;
+    return n;
+}
+
+static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips)
+{
+    rk_light_config c = {2, homes, 4, batch, handoff};
+    dl_world d;
+    if (dl_create(&d, &c))
+        return;
+    d.k.trips = trips;
+    d.k.warm = 1000;
+    dl_start<<<1, 1>>>(d.k, 1, 1);
+    DL_CUDA(cudaDeviceSynchronize());
+    uint64_t ns = dl_run(&d, 0, dl_pingpong{d.k}, 30, name);
+    if (ns)
+        printf("%-48s %8.3f us per round trip (%llu trips), %llu handed over\n", name, ns / 1e3 / trips,
+               (unsigned long long)trips, (unsigned long long)dl_handoffs(&d));
+    dl_destroy(&d);
+}
+
+static void sinks(const char *name, const rk_light_config *c, uint32_t senders, uint64_t messages)
+{
+    dl_world d;
+    if (dl_create(&d, c))
+        return;
+    d.k.per_sender = messages / senders;
+    d.k.expect = d.k.per_sender * senders;
+    uint64_t ns = dl_run(&d, senders, dl_sink{d.k}, 20, name);
+    if (ns)
+        printf("%-48s %8.3f M msgs/s (%llu messages, %u homes, %u actors)\n", name, d.k.expect / (ns / 1e3),
+               (unsigned long long)d.k.expect, c->homes, c->actors);
+    dl_destroy(&d);
+}
+
+static void tokens(const char *name, const rk_light_config *c, uint32_t n, uint64_t hops)
+{
+    dl_world d;
+    if (dl_create(&d, c))
+        return;
+    d.k.trips = hops;
+    d.k.expect = (uint64_t)n * (hops + 1);
+    dl_start<<<1, 1>>>(d.k, n, c->actors / n);
+    DL_CUDA(cudaDeviceSynchronize());
+    uint64_t ns = dl_run(&d, 0, dl_token{d.k}, 20, name);
+    if (ns)
+        printf("%-48s %8.3f M hops/s (%u tokens x %llu hops, %u homes), %llu handed over\n", name,
+               d.k.expect / (ns / 1e3), n, (unsigned long long)hops, c->homes,
+               (unsigned long long)dl_handoffs(&d));
+    dl_destroy(&d);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t trips = 100000, messages = 1000000;
+    int n = 0, sms = 0, per_sm = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--trips"))
+            trips = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--messages"))
+            messages = strtoull(argv[i + 1], NULL, 10);
+    }
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        printf("SKIP: no CUDA device\n");
+        return 77;
+    }
+    DL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    DL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dl_kernel<dl_sink>, 128, 0));
+    uint32_t wide = (uint32_t)sms * (per_sm < 4 ? (uint32_t)per_sm : 4u) - 16;
+    printf("diag_light: %d SMs, %d blocks of 128 threads per SM resident; GPU-wide runs use %u homes\n", sms,
+           per_sm, wide);
+
+    round_trip("round trip, one home, inboxes", 1, 0, 8, trips);
+    round_trip("round trip, one home, handed over (batch 8)", 1, 1, 8, trips);
+    round_trip("round trip, one home, handed over (batch 64)", 1, 1, 64, trips);
+    round_trip("round trip, two homes", 2, 0, 8, trips);
+
+    rk_light_config one = {64, 1, 16, 8, 0};
+    sinks("one home, 64 actors, 8 sender blocks", &one, 8, messages);
+    rk_light_config all = {1u << 20, wide, 4, 8, 0};
+    sinks("GPU-wide, 2^20 actors, 16 sender blocks", &all, 16, messages);
+
+    rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0};
+    tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);
+    tk.handoff = 1;
+    tokens("tokens, GPU-wide, hand-off", &tk, 1u << 16, 64);
+    return 0;
+}

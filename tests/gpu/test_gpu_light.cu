@@ -1,0 +1,398 @@
+/* Light actors' scheduler (src/cuda/light.cuh) on the GPU: each home is a
+ * persistent block running rk_light_block; sender blocks play other actors.
+ * The same cases as tests/test_light.c, at GPU sizes:
+ *   bad_input   a send to a bad id, and to a full inbox, from the device
+ *   leftovers   inboxes filled by one launch before the homes' launch runs
+ *               them, batch 1
+ *   senders     sender blocks to many actors, each message once and in
+ *               order per sender: 1 home with 64 actors, 4 homes with
+ *               batch 1, and 64 homes x 256 actors with 4-slot inboxes
+ *   forwarding  tokens passed from actor to actor over 64 homes, with and
+ *               without hand-off
+ * Every wait is bounded: past its limit the host sets the stop word, and
+ * the test prints where messages wait (rk_light_world_report) and fails.
+ * RK_STRESS_MESSAGES sets the messages per case (default 1 000 000).
+ * Exits 77 without a CUDA device. */
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "light_cases.h"
+
+#define TL_FAIL()                                                                                    \
+    do {                                                                                             \
+        fflush(NULL);                                                                                \
+        _exit(1);                                                                                    \
+    } while (0)
+#define TL_CHECK(cond)                                                                               \
+    do {                                                                                             \
+        if (!(cond)) {                                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                 \
+            TL_FAIL();                                                                               \
+        }                                                                                            \
+    } while (0)
+#define TL_CUDA(call)                                                                                \
+    do {                                                                                             \
+        cudaError_t e_ = (call);                                                                     \
+        if (e_ != cudaSuccess) {                                                                     \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));   \
+            TL_FAIL();                                                                               \
+        }                                                                                            \
+    } while (0)
+
+static uint64_t tl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tl_env(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    unsigned long long v;
+    if (!s || !*s)
+        return dflt;
+    v = strtoull(s, &end, 10);
+    return (*end == '\0' && v > 0) ? (uint64_t)v : dflt;
+}
+
+/* What the handlers count, in device memory. */
+struct tl_counts {
+    unsigned long long ok, bad, full, tokens_done, taken;
+    unsigned long long status[4]; /* bad_input: the statuses the device saw */
+};
+
+/* A case on the device. */
+struct tl_case {
+    rk_light_world *w;        /* in device memory */
+    uint64_t *next;           /* [actors * sources] expected numbers */
+    uint64_t *sent;           /* [sources * actors] numbers sent */
+    tl_counts *counts;
+    volatile uint32_t *stop;  /* host-mapped */
+    uint64_t expect;          /* messages the handlers take in all */
+    uint64_t sources, per_sender, hops;
+};
+
+/* A sink: every thread checks the checksum, thread 0 the order. */
+struct tl_sink {
+    tl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        __shared__ int bad;
+        if (threadIdx.x == 0)
+            bad = 0;
+        __syncthreads();
+        if (m->w[2] != lc_sum(m->w[0], m->w[1]))
+            atomicOr(&bad, 1);
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int r = bad ? 2 : lc_take(m, &k.next[(size_t)c->self * k.sources], k.sources);
+            atomicAdd(r ? &k.counts->bad : &k.counts->ok, 1ull);
+            /* The last message's handler stops the homes. */
+            if (atomicAdd(&k.counts->taken, 1ull) + 1 == k.expect)
+                *k.stop = 1;
+        }
+    }
+};
+
+/* A token: w[0] its number, w[1] its hops. It moves to an actor of the
+ * same home two hops of three (a hand-off when that one is idle), else to
+ * the next actor (on another home). */
+struct tl_forward {
+    tl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
+        uint32_t n = c->w->cfg.actors, h = c->w->cfg.homes;
+        if (m->w[2] != lc_sum(tok, hops)) {
+            atomicAdd(&k.counts->bad, 1ull);
+            *k.stop = 1;
+            return;
+        }
+        atomicAdd(&k.counts->ok, 1ull);
+        if (hops == k.hops) {
+            if (atomicAdd(&k.counts->tokens_done, 1ull) + 1 == k.sources)
+                *k.stop = 1;
+            return;
+        }
+        lc_words(words, tok, hops + 1);
+        uint32_t dst = hops % 3 ? (c->self + h) % n : (c->self + 1) % n;
+        if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+            atomicAdd(&k.counts->full, 1ull);
+    }
+};
+
+/* Sender block s (thread 0): per_sender messages to actors of its own
+ * generator, numbered per receiver; it waits (naps) while an inbox is full. */
+static __device__ void tl_send_all(const tl_case &k, uint32_t s)
+{
+    rk_light_world *w = k.w;
+    uint64_t x = 0x2545f4914f6cdd1dull * (s + 1), words[RK_LIGHT_WORDS];
+    uint64_t *sent = &k.sent[(size_t)s * w->cfg.actors];
+    for (uint64_t i = 0; i < k.per_sender; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t dst = (uint32_t)(x % w->cfg.actors);
+        lc_words(words, s, sent[dst]++);
+        while (rk_light_send(w, s, dst, 0, words) == RK_EFULL) {
+            if (*k.stop)
+                return;
+            __nanosleep(200);
+        }
+    }
+}
+
+template <class H> __global__ void tl_kernel(tl_case k, H fn)
+{
+    uint32_t homes = k.w->cfg.homes;
+    if (blockIdx.x < homes) {
+        rk_light_block(k.w, blockIdx.x, fn);
+    } else if (threadIdx.x == 0) {
+        tl_send_all(k, blockIdx.x - homes);
+    }
+}
+
+/* Fills every inbox with `per` messages from source 0 (leftovers), then
+ * tries one more to actor 0 and a bad id (bad_input). One thread. */
+__global__ void tl_fill(tl_case k, uint32_t per)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    for (uint32_t n = 0; n < per; n++)
+        for (uint32_t a = 0; a < k.w->cfg.actors; a++) {
+            lc_words(words, 0, n);
+            k.counts->status[0] |= rk_light_send(k.w, 0, a, 0, words) != RK_OK;
+        }
+    lc_words(words, 0, per);
+    k.counts->status[1] = rk_light_send(k.w, 0, 0, 0, words);
+    k.counts->status[2] = rk_light_send(k.w, 0, k.w->cfg.actors, 0, words);
+    k.counts->status[3] = rk_light_send(NULL, 0, 0, 0, words);
+}
+
+/* Starts tokens [0, sources) at actors 4t (one thread). */
+__global__ void tl_tokens(tl_case k)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    for (uint64_t t = 0; t < k.sources; t++) {
+        lc_words(words, t, 0);
+        k.counts->status[0] |= rk_light_send(k.w, RK_LIGHT_NONE, (uint32_t)(t * 4 % k.w->cfg.actors), 0, words) != RK_OK;
+    }
+}
+
+/* ---- host side ------------------------------------------------------------------------- */
+
+struct tl_world {
+    tl_case k;
+    void *image;
+    size_t bytes;
+    uint32_t *stop_host;
+};
+
+static void tl_create(tl_world *t, const rk_light_config *c, uint64_t sources)
+{
+    rk_light_layout l = rk_light_world_layout(c);
+    void *base;
+    memset(t, 0, sizeof *t);
+    TL_CHECK(l.bytes > 0);
+    t->bytes = l.bytes;
+    TL_CUDA(cudaHostAlloc((void **)&t->stop_host, sizeof(uint32_t), cudaHostAllocMapped));
+    *t->stop_host = 0;
+    uint32_t *stop_dev;
+    TL_CUDA(cudaHostGetDevicePointer((void **)&stop_dev, t->stop_host, 0));
+    TL_CUDA(cudaMalloc(&base, l.bytes));
+    t->image = malloc(l.bytes);
+    TL_CHECK(t->image != NULL);
+    TL_CHECK(rk_light_world_init(t->image, base, c, stop_dev) == RK_OK);
+    TL_CUDA(cudaMemcpy(base, t->image, l.bytes, cudaMemcpyHostToDevice));
+    t->k.w = (rk_light_world *)base;
+    t->k.stop = stop_dev;
+    t->k.sources = sources;
+    TL_CUDA(cudaMalloc(&t->k.next, (size_t)c->actors * sources * sizeof(uint64_t)));
+    TL_CUDA(cudaMemset(t->k.next, 0, (size_t)c->actors * sources * sizeof(uint64_t)));
+    TL_CUDA(cudaMalloc(&t->k.sent, (size_t)c->actors * sources * sizeof(uint64_t)));
+    TL_CUDA(cudaMemset(t->k.sent, 0, (size_t)c->actors * sources * sizeof(uint64_t)));
+    TL_CUDA(cudaMalloc(&t->k.counts, sizeof(tl_counts)));
+    TL_CUDA(cudaMemset(t->k.counts, 0, sizeof(tl_counts)));
+}
+
+static void tl_destroy(tl_world *t)
+{
+    cudaFree(t->k.w);
+    cudaFree(t->k.next);
+    cudaFree(t->k.sent);
+    cudaFree(t->k.counts);
+    cudaFreeHost(t->stop_host);
+    free(t->image);
+}
+
+/* All blocks of a launch must be resident at once (homes wait for senders). */
+template <class H> static void tl_check_resident(uint32_t blocks, uint32_t threads, H fn)
+{
+    int per_sm = 0, sms = 0, dev = 0;
+    (void)fn;
+    TL_CUDA(cudaGetDevice(&dev));
+    TL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    TL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, tl_kernel<H>, (int)threads, 0));
+    TL_CHECK((uint64_t)per_sm * (uint64_t)sms >= blocks);
+}
+
+/* Runs the kernel to the end, or to limit_ns: then sets the stop word, and
+ * fails with the report of where messages wait. Returns the counts. */
+template <class H>
+static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, const char *name)
+{
+    uint32_t homes = ((rk_light_world *)t->image)->cfg.homes, threads = 128;
+    cudaStream_t st;
+    tl_counts got;
+    uint64_t t0 = tl_now_ns();
+    int timed_out = 0;
+    tl_check_resident(homes + senders, threads, fn);
+    TL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    tl_kernel<H><<<homes + senders, threads, 0, st>>>(t->k, fn);
+    TL_CUDA(cudaGetLastError());
+    while (cudaStreamQuery(st) == cudaErrorNotReady) {
+        if (!timed_out && tl_now_ns() - t0 > limit_ns) {
+            timed_out = 1;
+            __atomic_store_n(t->stop_host, 1, __ATOMIC_RELAXED);
+        }
+        if (timed_out && tl_now_ns() - t0 > limit_ns + 10000000000ull) {
+            fprintf(stderr, "%s: the kernel did not stop 10 s after the stop word\n", name);
+            TL_FAIL();
+        }
+        usleep(1000);
+    }
+    TL_CUDA(cudaStreamSynchronize(st));
+    TL_CUDA(cudaStreamDestroy(st));
+    TL_CUDA(cudaMemcpy(&got, t->k.counts, sizeof got, cudaMemcpyDeviceToHost));
+    TL_CUDA(cudaMemcpy(t->image, t->k.w, t->bytes, cudaMemcpyDeviceToHost));
+    printf("%s: %llu messages in %.1f ms\n", name, got.ok + got.bad, (tl_now_ns() - t0) / 1e6);
+    if (timed_out || got.ok + got.bad < t->k.expect) {
+        fprintf(stderr, "%s: stalled, %llu of %llu messages taken after %.0f s\n", name, got.ok + got.bad,
+                (unsigned long long)t->k.expect, limit_ns / 1e9);
+        rk_light_world_report(t->image, t->k.w, stderr, 16);
+        TL_FAIL();
+    }
+    return got;
+}
+
+/* After a run: every token IDLE, every inbox and run queue empty. */
+static void tl_check_quiet(tl_world *t)
+{
+    rk_light_world *w = (rk_light_world *)t->image;
+    unsigned char *img = (unsigned char *)t->image, *b = (unsigned char *)t->k.w;
+    rk_light_actor *act = (rk_light_actor *)(img + ((unsigned char *)w->actor - b));
+    rk_light_home *home = (rk_light_home *)(img + ((unsigned char *)w->home - b));
+    for (uint32_t a = 0; a < w->cfg.actors; a++)
+        TL_CHECK(act[a].sched == RK_LIGHT_IDLE && act[a].tail == act[a].head);
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        TL_CHECK(home[h].tail == home[h].head);
+}
+
+static uint64_t tl_handoffs(tl_world *t)
+{
+    rk_light_world *w = (rk_light_world *)t->image;
+    rk_light_home *home =
+        (rk_light_home *)((unsigned char *)t->image + ((unsigned char *)w->home - (unsigned char *)t->k.w));
+    uint64_t n = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        n += home[h].handoffs;
+    return n;
+}
+
+static const uint64_t tl_limit = 60ull * 1000000000ull;
+
+static void leftovers_and_bad_input(void)
+{
+    rk_light_config c = {256, 4, 8, 1, 0};
+    tl_world t;
+    tl_counts got;
+    tl_create(&t, &c, 1);
+    t.k.expect = 8ull * c.actors;
+    tl_fill<<<1, 1>>>(t.k, 8);
+    TL_CUDA(cudaDeviceSynchronize());
+    TL_CUDA(cudaMemcpy(&got, t.k.counts, sizeof got, cudaMemcpyDeviceToHost));
+    TL_CHECK(got.status[0] == 0);
+    TL_CHECK(got.status[1] == RK_EFULL);
+    TL_CHECK(got.status[2] == RK_EINVAL);
+    TL_CHECK(got.status[3] == RK_EINVAL);
+    got = tl_run(&t, 0, tl_sink{t.k}, tl_limit, "leftovers");
+    TL_CHECK(got.bad == 0 && got.ok == t.k.expect);
+    uint64_t *next = (uint64_t *)malloc(c.actors * sizeof(uint64_t));
+    TL_CHECK(next != NULL);
+    TL_CUDA(cudaMemcpy(next, t.k.next, c.actors * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    for (uint32_t a = 0; a < c.actors; a++)
+        TL_CHECK(next[a] == 8);
+    free(next);
+    tl_check_quiet(&t);
+    tl_destroy(&t);
+    printf("PASS leftovers and bad input\n");
+}
+
+static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, const char *name)
+{
+    tl_world t;
+    tl_create(&t, c, senders);
+    t.k.per_sender = total / senders;
+    t.k.expect = t.k.per_sender * senders;
+    tl_counts got = tl_run(&t, senders, tl_sink{t.k}, tl_limit, name);
+    TL_CHECK(got.bad == 0 && got.ok == t.k.expect);
+    /* Every receiver expects next what each sender sent it: none lost. */
+    size_t n = (size_t)c->actors * senders;
+    uint64_t *next = (uint64_t *)malloc(n * sizeof(uint64_t)), *sent = (uint64_t *)malloc(n * sizeof(uint64_t));
+    TL_CHECK(next && sent);
+    TL_CUDA(cudaMemcpy(next, t.k.next, n * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    TL_CUDA(cudaMemcpy(sent, t.k.sent, n * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    for (uint32_t s = 0; s < senders; s++)
+        for (uint32_t a = 0; a < c->actors; a++)
+            TL_CHECK(next[(size_t)a * senders + s] == sent[(size_t)s * c->actors + a]);
+    free(next);
+    free(sent);
+    tl_check_quiet(&t);
+    tl_destroy(&t);
+    printf("PASS %s\n", name);
+}
+
+static void forwarding(uint32_t handoff, uint64_t total)
+{
+    /* As many inbox slots as tokens: no inbox is ever full. */
+    rk_light_config c = {64 * 256, 64, 64, 4, handoff};
+    tl_world t;
+    tl_create(&t, &c, 64); /* 64 tokens */
+    t.k.hops = total / 64;
+    t.k.expect = 64 * (t.k.hops + 1);
+    tl_tokens<<<1, 1>>>(t.k);
+    TL_CUDA(cudaDeviceSynchronize());
+    tl_counts got = tl_run(&t, 0, tl_forward{t.k}, tl_limit, handoff ? "forwarding, hand-off" : "forwarding");
+    TL_CHECK(got.status[0] == 0 && got.bad == 0 && got.full == 0);
+    TL_CHECK(got.tokens_done == 64 && got.ok == t.k.expect);
+    uint64_t handed = tl_handoffs(&t);
+    printf("  %llu hops, %llu handed over\n", got.ok, (unsigned long long)handed);
+    TL_CHECK(handoff ? handed > 0 : handed == 0);
+    tl_check_quiet(&t);
+    tl_destroy(&t);
+    printf("PASS forwarding, hand-off %s\n", handoff ? "on" : "off");
+}
+
+int main(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        printf("SKIP: no CUDA device\n");
+        return 77;
+    }
+    uint64_t total = tl_env("RK_STRESS_MESSAGES", 1000000);
+    leftovers_and_bad_input();
+    rk_light_config one = {64, 1, 16, 4, 0}, four = {256, 4, 8, 1, 0}, wide = {64 * 256, 64, 4, 8, 0};
+    senders(&one, 8, total, "senders: 8 blocks to 64 actors on 1 home");
+    senders(&four, 8, total, "senders: 8 blocks to 256 actors on 4 homes, batch 1");
+    senders(&wide, 16, total, "senders: 16 blocks to 16384 actors on 64 homes, 4-slot inboxes");
+    forwarding(0, total);
+    forwarding(1, total);
+    printf("PASS test_gpu_light\n");
+    return 0;
+}
