@@ -7,9 +7,10 @@
  *                homes (two blocks). Mean per round trip over --trips, timed
  *                on the GPU (globaltimer), after 1000 warm-up trips
  *   one home     8 sender blocks to 64 actors on one block: messages/s
- *   GPU-wide     16 sender blocks to 2^20 actors on every resident home
- *                block (4-slot inboxes, batch 8): messages/s, or where the
- *                messages wait if it stalls
+ *   GPU-wide     16 sender blocks to 2^20 actors on 64 .. 512 home blocks
+ *                (4-slot inboxes, batch 8): messages/s, or where the
+ *                messages wait if it stalls; then on 512 homes with the stop
+ *                word host-mapped instead of in device memory
  *   tokens       2^16 tokens hop among 2^18 actors on every home block, with
  *                and without hand-off: hops/s across the GPU
  * Every run is bounded: past its limit the stop word is set and the
@@ -23,6 +24,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdint.h>
+
+/* Pushes that waited for their run-queue slot, and their naps. */
+__device__ unsigned long long dl_push_waits[2];
+static __host__ __device__ inline void dl_push_naps(uint32_t n)
+{
+#ifdef __CUDA_ARCH__
+    if (n) {
+        atomicAdd(&dl_push_waits[0], 1ull);
+        atomicAdd(&dl_push_waits[1], (unsigned long long)n);
+    }
+#else
+    (void)n;
+#endif
+}
+#define RK_LIGHT_PUSH_NAPS(n) dl_push_naps(n)
 #include "../../src/cuda/light.cuh"
 
 #define DL_CUDA(call)                                                                                \
@@ -52,6 +69,7 @@ static __device__ uint64_t dl_clock(void)
 /* What a run counts, in device memory. */
 struct dl_counts {
     unsigned long long taken, first, last, lost;
+    unsigned long long send_ns, full, slowest_send; /* the sender blocks' */
 };
 
 struct dl_case {
@@ -141,15 +159,24 @@ template <class H> __global__ void dl_kernel(dl_case k, H fn)
     uint32_t s = blockIdx.x - homes;
     uint64_t x = 0x2545f4914f6cdd1dull * (s + 1), words[RK_LIGHT_WORDS] = {s};
     atomicCAS(&k.counts->first, 0ull, (unsigned long long)dl_clock());
+    uint64_t spent = 0, full = 0, slowest = 0;
     for (uint64_t i = 0; i < k.per_sender; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         words[1] = i;
+        uint64_t t0 = dl_clock(), t;
         while (rk_light_send(k.w, s, (uint32_t)(x % k.w->cfg.actors), 0, words) == RK_EFULL) {
+            full++;
             if (*k.stop)
                 return;
             __nanosleep(100);
         }
+        t = dl_clock() - t0;
+        spent += t;
+        slowest = t > slowest ? t : slowest;
     }
+    atomicAdd(&k.counts->send_ns, (unsigned long long)spent);
+    atomicAdd(&k.counts->full, (unsigned long long)full);
+    atomicMax(&k.counts->slowest_send, (unsigned long long)slowest);
 }
 
 /* Sends `n` starting messages (one thread): to actor 0 for the ping-pong,
@@ -167,7 +194,12 @@ struct dl_world {
     void *image;
     size_t bytes;
     uint32_t *stop_host;
+    uint32_t *stop_dev; /* the stop word in device memory instead, or NULL */
 };
+
+/* Where the stop word is: device memory (as rk_light_block asks), or
+ * host-mapped for the run that shows why. */
+static int dl_stop_in_device = 1;
 
 static int dl_create(dl_world *d, const rk_light_config *c)
 {
@@ -181,6 +213,11 @@ static int dl_create(dl_world *d, const rk_light_config *c)
     DL_CUDA(cudaHostAlloc((void **)&d->stop_host, sizeof(uint32_t), cudaHostAllocMapped));
     *d->stop_host = 0;
     DL_CUDA(cudaHostGetDevicePointer((void **)&stop_dev, d->stop_host, 0));
+    if (dl_stop_in_device) {
+        DL_CUDA(cudaMalloc((void **)&d->stop_dev, sizeof(uint32_t)));
+        DL_CUDA(cudaMemset(d->stop_dev, 0, sizeof(uint32_t)));
+        stop_dev = d->stop_dev;
+    }
     DL_CUDA(cudaMalloc(&base, l.bytes));
     d->image = malloc(l.bytes);
     if (!d->image || rk_light_world_init(d->image, base, c, stop_dev) != RK_OK)
@@ -198,7 +235,50 @@ static void dl_destroy(dl_world *d)
     cudaFree(d->k.w);
     cudaFree(d->k.counts);
     cudaFreeHost(d->stop_host);
+    if (d->stop_dev)
+        cudaFree(d->stop_dev);
     free(d->image);
+}
+
+/* Sets the stop word while the kernel runs. */
+static void dl_set_stop(dl_world *d)
+{
+    static const uint32_t one = 1;
+    cudaStream_t s;
+    __atomic_store_n(d->stop_host, 1, __ATOMIC_RELAXED);
+    if (!d->stop_dev)
+        return;
+    DL_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    DL_CUDA(cudaMemcpyAsync(d->stop_dev, &one, sizeof one, cudaMemcpyHostToDevice, s));
+    DL_CUDA(cudaStreamSynchronize(s));
+    DL_CUDA(cudaStreamDestroy(s));
+}
+
+/* The homes' counters, summed, and the senders' and pushes' numbers. */
+static void dl_print_counts(dl_world *d, const dl_counts *got, uint32_t senders)
+{
+    unsigned long long pw[2];
+    DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
+    DL_CUDA(cudaMemcpyFromSymbol(pw, dl_push_waits, sizeof pw));
+    rk_light_world *w = (rk_light_world *)d->image;
+    rk_light_home *home =
+        (rk_light_home *)((unsigned char *)d->image + ((unsigned char *)w->home - (unsigned char *)d->k.w));
+    uint64_t runs = 0, idle = 0, waits = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        runs += home[h].runs, idle += home[h].idle_polls, waits += home[h].pop_waits;
+    printf("    homes: %llu runs, %llu idle looks, %llu of them at a claimed slot; pushes that waited for "
+           "their slot: %llu (%llu naps)\n",
+           (unsigned long long)runs, (unsigned long long)idle, (unsigned long long)waits, pw[0], pw[1]);
+    if (senders && got->taken)
+        printf("    senders: %.3f us per send (incl. retries), slowest %.1f us, %llu refused full\n",
+               got->send_ns / 1e3 / (double)(d->k.per_sender * senders), got->slowest_send / 1e3, got->full);
+}
+
+static void *dl_push_waits_ptr(void)
+{
+    void *p = NULL;
+    DL_CUDA(cudaGetSymbolAddress(&p, dl_push_waits));
+    return p;
 }
 
 /* Runs the kernel (homes + senders blocks of 128 threads) to its end or
@@ -212,6 +292,8 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
     dl_counts got;
     uint64_t t0 = dl_now_ns();
     DL_CUDA(cudaGetDevice(&dev));
+    DL_CUDA(cudaMemsetAsync(dl_push_waits_ptr(), 0, 2 * sizeof(unsigned long long)));
+    DL_CUDA(cudaDeviceSynchronize());
     DL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     DL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dl_kernel<H>, 128, 0));
     if ((uint64_t)per_sm * sms < homes + senders) {
@@ -224,7 +306,7 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
     while (cudaStreamQuery(st) == cudaErrorNotReady) {
         if (!stalled && dl_now_ns() - t0 > (uint64_t)(limit_s * 1e9)) {
             stalled = 1;
-            __atomic_store_n(d->stop_host, 1, __ATOMIC_RELAXED);
+            dl_set_stop(d);
         }
         if (stalled && dl_now_ns() - t0 > (uint64_t)((limit_s + 10) * 1e9)) {
             printf("%s: the kernel did not stop 10 s after the stop word\n", name);
@@ -236,6 +318,8 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
     DL_CUDA(cudaStreamSynchronize(st));
     DL_CUDA(cudaStreamDestroy(st));
     DL_CUDA(cudaMemcpy(&got, d->k.counts, sizeof got, cudaMemcpyDeviceToHost));
+    if (senders || homes > 2)
+        dl_print_counts(d, &got, senders);
     if (got.lost)
         printf("%s: %llu tokens found 64 full inboxes in a row and were dropped\n", name, got.lost);
     if (stalled) {
@@ -284,7 +368,7 @@ static void sinks(const char *name, const rk_light_config *c, uint32_t senders, 
         return;
     d.k.per_sender = messages / senders;
     d.k.expect = d.k.per_sender * senders;
-    uint64_t ns = dl_run(&d, senders, dl_sink{d.k}, 20, name);
+    uint64_t ns = dl_run(&d, senders, dl_sink{d.k}, 8, name);
     if (ns)
         printf("%-48s %8.3f M msgs/s (%llu messages, %u homes, %u actors)\n", name, d.k.expect / (ns / 1e3),
                (unsigned long long)d.k.expect, c->homes, c->actors);
@@ -324,7 +408,7 @@ int main(int argc, char **argv)
     }
     DL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     DL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dl_kernel<dl_sink>, 128, 0));
-    uint32_t wide = (uint32_t)sms * (per_sm < 4 ? (uint32_t)per_sm : 4u) - 16;
+    uint32_t wide = (uint32_t)sms * (per_sm < 4 ? (uint32_t)per_sm : 4u) - 16; /* 512 on 132 SMs */
     printf("diag_light: %d SMs, %d blocks of 128 threads per SM resident; GPU-wide runs use %u homes\n", sms,
            per_sm, wide);
 
@@ -335,8 +419,18 @@ int main(int argc, char **argv)
 
     rk_light_config one = {64, 1, 16, 8, 0};
     sinks("one home, 64 actors, 8 sender blocks", &one, 8, messages);
+    /* GPU-wide, by the number of homes; then the last again with the stop
+     * word host-mapped, which stalled it. */
+    char name[96];
+    for (uint32_t homes = 64; homes <= wide; homes *= 2) {
+        rk_light_config all = {1u << 20, homes, 4, 8, 0};
+        snprintf(name, sizeof name, "2^20 actors on %u homes, 16 sender blocks", homes);
+        sinks(name, &all, 16, messages);
+    }
     rk_light_config all = {1u << 20, wide, 4, 8, 0};
-    sinks("GPU-wide, 2^20 actors, 16 sender blocks", &all, 16, messages);
+    dl_stop_in_device = 0;
+    sinks("the same, stop word host-mapped", &all, 16, messages);
+    dl_stop_in_device = 1;
 
     rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0};
     tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);

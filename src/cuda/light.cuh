@@ -43,6 +43,10 @@
 #ifndef RK_LIGHT_CLAIMED
 #define RK_LIGHT_CLAIMED(src) ((void)0)
 #endif
+/* A diagnostic may count the naps a push took waiting for its slot. */
+#ifndef RK_LIGHT_PUSH_NAPS
+#define RK_LIGHT_PUSH_NAPS(n) ((void)0)
+#endif
 #define RK_LIGHT_WORDS 6 /* payload words of one message */
 
 /* One inbox slot: its sequence word, then the message. `seq` is pos + 1 once
@@ -76,7 +80,8 @@ typedef struct rk_light_home {
     uint64_t pad0[7];
     uint64_t head; /* the home's own pops (one consumer) */
     uint64_t runs, handled, handoffs, idle_polls;
-    uint64_t pad1[3];
+    uint64_t pop_waits; /* empty pops with the next slot claimed but not yet written */
+    uint64_t pad1[2];
 } rk_light_home;
 
 #if defined(__cplusplus)
@@ -107,7 +112,7 @@ typedef struct rk_light_world {
     rk_light_msg *slot;     /* [actors * inbox] */
     rk_light_home *home;    /* [homes] */
     uint64_t *queue;        /* [homes * qcap] */
-    volatile uint32_t *stop; /* nonzero: homes return when idle (host-mapped on the GPU) */
+    volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
 } rk_light_world;
 
 /* ---- atomics: one meaning on both sides ----------------------------------------------- */
@@ -140,6 +145,18 @@ RK_LF uint64_t rk__l_cas_acqrel(uint64_t *p, uint64_t want, uint64_t to)
     asm volatile("atom.acq_rel.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
     return got;
 }
+RK_LF uint64_t rk__l_cas_acq(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.acquire.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
+RK_LF uint64_t rk__l_cas_rel(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.release.gpu.global.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
 RK_LF uint64_t rk__l_cas(uint64_t *p, uint64_t want, uint64_t to)
 {
     uint64_t got;
@@ -152,8 +169,6 @@ RK_LF uint64_t rk__l_add(uint64_t *p, uint64_t v)
     asm volatile("atom.relaxed.gpu.global.add.u64 %0, [%1], %2;" : "=l"(old) : "l"(p), "l"(v) : "memory");
     return old;
 }
-/* Orders the slot's bytes before its sequence word (the publish). */
-RK_LF void rk__l_fence(void) { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
 RK_LF void rk__l_pause(unsigned ns) { __nanosleep(ns); }
 RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
 {
@@ -171,14 +186,22 @@ RK_LF uint64_t rk__l_cas_acqrel(uint64_t *p, uint64_t want, uint64_t to)
     __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     return want;
 }
+RK_LF uint64_t rk__l_cas_acq(uint64_t *p, uint64_t want, uint64_t to)
+{
+    __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+    return want;
+}
+RK_LF uint64_t rk__l_cas_rel(uint64_t *p, uint64_t want, uint64_t to)
+{
+    __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    return want;
+}
 RK_LF uint64_t rk__l_cas(uint64_t *p, uint64_t want, uint64_t to)
 {
     __atomic_compare_exchange_n(p, &want, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return want;
 }
 RK_LF uint64_t rk__l_add(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
-/* The host's publish is a release store of the sequence word; no fence. */
-RK_LF void rk__l_fence(void) {}
 RK_LF void rk__l_pause(unsigned ns) { (void)ns; }
 RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
 {
@@ -224,7 +247,8 @@ RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
 /* Writes a fresh world into `image` (layout.bytes, zeroed or not) whose
  * pointers point into `base`: the same address for a host world; the device
  * allocation the image is copied to for a GPU world. `stop` is the word
- * that tells idle homes to return. Returns RK_EINVAL for a bad config. */
+ * that tells idle homes to return (on the GPU: in device memory, see
+ * rk_light_block). Returns RK_EINVAL for a bad config. */
 static inline rk_status rk_light_world_init(void *image, void *base, const rk_light_config *c,
                                             volatile uint32_t *stop)
 {
@@ -262,8 +286,12 @@ RK_LF void rk__l_push(rk_light_world *w, uint32_t h, uint32_t id)
 {
     uint64_t pos = rk__l_add(&w->home[h].tail, 1);
     uint64_t *q = &w->queue[(size_t)h * w->qcap + (pos & (w->qcap - 1))];
-    while ((uint32_t)(rk__l_ld(q) >> 32) != (uint32_t)pos)
+    uint32_t naps = 0;
+    while ((uint32_t)(rk__l_ld(q) >> 32) != (uint32_t)pos) {
         rk__l_pause(32);
+        naps++;
+    }
+    RK_LIGHT_PUSH_NAPS(naps);
     /* Release: the popper's CAS QUEUED -> RUNNING must find the QUEUED this
      * thread wrote before the push. */
     rk__l_st_rel(q, ((pos + 1) << 32) | id);
@@ -297,7 +325,7 @@ RK_LF void rk__l_wake(rk_light_world *w, uint32_t id)
     uint64_t s = rk__l_ld(&a->sched), got;
     for (;;) {
         uint64_t to = s == RK_LIGHT_IDLE ? RK_LIGHT_QUEUED : s == RK_LIGHT_RUNNING ? RK_LIGHT_AGAIN : s;
-        got = rk__l_cas_acqrel(&a->sched, s, to);
+        got = rk__l_cas_rel(&a->sched, s, to);
         if (got == s)
             break;
         s = got;
@@ -338,10 +366,11 @@ RK_LF rk_light_msg *rk__l_claim(rk_light_world *w, uint32_t id, uint32_t src, ui
     return m;
 }
 
-/* Publishes a claimed slot at position `pos` (its seq is pos + 1). */
+/* Publishes a claimed slot at position `pos` (its seq is pos + 1). A
+ * release store: the message's bytes are visible before its sequence word
+ * (no separate fence; st.release is one). */
 RK_LF void rk__l_publish(rk_light_msg *m, uint64_t pos)
 {
-    rk__l_fence();             /* the message's bytes before its sequence word */
     rk__l_st_rel(&m->seq, pos + 1);
 }
 
@@ -382,7 +411,7 @@ RK_LF int rk_light_take(rk_light_world *w, uint32_t h, rk_light_run *r)
     uint32_t id = rk__l_pop(w, h);
     if (id == RK_LIGHT_NONE)
         return 0;
-    rk__l_cas_acqrel(&w->actor[id].sched, RK_LIGHT_QUEUED, RK_LIGHT_RUNNING);
+    rk__l_cas_acq(&w->actor[id].sched, RK_LIGHT_QUEUED, RK_LIGHT_RUNNING);
     r->id = id;
     r->left = w->cfg.batch;
     r->head = w->actor[id].head;
@@ -476,7 +505,7 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
     a = &w->actor[dst];
     if (w->cfg.handoff && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
         rk__l_ld(&a->sched) == RK_LIGHT_IDLE &&
-        rk__l_cas_acqrel(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
+        rk__l_cas_acq(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
         /* We hold its token now; the acquire made its head current. */
         if (rk__l_ld(&a->tail) == a->head) {
             c->handed = 1;
@@ -598,9 +627,13 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
 /* Runs home h on the calling block until *w->stop is set and it has nothing
  * left. All threads call fn(ctx, msg) for each message; thread 0 schedules,
  * and a handler's sends (rk_light_ctx_send) are thread 0's. Idle, thread 0
- * backs off to 1 us naps and reads the host-mapped stop word on every 64th
- * look only: hundreds of idle blocks reading one word over PCIe on every
- * look slowed the busy ones to a crawl. */
+ * backs off to 1 us naps and reads the stop word on every 64th look.
+ *
+ * The stop word must be in device memory; the host sets it with a copy on
+ * a stream of its own. Host-mapped, it cost the busy blocks their speed:
+ * 512 homes whose idle ones read it over PCIe on every 64th look handled
+ * 0.05 M msgs/s, against 4.4 M with the word in device memory (diag_light,
+ * H200, 2026-12-02). Blocks must not poll the host when idle. */
 template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h, H fn)
 {
     __shared__ rk_light_loop L;
@@ -612,6 +645,8 @@ template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h,
             const rk_light_msg *m;
             while ((m = rk_light_next(w, &L)) == NULL) {
                 w->home[h].idle_polls++;
+                if (rk__l_ld(&w->home[h].tail) != w->home[h].head)
+                    w->home[h].pop_waits++;
                 if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
                 nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
@@ -652,10 +687,13 @@ static inline unsigned rk_light_world_report(const void *image, const void *base
     unsigned shown = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         if (home[h].tail != home[h].head || h < 4)
-            fprintf(out, "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu\n", h,
-                    (unsigned long long)home[h].head, (unsigned long long)home[h].tail,
+            fprintf(out,
+                    "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu, idle looks %llu "
+                    "(%llu at a claimed slot)\n",
+                    h, (unsigned long long)home[h].head, (unsigned long long)home[h].tail,
                     (unsigned long long)home[h].runs, (unsigned long long)home[h].handled,
-                    (unsigned long long)home[h].handoffs);
+                    (unsigned long long)home[h].handoffs, (unsigned long long)home[h].idle_polls,
+                    (unsigned long long)home[h].pop_waits);
     for (uint32_t a = 0; a < w->cfg.actors && shown < max; a++) {
         const rk_light_actor *x = &act[a];
         uint64_t seq = slot[(size_t)a * w->cfg.inbox + (x->head & (w->cfg.inbox - 1))].seq;

@@ -73,7 +73,7 @@ struct tl_case {
     uint64_t *next;           /* [actors * sources] expected numbers */
     uint64_t *sent;           /* [sources * actors] numbers sent */
     tl_counts *counts;
-    volatile uint32_t *stop;  /* host-mapped */
+    volatile uint32_t *stop;  /* device memory: the last handler sets it, or the host on a timeout */
     uint64_t expect;          /* messages the handlers take in all */
     uint64_t sources, per_sender, hops;
 };
@@ -190,7 +190,6 @@ struct tl_world {
     tl_case k;
     void *image;
     size_t bytes;
-    uint32_t *stop_host;
 };
 
 static void tl_create(tl_world *t, const rk_light_config *c, uint64_t sources)
@@ -200,10 +199,9 @@ static void tl_create(tl_world *t, const rk_light_config *c, uint64_t sources)
     memset(t, 0, sizeof *t);
     TL_CHECK(l.bytes > 0);
     t->bytes = l.bytes;
-    TL_CUDA(cudaHostAlloc((void **)&t->stop_host, sizeof(uint32_t), cudaHostAllocMapped));
-    *t->stop_host = 0;
     uint32_t *stop_dev;
-    TL_CUDA(cudaHostGetDevicePointer((void **)&stop_dev, t->stop_host, 0));
+    TL_CUDA(cudaMalloc((void **)&stop_dev, sizeof(uint32_t)));
+    TL_CUDA(cudaMemset(stop_dev, 0, sizeof(uint32_t)));
     TL_CUDA(cudaMalloc(&base, l.bytes));
     t->image = malloc(l.bytes);
     TL_CHECK(t->image != NULL);
@@ -226,7 +224,7 @@ static void tl_destroy(tl_world *t)
     cudaFree(t->k.next);
     cudaFree(t->k.sent);
     cudaFree(t->k.counts);
-    cudaFreeHost(t->stop_host);
+    cudaFree((void *)t->k.stop);
     free(t->image);
 }
 
@@ -257,8 +255,13 @@ static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, 
     TL_CUDA(cudaGetLastError());
     while (cudaStreamQuery(st) == cudaErrorNotReady) {
         if (!timed_out && tl_now_ns() - t0 > limit_ns) {
+            static const uint32_t one = 1;
+            cudaStream_t s2;
             timed_out = 1;
-            __atomic_store_n(t->stop_host, 1, __ATOMIC_RELAXED);
+            TL_CUDA(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+            TL_CUDA(cudaMemcpyAsync((void *)t->k.stop, &one, sizeof one, cudaMemcpyHostToDevice, s2));
+            TL_CUDA(cudaStreamSynchronize(s2));
+            TL_CUDA(cudaStreamDestroy(s2));
         }
         if (timed_out && tl_now_ns() - t0 > limit_ns + 10000000000ull) {
             fprintf(stderr, "%s: the kernel did not stop 10 s after the stop word\n", name);
