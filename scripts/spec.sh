@@ -184,6 +184,16 @@ sched.sched_first           |sched.pml      |safety                |-DBUG_SCHED_
 sched.load_only             |sched.pml      |safety                |-DBUG_LOAD_ONLY                    |bug    |T4
 sched.relaxed_cas           |sched.pml      |safety                |-DBUG_RELAXED_CAS                  |bug    |T4
 sched.relaxed_giveup        |sched.pml      |safety                |-DBUG_RELAXED_GIVEUP               |bug    |T3
+handoff                     |handoff.pml    |safety                |                                   |pass   |
+handoff.live                |handoff.pml    |ltlf:all_handled      |                                   |pass   |
+handoff.cap4                |handoff.pml    |safety                |-DCAP=4                            |pass   |
+handoff.batch2              |handoff.pml    |safety                |-DB=2                              |pass   |
+handoff.more                |handoff.pml    |safety                |-DNX=4 -DNE=4 -DNPER=3             |pass   |
+handoff.idle_only           |handoff.pml    |safety                |-DBUG_IDLE_ONLY                    |bug    |F3
+handoff.empty_by_seq        |handoff.pml    |safety                |-DBUG_EMPTY_BY_SEQ                 |bug    |F3
+handoff.no_cas              |handoff.pml    |safety                |-DBUG_NO_CAS                       |bug    |F1
+handoff.hand_last           |handoff.pml    |safety                |-DBUG_HAND_LAST                    |bug    |F3
+handoff.undo_store          |handoff.pml    |safety                |-DBUG_UNDO_STORE                   |bug    |F4
 EOF
 }
 
