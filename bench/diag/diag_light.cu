@@ -263,12 +263,11 @@ static void dl_print_counts(dl_world *d, const dl_counts *got, uint32_t senders)
     rk_light_world *w = (rk_light_world *)d->image;
     rk_light_home *home =
         (rk_light_home *)((unsigned char *)d->image + ((unsigned char *)w->home - (unsigned char *)d->k.w));
-    uint64_t runs = 0, idle = 0, waits = 0;
+    uint64_t runs = 0, idle = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
-        runs += home[h].runs, idle += home[h].idle_polls, waits += home[h].pop_waits;
-    printf("    homes: %llu runs, %llu idle looks, %llu of them at a claimed slot; pushes that waited for "
-           "their slot: %llu (%llu naps)\n",
-           (unsigned long long)runs, (unsigned long long)idle, (unsigned long long)waits, pw[0], pw[1]);
+        runs += home[h].runs, idle += home[h].idle_polls;
+    printf("    homes: %llu runs, %llu idle looks; pushes that waited for their slot: %llu (%llu naps)\n",
+           (unsigned long long)runs, (unsigned long long)idle, pw[0], pw[1]);
     if (senders && got->taken)
         printf("    senders: %.3f us per send (incl. retries), slowest %.1f us, %llu refused full\n",
                got->send_ns / 1e3 / (double)(d->k.per_sender * senders), got->slowest_send / 1e3, got->full);

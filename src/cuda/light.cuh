@@ -79,9 +79,8 @@ typedef struct rk_light_home {
     uint64_t tail; /* pushes claim positions here (any thread) */
     uint64_t pad0[7];
     uint64_t head; /* the home's own pops (one consumer) */
-    uint64_t runs, handled, handoffs, idle_polls;
-    uint64_t pop_waits; /* empty pops with the next slot claimed but not yet written */
-    uint64_t pad1[2];
+    uint64_t runs, handled, handoffs, idle_polls; /* written when the home returns */
+    uint64_t pad1[3];
 } rk_light_home;
 
 #if defined(__cplusplus)
@@ -297,19 +296,19 @@ RK_LF void rk__l_push(rk_light_world *w, uint32_t h, uint32_t id)
     rk__l_st_rel(q, ((pos + 1) << 32) | id);
 }
 
-/* Pops an id from home h's queue (its only consumer); RK_LIGHT_NONE when
- * empty, or when the next push has claimed its slot but not yet written. */
-RK_LF uint32_t rk__l_pop(rk_light_world *w, uint32_t h)
+/* Pops an id from home h's queue (its only consumer, which keeps the head
+ * in *at); RK_LIGHT_NONE when empty, or when the next push has claimed its
+ * slot but not yet written. */
+RK_LF uint32_t rk__l_pop(rk_light_world *w, uint32_t h, uint64_t *at)
 {
-    rk_light_home *hm = &w->home[h];
-    uint64_t head = hm->head;
+    uint64_t head = *at;
     uint64_t *q = &w->queue[(size_t)h * w->qcap + (head & (w->qcap - 1))];
     uint64_t v = rk__l_ld_acq(q);
     if ((uint32_t)(v >> 32) != (uint32_t)(head + 1))
         return RK_LIGHT_NONE;
     /* Relaxed: the next pusher of this slot only needs the lap (one word). */
     rk__l_st(q, (head + w->qcap) << 32);
-    hm->head = head + 1;
+    *at = head + 1;
     return (uint32_t)v;
 }
 
@@ -394,27 +393,29 @@ RK_LF rk_status rk_light_send(rk_light_world *w, uint32_t src, uint32_t dst, uin
 
 /* ---- the token's holder ---------------------------------------------------------------- */
 
-/* A run: the actor a home holds the token of, its inbox head and how much of
- * its batch is left. */
+/* A run: the actor a home holds the token of, its inbox head, how much of
+ * its batch is left and how many messages it ran. */
 typedef struct rk_light_run {
     uint32_t id;
     uint32_t left;
     uint64_t head;
+    uint64_t ran;
 } rk_light_run;
 
-/* Takes the next actor of home h: pops its id and moves QUEUED -> RUNNING.
- * The CAS cannot fail (an id is queued only while QUEUED); it is an acquire,
- * so the previous holder's head and the senders' messages are visible.
- * Returns 0 when the queue is empty. */
-RK_LF int rk_light_take(rk_light_world *w, uint32_t h, rk_light_run *r)
+/* Takes the next actor of home h (whose queue head is *qhead): pops its id
+ * and moves QUEUED -> RUNNING. The CAS cannot fail (an id is queued only
+ * while QUEUED); it is an acquire, so the previous holder's head and the
+ * senders' messages are visible. Returns 0 when the queue is empty. */
+RK_LF int rk_light_take(rk_light_world *w, uint32_t h, uint64_t *qhead, rk_light_run *r)
 {
-    uint32_t id = rk__l_pop(w, h);
+    uint32_t id = rk__l_pop(w, h, qhead);
     if (id == RK_LIGHT_NONE)
         return 0;
     rk__l_cas_acq(&w->actor[id].sched, RK_LIGHT_QUEUED, RK_LIGHT_RUNNING);
     r->id = id;
     r->left = w->cfg.batch;
     r->head = w->actor[id].head;
+    r->ran = 0;
     return 1;
 }
 
@@ -439,7 +440,7 @@ RK_LF void rk_light_done(rk_light_world *w, rk_light_run *r)
     rk__l_st_rel(&m->seq, r->head + w->cfg.inbox);
     r->head++;
     r->left--;
-    w->actor[r->id].handled++;
+    r->ran++;
 }
 
 /* Gives the token up. AGAIN -> QUEUED and a requeue; RUNNING -> IDLE and a
@@ -455,6 +456,7 @@ RK_LF void rk_light_give_up(rk_light_world *w, const rk_light_run *r)
     uint64_t s = RK_LIGHT_RUNNING, got;
     const rk_light_msg *m;
     a->head = r->head;
+    a->handled += r->ran;
     for (;;) {
         uint64_t to = s == RK_LIGHT_AGAIN ? RK_LIGHT_QUEUED : RK_LIGHT_IDLE;
         got = rk__l_cas_acqrel(&a->sched, s, to);
@@ -504,7 +506,6 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
         return RK_EINVAL;
     a = &w->actor[dst];
     if (w->cfg.handoff && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
-        rk__l_ld(&a->sched) == RK_LIGHT_IDLE &&
         rk__l_cas_acq(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
         /* We hold its token now; the acquire made its head current. */
         if (rk__l_ld(&a->tail) == a->head) {
@@ -522,7 +523,7 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
         rk_light_msg *m = rk__l_claim(w, dst, c->self, type, words, &pos);
         if (m)
             rk__l_publish(m, pos);
-        rk_light_run r = {dst, 0, a->head};
+        rk_light_run r = {dst, 0, a->head, 0};
         rk_light_give_up(w, &r);
         return m ? RK_OK : RK_EFULL;
     }
@@ -540,6 +541,9 @@ typedef struct rk_light_loop {
     uint32_t active;    /* r holds a token */
     uint32_t from_hand; /* the current message is `hand`, not an inbox slot */
     rk_light_msg hand;
+    /* The home's own words, kept here (shared memory on the GPU) and
+     * written to its rk_light_home when it returns. */
+    uint64_t qhead, runs, handled, handoffs, idle;
 } rk_light_loop;
 
 RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
@@ -549,6 +553,18 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
         p[i] = 0;
     L->c.w = w;
     L->c.home = h;
+    L->qhead = w->home[h].head;
+}
+
+/* Writes the home's queue head and counters back (when it returns). */
+RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
+{
+    rk_light_home *hm = &w->home[L->c.home];
+    hm->head = L->qhead;
+    hm->runs = L->runs;
+    hm->handled = L->handled;
+    hm->handoffs = L->handoffs;
+    hm->idle_polls = L->idle;
 }
 
 /* The next message home h runs, or NULL when it has nothing. In order: the
@@ -557,7 +573,6 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
  * then the next actor of the run queue. */
 RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
 {
-    rk_light_home *hm = &w->home[L->c.home];
     for (;;) {
         if (L->active) {
             const rk_light_msg *m = rk_light_read(w, &L->r);
@@ -572,32 +587,31 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
         if (L->c.handed) {
             L->c.handed = 0;
             L->c.depth++;
-            hm->handoffs++;
+            L->handoffs++;
             L->r.id = L->c.to;
             L->r.left = w->cfg.batch;
             L->r.head = w->actor[L->c.to].head;
+            L->r.ran = 1;
             L->active = 1;
             L->hand = L->c.msg;
             L->from_hand = 1;
             L->c.self = L->r.id;
             return &L->hand;
         }
-        if (!rk_light_take(w, L->c.home, &L->r))
+        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r))
             return NULL;
         L->active = 1;
         L->c.depth = 0;
-        hm->runs++;
+        L->runs++;
     }
 }
 
 /* The message rk_light_next returned was run. */
 RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
 {
-    if (L->from_hand)
-        w->actor[L->r.id].handled++;
-    else
+    if (!L->from_hand) /* a handed message was counted when its run began */
         rk_light_done(w, &L->r);
-    w->home[L->c.home].handled++;
+    L->handled++;
 }
 
 /* ---- a host home ----------------------------------------------------------------------- */
@@ -613,9 +627,11 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
     for (;;) {
         const rk_light_msg *m = rk_light_next(w, &L);
         if (!m) {
-            w->home[h].idle_polls++;
-            if (rk__l_stopped(w->stop))
+            L.idle++;
+            if (rk__l_stopped(w->stop)) {
+                rk_light_loop_flush(w, &L);
                 return;
+            }
             continue;
         }
         fn(&L.c, m, user);
@@ -644,11 +660,11 @@ template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h,
         if (threadIdx.x == 0) {
             const rk_light_msg *m;
             while ((m = rk_light_next(w, &L)) == NULL) {
-                w->home[h].idle_polls++;
-                if (rk__l_ld(&w->home[h].tail) != w->home[h].head)
-                    w->home[h].pop_waits++;
-                if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
+                L.idle++;
+                if ((++looks & 63) == 0 && rk__l_stopped(w->stop)) {
+                    rk_light_loop_flush(w, &L);
                     break;
+                }
                 nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
                 __nanosleep(nap);
             }
@@ -688,12 +704,10 @@ static inline unsigned rk_light_world_report(const void *image, const void *base
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         if (home[h].tail != home[h].head || h < 4)
             fprintf(out,
-                    "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu, idle looks %llu "
-                    "(%llu at a claimed slot)\n",
+                    "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu, idle looks %llu\n",
                     h, (unsigned long long)home[h].head, (unsigned long long)home[h].tail,
                     (unsigned long long)home[h].runs, (unsigned long long)home[h].handled,
-                    (unsigned long long)home[h].handoffs, (unsigned long long)home[h].idle_polls,
-                    (unsigned long long)home[h].pop_waits);
+                    (unsigned long long)home[h].handoffs, (unsigned long long)home[h].idle_polls);
     for (uint32_t a = 0; a < w->cfg.actors && shown < max; a++) {
         const rk_light_actor *x = &act[a];
         uint64_t seq = slot[(size_t)a * w->cfg.inbox + (x->head & (w->cfg.inbox - 1))].seq;
