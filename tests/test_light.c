@@ -15,6 +15,9 @@
  *   relays      relays forward numbered messages to sinks of their home
  *               while other threads send to the sinks too: per-source order
  *               holds with hand-offs and inbox sends mixed
+ *   stealing    all messages to actors of home 0: with stealing on, other
+ *               homes run them (home 0 holds its first handler until one
+ *               has), in order per sender; with it off, none do
  * RK_STRESS_MESSAGES sets the messages per case (default 200 000). */
 #include <pthread.h>
 #include <sched.h>
@@ -59,6 +62,8 @@ struct lt {
     uint64_t hops;     /* forwarding: hops per token */
     atomic_ullong tokens_done;
     uint32_t relays;   /* relays: actors [0, relays) relay to a sink */
+    atomic_int elsewhere; /* stealing: a home other than 0 ran a message */
+    atomic_int held;      /* stealing: home 0 held its first handler */
 };
 
 static void lt_dispatch(rk_light_ctx *c, const rk_light_msg *m, void *user)
@@ -172,16 +177,16 @@ static void lt_send_wait(rk_light_world *w, uint32_t src, uint32_t dst, const ui
 static void bad_input(void **state)
 {
     (void)state;
-    rk_light_config good = {8, 2, 4, 2, 0}, c;
+    rk_light_config good = {8, 2, 4, 2, 0, 0}, c;
     volatile uint32_t stop = 0;
     static _Alignas(128) unsigned char buf[1 << 16]; /* room for `good`, were a check missed */
     const rk_light_config bad[] = {
-        {0, 1, 4, 1, 0}, /* no actors */
-        {8, 0, 4, 1, 0}, /* no homes */
-        {2, 4, 4, 1, 0}, /* more homes than actors */
-        {8, 2, 6, 1, 0}, /* inbox not a power of two */
-        {8, 2, 1, 1, 0}, /* inbox of one slot */
-        {8, 2, 4, 0, 0}, /* batch 0 */
+        {0, 1, 4, 1, 0, 0}, /* no actors */
+        {8, 0, 4, 1, 0, 0}, /* no homes */
+        {2, 4, 4, 1, 0, 0}, /* more homes than actors */
+        {8, 2, 6, 1, 0, 0}, /* inbox not a power of two */
+        {8, 2, 1, 1, 0, 0}, /* inbox of one slot */
+        {8, 2, 4, 0, 0, 0}, /* batch 0 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = bad[i];
@@ -220,7 +225,7 @@ static void bad_input(void **state)
 static void leftovers(void **state)
 {
     (void)state;
-    rk_light_config c = {64, 4, 8, 1, 0};
+    rk_light_config c = {64, 4, 8, 1, 0, 0};
     uint64_t words[RK_LIGHT_WORDS];
     lt t;
     lt_init(&t, &c, 1, lt_sink);
@@ -297,9 +302,9 @@ static void senders(void **state)
     (void)state;
     uint64_t total = rk_test_messages(200000);
     const rk_light_config shapes[] = {
-        {64, 1, 16, 4, 0},  /* one home, 64 actors */
-        {256, 4, 4, 1, 0},  /* 4 homes, batch 1: every message a give-up */
-        {4096, 4, 4, 8, 0}, /* the shape that stalled on the GPU: small inboxes, many actors */
+        {64, 1, 16, 4, 0, 0},  /* one home, 64 actors */
+        {256, 4, 4, 1, 0, 0},  /* 4 homes, batch 1: every message a give-up */
+        {4096, 4, 4, 8, 0, 0}, /* the shape that stalled on the GPU: small inboxes, many actors */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         run_senders(&shapes[i], 4, total / 3);
@@ -331,7 +336,7 @@ static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 
 static void run_forwarding(uint32_t handoff, uint64_t total)
 {
-    rk_light_config c = {64, 4, 16, 4, handoff};
+    rk_light_config c = {64, 4, 16, 4, handoff, 0};
     const uint32_t tokens = 16;
     uint64_t words[RK_LIGHT_WORDS], handoffs = 0, handled = 0;
     lt t;
@@ -449,7 +454,7 @@ static void *lt_feeder_main(void *arg)
 static void run_relays(uint32_t handoff, uint64_t total)
 {
     /* 2 homes; relays 0..7, sinks 8..11 (two per home). */
-    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff};
+    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff, 0};
     const uint32_t sources = LT_RELAYS + LT_DIRECT;
     uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0;
     lt_feeder f[2];
@@ -490,11 +495,88 @@ static void relays(void **state)
     run_relays(1, total / 2);
 }
 
+/* ---- stealing ------------------------------------------------------------------------- */
+
+/* A sink that notes where it ran; home 0's first handler waits (5 s at
+ * most) until another home has run a message, which only a steal can do. */
+static void lt_skewed(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    if (c->home != 0)
+        atomic_store(&t->elsewhere, 1);
+    else if (c->w->cfg.steal && !atomic_exchange(&t->held, 1)) {
+        uint64_t end = rk_test_now_ns() + 5000000000ull;
+        while (!atomic_load(&t->elsewhere) && rk_test_now_ns() < end)
+            rk_test_sleep_ns(100000);
+    }
+    lt_sink(t, c, m);
+}
+
+/* Sends n messages to each of home 0's actors, numbered, as source 0. */
+typedef struct lt_skew_feeder {
+    lt *t;
+    uint64_t n;
+    pthread_t th;
+} lt_skew_feeder;
+
+static void *lt_skew_main(void *arg)
+{
+    lt_skew_feeder *f = arg;
+    rk_light_world *w = f->t->w;
+    uint64_t words[RK_LIGHT_WORDS];
+    for (uint64_t k = 0; k < f->n; k++)
+        for (uint32_t a = 0; a < w->cfg.actors; a += w->cfg.homes) {
+            lc_words(words, 0, k);
+            lt_send_wait(w, 0, a, words);
+        }
+    return NULL;
+}
+
+static void run_stealing(uint32_t steal, uint64_t total)
+{
+    rk_light_config c = {64, 4, 16, 4, 0, steal};
+    lt_skew_feeder f;
+    uint64_t steals = 0, runs_elsewhere = 0;
+    lt t;
+    lt_init(&t, &c, 1, lt_skewed);
+    lt_start(&t);
+    f = (lt_skew_feeder){&t, total / 16, 0};
+    assert_int_equal(pthread_create(&f.th, NULL, lt_skew_main, &f), 0);
+    pthread_join(f.th, NULL);
+    lt_finish(&t, f.n * 16);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    for (uint32_t a = 0; a < c.actors; a++)
+        assert_int_equal(t.next[a], a % c.homes ? 0 : f.n);
+    for (uint32_t h = 0; h < c.homes; h++) {
+        steals += t.w->home[h].steals;
+        if (h)
+            runs_elsewhere += t.w->home[h].runs;
+    }
+    printf("stealing %s: %llu runs stolen of %llu\n", steal ? "on" : "off", (unsigned long long)steals,
+           (unsigned long long)(t.w->home[0].runs + runs_elsewhere));
+    if (steal) {
+        assert_true(steals > 0);
+        assert_true(atomic_load(&t.elsewhere));
+    } else {
+        assert_int_equal(steals, 0);
+        assert_int_equal(runs_elsewhere, 0);
+    }
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+static void stealing(void **state)
+{
+    (void)state;
+    uint64_t total = rk_test_messages(200000);
+    run_stealing(0, total / 2);
+    run_stealing(1, total / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
-        cmocka_unit_test(forwarding), cmocka_unit_test(relays),
+        cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,8 @@
  *                (4-slot inboxes, batch 8): messages/s, or where the
  *                messages wait if it stalls; then on 512 homes with the stop
  *                word host-mapped instead of in device memory
+ *   stealing     the same senders to the actors of home 0 only, with and
+ *                without stealing: messages/s
  *   tokens       2^16 tokens hop among 2^18 actors on every home block, with
  *                and without hand-off: hops/s across the GPU
  * Every run is bounded: past its limit the stop word is set and the
@@ -79,6 +81,7 @@ struct dl_case {
     uint64_t expect;     /* messages to take before the homes stop */
     uint64_t per_sender;
     uint64_t trips, warm; /* round trip */
+    uint32_t skew;        /* nonzero: senders send to actors of home 0 only */
 };
 
 /* Counts a message; the last one stops the homes. */
@@ -164,7 +167,10 @@ template <class H> __global__ void dl_kernel(dl_case k, H fn)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         words[1] = i;
         uint64_t t0 = dl_clock(), t;
-        while (rk_light_send(k.w, s, (uint32_t)(x % k.w->cfg.actors), 0, words) == RK_EFULL) {
+        uint32_t dst = (uint32_t)(x % k.w->cfg.actors);
+        if (k.skew)
+            dst -= dst % k.w->cfg.homes; /* an actor of home 0 */
+        while (rk_light_send(k.w, s, dst, 0, words) == RK_EFULL) {
             full++;
             if (*k.stop)
                 return;
@@ -266,8 +272,12 @@ static void dl_print_counts(dl_world *d, const dl_counts *got, uint32_t senders)
     uint64_t runs = 0, idle = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         runs += home[h].runs, idle += home[h].idle_polls;
-    printf("    homes: %llu runs, %llu idle looks; pushes that waited for their slot: %llu (%llu naps)\n",
-           (unsigned long long)runs, (unsigned long long)idle, pw[0], pw[1]);
+    uint64_t steals = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        steals += home[h].steals;
+    printf("    homes: %llu runs (%llu stolen), %llu idle looks; pushes that waited for their slot: %llu "
+           "(%llu naps)\n",
+           (unsigned long long)runs, (unsigned long long)steals, (unsigned long long)idle, pw[0], pw[1]);
     if (senders && got->taken)
         printf("    senders: %.3f us per send (incl. retries), slowest %.1f us, %llu refused full\n",
                got->send_ns / 1e3 / (double)(d->k.per_sender * senders), got->slowest_send / 1e3, got->full);
@@ -345,7 +355,7 @@ static uint64_t dl_handoffs(dl_world *d)
 
 static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips)
 {
-    rk_light_config c = {2, homes, 4, batch, handoff};
+    rk_light_config c = {2, homes, 4, batch, handoff, 0};
     dl_world d;
     if (dl_create(&d, &c))
         return;
@@ -360,11 +370,13 @@ static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint3
     dl_destroy(&d);
 }
 
-static void sinks(const char *name, const rk_light_config *c, uint32_t senders, uint64_t messages)
+static void sinks(const char *name, const rk_light_config *c, uint32_t senders, uint64_t messages,
+                  uint32_t skew = 0)
 {
     dl_world d;
     if (dl_create(&d, c))
         return;
+    d.k.skew = skew;
     d.k.per_sender = messages / senders;
     d.k.expect = d.k.per_sender * senders;
     uint64_t ns = dl_run(&d, senders, dl_sink{d.k}, 8, name);
@@ -416,22 +428,33 @@ int main(int argc, char **argv)
     round_trip("round trip, one home, handed over (batch 64)", 1, 1, 64, trips);
     round_trip("round trip, two homes", 2, 0, 8, trips);
 
-    rk_light_config one = {64, 1, 16, 8, 0};
+    rk_light_config one = {64, 1, 16, 8, 0, 0};
     sinks("one home, 64 actors, 8 sender blocks", &one, 8, messages);
     /* GPU-wide, by the number of homes; then the last again with the stop
      * word host-mapped, which stalled it. */
     char name[96];
     for (uint32_t homes = 64; homes <= wide; homes *= 2) {
-        rk_light_config all = {1u << 20, homes, 4, 8, 0};
+        rk_light_config all = {1u << 20, homes, 4, 8, 0, 0};
         snprintf(name, sizeof name, "2^20 actors on %u homes, 16 sender blocks", homes);
         sinks(name, &all, 16, messages);
     }
-    rk_light_config all = {1u << 20, wide, 4, 8, 0};
+    rk_light_config all = {1u << 20, wide, 4, 8, 0, 0};
     dl_stop_in_device = 0;
     sinks("the same, stop word host-mapped", &all, 16, messages);
     dl_stop_in_device = 1;
 
-    rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0};
+    /* A skewed load: every message to the 2,048 actors of home 0. */
+    all.steal = 0;
+    sinks("skewed to home 0's actors, 512 homes, no stealing", &all, 16, messages / 4, 1);
+    all.steal = 1;
+    sinks("skewed to home 0's actors, 512 homes, stealing", &all, 16, messages / 4, 1);
+    sinks("2^20 actors on 512 homes, stealing", &all, 16, messages);
+    rk_light_config one_steal = {64 * 8, 8, 16, 8, 0, 1};
+    sinks("skewed to home 0's 64 actors, 8 homes, stealing", &one_steal, 8, messages / 4, 1);
+    one_steal.steal = 0;
+    sinks("skewed to home 0's 64 actors, 8 homes, no stealing", &one_steal, 8, messages / 4, 1);
+
+    rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0, 0};
     tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);
     tk.handoff = 1;
     tokens("tokens, GPU-wide, hand-off", &tk, 1u << 16, 64);

@@ -80,7 +80,8 @@ typedef struct rk_light_home {
     uint64_t pad0[7];
     uint64_t head; /* the home's own pops (one consumer) */
     uint64_t runs, handled, handoffs, idle_polls; /* written when the home returns */
-    uint64_t pad1[3];
+    uint64_t steals; /* runs of actors taken from other homes' queues */
+    uint64_t pad1[2];
 } rk_light_home;
 
 #if defined(__cplusplus)
@@ -99,6 +100,7 @@ typedef struct rk_light_config {
     uint32_t inbox;     /* slots per inbox, a power of two >= 2 */
     uint32_t batch;     /* messages a run handles before it gives the token up, >= 1 */
     uint32_t handoff;   /* nonzero: same-home sends may hand the message over (section 5) */
+    uint32_t steal;     /* nonzero: a home with nothing of its own takes queued actors of others */
 } rk_light_config;
 
 /* Everything lives in one allocation whose layout rk_light_world_layout
@@ -312,6 +314,23 @@ RK_LF uint32_t rk__l_pop(rk_light_world *w, uint32_t h, uint64_t *at)
     return (uint32_t)v;
 }
 
+/* Pops an id from home h's queue when any home may (stealing on): the head
+ * lives in the home's header and a CAS claims it. A stale head or a slot
+ * claimed but not yet written reads as empty; the caller looks again
+ * later. */
+RK_LF uint32_t rk__l_pop_shared(rk_light_world *w, uint32_t h)
+{
+    uint64_t *head_at = &w->home[h].head, head = rk__l_ld(head_at);
+    uint64_t *q = &w->queue[(size_t)h * w->qcap + (head & (w->qcap - 1))];
+    uint64_t v = rk__l_ld_acq(q);
+    if ((uint32_t)(v >> 32) != (uint32_t)(head + 1) || rk__l_cas(head_at, head, head + 1) != head)
+        return RK_LIGHT_NONE;
+    /* We own position head: no other popper can reach this slot before
+     * the next lap's push, which waits for this free. */
+    rk__l_st(q, (head + w->qcap) << 32);
+    return (uint32_t)v;
+}
+
 /* ---- senders --------------------------------------------------------------------------- */
 
 /* After a publish: one CAS loop that always writes. IDLE -> QUEUED (and the
@@ -408,7 +427,7 @@ typedef struct rk_light_run {
  * senders' messages are visible. Returns 0 when the queue is empty. */
 RK_LF int rk_light_take(rk_light_world *w, uint32_t h, uint64_t *qhead, rk_light_run *r)
 {
-    uint32_t id = rk__l_pop(w, h, qhead);
+    uint32_t id = w->cfg.steal ? rk__l_pop_shared(w, h) : rk__l_pop(w, h, qhead);
     if (id == RK_LIGHT_NONE)
         return 0;
     rk__l_cas_acq(&w->actor[id].sched, RK_LIGHT_QUEUED, RK_LIGHT_RUNNING);
@@ -543,7 +562,8 @@ typedef struct rk_light_loop {
     rk_light_msg hand;
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
-    uint64_t qhead, runs, handled, handoffs, idle;
+    uint64_t qhead, runs, handled, handoffs, idle, steals;
+    uint32_t victim; /* the next home to look at when stealing */
 } rk_light_loop;
 
 RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
@@ -554,17 +574,40 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
     L->c.w = w;
     L->c.home = h;
     L->qhead = w->home[h].head;
+    L->victim = h;
 }
 
 /* Writes the home's queue head and counters back (when it returns). */
 RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
 {
     rk_light_home *hm = &w->home[L->c.home];
-    hm->head = L->qhead;
+    if (!w->cfg.steal) /* else the head lives in the header all along */
+        hm->head = L->qhead;
+    hm->steals = L->steals;
     hm->runs = L->runs;
     hm->handled = L->handled;
     hm->handoffs = L->handoffs;
     hm->idle_polls = L->idle;
+}
+
+/* With stealing on, a home whose own queue is empty looks at one other
+ * home's queue per look, in turn from its neighbour on (the homes of one
+ * cluster first, when the kernel runs as clusters of consecutive blocks).
+ * A stolen actor runs here; its give-up requeues it at its own home, so it
+ * goes back when its home has time. The token keeps one runner at a time
+ * and the inbox its order, so a steal costs a pop and the take's CAS. */
+RK_LF int rk__l_steal(rk_light_world *w, rk_light_loop *L)
+{
+    uint32_t homes = w->cfg.homes;
+    if (!w->cfg.steal || homes < 2)
+        return 0;
+    L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+    if (L->victim == L->c.home)
+        L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+    if (!rk_light_take(w, L->victim, NULL, &L->r))
+        return 0;
+    L->steals++;
+    return 1;
 }
 
 /* The next message home h runs, or NULL when it has nothing. In order: the
@@ -598,7 +641,7 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
             L->c.self = L->r.id;
             return &L->hand;
         }
-        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r))
+        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L))
             return NULL;
         L->active = 1;
         L->c.depth = 0;

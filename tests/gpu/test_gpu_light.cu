@@ -9,6 +9,8 @@
  *               batch 1, and 64 homes x 256 actors with 4-slot inboxes
  *   forwarding  tokens passed from actor to actor over 64 homes, with and
  *               without hand-off
+ *   stealing    sender blocks to actors of home 0 only, on 64 homes with
+ *               stealing on: other homes run them, each once and in order
  * Every wait is bounded: past its limit the host sets the stop word, and
  * the test prints where messages wait (rk_light_world_report) and fails.
  * RK_STRESS_MESSAGES sets the messages per case (default 1 000 000).
@@ -76,6 +78,7 @@ struct tl_case {
     volatile uint32_t *stop;  /* device memory: the last handler sets it, or the host on a timeout */
     uint64_t expect;          /* messages the handlers take in all */
     uint64_t sources, per_sender, hops;
+    uint32_t skew; /* nonzero: senders send to actors of home 0 only */
 };
 
 /* A sink: every thread checks the checksum, thread 0 the order. */
@@ -139,6 +142,8 @@ static __device__ void tl_send_all(const tl_case &k, uint32_t s)
     for (uint64_t i = 0; i < k.per_sender; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uint32_t dst = (uint32_t)(x % w->cfg.actors);
+        if (k.skew)
+            dst -= dst % w->cfg.homes; /* an actor of home 0 */
         lc_words(words, s, sent[dst]++);
         while (rk_light_send(w, s, dst, 0, words) == RK_EFULL) {
             if (*k.stop)
@@ -311,7 +316,7 @@ static const uint64_t tl_limit = 60ull * 1000000000ull;
 
 static void leftovers_and_bad_input(void)
 {
-    rk_light_config c = {256, 4, 8, 1, 0};
+    rk_light_config c = {256, 4, 8, 1, 0, 0};
     tl_world t;
     tl_counts got;
     tl_create(&t, &c, 1);
@@ -336,10 +341,22 @@ static void leftovers_and_bad_input(void)
     printf("PASS leftovers and bad input\n");
 }
 
-static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, const char *name)
+static uint64_t tl_steals(tl_world *t)
+{
+    rk_light_world *w = (rk_light_world *)t->image;
+    rk_light_home *home =
+        (rk_light_home *)((unsigned char *)t->image + ((unsigned char *)w->home - (unsigned char *)t->k.w));
+    uint64_t n = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        n += home[h].steals;
+    return n;
+}
+
+static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, const char *name, uint32_t skew = 0)
 {
     tl_world t;
     tl_create(&t, c, senders);
+    t.k.skew = skew;
     t.k.per_sender = total / senders;
     t.k.expect = t.k.per_sender * senders;
     tl_counts got = tl_run(&t, senders, tl_sink{t.k}, tl_limit, name);
@@ -355,6 +372,12 @@ static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, 
             TL_CHECK(next[(size_t)a * senders + s] == sent[(size_t)s * c->actors + a]);
     free(next);
     free(sent);
+    if (c->steal) {
+        printf("  %llu runs stolen\n", (unsigned long long)tl_steals(&t));
+        TL_CHECK(!skew || tl_steals(&t) > 0);
+    } else {
+        TL_CHECK(tl_steals(&t) == 0);
+    }
     tl_check_quiet(&t);
     tl_destroy(&t);
     printf("PASS %s\n", name);
@@ -363,7 +386,7 @@ static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, 
 static void forwarding(uint32_t handoff, uint64_t total)
 {
     /* As many inbox slots as tokens: no inbox is ever full. */
-    rk_light_config c = {64 * 256, 64, 64, 4, handoff};
+    rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0};
     tl_world t;
     tl_create(&t, &c, 64); /* 64 tokens */
     t.k.hops = total / 64;
@@ -390,12 +413,15 @@ int main(void)
     }
     uint64_t total = tl_env("RK_STRESS_MESSAGES", 1000000);
     leftovers_and_bad_input();
-    rk_light_config one = {64, 1, 16, 4, 0}, four = {256, 4, 8, 1, 0}, wide = {64 * 256, 64, 4, 8, 0};
+    rk_light_config one = {64, 1, 16, 4, 0, 0}, four = {256, 4, 8, 1, 0, 0}, wide = {64 * 256, 64, 4, 8, 0, 0};
     senders(&one, 8, total, "senders: 8 blocks to 64 actors on 1 home");
     senders(&four, 8, total, "senders: 8 blocks to 256 actors on 4 homes, batch 1");
     senders(&wide, 16, total, "senders: 16 blocks to 16384 actors on 64 homes, 4-slot inboxes");
     forwarding(0, total);
     forwarding(1, total);
+    rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1};
+    senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
+    senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
     printf("PASS test_gpu_light\n");
     return 0;
 }
