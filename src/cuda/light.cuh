@@ -693,12 +693,19 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
  * 512 homes whose idle ones read it over PCIe on every 64th look handled
  * 0.05 M msgs/s, against 4.4 M with the word in device memory (diag_light,
  * H200, 2026-12-02). Blocks must not poll the host when idle. */
-template <class H> __device__ void rk_light_block(rk_light_world *w, uint32_t h, H fn)
+template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_t h, H fn)
 {
     __shared__ rk_light_loop L;
     __shared__ const rk_light_msg *cur;
-    if (threadIdx.x == 0)
+    /* The world's header in shared memory: its pointers and sizes are read on
+     * every step, and after an acquire a plain load of global memory may go
+     * to L2 again. */
+    __shared__ rk_light_world W;
+    rk_light_world *w = &W;
+    if (threadIdx.x == 0) {
+        W = *world;
         rk_light_loop_init(&L, w, h);
+    }
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
             const rk_light_msg *m;
