@@ -18,6 +18,9 @@
  *   stealing    all messages to actors of home 0: with stealing on, other
  *               homes run them (home 0 holds its first handler until one
  *               has), in order per sender; with it off, none do
+ *   pingpong    two actors hand a message back and forth for ever on one
+ *               home while a thread sends to a third: the hand-off's limit
+ *               of `batch` in a row lets the third run
  * RK_STRESS_MESSAGES sets the messages per case (default 200 000). */
 #include <pthread.h>
 #include <sched.h>
@@ -63,6 +66,8 @@ struct lt {
     atomic_ullong tokens_done;
     uint32_t relays;   /* relays: actors [0, relays) relay to a sink */
     atomic_int elsewhere; /* stealing: a home other than 0 ran a message */
+    atomic_int rally_on;  /* pingpong: actors 0 and 1 keep passing the ball */
+    atomic_ullong hits;   /* pingpong: passes so far */
     atomic_int held;      /* stealing: home 0 held its first handler */
 };
 
@@ -572,11 +577,77 @@ static void stealing(void **state)
     run_stealing(1, total / 2);
 }
 
+/* ---- pingpong ------------------------------------------------------------------------- */
+
+/* Actors 0 and 1 pass a ball while rally_on; the others are sinks. */
+static void lt_rally(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    if (c->self > 1) {
+        lt_sink(t, c, m);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->hits, 1, memory_order_relaxed);
+    if (!atomic_load_explicit(&t->rally_on, memory_order_relaxed))
+        return;
+    lc_words(words, 0, 0);
+    if (rk_light_ctx_send(c, c->self ^ 1, 0, words) != RK_OK)
+        atomic_fetch_add(&t->full, 1);
+}
+
+static void pingpong(void **state)
+{
+    (void)state;
+    rk_light_config c = {3, 1, 4, 4, 1, 0};
+    uint64_t n = rk_test_messages(200000) / 10, words[RK_LIGHT_WORDS], end;
+    lt t;
+    lt_init(&t, &c, 1, lt_rally);
+    atomic_store(&t.rally_on, 1);
+    lc_words(words, 0, 0);
+    assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, 0, 0, words), RK_OK);
+    lt_start(&t);
+    /* The ball is in play before the third actor's messages come. */
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.hits) < 1000 && rk_test_now_ns() < end)
+        rk_test_sleep_ns(100000);
+    assert_true(atomic_load(&t.hits) >= 1000);
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    for (uint64_t k = 0; k < n; k++) {
+        rk_status st;
+        lc_words(words, 0, k);
+        while ((st = rk_light_send(t.w, 0, 2, 0, words)) == RK_EFULL && rk_test_now_ns() < end)
+            sched_yield();
+        if (st != RK_OK) {
+            fprintf(stderr, "pingpong: the third actor's inbox stayed full (message %llu)\n", (unsigned long long)k);
+            atomic_store(&t.rally_on, 0);
+            lt_stop(&t);
+            fail();
+        }
+    }
+    /* Every message to actor 2 runs while the rally goes on. */
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.ok) + atomic_load(&t.bad) < n && rk_test_now_ns() < end)
+        rk_test_sleep_ns(200000);
+    uint64_t during = atomic_load(&t.ok);
+    atomic_store(&t.rally_on, 0);
+    lt_finish(&t, n);
+    printf("pingpong: %llu passes, %llu handed over; %llu of %llu messages to the third ran during the rally\n",
+           (unsigned long long)atomic_load(&t.hits), (unsigned long long)t.w->home[0].handoffs,
+           (unsigned long long)during, (unsigned long long)n);
+    assert_int_equal(during, n);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.full), 0);
+    assert_true(t.w->home[0].handoffs > 0);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
         cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
+        cmocka_unit_test(pingpong),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

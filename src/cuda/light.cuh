@@ -1,5 +1,5 @@
 /* light.cuh - light actors: many actors per persistent block, scheduled by a
- * run token (docs/many-actors.md sections 2 and 5).
+ * run token (docs/many-actors.md sections 2, 4 and 5).
  *
  * A light actor is an inbox ring and a `sched` word. Whoever wins the token
  * (sched QUEUED -> RUNNING) runs the actor's handler; one holder at a time
@@ -12,7 +12,8 @@
  * on the GPU). They compile as CUDA device code (PTX atomics, gpu scope) and
  * as C11 host code (gcc __atomic builtins) with the same memory orders, so
  * the host test runs exactly the steps the GPU runs. The orders come from
- * spec/sched.pml; each carries its reason below.
+ * spec/sched.pml (the token) and spec/handoff.pml (the block tier); each
+ * carries its reason below.
  *
  * The runtime does not use light actors yet (many-actors.md section 7). */
 #ifndef RK_LIGHT_CUH
@@ -115,6 +116,12 @@ typedef struct rk_light_world {
     uint64_t *queue;        /* [homes * qcap] */
     volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
 } rk_light_world;
+
+#if defined(__cplusplus)
+static_assert(sizeof(rk_light_world) <= 256, "rk_light_world_layout keeps 256 bytes for the header");
+#else
+_Static_assert(sizeof(rk_light_world) <= 256, "rk_light_world_layout keeps 256 bytes for the header");
+#endif
 
 /* ---- atomics: one meaning on both sides ----------------------------------------------- */
 
