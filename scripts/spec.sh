@@ -194,6 +194,23 @@ handoff.empty_by_seq        |handoff.pml    |safety                |-DBUG_EMPTY_
 handoff.no_cas              |handoff.pml    |safety                |-DBUG_NO_CAS                       |bug    |F1
 handoff.hand_last           |handoff.pml    |safety                |-DBUG_HAND_LAST                    |bug    |F3
 handoff.undo_store          |handoff.pml    |safety                |-DBUG_UNDO_STORE                   |bug    |F4
+runq                        |runq.pml       |safety                |                                   |pass   |
+runq.live                   |runq.pml       |ltlf:all_popped       |                                   |pass   |
+runq.cap4                   |runq.pml       |safety                |-DQCAP=4                           |pass   |
+runq.a3                     |runq.pml       |safety                |-DNA=3 -DQCAP=4 -DNPUSH=10         |pass   |
+runq.a4                     |runq.pml       |safety                |-DNA=4 -DQCAP=4 -DNPUSH=10         |pass   |
+runq.steal                  |runq.pml       |safety                |-DSTEAL                            |pass   |
+runq.steal.live             |runq.pml       |ltlf:all_popped       |-DSTEAL                            |pass   |
+runq.steal2                 |runq.pml       |safety                |-DSTEAL -DNT=2 -DNPUSH=6           |pass   |
+runq.steal_a3               |runq.pml       |safety                |-DSTEAL -DNA=3 -DQCAP=4            |pass   |
+runq.no_wait                |runq.pml       |safety                |-DBUG_NO_WAIT                      |bug    |U2
+runq.no_cas                 |runq.pml       |safety                |-DSTEAL -DBUG_NO_CAS               |bug    |U5
+runq.free_held_lap          |runq.pml       |safety                |-DBUG_BAD_FREE=1                   |bug    |U3
+runq.free_same_lap          |runq.pml       |safety                |-DBUG_BAD_FREE=2                   |bug    |U3
+runq.small_qcap             |runq.pml       |safety                |-DNA=3 -DQCAP=2 -DBUG_SMALL_QCAP   |bug    |U3
+runq.qcap1                  |runq.pml       |safety                |-DNA=1 -DQCAP=1 -DBUG_QCAP1        |bug    |U2
+runq.relaxed_push           |runq.pml       |safety                |-DBUG_RELAXED_PUSH                 |bug    |U4
+runq.relaxed_pop            |runq.pml       |safety                |-DBUG_RELAXED_POP                  |bug    |U4
 EOF
 }
 

@@ -243,7 +243,10 @@ RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
         !c->batch || c->actors > (1u << 30))
         return l;
     per_home = (c->actors + c->homes - 1) / c->homes;
-    l.qcap = rk__l_ceil_pow2(per_home < 2 ? 2 : per_home); /* 2+: a report tells full from free */
+    /* At least 2: with one slot the lap that says "holds pos" also says "free
+     * for pos + 1" (spec/runq.pml BUG_QCAP1), and a report could not tell
+     * full from free. */
+    l.qcap = rk__l_ceil_pow2(per_home < 2 ? 2 : per_home);
     l.actor = 256; /* the world struct, rounded to lines */
     l.slot = l.actor + (size_t)c->actors * sizeof(rk_light_actor);
     l.home = l.slot + (size_t)c->actors * c->inbox * sizeof(rk_light_msg);
