@@ -267,8 +267,7 @@ static void dl_print_counts(dl_world *d, const dl_counts *got, uint32_t senders)
     DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
     DL_CUDA(cudaMemcpyFromSymbol(pw, dl_push_waits, sizeof pw));
     rk_light_world *w = (rk_light_world *)d->image;
-    rk_light_home *home =
-        (rk_light_home *)((unsigned char *)d->image + ((unsigned char *)w->home - (unsigned char *)d->k.w));
+    rk_light_home *home = (rk_light_home *)rk_light_in_image(d->image, d->k.w, w->home);
     uint64_t runs = 0, idle = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         runs += home[h].runs, idle += home[h].idle_polls;
@@ -345,8 +344,7 @@ static uint64_t dl_handoffs(dl_world *d)
 {
     DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
     rk_light_world *w = (rk_light_world *)d->image;
-    rk_light_home *home =
-        (rk_light_home *)((unsigned char *)d->image + ((unsigned char *)w->home - (unsigned char *)d->k.w));
+    rk_light_home *home = (rk_light_home *)rk_light_in_image(d->image, d->k.w, w->home);
     uint64_t n = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         n += home[h].handoffs;

@@ -746,7 +746,15 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
 
 /* ---- diagnosis ------------------------------------------------------------------------- */
 
-/* Host code (a plain function for nvcc too). Prints to `out` each actor of a world that has a message waiting or a
+/* Host code (plain functions for nvcc too). Where pointer p of a world's
+ * header, which points into `base`, lies in `image`, a host copy of the
+ * world. */
+static inline void *rk_light_in_image(const void *image, const void *base, const void *p)
+{
+    return (unsigned char *)image + ((const unsigned char *)p - (const unsigned char *)base);
+}
+
+/* Prints to `out` each actor of a world that has a message waiting or a
  * token that is not IDLE, and each home's counters: what a stalled test or
  * diag shows. `image` is a host copy of the world (or the world itself),
  * whose pointers point into `base`. Returns the actors printed (at most
@@ -754,11 +762,10 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
 static inline unsigned rk_light_world_report(const void *image, const void *base, FILE *out, unsigned max)
 {
     const rk_light_world *w = (const rk_light_world *)image;
-    const unsigned char *img = (const unsigned char *)image, *b = (const unsigned char *)base;
-    const rk_light_actor *act = (const rk_light_actor *)(img + ((const unsigned char *)w->actor - b));
-    const rk_light_msg *slot = (const rk_light_msg *)(img + ((const unsigned char *)w->slot - b));
-    const rk_light_home *home = (const rk_light_home *)(img + ((const unsigned char *)w->home - b));
-    const uint64_t *queue = (const uint64_t *)(img + ((const unsigned char *)w->queue - b));
+    const rk_light_actor *act = (const rk_light_actor *)rk_light_in_image(image, base, w->actor);
+    const rk_light_msg *slot = (const rk_light_msg *)rk_light_in_image(image, base, w->slot);
+    const rk_light_home *home = (const rk_light_home *)rk_light_in_image(image, base, w->home);
+    const uint64_t *queue = (const uint64_t *)rk_light_in_image(image, base, w->queue);
     static const char *const names[4] = {"IDLE", "QUEUED", "RUNNING", "AGAIN"};
     unsigned shown = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)

@@ -16,6 +16,7 @@
  * RK_STRESS_MESSAGES sets the messages per case (default 1 000 000).
  * Exits 77 without a CUDA device. */
 #include <cuda_runtime.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,23 +293,22 @@ static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, 
 static void tl_check_quiet(tl_world *t)
 {
     rk_light_world *w = (rk_light_world *)t->image;
-    unsigned char *img = (unsigned char *)t->image, *b = (unsigned char *)t->k.w;
-    rk_light_actor *act = (rk_light_actor *)(img + ((unsigned char *)w->actor - b));
-    rk_light_home *home = (rk_light_home *)(img + ((unsigned char *)w->home - b));
+    rk_light_actor *act = (rk_light_actor *)rk_light_in_image(t->image, t->k.w, w->actor);
+    rk_light_home *home = (rk_light_home *)rk_light_in_image(t->image, t->k.w, w->home);
     for (uint32_t a = 0; a < w->cfg.actors; a++)
         TL_CHECK(act[a].sched == RK_LIGHT_IDLE && act[a].tail == act[a].head);
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         TL_CHECK(home[h].tail == home[h].head);
 }
 
-static uint64_t tl_handoffs(tl_world *t)
+/* A counter of rk_light_home (its offset), summed over the homes. */
+static uint64_t tl_homes_sum(tl_world *t, size_t field)
 {
     rk_light_world *w = (rk_light_world *)t->image;
-    rk_light_home *home =
-        (rk_light_home *)((unsigned char *)t->image + ((unsigned char *)w->home - (unsigned char *)t->k.w));
+    unsigned char *home = (unsigned char *)rk_light_in_image(t->image, t->k.w, w->home);
     uint64_t n = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
-        n += home[h].handoffs;
+        n += *(uint64_t *)(home + h * sizeof(rk_light_home) + field);
     return n;
 }
 
@@ -341,17 +341,6 @@ static void leftovers_and_bad_input(void)
     printf("PASS leftovers and bad input\n");
 }
 
-static uint64_t tl_steals(tl_world *t)
-{
-    rk_light_world *w = (rk_light_world *)t->image;
-    rk_light_home *home =
-        (rk_light_home *)((unsigned char *)t->image + ((unsigned char *)w->home - (unsigned char *)t->k.w));
-    uint64_t n = 0;
-    for (uint32_t h = 0; h < w->cfg.homes; h++)
-        n += home[h].steals;
-    return n;
-}
-
 static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, const char *name, uint32_t skew = 0)
 {
     tl_world t;
@@ -373,10 +362,10 @@ static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, 
     free(next);
     free(sent);
     if (c->steal) {
-        printf("  %llu runs stolen\n", (unsigned long long)tl_steals(&t));
-        TL_CHECK(!skew || tl_steals(&t) > 0);
+        printf("  %llu runs stolen\n", (unsigned long long)tl_homes_sum(&t, offsetof(rk_light_home, steals)));
+        TL_CHECK(!skew || tl_homes_sum(&t, offsetof(rk_light_home, steals)) > 0);
     } else {
-        TL_CHECK(tl_steals(&t) == 0);
+        TL_CHECK(tl_homes_sum(&t, offsetof(rk_light_home, steals)) == 0);
     }
     tl_check_quiet(&t);
     tl_destroy(&t);
@@ -396,7 +385,7 @@ static void forwarding(uint32_t handoff, uint64_t total)
     tl_counts got = tl_run(&t, 0, tl_forward{t.k}, tl_limit, handoff ? "forwarding, hand-off" : "forwarding");
     TL_CHECK(got.status[0] == 0 && got.bad == 0 && got.full == 0);
     TL_CHECK(got.tokens_done == 64 && got.ok == t.k.expect);
-    uint64_t handed = tl_handoffs(&t);
+    uint64_t handed = tl_homes_sum(&t, offsetof(rk_light_home, handoffs));
     printf("  %llu hops, %llu handed over\n", got.ok, (unsigned long long)handed);
     TL_CHECK(handoff ? handed > 0 : handed == 0);
     tl_check_quiet(&t);
