@@ -87,6 +87,9 @@ step() {
 say "$(head -n 4 "$OUT/env.txt" | tail -n 1)"
 
 # ---- build dependencies missing on the machine (carried as Debian packages) --
+# build-deps/ is ignored by git; make it here before the device call with
+#   mkdir -p build-deps && (cd build-deps && apt-get download libcmocka-dev libcmocka0 pkgconf pkgconf-bin libpkgconf3)
+# and name it in the call's carry.
 if ! pkg-config --exists cmocka 2>/dev/null; then
     DEPS=$BUILD.deps # one per build: gpu-ab.sh builds several at once
     mkdir -p "$DEPS"
