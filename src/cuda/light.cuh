@@ -69,7 +69,7 @@ typedef struct rk_light_actor {
     uint64_t head;
     uint32_t home;
     uint32_t pad0;
-    uint64_t handled; /* messages run, by the token's holder */
+    uint64_t handled; /* messages run, added by the token's holder at each give-up */
     uint64_t pad1[3];
 } rk_light_actor;
 
@@ -79,7 +79,8 @@ typedef struct rk_light_actor {
 typedef struct rk_light_home {
     uint64_t tail; /* pushes claim positions here (any thread) */
     uint64_t pad0[7];
-    uint64_t head; /* the home's own pops (one consumer) */
+    uint64_t head; /* pops: CASed here by every popper with stealing on; else the home
+                    * keeps it in its loop and writes it here when it returns */
     uint64_t runs, handled, handoffs, idle_polls; /* written when the home returns */
     uint64_t steals; /* runs of actors taken from other homes' queues */
     uint64_t pad1[2];
