@@ -10,17 +10,20 @@
  *   senders     sender threads to many actors, each message once and in
  *               order per sender; shapes from one home to 4096 actors on 4
  *               homes with 4-slot inboxes
- *   forwarding  tokens passed from actor to actor, with and without the
- *               block tier's hand-off
+ *   forwarding  tokens passed from actor to actor: through inboxes, and
+ *               with the block tier's hand-off or local queue
  *   relays      relays forward numbered messages to sinks of their home
  *               while other threads send to the sinks too: per-source order
- *               holds with hand-offs and inbox sends mixed
+ *               holds with hand-offs (or the local queue) and inbox sends
+ *               mixed
+ *   local_full  a handler's sends to its own home beyond the local queue's
+ *               slots get RK_EFULL; the others all run, in order
  *   stealing    all messages to actors of home 0: with stealing on, other
  *               homes run them (home 0 holds its first handler until one
  *               has), in order per sender; with it off, none do
  *   pingpong    two actors hand a message back and forth for ever on one
- *               home while a thread sends to a third: the hand-off's limit
- *               of `batch` in a row lets the third run
+ *               home while a thread sends to a third: the limit of `batch`
+ *               hand-offs (or local messages) in a row lets the third run
  * RK_STRESS_MESSAGES sets the messages per case (default 200 000). */
 #include <pthread.h>
 #include <sched.h>
@@ -192,6 +195,8 @@ static void bad_input(void **state)
         {8, 2, 6, 1, 0, 0}, /* inbox not a power of two */
         {8, 2, 1, 1, 0, 0}, /* inbox of one slot */
         {8, 2, 4, 0, 0, 0}, /* batch 0 */
+        {8, 2, 4, 1, 3, 0}, /* no such block tier */
+        {8, 2, 4, 1, RK_LIGHT_LOCAL, 1}, /* local queues with stealing */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = bad[i];
@@ -339,11 +344,16 @@ static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
         atomic_fetch_add(&t->full, 1);
 }
 
+static const char *lt_tier(uint32_t handoff)
+{
+    return handoff == RK_LIGHT_LOCAL ? "local queue" : handoff == RK_LIGHT_TOKEN ? "hand-off" : "inboxes";
+}
+
 static void run_forwarding(uint32_t handoff, uint64_t total)
 {
     rk_light_config c = {64, 4, 16, 4, handoff, 0};
     const uint32_t tokens = 16;
-    uint64_t words[RK_LIGHT_WORDS], handoffs = 0, handled = 0;
+    uint64_t words[RK_LIGHT_WORDS], handoffs = 0, handled = 0, locals = 0;
     lt t;
     lt_init(&t, &c, 1, lt_forward);
     t.hops = total / tokens;
@@ -356,17 +366,18 @@ static void run_forwarding(uint32_t handoff, uint64_t total)
     assert_int_equal(atomic_load(&t.bad), 0);
     assert_int_equal(atomic_load(&t.full), 0);
     assert_int_equal(atomic_load(&t.tokens_done), tokens);
-    for (uint32_t h = 0; h < c.homes; h++)
+    for (uint32_t h = 0; h < c.homes; h++) {
         handoffs += t.w->home[h].handoffs;
+        locals += t.w->home[h].locals;
+    }
     for (uint32_t a = 0; a < c.actors; a++)
         handled += t.w->actor[a].handled;
-    assert_int_equal(handled, tokens * (t.hops + 1));
-    if (handoff)
-        assert_true(handoffs > 0);
-    else
-        assert_int_equal(handoffs, 0);
-    printf("forwarding, hand-off %s: %llu hops, %llu handed over\n", handoff ? "on" : "off",
-           (unsigned long long)handled, (unsigned long long)handoffs);
+    /* Two hops of three stay on their home: the local queue takes them. */
+    assert_int_equal(handled + locals, tokens * (t.hops + 1));
+    assert_true(handoff == RK_LIGHT_TOKEN ? handoffs > 0 : handoffs == 0);
+    assert_true(handoff == RK_LIGHT_LOCAL ? locals >= tokens * t.hops / 2 : locals == 0);
+    printf("forwarding, %s: %llu hops, %llu handed over, %llu local\n", lt_tier(handoff),
+           (unsigned long long)(handled + locals), (unsigned long long)handoffs, (unsigned long long)locals);
     lt_check_quiet(&t);
     lt_free(&t);
 }
@@ -375,8 +386,9 @@ static void forwarding(void **state)
 {
     (void)state;
     uint64_t total = rk_test_messages(200000);
-    run_forwarding(0, total / 2);
-    run_forwarding(1, total / 2);
+    run_forwarding(0, total / 3);
+    run_forwarding(RK_LIGHT_TOKEN, total / 3);
+    run_forwarding(RK_LIGHT_LOCAL, total / 3);
 }
 
 /* ---- relays ---------------------------------------------------------------------------- */
@@ -461,7 +473,7 @@ static void run_relays(uint32_t handoff, uint64_t total)
     /* 2 homes; relays 0..7, sinks 8..11 (two per home). */
     rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff, 0};
     const uint32_t sources = LT_RELAYS + LT_DIRECT;
-    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0;
+    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0;
     lt_feeder f[2];
     lt t;
     lt_init(&t, &c, sources, lt_relay);
@@ -483,11 +495,16 @@ static void run_relays(uint32_t handoff, uint64_t total)
     assert_int_equal(atomic_load(&t.full), 0);
     for (uint32_t s = 0; s < sources; s++)
         assert_int_equal(atomic_load(&t.got[s]), per_source);
-    for (uint32_t h = 0; h < c.homes; h++)
+    for (uint32_t h = 0; h < c.homes; h++) {
         handoffs += t.w->home[h].handoffs;
-    if (handoff)
+        locals += t.w->home[h].locals;
+    }
+    if (handoff == RK_LIGHT_TOKEN)
         assert_true(handoffs > 0);
-    printf("relays, hand-off %s: %llu handed over\n", handoff ? "on" : "off", (unsigned long long)handoffs);
+    /* Every relay's send stays on its home. */
+    assert_int_equal(locals, handoff == RK_LIGHT_LOCAL ? per_source * LT_RELAYS : 0);
+    printf("relays, %s: %llu handed over, %llu local\n", lt_tier(handoff), (unsigned long long)handoffs,
+           (unsigned long long)locals);
     lt_check_quiet(&t);
     lt_free(&t);
 }
@@ -496,8 +513,9 @@ static void relays(void **state)
 {
     (void)state;
     uint64_t total = rk_test_messages(200000);
-    run_relays(0, total / 2);
-    run_relays(1, total / 2);
+    run_relays(0, total / 3);
+    run_relays(RK_LIGHT_TOKEN, total / 3);
+    run_relays(RK_LIGHT_LOCAL, total / 3);
 }
 
 /* ---- stealing ------------------------------------------------------------------------- */
@@ -595,11 +613,10 @@ static void lt_rally(lt *t, rk_light_ctx *c, const rk_light_msg *m)
         atomic_fetch_add(&t->full, 1);
 }
 
-static void pingpong(void **state)
+static void run_pingpong(uint32_t handoff, uint64_t n)
 {
-    (void)state;
-    rk_light_config c = {3, 1, 4, 4, 1, 0};
-    uint64_t n = rk_test_messages(200000) / 10, words[RK_LIGHT_WORDS], end;
+    rk_light_config c = {3, 1, 4, 4, handoff, 0};
+    uint64_t words[RK_LIGHT_WORDS], end, passed;
     lt t;
     lt_init(&t, &c, 1, lt_rally);
     atomic_store(&t.rally_on, 1);
@@ -631,13 +648,108 @@ static void pingpong(void **state)
     uint64_t during = atomic_load(&t.ok);
     atomic_store(&t.rally_on, 0);
     lt_finish(&t, n);
-    printf("pingpong: %llu passes, %llu handed over; %llu of %llu messages to the third ran during the rally\n",
-           (unsigned long long)atomic_load(&t.hits), (unsigned long long)t.w->home[0].handoffs,
+    passed = handoff == RK_LIGHT_LOCAL ? t.w->home[0].locals : t.w->home[0].handoffs;
+    printf("pingpong, %s: %llu passes, %llu handed over or local; %llu of %llu messages to the third ran during "
+           "the rally\n",
+           lt_tier(handoff), (unsigned long long)atomic_load(&t.hits), (unsigned long long)passed,
            (unsigned long long)during, (unsigned long long)n);
     assert_int_equal(during, n);
     assert_int_equal(atomic_load(&t.bad), 0);
     assert_int_equal(atomic_load(&t.full), 0);
-    assert_true(t.w->home[0].handoffs > 0);
+    assert_true(passed > 0);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+static void pingpong(void **state)
+{
+    (void)state;
+    uint64_t n = rk_test_messages(200000) / 20;
+    run_pingpong(RK_LIGHT_TOKEN, n);
+    run_pingpong(RK_LIGHT_LOCAL, n);
+}
+
+/* ---- local_full ----------------------------------------------------------------------- */
+
+/* Actor 0, on each of its messages (a round), sends 2 * RK_LIGHT_LOCAL_SLOTS
+ * numbered messages to the other actors of its home (one home) in turn.
+ * The queue holds RK_LIGHT_LOCAL_SLOTS: the rest are refused, and a
+ * refused send takes no number, so each receiver must see its numbers
+ * dense and in order. */
+#define LT_FAN (2 * RK_LIGHT_LOCAL_SLOTS)
+
+typedef struct lt_fan_counts {
+    uint64_t sent, refused, other;
+    uint64_t per[LT_FAN + 1]; /* the next number to each receiver */
+} lt_fan_counts;
+
+static lt_fan_counts lt_fan_seen;
+
+static void lt_fan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    if (c->self != 0) {
+        lt_sink(t, c, m);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->hits, 1, memory_order_relaxed);
+    for (uint32_t i = 0; i < LT_FAN; i++) {
+        uint32_t dst = 1 + i % (c->w->cfg.actors - 1);
+        lc_words(words, 0, lt_fan_seen.per[dst]);
+        rk_status st = rk_light_ctx_send(c, dst, 0, words);
+        if (st == RK_OK) {
+            lt_fan_seen.per[dst]++;
+            lt_fan_seen.sent++;
+        } else if (st == RK_EFULL) {
+            lt_fan_seen.refused++;
+        } else {
+            lt_fan_seen.other++;
+        }
+    }
+}
+
+static void local_full(void **state)
+{
+    (void)state;
+    rk_light_config c = {LT_FAN + 1, 1, 4, 2, RK_LIGHT_LOCAL, 0};
+    const uint64_t rounds = 8;
+    uint64_t words[RK_LIGHT_WORDS], got = 0;
+    lt t;
+    memset(&lt_fan_seen, 0, sizeof lt_fan_seen);
+    lt_init(&t, &c, 1, lt_fan);
+    for (uint64_t k = 0; k < 4; k++) { /* four rounds queued before the home runs */
+        lc_words(words, 0, k);
+        assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, 0, 0, words), RK_OK);
+    }
+    lt_start(&t);
+    for (uint64_t k = 4; k < rounds; k++) {
+        lc_words(words, 0, k);
+        lt_send_wait(t.w, RK_LIGHT_NONE, 0, words);
+    }
+    /* Each round sends what the queue has room for (between rounds the home
+     * runs `batch` local messages, then actor 0's next inbox message). */
+    uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.hits) < rounds && rk_test_now_ns() < end)
+        rk_test_sleep_ns(100000);
+    /* The home returns once its local queue is empty too; the handlers'
+     * counts are its thread's, final once it is joined. */
+    lt_stop(&t);
+    assert_int_equal(atomic_load(&t.hits), rounds);
+    assert_int_equal(atomic_load(&t.ok), lt_fan_seen.sent);
+    assert_int_equal(lt_fan_seen.other, 0);
+    assert_int_equal(lt_fan_seen.sent + lt_fan_seen.refused, rounds * LT_FAN);
+    assert_true(lt_fan_seen.refused >= LT_FAN - RK_LIGHT_LOCAL_SLOTS); /* the first round at least */
+    assert_true(lt_fan_seen.sent >= RK_LIGHT_LOCAL_SLOTS);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    for (uint32_t a = 1; a < c.actors; a++) {
+        assert_int_equal(t.next[a], lt_fan_seen.per[a]);
+        got += t.next[a];
+    }
+    assert_int_equal(got, lt_fan_seen.sent);
+    assert_int_equal(t.w->home[0].locals, lt_fan_seen.sent);
+    printf("local_full: %llu sent, %llu refused with RK_EFULL over %llu rounds\n",
+           (unsigned long long)lt_fan_seen.sent, (unsigned long long)lt_fan_seen.refused,
+           (unsigned long long)rounds);
     lt_check_quiet(&t);
     lt_free(&t);
 }
@@ -647,7 +759,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
         cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
-        cmocka_unit_test(pingpong),
+        cmocka_unit_test(pingpong),   cmocka_unit_test(local_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

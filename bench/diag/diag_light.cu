@@ -340,15 +340,17 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
     return got.last - got.first;
 }
 
-static uint64_t dl_handoffs(dl_world *d)
+/* Messages the homes ran handed over, or from their local queues. */
+static void dl_tier_counts(dl_world *d, unsigned long long *handed, unsigned long long *local)
 {
     DL_CUDA(cudaMemcpy(d->image, d->k.w, d->bytes, cudaMemcpyDeviceToHost));
     rk_light_world *w = (rk_light_world *)d->image;
     rk_light_home *home = (rk_light_home *)rk_light_in_image(d->image, d->k.w, w->home);
-    uint64_t n = 0;
-    for (uint32_t h = 0; h < w->cfg.homes; h++)
-        n += home[h].handoffs;
-    return n;
+    *handed = *local = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++) {
+        *handed += home[h].handoffs;
+        *local += home[h].locals;
+    }
 }
 
 static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips)
@@ -362,9 +364,12 @@ static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint3
     dl_start<<<1, 1>>>(d.k, 1, 1);
     DL_CUDA(cudaDeviceSynchronize());
     uint64_t ns = dl_run(&d, 0, dl_pingpong{d.k}, 30, name);
-    if (ns)
-        printf("%-48s %8.3f us per round trip (%llu trips), %llu handed over\n", name, ns / 1e3 / trips,
-               (unsigned long long)trips, (unsigned long long)dl_handoffs(&d));
+    if (ns) {
+        unsigned long long handed, local;
+        dl_tier_counts(&d, &handed, &local);
+        printf("%-48s %8.3f us per round trip (%llu trips), %llu handed over, %llu local\n", name,
+               ns / 1e3 / trips, (unsigned long long)trips, handed, local);
+    }
     dl_destroy(&d);
 }
 
@@ -394,10 +399,12 @@ static void tokens(const char *name, const rk_light_config *c, uint32_t n, uint6
     dl_start<<<1, 1>>>(d.k, n, c->actors / n);
     DL_CUDA(cudaDeviceSynchronize());
     uint64_t ns = dl_run(&d, 0, dl_token{d.k}, 20, name);
-    if (ns)
-        printf("%-48s %8.3f M hops/s (%u tokens x %llu hops, %u homes), %llu handed over\n", name,
-               d.k.expect / (ns / 1e3), n, (unsigned long long)hops, c->homes,
-               (unsigned long long)dl_handoffs(&d));
+    if (ns) {
+        unsigned long long handed, local;
+        dl_tier_counts(&d, &handed, &local);
+        printf("%-48s %8.3f M hops/s (%u tokens x %llu hops, %u homes), %llu handed over, %llu local\n", name,
+               d.k.expect / (ns / 1e3), n, (unsigned long long)hops, c->homes, handed, local);
+    }
     dl_destroy(&d);
 }
 
@@ -422,8 +429,10 @@ int main(int argc, char **argv)
            per_sm, wide);
 
     round_trip("round trip, one home, inboxes", 1, 0, 8, trips);
-    round_trip("round trip, one home, handed over (batch 8)", 1, 1, 8, trips);
-    round_trip("round trip, one home, handed over (batch 64)", 1, 1, 64, trips);
+    round_trip("round trip, one home, handed over (batch 8)", 1, RK_LIGHT_TOKEN, 8, trips);
+    round_trip("round trip, one home, handed over (batch 64)", 1, RK_LIGHT_TOKEN, 64, trips);
+    round_trip("round trip, one home, local queue (batch 8)", 1, RK_LIGHT_LOCAL, 8, trips);
+    round_trip("round trip, one home, local queue (batch 64)", 1, RK_LIGHT_LOCAL, 64, trips);
     round_trip("round trip, two homes", 2, 0, 8, trips);
 
     rk_light_config one = {64, 1, 16, 8, 0, 0};
@@ -454,7 +463,9 @@ int main(int argc, char **argv)
 
     rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0, 0};
     tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);
-    tk.handoff = 1;
+    tk.handoff = RK_LIGHT_TOKEN;
     tokens("tokens, GPU-wide, hand-off", &tk, 1u << 16, 64);
+    tk.handoff = RK_LIGHT_LOCAL;
+    tokens("tokens, GPU-wide, local queue", &tk, 1u << 16, 64);
     return 0;
 }

@@ -39,6 +39,19 @@
 
 #define RK_LIGHT_NONE 0xffffffffu
 
+/* The block tier (rk_light_config.handoff; docs/many-actors.md section 5):
+ * how a handler's send to an actor of its own home travels. */
+#define RK_LIGHT_TOKEN 1u /* handed over: the home takes the receiver's token (global atomics) */
+#define RK_LIGHT_LOCAL 2u /* through the home's local queue (shared memory on the GPU); no stealing */
+
+/* Slots of a home's local queue (RK_LIGHT_LOCAL): messages its handlers
+ * sent to actors of the same home and it has not yet run. A handler whose
+ * send finds it full gets RK_EFULL. 64 slots are 4 KiB of a block's shared
+ * memory. */
+#ifndef RK_LIGHT_LOCAL_SLOTS
+#define RK_LIGHT_LOCAL_SLOTS 64u
+#endif
+
 /* A test may stall a sender between its claim and its publish (the window
  * in which later messages wait behind a claimed slot). */
 #ifndef RK_LIGHT_CLAIMED
@@ -69,7 +82,8 @@ typedef struct rk_light_actor {
     uint64_t head;
     uint32_t home;
     uint32_t pad0;
-    uint64_t handled; /* messages run, added by the token's holder at each give-up */
+    uint64_t handled; /* messages of its inbox (and handed over) run, added by the token's holder at
+                       * each give-up; its home's `locals` counts those of the local queue */
     uint64_t pad1[3];
 } rk_light_actor;
 
@@ -83,7 +97,8 @@ typedef struct rk_light_home {
                     * keeps it in its loop and writes it here when it returns */
     uint64_t runs, handled, handoffs, idle_polls; /* written when the home returns */
     uint64_t steals; /* runs of actors taken from other homes' queues */
-    uint64_t pad1[2];
+    uint64_t locals; /* messages run from the home's local queue (RK_LIGHT_LOCAL) */
+    uint64_t pad1;
 } rk_light_home;
 
 #if defined(__cplusplus)
@@ -95,14 +110,23 @@ _Static_assert(sizeof(rk_light_msg) == 64, "one inbox slot is one 64-byte line")
 _Static_assert(sizeof(rk_light_actor) == 64, "one actor is one line");
 _Static_assert(sizeof(rk_light_home) == 128, "the pushers' word and the owner's words on two lines");
 #endif
+#if defined(__cplusplus)
+static_assert(RK_LIGHT_LOCAL_SLOTS >= 2 && (RK_LIGHT_LOCAL_SLOTS & (RK_LIGHT_LOCAL_SLOTS - 1)) == 0,
+              "RK_LIGHT_LOCAL_SLOTS is a power of two >= 2");
+#else
+_Static_assert(RK_LIGHT_LOCAL_SLOTS >= 2 && (RK_LIGHT_LOCAL_SLOTS & (RK_LIGHT_LOCAL_SLOTS - 1)) == 0,
+               "RK_LIGHT_LOCAL_SLOTS is a power of two >= 2");
+#endif
 
 typedef struct rk_light_config {
     uint32_t actors;    /* light actors, ids 0 .. actors-1 */
     uint32_t homes;     /* run queues; actor a lives on home a % homes */
     uint32_t inbox;     /* slots per inbox, a power of two >= 2 */
     uint32_t batch;     /* messages a run handles before it gives the token up, >= 1 */
-    uint32_t handoff;   /* nonzero: same-home sends may hand the message over (section 5) */
-    uint32_t steal;     /* nonzero: a home with nothing of its own takes queued actors of others */
+    uint32_t handoff;   /* the block tier for a handler's sends to its own home: 0 (inboxes),
+                         * RK_LIGHT_TOKEN or RK_LIGHT_LOCAL (section 5) */
+    uint32_t steal;     /* nonzero: a home with nothing of its own takes queued actors of
+                         * others; not with RK_LIGHT_LOCAL */
 } rk_light_config;
 
 /* Everything lives in one allocation whose layout rk_light_world_layout
@@ -241,7 +265,8 @@ RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
     rk_light_layout l = {0, 0, 0, 0, 0, 0};
     uint32_t per_home;
     if (!c || !c->actors || !c->homes || c->homes > c->actors || !rk__l_pow2(c->inbox) || c->inbox < 2 ||
-        !c->batch || c->actors > (1u << 30))
+        !c->batch || c->actors > (1u << 30) || c->handoff > RK_LIGHT_LOCAL ||
+        (c->handoff == RK_LIGHT_LOCAL && c->steal))
         return l;
     per_home = (c->actors + c->homes - 1) / c->homes;
     /* At least 2: with one slot the lap that says "holds pos" also says "free
@@ -279,6 +304,7 @@ static inline rk_status rk_light_world_init(void *image, void *base, const rk_li
     w->queue = (uint64_t *)(b + l.queue);
     w->stop = stop;
     for (uint32_t a = 0; a < c->actors; a++) {
+        /* rk_light_ctx_send's local queue relies on this rule too. */
         ((rk_light_actor *)(img + l.actor))[a].home = a % c->homes;
         for (uint32_t k = 0; k < c->inbox; k++)
             ((rk_light_msg *)(img + l.slot))[(size_t)a * c->inbox + k].seq = k; /* free for lap 0 */
@@ -506,20 +532,34 @@ RK_LF void rk_light_give_up(rk_light_world *w, const rk_light_run *r)
 
 /* ---- the block tier: hand-off (section 5) ---------------------------------------------- */
 
-/* What a handler sees: the world, the actor it runs for, its home, and the
- * home's one hand-off slot. */
+/* What a handler sees: the world, the actor it runs for, its home, the
+ * home's one hand-off slot (RK_LIGHT_TOKEN) and its local queue
+ * (RK_LIGHT_LOCAL). */
 typedef struct rk_light_ctx {
     rk_light_world *w;
     uint32_t self, home;
     uint32_t handed;       /* nonzero: `msg` is for actor `to`, whose token this home holds */
     uint32_t to;
     uint32_t depth;        /* hand-offs in a row on this home */
+    uint32_t lhead, ltail; /* the local queue's positions (free-running) */
     uint32_t pad;
     rk_light_msg msg;
+    rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
 
-/* A send from a handler (thread 0 of the block). To an actor of the same
- * home that is IDLE with an empty inbox, with hand-off on, the message is
+/* A send from a handler (thread 0 of the block).
+ *
+ * With RK_LIGHT_LOCAL, a message to an actor of the same home goes to the
+ * home's local queue, which only this home reads and writes: no atomic, no
+ * fence, and on the GPU no access outside the block's shared memory. The
+ * home runs it as any message of that actor, in the queue's order; no other
+ * home runs the actor (stealing is off), so its state has one user at a
+ * time. A sender always reaches a given receiver by one path (its home
+ * never changes), so per-sender order holds. RK_EFULL when the queue is
+ * full.
+ *
+ * With RK_LIGHT_TOKEN, to an actor of the same home that is IDLE with an
+ * empty inbox, the message is
  * handed over: the home takes the receiver's token and runs the message
  * right after this handler, with no inbox slot, fence or run queue. The
  * empty inbox keeps per-sender order: an earlier message of ours to it sits
@@ -534,8 +574,21 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
     rk_light_actor *a;
     if (!w || dst >= w->cfg.actors)
         return RK_EINVAL;
+    if (w->cfg.handoff == RK_LIGHT_LOCAL && dst % w->cfg.homes == c->home) {
+        rk_light_msg *m;
+        if (c->ltail - c->lhead == RK_LIGHT_LOCAL_SLOTS)
+            return RK_EFULL;
+        m = &c->local[c->ltail & (RK_LIGHT_LOCAL_SLOTS - 1)];
+        m->seq = dst;
+        m->src = c->self;
+        m->type = type;
+        for (int i = 0; i < RK_LIGHT_WORDS; i++)
+            m->w[i] = words ? words[i] : 0;
+        c->ltail++;
+        return RK_OK;
+    }
     a = &w->actor[dst];
-    if (w->cfg.handoff && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
+    if (w->cfg.handoff == RK_LIGHT_TOKEN && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
         rk__l_cas_acq(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
         /* We hold its token now; the acquire made its head current. */
         if (rk__l_ld(&a->tail) == a->head) {
@@ -562,18 +615,25 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
 
 /* ---- a home's loop -------------------------------------------------------------------- */
 
+/* Where the message being run came from. */
+#define RK__L_INBOX 0u
+#define RK__L_HAND 1u  /* `hand`, a copy of a handed message */
+#define RK__L_LOCAL 2u /* the head of the local queue */
+
 /* What thread 0 of a home keeps between messages: the run it holds, and
  * the copy of a handed message being run (a handler may hand another over
  * while it runs). */
 typedef struct rk_light_loop {
     rk_light_ctx c;
     rk_light_run r;
-    uint32_t active;    /* r holds a token */
-    uint32_t from_hand; /* the current message is `hand`, not an inbox slot */
+    uint32_t active; /* r holds a token */
+    uint32_t from;   /* RK__L_INBOX, RK__L_HAND or RK__L_LOCAL */
+    uint32_t lrun;   /* local messages run in a row */
+    uint32_t pad;
     rk_light_msg hand;
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
-    uint64_t qhead, runs, handled, handoffs, idle, steals;
+    uint64_t qhead, runs, handled, handoffs, idle, steals, locals;
     uint32_t victim; /* the next home to look at when stealing */
 } rk_light_loop;
 
@@ -599,6 +659,7 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->handled = L->handled;
     hm->handoffs = L->handoffs;
     hm->idle_polls = L->idle;
+    hm->locals = L->locals;
 }
 
 /* With stealing on, a home whose own queue is empty looks at one other
@@ -622,16 +683,26 @@ RK_LF int rk__l_steal(rk_light_world *w, rk_light_loop *L)
 }
 
 /* The next message home h runs, or NULL when it has nothing. In order: the
- * rest of the current run's batch; then its give-up; then a handed message
- * (the home holds its receiver's token: it starts a run of that actor);
- * then the next actor of the run queue. */
+ * local queue's head, `batch` in a row at most (so that actors which
+ * ping-pong through it cannot starve the inboxes); the rest of the current
+ * run's batch; then its give-up; then a handed message (the home holds its
+ * receiver's token: it starts a run of that actor); then the next actor of
+ * the run queue. */
 RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
 {
     for (;;) {
+        if (L->c.lhead != L->c.ltail && L->lrun < w->cfg.batch) {
+            rk_light_msg *m = &L->c.local[L->c.lhead & (RK_LIGHT_LOCAL_SLOTS - 1)];
+            L->lrun++;
+            L->from = RK__L_LOCAL;
+            L->c.self = (uint32_t)m->seq;
+            return m;
+        }
+        L->lrun = 0;
         if (L->active) {
             const rk_light_msg *m = rk_light_read(w, &L->r);
             if (m) {
-                L->from_hand = 0;
+                L->from = RK__L_INBOX;
                 L->c.self = L->r.id;
                 return m;
             }
@@ -648,12 +719,15 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
             L->r.ran = 1;
             L->active = 1;
             L->hand = L->c.msg;
-            L->from_hand = 1;
+            L->from = RK__L_HAND;
             L->c.self = L->r.id;
             return &L->hand;
         }
-        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L))
+        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L)) {
+            if (L->c.lhead != L->c.ltail)
+                continue; /* lrun is 0 again */
             return NULL;
+        }
         L->active = 1;
         L->c.depth = 0;
         L->runs++;
@@ -663,8 +737,13 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
 /* The message rk_light_next returned was run. */
 RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
 {
-    if (!L->from_hand) /* a handed message was counted when its run began */
+    if (L->from == RK__L_INBOX)
         rk_light_done(w, &L->r);
+    else if (L->from == RK__L_LOCAL) {
+        L->c.lhead++; /* its slot is free only now: the handler read it in place */
+        L->locals++;
+    }
+    /* A handed message was counted when its run began. */
     L->handled++;
 }
 
@@ -756,8 +835,9 @@ static inline void *rk_light_in_image(const void *image, const void *base, const
 }
 
 /* Prints to `out` each actor of a world that has a message waiting or a
- * token that is not IDLE, and each home's counters: what a stalled test or
- * diag shows. `image` is a host copy of the world (or the world itself),
+ * token that is not IDLE, and each home's counters (written when the home
+ * returns): what a stalled test or diag shows. Local queues live in their
+ * homes (shared memory on the GPU) and are not shown. `image` is a host copy of the world (or the world itself),
  * whose pointers point into `base`. Returns the actors printed (at most
  * `max`). */
 static inline unsigned rk_light_world_report(const void *image, const void *base, FILE *out, unsigned max)
@@ -772,10 +852,12 @@ static inline unsigned rk_light_world_report(const void *image, const void *base
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         if (home[h].tail != home[h].head || h < 4)
             fprintf(out,
-                    "home %u: queue head %llu tail %llu, runs %llu, handled %llu, hand-offs %llu, idle looks %llu\n",
+                    "home %u: queue head %llu tail %llu, runs %llu, handled %llu (local %llu), hand-offs %llu, idle looks "
+                    "%llu\n",
                     h, (unsigned long long)home[h].head, (unsigned long long)home[h].tail,
                     (unsigned long long)home[h].runs, (unsigned long long)home[h].handled,
-                    (unsigned long long)home[h].handoffs, (unsigned long long)home[h].idle_polls);
+                    (unsigned long long)home[h].locals, (unsigned long long)home[h].handoffs,
+                    (unsigned long long)home[h].idle_polls);
     for (uint32_t a = 0; a < w->cfg.actors && shown < max; a++) {
         const rk_light_actor *x = &act[a];
         uint64_t seq = slot[(size_t)a * w->cfg.inbox + (x->head & (w->cfg.inbox - 1))].seq;

@@ -105,8 +105,8 @@ struct tl_sink {
 };
 
 /* A token: w[0] its number, w[1] its hops. It moves to an actor of the
- * same home two hops of three (a hand-off when that one is idle), else to
- * the next actor (on another home). */
+ * same home two hops of three (the block tier's hand-off or local queue,
+ * when on), else to the next actor (on another home). */
 struct tl_forward {
     tl_case k;
     __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
@@ -372,8 +372,14 @@ static void senders(const rk_light_config *c, uint32_t senders, uint64_t total, 
     printf("PASS %s\n", name);
 }
 
+static const char *tl_tier(uint32_t handoff)
+{
+    return handoff == RK_LIGHT_LOCAL ? "local queue" : handoff == RK_LIGHT_TOKEN ? "hand-off" : "inboxes";
+}
+
 static void forwarding(uint32_t handoff, uint64_t total)
 {
+    char name[64];
     /* As many inbox slots as tokens: no inbox is ever full. */
     rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0};
     tl_world t;
@@ -382,15 +388,20 @@ static void forwarding(uint32_t handoff, uint64_t total)
     t.k.expect = 64 * (t.k.hops + 1);
     tl_tokens<<<1, 1>>>(t.k);
     TL_CUDA(cudaDeviceSynchronize());
-    tl_counts got = tl_run(&t, 0, tl_forward{t.k}, tl_limit, handoff ? "forwarding, hand-off" : "forwarding");
+    snprintf(name, sizeof name, "forwarding, %s", tl_tier(handoff));
+    tl_counts got = tl_run(&t, 0, tl_forward{t.k}, tl_limit, name);
     TL_CHECK(got.status[0] == 0 && got.bad == 0 && got.full == 0);
     TL_CHECK(got.tokens_done == 64 && got.ok == t.k.expect);
     uint64_t handed = tl_homes_sum(&t, offsetof(rk_light_home, handoffs));
-    printf("  %llu hops, %llu handed over\n", got.ok, (unsigned long long)handed);
-    TL_CHECK(handoff ? handed > 0 : handed == 0);
+    uint64_t locals = tl_homes_sum(&t, offsetof(rk_light_home, locals));
+    printf("  %llu hops, %llu handed over, %llu local\n", got.ok, (unsigned long long)handed,
+           (unsigned long long)locals);
+    TL_CHECK(handoff == RK_LIGHT_TOKEN ? handed > 0 : handed == 0);
+    /* Two hops of three stay on their home: all of them local. */
+    TL_CHECK(handoff == RK_LIGHT_LOCAL ? locals >= 64 * t.k.hops / 2 : locals == 0);
     tl_check_quiet(&t);
     tl_destroy(&t);
-    printf("PASS forwarding, hand-off %s\n", handoff ? "on" : "off");
+    printf("PASS %s\n", name);
 }
 
 int main(void)
@@ -407,7 +418,8 @@ int main(void)
     senders(&four, 8, total, "senders: 8 blocks to 256 actors on 4 homes, batch 1");
     senders(&wide, 16, total, "senders: 16 blocks to 16384 actors on 64 homes, 4-slot inboxes");
     forwarding(0, total);
-    forwarding(1, total);
+    forwarding(RK_LIGHT_TOKEN, total);
+    forwarding(RK_LIGHT_LOCAL, total);
     rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1};
     senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
     senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
