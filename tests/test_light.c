@@ -18,6 +18,14 @@
  *               mixed
  *   local_full  a handler's sends to its own home beyond the local queue's
  *               slots get RK_EFULL; the others all run, in order
+ *   cluster_full the same for another home's cluster ring (that home held
+ *               inside a handler meanwhile)
+ *   cluster_drain tokens that only move within their cluster, the stop word
+ *               set before the homes start: homes with nothing wait for
+ *               their cluster (the shutdown rounds), so no token is left
+ *               in a ring of a home that returned
+ * The relays case runs a fourth time with clusters: relays forward to a
+ * sink of the other home of their cluster.
  *   stealing    all messages to actors of home 0: with stealing on, other
  *               homes run them (home 0 holds its first handler until one
  *               has), in order per sender; with it off, none do
@@ -72,6 +80,8 @@ struct lt {
     atomic_int rally_on;  /* pingpong: actors 0 and 1 keep passing the ball */
     atomic_ullong hits;   /* pingpong: passes so far */
     atomic_int held;      /* stealing: home 0 held its first handler */
+    atomic_int fanned;    /* cluster_full: the fan-out is over */
+    uint32_t shift;       /* relays: 1 sends to a sink of the next home (of the cluster) */
 };
 
 static void lt_dispatch(rk_light_ctx *c, const rk_light_msg *m, void *user)
@@ -185,18 +195,22 @@ static void lt_send_wait(rk_light_world *w, uint32_t src, uint32_t dst, const ui
 static void bad_input(void **state)
 {
     (void)state;
-    rk_light_config good = {8, 2, 4, 2, 0, 0}, c;
+    rk_light_config good = {8, 2, 4, 2, 0, 0, 0}, c;
     volatile uint32_t stop = 0;
     static _Alignas(128) unsigned char buf[1 << 16]; /* room for `good`, were a check missed */
     const rk_light_config bad[] = {
-        {0, 1, 4, 1, 0, 0}, /* no actors */
-        {8, 0, 4, 1, 0, 0}, /* no homes */
-        {2, 4, 4, 1, 0, 0}, /* more homes than actors */
-        {8, 2, 6, 1, 0, 0}, /* inbox not a power of two */
-        {8, 2, 1, 1, 0, 0}, /* inbox of one slot */
-        {8, 2, 4, 0, 0, 0}, /* batch 0 */
-        {8, 2, 4, 1, 3, 0}, /* no such block tier */
-        {8, 2, 4, 1, RK_LIGHT_LOCAL, 1}, /* local queues with stealing */
+        {0, 1, 4, 1, 0, 0, 0}, /* no actors */
+        {8, 0, 4, 1, 0, 0, 0}, /* no homes */
+        {2, 4, 4, 1, 0, 0, 0}, /* more homes than actors */
+        {8, 2, 6, 1, 0, 0, 0}, /* inbox not a power of two */
+        {8, 2, 1, 1, 0, 0, 0}, /* inbox of one slot */
+        {8, 2, 4, 0, 0, 0, 0}, /* batch 0 */
+        {8, 2, 4, 1, 3, 0, 0}, /* no such block tier */
+        {8, 2, 4, 1, RK_LIGHT_LOCAL, 1, 0}, /* local queues with stealing */
+        {8, 4, 4, 1, 0, 0, 1},              /* a cluster of one */
+        {8, 4, 4, 1, 0, 0, 3},              /* homes not a multiple of the cluster */
+        {8, 4, 4, 1, 0, 1, 2},              /* a cluster with stealing */
+        {64, 32, 4, 1, 0, 0, 32},           /* a cluster of more than 16 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = bad[i];
@@ -235,7 +249,7 @@ static void bad_input(void **state)
 static void leftovers(void **state)
 {
     (void)state;
-    rk_light_config c = {64, 4, 8, 1, 0, 0};
+    rk_light_config c = {64, 4, 8, 1, 0, 0, 0};
     uint64_t words[RK_LIGHT_WORDS];
     lt t;
     lt_init(&t, &c, 1, lt_sink);
@@ -312,9 +326,9 @@ static void senders(void **state)
     (void)state;
     uint64_t total = rk_test_messages(200000);
     const rk_light_config shapes[] = {
-        {64, 1, 16, 4, 0, 0},  /* one home, 64 actors */
-        {256, 4, 4, 1, 0, 0},  /* 4 homes, batch 1: every message a give-up */
-        {4096, 4, 4, 8, 0, 0}, /* the shape that stalled on the GPU: small inboxes, many actors */
+        {64, 1, 16, 4, 0, 0, 0},  /* one home, 64 actors */
+        {256, 4, 4, 1, 0, 0, 0},  /* 4 homes, batch 1: every message a give-up */
+        {4096, 4, 4, 8, 0, 0, 0}, /* the shape that stalled on the GPU: small inboxes, many actors */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         run_senders(&shapes[i], 4, total / 3);
@@ -351,7 +365,7 @@ static const char *lt_tier(uint32_t handoff)
 
 static void run_forwarding(uint32_t handoff, uint64_t total)
 {
-    rk_light_config c = {64, 4, 16, 4, handoff, 0};
+    rk_light_config c = {64, 4, 16, 4, handoff, 0, 0};
     const uint32_t tokens = 16;
     uint64_t words[RK_LIGHT_WORDS], handoffs = 0, handled = 0, locals = 0;
     lt t;
@@ -423,7 +437,7 @@ static void lt_relay(lt *t, rk_light_ctx *c, const rk_light_msg *m)
         return;
     }
     lc_words(words, c->self, m->w[1]);
-    uint32_t sink = t->relays + (c->self % homes) + homes * ((c->self / homes) % 2);
+    uint32_t sink = t->relays + ((c->self + t->shift) % homes) + homes * ((c->self / homes) % 2);
     if (rk_light_ctx_send(c, sink, 0, words) != RK_OK)
         atomic_fetch_add(&t->full, 1);
 }
@@ -468,16 +482,17 @@ static void *lt_feeder_main(void *arg)
     return NULL;
 }
 
-static void run_relays(uint32_t handoff, uint64_t total)
+static void run_relays(uint32_t handoff, uint32_t cluster, uint64_t total)
 {
     /* 2 homes; relays 0..7, sinks 8..11 (two per home). */
-    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff, 0};
+    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff, 0, cluster};
     const uint32_t sources = LT_RELAYS + LT_DIRECT;
-    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0;
+    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0, clustered = 0;
     lt_feeder f[2];
     lt t;
     lt_init(&t, &c, sources, lt_relay);
     t.relays = LT_RELAYS;
+    t.shift = cluster ? 1 : 0;
     t.got = calloc(sources, sizeof *t.got);
     assert_non_null(t.got);
     atomic_store(&lt_stall_from, LT_RELAYS);
@@ -498,13 +513,17 @@ static void run_relays(uint32_t handoff, uint64_t total)
     for (uint32_t h = 0; h < c.homes; h++) {
         handoffs += t.w->home[h].handoffs;
         locals += t.w->home[h].locals;
+        clustered += t.w->home[h].clustered;
     }
     if (handoff == RK_LIGHT_TOKEN)
         assert_true(handoffs > 0);
-    /* Every relay's send stays on its home. */
-    assert_int_equal(locals, handoff == RK_LIGHT_LOCAL ? per_source * LT_RELAYS : 0);
-    printf("relays, %s: %llu handed over, %llu local\n", lt_tier(handoff), (unsigned long long)handoffs,
-           (unsigned long long)locals);
+    /* Every relay's send stays on its home, or with a cluster goes to the
+     * other home's ring. */
+    assert_int_equal(locals, handoff == RK_LIGHT_LOCAL && !cluster ? per_source * LT_RELAYS : 0);
+    assert_int_equal(clustered, cluster ? per_source * LT_RELAYS : 0);
+    printf("relays, %s%s: %llu handed over, %llu local, %llu through cluster rings\n", lt_tier(handoff),
+           cluster ? ", to the other home of the cluster" : "", (unsigned long long)handoffs,
+           (unsigned long long)locals, (unsigned long long)clustered);
     lt_check_quiet(&t);
     lt_free(&t);
 }
@@ -513,9 +532,10 @@ static void relays(void **state)
 {
     (void)state;
     uint64_t total = rk_test_messages(200000);
-    run_relays(0, total / 3);
-    run_relays(RK_LIGHT_TOKEN, total / 3);
-    run_relays(RK_LIGHT_LOCAL, total / 3);
+    run_relays(0, 0, total / 4);
+    run_relays(RK_LIGHT_TOKEN, 0, total / 4);
+    run_relays(RK_LIGHT_LOCAL, 0, total / 4);
+    run_relays(RK_LIGHT_LOCAL, 2, total / 4);
 }
 
 /* ---- stealing ------------------------------------------------------------------------- */
@@ -556,7 +576,7 @@ static void *lt_skew_main(void *arg)
 
 static void run_stealing(uint32_t steal, uint64_t total)
 {
-    rk_light_config c = {64, 4, 16, 4, 0, steal};
+    rk_light_config c = {64, 4, 16, 4, 0, steal, 0};
     lt_skew_feeder f;
     uint64_t steals = 0, runs_elsewhere = 0;
     lt t;
@@ -615,7 +635,7 @@ static void lt_rally(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 
 static void run_pingpong(uint32_t handoff, uint64_t n)
 {
-    rk_light_config c = {3, 1, 4, 4, handoff, 0};
+    rk_light_config c = {3, 1, 4, 4, handoff, 0, 0};
     uint64_t words[RK_LIGHT_WORDS], end, passed;
     lt t;
     lt_init(&t, &c, 1, lt_rally);
@@ -711,7 +731,7 @@ static void lt_fan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 static void local_full(void **state)
 {
     (void)state;
-    rk_light_config c = {LT_FAN + 1, 1, 4, 2, RK_LIGHT_LOCAL, 0};
+    rk_light_config c = {LT_FAN + 1, 1, 4, 2, RK_LIGHT_LOCAL, 0, 0};
     const uint64_t rounds = 8;
     uint64_t words[RK_LIGHT_WORDS], got = 0;
     lt t;
@@ -754,12 +774,143 @@ static void local_full(void **state)
     lt_free(&t);
 }
 
+/* ---- cluster_full --------------------------------------------------------------------- */
+
+/* Actor 1 (home 1) holds its home in its first handler until the fan-out
+ * is over; actor 0 (home 0), on its message, sends 2 * RK_LIGHT_CLUSTER_SLOTS
+ * numbered messages to the other actors of home 1, the other home of its
+ * cluster. Exactly RK_LIGHT_CLUSTER_SLOTS fit. */
+#define LT_CFAN (2 * RK_LIGHT_CLUSTER_SLOTS)
+
+static void lt_cfan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    if (c->self == 1 && !atomic_exchange(&t->held, 1)) {
+        uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
+        while (!atomic_load(&t->fanned) && rk_test_now_ns() < end)
+            rk_test_sleep_ns(100000);
+        return;
+    }
+    if (c->self != 0) {
+        lt_sink(t, c, m);
+        return;
+    }
+    for (uint32_t i = 0; i < LT_CFAN; i++) {
+        uint32_t dst = 3 + 2 * (i % 8); /* actors 3, 5, .., 17 of home 1 */
+        lc_words(words, 0, lt_fan_seen.per[dst]);
+        rk_status st = rk_light_ctx_send(c, dst, 0, words);
+        if (st == RK_OK) {
+            lt_fan_seen.per[dst]++;
+            lt_fan_seen.sent++;
+        } else if (st == RK_EFULL) {
+            lt_fan_seen.refused++;
+        } else {
+            lt_fan_seen.other++;
+        }
+    }
+    atomic_store(&t->fanned, 1);
+}
+
+static void cluster_full(void **state)
+{
+    (void)state;
+    rk_light_config c = {18, 2, 4, 4, RK_LIGHT_LOCAL, 0, 2};
+    uint64_t words[RK_LIGHT_WORDS], end, got = 0;
+    lt t;
+    memset(&lt_fan_seen, 0, sizeof lt_fan_seen);
+    lt_init(&t, &c, 1, lt_cfan);
+    lt_start(&t);
+    lc_words(words, 0, 0);
+    assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, 1, 0, words), RK_OK);
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (!atomic_load(&t.held) && rk_test_now_ns() < end)
+        rk_test_sleep_ns(100000);
+    assert_true(atomic_load(&t.held));
+    assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, 0, 0, words), RK_OK);
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.ok) < RK_LIGHT_CLUSTER_SLOTS && rk_test_now_ns() < end)
+        rk_test_sleep_ns(100000);
+    lt_stop(&t);
+    assert_int_equal(lt_fan_seen.other, 0);
+    assert_int_equal(lt_fan_seen.sent, RK_LIGHT_CLUSTER_SLOTS);
+    assert_int_equal(lt_fan_seen.refused, LT_CFAN - RK_LIGHT_CLUSTER_SLOTS);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    for (uint32_t a = 2; a < c.actors; a++) {
+        assert_int_equal(t.next[a], lt_fan_seen.per[a]);
+        got += t.next[a];
+    }
+    assert_int_equal(got, RK_LIGHT_CLUSTER_SLOTS);
+    assert_int_equal(t.w->home[1].clustered, RK_LIGHT_CLUSTER_SLOTS);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
+/* ---- cluster_drain -------------------------------------------------------------------- */
+
+/* A token moves to an actor of its own home (every third hop) or of the
+ * next home of its cluster, until t->hops. */
+static void lt_cluster_token(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
+    const rk_light_config *cfg = &c->w->cfg;
+    uint32_t home = c->home, first = home - home % cfg->cluster, dst;
+    if (m->w[2] != lc_sum(tok, hops)) {
+        atomic_fetch_add(&t->bad, 1);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
+    if (hops == t->hops) {
+        atomic_fetch_add(&t->tokens_done, 1);
+        return;
+    }
+    lc_words(words, tok, hops + 1);
+    if (hops % 3 == 2)
+        dst = (c->self + cfg->homes) % cfg->actors;
+    else
+        dst = c->self - home + first + (home - first + 1) % cfg->cluster;
+    if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+        atomic_fetch_add(&t->full, 1);
+}
+
+static void cluster_drain(void **state)
+{
+    (void)state;
+    /* 8 homes in clusters of 4; tokens start on the first home of each. */
+    rk_light_config c = {64, 8, 16, 4, RK_LIGHT_LOCAL, 0, 4};
+    const uint32_t tokens = 8;
+    uint64_t words[RK_LIGHT_WORDS], clustered = 0;
+    lt t;
+    lt_init(&t, &c, 1, lt_cluster_token);
+    t.hops = rk_test_messages(200000) / 200;
+    for (uint32_t k = 0; k < tokens; k++) {
+        lc_words(words, k, 0);
+        /* Actors 0, 8, 16, .. are home 0's, 4, 12, .. home 4's. */
+        assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, k * 4 % c.actors, 0, words), RK_OK);
+    }
+    __atomic_store_n((uint32_t *)&t.stop, 1, __ATOMIC_RELAXED);
+    lt_start(&t);
+    lt_stop(&t); /* joins: each home returns only with its cluster */
+    for (uint32_t h = 0; h < c.homes; h++)
+        clustered += t.w->home[h].clustered;
+    printf("cluster_drain: %llu of %llu hops after the stop word, %llu through cluster rings\n",
+           (unsigned long long)atomic_load(&t.ok), (unsigned long long)(tokens * (t.hops + 1)),
+           (unsigned long long)clustered);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.full), 0);
+    assert_int_equal(atomic_load(&t.tokens_done), tokens);
+    assert_int_equal(atomic_load(&t.ok), tokens * (t.hops + 1));
+    assert_true(clustered > 0);
+    lt_check_quiet(&t);
+    lt_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
         cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
-        cmocka_unit_test(pingpong),   cmocka_unit_test(local_full),
+        cmocka_unit_test(pingpong),   cmocka_unit_test(local_full), cmocka_unit_test(cluster_full),
+        cmocka_unit_test(cluster_drain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #ifndef RK_LIGHT_CUH
 #define RK_LIGHT_CUH
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,14 @@
  * memory. */
 #ifndef RK_LIGHT_LOCAL_SLOTS
 #define RK_LIGHT_LOCAL_SLOTS 64u
+#endif
+
+/* Slots of a home's cluster ring (rk_light_config.cluster): messages that
+ * handlers on the other homes of its thread-block cluster sent to its
+ * actors. On the GPU it lives in the home's shared memory and senders
+ * write it through DSMEM; a sender that finds it full gets RK_EFULL. */
+#ifndef RK_LIGHT_CLUSTER_SLOTS
+#define RK_LIGHT_CLUSTER_SLOTS 32u
 #endif
 
 /* A test may stall a sender between its claim and its publish (the window
@@ -98,17 +107,34 @@ typedef struct rk_light_home {
     uint64_t runs, handled, handoffs, idle_polls; /* written when the home returns */
     uint64_t steals; /* runs of actors taken from other homes' queues */
     uint64_t locals; /* messages run from the home's local queue (RK_LIGHT_LOCAL) */
-    uint64_t pad1;
+    uint64_t clustered; /* messages run from the home's cluster ring */
+    uint64_t error;  /* an rk_status: RK_EINVAL when the block's cluster did not match cfg.cluster
+                      * (the home returned without running) */
+    uint64_t pad1[7];
 } rk_light_home;
+
+/* A home's cluster ring: a bounded MPSC queue (Vyukov) whose producers are
+ * the handlers of the other homes of its cluster. `seq` of a slot is pos
+ * while free for position pos, pos + 1 once published. */
+typedef struct rk_light_cring {
+    uint64_t tail; /* producers claim positions here (CAS) */
+    uint64_t busy; /* the home's answer in a round of the cluster's shutdown */
+    uint64_t bar;  /* host homes: the cluster's barrier (rank 0's ring; rk__l_cluster_sync) */
+    uint64_t pad[13];
+    uint32_t dst[RK_LIGHT_CLUSTER_SLOTS]; /* each slot's receiver, written before its publish */
+    rk_light_msg slot[RK_LIGHT_CLUSTER_SLOTS];
+} rk_light_cring;
 
 #if defined(__cplusplus)
 static_assert(sizeof(rk_light_msg) == 64, "one inbox slot is one 64-byte line");
 static_assert(sizeof(rk_light_actor) == 64, "one actor is one line");
-static_assert(sizeof(rk_light_home) == 128, "the pushers' word and the owner's words on two lines");
+static_assert(sizeof(rk_light_home) == 192, "the pushers' word on a line of its own");
+static_assert(offsetof(rk_light_cring, slot) % 64 == 0, "cluster ring slots on lines of their own");
 #else
 _Static_assert(sizeof(rk_light_msg) == 64, "one inbox slot is one 64-byte line");
 _Static_assert(sizeof(rk_light_actor) == 64, "one actor is one line");
-_Static_assert(sizeof(rk_light_home) == 128, "the pushers' word and the owner's words on two lines");
+_Static_assert(sizeof(rk_light_home) == 192, "the pushers' word on a line of its own");
+_Static_assert(offsetof(rk_light_cring, slot) % 64 == 0, "cluster ring slots on lines of their own");
 #endif
 #if defined(__cplusplus)
 static_assert(RK_LIGHT_LOCAL_SLOTS >= 2 && (RK_LIGHT_LOCAL_SLOTS & (RK_LIGHT_LOCAL_SLOTS - 1)) == 0,
@@ -116,6 +142,13 @@ static_assert(RK_LIGHT_LOCAL_SLOTS >= 2 && (RK_LIGHT_LOCAL_SLOTS & (RK_LIGHT_LOC
 #else
 _Static_assert(RK_LIGHT_LOCAL_SLOTS >= 2 && (RK_LIGHT_LOCAL_SLOTS & (RK_LIGHT_LOCAL_SLOTS - 1)) == 0,
                "RK_LIGHT_LOCAL_SLOTS is a power of two >= 2");
+#endif
+#if defined(__cplusplus)
+static_assert(RK_LIGHT_CLUSTER_SLOTS >= 2 && (RK_LIGHT_CLUSTER_SLOTS & (RK_LIGHT_CLUSTER_SLOTS - 1)) == 0,
+              "RK_LIGHT_CLUSTER_SLOTS is a power of two >= 2");
+#else
+_Static_assert(RK_LIGHT_CLUSTER_SLOTS >= 2 && (RK_LIGHT_CLUSTER_SLOTS & (RK_LIGHT_CLUSTER_SLOTS - 1)) == 0,
+               "RK_LIGHT_CLUSTER_SLOTS is a power of two >= 2");
 #endif
 
 typedef struct rk_light_config {
@@ -126,7 +159,11 @@ typedef struct rk_light_config {
     uint32_t handoff;   /* the block tier for a handler's sends to its own home: 0 (inboxes),
                          * RK_LIGHT_TOKEN or RK_LIGHT_LOCAL (section 5) */
     uint32_t steal;     /* nonzero: a home with nothing of its own takes queued actors of
-                         * others; not with RK_LIGHT_LOCAL */
+                         * others; not with RK_LIGHT_LOCAL or a cluster */
+    uint32_t cluster;   /* 0, or 2..16: homes h .. h+cluster-1 (h a multiple of it) form a
+                         * thread-block cluster, and a handler's sends to the actors of another
+                         * home of its cluster go through that home's cluster ring (DSMEM);
+                         * homes a multiple of it */
 } rk_light_config;
 
 /* Everything lives in one allocation whose layout rk_light_world_layout
@@ -139,6 +176,8 @@ typedef struct rk_light_world {
     rk_light_msg *slot;     /* [actors * inbox] */
     rk_light_home *home;    /* [homes] */
     uint64_t *queue;        /* [homes * qcap] */
+    rk_light_cring *cring;  /* [homes] with a cluster: host homes' rings (a GPU home's is in its
+                             * shared memory) */
     volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
 } rk_light_world;
 
@@ -242,6 +281,91 @@ RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
 }
 #endif
 
+/* The cluster ring's words (rk_light_cring). On the GPU they are shared
+ * memory of a block of the cluster, reached by generic address (the
+ * block's own, or a peer's through mapa) at cluster scope, which covers
+ * every block that may touch them; sm_90 and later. On the host they are
+ * the world's words, with the orders above. RK__L_CLUSTER says whether the
+ * tier exists in this compilation. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define RK__L_CLUSTER 1
+RK_LF uint64_t rk__lc_ld_acq(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+RK_LF uint64_t rk__lc_ld(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.relaxed.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+RK_LF void rk__lc_st_rel(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+RK_LF void rk__lc_st(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.relaxed.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+RK_LF uint64_t rk__lc_cas(uint64_t *p, uint64_t want, uint64_t to)
+{
+    uint64_t got;
+    asm volatile("atom.relaxed.cluster.cas.b64 %0, [%1], %2, %3;" : "=l"(got) : "l"(p), "l"(want), "l"(to) : "memory");
+    return got;
+}
+/* This block's shared address p as block `rank` of the cluster has it. */
+RK_LF void *rk__lc_map(const void *p, uint32_t rank)
+{
+    uint64_t d;
+    asm volatile("mapa.u64 %0, %1, %2;" : "=l"(d) : "l"((uint64_t)(uintptr_t)p), "r"(rank));
+    return (void *)(uintptr_t)d;
+}
+RK_LF uint32_t rk__lc_rank(void)
+{
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+RK_LF uint32_t rk__lc_size(void)
+{
+    uint32_t n;
+    asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+    return n;
+}
+/* Every thread of every block of the cluster: the release and acquire
+ * order each block's shared memory writes before the others' reads. */
+RK_LF void rk__lc_sync(void)
+{
+    asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
+}
+#else
+#if defined(__CUDA_ARCH__)
+#define RK__L_CLUSTER 0 /* below sm_90: rk_light_block refuses a world with a cluster */
+#else
+#define RK__L_CLUSTER 1
+#endif
+/* Host homes; below sm_90 these only compile (no ring is ever used). */
+RK_LF uint64_t rk__lc_ld_acq(const uint64_t *p) { return rk__l_ld_acq(p); }
+RK_LF uint64_t rk__lc_ld(const uint64_t *p) { return rk__l_ld(p); }
+RK_LF void rk__lc_st_rel(uint64_t *p, uint64_t v) { rk__l_st_rel(p, v); }
+RK_LF void rk__lc_st(uint64_t *p, uint64_t v) { rk__l_st(p, v); }
+RK_LF uint64_t rk__lc_cas(uint64_t *p, uint64_t want, uint64_t to) { return rk__l_cas(p, want, to); }
+#endif
+
+/* Host homes of one cluster meet here: a counter in the ring of the
+ * cluster's first home; the k-th arrival is of round ceil(k / cluster) and
+ * waits until the round is full. Acq_rel and acquire: what a home wrote
+ * before it arrived is visible to all after the round. */
+static inline void rk__l_host_cluster_sync(rk_light_world *w, uint32_t h)
+{
+    uint64_t n = w->cfg.cluster, *bar = &w->cring[h - h % n].bar;
+    uint64_t k = __atomic_add_fetch(bar, 1, __ATOMIC_ACQ_REL), round = (k + n - 1) / n * n;
+    while (__atomic_load_n(bar, __ATOMIC_ACQUIRE) < round)
+        sched_yield();
+}
+
 /* ---- layout ---------------------------------------------------------------------------- */
 
 RK_LF int rk__l_pow2(uint32_t v) { return v && !(v & (v - 1)); }
@@ -256,17 +380,18 @@ RK_LF uint32_t rk__l_ceil_pow2(uint32_t v)
 
 /* Offsets of the parts in one allocation; 0 bytes for a bad config. */
 typedef struct rk_light_layout {
-    size_t actor, slot, home, queue, bytes;
+    size_t actor, slot, home, queue, cring, bytes;
     uint32_t qcap;
 } rk_light_layout;
 
 RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
 {
-    rk_light_layout l = {0, 0, 0, 0, 0, 0};
+    rk_light_layout l = {0, 0, 0, 0, 0, 0, 0};
     uint32_t per_home;
     if (!c || !c->actors || !c->homes || c->homes > c->actors || !rk__l_pow2(c->inbox) || c->inbox < 2 ||
         !c->batch || c->actors > (1u << 30) || c->handoff > RK_LIGHT_LOCAL ||
-        (c->handoff == RK_LIGHT_LOCAL && c->steal))
+        (c->handoff == RK_LIGHT_LOCAL && c->steal) ||
+        (c->cluster && (c->cluster < 2 || c->cluster > 16 || c->homes % c->cluster || c->steal)))
         return l;
     per_home = (c->actors + c->homes - 1) / c->homes;
     /* At least 2: with one slot the lap that says "holds pos" also says "free
@@ -277,7 +402,9 @@ RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
     l.slot = l.actor + (size_t)c->actors * sizeof(rk_light_actor);
     l.home = l.slot + (size_t)c->actors * c->inbox * sizeof(rk_light_msg);
     l.queue = l.home + (size_t)c->homes * sizeof(rk_light_home);
-    l.bytes = l.queue + (size_t)c->homes * l.qcap * sizeof(uint64_t);
+    l.cring = l.queue + (size_t)c->homes * l.qcap * sizeof(uint64_t);
+    l.cring = (l.cring + 127) & ~(size_t)127;
+    l.bytes = l.cring + (c->cluster ? (size_t)c->homes * sizeof(rk_light_cring) : 0);
     return l;
 }
 
@@ -302,7 +429,11 @@ static inline rk_status rk_light_world_init(void *image, void *base, const rk_li
     w->slot = (rk_light_msg *)(b + l.slot);
     w->home = (rk_light_home *)(b + l.home);
     w->queue = (uint64_t *)(b + l.queue);
+    w->cring = c->cluster ? (rk_light_cring *)(b + l.cring) : NULL;
     w->stop = stop;
+    for (uint32_t h = 0; c->cluster && h < c->homes; h++)
+        for (uint32_t k = 0; k < RK_LIGHT_CLUSTER_SLOTS; k++)
+            ((rk_light_cring *)(img + l.cring))[h].slot[k].seq = k; /* free for lap 0 */
     for (uint32_t a = 0; a < c->actors; a++) {
         /* rk_light_ctx_send's local queue relies on this rule too. */
         ((rk_light_actor *)(img + l.actor))[a].home = a % c->homes;
@@ -533,10 +664,11 @@ RK_LF void rk_light_give_up(rk_light_world *w, const rk_light_run *r)
 /* ---- the block tier: hand-off (section 5) ---------------------------------------------- */
 
 /* What a handler sees: the world, the actor it runs for, its home, the
- * home's one hand-off slot (RK_LIGHT_TOKEN) and its local queue
- * (RK_LIGHT_LOCAL). */
+ * home's one hand-off slot (RK_LIGHT_TOKEN), its local queue
+ * (RK_LIGHT_LOCAL) and its cluster ring. */
 typedef struct rk_light_ctx {
     rk_light_world *w;
+    rk_light_cring *cring; /* the home's own cluster ring (shared memory on the GPU), or NULL */
     uint32_t self, home;
     uint32_t handed;       /* nonzero: `msg` is for actor `to`, whose token this home holds */
     uint32_t to;
@@ -546,6 +678,60 @@ typedef struct rk_light_ctx {
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
+
+/* Home `home`'s cluster ring, as a home of the same cluster reaches it. */
+RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
+{
+#if defined(__CUDA_ARCH__) && RK__L_CLUSTER
+    return (rk_light_cring *)rk__lc_map(c->cring, home % c->w->cfg.cluster);
+#else
+    return &c->w->cring[home];
+#endif
+}
+
+/* A send into the cluster ring of `home` (another home of the sender's
+ * cluster): claim a slot (CAS on its tail), write the message and its
+ * receiver, publish. The same Vyukov steps as an inbox, at cluster scope
+ * and without a run token: only that home reads its ring, and it runs a
+ * message there as one of the actor's own (no other home runs the actor;
+ * stealing is off). RK_EFULL when the ring is full. */
+RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst, uint32_t type,
+                                   const uint64_t *words)
+{
+#if RK__L_CLUSTER
+    rk_light_cring *r = rk__l_cring_of(c, home);
+    const uint64_t mask = RK_LIGHT_CLUSTER_SLOTS - 1;
+    uint64_t pos = rk__lc_ld(&r->tail);
+    rk_light_msg *m;
+    for (;;) {
+        m = &r->slot[pos & mask];
+        /* Acquire: the receiver's reads of the slot's last message come
+         * before our writes to it. */
+        uint64_t seq = rk__lc_ld_acq(&m->seq);
+        if (seq == pos) {
+            uint64_t got = rk__lc_cas(&r->tail, pos, pos + 1);
+            if (got == pos)
+                break;
+            pos = got;
+        } else if (seq < pos) {
+            return RK_EFULL; /* the slot still holds the message of the lap before */
+        } else {
+            pos = rk__lc_ld(&r->tail); /* another sender claimed pos */
+        }
+    }
+    r->dst[pos & mask] = dst;
+    m->src = c->self;
+    m->type = type;
+    for (int i = 0; i < RK_LIGHT_WORDS; i++)
+        m->w[i] = words ? words[i] : 0;
+    /* Release: the message and its receiver before the sequence word. */
+    rk__lc_st_rel(&m->seq, pos + 1);
+    return RK_OK;
+#else
+    (void)c, (void)home, (void)dst, (void)type, (void)words;
+    return RK_EINVAL;
+#endif
+}
 
 /* A send from a handler (thread 0 of the block).
  *
@@ -557,6 +743,11 @@ typedef struct rk_light_ctx {
  * time. A sender always reaches a given receiver by one path (its home
  * never changes), so per-sender order holds. RK_EFULL when the queue is
  * full.
+ *
+ * With a cluster, a message to an actor of another home of the cluster
+ * goes into that home's cluster ring (rk__l_cluster_send): DSMEM on the
+ * GPU, no run token and no run queue. Again one path per (sender,
+ * receiver), so per-sender order holds; RK_EFULL when the ring is full.
  *
  * With RK_LIGHT_TOKEN, to an actor of the same home that is IDLE with an
  * empty inbox, the message is
@@ -572,9 +763,13 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
 {
     rk_light_world *w = c->w;
     rk_light_actor *a;
+    uint32_t home;
     if (!w || dst >= w->cfg.actors)
         return RK_EINVAL;
-    if (w->cfg.handoff == RK_LIGHT_LOCAL && dst % w->cfg.homes == c->home) {
+    home = dst % w->cfg.homes;
+    if (w->cfg.cluster && home != c->home && home / w->cfg.cluster == c->home / w->cfg.cluster)
+        return rk__l_cluster_send(c, home, dst, type, words);
+    if (w->cfg.handoff == RK_LIGHT_LOCAL && home == c->home) {
         rk_light_msg *m;
         if (c->ltail - c->lhead == RK_LIGHT_LOCAL_SLOTS)
             return RK_EFULL;
@@ -619,6 +814,7 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
 #define RK__L_INBOX 0u
 #define RK__L_HAND 1u  /* `hand`, a copy of a handed message */
 #define RK__L_LOCAL 2u /* the head of the local queue */
+#define RK__L_CLUSTER_RING 3u /* the head of the home's cluster ring */
 
 /* What thread 0 of a home keeps between messages: the run it holds, and
  * the copy of a handed message being run (a handler may hand another over
@@ -628,12 +824,13 @@ typedef struct rk_light_loop {
     rk_light_run r;
     uint32_t active; /* r holds a token */
     uint32_t from;   /* RK__L_INBOX, RK__L_HAND or RK__L_LOCAL */
-    uint32_t lrun;   /* local messages run in a row */
-    uint32_t pad;
+    uint32_t lrun;   /* local and cluster-ring messages run in a row */
+    uint32_t turn;   /* which of the two is looked at first, in turn */
+    uint64_t chead;  /* the cluster ring's head (its one consumer) */
     rk_light_msg hand;
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
-    uint64_t qhead, runs, handled, handoffs, idle, steals, locals;
+    uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered;
     uint32_t victim; /* the next home to look at when stealing */
 } rk_light_loop;
 
@@ -644,6 +841,7 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
         p[i] = 0;
     L->c.w = w;
     L->c.home = h;
+    L->c.cring = w->cring ? &w->cring[h] : NULL; /* a host home's; a GPU block sets its own */
     L->qhead = w->home[h].head;
     L->victim = h;
 }
@@ -660,6 +858,7 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->handoffs = L->handoffs;
     hm->idle_polls = L->idle;
     hm->locals = L->locals;
+    hm->clustered = L->clustered;
 }
 
 /* With stealing on, a home whose own queue is empty looks at one other
@@ -682,21 +881,75 @@ RK_LF int rk__l_steal(rk_light_world *w, rk_light_loop *L)
     return 1;
 }
 
+/* The local queue's head, or NULL. */
+RK_LF const rk_light_msg *rk__l_local_head(rk_light_loop *L)
+{
+    rk_light_msg *m;
+    if (L->c.lhead == L->c.ltail)
+        return NULL;
+    m = &L->c.local[L->c.lhead & (RK_LIGHT_LOCAL_SLOTS - 1)];
+    L->from = RK__L_LOCAL;
+    L->c.self = (uint32_t)m->seq;
+    return m;
+}
+
+/* The cluster ring's head if published, or NULL. Acquire: pairs with the
+ * sender's release, so the message and its receiver are visible. */
+RK_LF const rk_light_msg *rk__l_cluster_head(const rk_light_world *w, rk_light_loop *L)
+{
+    const uint64_t mask = RK_LIGHT_CLUSTER_SLOTS - 1;
+    rk_light_msg *m;
+    if (!w->cfg.cluster)
+        return NULL;
+    m = &L->c.cring->slot[L->chead & mask];
+    if (rk__lc_ld_acq(&m->seq) != L->chead + 1)
+        return NULL;
+    L->from = RK__L_CLUSTER_RING;
+    L->c.self = L->c.cring->dst[L->chead & mask];
+    return m;
+}
+
+/* Whether home h has something to run that only it can: a message in its
+ * local queue or cluster ring, or an id in its run queue (a peek, no pop). */
+RK_LF int rk__l_pending(const rk_light_world *w, const rk_light_loop *L)
+{
+    if (L->c.lhead != L->c.ltail)
+        return 1;
+    if (w->cfg.cluster &&
+        rk__lc_ld_acq(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq) == L->chead + 1)
+        return 1;
+    if (!w->cfg.steal) {
+        const uint64_t *q = &w->queue[(size_t)L->c.home * w->qcap + (L->qhead & (w->qcap - 1))];
+        return (uint32_t)(rk__l_ld_acq(q) >> 32) == (uint32_t)(L->qhead + 1);
+    }
+    return 0;
+}
+
 /* The next message home h runs, or NULL when it has nothing. In order: the
- * local queue's head, `batch` in a row at most (so that actors which
- * ping-pong through it cannot starve the inboxes); the rest of the current
- * run's batch; then its give-up; then a handed message (the home holds its
- * receiver's token: it starts a run of that actor); then the next actor of
- * the run queue. */
+ * heads of the local queue and the cluster ring (which first, in turn),
+ * `batch` in a row at most, so that actors which ping-pong through them
+ * cannot starve the inboxes; the rest of the current run's batch; then its
+ * give-up; then a handed message (the home holds its receiver's token: it
+ * starts a run of that actor); then the next actor of the run queue. */
 RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
 {
     for (;;) {
-        if (L->c.lhead != L->c.ltail && L->lrun < w->cfg.batch) {
-            rk_light_msg *m = &L->c.local[L->c.lhead & (RK_LIGHT_LOCAL_SLOTS - 1)];
-            L->lrun++;
-            L->from = RK__L_LOCAL;
-            L->c.self = (uint32_t)m->seq;
-            return m;
+        if (L->lrun < w->cfg.batch) {
+            const rk_light_msg *m;
+            L->turn ^= 1;
+            if (L->turn) {
+                m = rk__l_cluster_head(w, L);
+                if (!m)
+                    m = rk__l_local_head(L);
+            } else {
+                m = rk__l_local_head(L);
+                if (!m)
+                    m = rk__l_cluster_head(w, L);
+            }
+            if (m) {
+                L->lrun++;
+                return m;
+            }
         }
         L->lrun = 0;
         if (L->active) {
@@ -724,7 +977,7 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
             return &L->hand;
         }
         if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L)) {
-            if (L->c.lhead != L->c.ltail)
+            if (L->c.lhead != L->c.ltail || rk__l_cluster_head(w, L))
                 continue; /* lrun is 0 again */
             return NULL;
         }
@@ -742,6 +995,12 @@ RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
     else if (L->from == RK__L_LOCAL) {
         L->c.lhead++; /* its slot is free only now: the handler read it in place */
         L->locals++;
+    } else if (L->from == RK__L_CLUSTER_RING) {
+        /* Release: the handler's reads of the slot before a sender's rewrite. */
+        rk__lc_st_rel(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq,
+                      L->chead + RK_LIGHT_CLUSTER_SLOTS);
+        L->chead++;
+        L->clustered++;
     }
     /* A handed message was counted when its run began. */
     L->handled++;
@@ -752,23 +1011,37 @@ RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
 typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *user);
 
 /* Runs home h on the calling host thread until *w->stop is set and it has
- * nothing left: the GPU block's loop on one thread (tests/test_light.c). */
+ * nothing left: the GPU block's loop on one thread (tests/test_light.c).
+ * With a cluster, the homes of the cluster return together, once a round
+ * of rk_light_block's shutdown finds all of them with nothing left. */
 static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user)
 {
     rk_light_loop L;
     rk_light_loop_init(&L, w, h);
     for (;;) {
         const rk_light_msg *m = rk_light_next(w, &L);
-        if (!m) {
-            L.idle++;
-            if (rk__l_stopped(w->stop)) {
-                rk_light_loop_flush(w, &L);
-                return;
-            }
+        if (m) {
+            fn(&L.c, m, user);
+            rk_light_after(w, &L);
             continue;
         }
-        fn(&L.c, m, user);
-        rk_light_after(w, &L);
+        L.idle++;
+        if (!rk__l_stopped(w->stop))
+            continue;
+        if (w->cfg.cluster) {
+            uint32_t first = h - h % w->cfg.cluster;
+            uint64_t any = 0;
+            rk__l_host_cluster_sync(w, h);
+            __atomic_store_n(&w->cring[h].busy, (uint64_t)rk__l_pending(w, &L), __ATOMIC_RELAXED);
+            rk__l_host_cluster_sync(w, h);
+            for (uint32_t r = 0; r < w->cfg.cluster; r++)
+                any |= __atomic_load_n(&w->cring[first + r].busy, __ATOMIC_RELAXED);
+            rk__l_host_cluster_sync(w, h);
+            if (any)
+                continue;
+        }
+        rk_light_loop_flush(w, &L);
+        return;
     }
 }
 
@@ -782,7 +1055,16 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
  * a stream of its own. Host-mapped, it cost the busy blocks their speed:
  * 512 homes whose idle ones read it over PCIe on every 64th look handled
  * 0.05 M msgs/s, against 4.4 M with the word in device memory (diag_light,
- * H200, 2026-12-02). Blocks must not poll the host when idle. */
+ * H200, 2026-12-02). Blocks must not poll the host when idle.
+ *
+ * With a cluster (cfg.cluster), home h must be block h of a grid launched
+ * as clusters of cfg.cluster blocks (cudaLaunchKernelEx), on sm_90 or
+ * later; otherwise every home of the cluster writes RK_EINVAL to its
+ * rk_light_home.error and returns at once. A block's cluster ring is read
+ * by its peers through DSMEM, so no block may leave while a peer may still
+ * send to it: once stopped and idle, the homes of a cluster meet in rounds
+ * (three cluster barriers each) until a round finds none of them with
+ * anything left, and return together. */
 template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_t h, H fn)
 {
     __shared__ rk_light_loop L;
@@ -791,20 +1073,57 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
      * every step, and after an acquire a plain load of global memory may go
      * to L2 again. */
     __shared__ rk_light_world W;
+    __shared__ uint32_t refused, any;
+#if RK__L_CLUSTER
+    __shared__ __align__(128) rk_light_cring CR;
+#endif
     rk_light_world *w = &W;
     if (threadIdx.x == 0) {
         W = *world;
         rk_light_loop_init(&L, w, h);
+        refused = 0;
+        if (W.cfg.cluster) {
+#if RK__L_CLUSTER
+            /* The cluster's size is the same in all its blocks, so a wrong
+             * size makes them all return here, together. */
+            refused = rk__lc_size() != W.cfg.cluster ? 2u : (rk__lc_rank() != h % W.cfg.cluster || h >= W.cfg.homes);
+            CR.tail = 0;
+            CR.busy = refused;
+            for (uint32_t k = 0; k < RK_LIGHT_CLUSTER_SLOTS; k++)
+                CR.slot[k].seq = k; /* free for lap 0 */
+            L.c.cring = &CR;
+#else
+            refused = 2;
+#endif
+        }
+    }
+    __syncthreads();
+#if RK__L_CLUSTER
+    if (W.cfg.cluster && refused != 2) {
+        /* Every ring is ready before any peer sends; a block's wrong rank
+         * refuses its whole cluster (read after the rings' barrier, left
+         * only after everyone read). */
+        rk__lc_sync();
+        if (threadIdx.x == 0)
+            for (uint32_t r = 0; r < W.cfg.cluster; r++)
+                refused |= (uint32_t)rk__lc_ld(&((rk_light_cring *)rk__lc_map(&CR, r))->busy);
+        rk__lc_sync();
+        if (threadIdx.x == 0)
+            CR.busy = 0;
+    }
+#endif
+    if (refused) {
+        if (threadIdx.x == 0 && h < W.cfg.homes)
+            world->home[h].error = RK_EINVAL;
+        return;
     }
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
             const rk_light_msg *m;
             while ((m = rk_light_next(w, &L)) == NULL) {
                 L.idle++;
-                if ((++looks & 63) == 0 && rk__l_stopped(w->stop)) {
-                    rk_light_loop_flush(w, &L);
+                if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
-                }
                 nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
                 __nanosleep(nap);
             }
@@ -814,12 +1133,35 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         }
         __syncthreads(); /* cur and the loop's context before the handler reads them */
         const rk_light_msg *m = cur;
-        if (!m)
-            return;
-        fn(&L.c, m);
-        __syncthreads(); /* every thread's reads of m before thread 0 frees its slot */
+        if (m) {
+            fn(&L.c, m);
+            __syncthreads(); /* every thread's reads of m before thread 0 frees its slot */
+            if (threadIdx.x == 0)
+                rk_light_after(w, &L);
+            continue;
+        }
+#if RK__L_CLUSTER
+        if (W.cfg.cluster) {
+            /* A round: every home says whether it has anything left; all of
+             * them read all answers before any answers again or leaves. */
+            rk__lc_sync();
+            if (threadIdx.x == 0)
+                rk__lc_st(&CR.busy, (uint64_t)rk__l_pending(w, &L));
+            rk__lc_sync();
+            if (threadIdx.x == 0) {
+                uint64_t a = 0;
+                for (uint32_t r = 0; r < W.cfg.cluster; r++)
+                    a |= rk__lc_ld(&((rk_light_cring *)rk__lc_map(&CR, r))->busy);
+                any = a != 0;
+            }
+            rk__lc_sync();
+            if (any)
+                continue;
+        }
+#endif
         if (threadIdx.x == 0)
-            rk_light_after(w, &L);
+            rk_light_loop_flush(w, &L);
+        return;
     }
 }
 #endif

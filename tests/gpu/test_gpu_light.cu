@@ -316,7 +316,7 @@ static const uint64_t tl_limit = 60ull * 1000000000ull;
 
 static void leftovers_and_bad_input(void)
 {
-    rk_light_config c = {256, 4, 8, 1, 0, 0};
+    rk_light_config c = {256, 4, 8, 1, 0, 0, 0};
     tl_world t;
     tl_counts got;
     tl_create(&t, &c, 1);
@@ -381,7 +381,7 @@ static void forwarding(uint32_t handoff, uint64_t total)
 {
     char name[64];
     /* As many inbox slots as tokens: no inbox is ever full. */
-    rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0};
+    rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0, 0};
     tl_world t;
     tl_create(&t, &c, 64); /* 64 tokens */
     t.k.hops = total / 64;
@@ -413,14 +413,14 @@ int main(void)
     }
     uint64_t total = tl_env("RK_STRESS_MESSAGES", 1000000);
     leftovers_and_bad_input();
-    rk_light_config one = {64, 1, 16, 4, 0, 0}, four = {256, 4, 8, 1, 0, 0}, wide = {64 * 256, 64, 4, 8, 0, 0};
+    rk_light_config one = {64, 1, 16, 4, 0, 0, 0}, four = {256, 4, 8, 1, 0, 0, 0}, wide = {64 * 256, 64, 4, 8, 0, 0, 0};
     senders(&one, 8, total, "senders: 8 blocks to 64 actors on 1 home");
     senders(&four, 8, total, "senders: 8 blocks to 256 actors on 4 homes, batch 1");
     senders(&wide, 16, total, "senders: 16 blocks to 16384 actors on 64 homes, 4-slot inboxes");
     forwarding(0, total);
     forwarding(RK_LIGHT_TOKEN, total);
     forwarding(RK_LIGHT_LOCAL, total);
-    rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1};
+    rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1, 0};
     senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
     senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
     printf("PASS test_gpu_light\n");
