@@ -309,7 +309,35 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
         return 0;
     }
     DL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    dl_kernel<H><<<homes + senders, 128, 0, st>>>(d->k, fn);
+    uint32_t cluster = ((rk_light_world *)d->image)->cfg.cluster;
+    if (cluster) {
+        /* As clusters of cfg.cluster blocks; the homes come first, so each
+         * cluster holds homes only. */
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute at[1];
+        int clusters = 0;
+        cfg.gridDim = dim3(homes + senders);
+        cfg.blockDim = dim3(128);
+        cfg.stream = st;
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = cluster;
+        at[0].val.clusterDim.y = 1;
+        at[0].val.clusterDim.z = 1;
+        cfg.attrs = at;
+        cfg.numAttrs = 1;
+        if (cluster > 8)
+            DL_CUDA(cudaFuncSetAttribute(dl_kernel<H>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+        DL_CUDA(cudaOccupancyMaxActiveClusters(&clusters, dl_kernel<H>, &cfg));
+        if ((uint64_t)clusters * cluster < homes + senders || (homes + senders) % cluster) {
+            printf("%-48s not run: %u blocks in clusters of %u are not all resident (%d clusters)\n", name,
+                   homes + senders, cluster, clusters);
+            DL_CUDA(cudaStreamDestroy(st));
+            return 0;
+        }
+        DL_CUDA(cudaLaunchKernelEx(&cfg, dl_kernel<H>, d->k, fn));
+    } else {
+        dl_kernel<H><<<homes + senders, 128, 0, st>>>(d->k, fn);
+    }
     DL_CUDA(cudaGetLastError());
     while (cudaStreamQuery(st) == cudaErrorNotReady) {
         if (!stalled && dl_now_ns() - t0 > (uint64_t)(limit_s * 1e9)) {
@@ -340,6 +368,17 @@ template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, d
     return got.last - got.first;
 }
 
+/* Messages the homes ran from their cluster rings (after dl_tier_counts's copy). */
+static unsigned long long dl_clustered(dl_world *d)
+{
+    rk_light_world *w = (rk_light_world *)d->image;
+    rk_light_home *home = (rk_light_home *)rk_light_in_image(d->image, d->k.w, w->home);
+    unsigned long long n = 0;
+    for (uint32_t h = 0; h < w->cfg.homes; h++)
+        n += home[h].clustered;
+    return n;
+}
+
 /* Messages the homes ran handed over, or from their local queues. */
 static void dl_tier_counts(dl_world *d, unsigned long long *handed, unsigned long long *local)
 {
@@ -353,9 +392,11 @@ static void dl_tier_counts(dl_world *d, unsigned long long *handed, unsigned lon
     }
 }
 
-static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips)
+static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips,
+                       uint32_t cluster = 0)
 {
-    rk_light_config c = {2, homes, 4, batch, handoff, 0};
+    /* Actors 0 and 1 (homes 0 and 1 with two or more homes); any others idle. */
+    rk_light_config c = {homes > 2 ? homes : 2, homes, 4, batch, handoff, 0, cluster};
     dl_world d;
     if (dl_create(&d, &c))
         return;
@@ -367,8 +408,8 @@ static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint3
     if (ns) {
         unsigned long long handed, local;
         dl_tier_counts(&d, &handed, &local);
-        printf("%-48s %8.3f us per round trip (%llu trips), %llu handed over, %llu local\n", name,
-               ns / 1e3 / trips, (unsigned long long)trips, handed, local);
+        printf("%-48s %8.3f us per round trip (%llu trips), %llu handed over, %llu local, %llu clustered\n",
+               name, ns / 1e3 / trips, (unsigned long long)trips, handed, local, dl_clustered(&d));
     }
     dl_destroy(&d);
 }
@@ -402,8 +443,10 @@ static void tokens(const char *name, const rk_light_config *c, uint32_t n, uint6
     if (ns) {
         unsigned long long handed, local;
         dl_tier_counts(&d, &handed, &local);
-        printf("%-48s %8.3f M hops/s (%u tokens x %llu hops, %u homes), %llu handed over, %llu local\n", name,
-               d.k.expect / (ns / 1e3), n, (unsigned long long)hops, c->homes, handed, local);
+        printf("%-48s %8.3f M hops/s (%u tokens x %llu hops, %u homes), %llu handed over, %llu local, %llu "
+               "clustered\n",
+               name, d.k.expect / (ns / 1e3), n, (unsigned long long)hops, c->homes, handed, local,
+               dl_clustered(&d));
     }
     dl_destroy(&d);
 }
@@ -434,18 +477,22 @@ int main(int argc, char **argv)
     round_trip("round trip, one home, local queue (batch 8)", 1, RK_LIGHT_LOCAL, 8, trips);
     round_trip("round trip, one home, local queue (batch 64)", 1, RK_LIGHT_LOCAL, 64, trips);
     round_trip("round trip, two homes", 2, 0, 8, trips);
+    char name[96];
+    for (uint32_t cl = 2; cl <= 16; cl *= 2) {
+        snprintf(name, sizeof name, "round trip, two homes of a cluster of %u", cl);
+        round_trip(name, cl, RK_LIGHT_LOCAL, 8, trips, cl);
+    }
 
-    rk_light_config one = {64, 1, 16, 8, 0, 0};
+    rk_light_config one = {64, 1, 16, 8, 0, 0, 0};
     sinks("one home, 64 actors, 8 sender blocks", &one, 8, messages);
     /* GPU-wide, by the number of homes; then the last again with the stop
      * word host-mapped, which stalled it. */
-    char name[96];
     for (uint32_t homes = 64; homes <= wide; homes *= 2) {
-        rk_light_config all = {1u << 20, homes, 4, 8, 0, 0};
+        rk_light_config all = {1u << 20, homes, 4, 8, 0, 0, 0};
         snprintf(name, sizeof name, "2^20 actors on %u homes, 16 sender blocks", homes);
         sinks(name, &all, 16, messages);
     }
-    rk_light_config all = {1u << 20, wide, 4, 8, 0, 0};
+    rk_light_config all = {1u << 20, wide, 4, 8, 0, 0, 0};
     dl_stop_in_device = 0;
     sinks("the same, stop word host-mapped", &all, 16, messages);
     dl_stop_in_device = 1;
@@ -456,16 +503,18 @@ int main(int argc, char **argv)
     all.steal = 1;
     sinks("skewed to home 0's actors, 512 homes, stealing", &all, 16, messages / 4, 1);
     sinks("2^20 actors on 512 homes, stealing", &all, 16, messages);
-    rk_light_config one_steal = {64 * 8, 8, 16, 8, 0, 1};
+    rk_light_config one_steal = {64 * 8, 8, 16, 8, 0, 1, 0};
     sinks("skewed to home 0's 64 actors, 8 homes, stealing", &one_steal, 8, messages / 4, 1);
     one_steal.steal = 0;
     sinks("skewed to home 0's 64 actors, 8 homes, no stealing", &one_steal, 8, messages / 4, 1);
 
-    rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0, 0};
+    rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0, 0, 0};
     tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);
     tk.handoff = RK_LIGHT_TOKEN;
     tokens("tokens, GPU-wide, hand-off", &tk, 1u << 16, 64);
     tk.handoff = RK_LIGHT_LOCAL;
     tokens("tokens, GPU-wide, local queue", &tk, 1u << 16, 64);
+    tk.cluster = 8;
+    tokens("tokens, GPU-wide, local queue, clusters of 8", &tk, 1u << 16, 64);
     return 0;
 }

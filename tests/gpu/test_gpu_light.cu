@@ -7,10 +7,15 @@
  *   senders     sender blocks to many actors, each message once and in
  *               order per sender: 1 home with 64 actors, 4 homes with
  *               batch 1, and 64 homes x 256 actors with 4-slot inboxes
- *   forwarding  tokens passed from actor to actor over 64 homes, with and
- *               without hand-off
+ *   forwarding  tokens passed from actor to actor over 64 homes: through
+ *               inboxes, with the hand-off, with the local queue, and with
+ *               the local queue and clusters of 8 (all three tiers)
  *   stealing    sender blocks to actors of home 0 only, on 64 homes with
  *               stealing on: other homes run them, each once and in order
+ *   cluster_drain tokens that move only within their cluster of 8 homes,
+ *               the stop word set before the launch: every hop runs
+ *   cluster_refused a world with clusters launched without them: every home
+ *               returns at once with RK_EINVAL in its error word
  * Every wait is bounded: past its limit the host sets the stop word, and
  * the test prints where messages wait (rk_light_world_report) and fails.
  * RK_STRESS_MESSAGES sets the messages per case (default 1 000 000).
@@ -104,9 +109,40 @@ struct tl_sink {
     }
 };
 
+/* A token of cluster_drain: it moves to an actor of its own home (every
+ * third hop) or of the next home of its cluster, until k.hops. */
+struct tl_cluster_token {
+    tl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
+        const rk_light_config *cfg = &c->w->cfg;
+        uint32_t home = c->home, first = home - home % cfg->cluster, dst;
+        if (m->w[2] != lc_sum(tok, hops)) {
+            atomicAdd(&k.counts->bad, 1ull);
+            return;
+        }
+        atomicAdd(&k.counts->ok, 1ull);
+        if (hops == k.hops) {
+            atomicAdd(&k.counts->tokens_done, 1ull);
+            return;
+        }
+        lc_words(words, tok, hops + 1);
+        if (hops % 3 == 2)
+            dst = (c->self + cfg->homes) % cfg->actors;
+        else
+            dst = c->self - home + first + (home - first + 1) % cfg->cluster;
+        if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+            atomicAdd(&k.counts->full, 1ull);
+    }
+};
+
 /* A token: w[0] its number, w[1] its hops. It moves to an actor of the
  * same home two hops of three (the block tier's hand-off or local queue,
- * when on), else to the next actor (on another home). */
+ * when on), else to the next actor (on another home: of the same cluster
+ * but at a cluster's last home, when clusters are on). */
 struct tl_forward {
     tl_case k;
     __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
@@ -190,6 +226,18 @@ __global__ void tl_tokens(tl_case k)
     }
 }
 
+/* Starts cluster_drain's tokens: token t at an actor of the first home of
+ * cluster t % 8 (one thread). */
+__global__ void tl_drain_start(tl_case k, uint32_t tokens)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    for (uint32_t t = 0; t < tokens; t++) {
+        uint32_t homes = k.w->cfg.homes, first = (t % (homes / k.w->cfg.cluster)) * k.w->cfg.cluster;
+        lc_words(words, t, 0);
+        k.counts->status[0] |= rk_light_send(k.w, RK_LIGHT_NONE, first + homes * (t / 8), 0, words) != RK_OK;
+    }
+}
+
 /* ---- host side ------------------------------------------------------------------------- */
 
 struct tl_world {
@@ -245,6 +293,39 @@ template <class H> static void tl_check_resident(uint32_t blocks, uint32_t threa
     TL_CHECK((uint64_t)per_sm * (uint64_t)sms >= blocks);
 }
 
+/* Nonzero: a world with clusters is launched without them (cluster_refused). */
+static int tl_plain_launch;
+
+/* The launch: as clusters of cfg.cluster blocks when the world has them
+ * (the homes are the first blocks, so each cluster holds homes only). */
+template <class H>
+static void tl_launch(tl_world *t, uint32_t blocks, uint32_t threads, cudaStream_t st, H fn)
+{
+    uint32_t cluster = ((rk_light_world *)t->image)->cfg.cluster;
+    if (!cluster || tl_plain_launch) {
+        tl_kernel<H><<<blocks, threads, 0, st>>>(t->k, fn);
+        return;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1];
+    int clusters = 0;
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(threads);
+    cfg.stream = st;
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = cluster;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    if (cluster > 8)
+        TL_CUDA(cudaFuncSetAttribute(tl_kernel<H>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    TL_CUDA(cudaOccupancyMaxActiveClusters(&clusters, tl_kernel<H>, &cfg));
+    TL_CHECK((uint64_t)clusters * cluster >= blocks);
+    TL_CHECK(blocks % cluster == 0);
+    TL_CUDA(cudaLaunchKernelEx(&cfg, tl_kernel<H>, t->k, fn));
+}
+
 /* Runs the kernel to the end, or to limit_ns: then sets the stop word, and
  * fails with the report of where messages wait. Returns the counts. */
 template <class H>
@@ -257,7 +338,7 @@ static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, 
     int timed_out = 0;
     tl_check_resident(homes + senders, threads, fn);
     TL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    tl_kernel<H><<<homes + senders, threads, 0, st>>>(t->k, fn);
+    tl_launch(t, homes + senders, threads, st, fn);
     TL_CUDA(cudaGetLastError());
     while (cudaStreamQuery(st) == cudaErrorNotReady) {
         if (!timed_out && tl_now_ns() - t0 > limit_ns) {
@@ -377,31 +458,74 @@ static const char *tl_tier(uint32_t handoff)
     return handoff == RK_LIGHT_LOCAL ? "local queue" : handoff == RK_LIGHT_TOKEN ? "hand-off" : "inboxes";
 }
 
-static void forwarding(uint32_t handoff, uint64_t total)
+static void forwarding(uint32_t handoff, uint64_t total, uint32_t cluster = 0)
 {
-    char name[64];
+    char name[96];
     /* As many inbox slots as tokens: no inbox is ever full. */
-    rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0, 0};
+    rk_light_config c = {64 * 256, 64, 64, 4, handoff, 0, cluster};
     tl_world t;
     tl_create(&t, &c, 64); /* 64 tokens */
     t.k.hops = total / 64;
     t.k.expect = 64 * (t.k.hops + 1);
     tl_tokens<<<1, 1>>>(t.k);
     TL_CUDA(cudaDeviceSynchronize());
-    snprintf(name, sizeof name, "forwarding, %s", tl_tier(handoff));
+    snprintf(name, sizeof name, "forwarding, %s%s", tl_tier(handoff), cluster ? ", clusters of 8" : "");
     tl_counts got = tl_run(&t, 0, tl_forward{t.k}, tl_limit, name);
     TL_CHECK(got.status[0] == 0 && got.bad == 0 && got.full == 0);
     TL_CHECK(got.tokens_done == 64 && got.ok == t.k.expect);
     uint64_t handed = tl_homes_sum(&t, offsetof(rk_light_home, handoffs));
     uint64_t locals = tl_homes_sum(&t, offsetof(rk_light_home, locals));
-    printf("  %llu hops, %llu handed over, %llu local\n", got.ok, (unsigned long long)handed,
-           (unsigned long long)locals);
+    uint64_t clustered = tl_homes_sum(&t, offsetof(rk_light_home, clustered));
+    printf("  %llu hops, %llu handed over, %llu local, %llu through cluster rings\n", got.ok,
+           (unsigned long long)handed, (unsigned long long)locals, (unsigned long long)clustered);
     TL_CHECK(handoff == RK_LIGHT_TOKEN ? handed > 0 : handed == 0);
     /* Two hops of three stay on their home: all of them local. */
     TL_CHECK(handoff == RK_LIGHT_LOCAL ? locals >= 64 * t.k.hops / 2 : locals == 0);
+    /* The others go to the next home: 7 of 8 times within the cluster. */
+    TL_CHECK(cluster ? clustered > 0 : clustered == 0);
     tl_check_quiet(&t);
     tl_destroy(&t);
     printf("PASS %s\n", name);
+}
+
+static void cluster_drain(uint64_t total)
+{
+    /* 64 homes in clusters of 8; tokens start on the first home of each
+     * cluster, so the others begin with nothing (and the stop word set). */
+    rk_light_config c = {64 * 64, 64, 16, 4, RK_LIGHT_LOCAL, 0, 8};
+    const uint32_t tokens = 64;
+    const uint32_t one = 1;
+    tl_world t;
+    tl_create(&t, &c, tokens);
+    t.k.hops = total / tokens;
+    t.k.expect = tokens * (t.k.hops + 1);
+    tl_drain_start<<<1, 1>>>(t.k, tokens);
+    TL_CUDA(cudaMemcpy((void *)t.k.stop, &one, sizeof one, cudaMemcpyHostToDevice));
+    TL_CUDA(cudaDeviceSynchronize());
+    tl_counts got = tl_run(&t, 0, tl_cluster_token{t.k}, tl_limit, "cluster_drain, stop word set before the launch");
+    uint64_t clustered = tl_homes_sum(&t, offsetof(rk_light_home, clustered));
+    printf("  %llu hops, %llu through cluster rings\n", got.ok, (unsigned long long)clustered);
+    TL_CHECK(got.status[0] == 0 && got.bad == 0 && got.full == 0);
+    TL_CHECK(got.tokens_done == tokens && got.ok == t.k.expect);
+    TL_CHECK(clustered > 0);
+    tl_check_quiet(&t);
+    tl_destroy(&t);
+    printf("PASS cluster_drain\n");
+}
+
+static void cluster_refused(void)
+{
+    rk_light_config c = {64 * 16, 64, 4, 4, 0, 0, 8};
+    tl_world t;
+    tl_create(&t, &c, 1);
+    tl_plain_launch = 1;
+    t.k.expect = 0;
+    tl_run(&t, 0, tl_sink{t.k}, tl_limit, "cluster_refused, launched without clusters");
+    tl_plain_launch = 0;
+    TL_CHECK(tl_homes_sum(&t, offsetof(rk_light_home, error)) == 64ull * RK_EINVAL);
+    TL_CHECK(tl_homes_sum(&t, offsetof(rk_light_home, runs)) == 0);
+    tl_destroy(&t);
+    printf("PASS cluster_refused\n");
 }
 
 int main(void)
@@ -420,9 +544,12 @@ int main(void)
     forwarding(0, total);
     forwarding(RK_LIGHT_TOKEN, total);
     forwarding(RK_LIGHT_LOCAL, total);
+    forwarding(RK_LIGHT_LOCAL, total, 8);
     rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1, 0};
     senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
     senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
+    cluster_drain(total);
+    cluster_refused();
     printf("PASS test_gpu_light\n");
     return 0;
 }
