@@ -289,10 +289,16 @@ RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
  * tier exists in this compilation. */
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RK__L_CLUSTER 1
+#define RK__L_DSMEM 1 /* this is the device pass of an sm_90 (or later) build */
+/* The ring's sequence words are read and written with atomics (an acquire
+ * OR of 0, a release exchange) where a load and a store would do: the
+ * memory model is the same, and compute-sanitizer racecheck reports
+ * ld.acquire / st.release pairs on a peer's shared memory as hazards
+ * (H200, CUDA 13.0, 2026-12-02), though they are the synchronisation. */
 RK_LF uint64_t rk__lc_ld_acq(const uint64_t *p)
 {
     uint64_t v;
-    asm volatile("ld.acquire.cluster.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    asm volatile("atom.acquire.cluster.or.b64 %0, [%1], 0;" : "=l"(v) : "l"(p) : "memory");
     return v;
 }
 RK_LF uint64_t rk__lc_ld(const uint64_t *p)
@@ -303,7 +309,7 @@ RK_LF uint64_t rk__lc_ld(const uint64_t *p)
 }
 RK_LF void rk__lc_st_rel(uint64_t *p, uint64_t v)
 {
-    asm volatile("st.release.cluster.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+    asm volatile("{\n\t.reg .b64 old;\n\tatom.release.cluster.exch.b64 old, [%0], %1;\n\t}" ::"l"(p), "l"(v) : "memory");
 }
 RK_LF void rk__lc_st(uint64_t *p, uint64_t v)
 {
@@ -341,6 +347,7 @@ RK_LF void rk__lc_sync(void)
     asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
 }
 #else
+#define RK__L_DSMEM 0
 #if defined(__CUDA_ARCH__)
 #define RK__L_CLUSTER 0 /* below sm_90: rk_light_block refuses a world with a cluster */
 #else
@@ -1074,7 +1081,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
      * to L2 again. */
     __shared__ rk_light_world W;
     __shared__ uint32_t refused, any;
-#if RK__L_CLUSTER
+#if RK__L_DSMEM
     __shared__ __align__(128) rk_light_cring CR;
 #endif
     rk_light_world *w = &W;
@@ -1083,7 +1090,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         rk_light_loop_init(&L, w, h);
         refused = 0;
         if (W.cfg.cluster) {
-#if RK__L_CLUSTER
+#if RK__L_DSMEM
             /* The cluster's size is the same in all its blocks, so a wrong
              * size makes them all return here, together. */
             refused = rk__lc_size() != W.cfg.cluster ? 2u : (rk__lc_rank() != h % W.cfg.cluster || h >= W.cfg.homes);
@@ -1098,7 +1105,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         }
     }
     __syncthreads();
-#if RK__L_CLUSTER
+#if RK__L_DSMEM
     if (W.cfg.cluster && refused != 2) {
         /* Every ring is ready before any peer sends; a block's wrong rank
          * refuses its whole cluster (read after the rings' barrier, left
@@ -1140,7 +1147,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
                 rk_light_after(w, &L);
             continue;
         }
-#if RK__L_CLUSTER
+#if RK__L_DSMEM
         if (W.cfg.cluster) {
             /* A round: every home says whether it has anything left; all of
              * them read all answers before any answers again or leaves. */
