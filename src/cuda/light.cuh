@@ -292,9 +292,11 @@ RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
  * word and the peer's acquire load of it as a RAW or WAR hazard (CUDA
  * 13.0, H200, 2026-12-02): it does not see synchronisation through DSMEM.
  * Atomics in their place (an acquire OR of 0, a release exchange) were
- * reported the same and cut the GPU-wide token rate from 246 to 39-44 M
- * hops/s, so the loads and stores stay; gpu.sh runs racecheck without the
- * cluster cases (RK_LIGHT_RACECHECK). */
+ * reported the same, and the GPU-wide token rate with clusters of 8 was
+ * 39-44 M hops/s with them against 246 with the loads and stores (two
+ * calls, so two machines; far beyond the 30% those differ by). The loads
+ * and stores stay; gpu.sh runs racecheck without the cluster cases
+ * (RK_LIGHT_RACECHECK). */
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define RK__L_CLUSTER 1
 #define RK__L_DSMEM 1 /* this is the device pass of an sm_90 (or later) build */
