@@ -687,6 +687,8 @@ typedef struct rk_light_ctx {
     uint32_t depth;        /* hand-offs in a row on this home */
     uint32_t lhead, ltail; /* the local queue's positions (free-running) */
     uint32_t pad;
+    uint64_t ctail[16];    /* per home of the cluster (by rank): the tail its ring had after our
+                            * last claim there, where the next claim starts looking */
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
@@ -706,14 +708,21 @@ RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
  * receiver, publish. The same Vyukov steps as an inbox, at cluster scope
  * and without a run token: only that home reads its ring, and it runs a
  * message there as one of the actor's own (no other home runs the actor;
- * stealing is off). RK_EFULL when the ring is full. */
+ * stealing is off). RK_EFULL when the ring is full.
+ *
+ * The claim starts at the tail this home saw after its last claim in that
+ * ring (ctail), not at a load of the tail: one DSMEM round trip less when
+ * no other home claimed since. The guess is never ahead of the tail (it
+ * only ever takes values the tail had), so a stale one finds its slot
+ * taken (seq above pos) and loads the tail, as a lost race does. */
 RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst, uint32_t type,
                                    const uint64_t *words)
 {
 #if RK__L_CLUSTER
     rk_light_cring *r = rk__l_cring_of(c, home);
     const uint64_t mask = RK_LIGHT_CLUSTER_SLOTS - 1;
-    uint64_t pos = rk__lc_ld(&r->tail);
+    uint64_t *guess = &c->ctail[home % c->w->cfg.cluster];
+    uint64_t pos = *guess;
     rk_light_msg *m;
     for (;;) {
         m = &r->slot[pos & mask];
@@ -731,6 +740,7 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
             pos = rk__lc_ld(&r->tail); /* another sender claimed pos */
         }
     }
+    *guess = pos + 1;
     r->dst[pos & mask] = dst;
     m->src = c->self;
     m->type = type;
