@@ -55,6 +55,9 @@ typedef struct rk_device_info {
     int cluster_launch;               /* thread-block cluster launches (9.0+, with a CUDA 12 driver) */
     uint32_t cluster_max_portable;    /* RK_CLUSTER_PORTABLE_MAX with clusters, else 0 */
     uint32_t cluster_max_nonportable; /* the largest size with the non-portable opt-in, else 0 */
+    int host_native_atomics;          /* the host's atomics and the device's system-scope atomics on one
+                                       * word of mapped host memory are atomic to each other (the
+                                       * link supports it); 0 when simulated */
     int driver_version;               /* cuDriverGetVersion, e.g. 12080 for 12.8; 0 when simulated */
     int forced;                       /* RK_CUDA_FORCE_CC set the compute capability */
     int simulated;                    /* no device: fields other than the capability-derived ones are 0 */

@@ -42,7 +42,7 @@ static rk_status rk__cuda_caps_read(const rk__cu *cu, int ordinal, rk_device_inf
         CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR,
         CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH,
     };
-    int v[sizeof attrs / sizeof attrs[0]], cluster = 0, version = 0;
+    int v[sizeof attrs / sizeof attrs[0]], cluster = 0, version = 0, host_atomics = 0;
     size_t i, bytes = 0;
     CUdevice dev;
     CUresult r;
@@ -59,6 +59,8 @@ static rk_status rk__cuda_caps_read(const rk__cu *cu, int ordinal, rk_device_inf
     }
     /* Unknown to drivers older than CUDA 11.8: no clusters then. */
     (void)rk__cuda_attr(cu, dev, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH, &cluster);
+    /* A failed answer reads as "not supported", the safe side. */
+    (void)rk__cuda_attr(cu, dev, CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED, &host_atomics);
     r = cu->cuDeviceTotalMem(&bytes, dev);
     if (r != CUDA_SUCCESS)
         return rk__cu_status(r);
@@ -77,6 +79,7 @@ static rk_status rk__cuda_caps_read(const rk__cu *cu, int ordinal, rk_device_inf
     out->cooperative_launch = v[7] != 0;
     out->total_memory = (uint64_t)bytes;
     out->driver_version = version;
+    out->host_native_atomics = host_atomics != 0;
     rk__device_cluster_limits(out, cluster != 0 && rk__cuda_cluster_entry_points(cu));
     return RK_OK;
 }

@@ -44,6 +44,7 @@ static void check_device(int dev, int driver)
     RKT_CHECK(d.cooperative_launch == (rt_attr(cudaDevAttrCooperativeLaunch, dev) != 0));
     RKT_CHECK(d.total_memory == (uint64_t)p.totalGlobalMem);
     RKT_CHECK(d.driver_version == driver);
+    RKT_CHECK(d.host_native_atomics == (rt_attr(cudaDevAttrHostNativeAtomicSupported, dev) != 0));
     /* Clusters: the device attribute, with a driver that has cuLaunchKernelEx. */
     RKT_CHECK(d.cluster_launch == (driver >= 12000 && rt_attr(cudaDevAttrClusterLaunch, dev) != 0));
     RKT_CHECK(d.cluster_launch == (d.cc_major >= 9 && driver >= 12000));
@@ -52,10 +53,10 @@ static void check_device(int dev, int driver)
     RKT_CHECK(rk_scalar_supported(&d, RK_SCALAR_FP8_E4M3) == (d.cc_major * 10 + d.cc_minor >= 89));
     RKT_CHECK(rk_scalar_supported(&d, RK_SCALAR_FP4_E2M1) == (d.cc_major >= 10));
     printf("device %d: %s, sm_%d%d, %u SMs, %.1f GiB, smem %u/%u (opt-in)/%u per SM, coop %d, clusters %d "
-           "(max %u portable, %u non-portable), driver %d\n",
+           "(max %u portable, %u non-portable), host-native atomics %d, driver %d\n",
            dev, d.name, d.cc_major, d.cc_minor, d.sm_count, (double)d.total_memory / (1u << 30), d.shared_per_block,
            d.shared_per_block_optin, d.shared_per_sm, d.cooperative_launch, d.cluster_launch, d.cluster_max_portable,
-           d.cluster_max_nonportable, d.driver_version);
+           d.cluster_max_nonportable, d.host_native_atomics, d.driver_version);
     printf("  scalar types:");
     for (int t = 0; t < RK_SCALAR_COUNT_; t++)
         if (rk_scalar_supported(&d, (rk_scalar_type)t))
