@@ -211,6 +211,32 @@ runq.small_qcap             |runq.pml       |safety                |-DNA=3 -DQCA
 runq.qcap1                  |runq.pml       |safety                |-DNA=1 -DQCAP=1 -DBUG_QCAP1        |bug    |U2
 runq.relaxed_push           |runq.pml       |safety                |-DBUG_RELAXED_PUSH                 |bug    |U4
 runq.relaxed_pop            |runq.pml       |safety                |-DBUG_RELAXED_POP                  |bug    |U4
+vring                       |vring.pml      |safety                |                                   |pass   |
+vring.live                  |vring.pml      |ltlf:all_consumed     |                                   |pass   |
+vring.live_p3               |vring.pml      |ltlf:all_consumed     |-DNP=3                             |pass   |
+vring.stop                  |vring.pml      |safety                |-DSTOP                             |pass   |
+vring.n3                    |vring.pml      |safety                |-DNPER=3                           |pass   |
+vring.p3                    |vring.pml      |safety                |-DNP=3                             |pass   |
+vring.p3s4                  |vring.pml      |safety                |-DNP=3 -DSLOTS=4                   |pass   |
+vring.p3n3                  |vring.pml      |safety                |-DNP=3 -DNPER=3                    |pass   |
+vring.inbox                 |vring.pml      |safety                |-DNO_GUESS                         |pass   |
+vring.inbox.live            |vring.pml      |ltlf:all_consumed     |-DNO_GUESS                         |pass   |
+vring.inbox.stop            |vring.pml      |safety                |-DNO_GUESS -DSTOP                  |pass   |
+vring.inbox.n3              |vring.pml      |safety                |-DNO_GUESS -DNPER=3                |pass   |
+vring.inbox.p3              |vring.pml      |safety                |-DNO_GUESS -DNP=3                  |pass   |
+vring.inbox.p3s4            |vring.pml      |safety                |-DNO_GUESS -DNP=3 -DSLOTS=4        |pass   |
+vring.guess_early           |vring.pml      |safety                |-DNP=3 -DBUG_GUESS_EARLY           |pass   |
+vring.relaxed_publish       |vring.pml      |safety                |-DBUG_RELAXED_PUBLISH              |bug    |V1
+vring.relaxed_head          |vring.pml      |safety                |-DBUG_RELAXED_HEAD                 |bug    |V1
+vring.relaxed_free          |vring.pml      |safety                |-DBUG_RELAXED_FREE                 |bug    |V1
+vring.free_lap_next         |vring.pml      |safety                |-DBUG_FREE_LAP=1                   |bug    |V3
+vring.free_lap_same         |vring.pml      |safety                |-DBUG_FREE_LAP=2                   |bug    |V3
+vring.no_recheck            |vring.pml      |safety                |-DBUG_NO_RECHECK                   |bug    |V5
+vring.guess_ahead           |vring.pml      |safety                |-DBUG_GUESS_AHEAD                  |bug    |V3
+vring.guess_on_full         |vring.pml      |safety                |-DBUG_GUESS_ON_FULL                |bug    |V3
+vring.full_reloads          |vring.pml      |safety                |-DSTOP -DBUG_FULL_RELOADS          |bug    |V6
+vring.inbox.no_recheck      |vring.pml      |safety                |-DNO_GUESS -DBUG_NO_RECHECK        |bug    |V5
+vring.inbox.full_reloads    |vring.pml      |safety                |-DNO_GUESS -DSTOP -DBUG_FULL_RELOADS|bug   |V6
 EOF
 }
 

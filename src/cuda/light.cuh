@@ -119,8 +119,10 @@ typedef struct rk_light_home {
 typedef struct rk_light_cring {
     uint64_t tail; /* producers claim positions here (CAS) */
     uint64_t busy; /* the home's answer in a round of the cluster's shutdown */
-    uint64_t bar;  /* host homes: the cluster's barrier (rank 0's ring; rk__l_cluster_sync) */
-    uint64_t pad[13];
+    uint64_t bar;  /* host homes: the cluster's barrier (rank 0's ring; rk__l_host_cluster_sync) */
+    uint64_t head; /* host homes: the consumer's head when the home returned (a GPU block's ring
+                    * is new at each launch) */
+    uint64_t pad[12];
     uint32_t dst[RK_LIGHT_CLUSTER_SLOTS]; /* each slot's receiver, written before its publish */
     rk_light_msg slot[RK_LIGHT_CLUSTER_SLOTS];
 } rk_light_cring;
@@ -714,7 +716,9 @@ RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
  * ring (ctail), not at a load of the tail: one DSMEM round trip less when
  * no other home claimed since. The guess is never ahead of the tail (it
  * only ever takes values the tail had), so a stale one finds its slot
- * taken (seq above pos) and loads the tail, as a lost race does. */
+ * taken: published or freed (seq above pos: the tail is loaded), or
+ * claimed and not yet published (seq equal to pos: the CAS fails and
+ * returns the tail), as after a lost race. spec/vring.pml checks it. */
 RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst, uint32_t type,
                                    const uint64_t *words)
 {
@@ -845,7 +849,7 @@ typedef struct rk_light_loop {
     rk_light_ctx c;
     rk_light_run r;
     uint32_t active; /* r holds a token */
-    uint32_t from;   /* RK__L_INBOX, RK__L_HAND or RK__L_LOCAL */
+    uint32_t from;   /* RK__L_INBOX, RK__L_HAND, RK__L_LOCAL or RK__L_CLUSTER_RING */
     uint32_t lrun;   /* local and cluster-ring messages run in a row */
     uint32_t turn;   /* which of the two is looked at first, in turn */
     uint64_t chead;  /* the cluster ring's head (its one consumer) */
@@ -864,6 +868,7 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
     L->c.w = w;
     L->c.home = h;
     L->c.cring = w->cring ? &w->cring[h] : NULL; /* a host home's; a GPU block sets its own */
+    L->chead = w->cring ? w->cring[h].head : 0;     /* the same */
     L->qhead = w->home[h].head;
     L->victim = h;
 }
@@ -881,6 +886,8 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->idle_polls = L->idle;
     hm->locals = L->locals;
     hm->clustered = L->clustered;
+    if (L->c.cring)
+        L->c.cring->head = L->chead; /* a host world may run again; a GPU block's ring is its own */
 }
 
 /* With stealing on, a home whose own queue is empty looks at one other
@@ -1111,6 +1118,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
             refused = rk__lc_size() != W.cfg.cluster ? 2u : (rk__lc_rank() != h % W.cfg.cluster || h >= W.cfg.homes);
             CR.tail = 0;
             CR.busy = refused;
+            L.chead = 0;
             for (uint32_t k = 0; k < RK_LIGHT_CLUSTER_SLOTS; k++)
                 CR.slot[k].seq = k; /* free for lap 0 */
             L.c.cring = &CR;
