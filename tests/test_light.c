@@ -413,7 +413,7 @@ static void forwarding(void **state)
  * renumbered as source r. Direct senders feed the sinks as sources
  * relays + i, so sinks are often busy and the relays' sends take the inbox
  * path too. Sources hold at most LT_WINDOW messages unanswered, so no
- * inbox is ever full. */
+ * inbox is ever full (see run_relays for the count). */
 #define LT_WINDOW 4
 #define LT_RELAYS 8
 #define LT_DIRECT 2
@@ -485,8 +485,12 @@ static void *lt_feeder_main(void *arg)
 
 static void run_relays(uint32_t handoff, uint32_t cluster, uint64_t total)
 {
-    /* 2 homes; relays 0..7, sinks 8..11 (two per home). */
-    rk_light_config c = {LT_RELAYS + 4, 2, 16, 4, handoff, 0, cluster};
+    /* 2 homes; relays 0..7, sinks 8..11 (two per home). A sink has 32
+     * slots: two relays and the two direct sources hold 4 messages each
+     * unanswered, and a source counts its message answered when the sink's
+     * handler runs, one message before the sink frees its slot (with 16
+     * slots a relay's send could find the inbox full: CI, ASan, 2 cores). */
+    rk_light_config c = {LT_RELAYS + 4, 2, 32, 4, handoff, 0, cluster};
     const uint32_t sources = LT_RELAYS + LT_DIRECT;
     uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0, clustered = 0;
     lt_feeder f[2];
