@@ -1155,19 +1155,6 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
                 if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
                 nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
-#if RK__L_DSMEM
-                if (W.cfg.cluster) {
-                    /* The nap spent watching the cluster ring's head, in this
-                     * block's shared memory: a peer's message ends it at once,
-                     * without the run queue's load in global memory that a
-                     * look costs. */
-                    const uint64_t *seq = &CR.slot[L.chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq;
-                    for (long long t0 = clock64(); clock64() - t0 < 2ll * nap;)
-                        if (rk__lc_ld_acq(seq) == L.chead + 1)
-                            break;
-                    continue;
-                }
-#endif
                 __nanosleep(nap);
             }
             if (m)
