@@ -72,6 +72,13 @@
 #endif
 #define RK_LIGHT_WORDS 6 /* payload words of one message */
 
+/* The longest nap of an idle home block, in ns (it doubles from 32 ns up
+ * to this): how long a message can wait for an idle home to look, against
+ * how often idle homes load their run queue from L2. */
+#ifndef RK_LIGHT_NAP_MAX
+#define RK_LIGHT_NAP_MAX 1024u
+#endif
+
 /* One inbox slot: its sequence word, then the message. `seq` is pos + 1 once
  * position pos is published, pos + capacity once it was handled (free for
  * the next lap), as in a Vyukov bounded queue. */
@@ -1078,7 +1085,8 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
 /* Runs home h on the calling block until *w->stop is set and it has nothing
  * left. All threads call fn(ctx, msg) for each message; thread 0 schedules,
  * and a handler's sends (rk_light_ctx_send) are thread 0's. Idle, thread 0
- * backs off to 1 us naps and reads the stop word on every 64th look.
+ * backs off to naps of RK_LIGHT_NAP_MAX ns and reads the stop word on
+ * every 64th look.
  *
  * The stop word must be in device memory; the host sets it with a copy on
  * a stream of its own. Host-mapped, it cost the busy blocks their speed:
@@ -1154,7 +1162,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
                 L.idle++;
                 if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
-                nap = nap ? (nap < 1024 ? nap * 2 : nap) : 32;
+                nap = nap ? (nap < RK_LIGHT_NAP_MAX ? nap * 2 : nap) : 32;
                 __nanosleep(nap);
             }
             if (m)
