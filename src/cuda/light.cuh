@@ -76,7 +76,7 @@
  * to this): how long a message can wait for an idle home to look, against
  * how often idle homes load their run queue from L2. */
 #ifndef RK_LIGHT_NAP_MAX
-#define RK_LIGHT_NAP_MAX 1024u
+#define RK_LIGHT_NAP_MAX 256u
 #endif
 
 /* One inbox slot: its sequence word, then the message. `seq` is pos + 1 once
