@@ -73,10 +73,17 @@
 #define RK_LIGHT_WORDS 6 /* payload words of one message */
 
 /* The longest nap of an idle home block, in ns (it doubles from 32 ns up
- * to this): how long a message can wait for an idle home to look, against
- * how often idle homes load their run queue from L2. */
+ * to this), without and with stealing: how soon an idle home looks again,
+ * against how often idle homes load run queues from L2. On an H200
+ * (diag_light, 2026-12-02, A/B in one call), 256 against 1024 took a
+ * skewed load with stealing on 512 homes from 0.89 to 1.44 M msgs/s and on
+ * 8 homes from 2.41 to 2.84, but cost 2-3% of an even load's rate and
+ * lengthened the round trip between two homes from 10.3 to 10.9 us. */
 #ifndef RK_LIGHT_NAP_MAX
-#define RK_LIGHT_NAP_MAX 256u
+#define RK_LIGHT_NAP_MAX 1024u
+#endif
+#ifndef RK_LIGHT_STEAL_NAP_MAX
+#define RK_LIGHT_STEAL_NAP_MAX 256u
 #endif
 
 /* One inbox slot: its sequence word, then the message. `seq` is pos + 1 once
@@ -1085,8 +1092,8 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
 /* Runs home h on the calling block until *w->stop is set and it has nothing
  * left. All threads call fn(ctx, msg) for each message; thread 0 schedules,
  * and a handler's sends (rk_light_ctx_send) are thread 0's. Idle, thread 0
- * backs off to naps of RK_LIGHT_NAP_MAX ns and reads the stop word on
- * every 64th look.
+ * backs off to naps of RK_LIGHT_NAP_MAX ns (RK_LIGHT_STEAL_NAP_MAX with
+ * stealing) and reads the stop word on every 64th look.
  *
  * The stop word must be in device memory; the host sets it with a copy on
  * a stream of its own. Host-mapped, it cost the busy blocks their speed:
@@ -1155,6 +1162,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
             world->home[h].error = RK_EINVAL;
         return;
     }
+    const uint32_t nap_max = W.cfg.steal ? RK_LIGHT_STEAL_NAP_MAX : RK_LIGHT_NAP_MAX;
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
             const rk_light_msg *m;
@@ -1162,7 +1170,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
                 L.idle++;
                 if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
-                nap = nap ? (nap < RK_LIGHT_NAP_MAX ? nap * 2 : nap) : 32;
+                nap = nap ? (nap < nap_max ? nap * 2 : nap) : 32;
                 __nanosleep(nap);
             }
             if (m)
