@@ -883,7 +883,9 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
     L->c.home = h;
     L->c.cring = w->cring ? &w->cring[h] : NULL; /* a host home's; a GPU block sets its own */
     L->chead = w->cring ? w->cring[h].head : 0;     /* the same */
-    L->qhead = w->home[h].head;
+    /* With stealing the head lives in the header, where other homes CAS it
+     * from their first look on: this home does not keep a copy. */
+    L->qhead = w->cfg.steal ? 0 : w->home[h].head;
     L->victim = h;
 }
 
