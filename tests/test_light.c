@@ -337,13 +337,12 @@ static void senders(void **state)
 
 /* ---- forwarding ------------------------------------------------------------------------ */
 
-/* A token: w[0] its number, w[1] its hops, w[2] the checksum of both. It
- * goes to an actor of the same home two hops of three (a hand-off when that
- * one is idle), else to the next actor (another home). */
-static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+/* A token: w[0] its number, w[1] its hops, w[2] the checksum of both. Each
+ * handler checks it and counts it; until t->hops it goes on to the actor
+ * that `next` picks. */
+static void lt_token(lt *t, rk_light_ctx *c, const rk_light_msg *m, uint32_t (*next)(const rk_light_ctx *, uint64_t))
 {
     uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
-    uint32_t n = c->w->cfg.actors, h = c->w->cfg.homes;
     if (m->w[2] != lc_sum(tok, hops)) {
         atomic_fetch_add(&t->bad, 1);
         return;
@@ -354,9 +353,21 @@ static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
         return;
     }
     lc_words(words, tok, hops + 1);
-    uint32_t dst = hops % 3 ? (c->self + h) % n : (c->self + 1) % n;
-    if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+    if (rk_light_ctx_send(c, next(c, hops), 0, words) != RK_OK)
         atomic_fetch_add(&t->full, 1);
+}
+
+/* forwarding: an actor of the same home two hops of three (a hand-off when
+ * that one is idle), else the next actor (another home). */
+static uint32_t lt_forward_next(const rk_light_ctx *c, uint64_t hops)
+{
+    uint32_t n = c->w->cfg.actors, h = c->w->cfg.homes;
+    return hops % 3 ? (c->self + h) % n : (c->self + 1) % n;
+}
+
+static void lt_forward(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    lt_token(t, c, m, lt_forward_next);
 }
 
 static const char *lt_tier(uint32_t handoff)
@@ -852,29 +863,20 @@ static void cluster_full(void **state)
 
 /* ---- cluster_drain -------------------------------------------------------------------- */
 
-/* A token moves to an actor of its own home (every third hop) or of the
- * next home of its cluster, until t->hops. */
+/* cluster_drain: an actor of its own home every third hop, else one of the
+ * next home of its cluster, so the token never leaves its cluster. */
+static uint32_t lt_cluster_next(const rk_light_ctx *c, uint64_t hops)
+{
+    const rk_light_config *cfg = &c->w->cfg;
+    uint32_t home = c->home, first = home - home % cfg->cluster;
+    if (hops % 3 == 2)
+        return (c->self + cfg->homes) % cfg->actors;
+    return c->self - home + first + (home - first + 1) % cfg->cluster;
+}
+
 static void lt_cluster_token(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 {
-    uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
-    const rk_light_config *cfg = &c->w->cfg;
-    uint32_t home = c->home, first = home - home % cfg->cluster, dst;
-    if (m->w[2] != lc_sum(tok, hops)) {
-        atomic_fetch_add(&t->bad, 1);
-        return;
-    }
-    atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
-    if (hops == t->hops) {
-        atomic_fetch_add(&t->tokens_done, 1);
-        return;
-    }
-    lc_words(words, tok, hops + 1);
-    if (hops % 3 == 2)
-        dst = (c->self + cfg->homes) % cfg->actors;
-    else
-        dst = c->self - home + first + (home - first + 1) % cfg->cluster;
-    if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
-        atomic_fetch_add(&t->full, 1);
+    lt_token(t, c, m, lt_cluster_next);
 }
 
 static void cluster_drain(void **state)
