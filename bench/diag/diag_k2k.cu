@@ -22,7 +22,12 @@
  * First, what such steps are made of: a barrier after a store, a clock
  * read, a load, an atomic, a fence, timed alone in one block.
  *
- * Usage: diag_k2k [--trips N] */
+ * With --cluster N the kernel runs in clusters of N blocks, the cluster tier
+ * on (32 slots), and the two actors share a cluster: each hop goes through
+ * the receiver's ring in shared memory (DSMEM); "claim" is then the claim of
+ * a slot there, and "write" the message written and fenced at cluster scope.
+ *
+ * Usage: diag_k2k [--trips N] [--cluster N] */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,7 +256,7 @@ static void fail(const char *what, rk_status st)
     exit(1);
 }
 
-static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type *type)
+static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type *type, rk_actor_id near)
 {
     rk_actor_options o;
     rk_actor_id id;
@@ -260,6 +265,7 @@ static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type 
     o.name = name;
     o.type = type;
     o.state_size = sizeof(pinger_state);
+    o.near = near;
     if ((st = rk_launch(rt, &o, &id)) != RK_OK)
         fail("rk_launch", st);
     return id;
@@ -290,6 +296,7 @@ int main(int argc, char **argv)
     static unsigned long long zero_sum[DK_BLOCKS][DK_STEPS], zero_count[DK_BLOCKS]; /* all 0 */
     static unsigned int zero_active[DK_BLOCKS];
     unsigned long long n = 100000;
+    unsigned cluster = 0;
     rk_actor_type type = {"pinger", NULL, NULL, 0};
     rk_runtime_options ro;
     rk_runtime *rt;
@@ -302,6 +309,8 @@ int main(int argc, char **argv)
     for (i = 1; i + 1 < argc; i += 2)
         if (!strcmp(argv[i], "--trips"))
             n = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--cluster"))
+            cluster = (unsigned)strtoul(argv[i + 1], NULL, 10);
     if (n < 100)
         n = 100;
     if (cudaGetDeviceCount(&i) != cudaSuccess || i == 0) {
@@ -319,10 +328,16 @@ int main(int argc, char **argv)
     ro.backend = RK_BACKEND_CUDA;
     ro.max_actors = 4;
     ro.gpu_program = &dk_program;
+    if (cluster > 1) {
+        ro.cluster_size = cluster;
+        ro.cluster_nonportable = cluster > 8;
+        ro.max_actors = 2 * cluster;
+        setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "32", 1);
+    }
     if ((st = rk_runtime_create(&rt, &ro)) != RK_OK)
         fail("rk_runtime_create", st);
-    p = launch(rt, "ping", &type);
-    q = launch(rt, "pong", &type);
+    p = launch(rt, "ping", &type, RK_ACTOR_NONE);
+    q = launch(rt, "pong", &type, cluster > 1 ? p : RK_ACTOR_NONE);
     (void)trips(rt, p, q, n / 10); /* warm-up */
     /* The probes are reset while nothing runs: between two runs. */
     cudaMemcpyToSymbolAsync(dk_sum, zero_sum, sizeof zero_sum, 0, cudaMemcpyHostToDevice, side);
@@ -334,8 +349,10 @@ int main(int argc, char **argv)
     cudaMemcpyFromSymbolAsync(count, dk_count, sizeof count, 0, cudaMemcpyDeviceToHost, side);
     cudaStreamSynchronize(side);
 
-    printf("diag_k2k: %llu round trips, mean %.3f us (device clock); SM clock %.0f MHz (attribute); steps in ns\n", n,
-           rt_ns / 1e3, khz / 1e3);
+    printf("diag_k2k: %llu round trips%s, mean %.3f us (device clock); SM clock %.0f MHz (attribute); steps in ns\n",
+           n, cluster > 1 ? ", cluster tier" : "", rt_ns / 1e3, khz / 1e3);
+    if (cluster > 1)
+        printf("clusters of %u blocks, the cluster tier's rings 32 slots\n", cluster);
     printf("%-6s %8s", "block", "hops");
     for (k = 0; k < DK_STEPS; k++)
         printf(" %8s", dk_steps[k]);

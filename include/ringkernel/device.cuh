@@ -1405,6 +1405,7 @@ static __device__ __noinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w
             break;
         tail = got;
     }
+    RK_GPU_PROBE_PUT(RK__PROBE_K2K_CLAIMED);
     hint->slot = key;
     hint->tail = tail + 1;
     hint->head = head;
@@ -1413,6 +1414,7 @@ static __device__ __noinline__ rk_status rk__gpu_ck2k_put(const rk__gpu_world *w
     /* The message's bytes before its sequence word, and the claim before
      * we leave the door: one fence, as on the global ring. */
     asm volatile("fence.acq_rel.cluster;" ::: "memory");
+    RK_GPU_PROBE_PUT(RK__PROBE_K2K_FENCED);
     rk__ck_st_relaxed((uint64_t *)rk_ring_slot(&r, tail), tail + 1);
     asm volatile("red.relaxed.gpu.global.add.u64 [%0], %1;" ::"l"(&d->door), "l"(~0ull) : "memory");
     return st;
@@ -2149,6 +2151,7 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
         if (ck_on && cseq == c->ck2k_head + 1 && (kseq != c->k2k_head + 1 || c->ck2k_turn)) {
             /* The acquire load above pairs with the sender's fence. */
             c->ck2k_turn = 0;
+            RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)
                 c->h2k_gap = w->k2k_host_poll_ns;
