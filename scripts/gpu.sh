@@ -260,6 +260,10 @@ fi
 NAME=diag_k2k
 if [[ " ${BUILT[*]} " == *" diag_k2k "* ]]; then
     step 60 "$BUILD/bench/diag/diag_k2k" --trips 100000
+    for cs in 2 8; do
+        NAME="diag_k2k, clusters of $cs"
+        step 60 "$BUILD/bench/diag/diag_k2k" --trips 100000 --cluster "$cs"
+    done
 fi
 NAME=diag_tenant
 if [[ " ${BUILT[*]} " == *" diag_tenant "* ]]; then

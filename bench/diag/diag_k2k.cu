@@ -271,6 +271,15 @@ static rk_actor_id launch(rk_runtime *rt, const char *name, const rk_actor_type 
     return id;
 }
 
+static uint32_t block_of(rk_runtime *rt, rk_actor_id id)
+{
+    rk_control c;
+    rk_status st = rk_actor_control(rt, id, &c);
+    if (st != RK_OK)
+        fail("rk_actor_control", st);
+    return c.block;
+}
+
 /* n round trips; returns their mean in ns (device clock). */
 static double trips(rk_runtime *rt, rk_actor_id p, rk_actor_id q, unsigned long long n)
 {
@@ -331,13 +340,21 @@ int main(int argc, char **argv)
     if (cluster > 1) {
         ro.cluster_size = cluster;
         ro.cluster_nonportable = cluster > 8;
-        ro.max_actors = 2 * cluster;
+        ro.max_actors = 12;
         setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "32", 1);
     }
     if ((st = rk_runtime_create(&rt, &ro)) != RK_OK)
         fail("rk_runtime_create", st);
     p = launch(rt, "ping", &type, RK_ACTOR_NONE);
     q = launch(rt, "pong", &type, cluster > 1 ? p : RK_ACTOR_NONE);
+    /* Each next one beside the last until two share a cluster: the
+     * supervisor's cluster may have no room for a second actor. */
+    for (k = 0; cluster > 1 && block_of(rt, p) / cluster != block_of(rt, q) / cluster; k++) {
+        if (k == 4)
+            fail("two actors in one cluster", RK_EFULL);
+        p = q;
+        q = launch(rt, "pong", &type, p);
+    }
     (void)trips(rt, p, q, n / 10); /* warm-up */
     /* The probes are reset while nothing runs: between two runs. */
     cudaMemcpyToSymbolAsync(dk_sum, zero_sum, sizeof zero_sum, 0, cudaMemcpyHostToDevice, side);
