@@ -21,6 +21,7 @@
 #   RK_GPU_CPU_BENCH=1                 also bench_actor (CPU backend), stealing off and on, twice
 #   RK_BENCH_TRIALS=100000             round-trip trials
 #   RK_BENCH_SECONDS=10                the round-trip benchmark's throughput run
+#   RK_BENCH_K2K_ONLY=1                the round-trip benchmark's K2K rows only (floors, tiers)
 #   RK_BENCH_SUSTAINED_SECONDS=60      bench_gpu_throughput's sustained run (the issue asks 60)
 #   RK_BENCH_CONFIG_SECONDS=1          each throughput configuration
 #   RK_BENCH_PIPELINE_SECONDS=3        each pipeline lane count
@@ -243,7 +244,7 @@ bench() {
     fi
     step "$limit" "$BUILD/bench/gpu/$NAME" "$@" --json "$JSON/$NAME.json"
 }
-bench bench_gpu_roundtrip 170 --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}"
+bench bench_gpu_roundtrip 170 --trials "${RK_BENCH_TRIALS:-100000}" --seconds "${RK_BENCH_SECONDS:-10}" --k2k "${RK_BENCH_K2K_ONLY:-0}"
 # The matrix (every payload, 1 and 8 producers, 1, 8 and 128 actors; rk_send
 # and batches of 64), then the issue's sustained run: 64 B from 8 producers
 # in batches of 64 to 128 actors.

@@ -352,8 +352,10 @@ int main(int argc, char **argv)
     for (k = 0; cluster > 1 && block_of(rt, p) / cluster != block_of(rt, q) / cluster; k++) {
         if (k == 4)
             fail("two actors in one cluster", RK_EFULL);
+        char name[16];
+        snprintf(name, sizeof name, "pong%d", k + 1);
         p = q;
-        q = launch(rt, "pong", &type, p);
+        q = launch(rt, name, &type, p);
     }
     (void)trips(rt, p, q, n / 10); /* warm-up */
     /* The probes are reset while nothing runs: between two runs. */

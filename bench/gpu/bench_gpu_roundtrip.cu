@@ -36,9 +36,10 @@
  * cluster through the cluster tier and through the global ring), and lifecycle
  * latencies. With --json PATH the raw samples, the ratios of the runtime's
  * round trip to the baselines and Welch's tests go to a JSON file
- * (bench_gpu.h) for bench/report.py.
+ * (bench_gpu.h) for bench/report.py. With --k2k 1 only the K2K rows run:
+ * the K2K floors, the actor-to-actor round trip and the tiers (for A/B runs).
  *
- * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--json PATH] */
+ * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--k2k 1] [--json PATH] */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <pthread.h>
@@ -1034,6 +1035,7 @@ int main(int argc, char **argv)
 {
     uint64_t trials = arg_u64(argc, argv, "--trials", 100000), warmup = arg_u64(argc, argv, "--warmup", 10000);
     int seconds = (int)arg_u64(argc, argv, "--seconds", 10);
+    const int k2k_only = arg_u64(argc, argv, "--k2k", 0) != 0;
     struct cudaDeviceProp prop;
     int drv = 0, rtv = 0, dev = 0;
     rk_runtime *rt;
@@ -1059,6 +1061,18 @@ int main(int argc, char **argv)
     RKB_CUDA(cudaFree(0));
 
     printf("floors (before the runtime):\n");
+    if (k2k_only) {
+        k2k_floors(100000);
+        k2k_dsmem_floors(100000, &prop);
+        printf("ringkernel:\n");
+        rt = runtime(4);
+        p = launch(rt, "ping", &pinger_type);
+        q = launch(rt, "pong", &pinger_type);
+        ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
+        rk_runtime_destroy(rt);
+        ours_k2k_tiers(&prop);
+        return rkb_finish(&g_bench);
+    }
     floors(trials, warmup);
     k2k_floors(100000);
     k2k_dsmem_floors(100000, &prop);
