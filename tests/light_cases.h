@@ -37,4 +37,16 @@ RK_LF int lc_take(const rk_light_msg *m, uint64_t *next, uint64_t sources)
     return 0;
 }
 
+/* cluster_drain's next actor for a token at c->self after `hops` hops: an
+ * actor of its own home every third hop, else one of the next home of its
+ * cluster, so the token never leaves its cluster. */
+RK_LF uint32_t lc_cluster_next(const rk_light_ctx *c, uint64_t hops)
+{
+    const rk_light_config *cfg = &c->cfg;
+    uint32_t home = c->home, first = home - home % cfg->cluster;
+    if (hops % 3 == 2)
+        return (c->self + cfg->homes) % cfg->actors;
+    return c->self - home + first + (home - first + 1) % cfg->cluster;
+}
+
 #endif

@@ -863,20 +863,10 @@ static void cluster_full(void **state)
 
 /* ---- cluster_drain -------------------------------------------------------------------- */
 
-/* cluster_drain: an actor of its own home every third hop, else one of the
- * next home of its cluster, so the token never leaves its cluster. */
-static uint32_t lt_cluster_next(const rk_light_ctx *c, uint64_t hops)
-{
-    const rk_light_config *cfg = &c->w->cfg;
-    uint32_t home = c->home, first = home - home % cfg->cluster;
-    if (hops % 3 == 2)
-        return (c->self + cfg->homes) % cfg->actors;
-    return c->self - home + first + (home - first + 1) % cfg->cluster;
-}
-
+/* cluster_drain: tokens that never leave their cluster (lc_cluster_next). */
 static void lt_cluster_token(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 {
-    lt_token(t, c, m, lt_cluster_next);
+    lt_token(t, c, m, lc_cluster_next);
 }
 
 static void cluster_drain(void **state)

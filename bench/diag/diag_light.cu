@@ -294,50 +294,27 @@ static void *dl_push_waits_ptr(void)
  * (with the report printed). */
 template <class H> static uint64_t dl_run(dl_world *d, uint32_t senders, H fn, double limit_s, const char *name)
 {
-    uint32_t homes = ((rk_light_world *)d->image)->cfg.homes;
-    int per_sm = 0, sms = 0, dev = 0, stalled = 0;
+    const rk_light_config *c = &((rk_light_world *)d->image)->cfg;
+    uint32_t homes = c->homes;
+    int stalled = 0;
     cudaStream_t st;
+    cudaLaunchConfig_t lc;
+    cudaLaunchAttribute at[1];
     dl_counts got;
     uint64_t t0 = dl_now_ns();
-    DL_CUDA(cudaGetDevice(&dev));
     DL_CUDA(cudaMemsetAsync(dl_push_waits_ptr(), 0, 2 * sizeof(unsigned long long)));
     DL_CUDA(cudaDeviceSynchronize());
-    DL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    DL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, dl_kernel<H>, 128, 0));
-    if ((uint64_t)per_sm * sms < homes + senders) {
-        printf("%-48s not run: %u blocks are not all resident\n", name, homes + senders);
+    DL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    /* As clusters of cfg.cluster blocks when the world has them; the homes
+     * come first, so each cluster holds homes only. */
+    rk_status rs = rk_light_launch_config(&lc, at, c, (const void *)dl_kernel<H>, homes + senders, 128, st);
+    if (rs != RK_OK) {
+        printf("%-48s not run: %u blocks cannot all be resident (cluster %u, rk_status %d)\n", name,
+               homes + senders, c->cluster, (int)rs);
+        DL_CUDA(cudaStreamDestroy(st));
         return 0;
     }
-    DL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    uint32_t cluster = ((rk_light_world *)d->image)->cfg.cluster;
-    if (cluster) {
-        /* As clusters of cfg.cluster blocks; the homes come first, so each
-         * cluster holds homes only. */
-        cudaLaunchConfig_t cfg = {};
-        cudaLaunchAttribute at[1];
-        int clusters = 0;
-        cfg.gridDim = dim3(homes + senders);
-        cfg.blockDim = dim3(128);
-        cfg.stream = st;
-        at[0].id = cudaLaunchAttributeClusterDimension;
-        at[0].val.clusterDim.x = cluster;
-        at[0].val.clusterDim.y = 1;
-        at[0].val.clusterDim.z = 1;
-        cfg.attrs = at;
-        cfg.numAttrs = 1;
-        if (cluster > 8)
-            DL_CUDA(cudaFuncSetAttribute(dl_kernel<H>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-        DL_CUDA(cudaOccupancyMaxActiveClusters(&clusters, dl_kernel<H>, &cfg));
-        if ((uint64_t)clusters * cluster < homes + senders || (homes + senders) % cluster) {
-            printf("%-48s not run: %u blocks in clusters of %u are not all resident (%d clusters)\n", name,
-                   homes + senders, cluster, clusters);
-            DL_CUDA(cudaStreamDestroy(st));
-            return 0;
-        }
-        DL_CUDA(cudaLaunchKernelEx(&cfg, dl_kernel<H>, d->k, fn));
-    } else {
-        dl_kernel<H><<<homes + senders, 128, 0, st>>>(d->k, fn);
-    }
+    DL_CUDA(cudaLaunchKernelEx(&lc, dl_kernel<H>, d->k, fn));
     DL_CUDA(cudaGetLastError());
     while (cudaStreamQuery(st) == cudaErrorNotReady) {
         if (!stalled && dl_now_ns() - t0 > (uint64_t)(limit_s * 1e9)) {

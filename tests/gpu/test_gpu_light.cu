@@ -109,8 +109,7 @@ struct tl_sink {
     }
 };
 
-/* A token of cluster_drain: it moves to an actor of its own home (every
- * third hop) or of the next home of its cluster, until k.hops. */
+/* A token of cluster_drain: it moves on (lc_cluster_next) until k.hops. */
 struct tl_cluster_token {
     tl_case k;
     __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
@@ -118,8 +117,6 @@ struct tl_cluster_token {
         if (threadIdx.x != 0)
             return;
         uint64_t tok = m->w[0], hops = m->w[1], words[RK_LIGHT_WORDS];
-        const rk_light_config *cfg = &c->w->cfg;
-        uint32_t home = c->home, first = home - home % cfg->cluster, dst;
         if (m->w[2] != lc_sum(tok, hops)) {
             atomicAdd(&k.counts->bad, 1ull);
             return;
@@ -130,11 +127,7 @@ struct tl_cluster_token {
             return;
         }
         lc_words(words, tok, hops + 1);
-        if (hops % 3 == 2)
-            dst = (c->self + cfg->homes) % cfg->actors;
-        else
-            dst = c->self - home + first + (home - first + 1) % cfg->cluster;
-        if (rk_light_ctx_send(c, dst, 0, words) != RK_OK)
+        if (rk_light_ctx_send(c, lc_cluster_next(c, hops), 0, words) != RK_OK)
             atomicAdd(&k.counts->full, 1ull);
     }
 };
@@ -282,48 +275,22 @@ static void tl_destroy(tl_world *t)
     free(t->image);
 }
 
-/* All blocks of a launch must be resident at once (homes wait for senders). */
-template <class H> static void tl_check_resident(uint32_t blocks, uint32_t threads, H fn)
-{
-    int per_sm = 0, sms = 0, dev = 0;
-    (void)fn;
-    TL_CUDA(cudaGetDevice(&dev));
-    TL_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    TL_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, tl_kernel<H>, (int)threads, 0));
-    TL_CHECK((uint64_t)per_sm * (uint64_t)sms >= blocks);
-}
-
 /* Nonzero: a world with clusters is launched without them (cluster_refused). */
 static int tl_plain_launch;
 
 /* The launch: as clusters of cfg.cluster blocks when the world has them
- * (the homes are the first blocks, so each cluster holds homes only). */
+ * (the homes are the first blocks, so each cluster holds homes only). All
+ * blocks must be resident at once (homes wait for senders). */
 template <class H>
 static void tl_launch(tl_world *t, uint32_t blocks, uint32_t threads, cudaStream_t st, H fn)
 {
-    uint32_t cluster = ((rk_light_world *)t->image)->cfg.cluster;
-    if (!cluster || tl_plain_launch) {
-        tl_kernel<H><<<blocks, threads, 0, st>>>(t->k, fn);
-        return;
-    }
-    cudaLaunchConfig_t cfg = {};
+    rk_light_config c = ((rk_light_world *)t->image)->cfg;
+    cudaLaunchConfig_t lc;
     cudaLaunchAttribute at[1];
-    int clusters = 0;
-    cfg.gridDim = dim3(blocks);
-    cfg.blockDim = dim3(threads);
-    cfg.stream = st;
-    at[0].id = cudaLaunchAttributeClusterDimension;
-    at[0].val.clusterDim.x = cluster;
-    at[0].val.clusterDim.y = 1;
-    at[0].val.clusterDim.z = 1;
-    cfg.attrs = at;
-    cfg.numAttrs = 1;
-    if (cluster > 8)
-        TL_CUDA(cudaFuncSetAttribute(tl_kernel<H>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-    TL_CUDA(cudaOccupancyMaxActiveClusters(&clusters, tl_kernel<H>, &cfg));
-    TL_CHECK((uint64_t)clusters * cluster >= blocks);
-    TL_CHECK(blocks % cluster == 0);
-    TL_CUDA(cudaLaunchKernelEx(&cfg, tl_kernel<H>, t->k, fn));
+    if (tl_plain_launch)
+        c.cluster = 0;
+    TL_CHECK(rk_light_launch_config(&lc, at, &c, (const void *)tl_kernel<H>, blocks, threads, st) == RK_OK);
+    TL_CUDA(cudaLaunchKernelEx(&lc, tl_kernel<H>, t->k, fn));
 }
 
 /* Runs the kernel to the end, or to limit_ns: then sets the stop word, and
@@ -336,7 +303,6 @@ static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, 
     tl_counts got;
     uint64_t t0 = tl_now_ns();
     int timed_out = 0;
-    tl_check_resident(homes + senders, threads, fn);
     TL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     tl_launch(t, homes + senders, threads, st, fn);
     TL_CUDA(cudaGetLastError());
