@@ -523,6 +523,8 @@ typedef struct rk_dctx {
     uint64_t ck2k_acct;     /* mirror of slot->ck2k_acct */
     uint64_t cl_in, cl_out; /* the actor's k2k_cluster_in / _out (rk_control) */
     uint32_t ck2k_turn;     /* both K2K rings ready: 1 takes the cluster tier's first */
+    uint32_t ck2k_alone;    /* the last full round found the global K2K ring empty */
+    uint64_t full_round_ns; /* busy with the cluster tier alone: the next full round, at the latest */
     uint64_t h2k_head;      /* inbox: next position to handle */
     uint64_t h2k_published; /* inbox: last head stored to its consumer line */
     uint64_t h2k_final;     /* terminate: handle up to here */
@@ -1212,6 +1214,19 @@ static __device__ __forceinline__ void rk__gpu_ck2k_account(rk_dctx *c)
         c->ck2k_acct = n;
         rk__st_relaxed(&c->slot->ck2k_acct, n, RK_RING_SCOPE_DEVICE);
     }
+#else
+    (void)c;
+#endif
+}
+
+/* The message at the cluster-tier ring's head, seen with a relaxed load of
+ * its sequence word: an acquire load of that word again pairs with the
+ * sender's fence before its sequence store, so the handler reads the whole
+ * message. */
+static __device__ __forceinline__ void rk__gpu_ck2k_acquire(const rk_dctx *c)
+{
+#if RK__GPU_CLUSTER_TIER
+    (void)rk__ck_ld_acquire((const uint64_t *)rk_ring_slot(&c->ck2k, c->ck2k_head));
 #else
     (void)c;
 #endif
@@ -2073,18 +2088,40 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
     uint64_t mseq, kseq = 0, hseq = 0, cseq = 0;
     uint32_t stop;
 #if RK__GPU_CLUSTER_TIER
-    /* The cluster-tier ring is this block's shared memory: an acquire load
-     * costs no round trip to L2, so the loads after it (which it orders)
-     * wait little. Not while messages a hold moved to the global ring are
-     * ahead. */
+    /* The cluster-tier ring is this block's shared memory: a relaxed load,
+     * and an acquire of the same word only once it shows a message (an
+     * acquire at cluster scope cost ~0.3 us a round). Not while messages a
+     * hold moved to the global ring are ahead. */
     const int ck_on = runs && c->ck2k.capacity && c->k2k_head >= c->ck2k_after;
     if (ck_on)
-        cseq = rk__ck_ld_acquire((const uint64_t *)rk_ring_slot(&c->ck2k, c->ck2k_head));
+        cseq = rk__ck_ld_relaxed((const uint64_t *)rk_ring_slot(&c->ck2k, c->ck2k_head));
 #else
     const int ck_on = 0;
 #endif
     RK_GPU_PROBE(c, RK__PROBE_ROUND);
     c->action = RK__GPU_ACT_NONE;
+#if RK__GPU_CLUSTER_TIER
+    /* Busy with K2K (a message taken in the last 20 us), the last full
+     * round finding the global ring empty: a round looks only at the
+     * cluster tier's ring, our own shared memory, and not at the words in
+     * L2 (stop, the mailbox, the global ring), whose loads took the whole
+     * round's time (0.7 us) before a cluster message could be seen. A full
+     * round still comes at least every k2k_host_poll_ns, and when the
+     * host's inbox is due. An idle block's rounds are all full ones. */
+    if (ck_on && k2k_busy && !poll_h2k && c->ck2k_alone && now < c->full_round_ns && !c->known_ready &&
+        !c->terminating && !c->restart_due) {
+        if (cseq == c->ck2k_head + 1) {
+            rk__gpu_ck2k_acquire(c);
+            RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
+            c->last_k2k_ns = now;
+            c->action = RK__GPU_ACT_CK2K;
+            c->busy_since = now;
+        }
+        return;
+    }
+    if (ck_on)
+        c->full_round_ns = now + w->k2k_host_poll_ns;
+#endif
     stop = rk__gpu_ld32(&w->dev->stop);
     c->draining = rk__gpu_ld32(&w->dev->draining);
     mseq = rk__ld_relaxed(&c->slot->mbox_seq, RK_RING_SCOPE_DEVICE);
@@ -2148,8 +2185,10 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
             return;
         }
         /* Both K2K rings ready: each in turn. */
+        if (ck_on)
+            c->ck2k_alone = kseq != c->k2k_head + 1;
         if (ck_on && cseq == c->ck2k_head + 1 && (kseq != c->k2k_head + 1 || c->ck2k_turn)) {
-            /* The acquire load above pairs with the sender's fence. */
+            rk__gpu_ck2k_acquire(c);
             c->ck2k_turn = 0;
             RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
@@ -2311,7 +2350,7 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
  * counted as taken once handled, as the global ring's head moves then -
  * counted before, the supervisor's quiescence test could see a message gone
  * before its handler shows up as started (rk__gpu_quiescent). */
-static __device__ __noinline__ void rk__gpu_ck2k_done(rk_dctx *c)
+static __device__ __forceinline__ void rk__gpu_ck2k_done(rk_dctx *c)
 {
 #if RK__GPU_CLUSTER_TIER
     if (!c->skip)
