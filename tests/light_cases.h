@@ -42,7 +42,7 @@ RK_LF int lc_take(const rk_light_msg *m, uint64_t *next, uint64_t sources)
  * cluster, so the token never leaves its cluster. */
 RK_LF uint32_t lc_cluster_next(const rk_light_ctx *c, uint64_t hops)
 {
-    const rk_light_config *cfg = &c->cfg;
+    const rk_light_config *cfg = &c->w->cfg;
     uint32_t home = c->home, first = home - home % cfg->cluster;
     if (hops % 3 == 2)
         return (c->self + cfg->homes) % cfg->actors;

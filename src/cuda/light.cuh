@@ -694,25 +694,19 @@ RK_LF void rk_light_give_up(rk_light_world *w, const rk_light_run *r)
 
 /* What a handler sees: the world, the actor it runs for, its home, the
  * home's one hand-off slot (RK_LIGHT_TOKEN), its local queue
- * (RK_LIGHT_LOCAL) and its cluster ring. Shared memory on the GPU: all the
- * block's threads read it; the home's loop keeps its own words apart
- * (rk_light_loop) and writes here only what the handlers and their sends
- * read. */
+ * (RK_LIGHT_LOCAL) and its cluster ring. */
 typedef struct rk_light_ctx {
     rk_light_world *w;
     rk_light_cring *cring; /* the home's own cluster ring (shared memory on the GPU), or NULL */
-    rk_light_config cfg;   /* w->cfg, copied: a send reads it without loading w first */
     uint32_t self, home;
     uint32_t handed;       /* nonzero: `msg` is for actor `to`, whose token this home holds */
     uint32_t to;
     uint32_t depth;        /* hand-offs in a row on this home */
-    uint32_t lhead, ltail; /* the local queue's positions (free-running); the loop writes lhead,
-                            * the sends ltail */
+    uint32_t lhead, ltail; /* the local queue's positions (free-running) */
+    uint32_t pad;
     uint64_t ctail[16];    /* per home of the cluster (by rank): the tail its ring had after our
                             * last claim there, where the next claim starts looking */
     rk_light_msg msg;
-    rk_light_msg hand;     /* the handed message being run: a copy of `msg`, which the handler
-                            * may fill again while it runs */
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
 
@@ -720,7 +714,7 @@ typedef struct rk_light_ctx {
 RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
 {
 #if defined(__CUDA_ARCH__) && RK__L_CLUSTER
-    return (rk_light_cring *)rk__lc_map(c->cring, home % c->cfg.cluster);
+    return (rk_light_cring *)rk__lc_map(c->cring, home % c->w->cfg.cluster);
 #else
     return &c->w->cring[home];
 #endif
@@ -746,7 +740,7 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
 #if RK__L_CLUSTER
     rk_light_cring *r = rk__l_cring_of(c, home);
     const uint64_t mask = RK_LIGHT_CLUSTER_SLOTS - 1;
-    uint64_t *guess = &c->ctail[home % c->cfg.cluster];
+    uint64_t *guess = &c->ctail[home % c->w->cfg.cluster];
     uint64_t pos = *guess;
     rk_light_msg *m;
     for (;;) {
@@ -809,16 +803,14 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
 RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, const uint64_t *words)
 {
     rk_light_world *w = c->w;
-    const rk_light_config cfg = c->cfg; /* loaded together, not one by one between the branches */
-    const uint32_t me = c->home;
     rk_light_actor *a;
     uint32_t home;
-    if (!w || dst >= cfg.actors)
+    if (!w || dst >= w->cfg.actors)
         return RK_EINVAL;
-    home = dst % cfg.homes;
-    if (cfg.cluster && home != me && home / cfg.cluster == me / cfg.cluster)
+    home = dst % w->cfg.homes;
+    if (w->cfg.cluster && home != c->home && home / w->cfg.cluster == c->home / w->cfg.cluster)
         return rk__l_cluster_send(c, home, dst, type, words);
-    if (cfg.handoff == RK_LIGHT_LOCAL && home == me) {
+    if (w->cfg.handoff == RK_LIGHT_LOCAL && home == c->home) {
         rk_light_msg *m;
         if (c->ltail - c->lhead == RK_LIGHT_LOCAL_SLOTS)
             return RK_EFULL;
@@ -832,7 +824,7 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
         return RK_OK;
     }
     a = &w->actor[dst];
-    if (cfg.handoff == RK_LIGHT_TOKEN && !c->handed && c->depth < cfg.batch && a->home == me &&
+    if (w->cfg.handoff == RK_LIGHT_TOKEN && !c->handed && c->depth < w->cfg.batch && a->home == c->home &&
         rk__l_cas_acq(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE) {
         /* We hold its token now; the acquire made its head current. */
         if (rk__l_ld(&a->tail) == a->head) {
@@ -861,93 +853,58 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
 
 /* Where the message being run came from. */
 #define RK__L_INBOX 0u
-#define RK__L_HAND 1u  /* the ctx's `hand`, a copy of a handed message */
+#define RK__L_HAND 1u  /* `hand`, a copy of a handed message */
 #define RK__L_LOCAL 2u /* the head of the local queue */
 #define RK__L_CLUSTER_RING 3u /* the head of the home's cluster ring */
 
-/* The words of a home's loop that do not decide where its next message
- * comes from: the run it holds, the heads of its run queue and cluster
- * ring, and its counters. rk_light_block keeps them in shared memory, so
- * that they take no registers while a handler runs: a load of them is
- * small beside the global or DSMEM acquire that each message of a run or
- * of the cluster ring costs, and no decision waits for a counter. (With
- * the whole loop in registers diag_light's kernels took 64-68 registers;
- * with this split 40, and 35-37 with all of it in shared memory: nvcc
- * 13.0, sm_90.) */
-typedef struct rk_light_loop_mem {
+/* What thread 0 of a home keeps between messages: the run it holds, and
+ * the copy of a handed message being run (a handler may hand another over
+ * while it runs). */
+typedef struct rk_light_loop {
+    rk_light_ctx c;
     rk_light_run r;
     uint32_t active; /* r holds a token */
-    uint32_t victim; /* the next home to look at when stealing */
+    uint32_t from;   /* RK__L_INBOX, RK__L_HAND, RK__L_LOCAL or RK__L_CLUSTER_RING */
+    uint32_t lrun;   /* local and cluster-ring messages run in a row */
+    uint32_t turn;   /* which of the two is looked at first, in turn */
     uint64_t chead;  /* the cluster ring's head (its one consumer) */
-    /* The home's own words, written to its rk_light_home when it returns. */
+    rk_light_msg hand;
+    /* The home's own words, kept here (shared memory on the GPU) and
+     * written to its rk_light_home when it returns. */
     uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered;
-} rk_light_loop_mem;
-
-/* What the thread that schedules a home (thread 0 of a block) keeps between
- * messages. No other thread reads it, and rk_light_block keeps it in a
- * local variable: in registers, the words that decide where the next
- * message comes from, which in shared memory would be loaded again after
- * every atomic (its asm clobbers memory) and every barrier; the rest in
- * `mem`. The config words it needs are read once, here. What the handlers
- * read is in the ctx; the loop writes it there when it changes. */
-typedef struct rk_light_loop {
-    rk_light_world *w;      /* rk_light_block's copy of the header (shared memory), or the world */
-    rk_light_ctx *c;        /* what the handlers see */
-    rk_light_loop_mem *mem;
-    uint32_t batch;   /* w->cfg.batch */
-    uint32_t local;   /* nonzero: the world has local queues (handoff RK_LIGHT_LOCAL) */
-    uint32_t cluster; /* nonzero: it has cluster rings (the home's is c->cring) */
-    uint32_t from;    /* RK__L_INBOX, RK__L_HAND, RK__L_LOCAL or RK__L_CLUSTER_RING */
-    uint32_t lrun;    /* local and cluster-ring messages run in a row */
-    uint32_t turn;    /* which of the two is looked at first, in turn */
-    uint32_t lhead;   /* the local queue's head (its one consumer); c->lhead follows it */
+    uint32_t victim; /* the next home to look at when stealing */
 } rk_light_loop;
 
-/* Readies home h's loop L and the ctx c and words `mem` it uses, all the
- * caller's (on the GPU: L thread 0's, c and mem in shared memory). */
-RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, rk_light_ctx *c, rk_light_loop_mem *mem,
-                              uint32_t h)
+RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
 {
-    unsigned char *p = (unsigned char *)c;
-    for (size_t i = 0; i < sizeof *c; i++)
+    unsigned char *p = (unsigned char *)L;
+    for (size_t i = 0; i < sizeof *L; i++)
         p[i] = 0;
-    c->w = w;
-    c->cfg = w->cfg;
-    c->home = h;
-    c->cring = w->cring ? &w->cring[h] : NULL; /* a host home's; a GPU block sets its own */
-    p = (unsigned char *)mem;
-    for (size_t i = 0; i < sizeof *mem; i++)
-        p[i] = 0;
-    mem->chead = w->cring ? w->cring[h].head : 0; /* the same */
+    L->c.w = w;
+    L->c.home = h;
+    L->c.cring = w->cring ? &w->cring[h] : NULL; /* a host home's; a GPU block sets its own */
+    L->chead = w->cring ? w->cring[h].head : 0;     /* the same */
     /* With stealing the head lives in the header, where other homes CAS it
      * from their first look on: this home does not keep a copy. */
-    mem->qhead = w->cfg.steal ? 0 : w->home[h].head;
-    mem->victim = h;
-    L->w = w;
-    L->c = c;
-    L->mem = mem;
-    L->batch = w->cfg.batch;
-    L->local = w->cfg.handoff == RK_LIGHT_LOCAL;
-    L->cluster = w->cfg.cluster != 0;
-    L->from = L->lrun = L->turn = L->lhead = 0;
+    L->qhead = w->cfg.steal ? 0 : w->home[h].head;
+    L->victim = h;
 }
 
 /* Writes the home's queue head and counters back (when it returns). */
-RK_LF void rk_light_loop_flush(const rk_light_loop *L)
+RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
 {
-    const rk_light_loop_mem *lm = L->mem;
-    rk_light_home *hm = &L->w->home[L->c->home];
-    if (!L->w->cfg.steal) /* else the head lives in the header all along */
-        hm->head = lm->qhead;
-    hm->steals = lm->steals;
-    hm->runs = lm->runs;
-    hm->handled = lm->handled;
-    hm->handoffs = lm->handoffs;
-    hm->idle_polls = lm->idle;
-    hm->locals = lm->locals;
-    hm->clustered = lm->clustered;
-    if (L->c->cring)
-        L->c->cring->head = lm->chead; /* a host world may run again; a GPU block's ring is its own */
+    rk_light_home *hm = &w->home[L->c.home];
+    if (!w->cfg.steal) /* else the head lives in the header all along */
+        hm->head = L->qhead;
+    hm->steals = L->steals;
+    hm->runs = L->runs;
+    hm->handled = L->handled;
+    hm->handoffs = L->handoffs;
+    hm->idle_polls = L->idle;
+    hm->locals = L->locals;
+    hm->clustered = L->clustered;
+    if (L->c.cring)
+        L->c.cring->head = L->chead; /* a host world may run again; a GPU block's ring is its own */
 }
 
 /* With stealing on, a home whose own queue is empty looks at one other
@@ -956,94 +913,84 @@ RK_LF void rk_light_loop_flush(const rk_light_loop *L)
  * A stolen actor runs here; its give-up requeues it at its own home, so it
  * goes back when its home has time. The token keeps one runner at a time
  * and the inbox its order, so a steal costs a pop and the take's CAS. */
-RK_LF int rk__l_steal(rk_light_loop *L)
+RK_LF int rk__l_steal(rk_light_world *w, rk_light_loop *L)
 {
-    rk_light_loop_mem *lm = L->mem;
-    uint32_t homes = L->w->cfg.homes;
-    if (!L->w->cfg.steal || homes < 2)
+    uint32_t homes = w->cfg.homes;
+    if (!w->cfg.steal || homes < 2)
         return 0;
-    lm->victim = lm->victim + 1 < homes ? lm->victim + 1 : 0;
-    if (lm->victim == L->c->home)
-        lm->victim = lm->victim + 1 < homes ? lm->victim + 1 : 0;
-    if (!rk_light_take(L->w, lm->victim, NULL, &lm->r))
+    L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+    if (L->victim == L->c.home)
+        L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+    if (!rk_light_take(w, L->victim, NULL, &L->r))
         return 0;
-    lm->steals++;
+    L->steals++;
     return 1;
 }
 
 /* The local queue's head, or NULL. */
 RK_LF const rk_light_msg *rk__l_local_head(rk_light_loop *L)
 {
-    const rk_light_msg *m;
-    if (!L->local || L->lhead == L->c->ltail)
+    rk_light_msg *m;
+    if (L->c.lhead == L->c.ltail)
         return NULL;
-    m = &L->c->local[L->lhead & (RK_LIGHT_LOCAL_SLOTS - 1)];
+    m = &L->c.local[L->c.lhead & (RK_LIGHT_LOCAL_SLOTS - 1)];
     L->from = RK__L_LOCAL;
-    L->c->self = (uint32_t)m->seq;
+    L->c.self = (uint32_t)m->seq;
     return m;
 }
 
 /* The cluster ring's head if published, or NULL. Acquire: pairs with the
  * sender's release, so the message and its receiver are visible. */
-RK_LF const rk_light_msg *rk__l_cluster_head(rk_light_loop *L)
+RK_LF const rk_light_msg *rk__l_cluster_head(const rk_light_world *w, rk_light_loop *L)
 {
     const uint64_t mask = RK_LIGHT_CLUSTER_SLOTS - 1;
-    const rk_light_cring *ring;
-    const rk_light_msg *m;
-    uint64_t head;
-    if (!L->cluster)
+    rk_light_msg *m;
+    if (!w->cfg.cluster)
         return NULL;
-    ring = L->c->cring;
-    head = L->mem->chead;
-    m = &ring->slot[head & mask];
-    if (rk__lc_ld_acq(&m->seq) != head + 1)
+    m = &L->c.cring->slot[L->chead & mask];
+    if (rk__lc_ld_acq(&m->seq) != L->chead + 1)
         return NULL;
     L->from = RK__L_CLUSTER_RING;
-    L->c->self = ring->dst[head & mask];
+    L->c.self = L->c.cring->dst[L->chead & mask];
     return m;
 }
 
-/* Whether the home has something to run that only it can: a message in its
+/* Whether home h has something to run that only it can: a message in its
  * local queue or cluster ring, or an id in its run queue (a peek, no pop). */
-RK_LF int rk__l_pending(const rk_light_loop *L)
+RK_LF int rk__l_pending(const rk_light_world *w, const rk_light_loop *L)
 {
-    const rk_light_world *w = L->w;
-    const rk_light_loop_mem *lm = L->mem;
-    if (L->lhead != L->c->ltail)
+    if (L->c.lhead != L->c.ltail)
         return 1;
-    if (L->cluster &&
-        rk__lc_ld_acq(&L->c->cring->slot[lm->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq) == lm->chead + 1)
+    if (w->cfg.cluster &&
+        rk__lc_ld_acq(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq) == L->chead + 1)
         return 1;
     if (!w->cfg.steal) {
-        const uint64_t *q = &w->queue[(size_t)L->c->home * w->qcap + (lm->qhead & (w->qcap - 1))];
-        return (uint32_t)(rk__l_ld_acq(q) >> 32) == (uint32_t)(lm->qhead + 1);
+        const uint64_t *q = &w->queue[(size_t)L->c.home * w->qcap + (L->qhead & (w->qcap - 1))];
+        return (uint32_t)(rk__l_ld_acq(q) >> 32) == (uint32_t)(L->qhead + 1);
     }
     return 0;
 }
 
-/* The next message the home runs, or NULL when it has nothing. In order:
- * the heads of the local queue and the cluster ring (which first, in
- * turn), `batch` in a row at most, so that actors which ping-pong through
- * them cannot starve the inboxes; the rest of the current run's batch; then
- * its give-up; then a handed message (the home holds its receiver's token:
- * it starts a run of that actor); then the next actor of the run queue. A
- * world with neither tier looks at neither. */
-RK_LF const rk_light_msg *rk_light_next(rk_light_loop *L)
+/* The next message home h runs, or NULL when it has nothing. In order: the
+ * heads of the local queue and the cluster ring (which first, in turn),
+ * `batch` in a row at most, so that actors which ping-pong through them
+ * cannot starve the inboxes; the rest of the current run's batch; then its
+ * give-up; then a handed message (the home holds its receiver's token: it
+ * starts a run of that actor); then the next actor of the run queue. */
+RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
 {
-    rk_light_ctx *c = L->c;
-    rk_light_loop_mem *lm = L->mem;
     for (;;) {
-        if ((L->local || L->cluster) && L->lrun < L->batch) {
+        if (L->lrun < w->cfg.batch) {
             const rk_light_msg *m;
             L->turn ^= 1;
             if (L->turn) {
-                m = rk__l_cluster_head(L);
+                m = rk__l_cluster_head(w, L);
                 if (!m)
                     m = rk__l_local_head(L);
             } else {
                 m = rk__l_local_head(L);
                 if (!m)
-                    m = rk__l_cluster_head(L);
+                    m = rk__l_cluster_head(w, L);
             }
             if (m) {
                 L->lrun++;
@@ -1051,61 +998,58 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_loop *L)
             }
         }
         L->lrun = 0;
-        if (lm->active) {
-            const rk_light_msg *m = rk_light_read(L->w, &lm->r);
+        if (L->active) {
+            const rk_light_msg *m = rk_light_read(w, &L->r);
             if (m) {
                 L->from = RK__L_INBOX;
-                c->self = lm->r.id;
+                L->c.self = L->r.id;
                 return m;
             }
-            rk_light_give_up(L->w, &lm->r);
-            lm->active = 0;
+            rk_light_give_up(w, &L->r);
+            L->active = 0;
         }
-        if (c->handed) {
-            c->handed = 0;
-            c->depth++;
-            lm->handoffs++;
-            lm->r.id = c->to;
-            lm->r.left = L->batch;
-            lm->r.head = L->w->actor[c->to].head;
-            lm->r.ran = 1;
-            lm->active = 1;
-            c->hand = c->msg;
+        if (L->c.handed) {
+            L->c.handed = 0;
+            L->c.depth++;
+            L->handoffs++;
+            L->r.id = L->c.to;
+            L->r.left = w->cfg.batch;
+            L->r.head = w->actor[L->c.to].head;
+            L->r.ran = 1;
+            L->active = 1;
+            L->hand = L->c.msg;
             L->from = RK__L_HAND;
-            c->self = lm->r.id;
-            return &c->hand;
+            L->c.self = L->r.id;
+            return &L->hand;
         }
-        if (!rk_light_take(L->w, c->home, &lm->qhead, &lm->r) && !rk__l_steal(L)) {
-            if (L->lhead != c->ltail || rk__l_cluster_head(L))
+        if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L)) {
+            if (L->c.lhead != L->c.ltail || rk__l_cluster_head(w, L))
                 continue; /* lrun is 0 again */
             return NULL;
         }
-        lm->active = 1;
-        c->depth = 0;
-        lm->runs++;
+        L->active = 1;
+        L->c.depth = 0;
+        L->runs++;
     }
 }
 
 /* The message rk_light_next returned was run. */
-RK_LF void rk_light_after(rk_light_loop *L)
+RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
 {
-    rk_light_loop_mem *lm = L->mem;
     if (L->from == RK__L_INBOX)
-        rk_light_done(L->w, &lm->r);
+        rk_light_done(w, &L->r);
     else if (L->from == RK__L_LOCAL) {
-        /* Its slot is free only now: the handler read it in place. The
-         * sends' full check reads the ctx's head. */
-        L->c->lhead = ++L->lhead;
-        lm->locals++;
+        L->c.lhead++; /* its slot is free only now: the handler read it in place */
+        L->locals++;
     } else if (L->from == RK__L_CLUSTER_RING) {
         /* Release: the handler's reads of the slot before a sender's rewrite. */
-        rk__lc_st_rel(&L->c->cring->slot[lm->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq,
-                      lm->chead + RK_LIGHT_CLUSTER_SLOTS);
-        lm->chead++;
-        lm->clustered++;
+        rk__lc_st_rel(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq,
+                      L->chead + RK_LIGHT_CLUSTER_SLOTS);
+        L->chead++;
+        L->clustered++;
     }
     /* A handed message was counted when its run began. */
-    lm->handled++;
+    L->handled++;
 }
 
 /* ---- a host home ----------------------------------------------------------------------- */
@@ -1118,25 +1062,23 @@ typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *u
  * of rk_light_block's shutdown finds all of them with nothing left. */
 static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user)
 {
-    rk_light_ctx c;
-    rk_light_loop_mem mem;
     rk_light_loop L;
-    rk_light_loop_init(&L, w, &c, &mem, h);
+    rk_light_loop_init(&L, w, h);
     for (;;) {
-        const rk_light_msg *m = rk_light_next(&L);
+        const rk_light_msg *m = rk_light_next(w, &L);
         if (m) {
-            fn(&c, m, user);
-            rk_light_after(&L);
+            fn(&L.c, m, user);
+            rk_light_after(w, &L);
             continue;
         }
-        mem.idle++;
+        L.idle++;
         if (!rk__l_stopped(w->stop))
             continue;
         if (w->cfg.cluster) {
             uint32_t first = h - h % w->cfg.cluster;
             uint64_t any = 0;
             rk__l_host_cluster_sync(w, h);
-            __atomic_store_n(&w->cring[h].busy, (uint64_t)rk__l_pending(&L), __ATOMIC_RELAXED);
+            __atomic_store_n(&w->cring[h].busy, (uint64_t)rk__l_pending(w, &L), __ATOMIC_RELAXED);
             rk__l_host_cluster_sync(w, h);
             for (uint32_t r = 0; r < w->cfg.cluster; r++)
                 any |= __atomic_load_n(&w->cring[first + r].busy, __ATOMIC_RELAXED);
@@ -1144,7 +1086,7 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
             if (any)
                 continue;
         }
-        rk_light_loop_flush(&L);
+        rk_light_loop_flush(w, &L);
         return;
     }
 }
@@ -1172,8 +1114,7 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
  * anything left, and return together. */
 template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_t h, H fn)
 {
-    /* What the handlers see, and the message they run. */
-    __shared__ rk_light_ctx C;
+    __shared__ rk_light_loop L;
     __shared__ const rk_light_msg *cur;
     /* The world's header in shared memory: its pointers and sizes are read on
      * every step, and after an acquire a plain load of global memory may go
@@ -1183,13 +1124,10 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
 #if RK__L_DSMEM
     __shared__ __align__(128) rk_light_cring CR;
 #endif
-    /* Thread 0's loop: its words in registers, the rest in LM (rk_light_loop);
-     * the other threads never touch them. */
-    __shared__ rk_light_loop_mem LM;
-    rk_light_loop L;
+    rk_light_world *w = &W;
     if (threadIdx.x == 0) {
         W = *world;
-        rk_light_loop_init(&L, &W, &C, &LM, h);
+        rk_light_loop_init(&L, w, h);
         refused = 0;
         if (W.cfg.cluster) {
 #if RK__L_DSMEM
@@ -1198,10 +1136,10 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
             refused = rk__lc_size() != W.cfg.cluster ? 2u : (rk__lc_rank() != h % W.cfg.cluster || h >= W.cfg.homes);
             CR.tail = 0;
             CR.busy = refused;
+            L.chead = 0;
             for (uint32_t k = 0; k < RK_LIGHT_CLUSTER_SLOTS; k++)
                 CR.slot[k].seq = k; /* free for lap 0 */
-            C.cring = &CR;
-            LM.chead = 0;
+            L.c.cring = &CR;
 #else
             refused = 2;
 #endif
@@ -1231,9 +1169,9 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
             const rk_light_msg *m;
-            while ((m = rk_light_next(&L)) == NULL) {
-                LM.idle++;
-                if ((++looks & 63) == 0 && rk__l_stopped(W.stop))
+            while ((m = rk_light_next(w, &L)) == NULL) {
+                L.idle++;
+                if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
                     break;
                 nap = nap ? (nap < nap_max ? nap * 2 : nap) : 32;
                 __nanosleep(nap);
@@ -1242,13 +1180,13 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
                 nap = 0;
             cur = m;
         }
-        __syncthreads(); /* cur and the ctx before the handler reads them */
+        __syncthreads(); /* cur and the loop's context before the handler reads them */
         const rk_light_msg *m = cur;
         if (m) {
-            fn(&C, m);
+            fn(&L.c, m);
             __syncthreads(); /* every thread's reads of m before thread 0 frees its slot */
             if (threadIdx.x == 0)
-                rk_light_after(&L);
+                rk_light_after(w, &L);
             continue;
         }
 #if RK__L_DSMEM
@@ -1257,7 +1195,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
              * them read all answers before any answers again or leaves. */
             rk__lc_sync();
             if (threadIdx.x == 0)
-                rk__lc_st(&CR.busy, (uint64_t)rk__l_pending(&L));
+                rk__lc_st(&CR.busy, (uint64_t)rk__l_pending(w, &L));
             rk__lc_sync();
             if (threadIdx.x == 0) {
                 uint64_t a = 0;
@@ -1271,7 +1209,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         }
 #endif
         if (threadIdx.x == 0)
-            rk_light_loop_flush(&L);
+            rk_light_loop_flush(w, &L);
         return;
     }
 }
