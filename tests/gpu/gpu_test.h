@@ -15,6 +15,14 @@
 #define RKT_MS 1000000ull
 #define RKT_SEC 1000000000ull
 
+/* Standard output line by line, before main: a step that runs out of time
+ * is killed, and what a fully buffered stdout held (the stages passed so
+ * far) would be lost with it. */
+__attribute__((constructor)) static void rkt_line_buffered(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* A failed check ends the process at once: exit() would wait in the CUDA
  * runtime's teardown for the persistent kernel, which is still running, and
  * under compute-sanitizer that wait outlasts the step's timeout. What was

@@ -437,7 +437,6 @@ static void suite(int two_gpus)
 int main(void)
 {
     int n = 0;
-    setvbuf(stdout, NULL, _IOLBF, 0);
     BIG_STATE = (uint32_t)rkt_env("RK_GROUP_STATE_MB", 16) << 20;
     if (rk_device_count(&n) != RK_OK || n < 1) {
         printf("SKIP: no CUDA device\n");

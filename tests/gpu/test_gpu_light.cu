@@ -497,6 +497,7 @@ static void cluster_refused(void)
 int main(void)
 {
     int n = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a step killed at its time limit keeps what was printed */
     if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
         printf("SKIP: no CUDA device\n");
         return 77;
