@@ -14,7 +14,8 @@
  *     payload bytes checked), stale generations inside the stream;
  *   - shutdown: the group's report.
  * Exit 77 without a device. RK_STRESS_HOPS sets the hops (default 100000),
- * RK_GROUP_MIGRATIONS the timed migrations (default 20). */
+ * RK_GROUP_MIGRATIONS the timed migrations (default 20), RK_GROUP_SKIP the
+ * stages left out (stage_on). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,17 +417,44 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
            (unsigned long long)hops);
 }
 
+/* RK_GROUP_SKIP names stages to leave out, e.g. "stream" or "stream,load"
+ * (links, k2k, stream, migrate, load): under compute-sanitizer one call
+ * cannot run them all, and its hazards are reported only when the kernels
+ * end. The load stage needs the k2k and migrate stages' actors, so it goes
+ * with either. */
+static int stage_on(const char *name)
+{
+    const char *skip = getenv("RK_GROUP_SKIP");
+    size_t n = strlen(name);
+    for (const char *p = skip; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) {
+            printf("stage %s: skipped (RK_GROUP_SKIP)\n", name);
+            return 0;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return 1;
+}
+
 static void suite(int two_gpus)
 {
     rk_shutdown_report rep;
     rk_actor_id relay[RELAYS], counter;
     rk_group *g = make_group(two_gpus);
+    const int k2k = stage_on("k2k"), migrate = stage_on("migrate");
     printf("group of 2 members on %s\n", two_gpus ? "two GPUs" : "one GPU");
-    links_and_calls(g, two_gpus);
-    k2k_across(g, relay);
-    stream_across(g);
-    migrations(g, two_gpus, &counter);
-    under_load(g, counter, relay);
+    if (stage_on("links"))
+        links_and_calls(g, two_gpus);
+    if (k2k)
+        k2k_across(g, relay);
+    if (stage_on("stream"))
+        stream_across(g);
+    if (migrate)
+        migrations(g, two_gpus, &counter);
+    if (k2k && migrate && stage_on("load"))
+        under_load(g, counter, relay);
     rk_group_destroy(g, &rep);
     printf("shutdown: drained %llu, dead-lettered %llu, host unread %llu, failed %u\n",
            (unsigned long long)rep.drained, (unsigned long long)rep.dead_lettered,
