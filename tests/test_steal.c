@@ -24,7 +24,9 @@
  *
  *   - a long handler: its worker starts no pass and cannot raise `help`;
  *     the host's call to another actor of that worker is answered by
- *     another worker while the handler still runs (stealing off: after). */
+ *     another worker while the handler still runs (stealing off: after);
+ *   - a thief inside a long stolen handler: its own actors are taken by a
+ *     third worker meanwhile. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -408,12 +410,106 @@ static void long_handler(void **state)
     printf("a long handler: its worker's other actor ran on another worker meanwhile (stealing off: after it)\n");
 }
 
+/* ---- a thief inside a long stolen handler ------------------------------------------ */
+
+enum { T_HOLD = 12, T_ASK = 13 };
+
+static atomic_int g_holds;  /* handlers inside T_HOLD now */
+static atomic_int g_asked;  /* T_ASK handled */
+static uint64_t g_hold_max_ns;
+
+/* T_HOLD keeps its worker until both asks were answered, or for
+ * g_hold_max_ns; T_ASK answers how many holds were running then. */
+static rk_status hold_handle(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    (void)state;
+    if (m->type == T_HOLD) {
+        const uint64_t end = rk_test_now_ns() + g_hold_max_ns;
+        atomic_fetch_add(&g_holds, 1);
+        while (atomic_load(&g_asked) < 2 && rk_test_now_ns() < end)
+            rk_test_sleep_ns(100000);
+        atomic_fetch_sub(&g_holds, 1);
+        return RK_OK;
+    }
+    if (m->type == T_ASK) {
+        const int holds = atomic_load(&g_holds);
+        atomic_fetch_add(&g_asked, 1);
+        return rk_reply(ctx, T_ASK, &holds, sizeof holds);
+    }
+    return RK_OK;
+}
+
+static const rk_actor_type hold_type = {.name = "hold", .handle = hold_handle};
+
+/* Three workers. Two actors of worker 0 each get a T_HOLD: worker 0 runs
+ * the first, and a thief (worker 1 or 2) takes the second once worker 0 is
+ * seen stuck. The host then calls one actor of worker 1 and one of worker
+ * 2: the one whose home is the thief must be taken by the third worker
+ * while both holds still run. Returns the smaller of the two answers (2:
+ * both answered during both holds). */
+static int asks_during_stolen_hold(uint64_t hold_max_ns)
+{
+    rk_runtime *rt;
+    rk_runtime_options o;
+    rk_actor_options ao;
+    rk_actor_id ids[9], on[3][2];
+    uint32_t have[3] = {0, 0, 0};
+    int least = 3;
+    rk_runtime_options_init(&o);
+    o.backend = RK_BACKEND_CPU;
+    o.workers = 3;
+    o.max_actors = 9;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.type = &hold_type;
+    for (uint32_t i = 0; i < 9; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "hold/%u", i);
+        ao.name = name;
+        assert_int_equal(rk_launch(rt, &ao, &ids[i]), RK_OK);
+        if (have[ids[i] % 3] < 2)
+            on[ids[i] % 3][have[ids[i] % 3]++] = ids[i];
+    }
+    assert_true(have[0] == 2 && have[1] >= 1 && have[2] >= 1);
+    atomic_store(&g_holds, 0);
+    atomic_store(&g_asked, 0);
+    g_hold_max_ns = hold_max_ns;
+    assert_int_equal(rk_send(rt, on[0][0], T_HOLD, NULL, 0), RK_OK);
+    assert_int_equal(rk_send(rt, on[0][1], T_HOLD, NULL, 0), RK_OK);
+    const uint64_t deadline = rk_test_now_ns() + CALL_NS;
+    while (atomic_load(&g_holds) < 2 && rk_test_now_ns() < deadline)
+        rk_test_sleep_ns(100000);
+    assert_int_equal(atomic_load(&g_holds), 2); /* the second one was stolen */
+    for (uint32_t k = 1; k <= 2; k++) {
+        int holds = -1;
+        rk_msgbuf mb = {.data = &holds, .capacity = sizeof holds};
+        assert_int_equal(rk_call(rt, on[k][0], T_ASK, NULL, 0, &mb, CALL_NS), RK_OK);
+        assert_int_equal(mb.hdr.len, sizeof holds);
+        if (holds < least)
+            least = holds;
+    }
+    rk_runtime_destroy(rt);
+    return least;
+}
+
+/* A thief inside a stolen batch is a worker in a batch: when the stolen
+ * handler runs long, the third worker takes the thief's own actor. Before
+ * that, the thief's actor waited for the stolen handler (up to 5 s here). */
+static void thief_in_long_handler(void **state)
+{
+    (void)state;
+    unsetenv("RK_CPU_STEAL");
+    assert_int_equal(asks_during_stolen_hold(5000000000ull), 2);
+    printf("a thief inside a long stolen handler: its own actor ran on the third worker meanwhile\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stolen),
         cmocka_unit_test(not_stolen),
         cmocka_unit_test(long_handler),
+        cmocka_unit_test(thief_in_long_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,9 @@
  * messages from a worker that is busy running another of its actors: one
  * whose last pass found two or more of its actors with work (it also wakes
  * a parked worker to help), or one that has been in the same batch for
- * RK__STUCK_NS - a long handler, which starts no pass and so cannot ask.
+ * RK__STUCK_NS - a long handler, which starts no pass and so cannot ask; a
+ * thief inside a stolen batch counts as in a batch too, so its own actors
+ * are not stranded behind a long stolen handler.
  * Parked workers look every RK__LOOK_NS, and every RK__STUCK_NS / 2 while
  * another worker is in a batch. RK_CPU_STEAL=0 turns stealing off. */
 #include <stdlib.h>
@@ -659,11 +661,26 @@ static int rk__stuck(rk__cpu_worker *v)
     return now - __atomic_load_n(&v->seen_at, __ATOMIC_RELAXED) >= RK__STUCK_NS;
 }
 
-/* Runs a batch of an actor of another worker, `v`, that is busy with one
- * of its own: the first with waiting messages whose token is free. Returns
- * how many messages it took. The victim's list lock is only tried, so
- * thieves never wait on each other or on its owner. */
-static uint32_t rk__steal_from(rk__cpu_worker *v)
+/* Worker w runs a batch of actor ca (its own, or one it stole): `running`
+ * and the batch count say so to thieves (rk__stuck). Returns how many
+ * messages it took; the caller holds ca's token. */
+static uint32_t rk__run_batch(rk__cpu_worker *w, rk__cpu_actor *ca)
+{
+    uint32_t k;
+    __atomic_store_n(&w->running, ca, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->turns, __atomic_load_n(&w->turns, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    k = rk__run_actor(ca, RK__BATCH);
+    __atomic_store_n(&w->running, NULL, __ATOMIC_RELAXED);
+    return k;
+}
+
+/* Thief w runs a batch of an actor of another worker, `v`, that is busy
+ * with one of its own: the first with waiting messages whose token is
+ * free. Returns how many messages it took. The victim's list lock is only
+ * tried, so thieves never wait on each other or on its owner. While it runs
+ * the stolen batch, w is busy like any worker in a batch: a long stolen
+ * handler lets others take w's own actors in turn. */
+static uint32_t rk__steal_from(rk__cpu_worker *w, rk__cpu_worker *v)
 {
     rk__cpu_actor *busy = __atomic_load_n(&v->running, __ATOMIC_RELAXED), *ca = NULL;
     uint32_t n;
@@ -683,7 +700,7 @@ static uint32_t rk__steal_from(rk__cpu_worker *v)
     pthread_mutex_unlock(&v->list_lock);
     if (!ca)
         return 0;
-    n = rk__run_actor(ca, RK__BATCH);
+    n = rk__run_batch(w, ca);
     rk__token_give(ca);
     /* Its owner may have parked while we held it (rk__has_work). */
     if (rk__maybe_ready(ca) || __atomic_load_n(&ca->pause, __ATOMIC_ACQUIRE) == RK__ASKED)
@@ -717,7 +734,7 @@ static uint32_t rk__steal(rk__cpu_worker *w)
 {
     rk__cpu *cpu = rk__cpu_of(w->rt);
     for (uint32_t k = 1; k < cpu->n_workers; k++) {
-        uint32_t n = rk__steal_from(&cpu->workers[(w->id + k) % cpu->n_workers]);
+        uint32_t n = rk__steal_from(w, &cpu->workers[(w->id + k) % cpu->n_workers]);
         if (n)
             return n;
     }
@@ -769,10 +786,7 @@ static void *rk__worker_main(void *arg)
                 busy++; /* a thief runs it: still work of ours */
                 continue;
             }
-            __atomic_store_n(&w->running, ca, __ATOMIC_RELAXED);
-            __atomic_store_n(&w->turns, __atomic_load_n(&w->turns, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-            k = rk__run_actor(ca, RK__BATCH);
-            __atomic_store_n(&w->running, NULL, __ATOMIC_RELAXED);
+            k = rk__run_batch(w, ca);
             rk__token_give(ca);
             n += k;
             busy += k != 0;
