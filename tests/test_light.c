@@ -33,6 +33,13 @@
  *   pingpong    two actors hand a message back and forth for ever on one
  *               home while a thread sends to a third: the limit of `batch`
  *               hand-offs (or local messages) in a row lets the third run
+ *   port        host threads send through the host's port (a forwarder
+ *               thread hands the messages on), every actor echoes to the
+ *               host: each echo once and intact, in order per (sender,
+ *               actor) without stealing; also with stealing on
+ *   port_refusals a bad id, a full port, a full inbox (the forwarder stops
+ *               there, in order), a receiver the world lacks (counted), a
+ *               full ring to the host, no port
  * RK_STRESS_MESSAGES sets the messages per case (default 200 000). */
 #include <pthread.h>
 #include <sched.h>
@@ -912,13 +919,226 @@ static void cluster_drain(void **state)
     lt_free(&t);
 }
 
+/* ---- port ------------------------------------------------------------------------------ */
+
+#define LT_PORT_SENDERS 3
+
+static uint64_t lt_pattern(uint64_t s, uint64_t k)
+{
+    return (s + 1) * 0x9e3779b97f4a7c15ull ^ k * 0xc2b2ae3d27d4eb4full;
+}
+
+/* Echoes a host message back to the host, naming the actor that ran it.
+ * The host drains its rings meanwhile, so waiting for room ends. */
+static void lt_echo(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    uint64_t words[RK_LIGHT_WORDS];
+    rk_status st;
+    if (m->src != RK_LIGHT_HOST) {
+        atomic_fetch_add(&t->bad, 1);
+        return;
+    }
+    memcpy(words, m->w, sizeof words);
+    words[5] = c->self;
+    while ((st = rk_light_ctx_send(c, m->src, m->type, words)) == RK_EFULL) {
+        atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
+        sched_yield();
+    }
+    if (st == RK_OK)
+        atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&t->bad, 1, memory_order_relaxed);
+}
+
+typedef struct lt_port_sender {
+    pthread_t th;
+    rk_light_port *p;
+    uint32_t s, actors;
+    uint64_t n, full;
+} lt_port_sender;
+
+static void *lt_port_sender_main(void *arg)
+{
+    lt_port_sender *ps = arg;
+    for (uint64_t k = 0; k < ps->n; k++) {
+        const uint32_t dst = (uint32_t)((k * 7 + ps->s * 13) % ps->actors);
+        const uint64_t x = lt_pattern(ps->s, k);
+        const uint64_t words[RK_LIGHT_WORDS] = {ps->s, k, dst, x, ~x, 0};
+        rk_status st;
+        while ((st = rk_light_port_send(ps->p, dst, 7, words)) == RK_EFULL) {
+            ps->full++;
+            sched_yield();
+        }
+        if (st != RK_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *lt_forwarder_main(void *arg)
+{
+    rk_light_ingress_run_host(arg);
+    return NULL;
+}
+
+/* Host threads send `total` messages through the port to actors in turn;
+ * every actor echoes to the host; this thread receives. Each echo once,
+ * intact and from the actor it was sent to; without stealing also in
+ * order per (sender, actor), each home's ring being in order. */
+static void run_port(uint32_t steal, uint64_t total)
+{
+    const rk_light_config c = {64, 4, 8, 4, 0, steal, 0};
+    const uint64_t per = total / LT_PORT_SENDERS;
+    lt_port_sender ps[LT_PORT_SENDERS];
+    rk_light_port *p = aligned_alloc(128, (rk_light_port_bytes(c.homes) + 127) & ~(size_t)127);
+    uint64_t *last = calloc((size_t)LT_PORT_SENDERS * c.actors, sizeof *last); /* seq + 1 of the last echo */
+    unsigned char *seen = calloc((size_t)LT_PORT_SENDERS * per, 1);
+    uint64_t got = 0, bad = 0, port_full = 0;
+    const uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
+    pthread_t fwd;
+    rk_light_msg m;
+    lt t;
+    assert_non_null(p);
+    assert_non_null(last);
+    assert_non_null(seen);
+    lt_init(&t, &c, 1, lt_echo);
+    assert_int_equal(rk_light_port_init(p, &c), RK_OK);
+    rk_light_world_set_port(t.w, p);
+    lt_start(&t);
+    assert_int_equal(pthread_create(&fwd, NULL, lt_forwarder_main, t.w), 0);
+    for (uint32_t i = 0; i < LT_PORT_SENDERS; i++) {
+        ps[i] = (lt_port_sender){.p = p, .s = i, .actors = c.actors, .n = per};
+        assert_int_equal(pthread_create(&ps[i].th, NULL, lt_port_sender_main, &ps[i]), 0);
+    }
+    while (got < LT_PORT_SENDERS * per && rk_test_now_ns() < end) {
+        if (rk_light_port_recv(p, &m) != RK_OK) {
+            sched_yield();
+            continue;
+        }
+        const uint64_t s = m.w[0], k = m.w[1];
+        got++;
+        if (s >= LT_PORT_SENDERS || k >= per || m.w[2] != m.src || m.w[5] != m.src || m.w[3] != lt_pattern(s, k) ||
+            m.w[4] != ~m.w[3] || m.type != 7 || seen[s * per + k]) {
+            bad++;
+            continue;
+        }
+        seen[s * per + k] = 1;
+        if (!steal && last[s * c.actors + m.src] > k)
+            bad++; /* an earlier message of this sender to this actor came later */
+        last[s * c.actors + m.src] = k + 1;
+    }
+    for (uint32_t i = 0; i < LT_PORT_SENDERS; i++) {
+        void *rc;
+        pthread_join(ps[i].th, &rc);
+        assert_null(rc);
+        port_full += ps[i].full;
+    }
+    assert_int_equal(rk_light_port_pending(p), 0); /* everything forwarded before the stop */
+    lt_stop(&t);
+    pthread_join(fwd, NULL);
+    printf("port (stealing %s): %llu echoes, %llu bad; port full %llu times, host rings full %llu times\n",
+           steal ? "on" : "off", (unsigned long long)got, (unsigned long long)bad, (unsigned long long)port_full,
+           (unsigned long long)atomic_load(&t.full));
+    assert_int_equal(got, LT_PORT_SENDERS * per);
+    assert_int_equal(bad, 0);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(atomic_load(&t.ok), LT_PORT_SENDERS * per);
+    assert_int_equal(p->refused, 0);
+    assert_int_equal(p->forwarded, LT_PORT_SENDERS * per);
+    assert_int_equal(rk_light_port_recv(p, &m), RK_EEMPTY);
+    lt_check_quiet(&t);
+    lt_free(&t);
+    free(p);
+    free(last);
+    free(seen);
+}
+
+static void port(void **state)
+{
+    (void)state;
+    const uint64_t n = rk_test_messages(200000) / 8;
+    run_port(0, n);
+    run_port(1, n);
+}
+
+/* The port's refusals, without homes running. */
+static void port_refusals(void **state)
+{
+    (void)state;
+    const rk_light_config c = {8, 2, 2, 1, 0, 0, 0}, wide = {16, 2, 2, 1, 0, 0, 0};
+    rk_light_port *p = aligned_alloc(128, (rk_light_port_bytes(c.homes) + 127) & ~(size_t)127);
+    uint64_t words[RK_LIGHT_WORDS] = {1, 2, 3, 4, 5, 6}, at = 0;
+    rk_light_ctx ctx;
+    rk_light_msg m;
+    lt t;
+    assert_non_null(p);
+    assert_int_equal(rk_light_port_init(NULL, &c), RK_EINVAL);
+    assert_int_equal(rk_light_port_init(p, &c), RK_OK);
+    assert_int_equal(rk_light_port_send(NULL, 0, 0, words), RK_EINVAL);
+    assert_int_equal(rk_light_port_send(p, 8, 0, words), RK_EINVAL); /* no actor 8 */
+    assert_int_equal(rk_light_port_recv(p, &m), RK_EEMPTY);
+    assert_int_equal(rk_light_port_recv(p, NULL), RK_EINVAL);
+    /* Full after RK_LIGHT_PORT_SLOTS, and all of them pending. */
+    for (uint32_t k = 0; k < RK_LIGHT_PORT_SLOTS; k++)
+        assert_int_equal(rk_light_port_send(p, k % 2, 0, words), RK_OK);
+    assert_int_equal(rk_light_port_send(p, 0, 0, words), RK_EFULL);
+    assert_int_equal(rk_light_port_pending(p), RK_LIGHT_PORT_SLOTS);
+
+    /* The forwarder stops at the first receiver whose inbox (2 slots) is
+     * full; the messages behind it wait, in order. */
+    lt_init(&t, &c, 1, lt_echo);
+    rk_light_world_set_port(t.w, p);
+    assert_int_equal(rk_light_forward(t.w, &at, 100), 4); /* 0, 1, 0, 1; the next for 0 finds it full */
+    assert_int_equal(t.w->actor[0].tail, 2);
+    assert_int_equal(t.w->actor[1].tail, 2);
+    assert_int_equal(rk_light_forward(t.w, &at, 100), 0);
+    assert_int_equal(rk_light_port_pending(p), RK_LIGHT_PORT_SLOTS - 4);
+    assert_int_equal(rk_light_port_send(p, 0, 0, words), RK_OK); /* a slot is free again */
+    lt_free(&t);
+
+    /* A receiver the world does not have (a port made for a wider config)
+     * is counted as refused, not lost. */
+    assert_int_equal(rk_light_port_init(p, &wide), RK_OK);
+    lt_init(&t, &c, 1, lt_echo);
+    rk_light_world_set_port(t.w, p);
+    at = 0;
+    assert_int_equal(rk_light_port_send(p, 12, 0, words), RK_OK);
+    assert_int_equal(rk_light_forward(t.w, &at, 100), 1);
+    assert_int_equal(p->refused, 1);
+    assert_int_equal(rk_light_port_pending(p), 0);
+
+    /* A home's ring to the host: RK_LIGHT_OUT_SLOTS, then RK_EFULL until
+     * the host reads; RK_EINVAL in a world without a port. */
+    memset(&ctx, 0, sizeof ctx);
+    ctx.w = t.w;
+    ctx.self = 5;
+    ctx.out = &p->out[1];
+    for (uint32_t k = 0; k < RK_LIGHT_OUT_SLOTS; k++)
+        assert_int_equal(rk_light_ctx_send(&ctx, RK_LIGHT_HOST, k, words), RK_OK);
+    assert_int_equal(rk_light_ctx_send(&ctx, RK_LIGHT_HOST, 99, words), RK_EFULL);
+    assert_int_equal(rk_light_port_recv(p, &m), RK_OK);
+    assert_int_equal(m.src, 5);
+    assert_int_equal(m.type, 0);
+    assert_int_equal(m.w[5], 6);
+    assert_int_equal(rk_light_ctx_send(&ctx, RK_LIGHT_HOST, 99, words), RK_OK);
+    for (uint32_t k = 1; k <= RK_LIGHT_OUT_SLOTS; k++) {
+        assert_int_equal(rk_light_port_recv(p, &m), RK_OK);
+        assert_int_equal(m.type, k < RK_LIGHT_OUT_SLOTS ? k : 99);
+    }
+    assert_int_equal(rk_light_port_recv(p, &m), RK_EEMPTY);
+    ctx.out = NULL;
+    assert_int_equal(rk_light_ctx_send(&ctx, RK_LIGHT_HOST, 0, words), RK_EINVAL);
+    lt_free(&t);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
         cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
         cmocka_unit_test(pingpong),   cmocka_unit_test(local_full), cmocka_unit_test(cluster_full),
-        cmocka_unit_test(cluster_drain),
+        cmocka_unit_test(cluster_drain), cmocka_unit_test(port), cmocka_unit_test(port_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,9 @@
 #define RK_LIGHT_AGAIN 3ull
 
 #define RK_LIGHT_NONE 0xffffffffu
+/* The host, as the receiver of a handler's send (rk_light_ctx_send) and as
+ * the sender of what came through the port (rk_light_port). */
+#define RK_LIGHT_HOST 0xfffffffeu
 
 /* The block tier (rk_light_config.handoff; docs/many-actors.md section 5):
  * how a handler's send to an actor of its own home travels. */
@@ -168,6 +171,65 @@ _Static_assert(RK_LIGHT_CLUSTER_SLOTS >= 2 && (RK_LIGHT_CLUSTER_SLOTS & (RK_LIGH
                "RK_LIGHT_CLUSTER_SLOTS is a power of two >= 2");
 #endif
 
+/* ---- the host's port (docs/many-actors.md section 3) ----------------------------------
+ *
+ * Host threads do not touch an actor's `sched` word: on our H200 the host's
+ * atomics and the GPU's are not atomic with respect to each other
+ * (host_native_atomics is 0), and home blocks must not poll host memory
+ * (many idle pollers cost every busy block, session 13). So the host's
+ * messages go into one ring in pinned memory, which one forwarding thread
+ * (rk_light_ingress: a thread of a block of its own on the GPU) polls and
+ * hands on with rk_light_send; and a handler's send to RK_LIGHT_HOST goes
+ * into a ring of its home's, which the host polls (rk_light_port_recv). */
+#ifndef RK_LIGHT_PORT_SLOTS
+#define RK_LIGHT_PORT_SLOTS 256u /* slots of the ring from the host */
+#endif
+#ifndef RK_LIGHT_OUT_SLOTS
+#define RK_LIGHT_OUT_SLOTS 32u /* slots of each home's ring to the host */
+#endif
+
+/* A slot of the ring from the host: `seq` is pos while free for position
+ * pos, pos + 1 once published (Vyukov); the receiver is named in it. */
+typedef struct rk_light_hmsg {
+    uint64_t seq;
+    uint32_t dst, type;
+    uint64_t w[RK_LIGHT_WORDS];
+} rk_light_hmsg;
+
+/* A home's ring to the host: one producer (the home's scheduling thread),
+ * one consumer (the host). A slot's `seq` is pos + 1 once position pos is
+ * published; `src` is the actor that sent it. */
+typedef struct rk_light_out {
+    uint64_t head; /* the host's: positions before it are read (stored with release after the read) */
+    uint64_t tail; /* the home's: saved when it returns, so a world can run again */
+    uint64_t pad[6];
+    rk_light_msg slot[RK_LIGHT_OUT_SLOTS];
+} rk_light_out;
+
+/* In pinned memory, mapped for the GPU: the ring from the host, then one
+ * rk_light_out per home. rk_light_port_bytes gives its size. */
+typedef struct rk_light_port {
+    uint64_t tail;    /* host senders claim positions here (host atomics only) */
+    uint64_t pad0[7];
+    uint64_t refused; /* messages the forwarder could not deliver (a bad receiver); written by it */
+    uint64_t forwarded; /* the forwarder's position: saved when it returns, so a world can run again */
+    uint32_t actors, homes;
+    uint64_t recv_at; /* the host's receiver: the home it looks at first next time */
+    uint64_t pad1[4];
+    rk_light_hmsg in[RK_LIGHT_PORT_SLOTS];
+    rk_light_out out[1]; /* [homes] */
+} rk_light_port;
+
+#if defined(__cplusplus)
+static_assert(sizeof(rk_light_hmsg) == 64 && offsetof(rk_light_port, in) % 64 == 0 &&
+                  offsetof(rk_light_port, out) % 64 == 0 && sizeof(rk_light_out) % 64 == 0,
+              "the port's slots on lines of their own");
+#else
+_Static_assert(sizeof(rk_light_hmsg) == 64 && offsetof(rk_light_port, in) % 64 == 0 &&
+                   offsetof(rk_light_port, out) % 64 == 0 && sizeof(rk_light_out) % 64 == 0,
+               "the port's slots on lines of their own");
+#endif
+
 typedef struct rk_light_config {
     uint32_t actors;    /* light actors, ids 0 .. actors-1 */
     uint32_t homes;     /* run queues; actor a lives on home a % homes */
@@ -196,6 +258,7 @@ typedef struct rk_light_world {
     rk_light_cring *cring;  /* [homes] with a cluster: host homes' rings (a GPU home's is in its
                              * shared memory) */
     volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
+    rk_light_port *port;     /* the host's port (rk_light_world_set_port), or NULL */
 } rk_light_world;
 
 #if defined(__cplusplus)
@@ -296,6 +359,29 @@ RK_LF uint32_t rk__l_stopped(const volatile uint32_t *p)
 {
     return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
 }
+#endif
+
+/* The port's words (rk_light_port): pinned host memory, which the GPU
+ * reaches at system scope; on the host the orders above. */
+#if defined(__CUDA_ARCH__)
+RK_LF uint64_t rk__lh_ld_acq(const uint64_t *p)
+{
+    uint64_t v;
+    asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    return v;
+}
+RK_LF void rk__lh_st_rel(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.release.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+RK_LF void rk__lh_st(uint64_t *p, uint64_t v)
+{
+    asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+#else
+RK_LF uint64_t rk__lh_ld_acq(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+RK_LF void rk__lh_st_rel(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+RK_LF void rk__lh_st(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 #endif
 
 /* The cluster ring's words (rk_light_cring). On the GPU they are shared
@@ -607,6 +693,159 @@ RK_LF rk_status rk_light_send(rk_light_world *w, uint32_t src, uint32_t dst, uin
     return RK_OK;
 }
 
+/* ---- the host's port: its functions ----------------------------------------------------- */
+
+/* Bytes of a port for `homes` homes. */
+RK_LF size_t rk_light_port_bytes(uint32_t homes)
+{
+    return offsetof(rk_light_port, out) + (size_t)homes * sizeof(rk_light_out);
+}
+
+/* Readies a port of rk_light_port_bytes(c->homes) at `mem` (pinned and
+ * mapped for a GPU world) for a world of config c. */
+static inline rk_status rk_light_port_init(void *mem, const rk_light_config *c)
+{
+    rk_light_port *p = (rk_light_port *)mem;
+    unsigned char *b = (unsigned char *)mem;
+    if (!mem || !c || !c->actors || !c->homes)
+        return RK_EINVAL;
+    for (size_t i = 0; i < rk_light_port_bytes(c->homes); i++)
+        b[i] = 0;
+    p->actors = c->actors;
+    p->homes = c->homes;
+    for (uint32_t k = 0; k < RK_LIGHT_PORT_SLOTS; k++)
+        p->in[k].seq = k; /* free for lap 0 */
+    return RK_OK;
+}
+
+/* Gives the world in `image` its port: `port` as the homes and the
+ * forwarder reach it (on the GPU: the mapped allocation's device address). */
+static inline void rk_light_world_set_port(void *image, rk_light_port *port)
+{
+    ((rk_light_world *)image)->port = port;
+}
+
+/* Host threads: sends a message to light actor `dst` through the port. It
+ * reaches the actor's inbox from RK_LIGHT_HOST, in the order the sends
+ * claimed their slots. Never blocks: RK_EFULL when the port is full,
+ * RK_EINVAL for a bad id. */
+static inline rk_status rk_light_port_send(rk_light_port *p, uint32_t dst, uint32_t type, const uint64_t *words)
+{
+    rk_light_hmsg *m;
+    uint64_t pos, seq;
+    if (!p || dst >= p->actors)
+        return RK_EINVAL;
+    pos = __atomic_load_n(&p->tail, __ATOMIC_RELAXED);
+    for (;;) {
+        m = &p->in[pos & (RK_LIGHT_PORT_SLOTS - 1)];
+        /* Acquire: pairs with the forwarder's release when it freed the
+         * slot, so our writes cannot overtake its reads. */
+        seq = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
+        if (seq == pos) {
+            if (__atomic_compare_exchange_n(&p->tail, &pos, pos + 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                break;
+        } else if ((int64_t)(seq - pos) < 0) {
+            return RK_EFULL; /* the previous lap's message is still there */
+        } else {
+            pos = __atomic_load_n(&p->tail, __ATOMIC_RELAXED);
+        }
+    }
+    m->dst = dst;
+    m->type = type;
+    for (int i = 0; i < RK_LIGHT_WORDS; i++)
+        m->w[i] = words ? words[i] : 0;
+    __atomic_store_n(&m->seq, pos + 1, __ATOMIC_RELEASE);
+    return RK_OK;
+}
+
+/* One host thread at a time: takes a message a handler sent to
+ * RK_LIGHT_HOST, looking at the homes' rings in turn. Each home's messages
+ * come in the order it sent them; an actor that runs on several homes
+ * (stealing) may have its messages come through several rings. RK_EEMPTY
+ * when none is there. */
+static inline rk_status rk_light_port_recv(rk_light_port *p, rk_light_msg *out)
+{
+    if (!p || !out)
+        return RK_EINVAL;
+    for (uint32_t k = 0; k < p->homes; k++) {
+        const uint32_t h = (uint32_t)((p->recv_at + k) % p->homes);
+        rk_light_out *o = &p->out[h];
+        const uint64_t head = __atomic_load_n(&o->head, __ATOMIC_RELAXED);
+        const rk_light_msg *m = &o->slot[head & (RK_LIGHT_OUT_SLOTS - 1)];
+        /* Acquire: pairs with the home's release of the sequence word. */
+        if (__atomic_load_n(&m->seq, __ATOMIC_ACQUIRE) != head + 1)
+            continue;
+        *out = *m;
+        /* Release: our read of the slot before the home writes it again. */
+        __atomic_store_n(&o->head, head + 1, __ATOMIC_RELEASE);
+        p->recv_at = h + 1u;
+        return RK_OK;
+    }
+    return RK_EEMPTY;
+}
+
+/* Host: how many messages sent through the port the forwarder has not
+ * taken yet (call it once the sending threads are done). Stop a world only
+ * when it is 0: what the forwarder takes before the stop is in an inbox,
+ * and the homes run it before they return. */
+static inline uint64_t rk_light_port_pending(const rk_light_port *p)
+{
+    const uint64_t tail = __atomic_load_n(&p->tail, __ATOMIC_RELAXED);
+    uint64_t n = 0;
+    for (uint64_t pos = tail; pos-- > 0 && n < RK_LIGHT_PORT_SLOTS;) {
+        const uint64_t seq = __atomic_load_n(&p->in[pos & (RK_LIGHT_PORT_SLOTS - 1)].seq, __ATOMIC_ACQUIRE);
+        if (seq == pos + RK_LIGHT_PORT_SLOTS)
+            break; /* taken, and everything before it */
+        n++;
+    }
+    return n;
+}
+
+/* The forwarder (one per port): hands what the host published, in order
+ * from *at, to the receivers' inboxes with rk_light_send. It stops at the
+ * first receiver whose inbox is full - that message stays first, so the
+ * host's order per receiver holds - or after `most`. A message it cannot
+ * deliver otherwise (a bad id) is counted in the port's `refused` and
+ * freed. Returns how many it took. */
+RK_LF uint32_t rk_light_forward(rk_light_world *w, uint64_t *at, uint32_t most)
+{
+    rk_light_port *p = w->port;
+    uint32_t n = 0;
+    while (n < most) {
+        rk_light_hmsg *m = &p->in[*at & (RK_LIGHT_PORT_SLOTS - 1)];
+        uint64_t words[RK_LIGHT_WORDS];
+        uint32_t dst, type;
+        rk_status st;
+        /* Acquire: pairs with the host's release, so the message is whole. */
+        if (rk__lh_ld_acq(&m->seq) != *at + 1)
+            break;
+        dst = m->dst;
+        type = m->type;
+        for (int i = 0; i < RK_LIGHT_WORDS; i++)
+            words[i] = m->w[i];
+        st = rk_light_send(w, RK_LIGHT_HOST, dst, type, words);
+        if (st == RK_EFULL)
+            break;
+        if (st != RK_OK)
+            rk__lh_st(&p->refused, p->refused + 1);
+        /* Release: our reads of the slot before a host sender rewrites it. */
+        rk__lh_st_rel(&m->seq, *at + RK_LIGHT_PORT_SLOTS);
+        (*at)++;
+        n++;
+    }
+    return n;
+}
+
+/* Host threads in tests, or a host world's forwarder: forwards until the
+ * stop, then saves its position. */
+static inline void rk_light_ingress_run_host(rk_light_world *w)
+{
+    uint64_t at = w->port->forwarded;
+    while (!rk__l_stopped(w->stop))
+        rk_light_forward(w, &at, 64);
+    rk__lh_st(&w->port->forwarded, at);
+}
+
 /* ---- the token's holder ---------------------------------------------------------------- */
 
 /* A run: the actor a home holds the token of, its inbox head, how much of
@@ -706,9 +945,38 @@ typedef struct rk_light_ctx {
     uint32_t pad;
     uint64_t ctail[16];    /* per home of the cluster (by rank): the tail its ring had after our
                             * last claim there, where the next claim starts looking */
+    rk_light_out *out;     /* the home's ring to the host (pinned memory), or NULL without a port */
+    uint64_t otail, ohead; /* its producer's position, and the host's head as last read */
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
+
+/* A handler's send to RK_LIGHT_HOST: into its home's ring to the host. The
+ * host's head is read from pinned memory (over PCIe on the GPU) only when
+ * the copy says full. RK_EFULL when the host has not read enough;
+ * RK_EINVAL when the world has no port. */
+RK_LF rk_status rk__l_host_send(rk_light_ctx *c, uint32_t type, const uint64_t *words)
+{
+    rk_light_out *o = c->out;
+    rk_light_msg *m;
+    if (!o)
+        return RK_EINVAL;
+    if (c->otail - c->ohead == RK_LIGHT_OUT_SLOTS) {
+        /* Acquire: pairs with the host's release after it read those slots. */
+        c->ohead = rk__lh_ld_acq(&o->head);
+        if (c->otail - c->ohead == RK_LIGHT_OUT_SLOTS)
+            return RK_EFULL;
+    }
+    m = &o->slot[c->otail & (RK_LIGHT_OUT_SLOTS - 1)];
+    m->src = c->self;
+    m->type = type;
+    for (int i = 0; i < RK_LIGHT_WORDS; i++)
+        m->w[i] = words ? words[i] : 0;
+    /* Release (system scope on the GPU): the message before its sequence word. */
+    rk__lh_st_rel(&m->seq, c->otail + 1);
+    c->otail++;
+    return RK_OK;
+}
 
 /* Home `home`'s cluster ring, as a home of the same cluster reaches it. */
 RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
@@ -776,6 +1044,10 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
 
 /* A send from a handler (thread 0 of the block).
  *
+ * To RK_LIGHT_HOST (a message from the host names it as its `src`): into
+ * the home's ring to the host (rk__l_host_send); RK_EFULL when the host
+ * has not read enough of it.
+ *
  * With RK_LIGHT_LOCAL, a message to an actor of the same home goes to the
  * home's local queue, which only this home reads and writes: no atomic, no
  * fence, and on the GPU no access outside the block's shared memory. The
@@ -805,6 +1077,8 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
     rk_light_world *w = c->w;
     rk_light_actor *a;
     uint32_t home;
+    if (dst == RK_LIGHT_HOST)
+        return rk__l_host_send(c, type, words);
     if (!w || dst >= w->cfg.actors)
         return RK_EINVAL;
     home = dst % w->cfg.homes;
@@ -888,6 +1162,12 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
      * from their first look on: this home does not keep a copy. */
     L->qhead = w->cfg.steal ? 0 : w->home[h].head;
     L->victim = h;
+    if (w->port) {
+        /* Where the home's ring to the host stood when it last returned. */
+        L->c.out = &w->port->out[h];
+        L->c.otail = L->c.out->tail;
+        L->c.ohead = rk__lh_ld_acq(&L->c.out->head);
+    }
 }
 
 /* Writes the home's queue head and counters back (when it returns). */
@@ -905,6 +1185,8 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->clustered = L->clustered;
     if (L->c.cring)
         L->c.cring->head = L->chead; /* a host world may run again; a GPU block's ring is its own */
+    if (L->c.out)
+        rk__lh_st(&L->c.out->tail, L->c.otail);
 }
 
 /* With stealing on, a home whose own queue is empty looks at one other
@@ -1212,6 +1494,34 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
             rk_light_loop_flush(w, &L);
         return;
     }
+}
+
+/* The forwarder on the GPU (rk_light_forward): thread 0 of a block that is
+ * no home (its other threads return at once) forwards the port's messages
+ * until the stop, then saves its position in the port. Each look reads
+ * host memory (a PCIe round trip); between empty looks it naps 64 to
+ * 512 ns. */
+__device__ inline void rk_light_ingress(rk_light_world *world)
+{
+    __shared__ rk_light_world W; /* its pointers are read on every step */
+    uint64_t at;
+    if (threadIdx.x != 0)
+        return;
+    W = *world;
+    if (!W.port)
+        return;
+    at = W.port->forwarded;
+    for (uint32_t looks = 0, nap = 0;;) {
+        if (rk_light_forward(&W, &at, 64)) {
+            nap = 0;
+            continue;
+        }
+        if ((++looks & 15) == 0 && rk__l_stopped(W.stop))
+            break;
+        nap = nap ? (nap < 512u ? nap * 2 : nap) : 64u;
+        __nanosleep(nap);
+    }
+    rk__lh_st(&W.port->forwarded, at);
 }
 
 /* Host code. Fills *lc, pointing it at `at`, for a launch of `kernel` (a

@@ -231,6 +231,43 @@ __global__ void tl_drain_start(tl_case k, uint32_t tokens)
     }
 }
 
+/* An echo to the host: what came through the port goes back through the
+ * home's ring to the host, naming the actor that ran it (w[5]). A full
+ * ring is waited out (the host reads meanwhile). */
+struct tl_echo {
+    tl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        uint64_t words[RK_LIGHT_WORDS];
+        rk_status st;
+        for (int i = 0; i < RK_LIGHT_WORDS; i++)
+            words[i] = m->w[i];
+        words[5] = c->self;
+        if (m->src != RK_LIGHT_HOST) {
+            atomicAdd(&k.counts->bad, 1ull);
+            return;
+        }
+        while ((st = rk_light_ctx_send(c, RK_LIGHT_HOST, m->type, words)) == RK_EFULL) {
+            atomicAdd(&k.counts->full, 1ull);
+            if (*k.stop)
+                return;
+            __nanosleep(500);
+        }
+        atomicAdd(st == RK_OK ? &k.counts->ok : &k.counts->bad, 1ull);
+    }
+};
+
+/* The homes, and after them one block whose thread 0 forwards the port. */
+__global__ void tl_port_kernel(tl_case k, tl_echo fn)
+{
+    if (blockIdx.x < k.w->cfg.homes)
+        rk_light_block(k.w, blockIdx.x, fn);
+    else
+        rk_light_ingress(k.w);
+}
+
 /* ---- host side ------------------------------------------------------------------------- */
 
 struct tl_world {
@@ -494,6 +531,95 @@ static void cluster_refused(void)
     printf("PASS cluster_refused\n");
 }
 
+/* The host's port: this thread sends `total` messages through it to
+ * actors in turn and takes the echoes as they come, then times `trips`
+ * round trips of one message (host -> forwarder -> actor -> host). Every
+ * echo once, intact, from the actor it was sent to, in order per actor. */
+static void port(uint64_t total, uint64_t trips)
+{
+    const rk_light_config c = {1024, 8, 16, 4, 0, 0, 0};
+    const size_t bytes = rk_light_port_bytes(c.homes);
+    uint64_t sent = 0, got = 0, bad = 0, full = 0, *last = (uint64_t *)calloc(c.actors, sizeof(uint64_t));
+    uint64_t t0 = tl_now_ns(), rt_ns = 0;
+    rk_light_port *p, *dp;
+    cudaLaunchConfig_t lc;
+    cudaLaunchAttribute at[1];
+    cudaStream_t st;
+    rk_light_msg m;
+    tl_world t;
+    TL_CHECK(last != NULL);
+    tl_create(&t, &c, 1);
+    TL_CUDA(cudaHostAlloc((void **)&p, bytes, cudaHostAllocMapped));
+    TL_CUDA(cudaHostGetDevicePointer((void **)&dp, p, 0));
+    TL_CHECK(rk_light_port_init(p, &c) == RK_OK);
+    rk_light_world_set_port(t.image, dp);
+    TL_CUDA(cudaMemcpy(t.k.w, t.image, sizeof(rk_light_world), cudaMemcpyHostToDevice));
+    TL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    TL_CHECK(rk_light_launch_config(&lc, at, &c, (const void *)tl_port_kernel, c.homes + 1, 128, st) == RK_OK);
+    TL_CUDA(cudaLaunchKernelEx(&lc, tl_port_kernel, t.k, tl_echo{t.k}));
+    TL_CUDA(cudaGetLastError());
+    while (got < total && tl_now_ns() - t0 < tl_limit) {
+        if (sent < total) {
+            const uint32_t dst = (uint32_t)(sent * 7 % c.actors);
+            const uint64_t words[RK_LIGHT_WORDS] = {sent, dst, lc_sum(sent, dst), 0, 0, 0};
+            rk_status s2 = rk_light_port_send(p, dst, 1, words);
+            if (s2 == RK_OK)
+                sent++;
+            else if (s2 == RK_EFULL)
+                full++;
+            else
+                bad++;
+        }
+        while (rk_light_port_recv(p, &m) == RK_OK) {
+            const uint64_t k = m.w[0], dst = m.w[1];
+            got++;
+            if (m.type != 1 || dst != m.src || m.w[5] != m.src || m.w[2] != lc_sum(k, dst) || k >= total ||
+                last[dst] > k)
+                bad++;
+            else
+                last[dst] = k + 1;
+        }
+    }
+    /* Round trips of one message at a time, to actor 5. */
+    for (uint64_t i = 0; i < trips && got == total && !bad; i++) {
+        const uint64_t words[RK_LIGHT_WORDS] = {i, 5, lc_sum(i, 5), 0, 0, 0};
+        const uint64_t a = tl_now_ns();
+        TL_CHECK(rk_light_port_send(p, 5, 2, words) == RK_OK);
+        while (rk_light_port_recv(p, &m) != RK_OK)
+            if (tl_now_ns() - a > 5000000000ull) {
+                fprintf(stderr, "port: no echo after 5 s\n");
+                TL_FAIL();
+            }
+        rt_ns += tl_now_ns() - a;
+        bad += m.type != 2 || m.w[0] != i || m.src != 5;
+    }
+    while (rk_light_port_pending(p) && tl_now_ns() - t0 < tl_limit + 5000000000ull)
+        usleep(100);
+    {
+        static const uint32_t one = 1;
+        cudaStream_t s2;
+        TL_CUDA(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+        TL_CUDA(cudaMemcpyAsync((void *)t.k.stop, &one, sizeof one, cudaMemcpyHostToDevice, s2));
+        TL_CUDA(cudaStreamSynchronize(s2));
+        TL_CUDA(cudaStreamDestroy(s2));
+    }
+    TL_CUDA(cudaStreamSynchronize(st));
+    TL_CUDA(cudaStreamDestroy(st));
+    printf("port: %llu echoes of %llu sent in %.1f ms (port full %llu times), %llu bad; round trip host -> "
+           "light actor -> host %.2f us (mean of %llu)\n",
+           (unsigned long long)got, (unsigned long long)sent, (tl_now_ns() - t0) / 1e6, (unsigned long long)full,
+           (unsigned long long)bad, trips ? rt_ns / 1e3 / trips : 0.0, (unsigned long long)trips);
+    TL_CHECK(got == total && bad == 0);
+    TL_CHECK(rk_light_port_pending(p) == 0 && p->refused == 0 && p->forwarded == total + trips);
+    TL_CHECK(rk_light_port_recv(p, &m) == RK_EEMPTY);
+    TL_CUDA(cudaMemcpy(t.image, t.k.w, t.bytes, cudaMemcpyDeviceToHost));
+    tl_check_quiet(&t);
+    cudaFreeHost(p);
+    free(last);
+    tl_destroy(&t);
+    printf("PASS port\n");
+}
+
 int main(void)
 {
     int n = 0;
@@ -526,6 +652,7 @@ int main(void)
     } else {
         printf("SKIP the cluster cases (RK_LIGHT_RACECHECK)\n");
     }
+    port(total / 10 ? total / 10 : 1, 10000);
     printf("PASS test_gpu_light\n");
     return 0;
 }
