@@ -15,6 +15,11 @@
  *                without stealing: messages/s
  *   tokens       2^16 tokens hop among 2^18 actors on every home block, with
  *                and without hand-off: hops/s across the GPU
+ *   port         the host's round trip to a light actor through the port
+ *                (host -> forwarder block -> actor -> its home's ring to the
+ *                host), one message at a time, timed on the host: median
+ *                and p99. Compare with bench_gpu_roundtrip's rk_call and
+ *                its pinned-memory floors in the same call
  * Every run is bounded: past its limit the stop word is set and the
  * report printed. Compare with diag_k2k's actor round trip in the same run.
  *
@@ -147,6 +152,25 @@ struct dl_token {
             }
     }
 };
+
+/* The port's echo: back to the host, one message in flight. */
+struct dl_echo {
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x == 0)
+            while (rk_light_ctx_send(c, RK_LIGHT_HOST, m->type, m->w) == RK_EFULL)
+                ; /* cannot happen: one message in flight */
+    }
+};
+
+/* The homes, then the port's forwarder (rk_light_ingress). */
+__global__ void dl_port_kernel(rk_light_world *w, dl_echo fn)
+{
+    if (blockIdx.x < w->cfg.homes)
+        rk_light_block(w, blockIdx.x, fn);
+    else
+        rk_light_ingress(w);
+}
 
 template <class H> __global__ void dl_kernel(dl_case k, H fn)
 {
@@ -428,6 +452,68 @@ static void tokens(const char *name, const rk_light_config *c, uint32_t n, uint6
     dl_destroy(&d);
 }
 
+static int dl_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The host's round trip to actor 5 of 64 on `homes` homes through the
+ * port, `trips` times after 1000 warm-up trips. */
+static void port_round_trip(const char *name, uint32_t homes, uint64_t trips)
+{
+    const rk_light_config c = {64, homes, 16, 8, 0, 0, 0};
+    uint64_t *ns = (uint64_t *)malloc(trips * sizeof(uint64_t)), bad = 0;
+    rk_light_port *p, *dp;
+    cudaLaunchConfig_t lc;
+    cudaLaunchAttribute at[1];
+    cudaStream_t st;
+    rk_light_msg m;
+    dl_world d;
+    if (!ns || dl_create(&d, &c) != 0) {
+        printf("%-48s not run (no memory)\n", name);
+        free(ns);
+        return;
+    }
+    DL_CUDA(cudaHostAlloc((void **)&p, rk_light_port_bytes(homes), cudaHostAllocMapped));
+    DL_CUDA(cudaHostGetDevicePointer((void **)&dp, p, 0));
+    rk_light_port_init(p, &c);
+    rk_light_world_set_port(d.image, dp);
+    DL_CUDA(cudaMemcpy(d.k.w, d.image, sizeof(rk_light_world), cudaMemcpyHostToDevice));
+    DL_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    if (rk_light_launch_config(&lc, at, &c, (const void *)dl_port_kernel, homes + 1, 128, st) != RK_OK) {
+        printf("%-48s not run (the grid cannot be resident)\n", name);
+    } else {
+        DL_CUDA(cudaLaunchKernelEx(&lc, dl_port_kernel, d.k.w, dl_echo{}));
+        for (uint64_t i = 0; i < trips + 1000; i++) {
+            const uint64_t words[RK_LIGHT_WORDS] = {i}, t0 = dl_now_ns();
+            while (rk_light_port_send(p, 5, 1, words) != RK_OK)
+                ;
+            while (rk_light_port_recv(p, &m) != RK_OK)
+                if (dl_now_ns() - t0 > 5000000000ull) {
+                    printf("%-48s no echo after 5 s\n", name);
+                    dl_set_stop(&d);
+                    DL_CUDA(cudaStreamSynchronize(st));
+                    _exit(1);
+                }
+            if (i >= 1000)
+                ns[i - 1000] = dl_now_ns() - t0;
+            bad += m.w[0] != i || m.src != 5;
+        }
+        while (rk_light_port_pending(p))
+            ;
+        dl_set_stop(&d);
+        DL_CUDA(cudaStreamSynchronize(st));
+        qsort(ns, trips, sizeof *ns, dl_cmp_u64);
+        printf("%-48s %8.3f us median, p99 %.3f us (%llu trips, host clock), %llu bad\n", name, ns[trips / 2] / 1e3,
+               ns[trips * 99 / 100] / 1e3, (unsigned long long)trips, (unsigned long long)bad);
+    }
+    DL_CUDA(cudaStreamDestroy(st));
+    cudaFreeHost(p);
+    dl_destroy(&d);
+    free(ns);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t trips = 100000, messages = 1000000;
@@ -459,6 +545,9 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "round trip, two homes of a cluster of %u", cl);
         round_trip(name, cl, RK_LIGHT_LOCAL, 8, trips, cl);
     }
+
+    port_round_trip("round trip, host -> light actor -> host (port)", 1, trips / 10 ? trips / 10 : 1);
+    port_round_trip("the same, 64 homes", 64, trips / 10 ? trips / 10 : 1);
 
     rk_light_config one = {64, 1, 16, 8, 0, 0, 0};
     sinks("one home, 64 actors, 8 sender blocks", &one, 8, messages);
