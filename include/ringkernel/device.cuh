@@ -3300,6 +3300,16 @@ static __device__ __noinline__ void rk__gpu_bridge(const rk__gpu_world *w)
 template <class Types>
 static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
 {
+#if RK__GPU_CLUSTER_TIER
+    /* With the cluster tier, every block of a cluster has started before
+     * any writes another's shared memory, as the CUDA programming guide
+     * asks of DSMEM: one cluster barrier, by every thread, at the start.
+     * (A sender writes a ring only once its block's door is open, which
+     * happens after the block started; the barrier says so to tools such
+     * as racecheck.) Every block of the grid runs this. */
+    if (w->ck2k_capacity && w->cluster_size > 1)
+        asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+#endif
     if (blockIdx.x == 0) {
         if (threadIdx.x == 0)
             rk__gpu_supervise(w);
