@@ -728,9 +728,26 @@ typedef struct lt_fan_counts {
 
 static lt_fan_counts lt_fan_seen;
 
-static void lt_fan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+/* One numbered send of a fan-out, counted by its status; a refused send
+ * takes no number. */
+static void lt_fan_send(rk_light_ctx *c, uint32_t dst)
 {
     uint64_t words[RK_LIGHT_WORDS];
+    rk_status st;
+    lc_words(words, 0, lt_fan_seen.per[dst]);
+    st = rk_light_ctx_send(c, dst, 0, words);
+    if (st == RK_OK) {
+        lt_fan_seen.per[dst]++;
+        lt_fan_seen.sent++;
+    } else if (st == RK_EFULL) {
+        lt_fan_seen.refused++;
+    } else {
+        lt_fan_seen.other++;
+    }
+}
+
+static void lt_fan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
     if (c->self != 0) {
         lt_sink(t, c, m);
         return;
@@ -738,16 +755,7 @@ static void lt_fan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
     atomic_fetch_add_explicit(&t->hits, 1, memory_order_relaxed);
     for (uint32_t i = 0; i < LT_FAN; i++) {
         uint32_t dst = 1 + i % (c->w->cfg.actors - 1);
-        lc_words(words, 0, lt_fan_seen.per[dst]);
-        rk_status st = rk_light_ctx_send(c, dst, 0, words);
-        if (st == RK_OK) {
-            lt_fan_seen.per[dst]++;
-            lt_fan_seen.sent++;
-        } else if (st == RK_EFULL) {
-            lt_fan_seen.refused++;
-        } else {
-            lt_fan_seen.other++;
-        }
+        lt_fan_send(c, dst);
     }
 }
 
@@ -807,7 +815,6 @@ static void local_full(void **state)
 
 static void lt_cfan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
 {
-    uint64_t words[RK_LIGHT_WORDS];
     if (c->self == 1 && !atomic_exchange(&t->held, 1)) {
         uint64_t end = rk_test_now_ns() + LT_LIMIT_NS;
         while (!atomic_load(&t->fanned) && rk_test_now_ns() < end)
@@ -820,16 +827,7 @@ static void lt_cfan(lt *t, rk_light_ctx *c, const rk_light_msg *m)
     }
     for (uint32_t i = 0; i < LT_CFAN; i++) {
         uint32_t dst = 3 + 2 * (i % 8); /* actors 3, 5, .., 17 of home 1 */
-        lc_words(words, 0, lt_fan_seen.per[dst]);
-        rk_status st = rk_light_ctx_send(c, dst, 0, words);
-        if (st == RK_OK) {
-            lt_fan_seen.per[dst]++;
-            lt_fan_seen.sent++;
-        } else if (st == RK_EFULL) {
-            lt_fan_seen.refused++;
-        } else {
-            lt_fan_seen.other++;
-        }
+        lt_fan_send(c, dst);
     }
     atomic_store(&t->fanned, 1);
 }
