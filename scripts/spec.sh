@@ -237,6 +237,15 @@ vring.guess_on_full         |vring.pml      |safety                |-DBUG_GUESS_
 vring.full_reloads          |vring.pml      |safety                |-DSTOP -DBUG_FULL_RELOADS          |bug    |V6
 vring.inbox.no_recheck      |vring.pml      |safety                |-DNO_GUESS -DBUG_NO_RECHECK        |bug    |V5
 vring.inbox.full_reloads    |vring.pml      |safety                |-DNO_GUESS -DSTOP -DBUG_FULL_RELOADS|bug   |V6
+port                        |port.pml       |safety                |                                   |pass   |
+port.live                   |port.pml       |ltlf:all_run          |                                   |pass   |
+port.n3                     |port.pml       |safety                |-DNPER=3                           |pass   |
+port.inb2                   |port.pml       |safety                |-DINB=2                            |pass   |
+port.s4n3                   |port.pml       |safety                |-DSLOTS=4 -DNPER=3                 |pass   |
+port.skip_full              |port.pml       |safety                |-DBUG_SKIP_FULL                    |bug    |Q3
+port.free_first             |port.pml       |safety                |-DBUG_FREE_FIRST                   |bug    |Q1
+port.stop_early             |port.pml       |safety                |-DBUG_STOP_EARLY                   |bug    |Q3
+port.home_early             |port.pml       |safety                |-DBUG_HOME_EARLY                   |bug    |Q3
 EOF
 }
 
