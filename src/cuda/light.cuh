@@ -379,9 +379,9 @@ RK_LF void rk__lh_st(uint64_t *p, uint64_t v)
     asm volatile("st.relaxed.sys.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 #else
-RK_LF uint64_t rk__lh_ld_acq(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-RK_LF void rk__lh_st_rel(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-RK_LF void rk__lh_st(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+RK_LF uint64_t rk__lh_ld_acq(const uint64_t *p) { return rk__l_ld_acq(p); }
+RK_LF void rk__lh_st_rel(uint64_t *p, uint64_t v) { rk__l_st_rel(p, v); }
+RK_LF void rk__lh_st(uint64_t *p, uint64_t v) { rk__l_st(p, v); }
 #endif
 
 /* The cluster ring's words (rk_light_cring). On the GPU they are shared
