@@ -26,10 +26,13 @@
  *               in a ring of a home that returned; then the same world runs
  *               again from where its rings stand
  * The relays case runs a fourth time with clusters: relays forward to a
- * sink of the other home of their cluster.
+ * sink of the other home of their cluster; and a fifth with clusters and
+ * stealing, where a ring message whose sink runs on another home (or has
+ * messages waiting) moves into the sink's inbox, order kept.
  *   stealing    all messages to actors of home 0: with stealing on, other
  *               homes run them (home 0 holds its first handler until one
- *               has), in order per sender; with it off, none do
+ *               has), in order per sender; with it off, none do; with
+ *               clusters of 2, only home 0's cluster neighbour does
  *   pingpong    two actors hand a message back and forth for ever on one
  *               home while a thread sends to a third: the limit of `batch`
  *               hand-offs (or local messages) in a row lets the third run
@@ -90,12 +93,21 @@ struct lt {
     atomic_int held;      /* stealing: home 0 held its first handler */
     atomic_int fanned;    /* cluster_full: the fan-out is over */
     uint32_t shift;       /* relays: 1 sends to a sink of the next home (of the cluster) */
+    atomic_int *inside;   /* per actor: a handler of it runs (one at a time, or `bad`) */
+    int linger;           /* handlers yield the CPU once, so that a second runner would overlap */
 };
 
+/* Runs the case's handler, and checks that no other home runs one of the
+ * same actor meanwhile (its token, or its home alone, says who may). */
 static void lt_dispatch(rk_light_ctx *c, const rk_light_msg *m, void *user)
 {
     lt *t = user;
+    if (atomic_exchange(&t->inside[c->self], 1) != 0)
+        atomic_fetch_add(&t->bad, 1);
     t->fn(t, c, m);
+    if (t->linger)
+        sched_yield();
+    atomic_store(&t->inside[c->self], 0);
 }
 
 typedef struct lt_home_arg {
@@ -125,7 +137,9 @@ static void lt_init(lt *t, const rk_light_config *c, uint64_t sources, lt_handle
     t->fn = fn;
     t->sources = sources;
     t->next = calloc((size_t)c->actors * sources, sizeof *t->next);
+    t->inside = calloc(c->actors, sizeof *t->inside);
     assert_non_null(t->next);
+    assert_non_null(t->inside);
 }
 
 static void lt_start(lt *t)
@@ -175,6 +189,7 @@ static void lt_check_quiet(lt *t)
 static void lt_free(lt *t)
 {
     free(t->next);
+    free(t->inside);
     free(t->got);
     free(t->w);
 }
@@ -217,7 +232,7 @@ static void bad_input(void **state)
         {8, 2, 4, 1, RK_LIGHT_LOCAL, 1, 0}, /* local queues with stealing */
         {8, 4, 4, 1, 0, 0, 1},              /* a cluster of one */
         {8, 4, 4, 1, 0, 0, 3},              /* homes not a multiple of the cluster */
-        {8, 4, 4, 1, 0, 1, 2},              /* a cluster with stealing */
+        {8, 4, 4, 1, RK_LIGHT_LOCAL, 1, 2}, /* local queues with stealing, in clusters */
         {64, 32, 4, 1, 0, 0, 32},           /* a cluster of more than 16 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -225,6 +240,9 @@ static void bad_input(void **state)
         assert_int_equal(rk_light_world_layout(&c).bytes, 0);
         assert_int_equal(rk_light_world_init(buf, buf, &c, &stop), RK_EINVAL);
     }
+    /* Stealing in clusters is allowed (within each cluster). */
+    c = (rk_light_config){8, 4, 4, 1, 0, 1, 2};
+    assert_true(rk_light_world_layout(&c).bytes > 0);
     assert_int_equal(rk_light_world_layout(NULL).bytes, 0);
     assert_int_equal(rk_light_world_init(NULL, buf, &good, &stop), RK_EINVAL);
     assert_int_equal(rk_light_world_init(buf, buf, &good, NULL), RK_EINVAL);
@@ -501,21 +519,23 @@ static void *lt_feeder_main(void *arg)
     return NULL;
 }
 
-static void run_relays(uint32_t handoff, uint32_t cluster, uint64_t total)
+static void run_relays(uint32_t handoff, uint32_t cluster, uint32_t steal, uint64_t total)
 {
     /* 2 homes; relays 0..7, sinks 8..11 (two per home). A sink has 32
      * slots: two relays and the two direct sources hold 4 messages each
      * unanswered, and a source counts its message answered when the sink's
      * handler runs, one message before the sink frees its slot (with 16
      * slots a relay's send could find the inbox full: CI, ASan, 2 cores). */
-    rk_light_config c = {LT_RELAYS + 4, 2, 32, 4, handoff, 0, cluster};
+    rk_light_config c = {LT_RELAYS + 4, 2, 32, steal ? 1 : 4, handoff, steal, cluster};
     const uint32_t sources = LT_RELAYS + LT_DIRECT;
-    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0, clustered = 0;
+    uint64_t per_source = total / (2 * LT_RELAYS + LT_DIRECT), handoffs = 0, locals = 0, clustered = 0, moved = 0,
+             steals = 0;
     lt_feeder f[2];
     lt t;
     lt_init(&t, &c, sources, lt_relay);
     t.relays = LT_RELAYS;
     t.shift = cluster ? 1 : 0;
+    t.linger = (int)steal;
     t.got = calloc(sources, sizeof *t.got);
     assert_non_null(t.got);
     atomic_store(&lt_stall_from, LT_RELAYS);
@@ -537,16 +557,23 @@ static void run_relays(uint32_t handoff, uint32_t cluster, uint64_t total)
         handoffs += t.w->home[h].handoffs;
         locals += t.w->home[h].locals;
         clustered += t.w->home[h].clustered;
+        moved += t.w->home[h].moved;
+        steals += t.w->home[h].steals;
     }
     if (handoff == RK_LIGHT_TOKEN)
         assert_true(handoffs > 0);
     /* Every relay's send stays on its home, or with a cluster goes to the
-     * other home's ring. */
+     * other home's ring; with stealing, a ring message whose receiver ran
+     * elsewhere or had messages waiting moved into its inbox instead. */
     assert_int_equal(locals, handoff == RK_LIGHT_LOCAL && !cluster ? per_source * LT_RELAYS : 0);
-    assert_int_equal(clustered, cluster ? per_source * LT_RELAYS : 0);
-    printf("relays, %s%s: %llu handed over, %llu local, %llu through cluster rings\n", lt_tier(handoff),
-           cluster ? ", to the other home of the cluster" : "", (unsigned long long)handoffs,
-           (unsigned long long)locals, (unsigned long long)clustered);
+    assert_int_equal(clustered + moved, cluster ? per_source * LT_RELAYS : 0);
+    if (!steal)
+        assert_int_equal(moved, 0);
+    printf("relays, %s%s%s: %llu handed over, %llu local, %llu run from cluster rings, %llu moved to inboxes, %llu "
+           "runs stolen\n",
+           lt_tier(handoff), cluster ? ", to the other home of the cluster" : "", steal ? ", stealing" : "",
+           (unsigned long long)handoffs, (unsigned long long)locals, (unsigned long long)clustered,
+           (unsigned long long)moved, (unsigned long long)steals);
     lt_check_quiet(&t);
     lt_free(&t);
 }
@@ -555,10 +582,12 @@ static void relays(void **state)
 {
     (void)state;
     uint64_t total = rk_test_messages(200000);
-    run_relays(0, 0, total / 4);
-    run_relays(RK_LIGHT_TOKEN, 0, total / 4);
-    run_relays(RK_LIGHT_LOCAL, 0, total / 4);
-    run_relays(RK_LIGHT_LOCAL, 2, total / 4);
+    run_relays(0, 0, 0, total / 5);
+    run_relays(RK_LIGHT_TOKEN, 0, 0, total / 5);
+    run_relays(RK_LIGHT_LOCAL, 0, 0, total / 5);
+    run_relays(RK_LIGHT_LOCAL, 2, 0, total / 5);
+    run_relays(0, 2, 1, total / 5);
+    run_relays(0, 2, 1, total / 5);
 }
 
 /* ---- stealing ------------------------------------------------------------------------- */
@@ -597,9 +626,9 @@ static void *lt_skew_main(void *arg)
     return NULL;
 }
 
-static void run_stealing(uint32_t steal, uint64_t total)
+static void run_stealing(uint32_t steal, uint32_t cluster, uint64_t total)
 {
-    rk_light_config c = {64, 4, 16, 4, 0, steal, 0};
+    rk_light_config c = {64, 4, 16, 4, 0, steal, cluster};
     lt_skew_feeder f;
     uint64_t steals = 0, runs_elsewhere = 0;
     lt t;
@@ -617,11 +646,14 @@ static void run_stealing(uint32_t steal, uint64_t total)
         if (h)
             runs_elsewhere += t.w->home[h].runs;
     }
-    printf("stealing %s: %llu runs stolen of %llu\n", steal ? "on" : "off", (unsigned long long)steals,
-           (unsigned long long)(t.w->home[0].runs + runs_elsewhere));
+    printf("stealing %s%s: %llu runs stolen of %llu\n", steal ? "on" : "off", cluster ? ", clusters of 2" : "",
+           (unsigned long long)steals, (unsigned long long)(t.w->home[0].runs + runs_elsewhere));
     if (steal) {
         assert_true(steals > 0);
         assert_true(atomic_load(&t.elsewhere));
+        /* With clusters, only the homes of home 0's cluster steal from it. */
+        for (uint32_t h = cluster ? cluster : c.homes; h < c.homes; h++)
+            assert_int_equal(t.w->home[h].runs, 0);
     } else {
         assert_int_equal(steals, 0);
         assert_int_equal(runs_elsewhere, 0);
@@ -634,8 +666,9 @@ static void stealing(void **state)
 {
     (void)state;
     uint64_t total = rk_test_messages(200000);
-    run_stealing(0, total / 2);
-    run_stealing(1, total / 2);
+    run_stealing(0, 0, total / 3);
+    run_stealing(1, 0, total / 3);
+    run_stealing(1, 2, total / 3);
 }
 
 /* ---- pingpong ------------------------------------------------------------------------- */

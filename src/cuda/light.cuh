@@ -126,9 +126,11 @@ typedef struct rk_light_home {
     uint64_t steals; /* runs of actors taken from other homes' queues */
     uint64_t locals; /* messages run from the home's local queue (RK_LIGHT_LOCAL) */
     uint64_t clustered; /* messages run from the home's cluster ring */
+    uint64_t moved;  /* with stealing: messages of its cluster ring it moved into their receivers'
+                      * inboxes instead of running them (rk__l_cluster_next) */
     uint64_t error;  /* an rk_status: RK_EINVAL when the block's cluster did not match cfg.cluster
                       * (the home returned without running) */
-    uint64_t pad1[7];
+    uint64_t pad1[6];
 } rk_light_home;
 
 /* A home's cluster ring: a bounded MPSC queue (Vyukov) whose producers are
@@ -238,11 +240,13 @@ typedef struct rk_light_config {
     uint32_t handoff;   /* the block tier for a handler's sends to its own home: 0 (inboxes),
                          * RK_LIGHT_TOKEN or RK_LIGHT_LOCAL (section 5) */
     uint32_t steal;     /* nonzero: a home with nothing of its own takes queued actors of
-                         * others; not with RK_LIGHT_LOCAL or a cluster */
+                         * others (of its own cluster only, with a cluster); not with
+                         * RK_LIGHT_LOCAL */
     uint32_t cluster;   /* 0, or 2..16: homes h .. h+cluster-1 (h a multiple of it) form a
                          * thread-block cluster, and a handler's sends to the actors of another
-                         * home of its cluster go through that home's cluster ring (DSMEM);
-                         * homes a multiple of it */
+                         * home of its cluster (with stealing: of any home of its cluster, its
+                         * own too) go through that home's cluster ring (DSMEM); homes a
+                         * multiple of it */
 } rk_light_config;
 
 /* Everything lives in one allocation whose layout rk_light_world_layout
@@ -506,7 +510,7 @@ RK_LF rk_light_layout rk_light_world_layout(const rk_light_config *c)
     if (!c || !c->actors || !c->homes || c->homes > c->actors || !rk__l_pow2(c->inbox) || c->inbox < 2 ||
         !c->batch || c->actors > (1u << 30) || c->handoff > RK_LIGHT_LOCAL ||
         (c->handoff == RK_LIGHT_LOCAL && c->steal) ||
-        (c->cluster && (c->cluster < 2 || c->cluster > 16 || c->homes % c->cluster || c->steal)))
+        (c->cluster && (c->cluster < 2 || c->cluster > 16 || c->homes % c->cluster)))
         return l;
     per_home = (c->actors + c->homes - 1) / c->homes;
     /* At least 2: with one slot the lap that says "holds pos" also says "free
@@ -989,11 +993,13 @@ RK_LF rk_light_cring *rk__l_cring_of(const rk_light_ctx *c, uint32_t home)
 }
 
 /* A send into the cluster ring of `home` (another home of the sender's
- * cluster): claim a slot (CAS on its tail), write the message and its
- * receiver, publish. The same Vyukov steps as an inbox, at cluster scope
- * and without a run token: only that home reads its ring, and it runs a
- * message there as one of the actor's own (no other home runs the actor;
- * stealing is off). RK_EFULL when the ring is full.
+ * cluster, or with stealing any home of it): claim a slot (CAS on its
+ * tail), write the message and its receiver, publish. The same Vyukov
+ * steps as an inbox, at cluster scope and without a run token: only that
+ * home reads its ring. Without stealing it runs a message there as one of
+ * the actor's own (no other home runs the actor); with stealing it first
+ * takes the actor's token, or moves the message into the actor's inbox
+ * (rk__l_cluster_next). RK_EFULL when the ring is full.
  *
  * The claim starts at the tail this home saw after its last claim in that
  * ring (ctail), not at a load of the tail: one DSMEM round trip less when
@@ -1042,7 +1048,9 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
 #endif
 }
 
-/* A send from a handler (thread 0 of the block).
+/* A send from a handler (thread 0 of the block), which runs on the
+ * actor's home or, with stealing, on another home (of its cluster, with a
+ * cluster).
  *
  * To RK_LIGHT_HOST (a message from the host names it as its `src`): into
  * the home's ring to the host (rk__l_host_send); RK_EFULL when the host
@@ -1061,6 +1069,10 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
  * goes into that home's cluster ring (rk__l_cluster_send): DSMEM on the
  * GPU, no run token and no run queue. Again one path per (sender,
  * receiver), so per-sender order holds; RK_EFULL when the ring is full.
+ * With stealing too, a message to an actor of the running home goes into
+ * its own ring as well: the sender may run on any home of the cluster
+ * (stealing stays within it), and through the receiver's home's ring it
+ * takes one path wherever it runs.
  *
  * With RK_LIGHT_TOKEN, to an actor of the same home that is IDLE with an
  * empty inbox, the message is
@@ -1082,7 +1094,7 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
     if (!w || dst >= w->cfg.actors)
         return RK_EINVAL;
     home = dst % w->cfg.homes;
-    if (w->cfg.cluster && home != c->home && home / w->cfg.cluster == c->home / w->cfg.cluster)
+    if (w->cfg.cluster && (home != c->home || w->cfg.steal) && home / w->cfg.cluster == c->home / w->cfg.cluster)
         return rk__l_cluster_send(c, home, dst, type, words);
     if (w->cfg.handoff == RK_LIGHT_LOCAL && home == c->home) {
         rk_light_msg *m;
@@ -1141,11 +1153,14 @@ typedef struct rk_light_loop {
     uint32_t from;   /* RK__L_INBOX, RK__L_HAND, RK__L_LOCAL or RK__L_CLUSTER_RING */
     uint32_t lrun;   /* local and cluster-ring messages run in a row */
     uint32_t turn;   /* which of the two is looked at first, in turn */
+    uint32_t ctoken; /* with stealing: the cluster-ring message being run holds its receiver's
+                      * token, taken for it alone (given up after it) */
+    uint32_t pad;
     uint64_t chead;  /* the cluster ring's head (its one consumer) */
     rk_light_msg hand;
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
-    uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered;
+    uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered, moved;
     uint32_t victim; /* the next home to look at when stealing */
 } rk_light_loop;
 
@@ -1183,6 +1198,7 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->idle_polls = L->idle;
     hm->locals = L->locals;
     hm->clustered = L->clustered;
+    hm->moved = L->moved;
     if (L->c.cring)
         L->c.cring->head = L->chead; /* a host world may run again; a GPU block's ring is its own */
     if (L->c.out)
@@ -1192,17 +1208,21 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
 /* With stealing on, a home whose own queue is empty looks at one other
  * home's queue per look, in turn from its neighbour on (the homes of one
  * cluster first, when the kernel runs as clusters of consecutive blocks).
- * A stolen actor runs here; its give-up requeues it at its own home, so it
- * goes back when its home has time. The token keeps one runner at a time
- * and the inbox its order, so a steal costs a pop and the take's CAS. */
+ * With a cluster in the config, only the homes of its own cluster: a
+ * handler's sends to an actor of the cluster then go through one ring
+ * wherever the sender runs (rk_light_ctx_send). A stolen actor runs here;
+ * its give-up requeues it at its own home, so it goes back when its home
+ * has time. The token keeps one runner at a time and the inbox its order,
+ * so a steal costs a pop and the take's CAS. */
 RK_LF int rk__l_steal(rk_light_world *w, rk_light_loop *L)
 {
-    uint32_t homes = w->cfg.homes;
-    if (!w->cfg.steal || homes < 2)
+    const uint32_t n = w->cfg.cluster ? w->cfg.cluster : w->cfg.homes;
+    const uint32_t first = L->c.home - L->c.home % n;
+    if (!w->cfg.steal || n < 2)
         return 0;
-    L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+    L->victim = first + (L->victim - first + 1) % n;
     if (L->victim == L->c.home)
-        L->victim = L->victim + 1 < homes ? L->victim + 1 : 0;
+        L->victim = first + (L->victim - first + 1) % n;
     if (!rk_light_take(w, L->victim, NULL, &L->r))
         return 0;
     L->steals++;
@@ -1237,6 +1257,59 @@ RK_LF const rk_light_msg *rk__l_cluster_head(const rk_light_world *w, rk_light_l
     return m;
 }
 
+/* Frees the cluster ring's head slot. Release: the reads of its message
+ * (a handler's, or a move's) before a sender's rewrite. */
+RK_LF void rk__l_cluster_pop(rk_light_loop *L)
+{
+    rk__lc_st_rel(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq,
+                  L->chead + RK_LIGHT_CLUSTER_SLOTS);
+    L->chead++;
+}
+
+/* The cluster ring's next message to run here, or NULL. Without stealing,
+ * its head (rk__l_cluster_head): the receiver runs only at this home.
+ *
+ * With stealing, another home of the cluster may hold the receiver's
+ * token, so a message runs here only while this home holds it: the
+ * current run's (its actor's), or one taken IDLE -> RUNNING for this
+ * message alone (ctoken; given up after it, rk_light_after). And only
+ * while the receiver's inbox is empty: an earlier message of the same
+ * sender may have been moved there. Otherwise the message moves into the
+ * inbox (rk_light_send, with the sender's id and a wake) and the next is
+ * looked at. Each sender inside the cluster reaches the receiver through
+ * this ring only (rk_light_ctx_send), and this home alone moves or runs
+ * its messages, in ring order, so per-sender order holds: a message runs
+ * in place only once everything moved before it has run. A full inbox
+ * stops the ring here (NULL) until the receiver's runs make room; this
+ * home goes on with its queue meanwhile. */
+RK_LF const rk_light_msg *rk__l_cluster_next(rk_light_world *w, rk_light_loop *L)
+{
+    for (uint32_t n = 0; n < RK_LIGHT_CLUSTER_SLOTS; n++) {
+        const rk_light_msg *m = rk__l_cluster_head(w, L);
+        if (!m || !w->cfg.steal)
+            return m;
+        const uint32_t x = L->c.self;
+        rk_light_actor *a = &w->actor[x];
+        const int ours = L->active && L->r.id == x;
+        /* Acquire: the last holder's give-up released the head. */
+        const int took = !ours && rk__l_cas_acq(&a->sched, RK_LIGHT_IDLE, RK_LIGHT_RUNNING) == RK_LIGHT_IDLE;
+        if ((ours || took) && rk__l_ld(&a->tail) == (ours ? L->r.head : a->head)) {
+            L->ctoken = (uint32_t)took;
+            return m;
+        }
+        if (took) {
+            /* Its inbox is not empty: the give-up's re-read queues it. */
+            rk_light_run r = {x, 0, a->head, 0};
+            rk_light_give_up(w, &r);
+        }
+        if (rk_light_send(w, m->src, x, m->type, m->w) != RK_OK)
+            return NULL;
+        rk__l_cluster_pop(L);
+        L->moved++;
+    }
+    return NULL;
+}
+
 /* Whether home h has something to run that only it can: a message in its
  * local queue or cluster ring, or an id in its run queue (a peek, no pop). */
 RK_LF int rk__l_pending(const rk_light_world *w, const rk_light_loop *L)
@@ -1266,13 +1339,13 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
             const rk_light_msg *m;
             L->turn ^= 1;
             if (L->turn) {
-                m = rk__l_cluster_head(w, L);
+                m = rk__l_cluster_next(w, L);
                 if (!m)
                     m = rk__l_local_head(L);
             } else {
                 m = rk__l_local_head(L);
                 if (!m)
-                    m = rk__l_cluster_head(w, L);
+                    m = rk__l_cluster_next(w, L);
             }
             if (m) {
                 L->lrun++;
@@ -1305,9 +1378,15 @@ RK_LF const rk_light_msg *rk_light_next(rk_light_world *w, rk_light_loop *L)
             return &L->hand;
         }
         if (!rk_light_take(w, L->c.home, &L->qhead, &L->r) && !rk__l_steal(w, L)) {
-            if (L->c.lhead != L->c.ltail || rk__l_cluster_head(w, L))
-                continue; /* lrun is 0 again */
-            return NULL;
+            /* What came meanwhile (lrun is 0 again). A message of the
+             * cluster ring is returned as found: with stealing it may hold
+             * its receiver's token now. */
+            const rk_light_msg *m = rk__l_local_head(L);
+            if (!m)
+                m = rk__l_cluster_next(w, L);
+            if (m)
+                L->lrun++;
+            return m;
         }
         L->active = 1;
         L->c.depth = 0;
@@ -1324,11 +1403,15 @@ RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
         L->c.lhead++; /* its slot is free only now: the handler read it in place */
         L->locals++;
     } else if (L->from == RK__L_CLUSTER_RING) {
-        /* Release: the handler's reads of the slot before a sender's rewrite. */
-        rk__lc_st_rel(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq,
-                      L->chead + RK_LIGHT_CLUSTER_SLOTS);
-        L->chead++;
+        rk__l_cluster_pop(L);
         L->clustered++;
+        if (L->ctoken) {
+            /* Its token, taken for this message alone: the give-up's
+             * re-read queues it if its inbox got messages meanwhile. */
+            rk_light_run r = {L->c.self, 0, w->actor[L->c.self].head, 0};
+            rk_light_give_up(w, &r);
+            L->ctoken = 0;
+        }
     }
     /* A handed message was counted when its run began. */
     L->handled++;

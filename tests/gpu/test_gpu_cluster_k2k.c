@@ -15,7 +15,8 @@
  *     (RK_ESHUTDOWN) and counted in the shutdown report, none lost;
  *   - a group of two members on this GPU: RK_PLACE_NEAR puts the actor on
  *     the near actor's member and in its cluster, and a token passes
- *     between them (up to 10^4 times).
+ *     between them (up to 10^4 times; left out under compute-sanitizer,
+ *     RKT_UNDER_TOOL, where the hops are 200 at most).
  * Exits 77 without a GPU or without clusters (before sm_90). */
 #include "gpu_test.h"
 #include "ringkernel/group.h"
@@ -274,12 +275,21 @@ static void group_near(uint64_t hops)
 
 int main(void)
 {
+    /* Under compute-sanitizer a DSMEM hop takes 0.15 ms (memcheck) and
+     * more under racecheck: 200 hops at most there, and no group, whose
+     * two runtimes on one GPU test_gpu_group runs under the tools. */
+    const int tool = getenv("RKT_UNDER_TOOL") != NULL;
     uint64_t hops = rk_test_messages(1000000ull);
+    if (tool && hops > 200)
+        hops = 200;
     /* The tier is off unless asked for. */
     RKT_CHECK(setenv("RK_CUDA_CLUSTER_K2K_CAPACITY", "32", 1) == 0);
     placement_and_rings(hops);
     fan_in(hops / 50 ? hops / 50 : 1);
     shutdown_dead_letters();
-    group_near(hops < 10000 ? hops : 10000);
+    if (tool)
+        printf("cluster tier: the group case left out under a tool (RKT_UNDER_TOOL)\n");
+    else
+        group_near(hops < 10000 ? hops : 10000);
     return 0;
 }
