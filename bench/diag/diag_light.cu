@@ -12,7 +12,8 @@
  *                messages wait if it stalls; then on 512 homes with the stop
  *                word host-mapped instead of in device memory
  *   stealing     the same senders to the actors of home 0 only, with and
- *                without stealing: messages/s
+ *                without stealing: messages/s; also on 64 homes in clusters
+ *                of 8, where only home 0's cluster may help
  *   tokens       2^16 tokens hop among 2^18 actors on every home block, with
  *                and without hand-off: hops/s across the GPU
  *   port         the host's round trip to a light actor through the port
@@ -295,12 +296,14 @@ static void dl_print_counts(dl_world *d, const dl_counts *got, uint32_t senders)
     uint64_t runs = 0, idle = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
         runs += home[h].runs, idle += home[h].idle_polls;
-    uint64_t steals = 0;
+    uint64_t steals = 0, moved = 0;
     for (uint32_t h = 0; h < w->cfg.homes; h++)
-        steals += home[h].steals;
+        steals += home[h].steals, moved += home[h].moved;
     printf("    homes: %llu runs (%llu stolen), %llu idle looks; pushes that waited for their slot: %llu "
            "(%llu naps)\n",
            (unsigned long long)runs, (unsigned long long)steals, (unsigned long long)idle, pw[0], pw[1]);
+    if (moved)
+        printf("    cluster-ring messages moved to their receivers' inboxes: %llu\n", (unsigned long long)moved);
     if (senders && got->taken)
         printf("    senders: %.3f us per send (incl. retries), slowest %.1f us, %llu refused full\n",
                got->send_ns / 1e3 / (double)(d->k.per_sender * senders), got->slowest_send / 1e3, got->full);
@@ -394,10 +397,10 @@ static void dl_tier_counts(dl_world *d, unsigned long long *handed, unsigned lon
 }
 
 static void round_trip(const char *name, uint32_t homes, uint32_t handoff, uint32_t batch, uint64_t trips,
-                       uint32_t cluster = 0)
+                       uint32_t cluster = 0, uint32_t steal = 0)
 {
     /* Actors 0 and 1 (homes 0 and 1 with two or more homes); any others idle. */
-    rk_light_config c = {homes > 2 ? homes : 2, homes, 4, batch, handoff, 0, cluster};
+    rk_light_config c = {homes > 2 ? homes : 2, homes, 4, batch, handoff, steal, cluster};
     dl_world d;
     if (dl_create(&d, &c))
         return;
@@ -545,6 +548,9 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "round trip, two homes of a cluster of %u", cl);
         round_trip(name, cl, RK_LIGHT_LOCAL, 8, trips, cl);
     }
+    /* With stealing, the ring's owner takes the receiver's token for each
+     * message (and gives it up after). */
+    round_trip("round trip, two homes of a cluster of 8, stealing", 8, 0, 8, trips, 8, 1);
 
     port_round_trip("round trip, host -> light actor -> host (port)", 1, trips / 10 ? trips / 10 : 1);
     port_round_trip("the same, 64 homes", 64, trips / 10 ? trips / 10 : 1);
@@ -573,6 +579,12 @@ int main(int argc, char **argv)
     sinks("skewed to home 0's 64 actors, 8 homes, stealing", &one_steal, 8, messages / 4, 1);
     one_steal.steal = 0;
     sinks("skewed to home 0's 64 actors, 8 homes, no stealing", &one_steal, 8, messages / 4, 1);
+    /* In clusters of 8, stealing stays within the cluster: home 0's seven
+     * neighbours may help it, the other 56 homes may not. */
+    rk_light_config cl_steal = {64 * 64, 64, 16, 8, 0, 0, 8};
+    sinks("skewed to home 0's 64 actors, 64 homes in clusters of 8, no stealing", &cl_steal, 16, messages / 4, 1);
+    cl_steal.steal = 1;
+    sinks("skewed to home 0's 64 actors, 64 homes in clusters of 8, stealing", &cl_steal, 16, messages / 4, 1);
 
     rk_light_config tk = {1u << 18, wide + 16, 8, 8, 0, 0, 0};
     tokens("tokens, GPU-wide, inboxes", &tk, 1u << 16, 64);
@@ -582,5 +594,8 @@ int main(int argc, char **argv)
     tokens("tokens, GPU-wide, local queue", &tk, 1u << 16, 64);
     tk.cluster = 8;
     tokens("tokens, GPU-wide, local queue, clusters of 8", &tk, 1u << 16, 64);
+    tk.handoff = 0;
+    tk.steal = 1;
+    tokens("tokens, GPU-wide, clusters of 8, stealing", &tk, 1u << 16, 64);
     return 0;
 }

@@ -12,6 +12,11 @@
  *               the local queue and clusters of 8 (all three tiers)
  *   stealing    sender blocks to actors of home 0 only, on 64 homes with
  *               stealing on: other homes run them, each once and in order
+ *   cluster_stealing stealing in clusters of 8: sender blocks to the actors
+ *               of the first cluster, each message forwarded to a partner
+ *               through a cluster ring; ring messages whose receiver runs
+ *               elsewhere move into its inbox; every message once and in
+ *               order per source, no actor run by two homes at once
  *   cluster_drain tokens that move only within their cluster of 8 homes,
  *               the stop word set before the launch: every hop runs
  *   cluster_refused a world with clusters launched without them: every home
@@ -84,7 +89,9 @@ struct tl_case {
     volatile uint32_t *stop;  /* device memory: the last handler sets it, or the host on a timeout */
     uint64_t expect;          /* messages the handlers take in all */
     uint64_t sources, per_sender, hops;
-    uint32_t skew; /* nonzero: senders send to actors of home 0 only */
+    uint32_t skew; /* 1: senders send to actors of home 0 only; 2: to those of the first cluster's homes */
+    uint32_t *inside; /* cluster_stealing: [actors], 1 while a handler of the actor runs */
+    uint64_t *fwd;    /* cluster_stealing: [actors], messages each forwarded to its partner */
 };
 
 /* A sink: every thread checks the checksum, thread 0 the order. */
@@ -106,6 +113,43 @@ struct tl_sink {
             if (atomicAdd(&k.counts->taken, 1ull) + 1 == k.expect)
                 *k.stop = 1;
         }
+    }
+};
+
+/* cluster_stealing: a message from a sender block is checked, then sent
+ * on to the actor's partner, the actor of the same rank on the next home
+ * of its cluster (through that home's cluster ring), as source
+ * `sources - 1` numbered per forwarder; the partner checks it in order
+ * too. No two homes may run one actor at once (`inside`). A forward the
+ * ring refuses (RK_EFULL) is counted in `full`. Each sender's message
+ * settles two counts: its own run, and its forward's run or refusal. */
+struct tl_pair {
+    tl_case k;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        if (threadIdx.x != 0)
+            return;
+        const uint64_t fwd_src = k.sources - 1;
+        const int direct = m->w[0] != fwd_src;
+        int r = atomicExch(&k.inside[c->self], 1u) != 0 ? 4 : 0, forwarded = 0;
+        if (lc_take(m, &k.next[(size_t)c->self * k.sources], k.sources) != 0)
+            r = 3;
+        if (r == 0 && direct) {
+            const uint32_t homes = c->w->cfg.homes, cl = c->w->cfg.cluster, h = c->self % homes;
+            const uint32_t first = h - h % cl, partner = c->self - h + first + (h - first + 1) % cl;
+            uint64_t words[RK_LIGHT_WORDS];
+            lc_words(words, fwd_src, k.fwd[c->self]);
+            forwarded = rk_light_ctx_send(c, partner, 0, words) == RK_OK;
+            if (forwarded)
+                k.fwd[c->self]++;
+            else
+                atomicAdd(&k.counts->full, 1ull);
+        }
+        atomicExch(&k.inside[c->self], 0u);
+        atomicAdd(r ? &k.counts->bad : &k.counts->ok, 1ull);
+        const unsigned long long settled = direct && !forwarded ? 2 : 1;
+        if (atomicAdd(&k.counts->taken, settled) + settled == k.expect)
+            *k.stop = 1;
     }
 };
 
@@ -172,8 +216,10 @@ static __device__ void tl_send_all(const tl_case &k, uint32_t s)
     for (uint64_t i = 0; i < k.per_sender; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uint32_t dst = (uint32_t)(x % w->cfg.actors);
-        if (k.skew)
+        if (k.skew == 1)
             dst -= dst % w->cfg.homes; /* an actor of home 0 */
+        else if (k.skew == 2)
+            dst -= dst % w->cfg.homes - dst % w->cfg.homes % w->cfg.cluster; /* of the first cluster */
         lc_words(words, s, sent[dst]++);
         while (rk_light_send(w, s, dst, 0, words) == RK_EFULL) {
             if (*k.stop)
@@ -364,7 +410,8 @@ static tl_counts tl_run(tl_world *t, uint32_t senders, H fn, uint64_t limit_ns, 
     TL_CUDA(cudaMemcpy(&got, t->k.counts, sizeof got, cudaMemcpyDeviceToHost));
     TL_CUDA(cudaMemcpy(t->image, t->k.w, t->bytes, cudaMemcpyDeviceToHost));
     printf("%s: %llu messages in %.1f ms\n", name, got.ok + got.bad, (tl_now_ns() - t0) / 1e6);
-    if (timed_out || got.ok + got.bad < t->k.expect) {
+    /* A refused send settles its message too (tl_pair). */
+    if (timed_out || got.ok + got.bad + got.full < t->k.expect) {
         fprintf(stderr, "%s: stalled, %llu of %llu messages taken after %.0f s\n", name, got.ok + got.bad,
                 (unsigned long long)t->k.expect, limit_ns / 1e9);
         rk_light_world_report(t->image, t->k.w, stderr, 16);
@@ -487,6 +534,71 @@ static void forwarding(uint32_t handoff, uint64_t total, uint32_t cluster = 0)
     /* The others go to the next home: 7 of 8 times within the cluster. */
     TL_CHECK(cluster ? clustered > 0 : clustered == 0);
     tl_check_quiet(&t);
+    tl_destroy(&t);
+    printf("PASS %s\n", name);
+}
+
+/* Stealing in clusters of 8 on 64 homes: 16 sender blocks send to the
+ * actors of the first cluster's homes; each forwards what it gets to its
+ * partner on the next home of the cluster (tl_pair). Homes of that cluster
+ * steal from each other; a cluster-ring message whose receiver runs
+ * elsewhere, or has messages waiting, moves into its inbox. Every message
+ * once and in order per source, no actor run by two homes at once, and
+ * every forward either run from a ring or moved. */
+static void cluster_stealing(uint64_t total)
+{
+    const char *name = "stealing in clusters of 8: 16 blocks to the actors of the first cluster, each forwarded "
+                       "through a cluster ring";
+    rk_light_config c = {64 * 256, 64, 16, 4, 0, 1, 8};
+    const uint32_t senders = 16;
+    tl_world t;
+    tl_create(&t, &c, senders + 1);
+    t.k.skew = 2;
+    t.k.per_sender = total / senders;
+    t.k.expect = 2 * t.k.per_sender * senders;
+    TL_CUDA(cudaMalloc(&t.k.inside, c.actors * sizeof(uint32_t)));
+    TL_CUDA(cudaMemset(t.k.inside, 0, c.actors * sizeof(uint32_t)));
+    TL_CUDA(cudaMalloc(&t.k.fwd, c.actors * sizeof(uint64_t)));
+    TL_CUDA(cudaMemset(t.k.fwd, 0, c.actors * sizeof(uint64_t)));
+    tl_counts got = tl_run(&t, senders, tl_pair{t.k}, tl_limit, name);
+    TL_CHECK(got.bad == 0);
+    size_t n = (size_t)c.actors * (senders + 1);
+    uint64_t *next = (uint64_t *)malloc(n * sizeof(uint64_t)), *sent = (uint64_t *)malloc(n * sizeof(uint64_t));
+    uint64_t *fwd = (uint64_t *)malloc(c.actors * sizeof(uint64_t)), forwards = 0;
+    TL_CHECK(next && sent && fwd);
+    TL_CUDA(cudaMemcpy(next, t.k.next, n * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    TL_CUDA(cudaMemcpy(sent, t.k.sent, n * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    TL_CUDA(cudaMemcpy(fwd, t.k.fwd, c.actors * sizeof(uint64_t), cudaMemcpyDeviceToHost));
+    for (uint32_t a = 0; a < c.actors; a++) {
+        const uint32_t h = a % c.homes, first = h - h % c.cluster;
+        const uint32_t partner = a - h + first + (h - first + 1) % c.cluster;
+        for (uint32_t s = 0; s < senders; s++)
+            TL_CHECK(next[(size_t)a * (senders + 1) + s] == sent[(size_t)s * c.actors + a]);
+        TL_CHECK(next[(size_t)partner * (senders + 1) + senders] == fwd[a]);
+        forwards += fwd[a];
+    }
+    TL_CHECK(got.ok == t.k.per_sender * senders + forwards && forwards + got.full == t.k.per_sender * senders);
+    const uint64_t steals = tl_homes_sum(&t, offsetof(rk_light_home, steals));
+    const uint64_t clustered = tl_homes_sum(&t, offsetof(rk_light_home, clustered));
+    const uint64_t moved = tl_homes_sum(&t, offsetof(rk_light_home, moved));
+    printf("  %llu forwarded (%llu refused full): %llu run from cluster rings, %llu moved to inboxes; %llu runs "
+           "stolen\n",
+           (unsigned long long)forwards, got.full, (unsigned long long)clustered, (unsigned long long)moved,
+           (unsigned long long)steals);
+    TL_CHECK(clustered + moved == forwards && steals > 0);
+    /* Stealing stays within the cluster: the other homes ran nothing. */
+    {
+        rk_light_world *w = (rk_light_world *)t.image;
+        rk_light_home *home = (rk_light_home *)rk_light_in_image(t.image, t.k.w, w->home);
+        for (uint32_t h = c.cluster; h < c.homes; h++)
+            TL_CHECK(home[h].runs == 0 && home[h].clustered == 0);
+    }
+    free(next);
+    free(sent);
+    free(fwd);
+    tl_check_quiet(&t);
+    cudaFree(t.k.inside);
+    cudaFree(t.k.fwd);
     tl_destroy(&t);
     printf("PASS %s\n", name);
 }
@@ -647,6 +759,7 @@ int main(void)
     senders(&steal, 16, total, "stealing: 16 blocks to the 256 actors of home 0, 64 homes", 1);
     senders(&steal, 16, total, "stealing on, senders to all 16384 actors");
     if (clusters) {
+        cluster_stealing(total);
         cluster_drain(total);
         cluster_refused();
     } else {
