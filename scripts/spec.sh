@@ -246,6 +246,21 @@ port.skip_full              |port.pml       |safety                |-DBUG_SKIP_F
 port.free_first             |port.pml       |safety                |-DBUG_FREE_FIRST                   |bug    |Q1
 port.stop_early             |port.pml       |safety                |-DBUG_STOP_EARLY                   |bug    |Q3
 port.home_early             |port.pml       |safety                |-DBUG_HOME_EARLY                   |bug    |Q3
+cring                       |cring.pml      |safety                |                                   |pass   |
+cring.live                  |cring.pml      |ltlf:all_handled      |                                   |pass   |
+cring.batch2                |cring.pml      |safety                |-DB=2                              |pass   |
+cring.cap4                  |cring.pml      |safety                |-DCAP=4                            |pass   |
+cring.ring4                 |cring.pml      |safety                |-DRS=4 -DNA=4                      |pass   |
+cring.no_ours               |cring.pml      |safety                |-DNO_OURS                          |pass   |
+cring.giveup_after_move     |cring.pml      |safety                |-DGIVEUP_AFTER_MOVE                |pass   |
+cring.no_token              |cring.pml      |safety                |-DBUG_NO_TOKEN                     |bug    |C1
+cring.no_empty_check        |cring.pml      |safety                |-DBUG_NO_EMPTY_CHECK               |bug    |C3
+cring.empty_by_seq          |cring.pml      |safety                |-DBUG_EMPTY_BY_SEQ                 |bug    |C3
+cring.take_queued           |cring.pml      |safety                |-DBUG_TAKE_QUEUED                  |bug    |C2
+cring.no_giveup             |cring.pml      |safety                |-DBUG_NO_GIVEUP                    |bug    |C4
+cring.no_after              |cring.pml      |safety                |-DBUG_NO_AFTER                     |bug    |C4
+cring.no_wake               |cring.pml      |safety                |-DBUG_NO_WAKE                      |bug    |C4
+cring.drop_full             |cring.pml      |safety                |-DBUG_DROP_FULL                    |bug    |C4
 EOF
 }
 
