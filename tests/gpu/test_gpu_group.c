@@ -424,18 +424,7 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
  * with either. */
 static int stage_on(const char *name)
 {
-    const char *skip = getenv("RK_GROUP_SKIP");
-    size_t n = strlen(name);
-    for (const char *p = skip; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0) {
-            printf("stage %s: skipped (RK_GROUP_SKIP)\n", name);
-            return 0;
-        }
-        p = end ? end + 1 : p + len;
-    }
-    return 1;
+    return rkt_stage_on("RK_GROUP_SKIP", name);
 }
 
 static void suite(int two_gpus)
