@@ -261,6 +261,26 @@ cring.no_giveup             |cring.pml      |safety                |-DBUG_NO_GIV
 cring.no_after              |cring.pml      |safety                |-DBUG_NO_AFTER                     |bug    |C4
 cring.no_wake               |cring.pml      |safety                |-DBUG_NO_WAKE                      |bug    |C4
 cring.drop_full             |cring.pml      |safety                |-DBUG_DROP_FULL                    |bug    |C4
+cexit                       |cexit.pml      |safety                |                                   |pass   |
+cexit.live                  |cexit.pml      |ltlf:all_exit         |                                   |pass   |
+cexit.k0                    |cexit.pml      |safety                |-DK0=1 -DNB=2                      |pass   |
+cexit.one_bound             |cexit.pml      |safety                |-DNBOUND=1                         |pass   |
+cexit.gcap2                 |cexit.pml      |safety                |-DGCAP=2                           |pass   |
+cexit.laps                  |cexit.pml      |safety                |-DNS1=3                            |pass   |
+cexit.ring1                 |cexit.pml      |safety                |-DRS=1                             |pass   |
+cexit.fan_in                |cexit.pml      |safety                |-DNS0=2 -DNBOUND=3 -DNS2=2         |pass   |
+cexit.term                  |cexit.pml      |safety                |-DTERM                             |pass   |
+cexit.no_landed             |cexit.pml      |safety                |-DNO_LANDED                        |pass   |
+cexit.no_wait               |cexit.pml      |safety                |-DBUG_NO_WAIT                      |bug    |E1
+cexit.unbound_not_counted   |cexit.pml      |safety                |-DBUG_UNBOUND_NOT_COUNTED          |bug    |E3
+cexit.count_after_wait      |cexit.pml      |safety                |-DBUG_COUNT_AFTER_WAIT             |bug    |E3
+cexit.count_before_loop_end |cexit.pml      |safety                |-DBUG_COUNT_BEFORE_LOOP_END        |bug    |E1
+cexit.members               |cexit.pml      |safety                |-DBUG_MEMBERS                      |bug    |E1
+cexit.sup_counted           |cexit.pml      |safety                |-DK0=1 -DBUG_SUP_COUNTED           |bug    |E3
+cexit.tail_before_wait      |cexit.pml      |safety                |-DBUG_TAIL_BEFORE_WAIT             |bug    |E2
+cexit.leave_no_room         |cexit.pml      |safety                |-DBUG_LEAVE_NO_ROOM                |bug    |E2
+cexit.put_aborts            |cexit.pml      |safety                |-DBUG_PUT_ABORTS                   |bug    |E4
+cexit.term_no_wait          |cexit.pml      |safety                |-DTERM -DBUG_TERM_NO_WAIT          |bug    |E2
 EOF
 }
 
