@@ -134,7 +134,8 @@ typedef struct rk_light_home {
 } rk_light_home;
 
 /* A home's cluster ring: a bounded MPSC queue (Vyukov) whose producers are
- * the handlers of the other homes of its cluster. `seq` of a slot is pos
+ * the handlers of the other homes of its cluster (with stealing, of every
+ * home of it, its own too). `seq` of a slot is pos
  * while free for position pos, pos + 1 once published. */
 typedef struct rk_light_cring {
     uint64_t tail; /* producers claim positions here (CAS) */
