@@ -52,9 +52,8 @@ static uint32_t block_of(rk_runtime *rt, rk_actor_id id)
 
 /* The actors' counts of messages handled from (in) and put into (out)
  * cluster-tier rings, once they reach want_in and want_out (both 0: once
- * they settle): blocks
- * flush counters when idle, which under compute-sanitizer may take longer
- * than two looks 20 ms apart. */
+ * they settle): blocks flush counters when idle, which under
+ * compute-sanitizer may take longer than two looks 20 ms apart. */
 static void cluster_counts(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, uint64_t want_in, uint64_t want_out,
                            uint64_t *in, uint64_t *out)
 {
