@@ -169,6 +169,13 @@ for t in "${CLUSTER_TESTS[@]}"; do
     step "${LIMIT[$t]}" env RKT_CLUSTER=8 RK_CUDA_CLUSTER_K2K_CAPACITY=32 "$T/$t"
 done
 
+# The host queue's plain slots (RK_CUDA_HOST_LL=0: one publication fence
+# per batch of replies) stay a choice: the round-trip test runs with them too.
+if [[ " ${TESTS[*]} " == *" test_gpu_roundtrip "* ]]; then
+    NAME="test_gpu_roundtrip (plain host queue slots)"
+    step "${LIMIT[test_gpu_roundtrip]}" env RK_CUDA_HOST_LL=0 "$T/test_gpu_roundtrip"
+fi
+
 NAME=gpu_quickstart
 step 60 "$BUILD/examples/gpu_quickstart"
 

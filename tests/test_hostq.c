@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,24 +22,54 @@
 
 #define SEC 1000000000ull
 
-/* Claims one slot of the host queue, writes `m` (and an 8-byte payload v)
- * and publishes it, as an actor's send would. */
+/* Writes header h (and its payload) into the claimed slot at pos and
+ * publishes it, in the ring's format: plain slots, or flag-per-word ones
+ * (ring.h, LL) when the runtime was made with RK_CPU_HOST_LL=1. With
+ * `early`, an LL slot's sequence word goes first and its words after it,
+ * as the GPU's may arrive: the host must wait for them. */
+static void write_slot(rk_runtime *rt, uint64_t pos, const rk_msg *h, const void *payload, int early)
+{
+    rk_ring *r = &rt->host_ring;
+    if (rt->host_stage) {
+        if (early)
+            rk_ring_ll_publish(r, pos);
+        if (h->len)
+            rk_ring_ll_put(r, pos, sizeof *h, payload, h->len);
+        if (early)
+            rk_test_sleep_ns(2000);
+        rk_ring_ll_put(r, pos, 8, (const unsigned char *)h + 8, sizeof *h - 8);
+        if (!early)
+            rk_ring_ll_publish(r, pos);
+        return;
+    }
+    unsigned char *slot = rk_ring_slot(r, pos);
+    memcpy(slot + 8, (const unsigned char *)h + 8, sizeof *h - 8);
+    if (h->len)
+        memcpy(slot + sizeof *h, payload, h->len);
+    rk_ring_publish(r, pos, 1);
+}
+
+static rk_msg header(uint32_t type, uint32_t flags, uint32_t src, uint64_t corr, uint32_t len)
+{
+    rk_msg h;
+    memset(&h, 0, sizeof h);
+    h.type = type;
+    h.flags = flags;
+    h.src = src;
+    h.dst = RK_ACTOR_HOST;
+    h.corr = corr;
+    h.len = len;
+    return h;
+}
+
+/* Claims one slot of the host queue, writes a message (and an 8-byte
+ * payload v) and publishes it, as an actor's send would. */
 static void put(rk_runtime *rt, uint32_t type, uint32_t flags, uint64_t corr, uint64_t v)
 {
     uint64_t pos = 0;
-    rk_msg *slot;
+    const rk_msg h = header(type, flags, 0, corr, type == RK_MSG_TYPE_NOP ? 0 : sizeof v);
     assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &pos), RK_OK);
-    slot = rk_ring_slot(&rt->host_ring, pos);
-    memset(slot, 0, sizeof *slot);
-    slot->type = type;
-    slot->flags = flags;
-    slot->src = 0;
-    slot->dst = RK_ACTOR_HOST;
-    slot->corr = corr;
-    slot->len = type == RK_MSG_TYPE_NOP ? 0 : sizeof v;
-    if (slot->len)
-        memcpy(slot + 1, &v, sizeof v);
-    rk_ring_publish(&rt->host_ring, pos, 1);
+    write_slot(rt, pos, &h, &v, 0);
 }
 
 static rk_runtime *cpu_runtime(void)
@@ -103,16 +135,8 @@ static uint64_t mark(rk_runtime *rt, uint32_t owner)
  * publishes it. */
 static void fill(rk_runtime *rt, uint64_t pos, uint32_t src, uint64_t v)
 {
-    unsigned char *slot = rk_ring_slot(&rt->host_ring, pos);
-    rk_msg h;
-    memset(&h, 0, sizeof h);
-    h.type = 7;
-    h.src = src;
-    h.dst = RK_ACTOR_HOST;
-    h.len = sizeof v;
-    memcpy(slot + 8, (const unsigned char *)&h + 8, sizeof h - 8);
-    memcpy(slot + sizeof h, &v, sizeof v);
-    rk_ring_publish(&rt->host_ring, pos, 1);
+    const rk_msg h = header(7, 0, src, 0, sizeof v);
+    write_slot(rt, pos, &h, &v, 0);
 }
 
 static void put_from(rk_runtime *rt, uint32_t src, uint64_t v)
@@ -269,6 +293,71 @@ static void shutdown_counts_past_marked(void **state)
     rk_runtime_destroy(rt);
 }
 
+/* A runtime whose host queue has LL slots, whatever the environment says. */
+static rk_runtime *ll_runtime(uint32_t capacity)
+{
+    rk_runtime_options o;
+    rk_runtime *rt = NULL;
+    const char *was = getenv("RK_CPU_HOST_LL");
+    char saved[8] = "";
+    if (was)
+        snprintf(saved, sizeof saved, "%s", was);
+    setenv("RK_CPU_HOST_LL", "1", 1);
+    rk_runtime_options_init(&o);
+    o.backend = RK_BACKEND_CPU;
+    o.workers = 1;
+    o.host_queue_capacity = capacity;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
+    if (was)
+        setenv("RK_CPU_HOST_LL", saved, 1);
+    else
+        unsetenv("RK_CPU_HOST_LL");
+    assert_non_null(rt->host_stage);
+    return rt;
+}
+
+/* LL: a slot whose sequence word is stored but one of whose words is not
+ * (still on its way, or left from the lap before) is not taken, and holds
+ * up what follows as an unpublished slot does; once the word lands, both
+ * come in order. */
+static void ll_slot_waits_for_its_words(void **state)
+{
+    rk_runtime *rt = ll_runtime(4);
+    const uint32_t cap = rt->host_ring.capacity;
+    uint64_t a = 0, v = 5, lap;
+    rk_memory_usage u;
+    (void)state;
+    /* The memory monitor counts the slots as they are: twice the size. */
+    assert_int_equal(rk_memory_usage_get(rt, &u), RK_OK);
+    assert_int_equal(u.queue_bytes, rk_ring_bytes(4, 2 * 256));
+    for (lap = 0; lap < 3; lap++) {
+        const rk_msg h = header(7, 0, 1, 0, sizeof v);
+        uint32_t src = 0;
+        assert_int_equal(rk_ring_claim(&rt->host_ring, 1, &a), RK_OK);
+        assert_int_equal(a % cap, 0);
+        rk_ring_ll_put(&rt->host_ring, a, 8, (const unsigned char *)&h + 8, sizeof h - 8);
+        rk_ring_ll_publish(&rt->host_ring, a);
+        put_from(rt, 2, 100 + lap);
+        /* The payload's words: none yet (lap 0), or last lap's. */
+        assert_true(recv_now(rt, NULL) == UINT64_MAX);
+        v = 10 + lap;
+        rk_ring_ll_put(&rt->host_ring, a, sizeof h, &v, sizeof v);
+        assert_int_equal(rk__hostq_moved(rt), 1);
+        assert_int_equal(recv_now(rt, &src), 10 + lap);
+        assert_int_equal(src, 1);
+        assert_int_equal(recv_now(rt, &src), 100 + lap);
+        assert_int_equal(src, 2);
+        /* The rest of the lap, so that the next one starts at slot 0. */
+        for (uint32_t i = 2; i < cap; i++) {
+            put_from(rt, 3, i);
+            assert_int_equal(recv_now(rt, NULL), i);
+        }
+    }
+    assert_int_equal(rk_ring_depth(&rt->host_ring), 0);
+    assert_int_equal(rk_dead_letter_count(rt), 0);
+    rk_runtime_destroy(rt);
+}
+
 /* Producers that hold their slot marked for a while before they publish,
  * the host receiving meanwhile: every message arrives once, each
  * producer's in order. Run under ThreadSanitizer too. */
@@ -296,19 +385,17 @@ static void *produce(void *arg)
             if ((x >> 24) % 4 == 0) {
                 /* A reservation left unused: a NOP, then the message in a
                  * slot of its own (spec/hostq.pml, hostq.nop_head). */
-                unsigned char *slot = rk_ring_slot(&p->rt->host_ring, pos);
-                rk_msg h;
-                memset(&h, 0, sizeof h);
-                h.type = RK_MSG_TYPE_NOP;
-                h.src = p->id;
-                h.dst = RK_ACTOR_HOST;
-                memcpy(slot + 8, (const unsigned char *)&h + 8, sizeof h - 8);
-                rk_ring_publish(&p->rt->host_ring, pos, 1);
+                const rk_msg h = header(RK_MSG_TYPE_NOP, 0, p->id, 0, 0);
+                write_slot(p->rt, pos, &h, NULL, 0);
                 while (rk_ring_claim(&p->rt->host_ring, 1, &pos) != RK_OK)
                     rk_test_sleep_ns(1000);
             }
         }
-        fill(p->rt, pos, p->id, i);
+        {
+            /* Now and then an LL slot's words arrive after its sequence word. */
+            const rk_msg h = header(7, 0, p->id, 0, sizeof i);
+            write_slot(p->rt, pos, &h, &i, (x >> 20) % 8 == 0);
+        }
     }
     return NULL;
 }
@@ -354,6 +441,7 @@ int main(void)
         cmocka_unit_test(held_slot_across_laps),
         cmocka_unit_test(too_many_marked_owners),
         cmocka_unit_test(shutdown_counts_past_marked),
+        cmocka_unit_test(ll_slot_waits_for_its_words),
         cmocka_unit_test(stress_marked_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -676,6 +676,71 @@ static void test_rings_do_not_overlap(void **state)
     free(mem);
 }
 
+/* ---- flag-per-word (LL) slots ---------------------------------------------- */
+
+/* An item written with put/publish reads back whole, odd lengths padded
+ * with zeros; a word not written for this position fails the read. */
+static void test_ll_put_read(void **state)
+{
+    ring_mem rm;
+    unsigned char in[64], out[64];
+    uint32_t owner = 0;
+    (void)state;
+    ring_open(&rm, 4, rk_ring_ll_slot_size(64), RK_RING_MPSC);
+    assert_int_equal(rk_ring_ll_capacity(rm.r.slot_size), 64);
+    for (uint32_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 7 + 1);
+    for (uint64_t pos = 0; pos < 12; pos++) {
+        const uint32_t n = 8 + (uint32_t)(pos * 5) % 57; /* 8 .. 64 bytes */
+        memset(out, 0xEE, sizeof out);
+        assert_int_equal(rk_ring_ll_look(&rm.r, pos, &owner), 0);
+        rk_ring_ll_put(&rm.r, pos, 8, in + 8, n - 8);
+        /* Every word there, the sequence word not yet. */
+        assert_int_equal(rk_ring_ll_look(&rm.r, pos, &owner), 0);
+        rk_ring_ll_publish(&rm.r, pos);
+        assert_int_equal(rk_ring_ll_look(&rm.r, pos, &owner), 1);
+        assert_int_equal(rk_ring_look(&rm.r, pos, &owner), 0); /* not a plain slot's word */
+        assert_int_equal(rk_ring_ll_read(&rm.r, pos, out, 8, n), 1);
+        assert_memory_equal(out + 8, in + 8, n - 8);
+        for (uint32_t i = n; i < (n + 3) / 4 * 4; i++)
+            assert_int_equal(out[i], 0);
+        /* The next lap's position does not take these words for its own. */
+        if (n > 8)
+            assert_int_equal(rk_ring_ll_read(&rm.r, pos + 4, out, 8, n), 0);
+    }
+    ring_close(&rm);
+}
+
+/* Flags wrap every 2^32 positions: a word from 2^32 positions earlier
+ * passes for the current one unless the consumer retired the slot, which
+ * it does once every 2^31 positions of each slot. */
+static void test_ll_retire(void **state)
+{
+    ring_mem rm;
+    unsigned char in[32], out[32];
+    const uint64_t later = 1ull << 32;
+    (void)state;
+    memset(in, 0x3C, sizeof in);
+    ring_open(&rm, 4, rk_ring_ll_slot_size(32), RK_RING_SPSC);
+    rk_ring_ll_put(&rm.r, 0, 8, in + 8, 24);
+    /* Position 2^32 (the same slot): its flag is position 0's. */
+    assert_int_equal(rk_ring_ll_read(&rm.r, later, out, 8, 32), 1);
+    /* Lap 0 is one the consumer retires: every word gets position 0's
+     * flag, which it already had, so nothing changes for 0... */
+    rk_ring_ll_retire(&rm.r, 0);
+    assert_int_equal(rk_ring_ll_read(&rm.r, 0, out, 8, 32), 1);
+    /* ...but a later lap's retire does: 2^31 / 4 laps on, slot 0 holds
+     * position 2^31's flag, and 2^32 no longer reads it as its own. */
+    rk_ring_ll_retire(&rm.r, 1ull << 31);
+    assert_int_equal(rk_ring_ll_read(&rm.r, later, out, 8, 32), 0);
+    assert_int_equal(rk_ring_ll_read(&rm.r, 1ull << 31, out, 8, 32), 1);
+    /* Other laps leave the slot alone. */
+    rk_ring_ll_put(&rm.r, 4, 8, in + 8, 24);
+    rk_ring_ll_retire(&rm.r, 8);
+    assert_int_equal(rk_ring_ll_read(&rm.r, 4, out, 8, 32), 1);
+    ring_close(&rm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +771,8 @@ int main(void)
         cmocka_unit_test(test_wrap_mpsc),
         cmocka_unit_test(test_wrap_push_pop),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_ll_put_read),
+        cmocka_unit_test(test_ll_retire),
         cmocka_unit_test(test_split_spsc),
         cmocka_unit_test(test_split_mpsc),
         cmocka_unit_test(test_rings_do_not_overlap),

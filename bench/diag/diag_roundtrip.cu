@@ -63,6 +63,7 @@ static __device__ void diag_probe(int point)
             diag_probe((int)(point));                                                                \
     } while (0)
 #include "core/runtime_internal.h"
+#include "gpu/host_spin.h"
 #include "ringkernel/device.cuh"
 
 typedef struct diag_none {
@@ -134,14 +135,11 @@ static uint64_t once(rk_runtime *rt, rk_actor_id id, path p, uint64_t i)
         if (p == P_CORE_RECV) {
             st = rk_recv(rt, &mb, 5000000000ull);
         } else {
-            const rk_msg *m;
-            uint64_t spins = 0;
-            while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL)
-                if (++spins > 4000000000ull)
-                    fail("spin", RK_ETIMEDOUT);
+            const rk_msg *m = rkb_host_next(rt, 4000000000ull);
+            if (!m)
+                fail("spin", RK_ETIMEDOUT);
             memcpy(rep, rk_msg_payload(m), sizeof rep);
-            rt->host_head++;
-            rk_ring_consume(&rt->host_ring, rt->host_head);
+            rkb_host_pop(rt);
         }
     }
     t0 = now_ns() - t0;
@@ -190,15 +188,12 @@ static uint64_t burst(rk_runtime *rt, rk_actor_id id, uint64_t base)
             fail("burst send", st);
     }
     for (k = 0; k < 32; k++) {
-        const rk_msg *m;
-        uint64_t spins = 0;
-        while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL)
-            if (++spins > 4000000000ull)
-                fail("burst spin", RK_ETIMEDOUT);
+        const rk_msg *m = rkb_host_next(rt, 4000000000ull);
+        if (!m)
+            fail("burst spin", RK_ETIMEDOUT);
         if (((const uint64_t *)rk_msg_payload(m))[0] != base + k)
             fail("burst order", RK_EBADMSG);
-        rt->host_head++;
-        rk_ring_consume(&rt->host_ring, rt->host_head);
+        rkb_host_pop(rt);
     }
     return (now_ns() - t0) / 32;
 }
@@ -292,8 +287,16 @@ int main(int argc, char **argv)
            "copy: .. batch in shared memory; enter: .. handler's send starts; claim: .. reply slot claimed; write: "
            ".. handler returned; fence: .. publication fence done; publish: .. sequence words stored; round: start "
            "of the polling round .. the look that saw the request; copy = sync (.. thread 0 starts the batch) + reserve "
-           "(.. the reply's slot reserved) + wait (.. the copy done)\n");
+           "(.. the reply's slot reserved) + wait (.. the copy done). With flag-per-word slots in the host queue "
+           "(the default) a reply is published as it is written (in \"write\"): no fence, \"fence\" and "
+           "\"publish\" are empty\n");
     run_variant(getenv("RK_CUDA_FENCE") ? "RK_CUDA_FENCE set" : "defaults", trials, warmup, khz, side, t);
+    if (!getenv("RK_CUDA_HOST_LL")) {
+        setenv("RK_CUDA_HOST_LL", "0", 1);
+        run_variant("plain host queue slots (RK_CUDA_HOST_LL=0): one publication fence", trials, warmup, khz, side,
+                    t);
+        unsetenv("RK_CUDA_HOST_LL");
+    }
     cudaStreamDestroy(side);
     free(t);
     return 0;

@@ -9,6 +9,9 @@
  *                          request read after an acquire of its flag, the reply
  *                          published with fence.sc / fence.acq_rel / st.release:
  *                          what a ring slot costs without the runtime
+ *   pingpong/msg64 LL reply  the same request, the reply in flag-per-word
+ *                          words without a fence: the runtime's protocol
+ *                          (ring.h, LL host queue) without the runtime
  *   pingpong/msg128 LL     128-byte request and reply, each 8-byte word 4 bytes
  *                          of message and a 4-byte flag: one read each way, no
  *                          fence (what a flag-per-word slot would cost)
@@ -50,6 +53,7 @@
 
 #include "bench_gpu.h"
 #include "core/runtime_internal.h" /* backend round trip: rt->ops, rt->host_ring */
+#include "gpu/host_spin.h"
 #include "k2k_pinger.cuh"
 #include "ringkernel/device.cuh"
 #include "ringkernel/ringkernel.h"
@@ -106,6 +110,9 @@ static const char *describe(const char *name)
                           "back, no fence: the platform floor"},
         {"pingpong/msg128 LL", "128-byte request and reply, each 8-byte word 4 bytes of message and a 4-byte flag: "
                                "one warp polls the whole request in one read, replies without a fence"},
+        {"pingpong/msg64 LL reply", "56-byte request read after an acquire of its flag, 56-byte reply in flag-per-word "
+                                    "words (4 bytes of message and a 4-byte flag each) and no fence: the runtime's "
+                                    "host queue protocol without the runtime"},
         {"pingpong/msg64", "56-byte request read after an acquire of its flag, 56-byte reply published with the named "
                            "fence or release store: a ring slot without the runtime"},
         {"launch+sync", "cudaLaunchKernel of a kernel doing the same work, then cudaStreamSynchronize"},
@@ -126,7 +133,12 @@ static const char *describe(const char *name)
 
 static result *report(const char *name, uint64_t *v, uint64_t n)
 {
-    result *r = &g_results[g_nresults++];
+    result *r;
+    if (g_nresults == (int)(sizeof g_results / sizeof *g_results)) {
+        fprintf(stderr, "bench_gpu_roundtrip: more rows than g_results holds\n");
+        exit(1);
+    }
+    r = &g_results[g_nresults++];
     double *us = (double *)malloc(n * sizeof *us);
     char full[96];
     const rk_stats *st;
@@ -151,11 +163,17 @@ static result *report(const char *name, uint64_t *v, uint64_t n)
 
 /* ---- raw mapped-memory ping-pong ------------------------------------------------------------ */
 
-enum { PP_FLAG, PP_FLAG_FENCE, PP_MSG_SC, PP_MSG_ACQREL, PP_MSG_RELEASE, PP_MODES };
-static const char *pp_names[PP_MODES] = {"pingpong/flag", "pingpong/flag+fence.sc", "pingpong/msg64 fence.sc",
-                                         "pingpong/msg64 fence.acq_rel", "pingpong/msg64 st.release"};
+enum { PP_FLAG, PP_FLAG_FENCE, PP_MSG_SC, PP_MSG_ACQREL, PP_MSG_RELEASE, PP_MSG_LL, PP_MODES };
+static const char *pp_names[PP_MODES] = {"pingpong/flag",
+                                         "pingpong/flag+fence.sc",
+                                         "pingpong/msg64 fence.sc",
+                                         "pingpong/msg64 fence.acq_rel",
+                                         "pingpong/msg64 st.release",
+                                         "pingpong/msg64 LL reply"};
 
-/* One line each way: word 0 the sequence number, words 1..7 the payload. */
+/* One line each way: word 0 the sequence number, words 1..7 the payload.
+ * PP_MSG_LL replies as the runtime's host queue does (ring.h, LL): words
+ * 1..7 as 14 flag-per-word words from byte 16 on, then word 0, no fence. */
 __global__ void pingpong_kernel(uint64_t *ping, uint64_t *pong, uint64_t n, int mode)
 {
     uint64_t i, v, w[7];
@@ -173,8 +191,15 @@ __global__ void pingpong_kernel(uint64_t *ping, uint64_t *pong, uint64_t n, int 
             while (v != i);
             for (k = 0; k < 7; k++)
                 w[k] = ping[1 + k];
-            for (k = 0; k < 7; k++)
-                ((volatile uint64_t *)pong)[1 + k] = w[k] + 1;
+            if (mode == PP_MSG_LL)
+                for (k = 0; k < 7; k++)
+                    asm volatile("st.relaxed.sys.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(pong + 2 + 2 * k),
+                                 "r"((uint32_t)(w[k] + 1)), "r"((uint32_t)i), "r"((uint32_t)((w[k] + 1) >> 32)),
+                                 "r"((uint32_t)i)
+                                 : "memory");
+            else
+                for (k = 0; k < 7; k++)
+                    ((volatile uint64_t *)pong)[1 + k] = w[k] + 1;
         }
         if (mode == PP_FLAG_FENCE || mode == PP_MSG_SC)
             asm volatile("fence.sc.sys;" ::: "memory"); /* reply words before the flag */
@@ -192,9 +217,9 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
     uint64_t *ping, *pong, *dping, *dpong, *t = (uint64_t *)malloc(trials * 8), i, total = trials + warmup;
     cudaStream_t s;
     RKB_CUDA(cudaHostAlloc((void **)&ping, 128, cudaHostAllocMapped));
-    RKB_CUDA(cudaHostAlloc((void **)&pong, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&pong, 256, cudaHostAllocMapped));
     memset(ping, 0, 128);
-    memset(pong, 0, 128);
+    memset(pong, 0, 256);
     RKB_CUDA(cudaHostGetDevicePointer((void **)&dping, ping, 0));
     RKB_CUDA(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
     RKB_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
@@ -214,9 +239,16 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
                 exit(1);
             }
         }
+        if (mode == PP_MSG_LL) /* every word carries the flag: the reply is all there */
+            for (int k = 0; k < 14; k++)
+                while ((uint32_t)(__atomic_load_n(&pong[2 + k], __ATOMIC_RELAXED) >> 32) != (uint32_t)i)
+                    if (++spins > 4000000000ull) {
+                        fprintf(stderr, "pingpong: reply incomplete\n");
+                        exit(1);
+                    }
         if (i > warmup)
             t[i - warmup - 1] = now_ns() - t0;
-        if (mode > PP_FLAG_FENCE && pong[1] != i * 8 + 2) {
+        if (mode == PP_MSG_LL ? (uint32_t)pong[2] != (uint32_t)(i * 8 + 2) : mode > PP_FLAG_FENCE && pong[1] != i * 8 + 2) {
             fprintf(stderr, "pingpong: wrong reply\n");
             exit(1);
         }
@@ -686,14 +718,14 @@ static result *ours_call(rk_runtime *rt, rk_actor_id a, const char *name, uint64
 
 /* The backend's own round trip: ops->send, then spin on the host ring as
  * the core's consumer would (single-threaded: nothing else consumes). */
-static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64_t warmup)
+static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64_t warmup, const char *name)
 {
     uint64_t *t = (uint64_t *)malloc(trials * 8), i, req[8], rep[8];
     rk__actor *a = &rt->actors[id];
     for (i = 0; i < trials + warmup; i++) {
         const rk_msg *m;
         rk_msg h;
-        uint64_t t0 = now_ns(), spins = 0;
+        uint64_t t0 = now_ns();
         memset(&h, 0, sizeof h);
         h.type = B_ECHO;
         h.src = RK_ACTOR_HOST;
@@ -702,14 +734,12 @@ static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64
         h.len = sizeof req;
         req[0] = i;
         RKB_RK(rt->ops->send(rt, a, &h, req));
-        while ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL)
-            if (++spins > 4000000000ull) {
-                fprintf(stderr, "backend: no answer\n");
-                exit(1);
-            }
+        if ((m = rkb_host_next(rt, 4000000000ull)) == NULL) {
+            fprintf(stderr, "backend: no answer\n");
+            exit(1);
+        }
         memcpy(rep, rk_msg_payload(m), sizeof rep);
-        rt->host_head++;
-        rk_ring_consume(&rt->host_ring, rt->host_head);
+        rkb_host_pop(rt);
         if (i >= warmup)
             t[i - warmup] = now_ns() - t0;
         if (rep[0] != i) {
@@ -717,7 +747,7 @@ static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64
             exit(1);
         }
     }
-    report("backend send+poll 64B", t, trials);
+    report(name, t, trials);
     free(t);
 }
 
@@ -995,8 +1025,10 @@ static void compare_all(void)
         {"rk_call_64b", "launch_sync", "round trip / cudaLaunchKernel + cudaStreamSynchronize"},
         {"rk_call_64b", "graph_replay_sync", "round trip / CUDA graph replay + cudaStreamSynchronize"},
         {"backend_send_poll_64b", "pingpong_msg64_fence_acq_rel", "backend alone / ring-slot ping-pong"},
-        {"rk_call_64b_fence_sc", "pingpong_msg64_fence_sc",
-         "round trip with fence.sc.sys / ring-slot ping-pong, fence.sc"},
+        {"rk_call_64b", "pingpong_msg64_ll_reply", "round trip / ping-pong with the same flag-per-word reply"},
+        {"rk_call_64b", "rk_call_64b_plain_slots", "round trip: flag-per-word host queue / plain slots"},
+        {"rk_call_64b_plain_slots", "pingpong_msg64_fence_acq_rel", "round trip with plain slots / ring-slot ping-pong"},
+        {"backend_send_poll_64b", "pingpong_msg64_ll_reply", "backend alone / ping-pong with the same reply"},
     };
     printf("comparisons (ratio of medians, Welch's t-test on the means):\n");
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
@@ -1040,7 +1072,7 @@ int main(int argc, char **argv)
     int drv = 0, rtv = 0, dev = 0;
     rk_runtime *rt;
     rk_actor_id a[4], p, q;
-    double call, call_sc;
+    double call, call_plain;
     char name[16];
     int i, rc;
 
@@ -1077,8 +1109,9 @@ int main(int argc, char **argv)
     k2k_floors(100000);
     k2k_dsmem_floors(100000, &prop);
 
-    printf("ringkernel (publication fence: fence.acq_rel.sys):\n");
+    printf("ringkernel (defaults: flag-per-word host queue, no publication fence):\n");
     unsetenv("RK_CUDA_FENCE");
+    unsetenv("RK_CUDA_HOST_LL");
     rt = runtime(8);
     for (i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "echo%d", i);
@@ -1093,7 +1126,7 @@ int main(int argc, char **argv)
          * next poll (copy in, handler, reply, publication fence). */
         rk_control c0, c1;
         RKB_RK(rk_actor_control(rt, a[0], &c0));
-        ours_backend(rt, a[0], trials, warmup);
+        ours_backend(rt, a[0], trials, warmup, "backend send+poll 64B");
         RKB_RK(rk_actor_control(rt, a[0], &c1));
         double share =
             c1.msgs_in > c0.msgs_in ? (double)(c1.busy_ns - c0.busy_ns) / 1e3 / (double)(c1.msgs_in - c0.msgs_in) : 0.0;
@@ -1122,13 +1155,14 @@ int main(int argc, char **argv)
     ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
     rk_runtime_destroy(rt);
 
-    printf("ringkernel (publication fence: fence.sc.sys, as ring.h):\n");
-    setenv("RK_CUDA_FENCE", "sc", 1);
+    printf("ringkernel (plain host queue slots, RK_CUDA_HOST_LL=0: one fence.acq_rel.sys per batch of replies):\n");
+    setenv("RK_CUDA_HOST_LL", "0", 1);
     rt = runtime(4);
     a[0] = launch(rt, "echo", &echo_type);
-    call_sc = ours_call(rt, a[0], "rk_call 64B (fence.sc)", trials, warmup)->median;
+    call_plain = ours_call(rt, a[0], "rk_call 64B (plain slots)", trials, warmup)->median;
+    ours_backend(rt, a[0], trials, warmup, "backend send+poll 64B (plain slots)");
     rk_runtime_destroy(rt);
-    unsetenv("RK_CUDA_FENCE");
+    unsetenv("RK_CUDA_HOST_LL");
 
     printf("floors (after the runtime):\n");
     g_phase = " (after the runtime)";
@@ -1144,9 +1178,10 @@ int main(int argc, char **argv)
     printf("ratio backend / pingpong msg64 acq_rel = %.2f; / flag+fence.sc = %.2f\n",
            find("backend send+poll 64B") / find("pingpong/msg64 fence.acq_rel"),
            find("backend send+poll 64B") / find("pingpong/flag+fence.sc"));
-    printf("ratio rk_call / pingpong flag+fence.sc = %.2f; / pingpong msg64 acq_rel = %.2f; / flag = %.2f; "
-           "rk_call with fence.sc %.3f us\n",
+    printf("ratio rk_call / pingpong flag+fence.sc = %.2f; / pingpong msg64 acq_rel = %.2f; / msg64 LL reply = "
+           "%.2f; / flag = %.2f; rk_call with plain slots %.3f us (%.2f x msg64 acq_rel)\n",
            call / find("pingpong/flag+fence.sc"), call / find("pingpong/msg64 fence.acq_rel"),
-           call / find("pingpong/flag"), call_sc);
+           call / find("pingpong/msg64 LL reply"), call / find("pingpong/flag"), call_plain,
+           call_plain / find("pingpong/msg64 fence.acq_rel"));
     return rc;
 }

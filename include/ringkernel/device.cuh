@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 12u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 13u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -367,6 +367,7 @@ RK_STATIC_ASSERT(sizeof(rk__gpu_sup) == 4 * RK_RING_LINE, "sup layout");
 
 enum rk__gpu_world_flags {
     RK__GPU_F_FENCE_SC = 1u << 0, /* publish to the host with fence.sc.sys, not fence.acq_rel.sys */
+    RK__GPU_F_HOST_LL = 1u << 1,  /* the host queue's slots are flag-per-word (ring.h, LL) */
 };
 
 /* Everything the kernel needs, in device memory; its address is the
@@ -790,6 +791,45 @@ static __device__ __forceinline__ void rk__gpu_write_msg(void *slot, const rk_ms
     d[3] = make_uint4((uint32_t)hw[6], (uint32_t)(hw[6] >> 32), (uint32_t)hw[7], (uint32_t)(hw[7] >> 32));
     if (h->len && payload)
         rk__gpu_copy_payload((unsigned char *)slot + RK_MSG_HEADER_SIZE, payload, h->len);
+}
+
+/* Item bytes [8 + 8u, 16 + 8u) of an LL slot (ring.h): two words, each 4
+ * bytes of data and the position's flag, in one 16-byte store (relaxed,
+ * system scope): the host reads each 8-byte word as it lands. */
+static __device__ __forceinline__ void rk__gpu_st_ll(unsigned char *slot, uint32_t u, uint64_t data, uint32_t flag)
+{
+    asm volatile("st.relaxed.sys.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(slot + 16u + 16u * u),
+                 "r"((uint32_t)data), "r"(flag), "r"((uint32_t)(data >> 32)), "r"(flag)
+                 : "memory");
+}
+
+/* Writes a message into the claimed LL slot at pos of the host queue and
+ * publishes it: the header after its sequence word, the payload (unless
+ * NULL), then the sequence word. No fence: the host takes the slot only
+ * once every word it needs carries pos's flag, in whatever order they
+ * land (ring.h). */
+static __device__ __forceinline__ void rk__gpu_write_ll(const rk_ring *r, uint64_t pos, const rk_msg *h,
+                                                    const void *payload)
+{
+    unsigned char *slot = (unsigned char *)rk_ring_slot(r, pos);
+    const uint64_t *hw = (const uint64_t *)h;
+    const unsigned char *s = (const unsigned char *)payload;
+    const uint32_t flag = rk_ring_ll_flag(pos), len = payload ? h->len : 0u;
+    const int aligned = ((uintptr_t)s & 7u) == 0;
+    uint32_t u, k;
+    for (u = 0; u < (RK_MSG_HEADER_SIZE - 8u) / 8u; u++)
+        rk__gpu_st_ll(slot, u, hw[u + 1], flag);
+    for (u = 0; 8u * u < len; u++) {
+        const uint32_t n = len - 8u * u < 8u ? len - 8u * u : 8u;
+        uint64_t d = 0;
+        if (n == 8u && aligned)
+            d = ((const uint64_t *)s)[u];
+        else
+            for (k = 0; k < n; k++)
+                d |= (uint64_t)s[8u * u + k] << (8u * k);
+        rk__gpu_st_ll(slot, (RK_MSG_HEADER_SIZE - 8u) / 8u + u, d, flag);
+    }
+    rk__st_relaxed((uint64_t *)slot, rk_ring_ll_word(pos), RK_RING_SCOPE_SYSTEM);
 }
 
 /* ---- block bookkeeping (thread 0) -------------------------------------------- */
@@ -1295,6 +1335,10 @@ static __device__ __noinline__ void rk__gpu_unreserve(rk_dctx *c)
     h.type = RK_MSG_TYPE_NOP;
     h.src = c->self;
     h.dst = RK_ACTOR_HOST;
+    if (c->w->flags & RK__GPU_F_HOST_LL) {
+        rk__gpu_write_ll(&c->w->host_ring, c->reserved_pos, &h, NULL);
+        return;
+    }
     rk__gpu_write_msg(rk_ring_slot(&c->w->host_ring, c->reserved_pos), &h, NULL,
                       rk_ring_mark_word(c->reserved_pos, c->self));
     if (c->npub == RK__GPU_PUB_MAX)
@@ -1305,7 +1349,8 @@ static __device__ __noinline__ void rk__gpu_unreserve(rk_dctx *c)
 static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg *h, const void *payload)
 {
     rk_ring r = c->w->host_ring;
-    uint32_t cap = rk_msg_inline_capacity(r.slot_size);
+    const int ll = (c->w->flags & RK__GPU_F_HOST_LL) != 0;
+    uint32_t cap = rk_msg_inline_capacity(ll ? rk_ring_ll_capacity(r.slot_size) : r.slot_size);
     uint64_t pos;
     rk_status st;
     RK_GPU_PROBE(c, RK__PROBE_SENDING);
@@ -1328,6 +1373,10 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
     if (st != RK_OK)
         return st;
     RK_GPU_PROBE(c, RK__PROBE_CLAIMED);
+    if (ll) {
+        rk__gpu_write_ll(&r, pos, h, payload);
+        return RK_OK;
+    }
     rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, rk_ring_mark_word(pos, c->self));
     c->pub[c->npub++] = pos;
     if (c->npub == RK__GPU_PUB_MAX)
@@ -2321,6 +2370,8 @@ static __device__ __forceinline__ void rk__gpu_h2k(rk_dctx *c, unsigned char *bu
         c->h2k_head = head + done;
         rk__gpu_unreserve(c);
         c->reserve = c->sent_host;
+        if (!c->npub)
+            RK_GPU_PROBE(c, RK__PROBE_FENCED); /* LL: every send published as written, no fence */
         rk__gpu_flush_pub(c);
         RK_GPU_PROBE(c, RK__PROBE_PUBLISHED);
         if (c->h2k_head - c->h2k_published >= c->inbox.capacity / 8u || c->draining)

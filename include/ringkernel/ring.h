@@ -325,18 +325,142 @@ RK_HD uint64_t rk_ring_mark_word(uint64_t pos, uint32_t owner)
     return RK_RING_MARK_BIT | ((uint64_t)(owner & RK_RING_OWNER_MASK) << 32) | (uint32_t)pos;
 }
 
-/* What the sequence word at `pos` says, with one acquire load: 1 published
- * (as rk_ring_ready), 0 neither, -1 claimed and marked by *owner. */
-RK_HD int rk_ring_look(const rk_ring *r, uint64_t pos, uint32_t *owner)
+RK_HD int rk__ring_look_for(const rk_ring *r, uint64_t pos, uint64_t published, uint32_t *owner)
 {
     const uint64_t v = rk__ld_acquire((const uint64_t *)rk_ring_slot(r, pos), r->scope);
-    if (v == pos + 1)
+    if (v == published)
         return 1;
     if ((v & RK_RING_MARK_BIT) && (uint32_t)v == (uint32_t)pos) {
         *owner = (uint32_t)(v >> 32) & RK_RING_OWNER_MASK;
         return -1;
     }
     return 0;
+}
+
+/* What the sequence word at `pos` says, with one acquire load: 1 published
+ * (as rk_ring_ready), 0 neither, -1 claimed and marked by *owner. */
+RK_HD int rk_ring_look(const rk_ring *r, uint64_t pos, uint32_t *owner)
+{
+    return rk__ring_look_for(r, pos, pos + 1, owner);
+}
+
+/* ---- flag-per-word slots (LL) ------------------------------------------------- */
+
+/* A producer across PCIe pays a system-scope fence (~1 us on an H200) to
+ * order a slot's data before its sequence word. An LL slot needs none:
+ * every 8-byte word carries 4 bytes of the item and a 4-byte flag made from
+ * the position, so a word read shows by itself whether it was written for
+ * this position (8-byte aligned stores and loads are single-copy atomic on
+ * both sides). The consumer takes an item once its sequence word reads
+ * rk_ring_ll_word(pos) and every word it needs carries rk_ring_ll_flag(pos);
+ * until then the slot counts as not published. An item of n bytes (its
+ * first 8 are the sequence word) takes a slot of 2n bytes:
+ *
+ *   [0, 8)    sequence word (or an owner mark)
+ *   [8, 16)   unused
+ *   [16, ..)  item byte 8 + 4k as word k: bytes in the low half, flag high
+ *
+ * Flags wrap every 2^32 positions, so an old word could carry the flag of a
+ * later position; the consumer rewrites the flags of a slot once every
+ * 2^31 positions of that slot (rk_ring_ll_retire) before freeing it, so no
+ * word older than that survives. Same capacity and positions as any ring;
+ * only the slot's format differs, so a ring is LL for its whole life. */
+#define RK_RING_LL_BIT (1ull << 62)
+
+RK_HD uint64_t rk_ring_ll_word(uint64_t pos)
+{
+    return (pos + 1) | RK_RING_LL_BIT;
+}
+
+RK_HD uint32_t rk_ring_ll_flag(uint64_t pos)
+{
+    return (uint32_t)(pos + 1);
+}
+
+/* rk_ring_look for an LL ring: 1 means that the sequence word is stored;
+ * the words may still be on their way (rk_ring_ll_read tells). */
+RK_HD int rk_ring_ll_look(const rk_ring *r, uint64_t pos, uint32_t *owner)
+{
+    return rk__ring_look_for(r, pos, rk_ring_ll_word(pos), owner);
+}
+
+/* The largest item an LL slot of `slot_size` bytes holds, and the slot an
+ * item of `bytes` needs (both multiples of 16). */
+RK_HD uint32_t rk_ring_ll_capacity(uint32_t slot_size)
+{
+    return slot_size / 2u;
+}
+
+RK_HD uint32_t rk_ring_ll_slot_size(uint32_t bytes)
+{
+    return 2u * bytes;
+}
+
+/* The word of item bytes [at, at + 4) for position pos. */
+RK_HD uint64_t rk__ring_ll_pack(uint64_t pos, const unsigned char *at)
+{
+    uint32_t d;
+    memcpy(&d, at, 4);
+    return (uint64_t)d | ((uint64_t)rk_ring_ll_flag(pos) << 32);
+}
+
+/* Writes item bytes [at, at + n) from src into the claimed slot at pos
+ * (at: a multiple of 4, >= 8; a last partial word is padded with zeros).
+ * The device's producers write their own way (device.cuh); this is the
+ * host's. */
+RK_HD void rk_ring_ll_put(rk_ring *r, uint64_t pos, uint32_t at, const void *src, uint32_t n)
+{
+    unsigned char *slot = (unsigned char *)rk_ring_slot(r, pos);
+    const unsigned char *s = (const unsigned char *)src;
+    uint32_t i;
+    for (i = 0; i < n; i += 4) {
+        unsigned char part[4] = {0, 0, 0, 0};
+        memcpy(part, s + i, n - i < 4 ? n - i : 4);
+        rk__st_relaxed((uint64_t *)(slot + 16 + 2u * (at + i - 8)), rk__ring_ll_pack(pos, part), r->scope);
+    }
+}
+
+/* Publishes the slot at pos once its words are put: its sequence word
+ * only, no fence (the consumer checks every word's flag). */
+RK_HD void rk_ring_ll_publish(rk_ring *r, uint64_t pos)
+{
+    rk__st_relaxed((uint64_t *)rk_ring_slot(r, pos), rk_ring_ll_word(pos), r->scope);
+}
+
+/* Copies item bytes [from, to) of the slot at pos into out + from (from:
+ * a multiple of 4, >= 8; up to the next multiple of 4 past `to` is
+ * written). Returns 1 if every word read was written for pos, else 0 (not
+ * published yet: read again later). Does not look at the sequence word. */
+RK_HD int rk_ring_ll_read(const rk_ring *r, uint64_t pos, void *out, uint32_t from, uint32_t to)
+{
+    const unsigned char *slot = (const unsigned char *)rk_ring_slot(r, pos);
+    unsigned char *o = (unsigned char *)out;
+    const uint32_t flag = rk_ring_ll_flag(pos);
+    uint32_t i;
+    for (i = from; i < to; i += 4) {
+        const uint64_t v = rk__ld_relaxed((const uint64_t *)(slot + 16 + 2u * (i - 8)), r->scope);
+        const uint32_t d = (uint32_t)v;
+        if ((uint32_t)(v >> 32) != flag)
+            return 0;
+        memcpy(o + i, &d, 4);
+    }
+    return 1;
+}
+
+/* The consumer calls this for each position before freeing its slot
+ * (before rk_ring_consume): once every 2^31 positions of a slot, it stamps
+ * every word of the slot with pos's flag, so that no word keeps a flag that
+ * a position 2^32 later would take for its own. */
+RK_HD void rk_ring_ll_retire(rk_ring *r, uint64_t pos)
+{
+    uint64_t laps = (1ull << 31) / r->capacity;
+    unsigned char *slot;
+    uint32_t i;
+    if ((pos / r->capacity) % laps != 0)
+        return;
+    slot = (unsigned char *)rk_ring_slot(r, pos);
+    for (i = 16; i < r->slot_size; i += 8)
+        rk__st_relaxed((uint64_t *)(slot + i), (uint64_t)rk_ring_ll_flag(pos) << 32, r->scope);
 }
 
 /* Frees every slot below `head` for reuse. Release: the consumer's reads of

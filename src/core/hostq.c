@@ -41,7 +41,25 @@ void rk__hostq_destroy(rk_runtime *rt)
     rt->mail_head = rt->mail_tail = NULL;
     free(rt->host_taken);
     rt->host_taken = NULL;
+    free(rt->host_stage);
+    rt->host_stage = NULL;
     pthread_mutex_destroy(&rt->host_lock);
+}
+
+rk_status rk__hostq_ll(rk_runtime *rt, uint32_t bytes)
+{
+    unsigned char *stage = malloc(bytes);
+    if (!stage)
+        return RK_ENOMEM;
+    free(rt->host_stage);
+    rt->host_stage = stage;
+    rt->host_ll_bytes = bytes;
+    /* The memory monitor counts the slots as they are: twice the size. */
+    __atomic_add_fetch(&rt->mem.queue_bytes,
+                       rk_ring_bytes(rt->host_ring.capacity, rt->host_ring.slot_size) -
+                           rk_ring_bytes(rt->host_ring.capacity, bytes),
+                       __ATOMIC_RELAXED);
+    return RK_OK;
 }
 
 /* ---- sending --------------------------------------------------------------- */
@@ -176,6 +194,33 @@ rk_status rk_send_batch(rk_runtime *rt, rk_actor_id dst, uint32_t type, const vo
 
 /* ---- the host ring ------------------------------------------------------- */
 
+/* The slot at pos by its sequence word (rk_ring_look): 1 published (in an
+ * LL ring: its words may still be on their way), 0 not, -1 marked by *owner. */
+static int rk__host_look(const rk_runtime *rt, uint64_t pos, uint32_t *owner)
+{
+    return rt->host_stage ? rk_ring_ll_look(&rt->host_ring, pos, owner) : rk_ring_look(&rt->host_ring, pos, owner);
+}
+
+/* The message in the published slot at pos: the slot itself, or in an LL
+ * ring its copy in host_stage (valid until the next call), NULL while a
+ * word is still on its way. An inline length past the slot's room cannot
+ * come from a producer that checks it (both backends do); such a slot is
+ * never taken. */
+static const rk_msg *rk__host_msg(rk_runtime *rt, uint64_t pos)
+{
+    rk_msg *m = (rk_msg *)rt->host_stage;
+    if (!m)
+        return (const rk_msg *)rk_ring_slot(&rt->host_ring, pos);
+    if (!rk_ring_ll_read(&rt->host_ring, pos, m, 8, RK_MSG_HEADER_SIZE))
+        return NULL;
+    if (!(m->flags & RK_MSG_F_BYREF) &&
+        (m->len > rt->host_ll_bytes - RK_MSG_HEADER_SIZE ||
+         !rk_ring_ll_read(&rt->host_ring, pos, m, RK_MSG_HEADER_SIZE, RK_MSG_HEADER_SIZE + m->len)))
+        return NULL;
+    m->seq = pos + 1;
+    return m;
+}
+
 /* Moves the head over what was taken out of order and over reserved
  * slots a producer left unused (RK_MSG_TYPE_NOP), freeing them; and over
  * `first` slots the caller just took. */
@@ -183,17 +228,24 @@ static void rk__settle(rk_runtime *rt, uint32_t first)
 {
     const uint64_t start = rt->host_head;
     const rk_msg *m;
+    uint32_t owner;
+    uint64_t pos;
     rt->host_head += first;
     for (;;) {
         unsigned char *t = rt->host_taken ? &rt->host_taken[rt->host_head & (rt->host_taken_cap - 1u)] : NULL;
         if (t && *t)
             *t = 0;
-        else if ((m = (const rk_msg *)rk_ring_ready(&rt->host_ring, rt->host_head)) == NULL || m->type != RK_MSG_TYPE_NOP)
+        else if (rk__host_look(rt, rt->host_head, &owner) <= 0 || (m = rk__host_msg(rt, rt->host_head)) == NULL ||
+                 m->type != RK_MSG_TYPE_NOP)
             break;
         rt->host_head++;
     }
-    if (rt->host_head != start)
-        rk_ring_consume(&rt->host_ring, rt->host_head);
+    if (rt->host_head == start)
+        return;
+    if (rt->host_stage)
+        for (pos = start; pos < rt->host_head; pos++)
+            rk_ring_ll_retire(&rt->host_ring, pos);
+    rk_ring_consume(&rt->host_ring, rt->host_head);
 }
 
 static int rk__marked_owner(const rk_runtime *rt, uint32_t owner)
@@ -228,15 +280,17 @@ static const rk_msg *rk__peek(rk_runtime *rt)
     }
     ooo = rt->host_taken_cap == r->capacity;
     rk__settle(rt, 0);
-    for (i = 0; i < rt->host_n_marks && rk_ring_look(r, rt->host_mark_pos[i], &owner) < 0; i++)
+    for (i = 0; i < rt->host_n_marks && rk__host_look(rt, rt->host_mark_pos[i], &owner) < 0; i++)
         ;
     if (i < rt->host_n_marks || rt->host_scan < rt->host_head) {
         rt->host_scan = rt->host_head;
         rt->host_n_marks = 0;
     }
     for (pos = rt->host_scan; pos < rt->host_head + r->capacity; pos++) {
-        const rk_msg *m = (const rk_msg *)rk_ring_slot(r, pos);
-        look = rk_ring_look(r, pos, &owner);
+        const rk_msg *m = NULL;
+        look = rk__host_look(rt, pos, &owner);
+        if (look > 0 && (m = rk__host_msg(rt, pos)) == NULL)
+            look = 0; /* LL: a word still on its way, as if not published yet */
         if (look == 0)
             break;
         if (look < 0) {
@@ -305,17 +359,17 @@ int rk__hostq_moved(rk_runtime *rt)
     int look;
     /* Something was taken since (the head moved), or the head's slot is
      * ready: look again. */
-    if (rk_ring_ready(r, head) || head != __atomic_load_n(&rt->host_watch_head, __ATOMIC_RELAXED))
+    if (rk__host_look(rt, head, &owner) > 0 || head != __atomic_load_n(&rt->host_watch_head, __ATOMIC_RELAXED))
         return 1;
     /* A listed marked slot published: its owner's later messages may go
      * (spec/hostq.pml, hostq.moved_marks). */
     for (i = 0; i < n && i < RK__HOST_MARKS; i++)
-        if (rk_ring_look(r, __atomic_load_n(&rt->host_watch_mark[i], __ATOMIC_RELAXED), &owner) >= 0)
+        if (rk__host_look(rt, __atomic_load_n(&rt->host_watch_mark[i], __ATOMIC_RELAXED), &owner) >= 0)
             return 1;
     /* Where the look stopped, the head's slot too (hostq.moved_head). */
     if (pos < head)
         return 0;
-    look = rk_ring_look(r, pos, &owner);
+    look = rk__host_look(rt, pos, &owner);
     return (w & RK_RING_MARK_BIT) ? look > 0 : look != 0;
 }
 

@@ -8,6 +8,11 @@
 rk_status rk__hostq_init(rk_runtime *rt);
 void rk__hostq_destroy(rk_runtime *rt);
 
+/* For the backend's start: the host ring it set up (rt->host_ring) has
+ * flag-per-word slots (ring.h, LL) holding messages of up to `bytes`
+ * bytes. RK_ENOMEM if the host's copy of a message cannot be allocated. */
+rk_status rk__hostq_ll(rk_runtime *rt, uint32_t bytes);
+
 /* Dead-letters everything no one received (ring and held messages) with
  * RK_ESHUTDOWN and returns how many there were. */
 uint64_t rk__hostq_discard(rk_runtime *rt);

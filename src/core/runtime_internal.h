@@ -305,6 +305,11 @@ struct rk_runtime {
 
     /* The queue to the host: set up by the backend's start. */
     rk_ring host_ring;
+    /* Its slots are flag-per-word (ring.h, LL) when host_stage is set: the
+     * host reads each message into host_stage (host_ll_bytes, the largest
+     * message) before looking at it. Set by the backend (rk__hostq_ll). */
+    unsigned char *host_stage;
+    uint32_t host_ll_bytes;
     pthread_mutex_t host_lock;     /* one host consumer at a time */
     uint64_t host_head;            /* consumer position, under host_lock */
     /* Out of order (ring.h, owner marks), under host_lock: the position of

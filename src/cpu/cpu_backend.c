@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/runtime_internal.h"
+#include "core/hostq.h"
 #include "core/parker.h"
 #include "core/supervisor_internal.h"
 
@@ -163,12 +164,13 @@ static void rk__set_state(rk__cpu_actor *ca, rk_lifecycle_state s)
  * counted by the memory monitor, that the consumer frees after use). */
 static rk_status rk__cpu_push(rk_runtime *rt, rk_ring *ring, rk_msg *m, const void *payload)
 {
+    const int ll = ring == &rt->host_ring && rt->host_stage != NULL;
     void *buf = NULL;
     uint64_t pos;
     rk_status st;
     unsigned char *slot;
 
-    if (m->len > rk_msg_inline_capacity(ring->slot_size)) {
+    if (m->len > rk_msg_inline_capacity(ll ? rk_ring_ll_capacity(ring->slot_size) : ring->slot_size)) {
         st = rk__payload_alloc(rt, payload, m->len, &buf);
         if (st != RK_OK)
             return st;
@@ -181,6 +183,13 @@ static rk_status rk__cpu_push(rk_runtime *rt, rk_ring *ring, rk_msg *m, const vo
         m->flags &= ~(uint32_t)RK_MSG_F_BYREF;
         m->ref = 0;
         return st;
+    }
+    if (ll) {
+        rk_ring_ll_put(ring, pos, 8, (const unsigned char *)m + 8, RK_MSG_HEADER_SIZE - 8);
+        if (!buf && m->len)
+            rk_ring_ll_put(ring, pos, RK_MSG_HEADER_SIZE, payload, m->len);
+        rk_ring_ll_publish(ring, pos);
+        return RK_OK;
     }
     slot = rk_ring_slot(ring, pos);
     memcpy(slot + 8, (const unsigned char *)m + 8, RK_MSG_HEADER_SIZE - 8);
@@ -1047,7 +1056,12 @@ static rk_status rk__cpu_start(rk_runtime *rt)
 {
     rk__cpu *cpu = calloc(1, sizeof *cpu);
     uint32_t n = rt->opt.workers ? rt->opt.workers : rk__default_workers();
-    size_t bytes = rk_ring_bytes(rt->opt.host_queue_capacity, rt->opt.host_slot_size);
+    /* RK_CPU_HOST_LL=1: the host ring gets flag-per-word slots, as the CUDA
+     * backend's has, so that the host's reading of them runs in these tests
+     * and under the sanitizers. */
+    const int ll = getenv("RK_CPU_HOST_LL") && strcmp(getenv("RK_CPU_HOST_LL"), "1") == 0;
+    const uint32_t slot = ll ? rk_ring_ll_slot_size(rt->opt.host_slot_size) : rt->opt.host_slot_size;
+    size_t bytes = rk_ring_bytes(rt->opt.host_queue_capacity, slot);
     rk_status st = RK_ENOMEM;
 
     if (!cpu)
@@ -1067,8 +1081,10 @@ static rk_status rk__cpu_start(rk_runtime *rt)
     for (; cpu->n_workers < n; cpu->n_workers++)
         if (rk__worker_init(&cpu->workers[cpu->n_workers], rt, cpu->n_workers) != 0)
             goto fail;
-    st = rk_ring_init(&rt->host_ring, cpu->host_mem, rt->opt.host_queue_capacity, rt->opt.host_slot_size,
-                      RK_RING_MPSC, RK_RING_SCOPE_SYSTEM);
+    st = rk_ring_init(&rt->host_ring, cpu->host_mem, rt->opt.host_queue_capacity, slot, RK_RING_MPSC,
+                      RK_RING_SCOPE_SYSTEM);
+    if (st == RK_OK && ll)
+        st = rk__hostq_ll(rt, rt->opt.host_slot_size);
     if (st != RK_OK)
         goto fail;
     rt->backend_data = cpu;

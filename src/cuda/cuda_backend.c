@@ -119,6 +119,11 @@ static void rk__cuda_tunables(rk__cuda *b, const rk_runtime *rt)
     b->stop_timeout_ns = rk__cuda_env_u64("RK_CUDA_STOP_TIMEOUT_MS", 10000) * 1000000ull;
     b->fail_at = rk__cuda_env_u64("RK_CUDA_FAIL_ALLOC", 0);
     b->flags = (fence && strcmp(fence, "sc") == 0) ? RK__GPU_F_FENCE_SC : 0u;
+    /* Flag-per-word slots in the host queue (ring.h, LL): a reply needs no
+     * system fence (~1 us). RK_CUDA_HOST_LL=0: plain slots, one fence per
+     * batch of sends. */
+    if (rk__cuda_env_u64("RK_CUDA_HOST_LL", 1) != 0)
+        b->flags |= RK__GPU_F_HOST_LL;
     b->cluster_size = rt->opt.cluster_size > 1 ? rt->opt.cluster_size : 0;
     b->cluster_nonportable = rt->opt.cluster_nonportable != 0;
     /* The cluster tier of K2K: with clusters and RK_CUDA_CLUSTER_K2K_CAPACITY
@@ -444,13 +449,14 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     rk__gpu_slot *slots = NULL;
     rk_ring host_view;
     size_t k2k_bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
-    uint32_t i, hq_cap = rt->opt.host_queue_capacity, hq_slot = rt->opt.host_slot_size;
+    uint32_t i, hq_cap = rt->opt.host_queue_capacity, hq_slot = rt->opt.host_slot_size, hq_phys;
     rk_status st;
     if (hq_cap < 2 || (hq_cap & (hq_cap - 1)) || hq_slot < RK_MSG_HEADER_SIZE || hq_slot % 16)
         return RK_EINVAL;
+    hq_phys = (b->flags & RK__GPU_F_HOST_LL) ? rk_ring_ll_slot_size(hq_slot) : hq_slot;
     memset(&w, 0, sizeof w);
     RK__CHECK(rk__cuda_pin(b, (size_t)b->max_actors * sizeof(rk_control), &b->ctl_mem));
-    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(hq_cap, hq_slot), &b->host_mem));
+    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(hq_cap, hq_phys), &b->host_mem));
     RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd)), &b->cmd_mem));
     RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT), &b->event_mem));
     RK__CHECK(rk__cuda_pin(b, sizeof(rk__gpu_hostflags) + RK__GPU_ACKS * sizeof(rk__gpu_ack) + 4ull * b->n_blocks,
@@ -483,7 +489,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     for (i = 0; i < b->max_actors; i++)
         b->ctl[i].parent = RK_ACTOR_NONE;
 
-    rk__cuda_gpu_produced(&host_view, &w.host_ring, &b->host_mem, b->lines_d, hq_cap, hq_slot);
+    rk__cuda_gpu_produced(&host_view, &w.host_ring, &b->host_mem, b->lines_d, hq_cap, hq_phys);
     rk__cuda_gpu_produced(&b->event_ring, &w.event_ring, &b->event_mem, b->lines_d + sizeof(rk_ring_prod),
                           RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT);
     (void)rk_ring_init(&b->cmd_ring, b->cmd_mem.host, RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd), RK_RING_MPSC,
@@ -552,6 +558,8 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     RK__CHECK(rk__cuda_upload(b, b->world_d, &w, sizeof w));
 
     rt->host_ring = host_view; /* its producer line is the GPU's: the host never touches it */
+    if (b->flags & RK__GPU_F_HOST_LL)
+        RK__CHECK(rk__hostq_ll(rt, hq_slot));
     free(slots);
     return RK_OK;
 fail:
