@@ -436,6 +436,7 @@ RK_STATIC_ASSERT(sizeof(rk__gpu_world) == 384, "world layout");
 #endif
 
 #define RK__GPU_PUB_MAX 32u /* sends to the host awaiting one publication fence */
+#define RK__GPU_LL_ITEM 512u /* the largest message (past its first 8 bytes) warp 0 writes to an LL host queue */
 
 /* Timing probes for diagnostics (bench/diag): a program that defines
  * RK_GPU_PROBE(ctx, point) before including this header is called by thread
@@ -556,6 +557,14 @@ typedef struct rk_dctx {
     uint32_t npub;
     uint32_t dirty; /* counters changed since the last flush */
     uint64_t pub[RK__GPU_PUB_MAX];
+    /* A send to an LL host queue that warp 0 writes once thread 0 has
+     * claimed its slot (rk__gpu_ll_warp): ll_defer while a handler's
+     * collective send runs; ll_units 16-byte units of ll_item (the message
+     * from byte 8 on) to write at ll_pos. */
+    uint32_t ll_defer;
+    uint32_t ll_units;
+    uint64_t ll_pos;
+    uint64_t ll_item[RK__GPU_LL_ITEM / 8u];
     /* counters, flushed to the control block */
     uint64_t msgs_in, msgs_out, errors, dead_letters, busy_ns;
     uint64_t started, handled; /* mirrors of slot->started, slot->handled */
@@ -830,6 +839,51 @@ static __device__ __forceinline__ void rk__gpu_write_ll(const rk_ring *r, uint64
         rk__gpu_st_ll(slot, (RK_MSG_HEADER_SIZE - 8u) / 8u + u, d, flag);
     }
     rk__st_relaxed((uint64_t *)slot, rk_ring_ll_word(pos), RK_RING_SCOPE_SYSTEM);
+}
+
+/* Thread 0: keeps a message for warp 0 to write into the claimed LL slot
+ * at pos (rk__gpu_ll_warp), the payload copied now (it may be in thread
+ * 0's own memory). Fits RK__GPU_LL_ITEM. */
+static __device__ __forceinline__ void rk__gpu_ll_stage(rk_dctx *c, uint64_t pos, const rk_msg *h,
+                                                    const void *payload)
+{
+    const uint64_t *hw = (const uint64_t *)h;
+    const unsigned char *s = (const unsigned char *)payload;
+    const uint32_t len = payload ? h->len : 0u, words = (len + 7u) / 8u;
+    uint32_t u;
+    for (u = 0; u < (RK_MSG_HEADER_SIZE - 8u) / 8u; u++)
+        c->ll_item[u] = hw[u + 1];
+    if (len) {
+        uint64_t *d = &c->ll_item[(RK_MSG_HEADER_SIZE - 8u) / 8u];
+        d[words - 1u] = 0; /* the last word's padding */
+        u = 0;
+        if (((uintptr_t)s & 7u) == 0)
+            for (; u < len / 8u; u++)
+                d[u] = ((const uint64_t *)s)[u];
+        memcpy((unsigned char *)d + 8u * u, s + 8u * u, len - 8u * u);
+    }
+    c->ll_pos = pos;
+    c->ll_units = (RK_MSG_HEADER_SIZE - 8u) / 8u + words;
+}
+
+/* Warp 0 (its lanes that exist): writes the message thread 0 staged into
+ * its LL slot, one 16-byte unit per lane, then lane 0 its sequence word -
+ * one store each instead of thread 0's ~15 in a row. */
+static __device__ __forceinline__ void rk__gpu_ll_warp(rk_dctx *c)
+{
+    const uint32_t lane = threadIdx.x, n = c->ll_units;
+    const unsigned mask = blockDim.x >= 32u ? 0xffffffffu : (1u << blockDim.x) - 1u;
+    unsigned char *slot = (unsigned char *)rk_ring_slot(&c->w->host_ring, c->ll_pos);
+    const uint32_t flag = rk_ring_ll_flag(c->ll_pos);
+    uint32_t u;
+    for (u = lane; u < n; u += 32u)
+        rk__gpu_st_ll(slot, u, c->ll_item[u], flag);
+    __syncwarp(mask);
+    if (lane == 0) {
+        rk__st_relaxed((uint64_t *)slot, rk_ring_ll_word(c->ll_pos), RK_RING_SCOPE_SYSTEM);
+        c->ll_units = 0;
+    }
+    __syncwarp(mask);
 }
 
 /* ---- block bookkeeping (thread 0) -------------------------------------------- */
@@ -1373,6 +1427,10 @@ static __device__ __forceinline__ rk_status rk__gpu_send_host(rk_dctx *c, rk_msg
     if (st != RK_OK)
         return st;
     RK_GPU_PROBE(c, RK__PROBE_CLAIMED);
+    if (ll && c->ll_defer && RK_MSG_HEADER_SIZE - 8u + h->len <= RK__GPU_LL_ITEM) {
+        rk__gpu_ll_stage(c, pos, h, payload);
+        return RK_OK;
+    }
     if (ll) {
         rk__gpu_write_ll(&r, pos, h, payload);
         return RK_OK;
@@ -1882,9 +1940,14 @@ static __device__ __forceinline__ int rk_dstopping(const rk_dctx *c) { return rk
 static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_msg *hdr, const void *payload)
 {
     __syncthreads(); /* the payload may have been written by other threads */
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
+        c->ll_defer = 1;
         c->bcast = (int32_t)rk__gpu_send(c, hdr, payload);
+        c->ll_defer = 0;
+    }
     __syncthreads();
+    if (threadIdx.x < 32u && c->ll_units)
+        rk__gpu_ll_warp(c);
     return (rk_status)c->bcast;
 }
 
@@ -1912,9 +1975,14 @@ static __device__ __forceinline__ rk_status rk_dsend_wait(rk_dctx *c, rk_actor_i
     h.dst = dst;
     h.len = len;
     __syncthreads();
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
+        c->ll_defer = 1;
         c->bcast = (int32_t)rk__gpu_send_wait(c, &h, payload, timeout_ns);
+        c->ll_defer = 0;
+    }
     __syncthreads();
+    if (threadIdx.x < 32u && c->ll_units)
+        rk__gpu_ll_warp(c);
     return (rk_status)c->bcast;
 }
 
