@@ -868,7 +868,9 @@ static __device__ __forceinline__ void rk__gpu_ll_stage(rk_dctx *c, uint64_t pos
 
 /* Warp 0 (its lanes that exist): writes the message thread 0 staged into
  * its LL slot, one 16-byte unit per lane, then lane 0 its sequence word -
- * one store each instead of thread 0's ~15 in a row. */
+ * one store each instead of thread 0's ~15 in a row. ll_units stays as it
+ * is: thread 0 clears it before the next send, after the block's barrier
+ * (cleared here, it would race with the other warps' look at it). */
 static __device__ __forceinline__ void rk__gpu_ll_warp(rk_dctx *c)
 {
     const uint32_t lane = threadIdx.x, n = c->ll_units;
@@ -879,11 +881,8 @@ static __device__ __forceinline__ void rk__gpu_ll_warp(rk_dctx *c)
     for (u = lane; u < n; u += 32u)
         rk__gpu_st_ll(slot, u, c->ll_item[u], flag);
     __syncwarp(mask);
-    if (lane == 0) {
+    if (lane == 0)
         rk__st_relaxed((uint64_t *)slot, rk_ring_ll_word(c->ll_pos), RK_RING_SCOPE_SYSTEM);
-        c->ll_units = 0;
-    }
-    __syncwarp(mask);
 }
 
 /* ---- block bookkeeping (thread 0) -------------------------------------------- */
@@ -1941,6 +1940,7 @@ static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_ms
 {
     __syncthreads(); /* the payload may have been written by other threads */
     if (threadIdx.x == 0) {
+        c->ll_units = 0;
         c->ll_defer = 1;
         c->bcast = (int32_t)rk__gpu_send(c, hdr, payload);
         c->ll_defer = 0;
@@ -1976,6 +1976,7 @@ static __device__ __forceinline__ rk_status rk_dsend_wait(rk_dctx *c, rk_actor_i
     h.len = len;
     __syncthreads();
     if (threadIdx.x == 0) {
+        c->ll_units = 0;
         c->ll_defer = 1;
         c->bcast = (int32_t)rk__gpu_send_wait(c, &h, payload, timeout_ns);
         c->ll_defer = 0;
