@@ -449,7 +449,7 @@ enum rk__gpu_probe {
     RK__PROBE_SENDING = 3,   /* a send to the host starts */
     RK__PROBE_CLAIMED = 4,   /* it claimed its slot */
     RK__PROBE_HANDLED = 5,   /* a handler returned */
-    RK__PROBE_FENCED = 6,    /* the publication fence is done */
+    RK__PROBE_FENCED = 6,    /* the publication fence is done (LL host queue: no fence, the handler is done) */
     RK__PROBE_PUBLISHED = 7, /* the batch's sends to the host are published */
     RK__PROBE_H2K = 8,       /* thread 0 starts the batch (after the block's barrier) */
     RK__PROBE_RESERVED = 9,  /* it reserved the reply's slot in the host queue */
@@ -1934,8 +1934,10 @@ static __device__ __forceinline__ int rk_dstopping(const rk_dctx *c) { return rk
  * RK_ERATE (the tenant's rate quota, tenant.h; rk_dsend_wait does not wait
  * for it), RK_E2BIG, RK_EBADMSG, RK_EINVAL (system type id), RK_ENOTSUP
  * (BYREF).
- * Never blocks. A message to the host becomes visible when the handler
- * returns (one publication fence for all sends of a batch) or earlier. */
+ * Never blocks. A message to the host becomes visible as its words land
+ * (flag-per-word host queue, the default), or with plain slots
+ * (RK_CUDA_HOST_LL=0) when the handler returns (one publication fence for
+ * all sends of a batch) or earlier. */
 static __device__ __forceinline__ rk_status rk_dsend_msg(rk_dctx *c, const rk_msg *hdr, const void *payload)
 {
     __syncthreads(); /* the payload may have been written by other threads */

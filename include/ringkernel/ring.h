@@ -420,11 +420,14 @@ RK_HD void rk_ring_ll_put(rk_ring *r, uint64_t pos, uint32_t at, const void *src
     }
 }
 
-/* Publishes the slot at pos once its words are put: its sequence word
- * only, no fence (the consumer checks every word's flag). */
+/* Publishes the slot at pos once its words are put: its sequence word.
+ * The words need no ordering (the consumer checks each one's flag), but
+ * what the item refers to does - a by-reference payload written before -
+ * so this is a release store (free on x86). The GPU's writer in
+ * device.cuh, whose payloads travel inline, stores it relaxed: no fence. */
 RK_HD void rk_ring_ll_publish(rk_ring *r, uint64_t pos)
 {
-    rk__st_relaxed((uint64_t *)rk_ring_slot(r, pos), rk_ring_ll_word(pos), r->scope);
+    rk__st_release((uint64_t *)rk_ring_slot(r, pos), rk_ring_ll_word(pos), r->scope);
 }
 
 /* Copies item bytes [from, to) of the slot at pos into out + from (from:
