@@ -281,6 +281,14 @@ cexit.tail_before_wait      |cexit.pml      |safety                |-DBUG_TAIL_B
 cexit.leave_no_room         |cexit.pml      |safety                |-DBUG_LEAVE_NO_ROOM                |bug    |E2
 cexit.put_aborts            |cexit.pml      |safety                |-DBUG_PUT_ABORTS                   |bug    |E4
 cexit.term_no_wait          |cexit.pml      |safety                |-DTERM -DBUG_TERM_NO_WAIT          |bug    |E2
+ll                          |ll.pml         |safety                |                                   |pass   |
+ll.live                     |ll.pml         |ltlf:all_taken        |                                   |pass   |
+ll.w3                       |ll.pml         |safety                |-DW=3                              |pass   |
+ll.cap4                     |ll.pml         |safety                |-DCAP=4 -DFB=4 -DNPOS=24           |pass   |
+ll.no_retire                |ll.pml         |safety                |-DBUG_NO_RETIRE                    |bug    |L1
+ll.retire_at_wrap           |ll.pml         |safety                |-DBUG_RETIRE_AT_WRAP               |bug    |L1
+ll.cap4_retire_at_wrap      |ll.pml         |safety                |-DCAP=4 -DFB=4 -DNPOS=24 -DBUG_RETIRE_AT_WRAP|bug    |L1
+ll.no_flag_check            |ll.pml         |safety                |-DBUG_NO_FLAG_CHECK                |bug    |L1
 EOF
 }
 
