@@ -201,23 +201,31 @@ static int rk__host_look(const rk_runtime *rt, uint64_t pos, uint32_t *owner)
     return rt->host_stage ? rk_ring_ll_look(&rt->host_ring, pos, owner) : rk_ring_look(&rt->host_ring, pos, owner);
 }
 
-/* The message in the published slot at pos: the slot itself, or in an LL
- * ring its copy in host_stage (valid until the next call), NULL while a
- * word is still on its way. An inline length past the slot's room cannot
- * come from a producer that checks it (both backends do); such a slot is
- * never taken. */
-static const rk_msg *rk__host_msg(rk_runtime *rt, uint64_t pos)
+/* The header of the message in the published slot at pos: the slot
+ * itself, or in an LL ring its copy in host_stage (valid until the next
+ * call), NULL while a word of it is still on its way. */
+static const rk_msg *rk__host_hdr(rk_runtime *rt, uint64_t pos)
 {
     rk_msg *m = (rk_msg *)rt->host_stage;
     if (!m)
         return (const rk_msg *)rk_ring_slot(&rt->host_ring, pos);
     if (!rk_ring_ll_read(&rt->host_ring, pos, m, 8, RK_MSG_HEADER_SIZE))
         return NULL;
-    if (!(m->flags & RK_MSG_F_BYREF) &&
-        (m->len > rt->host_ll_bytes - RK_MSG_HEADER_SIZE ||
-         !rk_ring_ll_read(&rt->host_ring, pos, m, RK_MSG_HEADER_SIZE, RK_MSG_HEADER_SIZE + m->len)))
-        return NULL;
     m->seq = pos + 1;
+    return m;
+}
+
+/* rk__host_hdr with the inline payload after it. An inline length past
+ * the slot's room cannot come from a producer that checks it (both
+ * backends do); such a slot is never taken. */
+static const rk_msg *rk__host_msg(rk_runtime *rt, uint64_t pos)
+{
+    const rk_msg *m = rk__host_hdr(rt, pos);
+    if (!m || !rt->host_stage || (m->flags & RK_MSG_F_BYREF))
+        return m;
+    if (m->len > rt->host_ll_bytes - RK_MSG_HEADER_SIZE ||
+        !rk_ring_ll_read(&rt->host_ring, pos, rt->host_stage, RK_MSG_HEADER_SIZE, RK_MSG_HEADER_SIZE + m->len))
+        return NULL;
     return m;
 }
 
@@ -235,7 +243,7 @@ static void rk__settle(rk_runtime *rt, uint32_t first)
         unsigned char *t = rt->host_taken ? &rt->host_taken[rt->host_head & (rt->host_taken_cap - 1u)] : NULL;
         if (t && *t)
             *t = 0;
-        else if (rk__host_look(rt, rt->host_head, &owner) <= 0 || (m = rk__host_msg(rt, rt->host_head)) == NULL ||
+        else if (rk__host_look(rt, rt->host_head, &owner) <= 0 || (m = rk__host_hdr(rt, rt->host_head)) == NULL ||
                  m->type != RK_MSG_TYPE_NOP)
             break;
         rt->host_head++;
