@@ -192,7 +192,7 @@ fi
 
 # ---- the GPU tests under compute-sanitizer, smaller counts -------------------
 # Before the benchmarks: a short slot checks correctness first. Tests in SLOW
-# (two kernels, minutes under the sanitizer) run after the benchmarks, so
+# (two kernels, about a minute under racecheck) run after the benchmarks, so
 # they cannot starve them of the budget.
 # RK_GPU_SANITIZE_TESTS picks the tests (default: all), in that order.
 SLOW=" test_gpu_group "

@@ -276,7 +276,15 @@ void rk_group_destroy(rk_group *g, rk_shutdown_report *report)
     for (i = 0; i < g->n; i++)
         rk__supervision_stop(g->rt[i]);
     /* Every member stops before any ring between members is read for what
-     * is left: until then a running member may still produce into them. */
+     * is left: until then a running member may still produce into them.
+     * Every member drains while the others still run (what it sends them
+     * is handled, not dead-lettered), then all are told to stop before the
+     * first is waited for: a member's end never waits for another's (under
+     * compute-sanitizer a kernel's end did, and the group never stopped). */
+    for (i = 0; i < g->n; i++)
+        rk__runtime_drain(g->rt[i]);
+    for (i = 0; i < g->n; i++)
+        rk__runtime_stop_begin(g->rt[i]);
     for (i = 0; i < g->n; i++)
         (void)rk__runtime_stop(g->rt[i]);
     for (i = 0; i < g->n; i++) {

@@ -206,6 +206,50 @@ rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline)
 }
 
 /* Intake, drain, backend stop: after it no actor of `rt` runs. Idempotent. */
+/* The first half of stopping, under rt->lock: sends refused, host threads
+ * out, what is queued handled until the drain's deadline. */
+static void rk__runtime_quiesce(rk_runtime *rt)
+{
+    rk_shutdown_report *rep = &rt->report;
+    rk_status st;
+    /* Refuse new sends first, so the drain below can finish, and wait for
+     * host threads inside send/recv/call to back out (rk__enter). */
+    __atomic_store_n(&rt->accepting, 0, __ATOMIC_SEQ_CST);
+    rt->ops->host_wake(rt);
+    while (__atomic_load_n(&rt->inflight, __ATOMIC_SEQ_CST) != 0) {
+        rt->ops->host_wake(rt);
+        rk__sleep_ns(10000);
+    }
+    st = rt->ops->drain(rt, rk__deadline(rt->opt.drain_timeout_ns), rep);
+    if (st == RK_ETIMEDOUT)
+        rep->timed_out = 1;
+    rt->drain_status = st == RK_ETIMEDOUT ? RK_OK : st;
+    for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
+        rk__actor *a = &rt->actors[i];
+        if (a->in_use && rt->ops->actor_state(rt, a) == RK_FAILED)
+            rep->actors_failed++;
+    }
+    rt->drained = 1;
+}
+
+void rk__runtime_drain(rk_runtime *rt)
+{
+    /* Before rt->lock: the supervision thread may be waiting for it. */
+    rk__supervision_stop(rt);
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->shut_down && !rt->stopped && !rt->drained)
+        rk__runtime_quiesce(rt);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void rk__runtime_stop_begin(rk_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (rt->drained && !rt->shut_down && !rt->stopped && rt->ops->stop_begin)
+        rt->ops->stop_begin(rt);
+    pthread_mutex_unlock(&rt->lock);
+}
+
 rk_status rk__runtime_stop(rk_runtime *rt)
 {
     rk_status st = RK_OK;
@@ -213,28 +257,14 @@ rk_status rk__runtime_stop(rk_runtime *rt)
     rk__supervision_stop(rt);
     pthread_mutex_lock(&rt->lock);
     if (!rt->shut_down && !rt->stopped) {
-        rk_shutdown_report *rep = &rt->report;
-        /* Refuse new sends first, so the drain below can finish, and wait
-         * for host threads inside send/recv/call to back out (rk__enter). */
-        __atomic_store_n(&rt->accepting, 0, __ATOMIC_SEQ_CST);
-        rt->ops->host_wake(rt);
-        while (__atomic_load_n(&rt->inflight, __ATOMIC_SEQ_CST) != 0) {
-            rt->ops->host_wake(rt);
-            rk__sleep_ns(10000);
-        }
-        st = rt->ops->drain(rt, rk__deadline(rt->opt.drain_timeout_ns), rep);
-        if (st == RK_ETIMEDOUT)
-            rep->timed_out = 1;
-        for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
-            rk__actor *a = &rt->actors[i];
-            if (a->in_use && rt->ops->actor_state(rt, a) == RK_FAILED)
-                rep->actors_failed++;
-        }
-        rt->ops->stop(rt, rep);
+        if (!rt->drained)
+            rk__runtime_quiesce(rt);
+        rt->ops->stop(rt, &rt->report);
         rt->stopped = 1;
+        st = rt->drain_status;
     }
     pthread_mutex_unlock(&rt->lock);
-    return st == RK_ETIMEDOUT ? RK_OK : st;
+    return st;
 }
 
 /* After rk__runtime_stop: what is left for the host, then the backend's memory. */

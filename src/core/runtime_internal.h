@@ -193,6 +193,11 @@ struct rk_backend_ops {
      * ring) until release. Never fails. */
     void (*stop)(rk_runtime *rt, rk_shutdown_report *rep);
 
+    /* Optional (may be NULL): after drain, tells execution to stop and
+     * returns without waiting; stop follows and waits. A group tells every
+     * member before it waits for any. */
+    void (*stop_begin)(rk_runtime *rt);
+
     /* Frees everything the backend allocated, rt->host_ring included. */
     void (*release)(rk_runtime *rt);
 
@@ -297,6 +302,8 @@ struct rk_runtime {
     int accepting;       /* 0 once shutdown starts (atomic) */
     uint32_t inflight;   /* host threads inside send/recv/call (atomic) */
     int shut_down;       /* shutdown finished (atomic) */
+    int drained;         /* the drain ran (under lock): sends refused since */
+    rk_status drain_status; /* what it returned, RK_ETIMEDOUT as RK_OK (report.timed_out says) */
     int stopped;         /* the backend was stopped (under lock); release is still to come */
     rk_shutdown_report report;
 
@@ -420,6 +427,10 @@ rk_status rk__runtime_create(rk_runtime **out, const rk_runtime_options *o, int 
 
 /* Shutdown in two steps, for groups: stop (intake, drain, backend stop)
  * and finish (host queue, release). rk_runtime_shutdown does both. */
+/* Stopping in steps, for a group: drain every member, tell every member to
+ * stop, then stop each (which waits). rk__runtime_stop alone does all. */
+void rk__runtime_drain(rk_runtime *rt);
+void rk__runtime_stop_begin(rk_runtime *rt);
 rk_status rk__runtime_stop(rk_runtime *rt);
 void rk__runtime_finish(rk_runtime *rt);
 

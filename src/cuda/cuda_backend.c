@@ -571,18 +571,21 @@ fail:
  * (or never ran); 0 when it still runs. */
 static int rk__cuda_wait_kernel(rk__cuda *b, uint64_t timeout_ns)
 {
-    uint64_t deadline = rk__deadline(timeout_ns), nap = 1000;
+    uint64_t t0 = rk__now_ns(), deadline = rk__deadline(timeout_ns), nap = 1000;
     CUresult r;
     if (!b->launched)
         return 1;
     while ((r = b->cu.cuStreamQuery(b->stream)) == CUDA_ERROR_NOT_READY) {
-        if (rk__now_ns() >= deadline)
+        if (rk__now_ns() >= deadline) {
+            rk__cuda_log(b, "the kernel did not end within %.3f ms of the stop", (double)timeout_ns / 1e6);
             return 0;
+        }
         rk__sleep_ns(nap);
         nap = nap < 1000000 ? 2 * nap : nap;
     }
     if (r != CUDA_SUCCESS)
         rk__cuda_log(b, "the kernel ended with %s", rk__cu_name(&b->cu, r));
+    rk__cuda_log(b, "the kernel ended %.3f ms after the stop", (double)(rk__now_ns() - t0) / 1e6);
     b->launched = 0;
     return 1;
 }
@@ -643,6 +646,7 @@ fail:
 /* Frees everything; memory the kernel may still touch only once it ended. */
 static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
 {
+    uint64_t t0 = rk__now_ns();
     int entered = b->have_ctx && rk__cuda_enter(b) == RK_OK;
     int ended = 1;
     if (b->launched) {
@@ -687,6 +691,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
     memset(&rt->host_ring, 0, sizeof rt->host_ring);
     if (entered)
         rk__cuda_leave(b);
+    rk__cuda_log(b, "teardown: memory %s in %.3f ms", ended && entered ? "freed" : "left", (double)(rk__now_ns() - t0) / 1e6);
     if (b->have_ctx && ended)
         b->cu.cuDevicePrimaryCtxRelease(b->device);
     if (ended)
@@ -957,7 +962,7 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
 {
     rk__cuda *b = rt->backend_data;
     rk__gpu_cmd cmd;
-    uint64_t base = 0, handled = 0;
+    uint64_t base = 0, handled = 0, t0 = rk__now_ns();
     rk_status st = RK_ETIMEDOUT;
     if (!b || !b->launched)
         return RK_OK; /* a group's member whose launch never came */
@@ -988,6 +993,8 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
     }
 out:
     rk__cuda_unlock(b);
+    rk__cuda_log(b, "drain: %s, %llu messages handled, in %.3f ms", st == RK_OK ? "done" : rk_status_name(st),
+                 (unsigned long long)(handled - base), (double)(rk__now_ns() - t0) / 1e6);
     if (rep) {
         rep->drained += handled - base;
         if (st == RK_ETIMEDOUT)
@@ -1029,10 +1036,22 @@ static uint64_t rk__cuda_dead_letter_k2k(rk_runtime *rt, rk__cuda *b)
     return n;
 }
 
+/* The kernel is told to stop; cuda_stop waits for it. */
+static void cuda_stop_begin(rk_runtime *rt)
+{
+    rk__cuda *b = rt->backend_data;
+    if (!b || !b->launched)
+        return;
+    rk__cuda_rate_stop(b);
+    rk__cuda_close_gates(b);
+    b->stop_requested = 1;
+    __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
+}
+
 static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
 {
     rk__cuda *b = rt->backend_data;
-    uint64_t dead = 0;
+    uint64_t dead = 0, t0 = rk__now_ns();
     if (!b)
         return;
     rk__cuda_rate_stop(b); /* no more top-ups: the kernel is about to stop */
@@ -1053,6 +1072,8 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
         }
         rk__cuda_leave(b);
     }
+    rk__cuda_log(b, "stop: %llu messages dead-lettered, in %.3f ms", (unsigned long long)dead,
+                 (double)(rk__now_ns() - t0) / 1e6);
     if (rep)
         rep->dead_lettered += dead;
 }
@@ -1144,6 +1165,7 @@ const struct rk_backend_ops rk__cuda_ops = {
     .start = cuda_start,
     .drain = cuda_drain,
     .stop = cuda_stop,
+    .stop_begin = cuda_stop_begin,
     .release = cuda_release,
     .actor_create = rk__cuda_actor_create,
     .actor_command = rk__cuda_actor_command,

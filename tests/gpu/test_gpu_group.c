@@ -444,6 +444,7 @@ static void suite(int two_gpus)
 {
     rk_shutdown_report rep;
     rk_actor_id relay[RELAYS], counter;
+    uint64_t t0;
     rk_group *g = make_group(two_gpus);
     const int k2k = stage_on("k2k"), migrate = stage_on("migrate");
     printf("group of 2 members on %s\n", two_gpus ? "two GPUs" : "one GPU");
@@ -457,10 +458,12 @@ static void suite(int two_gpus)
         migrations(g, two_gpus, &counter);
     if (k2k && migrate && stage_on("load"))
         under_load(g, counter, relay);
+    t0 = rk_test_now_ns();
     rk_group_destroy(g, &rep);
-    printf("shutdown: drained %llu, dead-lettered %llu, host unread %llu, failed %u\n",
+    printf("shutdown: drained %llu, dead-lettered %llu, host unread %llu, failed %u%s, in %.3f s\n",
            (unsigned long long)rep.drained, (unsigned long long)rep.dead_lettered,
-           (unsigned long long)rep.host_unread, rep.actors_failed);
+           (unsigned long long)rep.host_unread, rep.actors_failed, rep.timed_out ? ", drain timed out" : "",
+           (double)(rk_test_now_ns() - t0) / 1e9);
     RKT_CHECK(rep.actors_failed == 0);
 }
 
