@@ -220,11 +220,13 @@ typedef struct counter_view {
 
 static atomic_ullong g_inc_handled; /* increments handled, by every incarnation */
 static atomic_int g_gate, g_hold_entered;
+static atomic_ullong g_inits; /* counter_init runs, by every incarnation */
 
 static rk_status counter_init(rk_ctx *ctx, void *state)
 {
     counter_state *s = state;
     (void)ctx;
+    atomic_fetch_add(&g_inits, 1);
     for (uint32_t i = 0; i < BIG_WORDS; i++)
         s->big[i] = i * GOLDEN;
     return RK_OK;
@@ -1387,6 +1389,7 @@ static void test_migrate_restart(void **state)
     rk_msgbuf reply;
     counter_view v;
     rk_status st;
+    unsigned long long inits;
 
     assert_non_null(init);
     init->tag = 0xC0FFEE;
@@ -1405,12 +1408,18 @@ static void test_migrate_restart(void **state)
     v = query(rk_group_member(g, 0), a, &reply);
     assert_int_equal(v.tag, 0xC0FFEE);
     assert_int_equal(v.count, 5);
+    /* The new home runs no init: the state it handles with is the moved one. */
+    inits = atomic_load(&g_inits);
     assert_int_equal(rk_group_migrate(g, a, 1, RK_MIGRATE_VERIFY, 10 * SEC, &r), RK_OK);
+    assert_int_equal(atomic_load(&g_inits), inits);
     v = query(rk_group_member(g, 0), a, &reply);
     assert_int_equal(v.tag, 0xC0FFEE);
     assert_int_equal(v.count, 5);
     assert_int_equal(v.last[1], 5);
+    assert_int_equal(v.pattern_bad, 0);
+    /* A restart there starts fresh: the initial state, then init. */
     assert_int_equal(rk_restart(rk_group_member(g, 1), rk_gid_local(r.to)), RK_OK);
+    assert_int_equal(atomic_load(&g_inits), inits + 1);
     v = query(rk_group_member(g, 0), a, &reply);
     assert_int_equal(v.count, 0);
     assert_int_equal(v.pattern_bad, 0);

@@ -175,6 +175,7 @@ static rk_status rk__actor_fill(rk__actor *a, rk_actor_id id, const rk_actor_opt
     a->slot_size = o->slot_size;
     a->block_size = o->block_size;
     a->near = o->near;
+    a->moved_in = (flags & RK__LAUNCH_NO_INIT) != 0;
     if (o->state_size == 0 || (flags & RK__LAUNCH_NO_INIT))
         return RK_OK;
     a->initial_state = calloc(1, o->state_size);

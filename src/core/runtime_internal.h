@@ -29,6 +29,8 @@ typedef struct rk__actor {
     char name[RK__NAME_MAX];
     const rk_actor_type *type;
     void *initial_state;       /* core-owned copy, state_size bytes (may be NULL) */
+    int moved_in;              /* a migration's new home: its create keeps the state as it is
+                                  and runs no init (the state comes by the transfer) */
     uint32_t state_size;
     uint32_t tenant;
     uint32_t inbox_capacity;
@@ -416,8 +418,10 @@ rk__actor *rk__group_actor(rk_runtime *rt, rk_actor_id id, rk_runtime **t);
  * another runtime's lock is held (group.c) without ordering the two. */
 rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline);
 
-/* rk_launch; with RK__LAUNCH_NO_INIT the actor starts from zeroed state
- * and keeps no initial state (a migration's new home: group.c sets it). */
+/* rk_launch; with RK__LAUNCH_NO_INIT (a migration's new home: group.c
+ * sets it) the actor keeps no initial state, and its create neither writes
+ * fresh state nor runs the type's init: the state is moved in before it
+ * handles anything. A later restart there starts fresh, as anywhere. */
 #define RK__LAUNCH_NO_INIT 1u
 rk_status rk__launch(rk_runtime *rt, const rk_actor_options *o, rk_actor_id *id, unsigned flags);
 

@@ -348,7 +348,7 @@ static rk_status rk__init_state(rk__cpu_actor *ca)
     if (ca->a->state_size && ca->a->initial_state)
         memcpy(ca->state, ca->a->initial_state, ca->a->state_size);
     else if (ca->a->state_size)
-        memset(ca->state, 0, ca->a->state_size); /* no initial state (a migration's new home) */
+        memset(ca->state, 0, ca->a->state_size); /* no initial state (restarted after it moved in) */
     return ca->a->type->init ? ca->a->type->init(&ctx, ca->state) : RK_OK;
 }
 
@@ -523,7 +523,8 @@ static rk_status rk__start_actor(rk__cpu_actor *ca, int restart)
 {
     rk_status st;
     rk__set_state(ca, RK_INITIALIZING);
-    st = rk__init_state(ca);
+    /* A migration's new home: its state is moved in while it is held. */
+    st = !restart && ca->a->moved_in ? RK_OK : rk__init_state(ca);
     if (st != RK_OK) {
         if (rk__fail(ca, st, restart))
             rk__self_restart(ca);

@@ -347,7 +347,8 @@ static void rk__cuda_bind_cmd(const rk__cuda *b, rk__cuda_actor *ca, const rk__a
     cmd->type = ca->type;
     cmd->state_size = ca->state_bytes;
     cmd->state = ca->state;
-    cmd->init = ca->init;
+    /* A migration's new home: the state is moved in while it is held. */
+    cmd->init = ev == RK_EV_CREATE && a->moved_in ? RK__GPU_INIT_KEEP : ca->init;
     cmd->inbox = ca->inbox->dring;
 }
 
