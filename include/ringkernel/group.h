@@ -15,7 +15,9 @@
  * Migration moves an actor to another member in three phases: quiesce (its
  * intake closes; it is held between two messages), transfer (its state,
  * device to device where the backend can, and what was queued, through the
- * host), swap (the old id forwards to the new one).
+ * host), swap (the old id forwards to the new one). The type's init does
+ * not run at the new home: the actor goes on with the state it moved with
+ * (a restart there starts fresh and runs init, as anywhere).
  * Senders that use the old gid meanwhile are told RK_EFULL (try again:
  * rk_send_wait and rk_dsend_wait do) and afterwards are forwarded; no
  * message is lost or handled twice. A supervised actor keeps its supervisor
