@@ -365,6 +365,9 @@ typedef struct load {
     uint64_t start, calls, bad, full;
     int stop; /* atomic */
     rk_status err;
+    uint64_t moves;  /* atomic: migrations done (the main thread's count) */
+    uint64_t err_ns; /* when the failed call returned, and the migrations done then */
+    uint64_t err_moves;
 } load;
 
 static void *load_main(void *arg)
@@ -381,6 +384,8 @@ static void *load_main(void *arg)
         }
         if (st != RK_OK) {
             l->err = st;
+            l->err_ns = rk_test_now_ns();
+            l->err_moves = __atomic_load_n(&l->moves, __ATOMIC_ACQUIRE);
             break;
         }
         l->bad += out != expect;
@@ -414,10 +419,28 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
         /* The old home is gone for good: it cannot be brought back. */
         RKT_CHECK_ST(rk_restart(rk_group_member(g, (uint32_t)rk_gid_member(now)), rk_gid_local(now)), RK_ESTATE);
         moves += 2;
+        __atomic_store_n(&l.moves, moves, __ATOMIC_RELEASE);
         rk_test_sleep_ns(RKT_SEC / 50);
     }
     __atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
     RKT_CHECK(pthread_join(t, NULL) == 0);
+    if (l.err != RK_OK) {
+        /* Was the call handled (its reply lost) or not (the request)? */
+        rk_actor_id now = 0;
+        rk_lifecycle_state ls = RK_DORMANT;
+        rk_status rs = rk_group_resolve(g, counter, &now);
+        if (rs == RK_OK)
+            rs = rk_actor_state(rk_group_member(g, (uint32_t)rk_gid_member(now)), rk_gid_local(now), &ls);
+        fprintf(stderr,
+                "under load: a call failed with %s after %llu calls (%llu refused while moving), %llu of %llu "
+                "migrations done then (%.3f s ago); the counter lives at member %d (%s, %s) "
+                "and counts %llu, against %llu calls answered\n",
+                rk_status_name(l.err), (unsigned long long)l.calls, (unsigned long long)l.full,
+                (unsigned long long)l.err_moves, (unsigned long long)moves,
+                (double)((int64_t)rk_test_now_ns() - (int64_t)l.err_ns) / 1e9, rk_gid_member(now),
+                rk_status_name(rs), rk_lifecycle_state_name(ls),
+                (unsigned long long)(get_count(g, counter) - l.start), (unsigned long long)l.calls);
+    }
     RKT_CHECK_ST(l.err, RK_OK);
     RKT_CHECK(l.bad == 0 && l.calls > 0);
     final = get_count(g, counter);
