@@ -205,7 +205,6 @@ rk_status rk__lock_runtime(rk_runtime *rt, uint64_t deadline)
     return RK_OK;
 }
 
-/* Intake, drain, backend stop: after it no actor of `rt` runs. Idempotent. */
 /* The first half of stopping, under rt->lock: sends refused, host threads
  * out, what is queued handled until the drain's deadline. */
 static void rk__runtime_quiesce(rk_runtime *rt)
@@ -250,6 +249,7 @@ void rk__runtime_stop_begin(rk_runtime *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
+/* Intake, drain, backend stop: after it no actor of `rt` runs. Idempotent. */
 rk_status rk__runtime_stop(rk_runtime *rt)
 {
     rk_status st = RK_OK;

@@ -691,7 +691,8 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
     memset(&rt->host_ring, 0, sizeof rt->host_ring);
     if (entered)
         rk__cuda_leave(b);
-    rk__cuda_log(b, "teardown: memory %s in %.3f ms", ended && entered ? "freed" : "left", (double)(rk__now_ns() - t0) / 1e6);
+    rk__cuda_log(b, "teardown: memory %s in %.3f ms", ended && entered ? "freed" : "left",
+                 (double)(rk__now_ns() - t0) / 1e6);
     if (b->have_ctx && ended)
         b->cu.cuDevicePrimaryCtxRelease(b->device);
     if (ended)
@@ -1040,12 +1041,13 @@ static uint64_t rk__cuda_dead_letter_k2k(rk_runtime *rt, rk__cuda *b)
 static void cuda_stop_begin(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
-    if (!b || !b->launched)
+    if (!b)
         return;
-    rk__cuda_rate_stop(b);
+    rk__cuda_rate_stop(b); /* no more top-ups: the kernel is about to stop */
     rk__cuda_close_gates(b);
     b->stop_requested = 1;
-    __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
+    if (b->launched)
+        __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
 }
 
 static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
@@ -1054,11 +1056,8 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
     uint64_t dead = 0, t0 = rk__now_ns();
     if (!b)
         return;
-    rk__cuda_rate_stop(b); /* no more top-ups: the kernel is about to stop */
-    rk__cuda_close_gates(b);
-    b->stop_requested = 1;
+    cuda_stop_begin(rt);
     if (rk__cuda_enter(b) == RK_OK) {
-        __atomic_store_n(&b->hostflags->stop, 1, __ATOMIC_RELEASE);
         if (rk__cuda_wait_kernel(b, b->stop_timeout_ns)) {
             dead = rk__cuda_dead_letter_inboxes(rt);
             if (!__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
