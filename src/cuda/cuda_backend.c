@@ -806,7 +806,7 @@ static rk_status rk__cuda_post(rk__cuda *b, const rk__gpu_cmd *cmd, uint64_t dea
     return RK_OK;
 }
 
-rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+static rk_status rk__cuda_command_wait(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
 {
     rk__cuda *b = rt->backend_data;
     rk__gpu_ack *a;
@@ -842,6 +842,23 @@ rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_n
         rk__sleep_ns(nap < deadline_ns - now ? nap : deadline_ns - now);
         nap = nap < 100000 ? 2 * nap : nap;
     }
+}
+
+/* Posts a command and waits for its acknowledgement. With RK_CUDA_DEBUG=2
+ * each one logs how long that took (where a lifecycle operation's or a
+ * migration's time goes). */
+rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+{
+    rk__cuda *b = rt->backend_data;
+    uint64_t t0;
+    rk_status st;
+    if (b->debug < 2)
+        return rk__cuda_command_wait(rt, cmd, deadline_ns, value);
+    t0 = rk__now_ns();
+    st = rk__cuda_command_wait(rt, cmd, deadline_ns, value);
+    rk__cuda_log(b, "command op %u event %u actor %u: %s in %.2f us", (unsigned)cmd->op, (unsigned)cmd->event,
+                 (unsigned)cmd->actor, rk_status_name(st), (double)(rk__now_ns() - t0) / 1e3);
+    return st;
 }
 
 /* A K2K send the device refused across tenants: counted for both, or, with

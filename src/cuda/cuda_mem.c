@@ -102,17 +102,23 @@ void rk__cuda_dfree(rk__cuda *b, CUdeviceptr *p)
 
 rk_status rk__cuda_upload(rk__cuda *b, CUdeviceptr dst, const void *src, size_t n)
 {
+    uint64_t t0 = b->debug >= 2 ? rk__now_ns() : 0;
     CUresult r = b->cu.cuMemcpyHtoDAsync(dst, src, n, b->copy_stream);
     if (r == CUDA_SUCCESS)
         r = b->cu.cuStreamSynchronize(b->copy_stream);
+    if (b->debug >= 2)
+        rk__cuda_log(b, "upload of %zu bytes in %.2f us", n, (double)(rk__now_ns() - t0) / 1e3);
     return rk__cu_status(r);
 }
 
 rk_status rk__cuda_download(rk__cuda *b, void *dst, CUdeviceptr src, size_t n)
 {
+    uint64_t t0 = b->debug >= 2 ? rk__now_ns() : 0;
     CUresult r = b->cu.cuMemcpyDtoHAsync(dst, src, n, b->copy_stream);
     if (r == CUDA_SUCCESS)
         r = b->cu.cuStreamSynchronize(b->copy_stream);
+    if (b->debug >= 2)
+        rk__cuda_log(b, "download of %zu bytes in %.2f us", n, (double)(rk__now_ns() - t0) / 1e3);
     return rk__cu_status(r);
 }
 
