@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 14u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 15u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -93,6 +93,7 @@ enum rk__gpu_op {
     RK__GPU_OP_RESTART = 8, /* a group restart's turn (the supervisor's own command): the block
                                restarts its actor as a record allows (ticket 0, no acknowledgement) */
     RK__GPU_OP_RATED = 10, /* the actor's sends are charged to allowance cmd.type - 1 (0: none) */
+    RK__GPU_OP_FORWARD = 11, /* supervisor: directory entries forward elsewhere (rk__gpu_fwd_cmd) */
 };
 
 /* What RK__GPU_OP_HOLD does. Held, the block takes no message (commands
@@ -146,6 +147,24 @@ RK_STATIC_ASSERT(sizeof(rk__gpu_cmd) == 128, "a command fills one 128-byte ring 
 RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, seq) == 0, "ring sequence word first");
 RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, state) == 48, "cmd layout");
 RK_STATIC_ASSERT(offsetof(rk__gpu_cmd, inbox) == 72, "cmd layout");
+
+#define RK__GPU_FWD_IDS 25u /* directory entries one FORWARD command re-points */
+
+/* RK__GPU_OP_FORWARD, in a command slot: the `forward` of each of ids[0..n)
+ * becomes `to` (a migration's moving mark, or the gid of the new home). The
+ * supervisor block writes them, so a migration re-points every earlier home
+ * of an actor with one command instead of one copy into device memory each. */
+typedef struct rk__gpu_fwd_cmd {
+    uint64_t seq;
+    uint64_t ticket;
+    uint32_t op; /* RK__GPU_OP_FORWARD */
+    uint32_t n;  /* <= RK__GPU_FWD_IDS */
+    uint32_t to;
+    uint32_t ids[RK__GPU_FWD_IDS];
+} rk__gpu_fwd_cmd;
+
+RK_STATIC_ASSERT(sizeof(rk__gpu_fwd_cmd) == sizeof(rk__gpu_cmd), "a FORWARD command is a command slot");
+RK_STATIC_ASSERT(offsetof(rk__gpu_fwd_cmd, op) == offsetof(rk__gpu_cmd, op), "FORWARD's op where commands have it");
 
 #define RK__GPU_ACKS 64u /* acknowledgements in flight, at most */
 
@@ -647,7 +666,9 @@ static __device__ __forceinline__ void rk__gpu_door_leave(uint64_t *p)
 
 static __device__ __forceinline__ void rk__gpu_door_and(uint64_t *p, uint64_t v)
 {
-    asm volatile("red.relaxed.gpu.global.and.b64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+    /* Release: a sender that finds the door closed then reads the entry's
+     * `forward` as it was when the door closed. */
+    asm volatile("red.release.gpu.global.and.b64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 
 static __device__ __forceinline__ uint64_t rk__gpu_ld64_acquire(const uint64_t *p)
@@ -1350,18 +1371,11 @@ static __device__ __forceinline__ int rk__gpu_ck2k_empty(rk_dctx *c)
  * only, so the tail needs device-scope atomics, not the system scope that
  * rk_ring_claim would use for this ring; the consumer's head is in host
  * memory and is read only when the cached copy says full. */
-static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const rk_ring *r, uint64_t *pos)
+/* Claims a slot of the host queue from what the tail and the head were
+ * last seen to be; RK_EFULL if the host has not freed one. */
+static __device__ __forceinline__ rk_status rk__gpu_host_claim_from(const rk_ring *r, uint64_t tail, uint64_t head,
+                                                               uint64_t *pos)
 {
-    uint64_t tail, head;
-    if (c->hint_valid) {
-        /* Possibly stale: a failed CAS below returns the current tail. */
-        tail = c->tail_hint;
-        head = c->head_hint;
-        c->hint_valid = 0;
-    } else {
-        tail = rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE);
-        head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
-    }
     for (;;) {
         /* Signed, as in ring.h: the tail read may be older than a head
          * another block has cached since; then there is room (the CAS
@@ -1380,6 +1394,64 @@ static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const
             return RK_OK;
         }
     }
+}
+
+static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const rk_ring *r, uint64_t *pos)
+{
+    uint64_t tail, head;
+    if (c->hint_valid) {
+        /* Possibly stale: a failed CAS below returns the current tail. */
+        tail = c->tail_hint;
+        head = c->head_hint;
+        c->hint_valid = 0;
+    } else {
+        tail = rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE);
+        head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
+    }
+    return rk__gpu_host_claim_from(r, tail, head, pos);
+}
+
+/* Whether `dst` is rk_gid(this member, RK__GID_HOST_LOCAL): the host of
+ * this member, as the sender of a host request that moved with its actor
+ * to another member names it (group.c) - the answer goes where the
+ * request's rk_call waits. */
+static __device__ __forceinline__ int rk__gpu_is_our_host(const rk__gpu_world *w, rk_actor_id dst)
+{
+    return rk_gid_member(dst) >= 0 && rk_gid_local(dst) == RK__GID_HOST_LOCAL &&
+           (uint32_t)rk_gid_member(dst) + 1u == rk__gpu_ld32(&w->dev->member);
+}
+
+/* Lane 0 of the bridge: a reply from another member to our host (see
+ * rk__gpu_is_our_host; in our ring it names RK__GID_HOST_LOCAL, the
+ * sender's rk__gpu_route having taken the member off) goes into our host
+ * queue, published at once.
+ * RK_EFULL while the queue has no room (the bridge keeps it and tries
+ * again); anything but a reply is not for a host and RK_ENOACTOR. */
+static __device__ __noinline__ rk_status rk__gpu_bridge_host(const rk__gpu_world *w, rk_msg *h, const void *payload)
+{
+    rk_ring r = w->host_ring;
+    const int ll = (w->flags & RK__GPU_F_HOST_LL) != 0;
+    const uint32_t cap = rk_msg_inline_capacity(ll ? rk_ring_ll_capacity(r.slot_size) : r.slot_size);
+    uint64_t pos;
+    rk_status st;
+    if (!(h->flags & RK_MSG_F_REPLY))
+        return RK_ENOACTOR;
+    h->dst = RK_ACTOR_HOST;
+    st = rk_msg_validate(h, cap, cap);
+    if (st == RK_OK)
+        st = rk__gpu_host_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
+                                     rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE), &pos);
+    if (st != RK_OK)
+        return st;
+    if (ll) {
+        rk__gpu_write_ll(&r, pos, h, payload);
+        return RK_OK;
+    }
+    rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, rk_ring_mark_word(pos, RK_RING_OWNER_MASK));
+    /* The slot's bytes before its sequence word, which the host acquires. */
+    rk__gpu_fence_sys(w);
+    rk__st_relaxed((uint64_t *)rk_ring_slot(&r, pos), pos + 1, RK_RING_SCOPE_SYSTEM);
+    return RK_OK;
 }
 
 /* Hands back an unused reserved slot of the host queue as an
@@ -1591,8 +1663,10 @@ static __device__ __forceinline__ rk_status rk__gpu_k2k_put(const rk__gpu_world 
     RK_GPU_PROBE_PUT(RK__PROBE_DOOR);
     if (!(door & RK__GPU_DOOR_OPEN)) {
         uint32_t ds = rk__gpu_ld32(&d->state);
-        /* The host sets `forward` (a copy into device memory, complete
-         * before the migration closes the door) and never clears it. */
+        /* The supervisor block sets `forward` (RK__GPU_OP_FORWARD, done
+         * before the migration's hold closes the door: the door's acquire
+         * above pairs with that close's release); an undone migration sets it
+         * back to 0. */
         uint32_t f = rk__gpu_ld32(&d->forward);
         st = ds == RK_DORMANT ? RK_ENOACTOR : ds == RK_FAILED ? RK_EFAILED : RK_ESTATE;
         rk__gpu_door_leave(&d->door);
@@ -1871,6 +1945,10 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
      * context (shared memory) and a branch. */
     if (c->rate && c->rate <= c->w->n_rates && !rk__gpu_rate_take(c))
         return RK_ERATE;
+    /* The answer to a host request that moved here from another member
+     * and back again: to our host (rk__gpu_is_our_host). */
+    if (rk__gpu_is_our_host(c->w, h.dst))
+        h.dst = RK_ACTOR_HOST;
     if (h.dst == RK_ACTOR_HOST)
         st = rk__gpu_send_host(c, &h, payload);
     else
@@ -3066,6 +3144,27 @@ static __device__ __noinline__ int rk__gpu_quiescent(const rk__gpu_world *w, uin
     return quiet && started[0] == started[1] && csent == csettled;
 }
 
+/* FORWARD: every entry named, or none (RK_EINVAL), re-pointed. A sender
+ * reads `forward` only after it found the entry's door closed; a door
+ * closed after this command (a HOLD or terminate that follows it on the
+ * ring) is closed with release, after our stores (via the mailbox). */
+static __device__ __noinline__ void rk__gpu_forward_cmd(const rk__gpu_world *w, const rk__gpu_fwd_cmd *cmd)
+{
+    uint32_t i;
+    if (cmd->n > RK__GPU_FWD_IDS) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+        return;
+    }
+    for (i = 0; i < cmd->n; i++)
+        if (cmd->ids[i] >= w->max_actors) {
+            rk__gpu_send_ack(w, cmd->ticket, RK_EINVAL, 0);
+            return;
+        }
+    for (i = 0; i < cmd->n; i++)
+        rk__gpu_st32(&w->dir[cmd->ids[i]].forward, cmd->to);
+    rk__gpu_send_ack(w, cmd->ticket, RK_OK, cmd->n);
+}
+
 /* Hands a command on; 0 when its block has not taken the previous one yet. */
 static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, const rk__gpu_cmd *cmd)
 {
@@ -3083,6 +3182,10 @@ static __device__ __noinline__ int rk__gpu_dispatch(const rk__gpu_world *w, cons
     }
     if (cmd->op == RK__GPU_OP_SUP) {
         rk__gpu_sup_cmd(w, cmd);
+        return 1;
+    }
+    if (cmd->op == RK__GPU_OP_FORWARD) {
+        rk__gpu_forward_cmd(w, (const rk__gpu_fwd_cmd *)cmd);
         return 1;
     }
     if (cmd->slot == 0 || cmd->slot >= w->n_blocks) {
@@ -3318,8 +3421,10 @@ static __device__ __forceinline__ rk_status rk__gpu_bridge_route(const rk__gpu_w
     /* The header is copied (routing rewrites it); the payload is read in
      * place. */
     rk_msg hc = *(const rk_msg *)slot;
-    rk_status st = hc.len > cap ? RK_E2BIG /* never from our senders */
-                                : rk__gpu_route(w, &hc, slot + RK_MSG_HEADER_SIZE, NULL, df);
+    rk_status st = hc.len > cap                   ? RK_E2BIG /* never from our senders */
+                   /* A sender names the local id in our ring (rk__gpu_route) */
+                   : hc.dst == RK__GID_HOST_LOCAL ? rk__gpu_bridge_host(w, &hc, slot + RK_MSG_HEADER_SIZE)
+                                                  : rk__gpu_route(w, &hc, slot + RK_MSG_HEADER_SIZE, NULL, df);
     if (st != RK_OK && st != RK_EFULL)
         rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, hc.dst, 0, st, hc.hlc, &hc);
     return st;

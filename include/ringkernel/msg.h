@@ -31,6 +31,9 @@ typedef uint32_t rk_actor_id;
 #define RK_GROUP_MAX 8u /* members of a group, at most */
 #define RK_GID_SHIFT 24u
 #define RK_GID_LOCAL_MASK 0x00FFFFFFu
+/* rk_gid(m, RK__GID_HOST_LOCAL) is the host of member m: the sender of a
+ * host request that moved with its actor (local ids stay below 2^20). */
+#define RK__GID_HOST_LOCAL RK_GID_LOCAL_MASK
 
 RK_HD rk_actor_id rk_gid(uint32_t member, rk_actor_id local)
 {

@@ -14,9 +14,6 @@
 
 #define RK__GROUP_HOPS 8u                  /* forwards one message may follow */
 #define RK__GROUP_TIMEOUT_NS 5000000000ull /* a lifecycle command, as in actor.c */
-/* rk_gid(m, RK__HOST_LOCAL) is the host of member m: the sender of a host
- * request that moved with its actor (local ids stay below 2^20). */
-#define RK__HOST_LOCAL RK_GID_LOCAL_MASK
 
 struct rk_group {
     rk_group_options opt;
@@ -98,7 +95,7 @@ static rk_status rk__dispatch_hops(rk_runtime *rt, rk_msg *m, const void *payloa
                 return rk__group_deliver(rt, (uint32_t)member, m, payload, hops);
             m->dst = rk_gid_local(m->dst);
         }
-        if (m->dst == RK__HOST_LOCAL && (m->flags & RK_MSG_F_REPLY))
+        if (m->dst == RK__GID_HOST_LOCAL && (m->flags & RK_MSG_F_REPLY))
             m->dst = RK_ACTOR_HOST; /* the answer to a request that moved: where rk_call waits */
         if (!rt->group || m->dst == RK_ACTOR_HOST) {
             st = rk__route(rt, m, &dst);
@@ -535,7 +532,7 @@ static rk_status rk__set_forward(rk_runtime *rt, rk__actor *a, rk_actor_id fwd)
 {
     __atomic_store_n(&a->forward, fwd, __ATOMIC_SEQ_CST);
     if (rt->ops->group && rt->ops->group->set_forward)
-        return rt->ops->group->set_forward(rt, a, fwd);
+        return rt->ops->group->set_forward(rt, &a->id, 1, fwd);
     return RK_OK;
 }
 
@@ -571,12 +568,33 @@ static rk_status rk__state_crc(rk_runtime *rt, rk__paused *p, uint32_t *crc)
  * `old` now point at `now`. */
 static void rk__compress(rk_group *g, rk_actor_id old, rk_actor_id now)
 {
+    rk_actor_id few[64], *ids;
     for (uint32_t m = 0; m < g->n; m++) {
         rk_runtime *rt = g->rt[m];
-        uint32_t count = rk__actor_count(rt);
+        const struct rk__group_ops *ops = rt->ops->group;
+        uint32_t count = rk__actor_count(rt), cap = 0, n = 0;
         for (uint32_t i = 0; i < count; i++)
-            if (__atomic_load_n(&rt->actors[i].forward, __ATOMIC_ACQUIRE) == old)
-                (void)rk__set_forward(rt, &rt->actors[i], now);
+            cap += __atomic_load_n(&rt->actors[i].forward, __ATOMIC_ACQUIRE) == old;
+        if (cap == 0)
+            continue;
+        /* The backend's copies in one go (on CUDA: one command or a few, not
+         * one copy into device memory per earlier home - which made each
+         * migration of an actor slower than the one before). */
+        ids = cap <= 64 ? few : malloc(cap * sizeof *ids);
+        for (uint32_t i = 0; i < count; i++) {
+            rk__actor *a = &rt->actors[i];
+            if (__atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != old)
+                continue;
+            __atomic_store_n(&a->forward, now, __ATOMIC_SEQ_CST);
+            if (ids && n < cap)
+                ids[n++] = a->id;
+            else if (ops && ops->set_forward)
+                (void)ops->set_forward(rt, &a->id, 1, now); /* no memory for the list: one by one */
+        }
+        if (n > 0 && ops && ops->set_forward)
+            (void)ops->set_forward(rt, ids, n, now);
+        if (ids != few)
+            free(ids);
     }
 }
 
@@ -743,7 +761,7 @@ static rk_status rk__migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t
      * where its rk_call waits: name that host, not the new home's. */
     for (size_t i = 0; i < mv.n; i++)
         if (mv.hdrs[i].src == RK_ACTOR_HOST && (mv.hdrs[i].flags & RK_MSG_F_REQUEST))
-            mv.hdrs[i].src = rk_gid((uint32_t)from, RK__HOST_LOCAL);
+            mv.hdrs[i].src = rk_gid((uint32_t)from, RK__GID_HOST_LOCAL);
     r->messages = mv.n;
     r->state_bytes = ps.state_size;
     t2 = rk__now_ns();

@@ -129,8 +129,9 @@ struct rk__group_ops {
     /* Sets up the ring from `src` to `dst` (both joined, not launched yet):
      * after it returns, src's actors reach dst's without the host. */
     rk_status (*connect)(rk_runtime *src, rk_runtime *dst, uint32_t capacity);
-    /* Mirrors a->forward where the backend's own senders look (the device). */
-    rk_status (*set_forward)(rk_runtime *rt, rk__actor *a, rk_actor_id fwd);
+    /* Mirrors `forward` of actors ids[0..n) (each already set to `fwd` in
+     * the core) where the backend's own senders look (the device). */
+    rk_status (*set_forward)(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, rk_actor_id fwd);
     /* Copies the state of paused `ps` (of src) into paused `pd` (of dst)
      * without the host; RK_ENOTSUP: the caller stages it through the host. */
     rk_status (*copy_state)(rk_runtime *src, rk__paused *ps, rk_runtime *dst, rk__paused *pd, rk_migrate_path *path);

@@ -806,25 +806,17 @@ static rk_status rk__cuda_post(rk__cuda *b, const rk__gpu_cmd *cmd, uint64_t dea
     return RK_OK;
 }
 
-static rk_status rk__cuda_command_wait(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+/* Waits for the acknowledgement of posted command `ticket`. */
+static rk_status rk__cuda_ack_wait(rk_runtime *rt, uint64_t ticket, uint64_t deadline_ns, uint64_t *value)
 {
     rk__cuda *b = rt->backend_data;
-    rk__gpu_ack *a;
-    uint64_t spin_end, nap = 2000;
-    rk_status st;
-    if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
-        return RK_EDEVICE;
-    cmd->ticket = ++b->ticket;
-    a = &b->acks[cmd->ticket % RK__GPU_ACKS];
-    st = rk__cuda_post(b, cmd, deadline_ns);
-    if (st != RK_OK)
-        return st;
-    spin_end = rk__now_ns() + 20000;
+    const rk__gpu_ack *a = &b->acks[ticket % RK__GPU_ACKS];
+    uint64_t spin_end = rk__now_ns() + 20000, nap = 2000;
     for (;;) {
         uint64_t now;
         /* Acquire: pairs with the device's release store of the ticket;
          * status, value and the control block are then current. */
-        if (__atomic_load_n(&a->ticket, __ATOMIC_ACQUIRE) == cmd->ticket) {
+        if (__atomic_load_n(&a->ticket, __ATOMIC_ACQUIRE) == ticket) {
             if (value)
                 *value = __atomic_load_n(&a->value, __ATOMIC_RELAXED);
             return (rk_status)__atomic_load_n(&a->status, __ATOMIC_RELAXED);
@@ -844,21 +836,61 @@ static rk_status rk__cuda_command_wait(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_
     }
 }
 
-/* Posts a command and waits for its acknowledgement. With RK_CUDA_DEBUG=2
- * each one logs how long that took (where a lifecycle operation's or a
+/* Posts n commands one behind the other and waits for all:
+ * the first status that is not RK_OK, else RK_OK; *value (if asked) from
+ * the last. The supervisor block takes them in order, so they cost about
+ * one round trip between host and GPU, not n. */
+static rk_status rk__cuda_commands_wait(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns,
+                                        uint64_t *value)
+{
+    rk__cuda *b = rt->backend_data;
+    rk_status st = RK_OK;
+    uint32_t posted = 0, i;
+    if (n == 0 || n > RK__GPU_ACKS / 2)
+        return RK_EINVAL;
+    if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+        return RK_EDEVICE;
+    for (; posted < n && st == RK_OK; posted++) {
+        /* Atomic: a migration re-points forwards (cuda_group.c) without
+         * b->lock, which the paused actor's runtime holds meanwhile. */
+        cmds[posted].ticket = __atomic_add_fetch(&b->ticket, 1, __ATOMIC_RELAXED);
+        st = rk__cuda_post(b, &cmds[posted], deadline_ns);
+    }
+    if (st != RK_OK)
+        posted--; /* the one that could not be posted */
+    for (i = 0; i < posted; i++) {
+        rk_status s = rk__cuda_ack_wait(rt, cmds[i].ticket, deadline_ns, i + 1 == n ? value : NULL);
+        st = st == RK_OK ? s : st;
+    }
+    return st;
+}
+
+/* Posts commands and waits for their acknowledgements. With RK_CUDA_DEBUG=2
+ * each call logs how long that took (where a lifecycle operation's or a
  * migration's time goes). */
-rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value)
 {
     rk__cuda *b = rt->backend_data;
     uint64_t t0;
     rk_status st;
     if (b->debug < 2)
-        return rk__cuda_command_wait(rt, cmd, deadline_ns, value);
+        return rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value);
     t0 = rk__now_ns();
-    st = rk__cuda_command_wait(rt, cmd, deadline_ns, value);
-    rk__cuda_log(b, "command op %u event %u actor %u: %s in %.2f us", (unsigned)cmd->op, (unsigned)cmd->event,
-                 (unsigned)cmd->actor, rk_status_name(st), (double)(rk__now_ns() - t0) / 1e3);
+    st = rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value);
+    if (cmds[0].op == RK__GPU_OP_FORWARD)
+        rk__cuda_log(b, "%u FORWARD command(s), the first of %u ids to %#x: %s in %.2f us", (unsigned)n,
+                     (unsigned)((const rk__gpu_fwd_cmd *)cmds)->n, (unsigned)((const rk__gpu_fwd_cmd *)cmds)->to,
+                     rk_status_name(st), (double)(rk__now_ns() - t0) / 1e3);
+    else
+        rk__cuda_log(b, "%u command(s), op %u event %u actor %u: %s in %.2f us", (unsigned)n, (unsigned)cmds[0].op,
+                     (unsigned)cmds[0].event, (unsigned)cmds[0].actor, rk_status_name(st),
+                     (double)(rk__now_ns() - t0) / 1e3);
     return st;
+}
+
+rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
+{
+    return rk__cuda_commands(rt, cmd, 1, deadline_ns, value);
 }
 
 /* A K2K send the device refused across tenants: counted for both, or, with

@@ -199,11 +199,39 @@ void rk__cuda_peers_free(rk__cuda *b)
 
 /* ---- migration ------------------------------------------------------------------------ */
 
-static rk_status rk__cuda_set_forward(rk_runtime *rt, rk__actor *a, rk_actor_id fwd)
+/* The device's `forward` of ids[0..n) becomes `fwd`: FORWARD commands,
+ * which the supervisor block carries out in their order on the command
+ * ring (so a hold posted after them closes the door after they are done),
+ * all posted before the first is waited for. Before the launch (nothing
+ * runs yet), a copy into device memory each. Without b->lock: the swap
+ * calls this while the old home is paused, and a pause holds b->lock
+ * until it ends. */
+static rk_status rk__cuda_set_forward(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, rk_actor_id fwd)
 {
     rk__cuda *b = rk__cuda_of(rt);
-    return rk__cuda_put(b, b->dir_d + (CUdeviceptr)a->id * sizeof(rk__gpu_dir) + offsetof(rk__gpu_dir, forward), &fwd,
-                        sizeof fwd);
+    rk__gpu_fwd_cmd cmds[RK__GPU_ACKS / 2];
+    rk_status st = RK_OK;
+    uint32_t i = 0;
+    if (!b->launched) {
+        for (; st == RK_OK && i < n; i++)
+            st = rk__cuda_put(b, b->dir_d + (CUdeviceptr)ids[i] * sizeof(rk__gpu_dir) + offsetof(rk__gpu_dir, forward),
+                              &fwd, sizeof fwd);
+    } else if ((st = rk__cuda_enter(b)) == RK_OK) {
+        while (st == RK_OK && i < n) {
+            uint32_t k;
+            for (k = 0; k < RK__GPU_ACKS / 2 && i < n; k++) {
+                rk__gpu_fwd_cmd *c = &cmds[k];
+                memset(c, 0, sizeof *c);
+                c->op = RK__GPU_OP_FORWARD;
+                c->to = fwd;
+                for (; c->n < RK__GPU_FWD_IDS && i < n; i++)
+                    c->ids[c->n++] = ids[i];
+            }
+            st = rk__cuda_commands(rt, (rk__gpu_cmd *)cmds, k, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL);
+        }
+        rk__cuda_leave(b);
+    }
+    return st;
 }
 
 /* Both actors are paused: neither block touches its state. The copy runs

@@ -302,8 +302,11 @@ static inline CUdeviceptr rk__cuda_dev(const rk__pinned *p, const void *host)
 /* ---- commands and events (cuda_backend.c) ---- */
 /* Posts a command and waits for its acknowledgement until the deadline.
  * Returns the acknowledged status (*value gets its value) or
- * RK_ETIMEDOUT / RK_EDEVICE. Caller holds b->lock. */
+ * RK_ETIMEDOUT / RK_EDEVICE. Callers hold b->lock, except FORWARD's
+ * (cuda_group.c): at most RK__GPU_ACKS commands are in flight. */
 rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value);
+/* n <= RK__GPU_ACKS / 2 commands posted back to back, all waited for. */
+rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value);
 /* Hands the device's errors and dead letters to the core; checks that the
  * kernel is alive (at most every millisecond unless `force`). */
 void rk__cuda_poll(rk_runtime *rt, int force);
