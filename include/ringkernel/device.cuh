@@ -173,8 +173,9 @@ typedef struct rk__gpu_ack {
     uint64_t ticket; /* written last, with release */
     int32_t status;
     uint32_t pad_;
-    uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled */
-    uint64_t pad2_;
+    uint64_t value;  /* BIND: 1 if the slot is bound to the actor; QUERY: messages handled;
+                        HOLD_ON: the K2K head */
+    uint64_t value2; /* HOLD_ON: the K2K tail (claims past it: none while held) */
 } rk__gpu_ack;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_ack) == 32, "ack layout");
@@ -951,6 +952,20 @@ static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t 
     rk__st_relaxed(&k->k2k_cluster_out, c->cl_out, RK_RING_SCOPE_SYSTEM);
     c->heartbeat_ns = now;
     c->dirty = 0;
+}
+
+/* Acknowledges command `ticket` to the host, with a second value. */
+static __device__ __noinline__ void rk__gpu_send_ack2(const rk__gpu_world *w, uint64_t ticket, rk_status st,
+                                                  uint64_t value, uint64_t value2)
+{
+    rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
+    if (ticket == 0)
+        return;
+    rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
+    rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&a->value2, value2, RK_RING_SCOPE_SYSTEM);
+    /* Release: as in rk__gpu_send_ack. */
+    rk__st_release(&a->ticket, ticket, RK_RING_SCOPE_SYSTEM);
 }
 
 /* Acknowledges command `ticket` to the host. */
@@ -2911,7 +2926,10 @@ static __device__ __noinline__ void rk__gpu_hold_cmd(rk_dctx *c)
         rk__gpu_publish_head(c);
         rk__gpu_publish_k2k(c);
         rk__gpu_flush_counters(c, rk__gpu_clock());
-        rk__gpu_send_ack(c->w, cmd->ticket, RK_OK, c->k2k_head);
+        /* The tail too: with nothing claimed past the head (the usual case)
+         * the host need not copy the K2K queue's index lines to learn it. */
+        rk__gpu_send_ack2(c->w, cmd->ticket, RK_OK, c->k2k_head,
+                          rk__ld_acquire(&c->k2k.prod->tail, RK_RING_SCOPE_DEVICE));
         return;
     }
     if (!c->held || op < RK__GPU_HOLD_SKIP || op > RK__GPU_HOLD_RETIRE) {

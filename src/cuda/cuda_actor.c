@@ -723,7 +723,7 @@ static size_t rk__cuda_snap_state_size(rk_runtime *rt, rk__actor *a)
 
 /* One RK__GPU_OP_HOLD command (enum rk__gpu_hold_op) to the actor's block. */
 static rk_status rk__cuda_hold(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca, uint32_t op, uint64_t deadline_ns,
-                               uint64_t *value)
+                               uint64_t *value, uint64_t *value2)
 {
     rk__gpu_cmd cmd;
     memset(&cmd, 0, sizeof cmd);
@@ -733,7 +733,7 @@ static rk_status rk__cuda_hold(rk_runtime *rt, rk__actor *a, rk__cuda_actor *ca,
     cmd.slot = ca->slot;
     cmd.h2k_final = ca->hold_h2k[1]; /* SKIP, RETIRE: past everything the hold found */
     cmd.state = ca->hold_k2k[1];
-    return rk__cuda_command(rt, &cmd, deadline_ns, value);
+    return rk__cuda_commands(rt, &cmd, 1, deadline_ns, value, value2);
 }
 
 /* The block's K2K queue as seen in the copy `mem`. */
@@ -752,8 +752,12 @@ static rk_ring rk__cuda_k2k_view(const rk__cuda *b, unsigned char *mem)
 }
 
 /* Right after the hold's acknowledgement: notes what is queued and copies
- * the K2K queue, until every message in it has its sequence word. */
-static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2k_head, uint64_t deadline_ns)
+ * the K2K queue, until every message in it has its sequence word - unless
+ * the acknowledgement says it is empty (k2k_tail == k2k_head): then there
+ * is nothing to copy (two copies from device memory, ~10 us each on an
+ * H200, saved for each hold of a migration or a checkpoint). */
+static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2k_head, uint64_t k2k_tail,
+                                    uint64_t deadline_ns)
 {
     const rk_ring *in = &ca->inbox->ring;
     const size_t bytes = rk_ring_bytes(b->k2k_capacity, b->k2k_slot_size);
@@ -767,6 +771,13 @@ static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2
     ca->hold_copy = malloc(bytes);
     if (!ca->hold_copy)
         return RK_ENOMEM;
+    if (k2k_tail == k2k_head) {
+        rk_ring v = rk__cuda_k2k_view(b, ca->hold_copy);
+        memset(ca->hold_copy, 0, 2 * RK_RING_LINE);
+        v.prod->tail = v.cons->head = k2k_head;
+        ca->hold_k2k[0] = ca->hold_k2k[1] = k2k_head;
+        return RK_OK;
+    }
     for (;;) {
         rk_ring v = rk__cuda_k2k_view(b, ca->hold_copy);
         const CUdeviceptr at = b->k2k_d + (CUdeviceptr)ca->slot * bytes;
@@ -805,7 +816,7 @@ static rk_status rk__cuda_let_go(rk_runtime *rt, rk__actor *a, rk__cuda_actor *c
     if (op == RK__GPU_HOLD_RETIRE && ca->inbox)
         ca->hold_h2k[1] = __atomic_load_n(&ca->inbox->ring.prod->tail, __ATOMIC_ACQUIRE);
     if (p->resume & RK__CUDA_SNAP_HELD) {
-        st = rk__cuda_hold(rt, a, ca, op, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
+        st = rk__cuda_hold(rt, a, ca, op, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL, NULL);
         /* The hold itself was refused (a terminate had begun): not held. */
         if (st == RK_ESTATE)
             st = RK_OK;
@@ -822,7 +833,7 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
 {
     rk__cuda *b = rt->backend_data;
     rk__cuda_actor *ca = a->backend;
-    uint64_t k2k_head = 0;
+    uint64_t k2k_head = 0, k2k_tail = 0;
     rk_status st;
     if (!b || !ca)
         return RK_ENOACTOR;
@@ -842,7 +853,7 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
         rk__gate_close(&ca->gate);
     if (ca->slot && ca->inbox && p->prior != RK_TERMINATED && p->prior != RK_DORMANT) {
         uint64_t nap = 20000;
-        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
+        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head, &k2k_tail);
         /* RK_EFULL: the K2K queue had no room for what the cluster tier
          * holds (device.cuh, rk__gpu_ck2k_spill); the block goes on
          * handling it meanwhile, so try again until the deadline - unless
@@ -850,13 +861,13 @@ static rk_status rk__cuda_snap_pause(rk_runtime *rt, rk__actor *a, uint64_t dead
         while (st == RK_EFULL && p->prior != RK_FAILED && rk__now_ns() + nap < deadline_ns) {
             rk__sleep_ns(nap);
             nap = nap < 1000000 ? 2 * nap : nap;
-            st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head);
+            st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_ON, deadline_ns, &k2k_head, &k2k_tail);
         }
         /* Timed out, the hold may still be applied: resume it either way. */
         if (st == RK_OK || st == RK_ETIMEDOUT)
             p->resume |= RK__CUDA_SNAP_HELD;
         if (st == RK_OK)
-            st = rk__cuda_hold_look(b, ca, k2k_head, deadline_ns);
+            st = rk__cuda_hold_look(b, ca, k2k_head, k2k_tail, deadline_ns);
         /* The state as the hold found it (the acknowledgement's acquire
          * makes it current): a handler may have failed before the block
          * took the hold, and a Failed actor takes no restore. */
@@ -1040,7 +1051,7 @@ static rk_status rk__cuda_snap_restore(rk_runtime *rt, rk__paused *p, const void
          * Held still: the restored messages go in behind. A skip that timed
          * out may still be applied: its messages are dead-lettered all the
          * same (never lost without a trace), and the restore fails. */
-        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_SKIP, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL);
+        st = rk__cuda_hold(rt, a, ca, RK__GPU_HOLD_SKIP, rk__deadline(RK__CUDA_SNAP_RESUME_NS), NULL, NULL);
         if (st == RK_OK || st == RK_ETIMEDOUT) {
             (void)rk__cuda_held_each(b, ca, rk__cuda_dead_letter_one, rt);
             ca->hold_h2k[0] = ca->hold_h2k[1];

@@ -807,7 +807,8 @@ static rk_status rk__cuda_post(rk__cuda *b, const rk__gpu_cmd *cmd, uint64_t dea
 }
 
 /* Waits for the acknowledgement of posted command `ticket`. */
-static rk_status rk__cuda_ack_wait(rk_runtime *rt, uint64_t ticket, uint64_t deadline_ns, uint64_t *value)
+static rk_status rk__cuda_ack_wait(rk_runtime *rt, uint64_t ticket, uint64_t deadline_ns, uint64_t *value,
+                                   uint64_t *value2)
 {
     rk__cuda *b = rt->backend_data;
     const rk__gpu_ack *a = &b->acks[ticket % RK__GPU_ACKS];
@@ -819,6 +820,8 @@ static rk_status rk__cuda_ack_wait(rk_runtime *rt, uint64_t ticket, uint64_t dea
         if (__atomic_load_n(&a->ticket, __ATOMIC_ACQUIRE) == ticket) {
             if (value)
                 *value = __atomic_load_n(&a->value, __ATOMIC_RELAXED);
+            if (value2)
+                *value2 = __atomic_load_n(&a->value2, __ATOMIC_RELAXED);
             return (rk_status)__atomic_load_n(&a->status, __ATOMIC_RELAXED);
         }
         now = rk__now_ns();
@@ -841,7 +844,7 @@ static rk_status rk__cuda_ack_wait(rk_runtime *rt, uint64_t ticket, uint64_t dea
  * the last. The supervisor block takes them in order, so they cost about
  * one round trip between host and GPU, not n. */
 static rk_status rk__cuda_commands_wait(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns,
-                                        uint64_t *value)
+                                        uint64_t *value, uint64_t *value2)
 {
     rk__cuda *b = rt->backend_data;
     rk_status st = RK_OK;
@@ -859,7 +862,8 @@ static rk_status rk__cuda_commands_wait(rk_runtime *rt, rk__gpu_cmd *cmds, uint3
     if (st != RK_OK)
         posted--; /* the one that could not be posted */
     for (i = 0; i < posted; i++) {
-        rk_status s = rk__cuda_ack_wait(rt, cmds[i].ticket, deadline_ns, i + 1 == n ? value : NULL);
+        rk_status s = rk__cuda_ack_wait(rt, cmds[i].ticket, deadline_ns, i + 1 == n ? value : NULL,
+                                        i + 1 == n ? value2 : NULL);
         st = st == RK_OK ? s : st;
     }
     return st;
@@ -868,15 +872,16 @@ static rk_status rk__cuda_commands_wait(rk_runtime *rt, rk__gpu_cmd *cmds, uint3
 /* Posts commands and waits for their acknowledgements. With RK_CUDA_DEBUG=2
  * each call logs how long that took (where a lifecycle operation's or a
  * migration's time goes). */
-rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value)
+rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value,
+                            uint64_t *value2)
 {
     rk__cuda *b = rt->backend_data;
     uint64_t t0;
     rk_status st;
     if (b->debug < 2)
-        return rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value);
+        return rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value, value2);
     t0 = rk__now_ns();
-    st = rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value);
+    st = rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value, value2);
     if (cmds[0].op == RK__GPU_OP_FORWARD)
         rk__cuda_log(b, "%u FORWARD command(s), the first of %u ids to %#x: %s in %.2f us", (unsigned)n,
                      (unsigned)((const rk__gpu_fwd_cmd *)cmds)->n, (unsigned)((const rk__gpu_fwd_cmd *)cmds)->to,
@@ -890,7 +895,7 @@ rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint6
 
 rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value)
 {
-    return rk__cuda_commands(rt, cmd, 1, deadline_ns, value);
+    return rk__cuda_commands(rt, cmd, 1, deadline_ns, value, NULL);
 }
 
 /* A K2K send the device refused across tenants: counted for both, or, with

@@ -227,7 +227,7 @@ static rk_status rk__cuda_set_forward(rk_runtime *rt, const rk_actor_id *ids, ui
                 for (; c->n < RK__GPU_FWD_IDS && i < n; i++)
                     c->ids[c->n++] = ids[i];
             }
-            st = rk__cuda_commands(rt, (rk__gpu_cmd *)cmds, k, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL);
+            st = rk__cuda_commands(rt, (rk__gpu_cmd *)cmds, k, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL, NULL);
         }
         rk__cuda_leave(b);
     }

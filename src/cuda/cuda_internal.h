@@ -305,8 +305,10 @@ static inline CUdeviceptr rk__cuda_dev(const rk__pinned *p, const void *host)
  * RK_ETIMEDOUT / RK_EDEVICE. Callers hold b->lock, except FORWARD's
  * (cuda_group.c): at most RK__GPU_ACKS commands are in flight. */
 rk_status rk__cuda_command(rk_runtime *rt, rk__gpu_cmd *cmd, uint64_t deadline_ns, uint64_t *value);
-/* n <= RK__GPU_ACKS / 2 commands posted back to back, all waited for. */
-rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value);
+/* n <= RK__GPU_ACKS / 2 commands posted back to back, all waited for;
+ * *value and *value2 (if asked) from the last one's acknowledgement. */
+rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint64_t deadline_ns, uint64_t *value,
+                            uint64_t *value2);
 /* Hands the device's errors and dead letters to the core; checks that the
  * kernel is alive (at most every millisecond unless `force`). */
 void rk__cuda_poll(rk_runtime *rt, int force);
