@@ -954,31 +954,25 @@ static __device__ __noinline__ void rk__gpu_flush_counters(rk_dctx *c, uint64_t 
     c->dirty = 0;
 }
 
-/* Acknowledges command `ticket` to the host, with a second value. */
+/* Acknowledges command `ticket` to the host; value2 only HOLD_ON's. */
 static __device__ __noinline__ void rk__gpu_send_ack2(const rk__gpu_world *w, uint64_t ticket, rk_status st,
                                                   uint64_t value, uint64_t value2)
-{
-    rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
-    if (ticket == 0)
-        return;
-    rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
-    rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
-    rk__st_relaxed(&a->value2, value2, RK_RING_SCOPE_SYSTEM);
-    /* Release: as in rk__gpu_send_ack. */
-    rk__st_release(&a->ticket, ticket, RK_RING_SCOPE_SYSTEM);
-}
-
-/* Acknowledges command `ticket` to the host. */
-static __device__ __noinline__ void rk__gpu_send_ack(const rk__gpu_world *w, uint64_t ticket, rk_status st, uint64_t value)
 {
     rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
     if (ticket == 0)
         return; /* a command of the block's own (a restart its record allowed) */
     rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
     rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
+    rk__st_relaxed(&a->value2, value2, RK_RING_SCOPE_SYSTEM);
     /* Release: the control block and the status/value stores above are
      * visible to the host before it sees the ticket (its acquire load). */
     rk__st_release(&a->ticket, ticket, RK_RING_SCOPE_SYSTEM);
+}
+
+static __device__ __forceinline__ void rk__gpu_send_ack(const rk__gpu_world *w, uint64_t ticket, rk_status st,
+                                                    uint64_t value)
+{
+    rk__gpu_send_ack2(w, ticket, st, value, 0);
 }
 
 static __device__ __noinline__ void rk__gpu_post_event(const rk__gpu_world *w, uint32_t kind, rk_actor_id actor,
@@ -1386,9 +1380,11 @@ static __device__ __forceinline__ int rk__gpu_ck2k_empty(rk_dctx *c)
  * only, so the tail needs device-scope atomics, not the system scope that
  * rk_ring_claim would use for this ring; the consumer's head is in host
  * memory and is read only when the cached copy says full. */
-/* Claims a slot of the host queue from what the tail and the head were
- * last seen to be; RK_EFULL if the host has not freed one. */
-static __device__ __forceinline__ rk_status rk__gpu_host_claim_from(const rk_ring *r, uint64_t tail, uint64_t head,
+/* Claims a slot of a ring whose producers are this GPU's blocks and whose
+ * consumer is elsewhere (the host queue, another member's ring), from what
+ * the tail and the head were last seen to be; RK_EFULL if the consumer has
+ * not freed one. */
+static __device__ __forceinline__ rk_status rk__gpu_claim_from(const rk_ring *r, uint64_t tail, uint64_t head,
                                                                uint64_t *pos)
 {
     for (;;) {
@@ -1423,7 +1419,7 @@ static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const
         tail = rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE);
         head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
     }
-    return rk__gpu_host_claim_from(r, tail, head, pos);
+    return rk__gpu_claim_from(r, tail, head, pos);
 }
 
 /* Whether `dst` is rk_gid(this member, RK__GID_HOST_LOCAL): the host of
@@ -1454,7 +1450,7 @@ static __device__ __noinline__ rk_status rk__gpu_bridge_host(const rk__gpu_world
     h->dst = RK_ACTOR_HOST;
     st = rk_msg_validate(h, cap, cap);
     if (st == RK_OK)
-        st = rk__gpu_host_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
+        st = rk__gpu_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
                                      rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE), &pos);
     if (st != RK_OK)
         return st;
@@ -1802,7 +1798,7 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
                                                          const void *payload)
 {
     rk_ring r;
-    uint64_t tail, head, pos;
+    uint64_t pos;
     uint32_t cap;
     rk_status st;
     if (m >= RK__GPU_PEERS || !rk__gpu_peer_ring(w, m, 0, &r))
@@ -1811,19 +1807,10 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
     st = rk_msg_validate(h, cap, cap);
     if (st != RK_OK)
         return st;
-    tail = rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE);
-    head = rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE);
-    for (;;) {
-        if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity) {
-            head = rk__ld_acquire(&r.cons->head, RK_RING_SCOPE_SYSTEM);
-            rk__st_relaxed(&r.prod->head_cache, head, RK_RING_SCOPE_DEVICE);
-            if ((int64_t)(tail + 1 - head) > (int64_t)r.capacity)
-                return RK_EFULL;
-        }
-        if (rk__cas(&r.prod->tail, &tail, tail + 1, RK_RING_SCOPE_DEVICE))
-            break;
-    }
-    pos = tail;
+    st = rk__gpu_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
+                            rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE), &pos);
+    if (st != RK_OK)
+        return st;
     rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, 0);
     /* The message's bytes reach m's memory before its sequence word, which
      * m's bridge reads with a system-scope acquire. */
