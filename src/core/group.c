@@ -568,33 +568,26 @@ static rk_status rk__state_crc(rk_runtime *rt, rk__paused *p, uint32_t *crc)
  * `old` now point at `now`. */
 static void rk__compress(rk_group *g, rk_actor_id old, rk_actor_id now)
 {
-    rk_actor_id few[64], *ids;
+    rk_actor_id ids[64];
     for (uint32_t m = 0; m < g->n; m++) {
         rk_runtime *rt = g->rt[m];
         const struct rk__group_ops *ops = rt->ops->group;
-        uint32_t count = rk__actor_count(rt), cap = 0, n = 0;
-        for (uint32_t i = 0; i < count; i++)
-            cap += __atomic_load_n(&rt->actors[i].forward, __ATOMIC_ACQUIRE) == old;
-        if (cap == 0)
-            continue;
-        /* The backend's copies in one go (on CUDA: one command or a few, not
-         * one copy into device memory per earlier home - which made each
-         * migration of an actor slower than the one before). */
-        ids = cap <= 64 ? few : malloc(cap * sizeof *ids);
-        for (uint32_t i = 0; i < count; i++) {
-            rk__actor *a = &rt->actors[i];
-            if (__atomic_load_n(&a->forward, __ATOMIC_ACQUIRE) != old)
-                continue;
-            __atomic_store_n(&a->forward, now, __ATOMIC_SEQ_CST);
-            if (ids && n < cap)
-                ids[n++] = a->id;
-            else if (ops && ops->set_forward)
-                (void)ops->set_forward(rt, &a->id, 1, now); /* no memory for the list: one by one */
+        const uint32_t count = rk__actor_count(rt);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i <= count; i++) {
+            /* The backend's copies many at a time (on CUDA: a command per 25
+             * ids, not one copy into device memory per earlier home - which
+             * made each migration of an actor slower than the one before). */
+            if (n > 0 && (n == 64 || i == count)) {
+                if (ops && ops->set_forward)
+                    (void)ops->set_forward(rt, ids, n, now);
+                n = 0;
+            }
+            if (i < count && __atomic_load_n(&rt->actors[i].forward, __ATOMIC_ACQUIRE) == old) {
+                __atomic_store_n(&rt->actors[i].forward, now, __ATOMIC_SEQ_CST);
+                ids[n++] = rt->actors[i].id;
+            }
         }
-        if (n > 0 && ops && ops->set_forward)
-            (void)ops->set_forward(rt, ids, n, now);
-        if (ids != few)
-            free(ids);
     }
 }
 
