@@ -772,9 +772,8 @@ static rk_status rk__cuda_hold_look(rk__cuda *b, rk__cuda_actor *ca, uint64_t k2
     if (!ca->hold_copy)
         return RK_ENOMEM;
     if (k2k_tail == k2k_head) {
-        rk_ring v = rk__cuda_k2k_view(b, ca->hold_copy);
-        memset(ca->hold_copy, 0, 2 * RK_RING_LINE);
-        v.prod->tail = v.cons->head = k2k_head;
+        /* The copy stays unread (an empty range); held_each takes its
+         * presence for "held". */
         ca->hold_k2k[0] = ca->hold_k2k[1] = k2k_head;
         return RK_OK;
     }
