@@ -393,14 +393,43 @@ static void call_queued(pending_call *p, pthread_t *t, rk_group *g, uint32_t m, 
 
 /* Waits for the counter's note (on member m's host queue) that it is inside
  * a WAIT, which lasts until a command reaches its block - a migration's
- * hold - so what is queued behind it moves with it. */
-static void wait_inside(rk_group *g, uint32_t m)
+ * hold - so what is queued behind it moves with it. A WAIT that ended
+ * answers with a GET (rkt_answer: not a request, so to the host queue of
+ * the member it ran in); those found first are counted in *gets. */
+static void wait_inside(rk_group *g, uint32_t m, uint32_t *gets)
 {
     unsigned char note[64];
     rk_msgbuf nb = {.data = note, .capacity = sizeof note};
-    do
+    for (;;) {
         RKT_CHECK_ST(rk_recv(rk_group_member(g, m), &nb, 60 * RKT_SEC), RK_OK);
-    while (nb.hdr.type != RKT_MSG_WAIT);
+        if (nb.hdr.type == RKT_MSG_WAIT)
+            return;
+        RKT_CHECK(nb.hdr.type == RKT_MSG_GET);
+        ++*gets;
+    }
+}
+
+/* Takes the GETs of the WAITs that ended (see wait_inside) from both host
+ * queues until `want` were seen in all: nothing else may be there, and
+ * nothing is left for the steps after. */
+static void take_gets(rk_group *g, uint32_t gets, uint32_t want)
+{
+    unsigned char buf[256];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    const uint64_t end = rk_test_now_ns() + 10 * RKT_SEC;
+    while (gets < want) {
+        for (uint32_t m = 0; m < 2; m++) {
+            rk_status st = rk_recv(rk_group_member(g, m), &mb, RKT_SEC / 100);
+            if (st == RK_ETIMEDOUT || st == RK_EEMPTY)
+                continue;
+            RKT_CHECK_ST(st, RK_OK);
+            RKT_CHECK(mb.hdr.type == RKT_MSG_GET);
+            gets++;
+        }
+        RKT_CHECK(rk_test_now_ns() < end);
+    }
+    for (uint32_t m = 0; m < 2; m++)
+        RKT_CHECK_ST(rk_recv(rk_group_member(g, m), &mb, RKT_SEC / 100), RK_ETIMEDOUT);
 }
 
 /* A host request that moves with its actor is answered to the host queue
@@ -417,14 +446,14 @@ static void moved_requests(rk_group *g, rk_actor_id c)
     pending_call p;
     pthread_t t;
     rk_actor_id now;
-    uint32_t x, y;
+    uint32_t x, y, gets = 0;
     RKT_CHECK_ST(rk_group_resolve(g, c, &now), RK_OK);
     x = (uint32_t)rk_gid_member(now);
     y = 1u - x;
 
     /* (a) */
     RKT_CHECK_ST(rk_send(rk_group_member(g, x), c, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
-    wait_inside(g, x);
+    wait_inside(g, x, &gets);
     call_queued(&p, &t, g, x, c);
     RKT_CHECK_ST(rk_group_migrate(g, c, y, 0, 10 * RKT_SEC, &rep), RK_OK);
     RKT_CHECK(rep.messages == 1);
@@ -435,18 +464,19 @@ static void moved_requests(rk_group *g, rk_actor_id c)
     /* (b): WAIT, WAIT, INC queued at y; to x (the second WAIT holds the INC
      * there), back to y, where the INC is handled. */
     RKT_CHECK_ST(rk_send(rk_group_member(g, y), c, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
-    wait_inside(g, y);
+    wait_inside(g, y, &gets);
     RKT_CHECK_ST(rk_send(rk_group_member(g, y), c, RKT_MSG_WAIT, &w, sizeof w), RK_OK);
     call_queued(&p, &t, g, y, c);
     RKT_CHECK_ST(rk_group_migrate(g, c, x, 0, 10 * RKT_SEC, &rep), RK_OK);
     RKT_CHECK(rep.messages == 2);
-    wait_inside(g, x);
+    wait_inside(g, x, &gets);
     RKT_CHECK_ST(rk_group_migrate(g, c, y, 0, 10 * RKT_SEC, &rep), RK_OK);
     RKT_CHECK(rep.messages == 1);
     RKT_CHECK(pthread_join(t, NULL) == 0);
     RKT_CHECK_ST(p.st, RK_OK);
     RKT_CHECK(p.out == before + 2);
     RKT_CHECK(get_count(g, c) == before + 2);
+    take_gets(g, gets, 3); /* the three WAITs' */
     printf("host requests moved with their actor: answered where they were sent, after one move and after "
            "there and back: ok\n");
 }
