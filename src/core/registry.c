@@ -229,25 +229,25 @@ static char *rk__reg_strdup(rk_registry *reg, const char *s, size_t len)
     return copy;
 }
 
-/* Room for `need` elements of `elem` bytes in `arr` (capacity *cap): the
- * array to use from now on, or NULL with `arr` untouched. */
-static void *rk__reserve(rk_registry *reg, void *arr, size_t *cap, size_t need, size_t elem)
+/* Element `at` of the sorted array `arr` of n elements of `elem` bytes
+ * (capacity *cap) made free for an insertion, the later ones moved up: the
+ * array to use from now on, or NULL (out of memory) with `arr` untouched. */
+static void *rk__open_slot(rk_registry *reg, void *arr, size_t *cap, size_t n, size_t at, size_t elem)
 {
-    size_t n = *cap ? *cap : 16;
-    void *grown;
-    if (need <= *cap)
-        return arr;
-    while (n < need) {
-        if (n > SIZE_MAX / 2)
+    size_t c = *cap ? *cap : 16;
+    unsigned char *a = arr;
+    if (n + 1 > *cap) {
+        while (c < n + 1) {
+            if (c > SIZE_MAX / 2)
+                return NULL;
+            c *= 2;
+        }
+        if (c > SIZE_MAX / elem || !(a = rk__reg_realloc(reg, arr, c * elem)))
             return NULL;
-        n *= 2;
+        *cap = c;
     }
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    grown = rk__reg_realloc(reg, arr, n * elem);
-    if (grown)
-        *cap = n;
-    return grown;
+    memmove(a + (at + 1) * elem, a + at * elem, (n - at) * elem);
+    return a;
 }
 
 static rk_status rk__read_lock(rk_registry *reg)
@@ -263,6 +263,27 @@ static rk_status rk__write_lock(rk_registry *reg)
 static void rk__unlock(rk_registry *reg)
 {
     pthread_rwlock_unlock(&reg->lock);
+}
+
+/* The start of an insertion: `s` checked (a name, or a pattern), copied
+ * (before the lock is taken, to keep readers waiting less) and the write
+ * lock taken. On RK_OK the caller frees *copy unless it keeps it. */
+static rk_status rk__insert_begin(rk_registry *reg, const char *s, int pattern, rk_actor_id actor, size_t *len,
+                                  char **copy)
+{
+    rk_status st;
+    if (!reg || actor == RK_ACTOR_NONE)
+        return RK_EINVAL;
+    st = rk__check(s, pattern, len);
+    if (st != RK_OK)
+        return st;
+    *copy = rk__reg_strdup(reg, s, *len);
+    if (!*copy)
+        return RK_ENOMEM;
+    st = rk__write_lock(reg);
+    if (st != RK_OK)
+        free(*copy);
+    return st;
 }
 
 rk_status rk_registry_create(rk_registry **out)
@@ -352,31 +373,19 @@ rk_status rk_registry_register(rk_registry *reg, const char *name, rk_actor_id a
     char *copy;
     rk_status st;
 
-    if (!reg || actor == RK_ACTOR_NONE)
-        return RK_EINVAL;
-    st = rk__check(name, 0, &len);
+    st = rk__insert_begin(reg, name, 0, actor, &len, &copy);
     if (st != RK_OK)
         return st;
-    /* Copied before the lock is taken, to keep readers waiting less. */
-    copy = rk__reg_strdup(reg, name, len);
-    if (!copy)
-        return RK_ENOMEM;
-    st = rk__write_lock(reg);
-    if (st != RK_OK) {
-        free(copy);
-        return st;
-    }
     if (rk__name_find(reg, name, len, &at) != SIZE_MAX) {
         st = RK_EEXIST;
         goto out;
     }
-    grown = rk__reserve(reg, reg->names, &reg->cap_names, reg->n_names + 1, sizeof *reg->names);
+    grown = rk__open_slot(reg, reg->names, &reg->cap_names, reg->n_names, at, sizeof *reg->names);
     if (!grown) {
         st = RK_ENOMEM;
         goto out;
     }
     reg->names = grown;
-    memmove(&reg->names[at + 1], &reg->names[at], (reg->n_names - at) * sizeof *reg->names);
     reg->names[at] = (rk__reg_name){.name = copy, .len = len, .actor = actor, .generation = generation};
     reg->n_names++;
     copy = NULL;
@@ -557,31 +566,20 @@ rk_status rk_registry_subscribe(rk_registry *reg, const char *pattern, rk_actor_
     char *copy;
     rk_status st;
 
-    if (!reg || actor == RK_ACTOR_NONE)
-        return RK_EINVAL;
-    st = rk__check(pattern, 1, &len);
+    st = rk__insert_begin(reg, pattern, 1, actor, &len, &copy);
     if (st != RK_OK)
         return st;
-    copy = rk__reg_strdup(reg, pattern, len);
-    if (!copy)
-        return RK_ENOMEM;
-    st = rk__write_lock(reg);
-    if (st != RK_OK) {
-        free(copy);
-        return st;
-    }
     at = rk__sub_lower_bound(reg, actor, pattern);
     if (rk__sub_at(reg, at, actor, pattern)) {
         st = RK_EEXIST;
         goto out;
     }
-    grown = rk__reserve(reg, reg->subs, &reg->cap_subs, reg->n_subs + 1, sizeof *reg->subs);
+    grown = rk__open_slot(reg, reg->subs, &reg->cap_subs, reg->n_subs, at, sizeof *reg->subs);
     if (!grown) {
         st = RK_ENOMEM;
         goto out;
     }
     reg->subs = grown;
-    memmove(&reg->subs[at + 1], &reg->subs[at], (reg->n_subs - at) * sizeof *reg->subs);
     reg->subs[at] = (rk__reg_sub){.pattern = copy, .len = len, .actor = actor};
     reg->n_subs++;
     copy = NULL;
