@@ -12,6 +12,9 @@
  *     (the device senders wait through the move and are forwarded);
  *   - streaming through the bridge: four senders into one sink (order and
  *     payload bytes checked), stale generations inside the stream;
+ *   - host requests queued when their actor moves, answered to their host;
+ *   - a supervised child moved to member 1 and failed there, restarted
+ *     there by its supervisor in member 0;
  *   - shutdown: the group's report.
  * Exit 77 without a device. RK_STRESS_HOPS sets the hops (default 100000),
  * RK_GROUP_MIGRATIONS the timed migrations (default 20), RK_GROUP_SKIP the
@@ -481,6 +484,79 @@ static void moved_requests(rk_group *g, rk_actor_id c)
            "there and back: ok\n");
 }
 
+/* A supervised child that moved is restarted where it lives now by its
+ * supervisor, which stays in member 0: the handler's failure at member 1
+ * (reported when that member's device errors are polled) wakes member 0's
+ * supervision; the restart brings fresh state and the next generation at
+ * the new home, and the old home stays terminated. */
+static void supervised_move(rk_group *g)
+{
+    rk_runtime *rt0 = rk_group_member(g, 0), *rt1 = rk_group_member(g, 1);
+    const uint64_t limit = (getenv("RKT_UNDER_TOOL") ? 60 : 10) * RKT_SEC;
+    rk_supervisor_options so;
+    rk_supervisor_info info;
+    rk_supervisor_child kid;
+    rk_actor_options o;
+    rk_migrate_report rep;
+    rk_actor_metrics m;
+    rk_async_error err;
+    rk_actor_id sup, id, x, now;
+    uint64_t out, t0, took;
+    rk_msgbuf r = {.data = &out, .capacity = sizeof out};
+    size_t total;
+    int reported = 0;
+
+    rk_supervisor_options_init(&so);
+    so.name = "gsup";
+    so.strategy = RK_ONE_FOR_ONE;
+    so.max_restarts = 5;
+    so.window_ns = 600 * RKT_SEC;
+    RKT_CHECK_ST(rk_supervisor_create(rt0, &so, &sup), RK_OK);
+    rk_actor_options_init(&o);
+    o.name = "gsup/x";
+    o.type = &rkt_types[RKT_COUNTER];
+    o.state_size = sizeof(rkt_counter_state);
+    RKT_CHECK_ST(rk_supervisor_start_child(rt0, sup, &o, RK_CHILD_PERMANENT, &id), RK_OK);
+    x = rk_gid(0, id);
+    for (int i = 0; i < 3; i++)
+        RKT_CHECK_ST(rk_call(rt0, x, RKT_MSG_INC, NULL, 0, &r, 5 * RKT_SEC), RK_OK);
+    RKT_CHECK_ST(rk_group_migrate(g, x, 1, RK_MIGRATE_VERIFY, 10 * RKT_SEC, &rep), RK_OK);
+    RKT_CHECK(rk_gid_member(rep.to) == 1);
+    RKT_CHECK(get_count(g, x) == 3);
+    RKT_CHECK_ST(rk_supervisor_children(rt0, sup, &kid, 1, &total), RK_OK);
+    RKT_CHECK(total == 1 && kid.id == rep.to && kid.state == RK_ACTIVE && kid.generation == 1);
+
+    /* Failed through its old id. */
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_send(rt0, x, RKT_MSG_FAIL, NULL, 0), RK_OK);
+    for (;;) {
+        RKT_CHECK_ST(rk_actor_metrics_get(rt1, rk_gid_local(rep.to), &m), RK_OK);
+        if (m.state == RK_ACTIVE && m.generation == 2)
+            break;
+        if (rk_test_now_ns() - t0 > limit) {
+            fprintf(stderr, "supervised move: the child at member 1 is %s, generation %u\n",
+                    rk_lifecycle_state_name(m.state), m.generation);
+            RKT_FAIL();
+        }
+        rk_test_sleep_ns(RKT_MS / 2);
+    }
+    took = rk_test_now_ns() - t0;
+    RKT_CHECK(get_count(g, x) == 0); /* fresh state; get_count checks that init ran */
+    RKT_CHECK_ST(rk_supervisor_info_get(rt0, sup, &info), RK_OK);
+    RKT_CHECK(info.state == RK_ACTIVE && info.restarts == 1);
+    RKT_CHECK_ST(rk_group_resolve(g, x, &now), RK_OK);
+    RKT_CHECK(now == rep.to);
+    RKT_CHECK_ST(rk_actor_metrics_get(rt0, id, &m), RK_OK);
+    RKT_CHECK(m.state == RK_TERMINATED && m.generation == 1);
+    /* The failure is member 1's asynchronous error, naming the actor there. */
+    while (rk_runtime_error(rt1, &err) == RK_OK)
+        reported |= err.actor == rk_gid_local(rep.to) && err.generation == 1;
+    RKT_CHECK(reported);
+    printf("supervised child moved to member 1: restarted there by its supervisor in member 0 after %.2f ms, "
+           "fresh state, generation 2: ok\n",
+           (double)took / 1e6);
+}
+
 /* ---- under load ---------------------------------------------------------------------- */
 
 typedef struct load {
@@ -578,7 +654,7 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
 }
 
 /* RK_GROUP_SKIP names stages to leave out, e.g. "stream" or "stream,load"
- * (links, k2k, stream, migrate, load): under compute-sanitizer one call
+ * (links, k2k, stream, migrate, load, supervised): under compute-sanitizer one call
  * cannot run them all, and its hazards are reported only when the kernels
  * end. The load stage needs the k2k and migrate stages' actors, so it goes
  * with either. */
@@ -607,6 +683,8 @@ static void suite(int two_gpus)
     }
     if (k2k && migrate && stage_on("load"))
         under_load(g, counter, relay);
+    if (stage_on("supervised"))
+        supervised_move(g);
     t0 = rk_test_now_ns();
     rk_group_destroy(g, &rep);
     printf("shutdown: drained %llu, dead-lettered %llu, host unread %llu, failed %u%s, in %.3f s\n",
