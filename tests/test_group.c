@@ -45,6 +45,8 @@ enum {
     T_INC = 8,   /* counter: inc_msg */
     T_QUERY = 9, /* counter: a request; replies with a counter_view */
     T_HOLD = 10, /* counter: wait for the gate (at most 10 s) */
+    T_BULK = 11, /* bulk writer: bulk_job, fill a region part, tell the reader */
+    T_READ = 12, /* bulk reader: bulk_job, check the part, tell the host */
 };
 
 /* ---- relays -------------------------------------------------------------------- */
@@ -630,6 +632,117 @@ static void test_ring(void **state)
         assert_int_equal(rk_actor_control(home(g, r[i]), rk_gid_local(r[i]), &c), RK_OK);
         assert_true(c.msgs_in >= TOKENS * ((per + 1) / RING)); /* each token passes it that often */
         assert_int_equal(c.errors, 0);
+    }
+}
+
+/* ---- symmetric regions -------------------------------------------------------------- */
+
+typedef struct bulk_job {
+    uint64_t addr;      /* the part: in some member's region (host memory on the CPU backend) */
+    uint64_t len;
+    uint64_t seq;       /* byte i is (seq * 31 + i) & 0xff */
+    rk_actor_id reader; /* gid */
+    uint32_t wrong;     /* T_READ's report: bytes that differ */
+} bulk_job;
+
+static unsigned char bulk_byte(uint64_t seq, uint64_t i)
+{
+    return (unsigned char)((seq * 31u + i) & 0xffu);
+}
+
+/* Fills the part, then tells the reader: the message orders the bytes
+ * before the reader's handler, as rk_dput's does on CUDA. */
+static rk_status bulk_write(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    bulk_job j;
+    (void)state;
+    if (m->type != T_BULK || m->len != sizeof j)
+        return RK_EBADMSG;
+    memcpy(&j, rk_msg_payload(m), sizeof j);
+    for (uint64_t i = 0; i < j.len; i++)
+        ((unsigned char *)(uintptr_t)j.addr)[i] = bulk_byte(j.seq, i);
+    return send_retry(ctx, j.reader, T_READ, &j, sizeof j);
+}
+
+static rk_status bulk_read(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    bulk_job j;
+    (void)state;
+    if (m->type != T_READ || m->len != sizeof j)
+        return RK_EBADMSG;
+    memcpy(&j, rk_msg_payload(m), sizeof j);
+    j.wrong = 0;
+    for (uint64_t i = 0; i < j.len; i++)
+        j.wrong += ((const unsigned char *)(uintptr_t)j.addr)[i] != bulk_byte(j.seq, i);
+    return send_retry(ctx, RK_ACTOR_HOST, T_READ, &j, sizeof j);
+}
+
+static const rk_actor_type bulk_writer_type = {.name = "bulk-writer", .handle = bulk_write};
+static const rk_actor_type bulk_reader_type = {.name = "bulk-reader", .handle = bulk_read};
+
+/* Options, the regions' addresses and contents, and data written by a
+ * handler of one member into another's region, read there by an actor the
+ * writer's message reached. */
+static void test_symmetric(void **state)
+{
+    const uint64_t bytes = (1u << 20) + 100; /* not a multiple of a line */
+    rk_group_options o;
+    rk_group *g = NULL, *none = start_n(state, 2, 1, 4);
+    rk_actor_id writer, reader[3];
+    uint64_t addr[3], got, n;
+    rk_msgbuf in;
+    bulk_job j;
+
+    /* A group without regions, and bad arguments. */
+    assert_int_equal(rk_group_symmetric(none, 0, &addr[0], &got), RK_ENOTSUP);
+    assert_int_equal(rk_group_symmetric(none, 2, &addr[0], &got), RK_EINVAL);
+    assert_int_equal(rk_group_symmetric(NULL, 0, &addr[0], &got), RK_EINVAL);
+    assert_int_equal(rk_group_symmetric(none, 0, NULL, &got), RK_EINVAL);
+    assert_int_equal(rk_group_symmetric(none, 0, &addr[0], NULL), RK_EINVAL);
+    rk_group_destroy(none, NULL);
+    *state = NULL;
+    rk_group_options_init(&o);
+    assert_int_equal(o.symmetric_bytes, 0);
+    o.runtime.backend = RK_BACKEND_CPU;
+    o.runtime.workers = 2;
+    o.runtime.max_actors = 8;
+    o.members = 3;
+    o.symmetric_bytes = (1ull << 40) + 1;
+    assert_int_equal(rk_group_create(&g, &o), RK_EINVAL);
+    assert_null(g);
+    o.symmetric_bytes = bytes;
+    assert_int_equal(rk_group_create(&g, &o), RK_OK);
+    *state = g;
+
+    for (uint32_t m = 0; m < 3; m++) {
+        const unsigned char *p;
+        assert_int_equal(rk_group_symmetric(g, m, &addr[m], &got), RK_OK);
+        assert_int_equal(got, bytes);
+        assert_true(addr[m] != 0 && addr[m] % 256 == 0);
+        p = (const unsigned char *)(uintptr_t)addr[m];
+        for (n = 0; n < bytes && p[n] == 0; n++)
+            ;
+        assert_int_equal(n, bytes); /* zeroed */
+        for (uint32_t k = 0; k < m; k++) /* apart */
+            assert_true(addr[k] + bytes <= addr[m] || addr[m] + bytes <= addr[k]);
+        reader[m] = launch_on(g, &bulk_reader_type, 0, m);
+    }
+    writer = launch_on(g, &bulk_writer_type, 0, 0);
+    /* Into member 1's region, its last bytes; into member 2's, its first;
+     * into the writer's own, the middle; a few times over. */
+    for (uint64_t seq = 1; seq <= 30; seq++) {
+        const uint32_t m = (uint32_t)(seq % 3);
+        const uint64_t off = m == 1 ? bytes - 4096 : m == 2 ? 0 : bytes / 2;
+        bulk_job want = {addr[m] + off, 4096, seq, reader[m], 0};
+        assert_int_equal(rk_send(rk_group_member(g, 0), writer, T_BULK, &want, sizeof want), RK_OK);
+        in.data = &j;
+        in.capacity = sizeof j;
+        /* The reader answers to its member's host queue. */
+        assert_int_equal(rk_recv(rk_group_member(g, m), &in, WAIT_LIMIT_NS), RK_OK);
+        assert_int_equal(in.hdr.type, T_READ);
+        assert_int_equal(j.seq, seq);
+        assert_int_equal(j.addr, want.addr);
+        assert_int_equal(j.wrong, 0);
     }
 }
 
@@ -1576,6 +1689,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symmetric, setup, teardown),
         cmocka_unit_test_setup_teardown(test_src_is_gid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_send_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),

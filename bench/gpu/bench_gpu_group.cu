@@ -33,9 +33,18 @@
  *                   DONE; M is sized for about --seconds. Also the sinks'
  *                   own span (member 1's %globaltimer, first message to
  *                   last), and with two GPUs the rate as a fraction of:
+ *   put P=n         n putter actors on member 0, each with its own sink on
+ *                   member 1: each putter copies --put-kb chunks into member
+ *                   1's symmetric region with rk_dput (its whole block) and
+ *                   announces each with a message; the sink checks the
+ *                   chunk's first and last words, in order, and credits it
+ *                   back (--put-slots parts of the region per pair). Host
+ *                   clock from the first START to the last DONE, and the
+ *                   sinks' own span; as a fraction of:
  *   peer copy 0->1 256 MiB (2 GPUs)   one cudaMemcpyPeerAsync, events around
  *                   it on a stream of device 0, while the group runs: the
- *                   link's peak as CUDA's copy engines reach it
+ *                   link's peak as CUDA's copy engines reach it (for the
+ *                   shared group "device copy 0->0", within device 0)
  *   migrate 16 MiB  rk_group_migrate of an actor with --state-mb of state,
  *                   back and forth: rk_migrate_report's transfer, total and
  *                   phases, --migrations times by the device path, --staged
@@ -51,6 +60,7 @@
  *
  * Usage: bench_gpu_group [--hops 200000] [--warmup 1000] [--sample-every 4]
  *          [--seconds 3] [--streamers 1,8] [--payload 960] [--chunk 64]
+ *          [--puts 1,8,16] [--put-kb 1024] [--put-slots 4]
  *          [--migrations 20] [--staged 5] [--state-mb 16] [--floor-trials 200]
  *          [--copy-trials 20] [--timeout-s 30] [--json PATH] */
 #define BENCH_NAME "bench_gpu_group"
@@ -80,9 +90,13 @@ enum {
     M_SINK_GET = 10, /* sink: reply sink_report (diagnostics) */
     M_INC = 11,      /* holder: reply the count after + 1 */
     M_GET = 12,      /* holder: reply the count */
+    M_PUT_START = 13,  /* putter: put_start */
+    M_PUT_CHUNK = 14,  /* putter -> put sink: put_chunk */
+    M_PUT_CREDIT = 15, /* put sink -> putter: a part of the region free again */
+    M_PUT_DONE = 16,   /* put sink -> host: sink_report */
 };
 
-enum { T_RELAY = 0, T_STREAMER = 1, T_SINK = 2, T_HOLDER = 3 };
+enum { T_RELAY = 0, T_STREAMER = 1, T_SINK = 2, T_HOLDER = 3, T_PUTTER = 4, T_PUTSINK = 5 };
 
 #define SEND_TIMEOUT_NS 10000000000ull /* a device send gives up (the actor fails) after 10 s */
 #define HOST_SLOT 256u                 /* the host queue's slot: set explicitly below */
@@ -137,6 +151,26 @@ typedef sink_state sink_report;
 typedef struct holder_state {
     uint64_t count, pad_;
 } holder_state;
+
+/* A putter's job: `count` chunks of `chunk` bytes from its own member's
+ * region at src_off into `member`'s region at dst_off + (k % slots) *
+ * chunk, each announced to `sink`, at most `slots` not yet credited. */
+typedef struct put_start {
+    uint32_t sink, member;
+    uint64_t src_off, dst_off;
+    uint32_t chunk, slots;
+    uint64_t count;
+} put_start;
+
+typedef struct put_chunk {
+    uint64_t seq, off, count;
+    uint32_t len, pad_;
+} put_chunk;
+
+typedef struct putter_state {
+    put_start job;
+    uint64_t sent, credited;
+} putter_state;
 
 static_assert(sizeof(relay_done) + RK_MSG_HEADER_SIZE <= HOST_SLOT, "fits a host slot");
 static_assert(sizeof(sink_report) + RK_MSG_HEADER_SIZE <= HOST_SLOT, "fits a host slot");
@@ -331,17 +365,114 @@ static __device__ rk_status holder_handle(rk_dctx *c, holder_state *s, const rk_
     return rk_dreply(c, m->type, &count, sizeof count);
 }
 
+/* START, CREDIT: puts chunks while the sink has room for them. Chunk k's
+ * first and last words are stamped data_word(k, i) in the source (thread
+ * 0; the rest of the source is left as it is: the sink checks only those
+ * two), then the block copies it with rk_dput and announces it. */
+static __device__ __noinline__ rk_status putter_handle(rk_dctx *c, putter_state *s, const rk_msg *m)
+{
+    __shared__ int more;
+    __shared__ put_chunk ch;
+    const put_start *j = &s->job;
+    uint64_t *src;
+    if (m->type == M_PUT_START && m->len == sizeof(put_start)) {
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            s->job = *(const put_start *)rk_msg_payload(m);
+            s->sent = s->credited = 0;
+        }
+    } else if (m->type == M_PUT_CREDIT) {
+        __syncthreads();
+        if (threadIdx.x == 0)
+            s->credited++;
+    } else {
+        return RK_EBADMSG;
+    }
+    __syncthreads();
+    src = (uint64_t *)rk_dsym(c, rk_dmember(c), j->src_off, j->chunk);
+    if (!src || j->chunk < 16u || j->chunk % 16u || j->slots == 0)
+        return RK_EINVAL;
+    for (;;) {
+        rk_status st;
+        if (threadIdx.x == 0) {
+            const uint64_t k = s->sent, n = j->chunk / 8u;
+            more = k < j->count && k - s->credited < j->slots;
+            ch.seq = k;
+            ch.off = j->dst_off + (k % j->slots) * j->chunk;
+            ch.count = j->count;
+            ch.len = j->chunk;
+            if (more) {
+                src[0] = data_word(k, 0);
+                src[n - 1] = data_word(k, (uint32_t)(n - 1));
+            }
+        }
+        __syncthreads();
+        if (!more)
+            return RK_OK;
+        st = rk_dput(c, j->member, ch.off, src, j->chunk);
+        if (st == RK_OK)
+            st = rk_dsend_wait(c, j->sink, M_PUT_CHUNK, &ch, sizeof ch, SEND_TIMEOUT_NS);
+        if (st != RK_OK)
+            return st;
+        if (threadIdx.x == 0)
+            s->sent++;
+        __syncthreads();
+    }
+}
+
+/* PUT_CHUNK: checks the chunk's two stamped words where it was put (in
+ * this member's region) and its order, credits it back, and after the
+ * last tells the host. A chunk numbered 0 starts a new run. */
+static __device__ __noinline__ rk_status putsink_handle(rk_dctx *c, sink_state *s, const rk_msg *m)
+{
+    __shared__ put_chunk ch;
+    __shared__ sink_report r;
+    __shared__ int done;
+    if (m->type != M_PUT_CHUNK || m->len != sizeof(put_chunk))
+        return RK_EBADMSG;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        const uint64_t *p;
+        uint64_t n, now = rk_dclock_ns();
+        ch = *(const put_chunk *)rk_msg_payload(m);
+        n = ch.len / 8u;
+        p = (const uint64_t *)rk_dsym(c, rk_dmember(c), ch.off, ch.len);
+        if (ch.seq == 0) {
+            memset(s, 0, sizeof *s);
+            s->target = ch.count;
+            s->first_ns = now;
+        }
+        s->last_ns = now;
+        s->bad += !p || n < 2 || ch.seq != s->got || p[0] != data_word(ch.seq, 0) ||
+                  p[n - 1] != data_word(ch.seq, (uint32_t)(n - 1));
+        s->got++;
+        s->bytes += ch.len;
+        done = s->got == s->target;
+        r = *s;
+    }
+    __syncthreads();
+    rk_status st = rk_dsend_wait(c, m->src, M_PUT_CREDIT, NULL, 0, SEND_TIMEOUT_NS);
+    if (st == RK_OK && done)
+        st = rk_dsend_wait(c, RK_ACTOR_HOST, M_PUT_DONE, &r, sizeof r, SEND_TIMEOUT_NS);
+    return st;
+}
+
 RK_GPU_ACTOR(relay_actor, relay_state, relay_handle);
 RK_GPU_ACTOR(streamer_actor, streamer_state, streamer_handle);
 RK_GPU_ACTOR(sink_actor, sink_state, sink_handle);
 RK_GPU_ACTOR(holder_actor, holder_state, holder_handle);
-RK_GPU_PROGRAM(bench_group_program, relay_actor, streamer_actor, sink_actor, holder_actor);
+RK_GPU_ACTOR(putter_actor, putter_state, putter_handle);
+RK_GPU_ACTOR(putsink_actor, sink_state, putsink_handle);
+RK_GPU_PROGRAM(bench_group_program, relay_actor, streamer_actor, sink_actor, holder_actor, putter_actor,
+               putsink_actor);
 
 static const rk_actor_type types[] = {
     {"relay", NULL, NULL, T_RELAY},
     {"streamer", NULL, NULL, T_STREAMER},
     {"sink", NULL, NULL, T_SINK},
     {"holder", NULL, NULL, T_HOLDER},
+    {"putter", NULL, NULL, T_PUTTER},
+    {"putsink", NULL, NULL, T_PUTSINK},
 };
 
 /* ---- options, names, the summary ------------------------------------------------------------ */
@@ -354,6 +485,11 @@ typedef struct opts {
     unsigned streamers[MAX_STREAM_CONFIGS];
     int nstreamers;
     unsigned smax;
+    unsigned puts[MAX_STREAM_CONFIGS];
+    int nputs;
+    unsigned pmax;
+    uint64_t put_chunk;
+    uint32_t put_slots;
     uint32_t payload, chunk;
     unsigned migrations, staged, floor_trials, copy_trials;
     size_t state_bytes;
@@ -725,6 +861,108 @@ static void streaming(grp *gr)
         stream_config(gr, str, snk, o->streamers[c]);
 }
 
+/* ---- 2b. bulk data: rk_dput into the other member's symmetric region ------------------------------ */
+
+/* One run: P putters, M chunks each; returns when every sink is done. */
+static stream_result put_once(grp *gr, const rk_actor_id *put, const rk_actor_id *snk, unsigned P, uint64_t M)
+{
+    const opts *o = gr->o;
+    stream_result res;
+    sink_report r;
+    rk_msgbuf mb;
+    uint64_t t0, deadline;
+    res.first_ns = UINT64_MAX;
+    res.last_ns = 0;
+    t0 = rkb_now_ns();
+    for (unsigned i = 0; i < P; i++) {
+        put_start st = {snk[i], 1, i * o->put_chunk, (o->pmax + (uint64_t)i * o->put_slots) * o->put_chunk,
+                        (uint32_t)o->put_chunk, o->put_slots, M};
+        GRP_RK(gr, rk_send(rk_group_member(gr->g, 0), put[i], M_PUT_START, &st, sizeof st));
+    }
+    /* At least 1 ms a chunk on top of the timeout, for very slow links. */
+    deadline = timeout_ns(o) + (uint64_t)P * M * 1000000ull;
+    mb.data = &r;
+    mb.capacity = sizeof r;
+    for (unsigned i = 0; i < P; i++) {
+        uint64_t spent = rkb_now_ns() - t0;
+        if (spent >= deadline)
+            die(gr->g, "put: the sinks did not finish", RK_ETIMEDOUT);
+        wait_msg(gr, 1, M_PUT_DONE, &mb, deadline - spent, "put");
+        if (r.got != M || r.bad != 0 || r.bytes != M * o->put_chunk) {
+            fprintf(stderr, "put: a sink got %llu of %llu chunks, %llu bytes, %llu wrong or out of order\n",
+                    (unsigned long long)r.got, (unsigned long long)M, (unsigned long long)r.bytes,
+                    (unsigned long long)r.bad);
+            exit(1);
+        }
+        res.first_ns = r.first_ns < res.first_ns ? r.first_ns : res.first_ns;
+        res.last_ns = r.last_ns > res.last_ns ? r.last_ns : res.last_ns;
+    }
+    res.host_s = (double)(rkb_now_ns() - t0) / 1e9;
+    return res;
+}
+
+/* Sizes M with short runs (about 0.25 s), then the run that counts. */
+static void put_config(grp *gr, const rk_actor_id *put, const rk_actor_id *snk, unsigned P)
+{
+    const opts *o = gr->o;
+    uint64_t M = 16, total;
+    stream_result r = put_once(gr, put, snk, P, M);
+    char what[64], desc[400];
+    double gbps, dev_gbps;
+    while (r.host_s < 0.2 && M < (1ull << 32)) {
+        double f = 0.3 / (r.host_s > 1e-6 ? r.host_s : 1e-6);
+        M = (uint64_t)((double)M * (f > 2 ? (f < 100 ? f : 100) : 2));
+        r = put_once(gr, put, snk, P, M);
+    }
+    M = (uint64_t)((double)M * o->seconds / r.host_s);
+    M = M ? M : 1;
+    r = put_once(gr, put, snk, P, M);
+    total = (uint64_t)P * M * o->put_chunk;
+    gbps = (double)total / r.host_s / 1e9;
+    dev_gbps = r.last_ns > r.first_ns ? (double)total / (double)(r.last_ns - r.first_ns) : 0;
+    printf("  P=%u: %llu chunks of %llu KiB in %.3f s\n", P, (unsigned long long)(P * M),
+           (unsigned long long)(o->put_chunk >> 10), r.host_s);
+    snprintf(desc, sizeof desc,
+             "%u putters on member 0 -> %u sinks on member 1, %llu chunks of %llu KiB each: rk_dput into member 1's "
+             "symmetric region, then a message; the sink checks the chunk's first and last words and credits it "
+             "back (%u parts of the region per pair); host clock from the first START to the last sink's DONE",
+             P, P, (unsigned long long)M, (unsigned long long)(o->put_chunk >> 10), o->put_slots);
+    snprintf(what, sizeof what, "put P=%u GBps", P);
+    value(gr, what, "GB/s", gbps, desc);
+    snprintf(what, sizeof what, "put P=%u GBps (sink clock)", P);
+    value(gr, what, "GB/s", dev_gbps,
+          "chunk bytes over member 1's %globaltimer from the first chunk any sink checked to the last");
+    append(gr, "%s P=%u %.1f GB/s", P == o->puts[0] ? "; put" : ",", P, gbps);
+    if (gr->peer_peak > 0) {
+        snprintf(what, sizeof what, "put P=%u fraction of copy peak", P);
+        value(gr, what, "", gbps / gr->peer_peak,
+              gr->two ? "put GB/s (host-timed) / peer copy 0->1 256 MiB GB/s measured in this run"
+                      : "put GB/s (host-timed) / device copy 0->0 256 MiB GB/s measured in this run");
+        append(gr, " = %.3f of copy peak", gbps / gr->peer_peak);
+    }
+}
+
+static void putting(grp *gr)
+{
+    const opts *o = gr->o;
+    rk_actor_id put[MAX_STREAMERS], snk[MAX_STREAMERS];
+    char name[32];
+    printf("%s: rk_dput member 0 -> member 1, %llu KiB chunks:\n", gr->label,
+           (unsigned long long)(o->put_chunk >> 10));
+    for (unsigned i = 0; i < o->pmax; i++) {
+        snprintf(name, sizeof name, "bench/putter%u", i);
+        put[i] = launch(gr, 0, name, T_PUTTER, 0);
+        snprintf(name, sizeof name, "bench/putsink%u", i);
+        snk[i] = launch(gr, 1, name, T_PUTSINK, 0);
+    }
+    for (int c = 0; c < o->nputs; c++)
+        put_config(gr, put, snk, o->puts[c]);
+    for (unsigned i = 0; i < o->pmax; i++) {
+        GRP_RK(gr, rk_terminate(rk_group_member(gr->g, 0), rk_gid_local(put[i])));
+        GRP_RK(gr, rk_terminate(rk_group_member(gr->g, 1), rk_gid_local(snk[i])));
+    }
+}
+
 /* ---- floors: CUDA copies in the same run ----------------------------------------------------------- */
 
 /* Buffers and a stream for the copies, made before the group (nothing is
@@ -784,7 +1022,8 @@ static void spin_stream(cudaStream_t s, double timeout_s, const char *what)
 }
 
 /* The link's peak: one 256 MiB cudaMemcpyPeerAsync 0 -> 1 a trial, timed by
- * events on device 0's stream (3 untimed first). */
+ * events on device 0's stream (3 untimed first); for the shared group the
+ * same copy within device 0. */
 static void peer_peak(grp *gr, floors *f)
 {
     const opts *o = gr->o;
@@ -802,12 +1041,22 @@ static void peer_peak(grp *gr, floors *f)
             us[i - 3] = ms * 1e3;
     }
     printf("%s: the link's peak, while the group runs:\n", gr->label);
-    s = samples(gr, "peer copy 0->1 256 MiB", us, o->copy_trials,
-                "one cudaMemcpyPeerAsync of 256 MiB from device 0 to device 1 (peer access on), events around it on a "
-                "non-blocking stream of device 0, while the group's kernels run");
-    gr->peer_peak = (double)PEAK_BYTES / s->st.median / 1e3;
-    value(gr, "peer peak GBps", "GB/s", gr->peer_peak, "256 MiB (1e9 bytes per GB) over the median peer copy time");
-    append(gr, "; peer peak 0->1 %.1f GB/s", gr->peer_peak);
+    if (gr->two) {
+        s = samples(gr, "peer copy 0->1 256 MiB", us, o->copy_trials,
+                    "one cudaMemcpyPeerAsync of 256 MiB from device 0 to device 1 (peer access on), events around it "
+                    "on a non-blocking stream of device 0, while the group's kernels run");
+        gr->peer_peak = (double)PEAK_BYTES / s->st.median / 1e3;
+        value(gr, "peer peak GBps", "GB/s", gr->peer_peak, "256 MiB (1e9 bytes per GB) over the median peer copy time");
+        append(gr, "; peer peak 0->1 %.1f GB/s", gr->peer_peak);
+    } else {
+        s = samples(gr, "device copy 0->0 256 MiB", us, o->copy_trials,
+                    "one cudaMemcpyPeerAsync of 256 MiB within device 0 (a device-to-device copy), events around it "
+                    "on a non-blocking stream of device 0, while the group's kernels run");
+        gr->peer_peak = (double)PEAK_BYTES / s->st.median / 1e3;
+        value(gr, "device copy peak GBps", "GB/s", gr->peer_peak,
+              "256 MiB (1e9 bytes per GB) over the median device copy time");
+        append(gr, "; copy peak 0->0 %.1f GB/s", gr->peer_peak);
+    }
     free(us);
 }
 
@@ -980,7 +1229,7 @@ static void run_group(rkb *b, const opts *o, int two, char *line, size_t cap, si
         rkb_enable_peer(1, 0);
         RKB_CUDA(cudaSetDevice(0));
     }
-    floors_open(&f, gr.dev1, two && o->state_bytes < PEAK_BYTES ? PEAK_BYTES : o->state_bytes);
+    floors_open(&f, gr.dev1, o->state_bytes < PEAK_BYTES ? PEAK_BYTES : o->state_bytes);
 
     /* Two kernels on one GPU must both be resident: a part of the SMs each. */
     if ((two ? unsetenv("RK_CUDA_BLOCKS") : setenv("RK_CUDA_BLOCKS", "32", 1)) != 0) {
@@ -994,9 +1243,11 @@ static void run_group(rkb *b, const opts *o, int two, char *line, size_t cap, si
     go.runtime.host_slot_size = HOST_SLOT;
     go.runtime.drain_timeout_ns = 2000000000ull;
     /* Every migration takes an id at its new home; ids are not reused. */
-    go.runtime.max_actors = 16 + o->smax + o->migrations + o->staged + 2;
+    go.runtime.max_actors = 16 + o->smax + 2 * o->pmax + o->migrations + o->staged + 2;
     go.runtime.max_actors = go.runtime.max_actors < 64 ? 64 : go.runtime.max_actors;
     go.members = 2;
+    /* Each putter's source, then its parts of the destination. */
+    go.symmetric_bytes = (uint64_t)o->pmax * (1u + o->put_slots) * o->put_chunk;
     go.devices[0] = 0;
     go.devices[1] = gr.dev1;
     st = rk_group_create(&gr.g, &go);
@@ -1010,9 +1261,9 @@ static void run_group(rkb *b, const opts *o, int two, char *line, size_t cap, si
     rkb_param_str(b, two ? "link_2_gpus" : "link_gpu_0_shared", rk_link_kind_name(link.kind));
 
     latency(&gr);
-    if (two)
-        peer_peak(&gr, &f);
+    peer_peak(&gr, &f);
     streaming(&gr);
+    putting(&gr);
     migrations(&gr, &f);
 
     rk_group_destroy(gr.g, &rep);
@@ -1039,6 +1290,9 @@ static int parse(opts *o, int argc, char **argv)
     o->nstreamers = rkb_arg_list(argc, argv, "--streamers", "1,8", o->streamers, MAX_STREAM_CONFIGS);
     o->payload = (uint32_t)rkb_arg_u64(argc, argv, "--payload", MAX_PAYLOAD);
     o->chunk = (uint32_t)rkb_arg_u64(argc, argv, "--chunk", 64);
+    o->nputs = rkb_arg_list(argc, argv, "--puts", "1,8,16", o->puts, MAX_STREAM_CONFIGS);
+    o->put_chunk = rkb_arg_u64(argc, argv, "--put-kb", 1024) << 10;
+    o->put_slots = (uint32_t)rkb_arg_u64(argc, argv, "--put-slots", 4);
     o->migrations = (unsigned)rkb_arg_u64(argc, argv, "--migrations", 20);
     o->staged = (unsigned)rkb_arg_u64(argc, argv, "--staged", 5);
     o->state_bytes = (size_t)rkb_arg_u64(argc, argv, "--state-mb", 16) << 20;
@@ -1047,14 +1301,18 @@ static int parse(opts *o, int argc, char **argv)
     o->timeout_s = rkb_arg_f64(argc, argv, "--timeout-s", 30);
     for (int i = 0; i < o->nstreamers; i++)
         o->smax = o->streamers[i] > o->smax ? o->streamers[i] : o->smax;
+    for (int i = 0; i < o->nputs; i++)
+        o->pmax = o->puts[i] > o->pmax ? o->puts[i] : o->pmax;
     if (o->hops < 2 || o->every < 1 || o->hops / 2 / o->every < 2 || o->seconds <= 0 || o->nstreamers < 1 ||
         o->smax > MAX_STREAMERS || o->payload < 16 || o->payload > MAX_PAYLOAD || o->payload % 16 || o->chunk < 1 ||
         o->migrations < 2 || o->staged < 2 || o->state_bytes < (1u << 20) || o->state_bytes > (1024u << 20) ||
-        o->floor_trials < 2 || o->copy_trials < 2 || o->timeout_s <= 0) {
+        o->floor_trials < 2 || o->copy_trials < 2 || o->timeout_s <= 0 || o->nputs < 1 || o->pmax > MAX_STREAMERS ||
+        o->put_chunk < 1024 || o->put_chunk > (64u << 20) || o->put_slots < 1 || o->put_slots > 64) {
         fprintf(stderr, "need --hops >= 2, --sample-every >= 1 with at least 2 samples, --seconds > 0, --streamers "
                         "1..%d (a list), --payload a multiple of 16 in 16..%u, --chunk >= 1, --migrations >= 2, "
-                        "--staged >= 2, --state-mb 1..1024, --floor-trials >= 2, --copy-trials >= 2, --timeout-s > 0\n",
-                MAX_STREAMERS, (unsigned)MAX_PAYLOAD);
+                        "--staged >= 2, --state-mb 1..1024, --floor-trials >= 2, --copy-trials >= 2, --timeout-s > 0, "
+                        "--puts 1..%d (a list), --put-kb 1..65536, --put-slots 1..64\n",
+                MAX_STREAMERS, (unsigned)MAX_PAYLOAD, MAX_STREAMERS);
         return -1;
     }
     return 0;
@@ -1081,6 +1339,8 @@ int main(int argc, char **argv)
     rkb_param_str(&b, "streamers", list);
     rkb_param_num(&b, "payload", o.payload);
     rkb_param_num(&b, "chunk", o.chunk);
+    rkb_param_num(&b, "put_kb", (double)(o.put_chunk >> 10));
+    rkb_param_num(&b, "put_slots", o.put_slots);
     rkb_param_num(&b, "migrations", o.migrations);
     rkb_param_num(&b, "staged", o.staged);
     rkb_param_num(&b, "state_mb", (double)(o.state_bytes >> 20));

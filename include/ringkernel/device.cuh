@@ -27,7 +27,7 @@
  *     RK_GPU_BLOCK_THREADS, default 128). `msg` and its inline payload sit
  *     in shared memory (from the host) or in the receiver's device-memory
  *     queue (from an actor); a by-reference payload is read in place.
- *   - rk_dsend, rk_dsend_msg, rk_dsend_wait, rk_dreply and rk_dflush are
+ *   - rk_dsend, rk_dsend_msg, rk_dsend_wait, rk_dreply, rk_dflush and rk_dput are
  *     collective: every thread of the block calls them, with the same
  *     arguments (only thread 0's are used), like __syncthreads().
  *   - Returning anything but RK_OK from any thread marks the actor Failed;
@@ -59,7 +59,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 15u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 16u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -277,7 +277,9 @@ typedef struct rk__gpu_peer {
     uint32_t out_ready; /* 1 once `out` is set */
     uint32_t in_ready;  /* 1 once `in` is set */
     uint64_t in_head;   /* the bridge's position in `in` (for quiescence) */
-    unsigned char pad_[RK_RING_LINE - 2 * sizeof(rk_ring) - 16];
+    uint64_t sym;       /* that member's symmetric region (group.h); 0: none */
+    uint64_t sym_bytes; /* its size (every member's is the same) */
+    unsigned char pad_[RK_RING_LINE - 2 * sizeof(rk_ring) - 32];
 } rk__gpu_peer;
 
 RK_STATIC_ASSERT(sizeof(rk__gpu_peer) == RK_RING_LINE, "peer layout");
@@ -2101,6 +2103,93 @@ static __device__ __forceinline__ void rk_dflush(rk_dctx *c)
     if (threadIdx.x == 0)
         rk__gpu_flush_pub(c);
     __syncthreads();
+}
+
+/* ---- the symmetric regions of a group (group.h) ----------------------------------- */
+
+/* The member of its group this kernel serves (0 outside a group). */
+static __device__ __forceinline__ uint32_t rk_dmember(const rk_dctx *c)
+{
+    const uint32_t tag = rk__gpu_ld32(&c->w->dev->member); /* index + 1; 0: no group */
+    return tag ? tag - 1u : 0u;
+}
+
+/* The size of each member's symmetric region, 0 without them. */
+static __device__ __forceinline__ uint64_t rk_dsym_size(const rk_dctx *c) { return c->w->peers[0].sym_bytes; }
+
+/* Any thread. The address of bytes [offset, offset + len) of member
+ * `member`'s symmetric region, or NULL when the group has no regions,
+ * `member` is not one of its members or the range does not fit. This
+ * member's own region is its GPU's memory; another's is reached over the
+ * peer mapping (stores are posted writes; loads cross the link each). */
+static __device__ __forceinline__ void *rk_dsym(const rk_dctx *c, uint32_t member, uint64_t offset, uint64_t len)
+{
+    const rk__gpu_peer *p;
+    if (member >= RK__GPU_PEERS)
+        return NULL;
+    /* Written before the launch, read-only since. */
+    p = &c->w->peers[member];
+    if (!p->sym || offset > p->sym_bytes || len > p->sym_bytes - offset)
+        return NULL;
+    return (void *)(uintptr_t)(p->sym + offset);
+}
+
+/* Collective. Copies `len` bytes from `src` (memory every thread of the
+ * block can read: its state, shared or global memory; not a thread's
+ * local variable) into member `member`'s symmetric
+ * region at `offset`, every thread of the block storing a part: 16 bytes
+ * at a time, eight in flight per thread, when `src`, the destination and
+ * `len` are multiples of 16; a byte at a time otherwise. Returns when the
+ * block's stores are issued: a message the block sends afterwards
+ * (rk_dsend and friends, to an actor of any member) is ordered after
+ * them, so its receiver reads the bytes put. Nothing tells the block when
+ * the part may be written again; the program's own messages do (group.h).
+ * RK_EINVAL, copying nothing, when the range is not in the region
+ * (rk_dsym) or `src` is NULL with len > 0. */
+static __device__ __noinline__ rk_status rk_dput(rk_dctx *c, uint32_t member, uint64_t offset, const void *src,
+                                                 uint64_t len)
+{
+    __shared__ unsigned char *to;
+    __shared__ const void *from;
+    __shared__ uint64_t bytes;
+    const uint32_t t = threadIdx.x, n = blockDim.x;
+    unsigned char *dst;
+    uint64_t i;
+    __syncthreads(); /* `src` may have been written by other threads */
+    if (t == 0) {    /* thread 0's arguments, as for every collective call */
+        to = (unsigned char *)rk_dsym(c, member, offset, len);
+        from = src;
+        bytes = len;
+    }
+    __syncthreads();
+    dst = to;
+    src = from;
+    len = bytes;
+    if (!dst || (!src && len))
+        return RK_EINVAL;
+    if ((((uintptr_t)src | (uintptr_t)dst | len) & 15u) == 0) {
+        const uint4 *s4 = (const uint4 *)src;
+        uint4 *d4 = (uint4 *)dst;
+        const uint64_t words = len / 16u;
+        /* Eight loads before the first store: a thread keeps 128 bytes
+         * in flight, where one at a time waited for each load. */
+        for (i = t; i + 7u * n < words; i += 8u * n) {
+            uint4 v[8];
+#pragma unroll
+            for (uint32_t k = 0; k < 8u; k++)
+                v[k] = s4[i + k * n];
+#pragma unroll
+            for (uint32_t k = 0; k < 8u; k++)
+                d4[i + k * n] = v[k];
+        }
+        for (; i < words; i += n)
+            d4[i] = s4[i];
+    } else {
+        for (i = t; i < len; i += n)
+            dst[i] = ((const unsigned char *)src)[i];
+    }
+    __syncthreads(); /* every thread's stores before thread 0's next send */
+    return RK_OK;
 }
 
 /* ---- actor types ------------------------------------------------------------------ */

@@ -55,6 +55,8 @@ typedef struct rk_group_options {
                                   of it: RK_CUDA_BLOCKS) */
     uint32_t peer_capacity;    /* CUDA: slots of each member-to-member ring; power of two,
                                   default 256 */
+    uint64_t symmetric_bytes;  /* bytes of each member's symmetric region (below); 0 (the
+                                  default): none. At most 2^40 */
 } rk_group_options;
 
 RK_API void rk_group_options_init(rk_group_options *o);
@@ -77,6 +79,31 @@ RK_API uint32_t rk_group_size(const rk_group *g);
 /* The runtime of member `m` (NULL when out of range): use it for rk_recv,
  * rk_call, lifecycle commands by local id, and everything else. */
 RK_API rk_runtime *rk_group_member(rk_group *g, uint32_t m);
+
+/* ---- the symmetric region: bulk data between members ---------------------------
+ *
+ * With rk_group_options.symmetric_bytes > 0 every member holds a region of
+ * that size, zeroed, made before any member runs and kept until the group
+ * is destroyed. Messages carry at most one queue slot of payload (about
+ * 1 KB between members on CUDA); larger data goes into a region and a
+ * message says where. On CUDA the regions are device memory that every
+ * member's kernel reaches (over the peer mapping: NVLink or PCIe, or the
+ * GPU's own memory for members that share it): rk_dput copies a block's
+ * bytes into any member's region, rk_dsym gives their address
+ * (device.cuh). On the CPU backend they are host memory.
+ *
+ * The library does not divide a region or say when a part of it may be
+ * written again: the program does, as it would with its own buffers (a
+ * receiver answering "done with it" is the usual way). A message sent
+ * after an rk_dput, by the same block, is ordered after the data: whoever
+ * handles it reads the bytes put. */
+
+/* Member m's region: *addr its address (CUDA: a device address, usable in
+ * device code of any member and with the CUDA driver in member m's
+ * context; CPU backend: a host pointer), *bytes its size. RK_EINVAL for m
+ * out of range or NULLs, RK_ENOTSUP when the group has no regions
+ * (symmetric_bytes 0). */
+RK_API rk_status rk_group_symmetric(const rk_group *g, uint32_t m, uint64_t *addr, uint64_t *bytes);
 
 /* ---- topology ------------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
 
 #define RK__GROUP_HOPS 8u                  /* forwards one message may follow */
 #define RK__GROUP_TIMEOUT_NS 5000000000ull /* a lifecycle command, as in actor.c */
+#define RK__GROUP_SYM_MAX (1ull << 40)     /* rk_group_options.symmetric_bytes */
 
 struct rk_group {
     rk_group_options opt;
@@ -21,6 +22,8 @@ struct rk_group {
     rk_runtime *rt[RK_GROUP_MAX];
     rk_link_info link[RK_GROUP_MAX][RK_GROUP_MAX];
     pthread_mutex_t lock; /* launches and migrations, one at a time */
+    uint64_t sym[RK_GROUP_MAX];     /* each member's symmetric region (group.h) */
+    void *sym_host[RK_GROUP_MAX];   /* those the core took (CPU backend), freed with the group */
 };
 
 void rk_group_options_init(rk_group_options *o)
@@ -174,8 +177,36 @@ rk__actor *rk__group_actor(rk_runtime *rt, rk_actor_id id, rk_runtime **t)
 
 static void rk__group_free(rk_group *g)
 {
+    for (uint32_t i = 0; i < RK_GROUP_MAX; i++)
+        free(g->sym_host[i]);
     pthread_mutex_destroy(&g->lock);
     free(g);
+}
+
+/* Every member's symmetric region, before any member runs: the backend's
+ * memory where it has its own (CUDA), else the core's (host memory, in
+ * whole 256-byte lines); then every member learns where all of them are. */
+static rk_status rk__group_symmetric(rk_group *g, uint64_t bytes)
+{
+    rk_status st = RK_OK;
+    uint32_t i;
+    for (i = 0; i < g->n && st == RK_OK; i++) {
+        const struct rk__group_ops *go = g->rt[i]->ops->group;
+        if (go && go->sym_alloc) {
+            st = go->sym_alloc(g->rt[i], bytes, &g->sym[i]);
+            continue;
+        }
+        if (bytes > SIZE_MAX - 255 || !(g->sym_host[i] = aligned_alloc(256, (size_t)((bytes + 255) & ~255ull))))
+            return RK_ENOMEM;
+        memset(g->sym_host[i], 0, (size_t)bytes);
+        g->sym[i] = (uint64_t)(uintptr_t)g->sym_host[i];
+    }
+    for (i = 0; i < g->n && st == RK_OK; i++) {
+        const struct rk__group_ops *go = g->rt[i]->ops->group;
+        if (go && go->sym_set)
+            st = go->sym_set(g->rt[i], g->sym, g->n, bytes);
+    }
+    return st;
 }
 
 static rk_status rk__group_create(rk_group **out, const rk_group_options *o)
@@ -187,7 +218,8 @@ static rk_status rk__group_create(rk_group **out, const rk_group_options *o)
         return RK_EINVAL;
     *out = NULL;
     if (o->members == 0 || o->members > RK_GROUP_MAX || o->peer_capacity < 2 ||
-        (o->peer_capacity & (o->peer_capacity - 1)) != 0 || o->peer_capacity > (1u << 20))
+        (o->peer_capacity & (o->peer_capacity - 1)) != 0 || o->peer_capacity > (1u << 20) ||
+        o->symmetric_bytes > RK__GROUP_SYM_MAX)
         return RK_EINVAL;
     for (i = 0; i < o->members; i++)
         if (o->devices[i] < 0)
@@ -238,6 +270,8 @@ static rk_status rk__group_create(rk_group **out, const rk_group_options *o)
             if (i != j && go && go->connect)
                 st = go->connect(g->rt[i], g->rt[j], o->peer_capacity);
     }
+    if (st == RK_OK && o->symmetric_bytes)
+        st = rk__group_symmetric(g, o->symmetric_bytes);
     for (i = 0; i < g->n && st == RK_OK; i++) {
         const struct rk__group_ops *go = g->rt[i]->ops->group;
         if (go && go->launch)
@@ -316,6 +350,17 @@ uint32_t rk_group_size(const rk_group *g)
 rk_runtime *rk_group_member(rk_group *g, uint32_t m)
 {
     return g && m < g->n ? g->rt[m] : NULL;
+}
+
+rk_status rk_group_symmetric(const rk_group *g, uint32_t m, uint64_t *addr, uint64_t *bytes)
+{
+    if (!g || !addr || !bytes || m >= g->n)
+        return RK_EINVAL;
+    if (!g->opt.symmetric_bytes)
+        return RK_ENOTSUP;
+    *addr = g->sym[m];
+    *bytes = g->opt.symmetric_bytes;
+    return RK_OK;
 }
 
 rk_status rk_group_link(const rk_group *g, uint32_t a, uint32_t b, rk_link_info *out)

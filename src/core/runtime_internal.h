@@ -129,6 +129,13 @@ struct rk__group_ops {
     /* Sets up the ring from `src` to `dst` (both joined, not launched yet):
      * after it returns, src's actors reach dst's without the host. */
     rk_status (*connect)(rk_runtime *src, rk_runtime *dst, uint32_t capacity);
+    /* Optional (NULL: the core takes host memory): this member's symmetric
+     * region of `bytes` (group.h), zeroed, made before the launch and kept
+     * until release; *addr is what rk_group_symmetric reports. */
+    rk_status (*sym_alloc)(rk_runtime *rt, uint64_t bytes, uint64_t *addr);
+    /* Optional: tells `rt` (not launched yet) where every member's region
+     * is: base[0..n), each `bytes` long. */
+    rk_status (*sym_set)(rk_runtime *rt, const uint64_t *base, uint32_t n, uint64_t bytes);
     /* Mirrors `forward` of actors ids[0..n) (each already set to `fwd` in
      * the core) where the backend's own senders look (the device). */
     rk_status (*set_forward)(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, rk_actor_id fwd);

@@ -672,6 +672,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_unpin(b, &b->rate_mem);
         b->rate_granted = NULL;
         rk__cuda_dfree(b, &b->peer_arena);
+        rk__cuda_dfree(b, &b->sym_d);
         rk__cuda_peers_free(b);
         rk__cuda_dfree(b, &b->dir_d);
         rk__cuda_dfree(b, &b->slots_d);

@@ -191,6 +191,46 @@ static rk_status rk__cuda_connect(rk_runtime *rs, rk_runtime *rd, uint32_t capac
     return st;
 }
 
+/* ---- the symmetric regions ---------------------------------------------------------- */
+
+/* Before the launch, so a plain memset cannot wait for an SM the kernel
+ * holds (and the sanitizer knows the region from the launch on). */
+static rk_status rk__cuda_sym_alloc(rk_runtime *rt, uint64_t bytes, uint64_t *addr)
+{
+    rk__cuda *b = rk__cuda_of(rt);
+    rk_status st;
+    if (b->launched || b->sym_d)
+        return RK_ESTATE;
+    if (bytes > SIZE_MAX)
+        return RK_ENOMEM;
+    st = rk__cuda_enter(b);
+    if (st != RK_OK)
+        return st;
+    st = rk__cuda_dalloc(b, (size_t)bytes, 1, &b->sym_d);
+    rk__cuda_leave(b);
+    if (st == RK_OK) {
+        __atomic_fetch_add(&b->dev_fixed, bytes, __ATOMIC_RELAXED);
+        *addr = b->sym_d;
+    }
+    return st;
+}
+
+/* Every member's region into this member's peer table, where rk_dsym and
+ * rk_dput look (device.cuh). */
+static rk_status rk__cuda_sym_set(rk_runtime *rt, const uint64_t *base, uint32_t n, uint64_t bytes)
+{
+    rk__cuda *b = rk__cuda_of(rt);
+    rk_status st = RK_OK;
+    if (n > RK__GPU_PEERS)
+        return RK_EINVAL;
+    for (uint32_t m = 0; m < n && st == RK_OK; m++) {
+        const uint64_t v[2] = {base[m], bytes};
+        st = rk__cuda_put(b, b->peers_d + (CUdeviceptr)m * sizeof(rk__gpu_peer) + offsetof(rk__gpu_peer, sym), v,
+                          sizeof v);
+    }
+    return st;
+}
+
 void rk__cuda_peers_free(rk__cuda *b)
 {
     while (b->n_peer_mem > 0)
@@ -321,6 +361,8 @@ const struct rk__group_ops rk__cuda_group_ops = {
     .link = rk__cuda_link,
     .join = rk__cuda_join,
     .connect = rk__cuda_connect,
+    .sym_alloc = rk__cuda_sym_alloc,
+    .sym_set = rk__cuda_sym_set,
     .set_forward = rk__cuda_set_forward,
     .copy_state = rk__cuda_copy_state,
     .release_moved = rk__cuda_release_moved,

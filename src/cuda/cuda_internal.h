@@ -181,6 +181,8 @@ typedef struct rk__cuda {
      * launched with), handed out by bumping: RK_CUDA_PEER_ARENA bytes */
     CUdeviceptr peer_arena;
     uint64_t peer_arena_bytes, peer_arena_used;
+    /* this member's symmetric region (group.h), freed at release */
+    CUdeviceptr sym_d;
     struct rk__cuda_peer_in {
         CUdeviceptr slots;
         uint32_t capacity, slot_size;

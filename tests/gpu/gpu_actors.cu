@@ -302,6 +302,200 @@ static __device__ __noinline__ rk_status rkt_mix(rk_dctx *c, rkt_mix_state *s, c
     return RK_EBADMSG;
 }
 
+/* ---- bulk data through the symmetric regions (group.h, rk_dput) ---------------------- */
+
+typedef struct rkt_putter_state {
+    rkt_put_start job;
+    uint64_t sent, credited;
+    rkt_put_report r;
+} rkt_putter_state;
+
+typedef struct rkt_putsink_state {
+    rkt_put_report r;
+} rkt_putsink_state;
+
+/* Puts chunks while the sink has room for them: each written into the
+ * putter's own region first (by the whole block), then rk_dput into the
+ * sink's member, then announced. Thread 0 keeps the state. */
+static __device__ rk_status rkt_putter_go(rk_dctx *c, rkt_putter_state *s)
+{
+    __shared__ int more;
+    __shared__ uint64_t k;
+    __shared__ rkt_put_chunk ch;
+    const rkt_put_start *j = &s->job;
+    uint64_t *src;
+    for (;;) {
+        rk_status st;
+        __syncthreads(); /* thread 0 may have just written the job */
+        src = (uint64_t *)rk_dsym(c, rk_dmember(c), j->src_off, j->chunk);
+        if (threadIdx.x == 0) {
+            more = s->r.status == RK_OK && s->sent < j->count && s->sent - s->credited < j->slots;
+            k = s->sent;
+            ch.seq = k;
+            ch.off = j->dst_off + (k % j->slots) * j->chunk;
+            ch.len = j->chunk;
+            ch.check = j->check;
+            ch.count = j->count;
+        }
+        __syncthreads();
+        if (!more)
+            return RK_OK;
+        if (!src) {
+            st = RK_EINVAL;
+        } else {
+            for (uint64_t i = threadIdx.x; i < j->chunk / 8u; i += blockDim.x)
+                src[i] = rkt_put_word(k, i);
+            st = rk_dput(c, j->member, ch.off, src, j->chunk);
+        }
+        if (st == RK_OK)
+            st = rk_dsend_wait(c, j->sink, RKT_MSG_PUT_CHUNK, &ch, sizeof ch, RKT_SEND_TIMEOUT_NS);
+        if (threadIdx.x == 0) {
+            if (st != RK_OK)
+                s->r.status = st;
+            else if (s->sent++ == 0)
+                s->r.first_ns = rk_dclock_ns();
+        }
+    }
+}
+
+/* The regions as this member's device sees them, and rk_dput's refusals. */
+static __device__ rk_status rkt_put_probe_reply(rk_dctx *c)
+{
+    __shared__ rkt_put_probe p;
+    __shared__ unsigned char bytes[16];
+    const uint32_t me = rk_dmember(c);
+    const uint64_t size = rk_dsym_size(c);
+    rk_status past, none, null_src, odd;
+    if (threadIdx.x < sizeof bytes)
+        bytes[threadIdx.x] = (unsigned char)(threadIdx.x * 7u + 1u);
+    past = rk_dput(c, me, size - 15u, bytes, 16); /* rk_dput starts with a barrier */
+    none = rk_dput(c, RK_GROUP_MAX, 0, bytes, 16);
+    null_src = rk_dput(c, me, 0, NULL, 16);
+    odd = rk_dput(c, me, 3, bytes, 13);
+    if (threadIdx.x == 0) {
+        const unsigned char *back = (const unsigned char *)rk_dsym(c, me, 3, 13);
+        p.size = size;
+        p.member = me;
+        p.past_end = past;
+        p.no_member = none;
+        p.null_src = null_src;
+        p.unaligned = odd;
+        p.unaligned_ok = back != NULL;
+        for (uint32_t i = 0; back && i < 13u; i++)
+            p.unaligned_ok &= back[i] == bytes[i];
+        p.own = (uint64_t)(uintptr_t)rk_dsym(c, me, 0, 1);
+        p.other = (uint64_t)(uintptr_t)rk_dsym(c, 1u - me, 0, 1);
+    }
+    return rk_dreply(c, RKT_MSG_PUT_PROBE, &p, sizeof p);
+}
+
+static __device__ __noinline__ rk_status rkt_putter(rk_dctx *c, rkt_putter_state *s, const rk_msg *m)
+{
+    __shared__ int done;
+    rk_status st;
+    if (m->type == RKT_MSG_PUT_PROBE)
+        return rkt_put_probe_reply(c);
+    if (m->type == RKT_MSG_PUT_START) {
+        if (m->len != sizeof(rkt_put_start))
+            return RK_EBADMSG;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            memset(s, 0, sizeof *s);
+            s->job = *(const rkt_put_start *)rk_msg_payload(m);
+            s->r.member = rk_dmember(c);
+            if (s->job.slots == 0 || s->job.chunk % 16u)
+                s->r.status = RK_EINVAL;
+        }
+    } else if (m->type == RKT_MSG_PUT_CREDIT) {
+        __syncthreads();
+        if (threadIdx.x == 0)
+            s->credited++;
+    } else {
+        return RK_EBADMSG;
+    }
+    st = rkt_putter_go(c, s);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        done = s->r.chunks == 0 && (s->credited == s->job.count || s->r.status != RK_OK);
+        if (done) {
+            s->r.chunks = s->credited;
+            s->r.last_ns = rk_dclock_ns();
+        }
+    }
+    __syncthreads();
+    if (st == RK_OK && done)
+        st = rk_dsend_wait(c, RK_ACTOR_HOST, RKT_MSG_PUT_DONE, &s->r, sizeof s->r, RKT_SEND_TIMEOUT_NS);
+    return st;
+}
+
+/* PUT_CHUNK: the chunk read where it was put, in this member's region - every
+ * word, or the first and last (check 0) - in order; then a credit back. */
+static __device__ __noinline__ rk_status rkt_putsink(rk_dctx *c, rkt_putsink_state *s, const rk_msg *m)
+{
+    __shared__ rkt_put_chunk ch;
+    __shared__ int last;
+    __shared__ unsigned long long first_bad, nbad;
+    const uint64_t *p;
+    int wrong = 0;
+    rk_status st;
+    if (m->type == RKT_MSG_PUT_PROBE)
+        return rkt_put_probe_reply(c);
+    if (m->type != RKT_MSG_PUT_CHUNK || m->len != sizeof(rkt_put_chunk))
+        return RK_EBADMSG;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        ch = *(const rkt_put_chunk *)rk_msg_payload(m);
+        first_bad = ~0ull;
+        nbad = 0;
+    }
+    __syncthreads();
+    p = (const uint64_t *)rk_dsym(c, rk_dmember(c), ch.off, ch.len);
+    if (!p || ch.len < 16u || ch.len % 16u) {
+        wrong = 1;
+    } else if (ch.check) {
+        for (uint64_t i = threadIdx.x; i < ch.len / 8u; i += blockDim.x)
+            if (p[i] != rkt_put_word(ch.seq, i)) {
+                wrong = 1;
+                atomicMin(&first_bad, (unsigned long long)i);
+                atomicAdd(&nbad, 1ull);
+            }
+    } else if (threadIdx.x == 0) {
+        const uint64_t n = ch.len / 8u;
+        wrong = p[0] != rkt_put_word(ch.seq, 0) || p[n - 1] != rkt_put_word(ch.seq, n - 1);
+    }
+    wrong = __syncthreads_or(wrong);
+    if (threadIdx.x == 0) {
+        const uint64_t now = rk_dclock_ns();
+        if (s->r.chunks == 0) {
+            s->r.first_ns = now;
+            s->r.member = rk_dmember(c);
+        }
+        s->r.last_ns = now;
+        if ((wrong || ch.seq != s->r.chunks) && s->r.bad == 0) {
+            s->r.bad_seq = ch.seq;
+            s->r.bad_words = nbad;
+            s->r.bad_word = first_bad;
+            if (p && first_bad < ch.len / 8u) {
+                s->r.bad_got = p[first_bad];
+                s->r.bad_want = rkt_put_word(ch.seq, first_bad);
+            }
+        }
+        s->r.bad += wrong || ch.seq != s->r.chunks;
+        s->r.chunks++;
+        last = s->r.chunks == ch.count;
+    }
+    __syncthreads();
+    /* The reads above are done (the barrier) before the putter may write
+     * the part again. */
+    st = rk_dsend_wait(c, m->src, RKT_MSG_PUT_CREDIT, NULL, 0, RKT_SEND_TIMEOUT_NS);
+    if (st == RK_OK && last) {
+        st = rk_dsend_wait(c, RK_ACTOR_HOST, RKT_MSG_PUT_DONE, &s->r, sizeof s->r, RKT_SEND_TIMEOUT_NS);
+        if (threadIdx.x == 0)
+            memset(&s->r, 0, sizeof s->r); /* ready for the next run */
+    }
+    return st;
+}
+
 RK_GPU_ACTOR(rkt_echo_actor, rkt_none, rkt_echo);
 RK_GPU_ACTOR_INIT(rkt_counter_actor, rkt_counter_state, rkt_counter, rkt_counter_init);
 RK_GPU_ACTOR(rkt_relay_actor, rkt_relay_state, rkt_relay);
@@ -310,6 +504,8 @@ RK_GPU_ACTOR(rkt_sleeper_actor, rkt_none, rkt_sleeper);
 RK_GPU_ACTOR(rkt_probe_actor, rkt_none, rkt_probe_handle);
 RK_GPU_ACTOR(rkt_fanin_actor, rkt_fanin_state, rkt_fanin);
 RK_GPU_ACTOR(rkt_mix_actor, rkt_mix_state, rkt_mix);
+RK_GPU_ACTOR(rkt_putter_actor, rkt_putter_state, rkt_putter);
+RK_GPU_ACTOR(rkt_putsink_actor, rkt_putsink_state, rkt_putsink);
 
 RK_GPU_PROGRAM(rkt_program, rkt_echo_actor, rkt_counter_actor, rkt_relay_actor, rkt_failer_actor, rkt_sleeper_actor,
-               rkt_probe_actor, rkt_fanin_actor, rkt_mix_actor);
+               rkt_probe_actor, rkt_fanin_actor, rkt_mix_actor, rkt_putter_actor, rkt_putsink_actor);

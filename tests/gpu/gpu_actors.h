@@ -22,6 +22,8 @@ enum {
     RKT_PROBE = 5,   /* PROBE: tries one K2K send, reports its status */
     RKT_FANIN = 6,   /* BURST: sends numbered K2K messages; SEQ: checks their order per sender; GET */
     RKT_MIX = 7,     /* SPRAY: K2K pings to pseudo-random actors; PING: counted per sender; SENT, RECEIVED */
+    RKT_PUTTER = 8,  /* PUT_START, PUT_CREDIT: chunks into a member's symmetric region (rk_dput) */
+    RKT_PUTSINK = 9, /* PUT_CHUNK: checks a chunk put into its member's region, credits it */
     RKT_NTYPES
 };
 
@@ -46,7 +48,71 @@ enum {
     RKT_MSG_PING = 17,     /* rkt_ping */
     RKT_MSG_SENT = 18,     /* reply: rkt_mix_sent */
     RKT_MSG_RECEIVED = 19, /* reply: rkt_mix_received */
+    RKT_MSG_PUT_START = 20,  /* rkt_put_start */
+    RKT_MSG_PUT_CHUNK = 21,  /* rkt_put_chunk, putter -> sink */
+    RKT_MSG_PUT_CREDIT = 22, /* sink -> putter: one chunk checked, its part free again */
+    RKT_MSG_PUT_DONE = 23,   /* rkt_put_report, putter or sink -> host */
+    RKT_MSG_PUT_PROBE = 24,  /* reply: rkt_put_probe */
 };
+
+/* PUT_START: `count` chunks of `chunk` bytes (a multiple of 16) to `sink`,
+ * an actor of `member`; chunk k is written into the putter's own region at
+ * `src_off` (words rkt_put_word(k, i)), then put into `member`'s region at
+ * dst_off + (k % slots) * chunk, at most `slots` chunks unchecked at once
+ * (the sink's credits). `check`: 1 the sink reads every word, 0 the first
+ * and last only (a benchmark's). */
+typedef struct rkt_put_start {
+    uint32_t sink;
+    uint32_t member;
+    uint64_t src_off;
+    uint64_t dst_off;
+    uint32_t chunk;
+    uint32_t slots;
+    uint64_t count;
+    uint32_t check;
+    uint32_t pad_;
+} rkt_put_start;
+
+typedef struct rkt_put_chunk {
+    uint64_t seq;
+    uint64_t off; /* in the sink's member's region */
+    uint32_t len;
+    uint32_t check;
+    uint64_t count; /* chunks in all: the sink reports after the last */
+} rkt_put_chunk;
+
+/* DONE: from a putter when its last credit came back, from a sink after the
+ * last chunk. */
+typedef struct rkt_put_report {
+    uint64_t chunks;
+    uint64_t bad;        /* wrong words, chunks out of order or of the wrong size */
+    uint64_t first_ns;   /* %globaltimer at the first chunk put / checked */
+    uint64_t last_ns;    /* and at the last */
+    int32_t status;      /* the first status that was not RK_OK (rk_dput, a send) */
+    uint32_t member;     /* rk_dmember of the reporter */
+    /* A sink's first wrong chunk: its number, wrong words in it, the first
+     * wrong word's index, what it held and what it should have. */
+    uint64_t bad_seq, bad_words, bad_word, bad_got, bad_want;
+} rkt_put_report;
+
+/* PUT_PROBE's reply: what the device sees of the regions. */
+typedef struct rkt_put_probe {
+    uint64_t size;         /* rk_dsym_size */
+    uint32_t member;       /* rk_dmember */
+    int32_t past_end;      /* rk_dput ending one byte past the region: RK_EINVAL */
+    int32_t no_member;     /* rk_dput to member RK_GROUP_MAX: RK_EINVAL */
+    int32_t null_src;      /* rk_dput of 16 bytes from NULL: RK_EINVAL */
+    int32_t unaligned;     /* rk_dput of 13 bytes at offset 3 (the byte path): RK_OK */
+    uint32_t unaligned_ok; /* those bytes read back through rk_dsym */
+    uint64_t own, other;   /* rk_dsym(member, 0, 1) of this member and of member 1 - this one */
+} rkt_put_probe;
+
+#ifdef __CUDACC__
+static __device__ __forceinline__ uint64_t rkt_put_word(uint64_t seq, uint64_t i)
+{
+    return (seq << 40) ^ (i * 0x9E3779B97F4A7C15ull) ^ 0x5bd1e995u;
+}
+#endif
 
 #define RKT_FANIN_SENDERS 8
 

@@ -120,6 +120,7 @@ static const rk_actor_type rkt_types[RKT_NTYPES] = {
     {"relay", NULL, NULL, RKT_RELAY},     {"failer", NULL, NULL, RKT_FAILER},
     {"sleeper", NULL, NULL, RKT_SLEEPER}, {"probe", NULL, NULL, RKT_PROBE},
     {"fanin", NULL, NULL, RKT_FANIN},     {"mix", NULL, NULL, RKT_MIX},
+    {"putter", NULL, NULL, RKT_PUTTER},   {"putsink", NULL, NULL, RKT_PUTSINK},
 };
 
 static inline rk_status rkt_launch_ex(rk_runtime *rt, const char *name, uint32_t type, const void *init,

@@ -29,6 +29,10 @@
 #include "ringkernel/group.h"
 
 #define RELAYS 4
+#define SYM_BYTES (64ull << 20) /* each member's symmetric region */
+#define PUT_PAIRS 4             /* putter -> sink pairs: two each way */
+#define PUT_CHUNK (256u << 10)
+#define PUT_SLOTS 4u
 /* 16 MiB of state (RK_GROUP_STATE_MB: less under compute-sanitizer). */
 static uint32_t BIG_STATE;
 
@@ -43,9 +47,10 @@ static rk_group *make_group(int two_gpus)
     else
         RKT_CHECK(unsetenv("RK_CUDA_BLOCKS") == 0);
     rk_group_options_init(&o);
-    rkt_options(&o.runtime, 32, &rkt_program);
+    rkt_options(&o.runtime, 128, &rkt_program); /* ids: each migration takes one */
     o.runtime.drain_timeout_ns = 2 * RKT_SEC;
     o.members = 2;
+    o.symmetric_bytes = SYM_BYTES;
     o.devices[0] = 0;
     o.devices[1] = two_gpus ? 1 : 0;
     st = rk_group_create(&g, &o);
@@ -271,6 +276,113 @@ static void stream_across(rk_group *g)
         RKT_CHECK_ST(rk_terminate(rk_group_member(g, 0), rk_gid_local(b[i])), RK_OK);
     RKT_CHECK_ST(rk_terminate(rk_group_member(g, 0), rk_gid_local(p)), RK_OK);
     RKT_CHECK_ST(rk_terminate(m1, rk_gid_local(sink)), RK_OK);
+}
+
+/* ---- bulk data through the symmetric regions ---------------------------------------- */
+
+
+/* The next PUT_DONE in member m's host queue. */
+static rkt_put_report put_report(rk_group *g, uint32_t m, uint64_t timeout_ns)
+{
+    rkt_put_report r;
+    rk_msgbuf mb = {.data = &r, .capacity = sizeof r};
+    memset(&r, 0, sizeof r);
+    RKT_CHECK_ST(rk_recv(rk_group_member(g, m), &mb, timeout_ns), RK_OK);
+    RKT_CHECK(mb.hdr.type == RKT_MSG_PUT_DONE && mb.hdr.len == sizeof r);
+    return r;
+}
+
+/* What the host and each member's device see of the regions, and the
+ * refusals of rk_dput. */
+static void sym_probe(rk_group *g, const rk_actor_id *who)
+{
+    uint64_t addr[2], bytes;
+    for (uint32_t m = 0; m < 2; m++) {
+        RKT_CHECK_ST(rk_group_symmetric(g, m, &addr[m], &bytes), RK_OK);
+        RKT_CHECK(addr[m] != 0 && bytes == SYM_BYTES);
+    }
+    RKT_CHECK(addr[0] != addr[1]);
+    RKT_CHECK_ST(rk_group_symmetric(g, 2, &addr[0], &bytes), RK_EINVAL);
+    for (uint32_t m = 0; m < 2; m++) {
+        rkt_put_probe p;
+        rk_msgbuf mb = {.data = &p, .capacity = sizeof p};
+        RKT_CHECK_ST(rk_call(rk_group_member(g, m), who[m], RKT_MSG_PUT_PROBE, NULL, 0, &mb, 30 * RKT_SEC), RK_OK);
+        RKT_CHECK(mb.hdr.len == sizeof p);
+        RKT_CHECK(p.size == SYM_BYTES && p.member == m);
+        RKT_CHECK(p.own == addr[m] && p.other == addr[1 - m]);
+        RKT_CHECK_ST((rk_status)p.past_end, RK_EINVAL);
+        RKT_CHECK_ST((rk_status)p.no_member, RK_EINVAL);
+        RKT_CHECK_ST((rk_status)p.null_src, RK_EINVAL);
+        RKT_CHECK_ST((rk_status)p.unaligned, RK_OK);
+        RKT_CHECK(p.unaligned_ok);
+    }
+}
+
+/* Putters on each member stream chunks into the other member's region,
+ * each announced by a message; every sink reads every word of every chunk,
+ * in order, and credits it back, so each part of the region is written
+ * again only once it was read. */
+static void put_across(rk_group *g)
+{
+    const uint64_t count = rkt_env("RK_GROUP_PUT_CHUNKS", 256);
+    rk_actor_id putter[PUT_PAIRS], sink[PUT_PAIRS];
+    uint32_t wrong = 0;
+    uint64_t t0;
+    double s;
+    char name[32];
+    for (uint32_t i = 0; i < PUT_PAIRS; i++) {
+        const uint32_t from = i % 2, to = 1 - from;
+        snprintf(name, sizeof name, "putter%u", i);
+        putter[i] = launch(g, from, name, RKT_PUTTER, NULL, 0);
+        snprintf(name, sizeof name, "putsink%u", i);
+        sink[i] = launch(g, to, name, RKT_PUTSINK, NULL, 0);
+    }
+    {
+        const rk_actor_id who[2] = {putter[0], sink[0]};
+        sym_probe(g, who);
+    }
+    t0 = rk_test_now_ns();
+    for (uint32_t i = 0; i < PUT_PAIRS; i++) {
+        /* Sources after the probe's bytes; destinations after the sources. */
+        rkt_put_start j = {sink[i],
+                           (uint32_t)rk_gid_member(sink[i]),
+                           (1 + i) * (uint64_t)PUT_CHUNK,
+                           (1 + PUT_PAIRS + i * PUT_SLOTS) * (uint64_t)PUT_CHUNK,
+                           PUT_CHUNK,
+                           PUT_SLOTS,
+                           count,
+                           1,
+                           0};
+        RKT_CHECK((1 + PUT_PAIRS + PUT_PAIRS * PUT_SLOTS) * (uint64_t)PUT_CHUNK <= SYM_BYTES);
+        RKT_CHECK_ST(rk_send(rk_group_member(g, (uint32_t)rk_gid_member(putter[i])), putter[i], RKT_MSG_PUT_START,
+                             &j, sizeof j),
+                     RK_OK);
+    }
+    /* Each member's host queue: the reports of its putters and sinks. */
+    for (uint32_t m = 0; m < 2; m++)
+        for (uint32_t k = 0; k < PUT_PAIRS; k++) {
+            rkt_put_report r = put_report(g, m, (getenv("RKT_UNDER_TOOL") ? 300 : 60) * RKT_SEC);
+            if (r.status != RK_OK || r.bad != 0 || r.chunks != count || r.member != m)
+                fprintf(stderr,
+                        "put: member %u report: %llu chunks, %llu bad, status %s; first bad chunk %llu: %llu words "
+                        "wrong, the first at word %llu: %016llx, want %016llx\n",
+                        m, (unsigned long long)r.chunks, (unsigned long long)r.bad,
+                        rk_status_name((rk_status)r.status), (unsigned long long)r.bad_seq,
+                        (unsigned long long)r.bad_words, (unsigned long long)r.bad_word,
+                        (unsigned long long)r.bad_got, (unsigned long long)r.bad_want);
+            wrong += r.member != m || r.status != RK_OK || r.bad != 0 || r.chunks != count;
+        }
+    RKT_CHECK(wrong == 0); /* after every report: each says what it saw */
+    s = (double)(rk_test_now_ns() - t0) / 1e9;
+    printf("put across members: %u streams of %llu chunks of %u KiB (rk_dput, then a message), every word "
+           "checked, in order: ok (%.3f s; not a rate: every word is checked)\n",
+           PUT_PAIRS, (unsigned long long)count, PUT_CHUNK >> 10, s);
+    for (uint32_t i = 0; i < PUT_PAIRS; i++) {
+        RKT_CHECK_ST(rk_terminate(rk_group_member(g, (uint32_t)rk_gid_member(putter[i])), rk_gid_local(putter[i])),
+                     RK_OK);
+        RKT_CHECK_ST(rk_terminate(rk_group_member(g, (uint32_t)rk_gid_member(sink[i])), rk_gid_local(sink[i])),
+                     RK_OK);
+    }
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -654,7 +766,7 @@ static void under_load(rk_group *g, rk_actor_id counter, rk_actor_id *relay)
 }
 
 /* RK_GROUP_SKIP names stages to leave out, e.g. "stream" or "stream,load"
- * (links, k2k, stream, migrate, load, supervised): under compute-sanitizer one call
+ * (links, k2k, stream, put, migrate, load, supervised): under compute-sanitizer one call
  * cannot run them all, and its hazards are reported only when the kernels
  * end. The load stage needs the k2k and migrate stages' actors, so it goes
  * with either. */
@@ -677,6 +789,8 @@ static void suite(int two_gpus)
         k2k_across(g, relay);
     if (stage_on("stream"))
         stream_across(g);
+    if (stage_on("put"))
+        put_across(g);
     if (migrate) {
         migrations(g, two_gpus, &counter);
         moved_requests(g, counter);
