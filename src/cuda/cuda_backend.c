@@ -883,11 +883,12 @@ rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint6
         return rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value, value2);
     t0 = rk__now_ns();
     st = rk__cuda_commands_wait(rt, cmds, n, deadline_ns, value, value2);
-    if (cmds[0].op == RK__GPU_OP_FORWARD)
+    if (cmds[0].op == RK__GPU_OP_FORWARD) {
+        rk__gpu_fwd_cmd f;
+        memcpy(&f, &cmds[0], sizeof f);
         rk__cuda_log(b, "%u FORWARD command(s), the first of %u ids to %#x: %s in %.2f us", (unsigned)n,
-                     (unsigned)((const rk__gpu_fwd_cmd *)cmds)->n, (unsigned)((const rk__gpu_fwd_cmd *)cmds)->to,
-                     rk_status_name(st), (double)(rk__now_ns() - t0) / 1e3);
-    else
+                     (unsigned)f.n, (unsigned)f.to, rk_status_name(st), (double)(rk__now_ns() - t0) / 1e3);
+    } else
         rk__cuda_log(b, "%u command(s), op %u event %u actor %u: %s in %.2f us", (unsigned)n, (unsigned)cmds[0].op,
                      (unsigned)cmds[0].event, (unsigned)cmds[0].actor, rk_status_name(st),
                      (double)(rk__now_ns() - t0) / 1e3);

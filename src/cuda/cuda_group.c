@@ -249,7 +249,7 @@ void rk__cuda_peers_free(rk__cuda *b)
 static rk_status rk__cuda_set_forward(rk_runtime *rt, const rk_actor_id *ids, uint32_t n, rk_actor_id fwd)
 {
     rk__cuda *b = rk__cuda_of(rt);
-    rk__gpu_fwd_cmd cmds[RK__GPU_ACKS / 2];
+    rk__gpu_cmd cmds[RK__GPU_ACKS / 2]; /* command slots, each filled from a FORWARD */
     rk_status st = RK_OK;
     uint32_t i = 0;
     if (!b->launched) {
@@ -260,14 +260,15 @@ static rk_status rk__cuda_set_forward(rk_runtime *rt, const rk_actor_id *ids, ui
         while (st == RK_OK && i < n) {
             uint32_t k;
             for (k = 0; k < RK__GPU_ACKS / 2 && i < n; k++) {
-                rk__gpu_fwd_cmd *c = &cmds[k];
-                memset(c, 0, sizeof *c);
-                c->op = RK__GPU_OP_FORWARD;
-                c->to = fwd;
-                for (; c->n < RK__GPU_FWD_IDS && i < n; i++)
-                    c->ids[c->n++] = ids[i];
+                rk__gpu_fwd_cmd c;
+                memset(&c, 0, sizeof c);
+                c.op = RK__GPU_OP_FORWARD;
+                c.to = fwd;
+                for (; c.n < RK__GPU_FWD_IDS && i < n; i++)
+                    c.ids[c.n++] = ids[i];
+                memcpy(&cmds[k], &c, sizeof c); /* the same size (device.cuh asserts it) */
             }
-            st = rk__cuda_commands(rt, (rk__gpu_cmd *)cmds, k, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL, NULL);
+            st = rk__cuda_commands(rt, cmds, k, rk__deadline(RK__CUDA_SUP_TIMEOUT_NS), NULL, NULL);
         }
         rk__cuda_leave(b);
     }
