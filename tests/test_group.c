@@ -1560,6 +1560,32 @@ static void test_migrate_draining(void **state)
     assert_int_equal(atomic_load(&g_inc_handled), 0);
 }
 
+/* Ids are not reused: each move takes one at the new home. When the new
+ * home has none left the move is refused with RK_ENOMEM and the actor runs
+ * on where it was. */
+static void test_migrate_ids(void **state)
+{
+    rk_group *g = start(state, 4);
+    rk_actor_id a = relay_on(g, 1), last = a, now;
+    rk_migrate_report r;
+    rk_status st = RK_OK;
+    uint32_t moves = 0;
+    while (moves < 20) {
+        const uint32_t to = rk_gid_member(last) == 1 ? 0u : 1u;
+        if ((st = rk_group_migrate(g, a, to, 0, 5 * SEC, &r)) != RK_OK)
+            break;
+        last = r.to;
+        moves++;
+    }
+    assert_int_equal(st, RK_ENOMEM);
+    /* Members 0 and 1 have 4 ids each; member 1's first went to the relay. */
+    assert_int_equal(moves, 7);
+    assert_int_equal(rk_group_resolve(g, a, &now), RK_OK);
+    assert_int_equal(now, last);
+    assert_int_equal(probe(g, a, relay_on(g, 2)), RK_OK);
+    assert_true(wait_count(&g_pongs, 1));
+}
+
 static void test_migrate_errors(void **state)
 {
     rk_group *g = start(state, 8);
@@ -1702,6 +1728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_draining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_report, setup, teardown),
     };

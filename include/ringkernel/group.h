@@ -213,7 +213,9 @@ enum rk_migrate_flags {
  * busy (it then runs on where it was), RK_EFULL when, until then, its CUDA
  * K2K queue had no room for what its cluster-tier queue held (cuda-backend.md;
  * it runs on where it was), RK_EBADMSG when VERIFY finds the checksums
- * differ. `report` may be NULL. May block up to `timeout_ns`
+ * differ, RK_ENOMEM when `to` has no actor id left (ids are not reused:
+ * every move takes one there, up to its max_actors; the actor runs on
+ * where it was). `report` may be NULL. May block up to `timeout_ns`
  * (0: 5 s) and for the lifecycle commands it issues. */
 RK_API rk_status rk_group_migrate(rk_group *g, rk_actor_id gid, uint32_t to, uint32_t flags, uint64_t timeout_ns,
                                   rk_migrate_report *report);
