@@ -1409,19 +1409,21 @@ static __device__ __forceinline__ rk_status rk__gpu_claim_from(const rk_ring *r,
     }
 }
 
+/* rk__gpu_claim_from, starting from the ring's own tail and cached head. */
+static __device__ __forceinline__ rk_status rk__gpu_claim(const rk_ring *r, uint64_t *pos)
+{
+    return rk__gpu_claim_from(r, rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE),
+                              rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE), pos);
+}
+
 static __device__ __forceinline__ rk_status rk__gpu_claim_host(rk_dctx *c, const rk_ring *r, uint64_t *pos)
 {
-    uint64_t tail, head;
     if (c->hint_valid) {
-        /* Possibly stale: a failed CAS below returns the current tail. */
-        tail = c->tail_hint;
-        head = c->head_hint;
+        /* Possibly stale: a failed CAS in there returns the current tail. */
         c->hint_valid = 0;
-    } else {
-        tail = rk__ld_relaxed(&r->prod->tail, RK_RING_SCOPE_DEVICE);
-        head = rk__ld_relaxed(&r->prod->head_cache, RK_RING_SCOPE_DEVICE);
+        return rk__gpu_claim_from(r, c->tail_hint, c->head_hint, pos);
     }
-    return rk__gpu_claim_from(r, tail, head, pos);
+    return rk__gpu_claim(r, pos);
 }
 
 /* Whether `dst` is rk_gid(this member, RK__GID_HOST_LOCAL): the host of
@@ -1452,8 +1454,7 @@ static __device__ __noinline__ rk_status rk__gpu_bridge_host(const rk__gpu_world
     h->dst = RK_ACTOR_HOST;
     st = rk_msg_validate(h, cap, cap);
     if (st == RK_OK)
-        st = rk__gpu_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
-                                     rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE), &pos);
+        st = rk__gpu_claim(&r, &pos);
     if (st != RK_OK)
         return st;
     if (ll) {
@@ -1809,8 +1810,7 @@ static __device__ __noinline__ rk_status rk__gpu_peer_put(const rk__gpu_world *w
     st = rk_msg_validate(h, cap, cap);
     if (st != RK_OK)
         return st;
-    st = rk__gpu_claim_from(&r, rk__ld_relaxed(&r.prod->tail, RK_RING_SCOPE_DEVICE),
-                            rk__ld_relaxed(&r.prod->head_cache, RK_RING_SCOPE_DEVICE), &pos);
+    st = rk__gpu_claim(&r, &pos);
     if (st != RK_OK)
         return st;
     rk__gpu_write_msg(rk_ring_slot(&r, pos), h, payload, 0);
