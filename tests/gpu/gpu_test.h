@@ -10,6 +10,7 @@
 
 #include "gpu_actors.h"
 #include "ringkernel/ringkernel.h"
+#include "ringkernel/supervisor.h"
 #include "rk_test.h"
 
 #define RKT_MS 1000000ull
@@ -225,6 +226,21 @@ static inline uint64_t rkt_median(uint64_t *v, size_t n)
 {
     qsort(v, n, sizeof *v, rkt_cmp_u64);
     return n ? v[n / 2] : 0;
+}
+
+/* A supervisor on rt (rk_supervisor_create), or the test fails. */
+static inline rk_actor_id rkt_start_sup(rk_runtime *rt, const char *name, rk_restart_strategy strategy, uint32_t max,
+                                        uint64_t window_ns)
+{
+    rk_supervisor_options so;
+    rk_actor_id sup;
+    rk_supervisor_options_init(&so);
+    so.name = name;
+    so.strategy = strategy;
+    so.max_restarts = max;
+    so.window_ns = window_ns;
+    RKT_CHECK_ST(rk_supervisor_create(rt, &so, &sup), RK_OK);
+    return sup;
 }
 
 #endif

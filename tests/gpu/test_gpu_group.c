@@ -385,11 +385,6 @@ static void put_across(rk_group *g)
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t get_count(rk_group *g, rk_actor_id c)
 {
@@ -451,12 +446,12 @@ static void migrations(rk_group *g, int two_gpus, rk_actor_id *counter)
         staged[i] = rep.transfer_ns;
     }
     RKT_CHECK(get_count(g, c) == 5);
-    qsort(transfer, n, sizeof *transfer, cmp_u64);
-    qsort(total, n, sizeof *total, cmp_u64);
-    qsort(staged, 3, sizeof *staged, cmp_u64);
-    qsort(quiesce, n, sizeof *quiesce, cmp_u64);
-    qsort(launch_ns, n, sizeof *launch_ns, cmp_u64);
-    qsort(swap, n, sizeof *swap, cmp_u64);
+    qsort(transfer, n, sizeof *transfer, rkt_cmp_u64);
+    qsort(total, n, sizeof *total, rkt_cmp_u64);
+    qsort(staged, 3, sizeof *staged, rkt_cmp_u64);
+    qsort(quiesce, n, sizeof *quiesce, rkt_cmp_u64);
+    qsort(launch_ns, n, sizeof *launch_ns, rkt_cmp_u64);
+    qsort(swap, n, sizeof *swap, rkt_cmp_u64);
     printf("migration phases, medians: new home launched %.1f us, quiesce %.1f us, transfer %.1f us, swap %.1f us\n",
            launch_ns[n / 2] / 1e3, quiesce[n / 2] / 1e3, transfer[n / 2] / 1e3, swap[n / 2] / 1e3);
     printf("migration %u MiB (%s), median of %u: transfer %.1f us (min %.1f), whole migration %.1f us; "
@@ -605,7 +600,6 @@ static void supervised_move(rk_group *g)
 {
     rk_runtime *rt0 = rk_group_member(g, 0), *rt1 = rk_group_member(g, 1);
     const uint64_t limit = (getenv("RKT_UNDER_TOOL") ? 60 : 10) * RKT_SEC;
-    rk_supervisor_options so;
     rk_supervisor_info info;
     rk_supervisor_child kid;
     rk_actor_options o;
@@ -618,12 +612,7 @@ static void supervised_move(rk_group *g)
     size_t total;
     int reported = 0;
 
-    rk_supervisor_options_init(&so);
-    so.name = "gsup";
-    so.strategy = RK_ONE_FOR_ONE;
-    so.max_restarts = 5;
-    so.window_ns = 600 * RKT_SEC;
-    RKT_CHECK_ST(rk_supervisor_create(rt0, &so, &sup), RK_OK);
+    sup = rkt_start_sup(rt0, "gsup", RK_ONE_FOR_ONE, 5, 600 * RKT_SEC);
     rk_actor_options_init(&o);
     o.name = "gsup/x";
     o.type = &rkt_types[RKT_COUNTER];

@@ -50,25 +50,7 @@ static rk_control control(rk_runtime *rt, rk_actor_id id)
     return c;
 }
 
-static rk_actor_id start_sup(rk_runtime *rt, const char *name, rk_restart_strategy strategy, uint32_t max,
-                             uint64_t window_ns)
-{
-    rk_supervisor_options so;
-    rk_actor_id sup;
-    rk_supervisor_options_init(&so);
-    so.name = name;
-    so.strategy = strategy;
-    so.max_restarts = max;
-    so.window_ns = window_ns;
-    RKT_CHECK_ST(rk_supervisor_create(rt, &so, &sup), RK_OK);
-    return sup;
-}
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t echo(rk_runtime *rt, rk_actor_id id, uint64_t v)
 {
@@ -161,7 +143,7 @@ static uint64_t time_restarts(rk_runtime *rt, rk_actor_id f, uint32_t n, uint64_
         dt[i] = rk_test_now_ns() - t0;
         RKT_CHECK(c.state == RK_ACTIVE && c.generation == gen + 1);
     }
-    qsort(dt, n, sizeof *dt, cmp_u64);
+    qsort(dt, n, sizeof *dt, rkt_cmp_u64);
     med = dt[n / 2];
     *p99 = dt[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
     free(dt);
@@ -185,8 +167,8 @@ static void device_restarts(void)
     rk_supervisor_info info;
     const uint32_t n_dev = (uint32_t)rkt_env("RKT_RESTARTS", 200), n_host = 20;
     /* a 1 us window: restarts never pile up in it */
-    rk_actor_id sd = start_sup(rt, "on-gpu", RK_ONE_FOR_ONE, 2, 1000);
-    rk_actor_id sh = start_sup(rt, "on-host", RK_ONE_FOR_ONE, 33, 1000); /* 33: no record keeps it */
+    rk_actor_id sd = rkt_start_sup(rt, "on-gpu", RK_ONE_FOR_ONE, 2, 1000);
+    rk_actor_id sh = rkt_start_sup(rt, "on-host", RK_ONE_FOR_ONE, 33, 1000); /* 33: no record keeps it */
     rk_actor_id fd = start_child(rt, sd, "fast/failer", RKT_FAILER);
     rk_actor_id fh = start_child(rt, sh, "slow/failer", RKT_FAILER);
     int seen = 0;
@@ -252,7 +234,7 @@ static void *kill_main(void *arg)
 static void device_restarts_without_the_thread(void)
 {
     rk_runtime *rt = rkt_runtime(8);
-    rk_actor_id sup = start_sup(rt, "locked-out", RK_ONE_FOR_ONE, 5, 60 * RKT_SEC);
+    rk_actor_id sup = rkt_start_sup(rt, "locked-out", RK_ONE_FOR_ONE, 5, 60 * RKT_SEC);
     rk_actor_id f = start_child(rt, sup, "locked-out/failer", RKT_FAILER);
     rk_actor_id held = rkt_launch(rt, "held", RKT_SLEEPER);
     rkt_wait w = {0, HOLD_NS};
@@ -317,7 +299,7 @@ static void device_restarts_without_the_thread(void)
 static void shared_intensity(void)
 {
     rk_runtime *rt = rkt_runtime(8);
-    rk_actor_id sup = start_sup(rt, "shared", RK_ONE_FOR_ONE, 3, 60 * RKT_SEC);
+    rk_actor_id sup = rkt_start_sup(rt, "shared", RK_ONE_FOR_ONE, 3, 60 * RKT_SEC);
     rk_actor_id f = start_child(rt, sup, "shared/failer", RKT_FAILER);
     rk_supervisor_info info;
     uint64_t end;
@@ -356,7 +338,7 @@ static void kill_tree_while_restarting(void)
 {
     enum { N = 4 };
     rk_runtime *rt = rkt_runtime(16);
-    rk_actor_id sup = start_sup(rt, "doomed", RK_ONE_FOR_ONE, 32, 1000);
+    rk_actor_id sup = rkt_start_sup(rt, "doomed", RK_ONE_FOR_ONE, 32, 1000);
     rk_actor_id f[N], order[N + 1];
     uint32_t gen[N];
     size_t count = 0;
@@ -425,9 +407,9 @@ static void group_restarts(void)
 {
     enum { N = 4, ROUNDS = 20 };
     rk_runtime *rt = rkt_runtime(32);
-    rk_actor_id all = start_sup(rt, "all", RK_ONE_FOR_ALL, ROUNDS + 4, 60 * RKT_SEC); /* <= 32: a record keeps it */
-    rk_actor_id rest = start_sup(rt, "rest", RK_REST_FOR_ONE, 4, 60 * RKT_SEC);
-    rk_actor_id slow = start_sup(rt, "slow", RK_ONE_FOR_ALL, 33, 60 * RKT_SEC);
+    rk_actor_id all = rkt_start_sup(rt, "all", RK_ONE_FOR_ALL, ROUNDS + 4, 60 * RKT_SEC); /* <= 32: a record keeps it */
+    rk_actor_id rest = rkt_start_sup(rt, "rest", RK_REST_FOR_ONE, 4, 60 * RKT_SEC);
+    rk_actor_id slow = rkt_start_sup(rt, "slow", RK_ONE_FOR_ALL, 33, 60 * RKT_SEC);
     rk_actor_id a[N], r[N], h[N];
     uint64_t dev[ROUNDS], host[ROUNDS / 4], end;
     rk_supervisor_info info;
@@ -493,8 +475,8 @@ static void group_restarts(void)
         group_round(rt, a, N, 1, 0);
         RKT_CHECK(control(rt, tmp).state == RK_TERMINATED); /* a temporary child is not restarted */
     }
-    qsort(dev, ROUNDS, sizeof *dev, cmp_u64);
-    qsort(host, ROUNDS / 4, sizeof *host, cmp_u64);
+    qsort(dev, ROUNDS, sizeof *dev, rkt_cmp_u64);
+    qsort(host, ROUNDS / 4, sizeof *host, rkt_cmp_u64);
     /* Reported, not checked: the thread often answers within tens of us as
      * well (it is woken by the device's error report, or polls every 1 ms),
      * so the times cannot tell which path ran (for one-for-one,
@@ -513,7 +495,7 @@ static void group_restarts(void)
 static void draining_failure_restarts(void)
 {
     rk_runtime *rt = rkt_runtime(8);
-    rk_actor_id sup = start_sup(rt, "drain-sup", RK_ONE_FOR_ONE, 5, 10 * RKT_SEC);
+    rk_actor_id sup = rkt_start_sup(rt, "drain-sup", RK_ONE_FOR_ONE, 5, 10 * RKT_SEC);
     rk_actor_id c = start_child(rt, sup, "drainer", RKT_COUNTER);
     rkt_wait w = {0, 300 * RKT_MS};
     uint64_t count = 0, end;
