@@ -2,7 +2,7 @@
  * cring.pml - a home's cluster ring with stealing on: the home runs a
  * message of its ring in place only while it holds the receiver's token
  * and the receiver's inbox is empty, and otherwise moves it into the inbox
- * (src/cuda/light.cuh as of commit bd566ca, 2026-12-02:
+ * (include/ringkernel/light.cuh as of commit bd566ca, 2026-12-02:
  * rk__l_cluster_next, rk__l_cluster_head, rk__l_cluster_pop,
  * rk_light_after; docs/many-actors.md section 5, "With stealing").
  * sched.pml checks the run token, handoff.pml the hand-off's empty-inbox

@@ -1,7 +1,7 @@
 /*
  * handoff.pml - the block tier of light actors: a handler's send to an
  * actor of its own home handed over without the inbox
- * (src/cuda/light.cuh as of 2026-12-02, session 13;
+ * (include/ringkernel/light.cuh as of 2026-12-02, session 13;
  * docs/many-actors.md section 5). sched.pml checks the run token itself;
  * this model adds the hand-off to it.
  *

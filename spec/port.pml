@@ -1,5 +1,5 @@
 /*
- * port.pml - the host's port of light actors (src/cuda/light.cuh as of
+ * port.pml - the host's port of light actors (include/ringkernel/light.cuh as of
  * session 15, 2026-12-02; docs/many-actors.md section 3): host senders,
  * the forwarder, a home, and the stop.
  *

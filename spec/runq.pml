@@ -1,6 +1,6 @@
 /*
  * runq.pml - the run queue of a light actors' home: a ring of ids that
- * pushers claim positions of with a fetch-add (src/cuda/light.cuh as of
+ * pushers claim positions of with a fetch-add (include/ringkernel/light.cuh as of
  * commit b2ed9d6, 2026-12-02; docs/many-actors.md section 4). sched.pml
  * counts the copies of an id in the run queues; this model checks the ring
  * that holds them.

@@ -1,6 +1,6 @@
 /*
  * vring.pml - the bounded MPSC queue (Vyukov) of light actors: a home's
- * cluster ring, and with NO_GUESS an actor's inbox (src/cuda/light.cuh as
+ * cluster ring, and with NO_GUESS an actor's inbox (include/ringkernel/light.cuh as
  * of commit b3a089f, 2026-12-02; docs/many-actors.md section 5). sched.pml
  * folds the inbox's claim into one step; this model checks the ring's own
  * claim, lap and guess logic.

@@ -4,7 +4,7 @@
 #ifndef RK_LIGHT_CASES_H
 #define RK_LIGHT_CASES_H
 
-#include "../src/cuda/light.cuh"
+#include "ringkernel/light.cuh"
 
 /* The payload of message `n` from source `src`: w[0] source, w[1] number,
  * w[2] a checksum of both, w[3..] free for the case. */

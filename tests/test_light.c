@@ -1,4 +1,4 @@
-/* Light actors' scheduler (src/cuda/light.cuh) on host threads: one thread
+/* Light actors' scheduler (include/ringkernel/light.cuh) on host threads: one thread
  * per home runs the GPU block's loop (rk_light_run_host), sender threads
  * play other blocks. The protocol steps are the ones the GPU runs, with the
  * same memory orders, so TSan checks their ordering here.

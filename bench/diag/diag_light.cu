@@ -1,4 +1,4 @@
-/* What light actors (src/cuda/light.cuh) cost on the GPU: a diagnostic of
+/* What light actors (include/ringkernel/light.cuh) cost on the GPU: a diagnostic of
  * the scheduler on its own, not a benchmark of the runtime (which does not
  * use light actors yet).
  *
@@ -48,7 +48,7 @@ static __host__ __device__ inline void dl_push_naps(uint32_t n)
 #endif
 }
 #define RK_LIGHT_PUSH_NAPS(n) dl_push_naps(n)
-#include "../../src/cuda/light.cuh"
+#include "ringkernel/light.cuh"
 
 #define DL_CUDA(call)                                                                                \
     do {                                                                                             \

@@ -47,6 +47,7 @@
 #include "ringkernel/export.h"
 #include "ringkernel/hlc.h"
 #include "ringkernel/lifecycle.h"
+#include "ringkernel/light.h"
 #include "ringkernel/msg.h"
 #include "ringkernel/nvrtc.h"
 #include "ringkernel/ring.h"
@@ -59,7 +60,7 @@ extern "C" {
 /* ===== layout shared by the library and the kernel (C11 and CUDA) ======== */
 
 #define RK_GPU_PROGRAM_MAGIC 0x524b4750u /* "RKGP" */
-#define RK_GPU_ABI 16u                   /* bumped whenever a layout below changes */
+#define RK_GPU_ABI 17u                   /* bumped whenever a layout below changes */
 
 /* What RK_GPU_PROGRAM defines and rk_gpu_program_from_source returns. */
 struct rk_gpu_program {
@@ -78,6 +79,10 @@ struct rk_gpu_program {
 };
 
 /* The kernel's and the program description's symbol names for `name`. */
+/* A program's state size of a light type (RK_GPU_LIGHT) carries this bit. */
+#define RK__GPU_LIGHT_TYPE 0x80000000u
+#define RK__GPU_LIGHT_NONE 0xFFFFFFFFu /* rk__gpu_world.light_types of an actor not spawned */
+
 #define RK__GPU_KERNEL_PREFIX "rk__gpu_kernel_"
 #define RK__GPU_INFO_PREFIX "rk__gpu_info_"
 #define RK__GPU_INFO_WORDS 4u /* magic, abi, n_types, block_threads; then sizes */
@@ -441,7 +446,18 @@ typedef struct rk__gpu_world {
     uint32_t ck2k_offset;    /* where it starts in dynamic shared memory (after the message buffer) */
     uint32_t pad4_;
     uint32_t *cluster_out;   /* [n_blocks / cluster_size], device: blocks of each cluster out of their loop */
-    unsigned char pad3_[56];
+    /* Light actors (light.h), when `light` is set: blocks light_first ..
+     * light_first + light_homes - 1 are their homes, and the block after
+     * them forwards the host's port (light.cuh, rk_light_ingress). */
+    struct rk_light_world *light;  /* device */
+    uint32_t *light_types;         /* [actors], device: each actor's type, RK__GPU_LIGHT_NONE until spawned */
+    unsigned char *light_states;   /* [actors * light_stride], device */
+    uint32_t *light_exits;         /* [light_homes + 1], pinned: set as each home (and the forwarder) returns */
+    uint32_t light_stride;         /* bytes of state per actor, a multiple of 128 (see cuda_light.c) */
+    uint32_t light_first;
+    uint32_t light_homes;
+    uint32_t pad5_;
+    unsigned char pad3_[8];
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -613,6 +629,8 @@ typedef struct rk_dctx {
     uint64_t mbox_taken;
     rk__gpu_cmd cmd;
 } rk_dctx;
+
+typedef struct rk_ldctx rk_ldctx; /* a light handler's context (below) */
 
 /* ---- device primitives ------------------------------------------------------ */
 
@@ -2210,6 +2228,7 @@ static __device__ __forceinline__ rk_status rk__gpu_no_init(rk_dctx *, S *)
 #define RK_GPU_ACTOR_INIT(Name, State, handle, init)                                                 \
     struct Name {                                                                                    \
         static constexpr uint32_t state_size = (uint32_t)sizeof(State);                              \
+        static constexpr bool light = false;                                                         \
         static __device__ __forceinline__ rk_status on_msg(rk_dctx *c, void *s, const rk_msg *m)     \
         {                                                                                            \
             return handle(c, (State *)s, m);                                                         \
@@ -2217,6 +2236,30 @@ static __device__ __forceinline__ rk_status rk__gpu_no_init(rk_dctx *, S *)
         static __device__ __forceinline__ rk_status on_init(rk_dctx *c, void *s)                      \
         {                                                                                            \
             return init(c, (State *)s);                                                              \
+        }                                                                                            \
+        static __device__ __forceinline__ rk_status on_light(rk_ldctx *, void *, const rk_lmsg *)    \
+        {                                                                                            \
+            return RK_EINVAL;                                                                        \
+        }                                                                                            \
+    }
+
+/* Declares the light actor type `Name` (light.h): state type `State` and
+ * handler `rk_status handle(rk_ldctx *, State *, const rk_lmsg *)`, run by
+ * all threads of the home block. List it in RK_GPU_PROGRAM beside block
+ * actor types; rk_light_spawn takes its index there. Not in NVRTC
+ * programs. */
+#define RK_GPU_LIGHT(Name, State, handle)                                                            \
+    struct Name {                                                                                    \
+        static constexpr uint32_t state_size = (uint32_t)sizeof(State) | RK__GPU_LIGHT_TYPE;         \
+        static constexpr bool light = true;                                                          \
+        static __device__ __forceinline__ rk_status on_msg(rk_dctx *, void *, const rk_msg *)        \
+        {                                                                                            \
+            return RK_EINVAL;                                                                        \
+        }                                                                                            \
+        static __device__ __forceinline__ rk_status on_init(rk_dctx *, void *) { return RK_OK; }     \
+        static __device__ __forceinline__ rk_status on_light(rk_ldctx *c, void *s, const rk_lmsg *m) \
+        {                                                                                            \
+            return handle(c, (State *)s, m);                                                         \
         }                                                                                            \
     }
 
@@ -2228,16 +2271,22 @@ struct rk__gpu_types;
 template <>
 struct rk__gpu_types<> {
     static constexpr uint32_t count = 0;
+    static constexpr bool has_light = false;
     static __device__ __forceinline__ rk_status on_msg(uint32_t, rk_dctx *, void *, const rk_msg *)
     {
         return RK_EINVAL;
     }
     static __device__ __forceinline__ rk_status on_init(uint32_t, rk_dctx *, void *) { return RK_EINVAL; }
+    static __device__ __forceinline__ rk_status on_light(uint32_t, rk_ldctx *, void *, const rk_lmsg *)
+    {
+        return RK_EINVAL;
+    }
 };
 
 template <class H, class... R>
 struct rk__gpu_types<H, R...> {
     static constexpr uint32_t count = 1u + (uint32_t)sizeof...(R);
+    static constexpr bool has_light = H::light || rk__gpu_types<R...>::has_light;
     static __device__ __forceinline__ rk_status on_msg(uint32_t t, rk_dctx *c, void *s, const rk_msg *m)
     {
         return t == 0 ? H::on_msg(c, s, m) : rk__gpu_types<R...>::on_msg(t - 1u, c, s, m);
@@ -2245,6 +2294,10 @@ struct rk__gpu_types<H, R...> {
     static __device__ __forceinline__ rk_status on_init(uint32_t t, rk_dctx *c, void *s)
     {
         return t == 0 ? H::on_init(c, s) : rk__gpu_types<R...>::on_init(t - 1u, c, s);
+    }
+    static __device__ __forceinline__ rk_status on_light(uint32_t t, rk_ldctx *c, void *s, const rk_lmsg *m)
+    {
+        return t == 0 ? H::on_light(c, s, m) : rk__gpu_types<R...>::on_light(t - 1u, c, s, m);
     }
 };
 
@@ -2261,6 +2314,139 @@ __host__ __device__ constexpr rk__gpu_info<sizeof...(T)> rk__gpu_make_info()
     return rk__gpu_info<sizeof...(T)>{RK_GPU_PROGRAM_MAGIC, RK_GPU_ABI, (uint32_t)sizeof...(T),
                                       (uint32_t)RK_GPU_BLOCK_THREADS, {T::state_size...}};
 }
+
+/* ---- light actors (light.h) ----------------------------------------------------------- */
+
+#if !defined(__CUDACC_RTC__)
+#include "ringkernel/light.cuh"
+#endif
+
+/* What a light handler gets: the home's scheduling context (light.cuh),
+ * in the home's shared memory, and the actor it runs for. */
+struct rk_ldctx {
+#if !defined(__CUDACC_RTC__)
+    rk_light_ctx *c;
+#else
+    void *c;
+#endif
+    const rk__gpu_world *w;
+    rk_actor_id self;
+    uint32_t actors;
+    rk_status st; /* thread 0's send, for every thread */
+};
+
+/* The light actor being run. */
+static __device__ __forceinline__ rk_actor_id rk_ldself(const rk_ldctx *c) { return c->self; }
+
+#if !defined(__CUDACC_RTC__)
+/* A light handler's send to another light actor or to RK_ACTOR_HOST
+ * (rk_light_recv): collective, thread 0's arguments count. Never waits:
+ * RK_EFULL when the receiver's inbox (or the home's ring to the host) is
+ * full; RK_ENOACTOR for an id that is no light actor here (a spawned one:
+ * a message to a light id not spawned is dead-lettered there); RK_E2BIG
+ * above RK_LIGHT_PAYLOAD bytes; RK_EINVAL for a system type or a NULL
+ * payload with len > 0. */
+static __device__ __noinline__ rk_status rk_ldsend(rk_ldctx *c, rk_actor_id dst, uint32_t type, const void *payload,
+                                                   uint32_t len)
+{
+    __syncthreads(); /* every thread has read the last send's status */
+    if (threadIdx.x == 0) {
+        uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0, 0, 0, 0, 0, 0};
+        rk_status st = RK_OK;
+        if (type >= RK_MSG_TYPE_SYSTEM || (len && !payload))
+            st = RK_EINVAL;
+        else if (len > RK_LIGHT_PAYLOAD)
+            st = RK_E2BIG;
+        else if (dst != RK_ACTOR_HOST && (!rk_is_light(dst) || dst - RK_LIGHT_ID_BASE >= c->actors))
+            st = RK_ENOACTOR;
+        if (st == RK_OK) {
+            for (uint32_t i = 0; i < len; i++)
+                ((unsigned char *)words)[i] = ((const unsigned char *)payload)[i];
+            st = rk_light_ctx_send(c->c, dst == RK_ACTOR_HOST ? RK_LIGHT_HOST : dst - RK_LIGHT_ID_BASE, type, words);
+        }
+        c->st = st;
+    }
+    __syncthreads();
+    return c->st;
+}
+
+/* Runs one message of a light actor (rk_light_block's handler): the
+ * message as the user's handler sees it, with public ids; its type, read
+ * from L2 (the host sets it at the spawn, while the kernel runs); a handler
+ * error or a message for an actor not spawned goes to the host as an event. */
+template <class Types>
+struct rk__gpu_light_run {
+    const rk__gpu_world *w;
+    __device__ void operator()(rk_light_ctx *c, const rk_light_msg *m) const
+    {
+        __shared__ rk_lmsg view;
+        __shared__ rk_ldctx lc;
+        __shared__ uint32_t type;
+        if (threadIdx.x == 0) {
+            type = rk__gpu_ld32(&w->light_types[c->self]);
+            view.src = m->src == RK_LIGHT_HOST ? RK_ACTOR_HOST : rk_light_id(m->src);
+            view.type = m->type;
+            for (int i = 0; i < RK_LIGHT_WORDS; i++)
+                view.data[i] = m->w[i];
+            lc.c = c;
+            lc.w = w;
+            lc.self = rk_light_id(c->self);
+            lc.actors = w->light->cfg.actors;
+        }
+        __syncthreads();
+        const uint32_t t = type;
+        if (t == RK__GPU_LIGHT_NONE) {
+            if (threadIdx.x == 0) {
+                rk_msg h;
+                memset(&h, 0, sizeof h);
+                h.type = view.type;
+                h.src = view.src;
+                h.dst = lc.self;
+                h.len = RK_LIGHT_PAYLOAD;
+                rk__gpu_post_event(w, RK__GPU_EV_DEAD_LETTER, lc.self, 0, RK_ENOACTOR, 0, &h);
+            }
+            return;
+        }
+        const rk_status st = Types::on_light(t, &lc, w->light_states + (size_t)c->self * w->light_stride, &view);
+        if (threadIdx.x == 0 && st != RK_OK)
+            rk__gpu_post_event(w, RK__GPU_EV_ERROR, lc.self, 1, st, 0, NULL);
+    }
+};
+
+/* A block past the actor blocks: a home, or the port's forwarder. Each
+ * marks its return in pinned memory, where the host's drain looks. */
+template <bool HasLight>
+struct rk__gpu_light_entry {
+    template <class Types>
+    static __device__ __forceinline__ bool run(const rk__gpu_world *) { return false; }
+};
+
+template <>
+struct rk__gpu_light_entry<true> {
+    template <class Types>
+    static __device__ __noinline__ bool run(const rk__gpu_world *w)
+    {
+        if (!w->light || blockIdx.x < w->light_first)
+            return false;
+        const uint32_t h = blockIdx.x - w->light_first;
+        if (threadIdx.x == 0)
+            atomicAdd(&w->dev->started, 1u);
+        if (h < w->light_homes)
+            rk_light_block(w->light, h, rk__gpu_light_run<Types>{w});
+        else
+            rk_light_ingress(w->light);
+        if (threadIdx.x == 0)
+            asm volatile("st.release.sys.global.u32 [%0], 1;" ::"l"(&w->light_exits[h]) : "memory");
+        return true;
+    }
+};
+#else
+template <bool HasLight>
+struct rk__gpu_light_entry {
+    template <class Types>
+    static __device__ __forceinline__ bool run(const rk__gpu_world *) { return false; }
+};
+#endif
 
 /* ---- the actor block ------------------------------------------------------------------ */
 
@@ -3641,6 +3827,8 @@ static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
     if (w->ck2k_capacity && w->cluster_size > 1)
         asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
 #endif
+    if (rk__gpu_light_entry<Types::has_light>::template run<Types>(w))
+        return;
     if (blockIdx.x == 0) {
         if (threadIdx.x == 0)
             rk__gpu_supervise(w);

@@ -19,6 +19,7 @@
 #include "ringkernel/flow.h"
 #include "ringkernel/hlc.h"
 #include "ringkernel/lifecycle.h"
+#include "ringkernel/light.h"
 #include "ringkernel/msg.h"
 #include "ringkernel/registry.h"
 #include "ringkernel/ring.h"
@@ -61,6 +62,7 @@ typedef struct rk_runtime_options {
     uint32_t cluster_size;        /* CUDA: blocks per thread-block cluster (9.0+; device_caps.h);
                                      0 or 1 = no clusters (default). The CPU backend ignores it */
     int cluster_nonportable;      /* CUDA: allow a cluster_size above the portable 8; default 0 */
+    rk_light_options light;       /* light actors (light.h); all zero: none */
 } rk_runtime_options;
 
 /* Fills `o` with the defaults above. */

@@ -43,6 +43,18 @@ static int rk__pow2(uint32_t v)
     return v >= 2 && (v & (v - 1)) == 0;
 }
 
+/* Light options (light.h): zero actors asks for nothing, and then the rest
+ * must be zero too; otherwise zeros take the defaults. */
+static rk_status rk__check_light(const rk_light_options *l)
+{
+    if (!l->actors)
+        return l->homes || l->inbox || l->batch || l->steal ? RK_EINVAL : RK_OK;
+    if (l->actors > RK_LIGHT_ACTORS_MAX || l->homes > l->actors ||
+        (l->inbox && (!rk__pow2(l->inbox) || l->inbox < 2)))
+        return RK_EINVAL;
+    return RK_OK;
+}
+
 static rk_status rk__check_options(const rk_runtime_options *o)
 {
     if ((unsigned)o->backend > RK_BACKEND_CUDA)
@@ -54,7 +66,7 @@ static rk_status rk__check_options(const rk_runtime_options *o)
         return RK_EINVAL;
     if (o->dead_letter_capacity == 0 || o->workers > 1024)
         return RK_EINVAL;
-    return RK_OK;
+    return rk__check_light(&o->light);
 }
 
 /* Picks the method table for the requested backend. */
@@ -97,6 +109,7 @@ static void rk__runtime_free(rk_runtime *rt)
     rk__tenants_destroy(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->err_lock);
+    pthread_mutex_destroy(&rt->light_lock);
     free(rt);
 }
 
@@ -126,14 +139,21 @@ static rk_status rk__runtime_build(rk_runtime **out, const rk_runtime_options *o
     if (!rt)
         return RK_ENOMEM;
     rt->opt = *o;
+    if (rt->opt.light.actors) {
+        /* The backend picks the homes (one per SM, or two threads). */
+        rt->opt.light.inbox = rt->opt.light.inbox ? rt->opt.light.inbox : 16;
+        rt->opt.light.batch = rt->opt.light.batch ? rt->opt.light.batch : 8;
+    }
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->err_lock, NULL);
+    pthread_mutex_init(&rt->light_lock, NULL);
     rt->next_corr = 1;
     rt->accepting = 1;
     rk_hlc_init(&rt->hlc, RK__MAX_DRIFT_MS, NULL, NULL);
     if (rk__events_init(&rt->events) != RK_OK) {
         pthread_mutex_destroy(&rt->lock);
         pthread_mutex_destroy(&rt->err_lock);
+        pthread_mutex_destroy(&rt->light_lock);
         free(rt);
         return RK_ENOMEM;
     }
@@ -143,6 +163,10 @@ static rk_status rk__runtime_build(rk_runtime **out, const rk_runtime_options *o
     st = rk__pick_backend(rt);
     if (st != RK_OK)
         goto fail;
+    if (rt->opt.light.actors && !rt->ops->light) {
+        st = RK_ENOTSUP;
+        goto fail;
+    }
     st = rk__tenants_init(rt);
     if (st != RK_OK)
         goto fail;
@@ -273,7 +297,7 @@ void rk__runtime_finish(rk_runtime *rt)
     pthread_mutex_lock(&rt->lock);
     if (!rt->shut_down) {
         /* After stop nothing produces for the host; what is left is unread. */
-        rt->report.host_unread = rk__hostq_discard(rt);
+        rt->report.host_unread += rk__hostq_discard(rt); /* the backend's stop counted the light actors' */
         rt->ops->release(rt);
         __atomic_store_n(&rt->shut_down, 1, __ATOMIC_RELEASE);
     }

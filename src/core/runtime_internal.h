@@ -184,6 +184,25 @@ struct rk__restart_ops {
     void (*stats)(rk_runtime *rt, uint32_t rec, uint64_t *restarts, uint32_t *recent);
 };
 
+/* Light actors (ringkernel/light.h). The core checks the arguments, hands
+ * out the ids and keeps host threads out once shutdown begins; the backend
+ * runs the actors. Its drain runs what the light actors have queued (until
+ * the deadline), and its stop counts what is left: messages still in
+ * inboxes in rep->dead_lettered (each also as a dead letter), messages to
+ * the host nobody read in rep->host_unread. */
+struct rk__light_ops {
+    /* Actors first .. first + n - 1 (indices) get type t and a copy of
+     * `initial` each (t->state_size bytes; NULL: zeroed); nothing has been
+     * sent to them yet. Under rt->lock. */
+    rk_status (*spawn)(rk_runtime *rt, const rk_light_type *t, uint32_t first, uint32_t n, const void *initial);
+    /* A host thread's message to actor `index`: 48 bytes in `words`.
+     * RK_EFULL when it cannot be taken now. */
+    rk_status (*post)(rk_runtime *rt, uint32_t index, uint32_t type, const uint64_t *words);
+    /* One message a handler sent to the host, or RK_EEMPTY. One caller at
+     * a time (the core holds rt->light_lock). */
+    rk_status (*recv)(rk_runtime *rt, rk_lmsg *out);
+};
+
 struct rk_backend_ops {
     const char *name;
 
@@ -294,6 +313,9 @@ struct rk_backend_ops {
      * stops. RK_ENOMEM when it cannot keep one more; the quota then stays
      * as it was. Called with rt->tenants.rate_lock held, no other lock. */
     rk_status (*tenant_rate)(rk_runtime *rt, uint32_t tenant, int on);
+
+    /* Optional (NULL: the runtime refuses light options with RK_ENOTSUP). */
+    const struct rk__light_ops *light;
 };
 
 typedef struct rk__pending_call rk__pending_call;
@@ -365,6 +387,11 @@ struct rk_runtime {
                                rk__group_ops.launch */
     struct rk_group *group; /* set once by rk_group_create before any actor exists */
     uint32_t member;        /* its index in the group */
+
+    /* Light actors (core/light.c): ids handed out so far (atomic; stored
+     * with release once they are set up), and one host receiver at a time. */
+    uint32_t light_spawned;
+    pthread_mutex_t light_lock;
 
     pthread_mutex_t err_lock;
     rk_async_error errors[RK__ASYNC_ERRORS];

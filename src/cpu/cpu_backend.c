@@ -27,6 +27,7 @@
 #include "core/hostq.h"
 #include "core/parker.h"
 #include "core/supervisor_internal.h"
+#include "cpu/cpu_light.h"
 
 #define RK__BATCH 32             /* messages per actor per turn */
 #define RK__SPIN_NS 20000ull     /* spin this long before parking */
@@ -117,6 +118,7 @@ typedef struct rk__cpu {
     int steal;       /* work stealing (RK_CPU_STEAL, default on) */
     uint32_t n_sups; /* atomic: records handed out */
     rk__cpu_sup sups[RK__CPU_SUPS];
+    rk__cpu_light *light; /* light actors (cpu_light.c), or NULL */
 } rk__cpu;
 
 struct rk_ctx {
@@ -128,6 +130,12 @@ struct rk_ctx {
 static rk__cpu *rk__cpu_of(rk_runtime *rt)
 {
     return (rk__cpu *)rt->backend_data;
+}
+
+rk__cpu_light *rk__cpu_light_of(rk_runtime *rt)
+{
+    rk__cpu *cpu = rk__cpu_of(rt);
+    return cpu ? cpu->light : NULL;
 }
 
 /* ---- control block: written by the worker, read by any host thread --------- */
@@ -1016,6 +1024,7 @@ static void rk__cpu_free(rk__cpu *cpu)
         pthread_cond_destroy(&w->cmd_cv);
         free(w->actors);
     }
+    rk__cpu_light_free(cpu->light);
     rk__parker_destroy(&cpu->host);
     for (uint32_t i = 0; i < RK__CPU_SUPS; i++)
         pthread_mutex_destroy(&cpu->sups[i].lock);
@@ -1096,6 +1105,11 @@ static rk_status rk__cpu_start(rk_runtime *rt)
         }
         cpu->workers[i].started = 1;
     }
+    if (rt->opt.light.actors) {
+        st = rk__cpu_light_start(rt, &cpu->light);
+        if (st != RK_OK)
+            goto fail;
+    }
     return RK_OK;
 fail:
     rk__stop_workers(cpu);
@@ -1130,7 +1144,7 @@ static int rk__pending(rk_runtime *rt)
 static rk_status rk__cpu_drain(rk_runtime *rt, uint64_t deadline, rk_shutdown_report *rep)
 {
     uint64_t before = rk__total_in(rt);
-    rk_status st = RK_OK;
+    rk_status st = RK_OK, lst;
     while (rk__pending(rt)) {
         if (rk__now_ns() >= deadline) {
             st = RK_ETIMEDOUT;
@@ -1139,13 +1153,17 @@ static rk_status rk__cpu_drain(rk_runtime *rt, uint64_t deadline, rk_shutdown_re
         rk__sleep_ns(50000);
     }
     rep->drained += rk__total_in(rt) - before;
-    return st;
+    /* Light actors and block actors do not talk to each other: one drain
+     * after the other, to the same deadline. */
+    lst = rk__cpu_light_drain(rk__cpu_of(rt)->light, deadline, rep);
+    return st != RK_OK ? st : lst;
 }
 
 static void rk__cpu_stop(rk_runtime *rt, rk_shutdown_report *rep)
 {
     rk__cpu *cpu = rk__cpu_of(rt);
     rk__stop_workers(cpu);
+    rk__cpu_light_stop(cpu->light, rep);
     /* The workers are gone: whatever is left in an inbox was not handled. */
     for (uint32_t i = 0; i < rk__actor_count(rt); i++) {
         rk__cpu_actor *ca = rt->actors[i].backend;
@@ -1514,4 +1532,5 @@ const struct rk_backend_ops rk__cpu_ops = {
     .credit_wait = rk__cpu_credit_wait,
     .device_memory = NULL,
     .restarts = &rk__cpu_restart_ops,
+    .light = &rk__cpu_light_ops,
 };

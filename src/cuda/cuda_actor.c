@@ -428,6 +428,8 @@ static rk_status rk__cuda_actor_check(const rk__cuda *b, const rk__actor *a)
 {
     if (!a->type || a->type->gpu_type >= b->n_types || a->id >= b->max_actors || b->actors[a->id])
         return RK_EINVAL;
+    if (b->state_sizes[a->type->gpu_type] & RK__GPU_LIGHT_TYPE)
+        return RK_EINVAL; /* a light type: rk_light_spawn */
     if (a->slot_size < RK_MSG_HEADER_SIZE + 16 || a->slot_size % 16 || a->slot_size > b->msg_buffer)
         return RK_EINVAL;
     if (a->inbox_capacity < 2 || (a->inbox_capacity & (a->inbox_capacity - 1)) || a->inbox_capacity > (1u << 24))

@@ -384,10 +384,10 @@ fail:
 
 /* As many blocks as can be resident at once, at most one per actor plus
  * the supervisor. */
-static rk_status rk__cuda_grid(rk__cuda *b)
+static rk_status rk__cuda_grid(rk__cuda *b, rk_runtime *rt)
 {
     int per_sm = 0, sms = 0;
-    uint64_t want = (uint64_t)b->max_actors + 1, cap = rk__cuda_env_u64("RK_CUDA_BLOCKS", 0);
+    uint64_t want = (uint64_t)b->max_actors + 1, cap = rk__cuda_env_u64("RK_CUDA_BLOCKS", 0), extra;
     rk_status st;
     if (b->block_threads == 0 || b->block_threads > 1024)
         return RK_EINVAL;
@@ -402,18 +402,25 @@ static rk_status rk__cuda_grid(rk__cuda *b)
                      b->smem_bytes);
         return RK_ENOTSUP;
     }
+    st = rk__cuda_light_plan(b, rt, sms);
+    if (st != RK_OK)
+        return st;
+    /* Light actors take their homes and the port's forwarder past the
+     * actor blocks. */
+    extra = b->light_actors ? (uint64_t)b->light_homes + 1 : 0;
     if (cap && cap < want)
         want = cap;
-    if ((uint64_t)per_sm * (uint64_t)sms < want)
-        want = (uint64_t)per_sm * (uint64_t)sms;
+    if ((uint64_t)per_sm * (uint64_t)sms < want + extra)
+        want = (uint64_t)per_sm * (uint64_t)sms > extra ? (uint64_t)per_sm * (uint64_t)sms - extra : 0;
     /* An actor's door names its block in 15 bits (device.cuh). */
     if (want > RK__GPU_DOOR_SLOT_MAX)
         want = RK__GPU_DOOR_SLOT_MAX;
     if (b->cluster_size)
         RK__CHECK(rk__cuda_cluster_grid(b, cap && cap < (uint64_t)b->max_actors + 1, &want));
     if (want < 2)
-        return RK_EINVAL;
-    b->n_blocks = (uint32_t)want;
+        return extra ? RK_ENOTSUP : RK_EINVAL;
+    b->light_first = (uint32_t)want;
+    b->n_blocks = (uint32_t)(want + extra);
     rk__cuda_log(b, "%s: %d SMs x %d resident blocks; launching %u blocks of %u threads", b->device_name, sms, per_sm,
                  b->n_blocks, b->block_threads);
     return RK_OK;
@@ -555,6 +562,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
         clock_gettime(CLOCK_REALTIME, &ts);
         w.host_clock_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     }
+    RK__CHECK(rk__cuda_light_layout(b, &w));
     RK__CHECK(rk__cuda_upload(b, b->world_d, &w, sizeof w));
 
     rt->host_ring = host_view; /* its producer line is the GPU's: the host never touches it */
@@ -680,6 +688,7 @@ static void rk__cuda_teardown(rk_runtime *rt, rk__cuda *b)
         rk__cuda_dfree(b, &b->cluster_out_d);
         rk__cuda_dfree(b, &b->devflags_d);
         rk__cuda_dfree(b, &b->lines_d);
+        rk__cuda_light_free(b);
         if (b->stream)
             b->cu.cuStreamDestroy(b->stream);
         if (b->copy_stream)
@@ -756,11 +765,11 @@ static rk_status cuda_start(rk_runtime *rt)
     RK__CU_CHECK(b, b->cu.cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
     RK__CU_CHECK(b, b->cu.cuStreamCreate(&b->copy_stream, CU_STREAM_NON_BLOCKING));
     RK__CHECK(rk__cuda_program(b, p, rt->opt.device));
-    RK__CHECK(rk__cuda_grid(b));
+    RK__CHECK(rk__cuda_grid(b, rt));
     b->free_slots = calloc(b->n_blocks, sizeof *b->free_slots);
     if (!b->free_slots)
         RK__CHECK(RK_ENOMEM);
-    for (i = b->n_blocks - 1; i >= 1; i--)
+    for (i = b->light_first - 1; i >= 1; i--)
         b->free_slots[b->n_free++] = i; /* popped from the end: block 1 first */
     RK__CHECK(rk__cuda_layout(rt, b));
     if (!rt->defer_launch) /* else rk__cuda_group_launch, once the group is connected */
@@ -1021,8 +1030,10 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
     rk__gpu_cmd cmd;
     uint64_t base = 0, handled = 0, t0 = rk__now_ns();
     rk_status st = RK_ETIMEDOUT;
+    rk_status lst;
     if (!b || !b->launched)
         return RK_OK; /* a group's member whose launch never came */
+    lst = rk__cuda_light_drain(b, deadline_ns);
     rk__cuda_close_gates(b);
     pthread_mutex_lock(&b->lock);
     memset(&cmd, 0, sizeof cmd);
@@ -1052,6 +1063,8 @@ out:
     rk__cuda_unlock(b);
     rk__cuda_log(b, "drain: %s, %llu messages handled, in %.3f ms", st == RK_OK ? "done" : rk_status_name(st),
                  (unsigned long long)(handled - base), (double)(rk__now_ns() - t0) / 1e6);
+    if (st == RK_OK && lst != RK_OK)
+        st = lst;
     if (rep) {
         rep->drained += handled - base;
         if (st == RK_ETIMEDOUT)
@@ -1124,6 +1137,8 @@ static void cuda_stop(rk_runtime *rt, rk_shutdown_report *rep)
                 rk__cuda_lost_events(rt, b);
             dead += b->exit_dead; /* the blocks' own, from their cluster-tier rings */
             pthread_mutex_unlock(&b->ev_lock);
+            if (rep)
+                rk__cuda_light_leftovers(rt, b, rep);
         }
         rk__cuda_leave(b);
     }
@@ -1238,4 +1253,5 @@ const struct rk_backend_ops rk__cuda_ops = {
     .group = &rk__cuda_group_ops,
     .restarts = &rk__cuda_restart_ops,
     .tenant_rate = rk__cuda_tenant_rate,
+    .light = &rk__cuda_light_ops,
 };

@@ -238,7 +238,29 @@ typedef struct rk__cuda {
     CUstream keeper_stream; /* its copies: not behind checkpoints' and migrations' */
     int keeper_started; /* under rate_lock */
     int keeper_stop;    /* atomic */
+
+    /* light actors (cuda_light.c): none when light_actors is 0. Homes are
+     * blocks light_first .. light_first + light_homes - 1, the port's
+     * forwarder the block after them. */
+    uint32_t light_actors, light_homes, light_first, light_stride;
+    uint32_t light_inbox, light_batch, light_steal;
+    CUdeviceptr light_world_d, light_types_d, light_states_d, light_stop_d;
+    rk__pinned light_port_mem, light_exits_mem;
+    int light_done; /* the stop counted what was left */
 } rk__cuda;
+
+/* ---- light actors (cuda_light.c) ---- */
+/* Before the grid: how many homes, the state stride, and whether the
+ * program and options allow light actors. */
+rk_status rk__cuda_light_plan(rk__cuda *b, rk_runtime *rt, int sms);
+/* In the layout: the world, its port and the arrays, into *w. */
+rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w);
+/* The drain: until no light message is on its way, then the homes return. */
+rk_status rk__cuda_light_drain(rk__cuda *b, uint64_t deadline_ns);
+/* After the kernel ended: what is left, as dead letters and unread. */
+void rk__cuda_light_leftovers(rk_runtime *rt, rk__cuda *b, rk_shutdown_report *rep);
+void rk__cuda_light_free(rk__cuda *b);
+extern const struct rk__light_ops rk__cuda_light_ops;
 
 enum {
     RK__CUDA_RATE_FREE = 0,

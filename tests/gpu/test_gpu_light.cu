@@ -1,4 +1,4 @@
-/* Light actors' scheduler (src/cuda/light.cuh) on the GPU: each home is a
+/* Light actors' scheduler (include/ringkernel/light.cuh) on the GPU: each home is a
  * persistent block running rk_light_block; sender blocks play other actors.
  * The same cases as tests/test_light.c, at GPU sizes:
  *   bad_input   a send to a bad id, and to a full inbox, from the device

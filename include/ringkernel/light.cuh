@@ -15,14 +15,17 @@
  * spec/sched.pml (the token) and spec/handoff.pml (the block tier); each
  * carries its reason below.
  *
- * The runtime does not use light actors yet (many-actors.md section 7). */
+ * The runtime runs them through ringkernel/light.h (many-actors.md section
+ * 7, step 7); tests and diagnostics also drive a world directly. */
 #ifndef RK_LIGHT_CUH
 #define RK_LIGHT_CUH
 
-#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#if !defined(__CUDACC_RTC__)
+#include <sched.h>
 #include <stdio.h>
+#endif
 
 #include "ringkernel/device_caps.h"
 #include "ringkernel/status.h"
@@ -130,7 +133,12 @@ typedef struct rk_light_home {
                       * inboxes instead of running them (rk__l_cluster_next) */
     uint64_t error;  /* an rk_status: RK_EINVAL when the block's cluster did not match cfg.cluster
                       * (the home returned without running) */
-    uint64_t pad1[6];
+    uint64_t dropped; /* messages it held outside the inboxes (local queue, a handed one) when a
+                       * halt made it return (rk_light_halt) */
+    uint64_t live_sent, live_handled; /* its handlers' sends to light actors and the messages it
+                                       * ran, stored each time it finds nothing to do (GPU homes;
+                                       * rk_light_publish) */
+    uint64_t pad1[3];
 } rk_light_home;
 
 /* A home's cluster ring: a bounded MPSC queue (Vyukov) whose producers are
@@ -264,6 +272,8 @@ typedef struct rk_light_world {
                              * shared memory) */
     volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
     rk_light_port *port;     /* the host's port (rk_light_world_set_port), or NULL */
+    volatile uint32_t *halt; /* NULL, or nonzero: homes return between two messages, busy or not
+                              * (rk_light_halt); not with a cluster. Device memory on the GPU */
 } rk_light_world;
 
 #if defined(__cplusplus)
@@ -952,6 +962,8 @@ typedef struct rk_light_ctx {
                             * last claim there, where the next claim starts looking */
     rk_light_out *out;     /* the home's ring to the host (pinned memory), or NULL without a port */
     uint64_t otail, ohead; /* its producer's position, and the host's head as last read */
+    uint64_t sent;         /* messages its handlers put on their way to light actors (for the
+                            * runtime's count of what is in flight, rk_light_publish) */
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
@@ -1085,7 +1097,7 @@ RK_LF rk_status rk__l_cluster_send(rk_light_ctx *c, uint32_t home, uint32_t dst,
  * that ping-pong cannot starve their home. Otherwise the inbox path:
  * RK_EFULL when full (a handler must not wait for an inbox its own home
  * drains). */
-RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, const uint64_t *words)
+RK_LF rk_status rk__l_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, const uint64_t *words)
 {
     rk_light_world *w = c->w;
     rk_light_actor *a;
@@ -1136,6 +1148,14 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
     return rk_light_send(w, c->self, dst, type, words);
 }
 
+RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, const uint64_t *words)
+{
+    rk_status st = rk__l_ctx_send(c, dst, type, words);
+    if (st == RK_OK && dst != RK_LIGHT_HOST)
+        c->sent++;
+    return st;
+}
+
 /* ---- a home's loop -------------------------------------------------------------------- */
 
 /* Where the message being run came from. */
@@ -1161,8 +1181,9 @@ typedef struct rk_light_loop {
     rk_light_msg hand;
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
-    uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered, moved;
+    uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered, moved, dropped;
     uint32_t victim; /* the next home to look at when stealing */
+    uint32_t since;  /* messages since the halt word was last read */
 } rk_light_loop;
 
 RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
@@ -1200,6 +1221,7 @@ RK_LF void rk_light_loop_flush(rk_light_world *w, const rk_light_loop *L)
     hm->locals = L->locals;
     hm->clustered = L->clustered;
     hm->moved = L->moved;
+    hm->dropped = L->dropped;
     if (L->c.cring)
         L->c.cring->head = L->chead; /* a host world may run again; a GPU block's ring is its own */
     if (L->c.out)
@@ -1418,6 +1440,48 @@ RK_LF void rk_light_after(rk_light_world *w, rk_light_loop *L)
     L->handled++;
 }
 
+/* Whether the world's halt word is set; read on every 16th call, between
+ * two messages (a busy home reads it too, unlike the stop word). */
+RK_LF int rk__l_halted(const rk_light_world *w, rk_light_loop *L)
+{
+    return w->halt && (++L->since & 15u) == 0 && rk__l_stopped(w->halt);
+}
+
+/* An idle home's counts, for whoever watches for the world to be quiet:
+ * when the sum over all homes of `live_sent`, plus what the forwarder
+ * delivered, equals the sum of `live_handled`, twice in a row with nothing
+ * changed in between, no message is on its way (every home stores them
+ * before it idles, so a busy one's are short of what it sent or ran). */
+RK_LF void rk_light_publish(rk_light_world *w, const rk_light_loop *L)
+{
+    rk_light_home *hm = &w->home[L->c.home];
+    rk__l_st(&hm->live_sent, L->c.sent);
+    rk__l_st(&hm->live_handled, L->handled);
+}
+
+/* A halt, between two messages: the run the home holds is given up (its
+ * inbox head written back, so whoever counts what is left counts only
+ * what was not run), and what it holds outside the inboxes - its local
+ * queue and a handed message - is counted in `dropped`. Then the home
+ * returns (rk_light_loop_flush). Not with a cluster: its peers would still
+ * send into its ring. */
+RK_LF void rk_light_halt(rk_light_world *w, rk_light_loop *L)
+{
+    if (L->active) {
+        rk_light_give_up(w, &L->r);
+        L->active = 0;
+    }
+    if (L->c.handed) {
+        /* We hold the receiver's token and its inbox was empty. */
+        rk_light_run r = {L->c.to, 0, w->actor[L->c.to].head, 0};
+        rk_light_give_up(w, &r);
+        L->c.handed = 0;
+        L->dropped++;
+    }
+    L->dropped += (uint64_t)(L->c.ltail - L->c.lhead);
+    L->c.lhead = L->c.ltail;
+}
+
 /* ---- a host home ----------------------------------------------------------------------- */
 
 typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *user);
@@ -1431,7 +1495,13 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
     rk_light_loop L;
     rk_light_loop_init(&L, w, h);
     for (;;) {
-        const rk_light_msg *m = rk_light_next(w, &L);
+        const rk_light_msg *m;
+        if (rk__l_halted(w, &L)) {
+            rk_light_halt(w, &L);
+            rk_light_loop_flush(w, &L);
+            return;
+        }
+        m = rk_light_next(w, &L);
         if (m) {
             fn(&L.c, m, user);
             rk_light_after(w, &L);
@@ -1534,14 +1604,20 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
     const uint32_t nap_max = W.cfg.steal ? RK_LIGHT_STEAL_NAP_MAX : RK_LIGHT_NAP_MAX;
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
-            const rk_light_msg *m;
-            while ((m = rk_light_next(w, &L)) == NULL) {
-                L.idle++;
-                if ((++looks & 63) == 0 && rk__l_stopped(w->stop))
-                    break;
-                nap = nap ? (nap < nap_max ? nap * 2 : nap) : 32;
-                __nanosleep(nap);
-            }
+            const rk_light_msg *m = NULL;
+            if (rk__l_halted(w, &L))
+                rk_light_halt(w, &L);
+            else
+                while ((m = rk_light_next(w, &L)) == NULL) {
+                    if (nap == 0)
+                        rk_light_publish(w, &L); /* the first look that found nothing */
+                    L.idle++;
+                    if ((++looks & 63) == 0 &&
+                        (rk__l_stopped(w->stop) || (w->halt && rk__l_stopped(w->halt))))
+                        break;
+                    nap = nap ? (nap < nap_max ? nap * 2 : nap) : 32;
+                    __nanosleep(nap);
+                }
             if (m)
                 nap = 0;
             cur = m;
@@ -1600,6 +1676,8 @@ __device__ inline void rk_light_ingress(rk_light_world *world)
             nap = 0;
             continue;
         }
+        if (nap == 0)
+            rk__lh_st(&W.port->forwarded, at); /* how far it got, for the host's count of what is in flight */
         if ((++looks & 15) == 0 && rk__l_stopped(W.stop))
             break;
         nap = nap ? (nap < 512u ? nap * 2 : nap) : 64u;

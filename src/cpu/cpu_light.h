@@ -1,0 +1,36 @@
+/* The CPU backend's light actors (cpu_light.c): a world of
+ * ringkernel/light.cuh run by host threads, one per home. cpu_backend.c starts,
+ * drains, stops and frees it alongside the block actors' workers. */
+#ifndef RK_CPU_LIGHT_H
+#define RK_CPU_LIGHT_H
+
+#include "core/runtime_internal.h"
+
+typedef struct rk__cpu_light rk__cpu_light;
+
+/* The backend's light actors of rt, or NULL when it has none
+ * (cpu_backend.c keeps the pointer). */
+rk__cpu_light *rk__cpu_light_of(rk_runtime *rt);
+
+/* Builds the world for rt->opt.light (actors > 0) and starts its home
+ * threads; writes the homes chosen back into rt->opt.light.homes. On
+ * failure nothing is left behind. RK_ENOMEM. */
+rk_status rk__cpu_light_start(rk_runtime *rt, rk__cpu_light **out);
+
+/* Lets the homes run what is queued and return, until `deadline`; adds the
+ * messages handled meanwhile to rep->drained. RK_ETIMEDOUT when they did
+ * not finish (they are told to halt). l may be NULL. */
+rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline, rk_shutdown_report *rep);
+
+/* Halts and joins the homes, then counts what was left: inbox messages as
+ * dead letters, messages to the host nobody read in rep->host_unread.
+ * Idempotent; l may be NULL. */
+void rk__cpu_light_stop(rk__cpu_light *l, rk_shutdown_report *rep);
+
+/* Frees everything (stopping the homes first if stop did not). l may be
+ * NULL. */
+void rk__cpu_light_free(rk__cpu_light *l);
+
+extern const struct rk__light_ops rk__cpu_light_ops;
+
+#endif

@@ -1,0 +1,88 @@
+/* The light actor types of test_gpu_light_runtime (light_actors.h). */
+#include "light_actors.h"
+#include "ringkernel/device.cuh"
+
+typedef struct rkl_none {
+    uint32_t unused;
+} rkl_none;
+
+static __device__ rk_status rkl_block_echo(rk_dctx *c, rkl_none *s, const rk_msg *m)
+{
+    (void)s;
+    return rk_dreply(c, m->type, rk_msg_payload(m), m->len);
+}
+
+static __device__ rk_status rkl_echo(rk_ldctx *c, rkl_echo_state *s, const rk_lmsg *m)
+{
+    uint64_t out[6] = {0, 0, 0, 0, 0, 0};
+    const uint64_t before = s->count;
+    __syncthreads(); /* every thread read the count before thread 0 adds to it */
+    if (threadIdx.x == 0)
+        s->count = before + 1;
+    if (m->type == RKL_MSG_COUNT) {
+        out[0] = before;
+        return rk_ldsend(c, RK_ACTOR_HOST, m->type, out, sizeof out);
+    }
+    if (m->type == RKL_MSG_STATE) {
+        out[0] = s->tag[0];
+        out[1] = s->tag[1];
+        return rk_ldsend(c, RK_ACTOR_HOST, m->type, out, sizeof out);
+    }
+    return rk_ldsend(c, RK_ACTOR_HOST, m->type, m->data, RK_LIGHT_PAYLOAD);
+}
+
+/* The next relay: a hash of the message and the hop, so that messages
+ * spread over every home and some meet at one actor. */
+static __device__ uint32_t rkl_next(const rkl_hop *h, rk_actor_id self)
+{
+    uint64_t x = h->seq * 0x9E3779B97F4A7C15ull + (uint64_t)h->sender * 0xBF58476D1CE4E5B9ull + self + h->hops;
+    x ^= x >> 31;
+    return h->first + (uint32_t)(x % h->n);
+}
+
+static __device__ rk_status rkl_relay(rk_ldctx *c, rkl_none *s, const rk_lmsg *m)
+{
+    rkl_hop h;
+    rk_status st;
+    (void)s;
+    if (m->type != RKL_MSG_HOP)
+        return RK_EBADMSG;
+    memcpy(&h, m->data, sizeof h);
+    h.path += rk_ldself(c) - h.first;
+    if (h.hops == 0)
+        return rk_ldsend(c, RK_ACTOR_HOST, RKL_MSG_HOP, &h, sizeof h);
+    h.hops--;
+    st = rk_ldsend(c, rkl_next(&h, rk_ldself(c)), RKL_MSG_HOP, &h, sizeof h);
+    if (st != RK_OK) {
+        /* Never expected (the test keeps few messages in flight): tell the
+         * host, which fails the test instead of waiting for ever. */
+        uint64_t why = (uint64_t)st;
+        (void)rk_ldsend(c, RK_ACTOR_HOST, RKL_MSG_LOST, &why, sizeof why);
+    }
+    return RK_OK;
+}
+
+static __device__ rk_status rkl_failer(rk_ldctx *c, rkl_none *s, const rk_lmsg *m)
+{
+    (void)s;
+    if (m->type == RKL_MSG_FAIL)
+        return RK_EHANDLER;
+    return rk_ldsend(c, RK_ACTOR_HOST, m->type, m->data, RK_LIGHT_PAYLOAD);
+}
+
+static __device__ rk_status rkl_storm(rk_ldctx *c, rkl_none *s, const rk_lmsg *m)
+{
+    (void)s;
+    (void)rk_ldsend(c, rk_ldself(c), m->type, m->data, RK_LIGHT_PAYLOAD);
+    (void)rk_ldsend(c, rk_ldself(c), m->type, m->data, RK_LIGHT_PAYLOAD);
+    return RK_OK;
+}
+
+RK_GPU_ACTOR(rkl_block_echo_actor, rkl_none, rkl_block_echo);
+RK_GPU_LIGHT(rkl_echo_actor, rkl_echo_state, rkl_echo);
+RK_GPU_LIGHT(rkl_relay_actor, rkl_none, rkl_relay);
+RK_GPU_LIGHT(rkl_failer_actor, rkl_none, rkl_failer);
+RK_GPU_LIGHT(rkl_storm_actor, rkl_none, rkl_storm);
+
+RK_GPU_PROGRAM(rkl_program, rkl_block_echo_actor, rkl_echo_actor, rkl_relay_actor, rkl_failer_actor,
+               rkl_storm_actor);

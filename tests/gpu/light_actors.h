@@ -1,0 +1,59 @@
+/* The light actor types of test_gpu_light_runtime (light_actors.cu): a
+ * program of its own, so that the other GPU tests' kernel keeps no home
+ * code. Compiles as C11 and CUDA C. */
+#ifndef RK_LIGHT_ACTORS_H
+#define RK_LIGHT_ACTORS_H
+
+#include <stdint.h>
+
+#include "ringkernel/ringkernel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Type indices in rkl_program. */
+enum {
+    RKL_BLOCK_ECHO = 0, /* a block actor: ECHO back (the two kinds in one kernel) */
+    RKL_ECHO = 1,       /* light: ECHO back; COUNT: its state's count; STATE: its state's tag */
+    RKL_RELAY = 2,      /* light: HOP, passed on `hops` times, then to the host */
+    RKL_FAILER = 3,     /* light: FAIL returns RK_EHANDLER, anything else is echoed */
+    RKL_STORM = 4,      /* light: any message sends two to itself, for ever (the stop must cut it) */
+    RKL_NTYPES
+};
+
+enum {
+    RKL_MSG_ECHO = 1,
+    RKL_MSG_COUNT = 2, /* reply data[0]: messages it handled before this one */
+    RKL_MSG_STATE = 3, /* reply data[0..1]: its state's tag words */
+    RKL_MSG_HOP = 4,   /* rkl_hop */
+    RKL_MSG_FAIL = 5,
+    RKL_MSG_LOST = 6,  /* a handler's send failed: data[0] the status */
+};
+
+/* Each light echo actor's state: a tag (the spawn's initial state) and a
+ * count of the messages it handled. */
+typedef struct rkl_echo_state {
+    uint64_t tag[2];
+    uint64_t count;
+} rkl_echo_state;
+
+/* A relayed message: where the relays are, who sent it (host thread and
+ * sequence), hops left, and the sum of the relays it went through. */
+typedef struct rkl_hop {
+    uint32_t first;  /* the relays: ids first .. first + n - 1 */
+    uint32_t n;
+    uint32_t sender;
+    uint32_t hops;   /* left */
+    uint64_t seq;
+    uint64_t path;   /* sum of the indices of the relays it went through */
+    uint64_t pad[2];
+} rkl_hop;
+
+extern const struct rk_gpu_program rkl_program;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,286 @@
+/* Light actors in the runtime's kernel (ringkernel/light.h) on a GPU:
+ *   - bad input: a block type spawned as light and a light type launched as
+ *     a block actor, a wrong state size, unspawned ids, long payloads;
+ *   - every spawned actor echoes exactly what it got, with its own id as
+ *     the source, and keeps its state (the spawn's tag, a count);
+ *   - relays: messages from several host threads pass through pseudo-random
+ *     light actors on every home and come back once each, with the path
+ *     they took; with stealing on and off; block actors answer rk_call
+ *     beside them;
+ *   - a handler's error reaches rk_runtime_error, and the actor goes on;
+ *   - shutdown: actors that never stop sending are halted, what they left
+ *     is dead-lettered, and replies the host never read are counted. */
+#include <pthread.h>
+
+#include "gpu_test.h"
+#include "light_actors.h"
+
+static const rk_light_type echo_type = {"echo", NULL, RKL_ECHO, sizeof(rkl_echo_state)};
+static const rk_light_type relay_type = {"relay", NULL, RKL_RELAY, 4};
+static const rk_light_type failer_type = {"failer", NULL, RKL_FAILER, 4};
+static const rk_light_type storm_type = {"storm", NULL, RKL_STORM, 4};
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static rk_runtime *light_runtime(uint32_t actors, uint32_t steal, uint32_t inbox, uint64_t drain_ns)
+{
+    rk_runtime_options o;
+    rkt_options(&o, 8, &rkl_program);
+    o.cluster_size = 0; /* light actors do not run in clusters yet */
+    o.light.actors = actors;
+    o.light.steal = steal;
+    o.light.inbox = inbox;
+    if (drain_ns)
+        o.drain_timeout_ns = drain_ns;
+    return rkt_runtime_with(&o);
+}
+
+/* Posts, retrying while the way in is full (for at most 10 s). */
+static void post(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *p, uint32_t len)
+{
+    uint64_t tries = 0;
+    rk_status st;
+    while ((st = rk_light_post(rt, dst, type, p, len)) == RK_EFULL && ++tries < 10000000ull)
+        ;
+    RKT_CHECK_ST(st, RK_OK);
+}
+
+static rk_lmsg recv1(rk_runtime *rt)
+{
+    rk_lmsg m;
+    RKT_CHECK_ST(rk_light_recv(rt, &m, 10 * RKT_SEC), RK_OK);
+    return m;
+}
+
+static void bad_input(void)
+{
+    rk_runtime *rt = light_runtime(64, 0, 0, 0);
+    rk_light_type wrong = echo_type, block = {"block", NULL, RKL_BLOCK_ECHO, 4};
+    rk_actor_options ao;
+    rk_actor_id first = 0, id;
+    uint64_t big[7] = {0};
+    rk_lmsg m;
+    RKT_CHECK_ST(rk_light_spawn(rt, &block, 1, NULL, &first), RK_EINVAL);
+    wrong.state_size = 8;
+    RKT_CHECK_ST(rk_light_spawn(rt, &wrong, 1, NULL, &first), RK_EINVAL);
+    wrong.gpu_type = RKL_NTYPES;
+    RKT_CHECK_ST(rk_light_spawn(rt, &wrong, 1, NULL, &first), RK_EINVAL);
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, 65, NULL, &first), RK_ENOMEM);
+    RKT_CHECK_ST(rk_light_post(rt, rk_light_id(0), RKL_MSG_ECHO, big, 8), RK_ENOACTOR);
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, 64, NULL, &first), RK_OK);
+    RKT_CHECK(first == rk_light_id(0));
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, 1, NULL, &first), RK_ENOMEM);
+    RKT_CHECK_ST(rk_light_post(rt, rk_light_id(64), RKL_MSG_ECHO, big, 8), RK_ENOACTOR);
+    RKT_CHECK_ST(rk_light_post(rt, 0, RKL_MSG_ECHO, big, 8), RK_ENOACTOR);
+    RKT_CHECK_ST(rk_light_post(rt, rk_light_id(0), RKL_MSG_ECHO, big, sizeof big), RK_E2BIG);
+    RKT_CHECK_ST(rk_light_post(rt, rk_light_id(0), RK_MSG_TYPE_SYSTEM, big, 8), RK_EINVAL);
+    RKT_CHECK_ST(rk_light_post(rt, rk_light_id(0), RKL_MSG_ECHO, NULL, 8), RK_EINVAL);
+    RKT_CHECK_ST(rk_light_recv(rt, &m, 0), RK_ETIMEDOUT);
+    /* A light type is no block actor. */
+    rk_actor_options_init(&ao);
+    static const rk_actor_type as_block = {"light as block", NULL, NULL, RKL_ECHO};
+    ao.name = "x";
+    ao.type = &as_block;
+    RKT_CHECK_ST(rk_launch(rt, &ao, &id), RK_EINVAL);
+    rk_runtime_destroy(rt);
+    printf("bad input: ok\n");
+}
+
+static void echo_and_state(void)
+{
+    const uint32_t n = getenv("RKT_UNDER_TOOL") ? 256 : 4096;
+    rk_runtime *rt = light_runtime(n, 0, 0, 0);
+    rkl_echo_state init = {{0x1234567890abcdefull, 77}, 0};
+    rk_actor_id first;
+    uint32_t *seen = calloc(n, sizeof *seen);
+    RKT_CHECK(seen);
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, n, &init, &first), RK_OK);
+    for (int round = 0; round < 3; round++) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t p[5] = {i, round, ~(uint64_t)i, 0, 0x5555};
+            post(rt, first + i, RKL_MSG_ECHO, p, 5 * 8 - 3); /* 37 bytes: the rest comes back zero */
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            rk_lmsg m = recv1(rt);
+            uint32_t i = m.src - first;
+            RKT_CHECK(m.type == RKL_MSG_ECHO && rk_is_light(m.src) && i < n);
+            RKT_CHECK(m.data[0] == i && m.data[1] == (uint64_t)round && m.data[2] == ~(uint64_t)i);
+            RKT_CHECK(m.data[3] == 0 && m.data[4] == (0x5555 & 0xFFFFFFFFFFull) && m.data[5] == 0);
+            RKT_CHECK(seen[i]++ == (uint32_t)round);
+        }
+    }
+    for (uint32_t i = 0; i < n; i += 97) {
+        post(rt, first + i, RKL_MSG_STATE, NULL, 0);
+        rk_lmsg m = recv1(rt);
+        RKT_CHECK(m.src == first + i && m.data[0] == init.tag[0] && m.data[1] == init.tag[1]);
+        post(rt, first + i, RKL_MSG_COUNT, NULL, 0);
+        m = recv1(rt);
+        RKT_CHECK(m.src == first + i && m.data[0] == 4); /* three echoes and the STATE */
+    }
+    free(seen);
+    rk_shutdown_report rep;
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(rep.dead_lettered == 0 && rep.host_unread == 0 && !rep.timed_out);
+    rk_runtime_destroy(rt);
+    printf("echo and state: %u actors, 3 rounds, ok\n", n);
+}
+
+/* ---- relays ---- */
+
+#define SENDERS 4
+
+typedef struct relay_run {
+    rk_runtime *rt;
+    rk_actor_id first;
+    uint32_t n, hops, sender;
+    uint64_t count;
+    uint64_t *in_flight; /* shared: messages out and not back */
+    uint64_t window;
+} relay_run;
+
+static void *relay_sender(void *arg)
+{
+    relay_run *r = arg;
+    for (uint64_t s = 0; s < r->count; s++) {
+        rkl_hop h = {r->first, r->n, r->sender, r->hops, s, 0, {0, 0}};
+        while (__atomic_load_n(r->in_flight, __ATOMIC_ACQUIRE) >= r->window)
+            ;
+        __atomic_fetch_add(r->in_flight, 1, __ATOMIC_ACQ_REL);
+        post(r->rt, r->first + (uint32_t)((s * 2654435761u + r->sender) % r->n), RKL_MSG_HOP, &h, sizeof h);
+    }
+    return NULL;
+}
+
+static void relays(uint32_t steal)
+{
+    const uint32_t n = 20000, hops = 8;
+    const uint64_t per = rkt_env("RKL_RELAY_MESSAGES", getenv("RKT_UNDER_TOOL") ? 500 : 50000);
+    rk_runtime *rt = light_runtime(n, steal, 64, 0);
+    rk_actor_id first, echo;
+    relay_run run[SENDERS];
+    pthread_t th[SENDERS];
+    uint64_t in_flight = 0, got = 0;
+    uint8_t *seen = calloc(SENDERS * per, 1);
+    rk_actor_options ao;
+    static const rk_actor_type block_echo = {"block echo", NULL, NULL, RKL_BLOCK_ECHO};
+    RKT_CHECK(seen);
+    RKT_CHECK_ST(rk_light_spawn(rt, &relay_type, n, NULL, &first), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.name = "block_echo";
+    ao.type = &block_echo;
+    ao.state_size = 4;
+    RKT_CHECK_ST(rk_launch(rt, &ao, &echo), RK_OK);
+    uint64_t t0 = rk_test_now_ns();
+    for (uint32_t k = 0; k < SENDERS; k++) {
+        run[k] = (relay_run){rt, first, n, hops, k, per, &in_flight, 1024};
+        RKT_CHECK(pthread_create(&th[k], NULL, relay_sender, &run[k]) == 0);
+    }
+    while (got < SENDERS * per) {
+        rk_lmsg m = recv1(rt);
+        rkl_hop h;
+        if (m.type == RKL_MSG_LOST) {
+            fprintf(stderr, "a relay's send failed: %s\n", rk_status_name((rk_status)m.data[0]));
+            RKT_FAIL();
+        }
+        memcpy(&h, m.data, sizeof h);
+        RKT_CHECK(m.type == RKL_MSG_HOP && h.hops == 0 && h.sender < SENDERS && h.seq < per);
+        RKT_CHECK(seen[h.sender * per + h.seq]++ == 0);
+        /* Recompute the path the hash gave it. */
+        {
+            rkl_hop x = {first, n, h.sender, hops, h.seq, 0, {0, 0}};
+            uint32_t at = first + (uint32_t)((h.seq * 2654435761u + h.sender) % n);
+            uint64_t path = 0;
+            for (;;) {
+                path += at - first;
+                if (x.hops == 0)
+                    break;
+                x.hops--;
+                uint64_t v = x.seq * 0x9E3779B97F4A7C15ull + (uint64_t)x.sender * 0xBF58476D1CE4E5B9ull + at + x.hops;
+                v ^= v >> 31;
+                at = first + (uint32_t)(v % n);
+            }
+            RKT_CHECK(path == h.path);
+        }
+        __atomic_fetch_sub(&in_flight, 1, __ATOMIC_ACQ_REL);
+        got++;
+        if (got % 20000 == 0) {
+            /* A block actor answers beside them. */
+            uint64_t v = got, out = 0;
+            rk_msgbuf mb = {.data = &out, .capacity = sizeof out};
+            RKT_CHECK_ST(rk_call(rt, echo, 1, &v, sizeof v, &mb, 5 * RKT_SEC), RK_OK);
+            RKT_CHECK(out == got);
+        }
+    }
+    uint64_t t1 = rk_test_now_ns();
+    for (uint32_t k = 0; k < SENDERS; k++)
+        pthread_join(th[k], NULL);
+    rk_shutdown_report rep;
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(rep.dead_lettered == 0 && rep.host_unread == 0 && !rep.timed_out);
+    rk_runtime_destroy(rt);
+    free(seen);
+    printf("relays, stealing %s: %llu messages x %u hops over %u actors, each once with its path; %.2f M hops/s\n",
+           steal ? "on" : "off", (unsigned long long)(SENDERS * per), hops + 1, n,
+           (double)(SENDERS * per * (hops + 1)) / ((double)(t1 - t0) / 1e9) / 1e6);
+}
+
+static void handler_errors(void)
+{
+    rk_runtime *rt = light_runtime(16, 0, 0, 0);
+    rk_actor_id first;
+    rk_async_error err;
+    uint64_t v = 5;
+    RKT_CHECK_ST(rk_light_spawn(rt, &failer_type, 16, NULL, &first), RK_OK);
+    post(rt, first + 3, RKL_MSG_FAIL, NULL, 0);
+    post(rt, first + 3, RKL_MSG_ECHO, &v, sizeof v);
+    rk_lmsg m = recv1(rt);
+    RKT_CHECK(m.src == first + 3 && m.data[0] == 5);
+    uint64_t deadline = rk_test_now_ns() + 5 * RKT_SEC;
+    rk_status st;
+    while ((st = rk_runtime_error(rt, &err)) != RK_OK && rk_test_now_ns() < deadline)
+        ;
+    RKT_CHECK_ST(st, RK_OK);
+    RKT_CHECK(err.actor == first + 3 && err.status == RK_EHANDLER && err.generation == 1);
+    rk_runtime_destroy(rt);
+    printf("handler errors: ok\n");
+}
+
+static void shutdown_leftovers(void)
+{
+    rk_runtime *rt = light_runtime(64, 0, 0, 50 * RKT_MS);
+    rk_actor_id storm, echo;
+    rk_shutdown_report rep;
+    uint64_t v = 1;
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, 32, NULL, &echo), RK_OK);
+    RKT_CHECK_ST(rk_light_spawn(rt, &storm_type, 32, NULL, &storm), RK_OK);
+    for (uint32_t i = 0; i < 32; i++)
+        post(rt, echo + i, RKL_MSG_ECHO, &v, sizeof v); /* replies nobody reads */
+    post(rt, echo, RKL_MSG_COUNT, NULL, 0);
+    sleep_ms(200); /* the echoes and the count are back in the port by then */
+    for (uint32_t i = 0; i < 32; i++)
+        post(rt, storm + i, RKL_MSG_ECHO, &v, sizeof v);
+    sleep_ms(20);
+    uint64_t t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    uint64_t t1 = rk_test_now_ns();
+    printf("shutdown with storms: %.1f ms, timed out %d, %llu dead letters, %llu unread\n", (double)(t1 - t0) / 1e6,
+           rep.timed_out, (unsigned long long)rep.dead_lettered, (unsigned long long)rep.host_unread);
+    RKT_CHECK(rep.timed_out == 1 && rep.dead_lettered > 0);
+    RKT_CHECK(rep.host_unread == 33); /* 32 echoes and the COUNT */
+    rk_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    bad_input();
+    echo_and_state();
+    handler_errors();
+    relays(0);
+    relays(1);
+    shutdown_leftovers();
+    return 0;
+}
