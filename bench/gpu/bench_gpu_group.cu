@@ -763,38 +763,50 @@ static void sinks_report(grp *gr, const rk_actor_id *snk, unsigned n)
     }
 }
 
-/* One run: S streamers, M messages each; returns when every sink is done. */
-static stream_result stream_once(grp *gr, const rk_actor_id *str, const rk_actor_id *snk, unsigned S, uint64_t M)
+/* What sets one kind of sink apart for the host; both report a sink_report. */
+typedef struct sink_kind {
+    const char *what;  /* "stream" or "put": starts every line about a failure */
+    const char *unit;  /* what a sink counts, in those lines */
+    const char *bad;   /* what a bad one is, in those lines */
+    uint32_t done;     /* the type of the sink's message to the host when it has all M */
+    uint64_t slack_ns; /* on top of the timeout, per message or chunk, for very slow links */
+    int answers_get;   /* answers M_SINK_GET: a timeout can say what each sink has */
+} sink_kind;
+
+/* At least 10 us a message on top of the timeout. */
+static const sink_kind stream_sinks = {"stream", "messages", "corrupt", M_SINK_DONE, 10000ull, 1};
+/* At least 1 ms a chunk on top of the timeout. The put sink takes only
+ * PUT_CHUNK (anything else fails it), so a timeout cannot ask it. */
+static const sink_kind put_sinks = {"put", "chunks", "wrong", M_PUT_DONE, 1000000ull, 0};
+
+/* Waits for the DONE of each of n sinks, bounded from t0 (before the first
+ * START), and checks that each got all M messages of `each` bytes, none bad.
+ * A failure prints what happened and ends the program. */
+static stream_result wait_sinks(grp *gr, const sink_kind *k, const rk_actor_id *snk, unsigned n, uint64_t M,
+                                uint64_t each, uint64_t t0)
 {
-    const opts *o = gr->o;
+    const uint64_t deadline = timeout_ns(gr->o) + (uint64_t)n * M * k->slack_ns;
+    char late[64];
     stream_result res;
     sink_report r;
     rk_msgbuf mb;
-    uint64_t t0, deadline;
     res.first_ns = UINT64_MAX;
     res.last_ns = 0;
-    for (unsigned i = 0; i < S; i++)
-        call(gr, snk[i], M_RESET, &M, sizeof M, &r, sizeof r, NULL);
-    t0 = rkb_now_ns();
-    for (unsigned i = 0; i < S; i++) {
-        stream_start st = {snk[i], o->payload, o->chunk, 0, M};
-        GRP_RK(gr, rk_send(rk_group_member(gr->g, 0), str[i], M_START, &st, sizeof st));
-    }
-    /* At least 10 us a message on top of the timeout, for very slow links. */
-    deadline = timeout_ns(o) + (uint64_t)S * M * 10000ull;
     mb.data = &r;
     mb.capacity = sizeof r;
-    for (unsigned i = 0; i < S; i++) {
+    for (unsigned i = 0; i < n; i++) {
         uint64_t spent = rkb_now_ns() - t0;
         if (spent >= deadline) {
-            sinks_report(gr, snk, S);
-            die(gr->g, "stream: the sinks did not finish", RK_ETIMEDOUT);
+            if (k->answers_get)
+                sinks_report(gr, snk, n);
+            snprintf(late, sizeof late, "%s: the sinks did not finish", k->what);
+            die(gr->g, late, RK_ETIMEDOUT);
         }
-        wait_msg(gr, 1, M_SINK_DONE, &mb, deadline - spent, "stream");
-        if (r.got != M || r.bad != 0 || r.bytes != M * o->payload) {
-            fprintf(stderr, "stream: a sink got %llu of %llu messages, %llu bytes, %llu corrupt or out of order\n",
-                    (unsigned long long)r.got, (unsigned long long)M, (unsigned long long)r.bytes,
-                    (unsigned long long)r.bad);
+        wait_msg(gr, 1, k->done, &mb, deadline - spent, k->what);
+        if (r.got != M || r.bad != 0 || r.bytes != M * each) {
+            fprintf(stderr, "%s: a sink got %llu of %llu %s, %llu bytes, %llu %s or out of order\n", k->what,
+                    (unsigned long long)r.got, (unsigned long long)M, k->unit, (unsigned long long)r.bytes,
+                    (unsigned long long)r.bad, k->bad);
             exit(1);
         }
         res.first_ns = r.first_ns < res.first_ns ? r.first_ns : res.first_ns;
@@ -804,22 +816,50 @@ static stream_result stream_once(grp *gr, const rk_actor_id *str, const rk_actor
     return res;
 }
 
-/* Sizes M with short runs (about 0.25 s), then the run that counts. */
+/* One run: n senders (from[i] to snk[i]), M messages or chunks each. */
+typedef stream_result (*run_fn)(grp *gr, const rk_actor_id *from, const rk_actor_id *snk, unsigned n, uint64_t M);
+
+/* Sizes M, messages or chunks per sender, from the first guess *M with
+ * short runs (about 0.25 s), then makes the run that counts (about
+ * --seconds) and returns it; *M is then that run's M. */
+static stream_result sized_run(grp *gr, run_fn run, const rk_actor_id *from, const rk_actor_id *snk, unsigned n,
+                               uint64_t *M)
+{
+    stream_result r = run(gr, from, snk, n, *M);
+    while (r.host_s < 0.2 && *M < (1ull << 32)) {
+        double f = 0.3 / (r.host_s > 1e-6 ? r.host_s : 1e-6);
+        *M = (uint64_t)((double)*M * (f > 2 ? (f < 100 ? f : 100) : 2));
+        r = run(gr, from, snk, n, *M);
+    }
+    *M = (uint64_t)((double)*M * gr->o->seconds / r.host_s);
+    *M = *M ? *M : 1;
+    return run(gr, from, snk, n, *M);
+}
+
+/* One run: S streamers, M messages each; returns when every sink is done. */
+static stream_result stream_once(grp *gr, const rk_actor_id *str, const rk_actor_id *snk, unsigned S, uint64_t M)
+{
+    const opts *o = gr->o;
+    sink_report r;
+    uint64_t t0;
+    for (unsigned i = 0; i < S; i++)
+        call(gr, snk[i], M_RESET, &M, sizeof M, &r, sizeof r, NULL);
+    t0 = rkb_now_ns();
+    for (unsigned i = 0; i < S; i++) {
+        stream_start st = {snk[i], o->payload, o->chunk, 0, M};
+        GRP_RK(gr, rk_send(rk_group_member(gr->g, 0), str[i], M_START, &st, sizeof st));
+    }
+    return wait_sinks(gr, &stream_sinks, snk, S, M, o->payload, t0);
+}
+
+/* The run that counts for S streamers, printed and recorded. */
 static void stream_config(grp *gr, const rk_actor_id *str, const rk_actor_id *snk, unsigned S)
 {
     const opts *o = gr->o;
     uint64_t M = 1000, total;
-    stream_result r = stream_once(gr, str, snk, S, M);
+    stream_result r = sized_run(gr, stream_once, str, snk, S, &M);
     char what[64], desc[240];
     double rate, gbps, dev_gbps;
-    while (r.host_s < 0.2 && M < (1ull << 32)) {
-        double f = 0.3 / (r.host_s > 1e-6 ? r.host_s : 1e-6);
-        M = (uint64_t)((double)M * (f > 2 ? (f < 100 ? f : 100) : 2));
-        r = stream_once(gr, str, snk, S, M);
-    }
-    M = (uint64_t)((double)M * o->seconds / r.host_s);
-    M = M ? M : 1;
-    r = stream_once(gr, str, snk, S, M);
     total = (uint64_t)S * M;
     rate = (double)total / r.host_s;
     gbps = rate * o->payload / 1e9;
@@ -867,56 +907,23 @@ static void streaming(grp *gr)
 static stream_result put_once(grp *gr, const rk_actor_id *put, const rk_actor_id *snk, unsigned P, uint64_t M)
 {
     const opts *o = gr->o;
-    stream_result res;
-    sink_report r;
-    rk_msgbuf mb;
-    uint64_t t0, deadline;
-    res.first_ns = UINT64_MAX;
-    res.last_ns = 0;
-    t0 = rkb_now_ns();
+    uint64_t t0 = rkb_now_ns();
     for (unsigned i = 0; i < P; i++) {
         put_start st = {snk[i], 1, i * o->put_chunk, (o->pmax + (uint64_t)i * o->put_slots) * o->put_chunk,
                         (uint32_t)o->put_chunk, o->put_slots, M};
         GRP_RK(gr, rk_send(rk_group_member(gr->g, 0), put[i], M_PUT_START, &st, sizeof st));
     }
-    /* At least 1 ms a chunk on top of the timeout, for very slow links. */
-    deadline = timeout_ns(o) + (uint64_t)P * M * 1000000ull;
-    mb.data = &r;
-    mb.capacity = sizeof r;
-    for (unsigned i = 0; i < P; i++) {
-        uint64_t spent = rkb_now_ns() - t0;
-        if (spent >= deadline)
-            die(gr->g, "put: the sinks did not finish", RK_ETIMEDOUT);
-        wait_msg(gr, 1, M_PUT_DONE, &mb, deadline - spent, "put");
-        if (r.got != M || r.bad != 0 || r.bytes != M * o->put_chunk) {
-            fprintf(stderr, "put: a sink got %llu of %llu chunks, %llu bytes, %llu wrong or out of order\n",
-                    (unsigned long long)r.got, (unsigned long long)M, (unsigned long long)r.bytes,
-                    (unsigned long long)r.bad);
-            exit(1);
-        }
-        res.first_ns = r.first_ns < res.first_ns ? r.first_ns : res.first_ns;
-        res.last_ns = r.last_ns > res.last_ns ? r.last_ns : res.last_ns;
-    }
-    res.host_s = (double)(rkb_now_ns() - t0) / 1e9;
-    return res;
+    return wait_sinks(gr, &put_sinks, snk, P, M, o->put_chunk, t0);
 }
 
-/* Sizes M with short runs (about 0.25 s), then the run that counts. */
+/* The run that counts for P putters, printed and recorded. */
 static void put_config(grp *gr, const rk_actor_id *put, const rk_actor_id *snk, unsigned P)
 {
     const opts *o = gr->o;
     uint64_t M = 16, total;
-    stream_result r = put_once(gr, put, snk, P, M);
+    stream_result r = sized_run(gr, put_once, put, snk, P, &M);
     char what[64], desc[400];
     double gbps, dev_gbps;
-    while (r.host_s < 0.2 && M < (1ull << 32)) {
-        double f = 0.3 / (r.host_s > 1e-6 ? r.host_s : 1e-6);
-        M = (uint64_t)((double)M * (f > 2 ? (f < 100 ? f : 100) : 2));
-        r = put_once(gr, put, snk, P, M);
-    }
-    M = (uint64_t)((double)M * o->seconds / r.host_s);
-    M = M ? M : 1;
-    r = put_once(gr, put, snk, P, M);
     total = (uint64_t)P * M * o->put_chunk;
     gbps = (double)total / r.host_s / 1e9;
     dev_gbps = r.last_ns > r.first_ns ? (double)total / (double)(r.last_ns - r.first_ns) : 0;
