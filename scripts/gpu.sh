@@ -111,7 +111,7 @@ LOG=$OUT/build.log
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_light}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_light}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -261,6 +261,7 @@ bench bench_gpu_sync 60
 bench bench_gpu_pipeline 90 --seconds "${RK_BENCH_PIPELINE_SECONDS:-3}"
 bench bench_gpu_peer 120
 bench bench_gpu_group 150
+bench bench_gpu_light 60
 NAME=diag_roundtrip
 if [[ " ${BUILT[*]} " == *" diag_roundtrip "* ]]; then
     step 60 "$BUILD/bench/diag/diag_roundtrip" --trials 20000

@@ -2,7 +2,7 @@
  *
  * A block actor (rk_launch) has a whole thread block of the persistent
  * kernel to itself, so a GPU holds a few thousand of them. A light actor is
- * an inbox and a run token (docs/many-actors.md): up to 4 M of them share
+ * an inbox and a run token (docs/many-actors.md): up to 2^22 of them share
  * the runtime's "homes" - extra blocks of the same kernel on CUDA, host
  * threads on the CPU backend - and a home runs whichever of its actors have
  * messages, one at a time per actor, all threads of the block in the
@@ -14,7 +14,9 @@
  * - a light actor has no name, no lifecycle commands (it runs from its
  *   spawn to the runtime's shutdown), no checkpoints and no supervisor; a
  *   handler's error is reported (rk_runtime_error) and the actor goes on;
- * - light actors talk to each other and to the host, not to block actors.
+ * - light actors talk to each other and to the host, not to block actors;
+ * - on CUDA, not in thread-block clusters (RK_ENOTSUP) and not in NVRTC
+ *   programs (RK_GPU_LIGHT needs nvcc).
  *
  * Ask for them when creating the runtime (rk_runtime_options.light), give
  * them a type with rk_light_spawn, and talk to them with rk_light_post and
@@ -45,8 +47,9 @@ typedef struct rk_runtime rk_runtime;
  * actors. */
 typedef struct rk_light_options {
     uint32_t actors; /* light actors the runtime can hold, at most RK_LIGHT_ACTORS_MAX */
-    uint32_t homes;  /* CUDA: blocks that run them (default: one per SM); CPU: threads (default 2).
-                        At most `actors`. Actor i lives on home i % homes */
+    uint32_t homes;  /* CUDA: blocks that run them (default: one per SM), beside the block
+                        actors' blocks; CPU: threads of their own (default 2). At most `actors`.
+                        Actor i lives on home i % homes */
     uint32_t inbox;  /* slots of each inbox, a power of two >= 2; default 16 */
     uint32_t batch;  /* messages an actor runs before its home turns to the next; default 8 */
     uint32_t steal;  /* nonzero: a home with nothing of its own runs queued actors of the others */
@@ -83,9 +86,12 @@ RK_HD int rk_is_light(rk_actor_id id)
 /* Gives the next n light ids the type t, each actor a copy of
  * `initial_state` (t->state_size bytes; NULL: zeroed), and *first the first
  * of them. Ids are handed out in order and never twice. RK_ENOTSUP when the
- * runtime has no light actors; RK_ENOMEM when fewer than n ids are left;
- * RK_EINVAL for bad arguments or, on CUDA, a type that is not a light type
- * of the program or whose state size differs from the GPU type's. */
+ * runtime has no light actors; RK_ENOMEM when fewer than n ids are left, or
+ * host memory for the states ran out (no id is handed out then); RK_EINVAL
+ * for bad arguments or, on CUDA, a type that is not a light type of the
+ * program or whose state size differs from the GPU type's. On CUDA each
+ * actor's state takes the program's largest light state rounded up to 128
+ * bytes, allocated for every actor at the runtime's creation. */
 RK_API rk_status rk_light_spawn(rk_runtime *rt, const rk_light_type *t, uint32_t n, const void *initial_state,
                                 rk_actor_id *first);
 
@@ -100,8 +106,15 @@ RK_API rk_status rk_light_post(rk_runtime *rt, rk_actor_id dst, uint32_t type, c
 /* Takes a message a light handler sent to the host (rk_lctx_send or
  * rk_ldsend to RK_ACTOR_HOST), waiting up to timeout_ns (0: just look).
  * The messages of one actor come in the order sent unless stealing moved
- * it between homes. RK_ETIMEDOUT when none came. Messages still unread
- * after the shutdown's stop are counted in host_unread. */
+ * it between homes. RK_ETIMEDOUT when none came. Each home has a ring of
+ * 32 messages to the host: while the host does not read, a handler's send
+ * to the host gets RK_EFULL (it may retry: the host empties the ring on its
+ * own). Messages still unread at the shutdown's stop are counted in the
+ * report's host_unread. At the stop, messages still in light actors'
+ * inboxes are dead letters (rk_dead_letter_pop) and counted in
+ * dead_lettered; so are messages a home held outside the inboxes when a
+ * drain that timed out halted it, but those are counted only (their
+ * contents were in the home's own memory). */
 RK_API rk_status rk_light_recv(rk_runtime *rt, rk_lmsg *out, uint64_t timeout_ns);
 
 /* CPU light handlers: the actor being run, and a send to another light

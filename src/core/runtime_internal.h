@@ -188,8 +188,9 @@ struct rk__restart_ops {
  * out the ids and keeps host threads out once shutdown begins; the backend
  * runs the actors. Its drain runs what the light actors have queued (until
  * the deadline), and its stop counts what is left: messages still in
- * inboxes in rep->dead_lettered (each also as a dead letter), messages to
- * the host nobody read in rep->host_unread. */
+ * inboxes in rep->dead_lettered (each also as a dead letter; those a halted
+ * home held in its own memory are counted only), messages to the host
+ * nobody read in rep->host_unread. */
 struct rk__light_ops {
     /* Actors first .. first + n - 1 (indices) get type t and a copy of
      * `initial` each (t->state_size bytes; NULL: zeroed); nothing has been
