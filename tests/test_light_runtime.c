@@ -124,6 +124,40 @@ static rk_status probe(rk_lctx *ctx, void *state, const rk_lmsg *m)
     return rk_lctx_send(ctx, RK_ACTOR_HOST, T_PROBE, r, sizeof r);
 }
 
+/* Light: tells the host who sent each message (data[0]) and what it
+ * carried (data[1]). */
+static rk_status who(rk_lctx *ctx, void *state, const rk_lmsg *m)
+{
+    uint64_t r[2] = {m->src, m->data[0]};
+    (void)state;
+    return rk_lctx_send(ctx, RK_ACTOR_HOST, m->type, r, sizeof r);
+}
+
+/* A block actor: its message names `n` light ids from `first`; it sends
+ * each one message (its index), then reports to the host what its sends
+ * returned: the last ordinary one, one of 49 bytes and one to an id not
+ * spawned. */
+typedef struct fan_req {
+    uint64_t first, n, unspawned;
+} fan_req;
+
+static rk_status fan_out(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    fan_req q;
+    char big[RK_LIGHT_PAYLOAD + 1] = {0};
+    int32_t r[3] = {0, 0, 0};
+    (void)state;
+    memcpy(&q, rk_msg_payload(m), sizeof q);
+    for (uint64_t i = 0; i < q.n; i++) {
+        rk_status st = rk_ctx_send(ctx, (rk_actor_id)(q.first + i), T_ECHO, &i, sizeof i);
+        if (st != RK_OK)
+            r[0] = st;
+    }
+    r[1] = rk_ctx_send(ctx, (rk_actor_id)q.first, T_ECHO, big, sizeof big);
+    r[2] = rk_ctx_send(ctx, (rk_actor_id)q.unspawned, T_ECHO, NULL, 0);
+    return rk_ctx_send(ctx, RK_ACTOR_HOST, T_PROBE, r, sizeof r);
+}
+
 /* ---- options, spawn, post -------------------------------------------------------------- */
 
 static void options_refused(void **s)
@@ -223,6 +257,47 @@ static void post_refused(void **s)
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
+
+/* A block actor's handler sends to light actors: each gets its message,
+ * with the block actor's id as the sender; 49 bytes and an id not spawned
+ * are refused. */
+static void from_block_actor(void **s)
+{
+    static const rk_light_type t = {"who", who, 0, 0};
+    static const rk_actor_type fan = {"fan", fan_out, NULL, 0};
+    const uint32_t n = 20; /* < 32: the ring to the host of one home holds them all */
+    rk_runtime *rt = light_runtime(32, 2, 0, 0);
+    rk_actor_options ao;
+    rk_actor_id first = 0, block = 0;
+    uint32_t seen = 0;
+    uint8_t buf[64];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    (void)s;
+    assert_int_equal(rk_light_spawn(rt, &t, n, NULL, &first), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.name = "fan";
+    ao.type = &fan;
+    assert_int_equal(rk_launch(rt, &ao, &block), RK_OK);
+    fan_req q = {first, n, first + n};
+    assert_int_equal(rk_send(rt, block, T_ECHO, &q, sizeof q), RK_OK);
+    assert_int_equal(rk_recv(rt, &mb, WAIT_NS), RK_OK);
+    {
+        int32_t r[3];
+        memcpy(r, buf, sizeof r);
+        assert_int_equal(r[0], RK_OK);
+        assert_int_equal(r[1], RK_E2BIG);
+        assert_int_equal(r[2], RK_ENOACTOR);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        rk_lmsg m;
+        recv_one(rt, &m);
+        assert_int_equal(m.data[0], block);
+        assert_int_equal(m.src - first, m.data[1]);
+        seen |= 1u << m.data[1];
+    }
+    assert_int_equal(seen, (1u << n) - 1);
+    rk_runtime_destroy(rt);
+}
 
 static void echo_exact(void **s)
 {
@@ -582,6 +657,7 @@ int main(void)
         cmocka_unit_test(spawn),
         cmocka_unit_test(post_refused),
         cmocka_unit_test(echo_exact),
+        cmocka_unit_test(from_block_actor),
         cmocka_unit_test(handler_sends_refused),
         cmocka_unit_test(state_counts),
         cmocka_unit_test(handler_error),

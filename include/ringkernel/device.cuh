@@ -456,8 +456,8 @@ typedef struct rk__gpu_world {
     uint32_t light_stride;         /* bytes of state per actor, a multiple of 128 (see cuda_light.c) */
     uint32_t light_first;
     uint32_t light_homes;
-    uint32_t pad5_;
-    unsigned char pad3_[8];
+    uint32_t light_actors;
+    unsigned long long *light_sent; /* device: messages block actors sent to light actors */
 } rk__gpu_world;
 
 RK_STATIC_ASSERT(offsetof(rk__gpu_world, host_ring) == 56, "world layout");
@@ -473,6 +473,10 @@ RK_STATIC_ASSERT(sizeof(rk__gpu_world) == 384, "world layout");
 /* ===== device side (CUDA C) ================================================ */
 
 #if defined(__CUDACC__)
+
+#if !defined(__CUDACC_RTC__)
+#include "ringkernel/light.cuh" /* light actors' scheduler (light.h) */
+#endif
 
 #ifndef RK_GPU_BLOCK_THREADS
 #define RK_GPU_BLOCK_THREADS 128
@@ -1942,6 +1946,34 @@ static __device__ __noinline__ void rk__gpu_rate_give(const rk__gpu_world *w, ui
 }
 
 /* One attempt, uncounted. */
+/* Thread 0: a block actor's message to a light actor (light.h): at most
+ * RK_LIGHT_PAYLOAD bytes, straight into its inbox, counted for the
+ * shutdown's drain. RK_EFULL while the inbox is full; RK_ENOACTOR past the
+ * light actors (one not spawned is dead-lettered where it arrives). */
+static __device__ __noinline__ rk_status rk__gpu_send_light(rk_dctx *c, const rk_msg *h, const void *payload)
+{
+#if !defined(__CUDACC_RTC__)
+    const rk__gpu_world *w = c->w;
+    uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0, 0, 0, 0, 0, 0};
+    rk_status st;
+    if (!w->light || h->dst - RK_LIGHT_ID_BASE >= w->light_actors)
+        return RK_ENOACTOR;
+    if (h->len > RK_LIGHT_PAYLOAD)
+        return RK_E2BIG;
+    for (uint32_t i = 0; i < h->len; i++)
+        ((unsigned char *)words)[i] = ((const unsigned char *)payload)[i];
+    st = rk_light_send(w->light, RK_LIGHT_FROM_BLOCK | c->self, h->dst - RK_LIGHT_ID_BASE, h->type, words);
+    if (st == RK_OK)
+        atomicAdd(w->light_sent, 1ull);
+    return st;
+#else
+    (void)c;
+    (void)h;
+    (void)payload;
+    return RK_ENOACTOR;
+#endif
+}
+
 static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const rk_msg *in, const void *payload)
 {
     rk_msg h;
@@ -1973,6 +2005,8 @@ static __device__ __forceinline__ rk_status rk__gpu_send_once(rk_dctx *c, const 
         h.dst = RK_ACTOR_HOST;
     if (h.dst == RK_ACTOR_HOST)
         st = rk__gpu_send_host(c, &h, payload);
+    else if (rk_is_light(h.dst))
+        st = rk__gpu_send_light(c, &h, payload);
     else
         st = rk__gpu_send_k2k(c, &h, payload);
     if (st != RK_OK && c->rate && c->rate <= c->w->n_rates)
@@ -2317,10 +2351,6 @@ __host__ __device__ constexpr rk__gpu_info<sizeof...(T)> rk__gpu_make_info()
 
 /* ---- light actors (light.h) ----------------------------------------------------------- */
 
-#if !defined(__CUDACC_RTC__)
-#include "ringkernel/light.cuh"
-#endif
-
 /* What a light handler gets: the home's scheduling context (light.cuh),
  * in the home's shared memory, and the actor it runs for. */
 struct rk_ldctx {
@@ -2384,14 +2414,16 @@ struct rk__gpu_light_run {
         __shared__ uint32_t type;
         if (threadIdx.x == 0) {
             type = rk__gpu_ld32(&w->light_types[c->self]);
-            view.src = m->src == RK_LIGHT_HOST ? RK_ACTOR_HOST : rk_light_id(m->src);
+            view.src = m->src == RK_LIGHT_HOST         ? RK_ACTOR_HOST
+                       : m->src & RK_LIGHT_FROM_BLOCK ? m->src & ~RK_LIGHT_FROM_BLOCK
+                                                      : rk_light_id(m->src);
             view.type = m->type;
             for (int i = 0; i < RK_LIGHT_WORDS; i++)
                 view.data[i] = m->w[i];
             lc.c = c;
             lc.w = w;
             lc.self = rk_light_id(c->self);
-            lc.actors = w->light->cfg.actors;
+            lc.actors = w->light_actors;
         }
         __syncthreads();
         const uint32_t t = type;

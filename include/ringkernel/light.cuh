@@ -46,6 +46,9 @@
 /* The host, as the receiver of a handler's send (rk_light_ctx_send) and as
  * the sender of what came through the port (rk_light_port). */
 #define RK_LIGHT_HOST 0xfffffffeu
+/* The sender of a message from a block actor of the runtime (light.h): its
+ * id with this bit. Actor indices stay below it (rk_light_world_layout). */
+#define RK_LIGHT_FROM_BLOCK 0x40000000u
 
 /* The block tier (rk_light_config.handoff; docs/many-actors.md section 5):
  * how a handler's send to an actor of its own home travels. */

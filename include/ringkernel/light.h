@@ -14,7 +14,9 @@
  * - a light actor has no name, no lifecycle commands (it runs from its
  *   spawn to the runtime's shutdown), no checkpoints and no supervisor; a
  *   handler's error is reported (rk_runtime_error) and the actor goes on;
- * - light actors talk to each other and to the host, not to block actors;
+ * - block actors send to light actors (rk_dsend, rk_ctx_send: at most
+ *   RK_LIGHT_PAYLOAD bytes, the block actor's id as the sender), but light
+ *   actors send only to light actors and the host;
  * - on CUDA, not in thread-block clusters (RK_ENOTSUP) and not in NVRTC
  *   programs (RK_GPU_LIGHT needs nvcc).
  *

@@ -283,7 +283,10 @@ rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
     m->src = ctx->ca->a->id;
     m->src_gen = ctx->ca->control.generation;
     m->tenant = ctx->ca->a->tenant;
-    st = rk__dispatch(ctx->rt, m, payload, rk__cpu_deliver_routed);
+    if (rk_is_light(m->dst))
+        st = rk__cpu_light_from_actor(ctx->rt, m, payload);
+    else
+        st = rk__dispatch(ctx->rt, m, payload, rk__cpu_deliver_routed);
     rk__ctl_add(st == RK_OK ? &ctx->ca->control.msgs_out : &ctx->ca->control.errors, 1);
     return st;
 }
@@ -1153,8 +1156,8 @@ static rk_status rk__cpu_drain(rk_runtime *rt, uint64_t deadline, rk_shutdown_re
         rk__sleep_ns(50000);
     }
     rep->drained += rk__total_in(rt) - before;
-    /* Light actors and block actors do not talk to each other: one drain
-     * after the other, to the same deadline. */
+    /* Block actors send to light actors, not the other way: the light
+     * actors' drain comes after theirs, to the same deadline. */
     lst = rk__cpu_light_drain(rk__cpu_of(rt)->light, deadline, rep);
     return st != RK_OK ? st : lst;
 }

@@ -73,7 +73,9 @@ struct rk_lctx {
 /* A scheduler id (an index or RK_LIGHT_HOST) as the API names it. */
 static rk_actor_id rk__light_public(uint32_t src)
 {
-    return src == RK_LIGHT_HOST ? RK_ACTOR_HOST : rk_light_id(src);
+    if (src == RK_LIGHT_HOST)
+        return RK_ACTOR_HOST;
+    return src & RK_LIGHT_FROM_BLOCK ? src & ~RK_LIGHT_FROM_BLOCK : rk_light_id(src);
 }
 
 /* ---- handlers -------------------------------------------------------------------------- */
@@ -136,6 +138,21 @@ rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void 
     if (len)
         memcpy(words, payload, len);
     return rk_light_ctx_send(ctx->c, to, type, words);
+}
+
+rk_status rk__cpu_light_from_actor(rk_runtime *rt, const rk_msg *m, const void *payload)
+{
+    rk__cpu_light *l = rk__cpu_light_of(rt);
+    uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0};
+    if (!l || m->dst - RK_LIGHT_ID_BASE >= __atomic_load_n(&rt->light_spawned, __ATOMIC_ACQUIRE))
+        return RK_ENOACTOR;
+    if (m->len > RK_LIGHT_PAYLOAD)
+        return RK_E2BIG;
+    if (m->type >= RK_MSG_TYPE_SYSTEM || (m->len && !payload))
+        return RK_EINVAL;
+    if (m->len)
+        memcpy(words, payload, m->len);
+    return rk_light_send(l->world, RK_LIGHT_FROM_BLOCK | m->src, m->dst - RK_LIGHT_ID_BASE, m->type, words);
 }
 
 /* ---- homes ----------------------------------------------------------------------------- */

@@ -31,6 +31,11 @@ void rk__cpu_light_stop(rk__cpu_light *l, rk_shutdown_report *rep);
  * NULL. */
 void rk__cpu_light_free(rk__cpu_light *l);
 
+/* A block actor's handler sends m (src set) to a light actor: at most
+ * RK_LIGHT_PAYLOAD bytes into its inbox. RK_EFULL while full, RK_ENOACTOR
+ * for an id not spawned, RK_E2BIG, RK_EINVAL. */
+rk_status rk__cpu_light_from_actor(rk_runtime *rt, const rk_msg *m, const void *payload);
+
 extern const struct rk__light_ops rk__cpu_light_ops;
 
 #endif

@@ -1033,7 +1033,6 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
     rk_status lst;
     if (!b || !b->launched)
         return RK_OK; /* a group's member whose launch never came */
-    lst = rk__cuda_light_drain(b, deadline_ns);
     rk__cuda_close_gates(b);
     pthread_mutex_lock(&b->lock);
     memset(&cmd, 0, sizeof cmd);
@@ -1061,6 +1060,8 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
     }
 out:
     rk__cuda_unlock(b);
+    /* Light actors last: block actors send to them, not the other way. */
+    lst = rk__cuda_light_drain(b, deadline_ns);
     rk__cuda_log(b, "drain: %s, %llu messages handled, in %.3f ms", st == RK_OK ? "done" : rk_status_name(st),
                  (unsigned long long)(handled - base), (double)(rk__now_ns() - t0) / 1e6);
     if (st == RK_OK && lst != RK_OK)

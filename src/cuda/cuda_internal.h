@@ -244,7 +244,7 @@ typedef struct rk__cuda {
      * forwarder the block after them. */
     uint32_t light_actors, light_homes, light_first, light_stride;
     uint32_t light_inbox, light_batch, light_steal;
-    CUdeviceptr light_world_d, light_types_d, light_states_d, light_stop_d;
+    CUdeviceptr light_world_d, light_types_d, light_states_d, light_stop_d, light_sent_d;
     rk__pinned light_port_mem, light_exits_mem;
     int light_done; /* the stop counted what was left */
 } rk__cuda;

@@ -84,6 +84,7 @@ rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w)
         return RK_ENOMEM;
     RK__CHECK(rk__cuda_dalloc(b, l.bytes, 0, &b->light_world_d));
     RK__CHECK(rk__cuda_dalloc(b, 128, 1, &b->light_stop_d));
+    RK__CHECK(rk__cuda_dalloc(b, 128, 1, &b->light_sent_d));
     RK__CHECK(rk__cuda_dalloc(b, (size_t)c.actors * 4, 0, &b->light_types_d));
     /* RK__GPU_LIGHT_NONE in every word: every byte 0xFF. */
     if (b->cu.cuMemsetD8Async(b->light_types_d, 0xFF, (size_t)c.actors * 4, b->copy_stream) != CUDA_SUCCESS ||
@@ -108,6 +109,8 @@ rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w)
     w->light_stride = b->light_stride;
     w->light_first = b->light_first;
     w->light_homes = b->light_homes;
+    w->light_actors = b->light_actors;
+    w->light_sent = (unsigned long long *)(uintptr_t)b->light_sent_d;
     rk__cuda_log(b, "light actors: %u on %u homes (blocks %u..), inbox %u, batch %u, %s, %u bytes of state each",
                  c.actors, c.homes, b->light_first, c.inbox, c.batch, c.steal ? "stealing" : "no stealing",
                  b->light_stride);
@@ -197,16 +200,19 @@ static uint32_t rk__cuda_light_exits(const rk__cuda *b)
     return n;
 }
 
-/* Sent (by handlers, plus what the forwarder delivered) minus run, over
- * the homes' idle counts (light.cuh, rk_light_publish); *sum gets both
- * totals mixed, so that two looks can be compared. */
+/* Sent (by handlers, by block actors, and what the forwarder delivered)
+ * minus run, over the homes' idle counts (light.cuh, rk_light_publish);
+ * *sum gets both totals mixed, so that two looks can be compared. */
 static rk_status rk__cuda_light_balance(rk__cuda *b, rk_light_home *homes, int64_t *in_flight, uint64_t *sum)
 {
     const rk_light_port *p = b->light_port_mem.host;
     rk_light_world hdr;
     uint64_t sent = __atomic_load_n(&p->forwarded, __ATOMIC_ACQUIRE) - __atomic_load_n(&p->refused, __ATOMIC_RELAXED);
-    uint64_t ran = 0;
-    rk_status st = rk__cuda_download(b, &hdr, b->light_world_d, sizeof hdr);
+    uint64_t ran = 0, from_blocks = 0;
+    rk_status st = rk__cuda_download(b, &from_blocks, b->light_sent_d, sizeof from_blocks);
+    sent += from_blocks;
+    if (st == RK_OK)
+        st = rk__cuda_download(b, &hdr, b->light_world_d, sizeof hdr);
     if (st == RK_OK)
         st = rk__cuda_download(b, homes, (CUdeviceptr)(uintptr_t)hdr.home, (size_t)b->light_homes * sizeof *homes);
     if (st != RK_OK)
@@ -325,7 +331,9 @@ void rk__cuda_light_leftovers(rk_runtime *rt, rk__cuda *b, rk_shutdown_report *r
             if (m->seq != pos + 1)
                 continue; /* claimed by a sender the stop cut short: never published */
             memset(&hd, 0, sizeof hd);
-            hd.src = m->src == RK_LIGHT_HOST ? RK_ACTOR_HOST : rk_light_id(m->src);
+            hd.src = m->src == RK_LIGHT_HOST         ? RK_ACTOR_HOST
+                     : m->src & RK_LIGHT_FROM_BLOCK ? m->src & ~RK_LIGHT_FROM_BLOCK
+                                                    : rk_light_id(m->src);
             hd.dst = rk_light_id(a);
             hd.type = m->type;
             hd.len = RK_LIGHT_PAYLOAD;
@@ -347,6 +355,7 @@ void rk__cuda_light_free(rk__cuda *b)
 {
     rk__cuda_dfree(b, &b->light_world_d);
     rk__cuda_dfree(b, &b->light_stop_d);
+    rk__cuda_dfree(b, &b->light_sent_d);
     rk__cuda_dfree(b, &b->light_types_d);
     rk__cuda_dfree(b, &b->light_states_d);
     rk__cuda_unpin(b, &b->light_port_mem);

@@ -23,6 +23,11 @@ static __device__ rk_status rkl_echo(rk_ldctx *c, rkl_echo_state *s, const rk_lm
         out[0] = before;
         return rk_ldsend(c, RK_ACTOR_HOST, m->type, out, sizeof out);
     }
+    if (m->type == RKL_MSG_WHO) {
+        out[0] = m->src;
+        out[1] = m->data[0];
+        return rk_ldsend(c, RK_ACTOR_HOST, m->type, out, sizeof out);
+    }
     if (m->type == RKL_MSG_STATE) {
         out[0] = s->tag[0];
         out[1] = s->tag[1];
@@ -78,11 +83,32 @@ static __device__ rk_status rkl_storm(rk_ldctx *c, rkl_none *s, const rk_lmsg *m
     return RK_OK;
 }
 
+/* A block actor's sends to light actors (rk_dsend to light ids). */
+static __device__ rk_status rkl_block_fan(rk_dctx *c, rkl_none *s, const rk_msg *m)
+{
+    rkl_fan f;
+    int32_t r[3] = {0, 0, 0};
+    uint8_t big[RK_LIGHT_PAYLOAD + 1];
+    (void)s;
+    memcpy(&f, rk_msg_payload(m), sizeof f);
+    for (uint32_t i = 0; i < f.n; i++) {
+        uint64_t v = i;
+        rk_status st = rk_dsend_wait(c, f.first + i, RKL_MSG_WHO, &v, sizeof v, 1000000000ull);
+        if (st != RK_OK)
+            r[0] = st;
+    }
+    memset(big, 0, sizeof big);
+    r[1] = rk_dsend(c, f.first, RKL_MSG_WHO, big, sizeof big);
+    r[2] = rk_dsend(c, f.beyond, RKL_MSG_WHO, NULL, 0);
+    return rk_dsend(c, RK_ACTOR_HOST, RKL_MSG_FAN, r, sizeof r);
+}
+
 RK_GPU_ACTOR(rkl_block_echo_actor, rkl_none, rkl_block_echo);
+RK_GPU_ACTOR(rkl_block_fan_actor, rkl_none, rkl_block_fan);
 RK_GPU_LIGHT(rkl_echo_actor, rkl_echo_state, rkl_echo);
 RK_GPU_LIGHT(rkl_relay_actor, rkl_none, rkl_relay);
 RK_GPU_LIGHT(rkl_failer_actor, rkl_none, rkl_failer);
 RK_GPU_LIGHT(rkl_storm_actor, rkl_none, rkl_storm);
 
 RK_GPU_PROGRAM(rkl_program, rkl_block_echo_actor, rkl_echo_actor, rkl_relay_actor, rkl_failer_actor,
-               rkl_storm_actor);
+               rkl_storm_actor, rkl_block_fan_actor);

@@ -19,6 +19,7 @@ enum {
     RKL_RELAY = 2,      /* light: HOP, passed on `hops` times, then to the host */
     RKL_FAILER = 3,     /* light: FAIL returns RK_EHANDLER, anything else is echoed */
     RKL_STORM = 4,      /* light: any message sends two to itself, for ever (the stop must cut it) */
+    RKL_BLOCK_FAN = 5,  /* a block actor: FAN, one message to each of n light actors (rkl_fan) */
     RKL_NTYPES
 };
 
@@ -29,7 +30,15 @@ enum {
     RKL_MSG_HOP = 4,   /* rkl_hop */
     RKL_MSG_FAIL = 5,
     RKL_MSG_LOST = 6,  /* a handler's send failed: data[0] the status */
+    RKL_MSG_WHO = 7,   /* reply data[0]: the sender it saw, data[1]: its data[0] */
+    RKL_MSG_FAN = 8,   /* rkl_fan; the block actor's reply: three int32 statuses */
 };
+
+/* FAN: light ids first .. first + n - 1 get a WHO each (data[0] = i); then a
+ * 49-byte send to `first` and a send to `beyond` (past the light actors). */
+typedef struct rkl_fan {
+    uint32_t first, n, beyond, pad;
+} rkl_fan;
 
 /* Each light echo actor's state: a tag (the spawn's initial state) and a
  * count of the messages it handled. */

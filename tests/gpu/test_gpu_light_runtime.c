@@ -249,6 +249,58 @@ static void handler_errors(void)
     printf("handler errors: ok\n");
 }
 
+/* A block actor's sends to light actors: each arrives once with the
+ * block actor as its sender; 49 bytes and an id past the light actors are
+ * refused; a light id not spawned is dead-lettered where it arrives. */
+static void from_block_actor(void)
+{
+    const uint32_t n = 2000, spawned = 2000 + 1;
+    rk_runtime *rt = light_runtime(4096, 0, 0, 0);
+    static const rk_actor_type fan = {"fan", NULL, NULL, RKL_BLOCK_FAN};
+    rk_actor_options ao;
+    rk_actor_id first, block;
+    uint8_t *seen = calloc(n, 1), buf[64];
+    rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
+    int32_t r[3];
+    RKT_CHECK(seen);
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, spawned, NULL, &first), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.name = "fan";
+    ao.type = &fan;
+    RKT_CHECK_ST(rk_launch(rt, &ao, &block), RK_OK);
+    rkl_fan f = {first, n, rk_light_id(4096), 0};
+    RKT_CHECK_ST(rk_send(rt, block, RKL_MSG_FAN, &f, sizeof f), RK_OK);
+    for (uint32_t k = 0; k < n; k++) {
+        rk_lmsg m = recv1(rt);
+        uint32_t i = (uint32_t)m.data[1];
+        RKT_CHECK(m.type == RKL_MSG_WHO && m.data[0] == block && i < n && m.src == first + i);
+        RKT_CHECK(seen[i]++ == 0);
+    }
+    RKT_CHECK_ST(rk_recv(rt, &mb, 10 * RKT_SEC), RK_OK);
+    memcpy(r, buf, sizeof r);
+    RKT_CHECK(r[0] == RK_OK && r[1] == RK_E2BIG && r[2] == RK_ENOACTOR);
+    /* Past the spawned ones, not past the light actors: dead-lettered there. */
+    f.first = first + spawned;
+    f.n = 1;
+    RKT_CHECK_ST(rk_send(rt, block, RKL_MSG_FAN, &f, sizeof f), RK_OK);
+    RKT_CHECK_ST(rk_recv(rt, &mb, 10 * RKT_SEC), RK_OK);
+    {
+        rk_dead_letter d;
+        uint64_t end = rk_test_now_ns() + 10 * RKT_SEC;
+        rk_status st = RK_EEMPTY;
+        while (rk_test_now_ns() < end && (st = rk_dead_letter_pop(rt, &d, NULL)) == RK_EEMPTY)
+            sleep_ms(1);
+        RKT_CHECK_ST(st, RK_OK);
+        RKT_CHECK(d.reason == RK_ENOACTOR && d.hdr.dst == first + spawned && d.hdr.src == block);
+    }
+    rk_shutdown_report rep;
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(rep.dead_lettered == 0 && rep.host_unread == 0 && !rep.timed_out);
+    rk_runtime_destroy(rt);
+    free(seen);
+    printf("from a block actor: %u light actors, each message once from the block actor: ok\n", n);
+}
+
 static void shutdown_leftovers(void)
 {
     rk_runtime *rt = light_runtime(64, 0, 0, 50 * RKT_MS);
@@ -279,6 +331,7 @@ int main(void)
     bad_input();
     echo_and_state();
     handler_errors();
+    from_block_actor();
     relays(0);
     relays(1);
     shutdown_leftovers();
