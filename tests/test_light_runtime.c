@@ -158,6 +158,28 @@ static rk_status fan_out(rk_ctx *ctx, void *state, const rk_msg *m)
     return rk_ctx_send(ctx, RK_ACTOR_HOST, T_PROBE, r, sizeof r);
 }
 
+/* Light: T_ECHO from the host names a block actor (data[0]) and a tag
+ * (data[1]): the tag goes to the block actor, and what its send returned
+ * to the host (type T_PROBE) unless it went through. A message from a
+ * block actor (T_REPORT) goes to the host as {sender, its data[0]}. */
+static rk_status via_block(rk_lctx *ctx, void *state, const rk_lmsg *m)
+{
+    (void)state;
+    if (m->type == T_ECHO) {
+        uint64_t st = (uint64_t)rk_lctx_send(ctx, (rk_actor_id)m->data[0], T_REPORT, &m->data[1], 8);
+        return st == RK_OK ? RK_OK : rk_lctx_send(ctx, RK_ACTOR_HOST, T_PROBE, &st, sizeof st);
+    }
+    uint64_t r[2] = {m->src, m->data[0]};
+    return rk_lctx_send(ctx, RK_ACTOR_HOST, T_REPORT, r, sizeof r);
+}
+
+/* A block actor: sends what it got back to its sender. */
+static rk_status send_back(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    (void)state;
+    return rk_ctx_send(ctx, m->src, m->type, rk_msg_payload(m), m->len);
+}
+
 /* ---- options, spawn, post -------------------------------------------------------------- */
 
 static void options_refused(void **s)
@@ -257,6 +279,47 @@ static void post_refused(void **s)
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
+
+/* A light handler sends to a block actor, which answers it: the block
+ * actor sees the light actor as the sender and the light actor sees the
+ * block actor; an id that is no actor is refused. */
+static void to_block_actor(void **s)
+{
+    static const rk_light_type t = {"via", via_block, 0, 0};
+    static const rk_actor_type back = {"back", send_back, NULL, 0};
+    const uint32_t n = 16;
+    rk_runtime *rt = light_runtime(n, 2, 0, 0);
+    rk_actor_options ao;
+    rk_actor_id first = 0, block = 0;
+    uint32_t seen = 0;
+    rk_lmsg m;
+    (void)s;
+    assert_int_equal(rk_light_spawn(rt, &t, n, NULL, &first), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.name = "back";
+    ao.type = &back;
+    assert_int_equal(rk_launch(rt, &ao, &block), RK_OK);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p[2] = {block, 100 + i};
+        assert_int_equal(post_wait(rt, first + (uint32_t)i, T_ECHO, p, sizeof p), RK_OK);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        recv_one(rt, &m);
+        assert_int_equal(m.type, T_REPORT);
+        assert_int_equal(m.data[0], block);
+        assert_int_equal(m.data[1], 100 + (m.src - first));
+        seen |= 1u << (m.src - first);
+    }
+    assert_int_equal(seen, (1u << n) - 1);
+    {
+        uint64_t p[2] = {block + 7, 1}; /* no such block actor */
+        assert_int_equal(post_wait(rt, first, T_ECHO, p, sizeof p), RK_OK);
+        recv_one(rt, &m);
+        assert_int_equal(m.type, T_PROBE);
+        assert_int_equal(m.data[0], RK_ENOACTOR);
+    }
+    rk_runtime_destroy(rt);
+}
 
 /* A block actor's handler sends to light actors: each gets its message,
  * with the block actor's id as the sender; 49 bytes and an id not spawned
@@ -658,6 +721,7 @@ int main(void)
         cmocka_unit_test(post_refused),
         cmocka_unit_test(echo_exact),
         cmocka_unit_test(from_block_actor),
+        cmocka_unit_test(to_block_actor),
         cmocka_unit_test(handler_sends_refused),
         cmocka_unit_test(state_counts),
         cmocka_unit_test(handler_error),

@@ -2369,13 +2369,15 @@ struct rk_ldctx {
 static __device__ __forceinline__ rk_actor_id rk_ldself(const rk_ldctx *c) { return c->self; }
 
 #if !defined(__CUDACC_RTC__)
-/* A light handler's send to another light actor or to RK_ACTOR_HOST
- * (rk_light_recv): collective, thread 0's arguments count. Never waits:
- * RK_EFULL when the receiver's inbox (or the home's ring to the host) is
- * full; RK_ENOACTOR for an id that is no light actor here (a spawned one:
- * a message to a light id not spawned is dead-lettered there); RK_E2BIG
- * above RK_LIGHT_PAYLOAD bytes; RK_EINVAL for a system type or a NULL
- * payload with len > 0. */
+/* A light handler's send to another light actor, to a block actor (into
+ * its K2K queue, as from tenant 0, the light actor's id as sender) or to
+ * RK_ACTOR_HOST (rk_light_recv): collective, thread 0's arguments count.
+ * Never waits: RK_EFULL when the receiver's queue (or the home's ring to
+ * the host) is full; RK_ENOACTOR for a light id past the light actors (a
+ * message to a light id not spawned is dead-lettered there) or no such
+ * block actor; a block actor's refusals as for rk_dsend (RK_ESTATE,
+ * RK_ETENANT, ...); RK_E2BIG above RK_LIGHT_PAYLOAD bytes; RK_EINVAL for a
+ * system type or a NULL payload with len > 0. */
 static __device__ __noinline__ rk_status rk_ldsend(rk_ldctx *c, rk_actor_id dst, uint32_t type, const void *payload,
                                                    uint32_t len)
 {
@@ -2387,12 +2389,26 @@ static __device__ __noinline__ rk_status rk_ldsend(rk_ldctx *c, rk_actor_id dst,
             st = RK_EINVAL;
         else if (len > RK_LIGHT_PAYLOAD)
             st = RK_E2BIG;
-        else if (dst != RK_ACTOR_HOST && (!rk_is_light(dst) || dst - RK_LIGHT_ID_BASE >= c->actors))
+        else if (rk_is_light(dst) && dst - RK_LIGHT_ID_BASE >= c->actors)
             st = RK_ENOACTOR;
         if (st == RK_OK) {
             for (uint32_t i = 0; i < len; i++)
                 ((unsigned char *)words)[i] = ((const unsigned char *)payload)[i];
-            st = rk_light_ctx_send(c->c, dst == RK_ACTOR_HOST ? RK_LIGHT_HOST : dst - RK_LIGHT_ID_BASE, type, words);
+            if (dst == RK_ACTOR_HOST || rk_is_light(dst)) {
+                st = rk_light_ctx_send(c->c, dst == RK_ACTOR_HOST ? RK_LIGHT_HOST : dst - RK_LIGHT_ID_BASE, type,
+                                       words);
+            } else {
+                /* A block actor: as a message from another member comes in
+                 * (the bridge), without a block context of our own. */
+                rk_msg h;
+                memset(&h, 0, sizeof h);
+                h.type = type;
+                h.src = c->self;
+                h.dst = dst;
+                h.len = len;
+                h.src_gen = 1;
+                st = rk__gpu_route(c->w, &h, words, NULL);
+            }
         }
         c->st = st;
     }

@@ -14,9 +14,9 @@
  * - a light actor has no name, no lifecycle commands (it runs from its
  *   spawn to the runtime's shutdown), no checkpoints and no supervisor; a
  *   handler's error is reported (rk_runtime_error) and the actor goes on;
- * - block actors send to light actors (rk_dsend, rk_ctx_send: at most
- *   RK_LIGHT_PAYLOAD bytes, the block actor's id as the sender), but light
- *   actors send only to light actors and the host;
+ * - between light and block actors messages go both ways (rk_dsend or
+ *   rk_ctx_send to a light id; rk_ldsend or rk_lctx_send to a block id,
+ *   as from tenant 0), at most RK_LIGHT_PAYLOAD bytes either way;
  * - on CUDA, not in thread-block clusters (RK_ENOTSUP) and not in NVRTC
  *   programs (RK_GPU_LIGHT needs nvcc).
  *
@@ -120,10 +120,11 @@ RK_API rk_status rk_light_post(rk_runtime *rt, rk_actor_id dst, uint32_t type, c
 RK_API rk_status rk_light_recv(rk_runtime *rt, rk_lmsg *out, uint64_t timeout_ns);
 
 /* CPU light handlers: the actor being run, and a send to another light
- * actor or to RK_ACTOR_HOST. A send never waits: RK_EFULL when the
- * receiver's inbox (or the way to the host) is full, RK_ENOACTOR for an id
- * that is not a light actor of this runtime, RK_E2BIG / RK_EINVAL as for
- * rk_light_post. */
+ * actor, a block actor (as a handler's rk_ctx_send, from tenant 0) or
+ * RK_ACTOR_HOST. A send never waits: RK_EFULL when the receiver's queue (or
+ * the way to the host) is full, RK_ENOACTOR for a light id not spawned or
+ * no such block actor, a block actor's refusals as for rk_ctx_send,
+ * RK_E2BIG / RK_EINVAL as for rk_light_post. */
 RK_API rk_actor_id rk_lctx_self(const rk_lctx *ctx);
 RK_API rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len);
 

@@ -291,6 +291,19 @@ rk_status rk__ctx_emit(rk_ctx *ctx, rk_msg *m, const void *payload)
     return st;
 }
 
+rk_status rk__cpu_light_to_actor(rk_runtime *rt, rk_actor_id src, rk_actor_id dst, uint32_t type, const void *payload,
+                                 uint32_t len)
+{
+    rk_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.src = src;
+    m.src_gen = 1;
+    m.dst = dst;
+    m.len = len;
+    return rk__dispatch(rt, &m, payload, rk__cpu_deliver_routed);
+}
+
 rk_status rk_ctx_send(rk_ctx *ctx, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
 {
     rk_msg m;

@@ -130,8 +130,9 @@ rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void 
         return RK_E2BIG;
     if (dst == RK_ACTOR_HOST)
         to = RK_LIGHT_HOST;
-    else if (rk_is_light(dst) &&
-             dst - RK_LIGHT_ID_BASE < __atomic_load_n(&ctx->rt->light_spawned, __ATOMIC_ACQUIRE))
+    else if (!rk_is_light(dst))
+        return rk__cpu_light_to_actor(ctx->rt, rk_light_id(ctx->self), dst, type, payload, len);
+    else if (dst - RK_LIGHT_ID_BASE < __atomic_load_n(&ctx->rt->light_spawned, __ATOMIC_ACQUIRE))
         to = dst - RK_LIGHT_ID_BASE;
     else
         return RK_ENOACTOR;

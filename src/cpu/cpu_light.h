@@ -36,6 +36,11 @@ void rk__cpu_light_free(rk__cpu_light *l);
  * for an id not spawned, RK_E2BIG, RK_EINVAL. */
 rk_status rk__cpu_light_from_actor(rk_runtime *rt, const rk_msg *m, const void *payload);
 
+/* (cpu_backend.c) A light handler's send to a block actor: routed as a
+ * handler's send is, from light actor `src` of tenant 0. */
+rk_status rk__cpu_light_to_actor(rk_runtime *rt, rk_actor_id src, rk_actor_id dst, uint32_t type, const void *payload,
+                                 uint32_t len);
+
 extern const struct rk__light_ops rk__cpu_light_ops;
 
 #endif

@@ -20,6 +20,7 @@ enum {
     RKL_FAILER = 3,     /* light: FAIL returns RK_EHANDLER, anything else is echoed */
     RKL_STORM = 4,      /* light: any message sends two to itself, for ever (the stop must cut it) */
     RKL_BLOCK_FAN = 5,  /* a block actor: FAN, one message to each of n light actors (rkl_fan) */
+    RKL_BLOCK_BACK = 6, /* a block actor: sends every message back to its sender */
     RKL_NTYPES
 };
 
@@ -32,6 +33,8 @@ enum {
     RKL_MSG_LOST = 6,  /* a handler's send failed: data[0] the status */
     RKL_MSG_WHO = 7,   /* reply data[0]: the sender it saw, data[1]: its data[0] */
     RKL_MSG_FAN = 8,   /* rkl_fan; the block actor's reply: three int32 statuses */
+    RKL_MSG_VIA = 9,   /* to a light echo: data[1] goes to block actor data[0] as a WHO (a failed
+                          send comes to the host as LOST) */
 };
 
 /* FAN: light ids first .. first + n - 1 get a WHO each (data[0] = i); then a

@@ -301,6 +301,46 @@ static void from_block_actor(void)
     printf("from a block actor: %u light actors, each message once from the block actor: ok\n", n);
 }
 
+/* A light handler sends to a block actor, which sends it back: each side
+ * sees the other as the sender; an id that is no actor is refused. */
+static void to_block_actor(void)
+{
+    const uint32_t n = 512;
+    rk_runtime *rt = light_runtime(n, 0, 0, 0);
+    static const rk_actor_type back = {"back", NULL, NULL, RKL_BLOCK_BACK};
+    rk_actor_options ao;
+    rk_actor_id first, block;
+    uint8_t *seen = calloc(n, 1);
+    RKT_CHECK(seen);
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, n, NULL, &first), RK_OK);
+    rk_actor_options_init(&ao);
+    ao.name = "back";
+    ao.type = &back;
+    RKT_CHECK_ST(rk_launch(rt, &ao, &block), RK_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t p[2] = {block, 1000 + i};
+        post(rt, first + i, RKL_MSG_VIA, p, sizeof p);
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        rk_lmsg m = recv1(rt);
+        uint32_t i = m.src - first;
+        RKT_CHECK(m.type == RKL_MSG_WHO && i < n && m.data[0] == block && m.data[1] == 1000 + i);
+        RKT_CHECK(seen[i]++ == 0);
+    }
+    {
+        uint64_t p[2] = {block + 100, 1}; /* past the block actors (max_actors 8) */
+        post(rt, first, RKL_MSG_VIA, p, sizeof p);
+        rk_lmsg m = recv1(rt);
+        RKT_CHECK(m.type == RKL_MSG_LOST && m.data[0] == RK_ENOACTOR);
+    }
+    rk_shutdown_report rep;
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    RKT_CHECK(rep.dead_lettered == 0 && rep.host_unread == 0 && !rep.timed_out);
+    rk_runtime_destroy(rt);
+    free(seen);
+    printf("to a block actor and back: %u light actors: ok\n", n);
+}
+
 static void shutdown_leftovers(void)
 {
     rk_runtime *rt = light_runtime(64, 0, 0, 50 * RKT_MS);
@@ -332,6 +372,7 @@ int main(void)
     echo_and_state();
     handler_errors();
     from_block_actor();
+    to_block_actor();
     relays(0);
     relays(1);
     shutdown_leftovers();
