@@ -28,6 +28,7 @@
 #endif
 
 #include "ringkernel/device_caps.h"
+#include "ringkernel/light.h"
 #include "ringkernel/status.h"
 
 #ifdef __CUDACC__
@@ -104,6 +105,14 @@ typedef struct rk_light_msg {
     uint32_t src, type;
     uint64_t w[RK_LIGHT_WORDS];
 } rk_light_msg;
+
+/* The runtime's id (light.h) of the sender `src` of a message. */
+RK_LF rk_actor_id rk_light_public(uint32_t src)
+{
+    if (src == RK_LIGHT_HOST)
+        return RK_ACTOR_HOST;
+    return src & RK_LIGHT_FROM_BLOCK ? src & ~RK_LIGHT_FROM_BLOCK : RK_LIGHT_ID_BASE + src;
+}
 
 /* An actor: the words senders touch share one line (a sender's CAS on
  * `sched` right after its claim of `tail` finds the line in L2). `head` is

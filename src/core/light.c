@@ -4,6 +4,19 @@
 #include <string.h>
 
 #include "core/runtime_internal.h"
+#include "ringkernel/light.cuh"
+
+rk_status rk__light_pack(uint32_t type, const void *payload, uint32_t len, uint64_t words[RK_LIGHT_PAYLOAD / 8])
+{
+    if ((len && !payload) || type >= RK_MSG_TYPE_SYSTEM)
+        return RK_EINVAL;
+    if (len > RK_LIGHT_PAYLOAD)
+        return RK_E2BIG;
+    memset(words, 0, RK_LIGHT_PAYLOAD);
+    if (len)
+        memcpy(words, payload, len);
+    return RK_OK;
+}
 
 rk_status rk_light_spawn(rk_runtime *rt, const rk_light_type *t, uint32_t n, const void *initial_state,
                          rk_actor_id *first)
@@ -40,14 +53,13 @@ rk_status rk_light_spawn(rk_runtime *rt, const rk_light_type *t, uint32_t n, con
 
 rk_status rk_light_post(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
 {
-    uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0};
+    uint64_t words[RK_LIGHT_PAYLOAD / 8];
     rk_status st;
-    if (!rt || (len && !payload) || type >= RK_MSG_TYPE_SYSTEM)
+    if (!rt)
         return RK_EINVAL;
-    if (len > RK_LIGHT_PAYLOAD)
-        return RK_E2BIG;
-    if (len)
-        memcpy(words, payload, len);
+    st = rk__light_pack(type, payload, len, words);
+    if (st != RK_OK)
+        return st;
     st = rk__enter(rt);
     if (st != RK_OK)
         return st;
@@ -57,6 +69,20 @@ rk_status rk_light_post(rk_runtime *rt, rk_actor_id dst, uint32_t type, const vo
         st = rt->ops->light->post(rt, dst - RK_LIGHT_ID_BASE, type, words);
     rk__leave(rt);
     return st;
+}
+
+/* One message of the homes' rings to the host, with the runtime's ids;
+ * RK_EEMPTY when none is there. */
+static rk_status rk__light_take(rk_light_port *p, rk_lmsg *out)
+{
+    rk_light_msg m;
+    rk_status st = rk_light_port_recv(p, &m);
+    if (st != RK_OK)
+        return st;
+    out->src = rk_light_public(m.src);
+    out->type = m.type;
+    memcpy(out->data, m.w, sizeof out->data);
+    return RK_OK;
 }
 
 rk_status rk_light_recv(rk_runtime *rt, rk_lmsg *out, uint64_t timeout_ns)
@@ -74,7 +100,7 @@ rk_status rk_light_recv(rk_runtime *rt, rk_lmsg *out, uint64_t timeout_ns)
         if (st != RK_OK)
             return st;
         pthread_mutex_lock(&rt->light_lock);
-        st = rt->ops->light->recv(rt, out);
+        st = rk__light_take(rt->ops->light->port(rt), out);
         pthread_mutex_unlock(&rt->light_lock);
         rk__leave(rt);
         if (st != RK_EEMPTY)

@@ -199,10 +199,15 @@ struct rk__light_ops {
     /* A host thread's message to actor `index`: 48 bytes in `words`.
      * RK_EFULL when it cannot be taken now. */
     rk_status (*post)(rk_runtime *rt, uint32_t index, uint32_t type, const uint64_t *words);
-    /* One message a handler sent to the host, or RK_EEMPTY. One caller at
-     * a time (the core holds rt->light_lock). */
-    rk_status (*recv)(rk_runtime *rt, rk_lmsg *out);
+    /* The port whose rings to the host the homes write (light.cuh); the
+     * core reads them, one caller at a time (rt->light_lock). */
+    struct rk_light_port *(*port)(rk_runtime *rt);
 };
+
+/* A light message's checks and payload (core/light.c), for every sender:
+ * RK_EINVAL for a system type or a NULL payload with len > 0, RK_E2BIG
+ * above RK_LIGHT_PAYLOAD; else RK_OK and the payload in words, zero-padded. */
+rk_status rk__light_pack(uint32_t type, const void *payload, uint32_t len, uint64_t words[RK_LIGHT_PAYLOAD / 8]);
 
 struct rk_backend_ops {
     const char *name;

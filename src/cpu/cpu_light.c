@@ -70,14 +70,6 @@ struct rk_lctx {
     uint32_t self;
 };
 
-/* A scheduler id (an index or RK_LIGHT_HOST) as the API names it. */
-static rk_actor_id rk__light_public(uint32_t src)
-{
-    if (src == RK_LIGHT_HOST)
-        return RK_ACTOR_HOST;
-    return src & RK_LIGHT_FROM_BLOCK ? src & ~RK_LIGHT_FROM_BLOCK : rk_light_id(src);
-}
-
 /* ---- handlers -------------------------------------------------------------------------- */
 
 static void rk__light_dead(rk_runtime *rt, const rk_light_msg *m, uint32_t dst, rk_status reason)
@@ -85,7 +77,7 @@ static void rk__light_dead(rk_runtime *rt, const rk_light_msg *m, uint32_t dst, 
     rk_msg hdr;
     memset(&hdr, 0, sizeof hdr);
     hdr.type = m->type;
-    hdr.src = rk__light_public(m->src);
+    hdr.src = rk_light_public(m->src);
     hdr.dst = rk_light_id(dst);
     hdr.len = RK_LIGHT_PAYLOAD;
     rk__dead_letter(&rt->dead, &hdr, reason);
@@ -106,7 +98,7 @@ static void rk__light_dispatch(rk__cpu_home *hm, rk_light_ctx *c, const rk_light
         rk__light_dead(l->rt, m, self, RK_ENOACTOR);
         return;
     }
-    v.src = rk__light_public(m->src);
+    v.src = rk_light_public(m->src);
     v.type = m->type;
     memcpy(v.data, m->w, sizeof v.data);
     st = t->handle(&x, l->state[self], &v);
@@ -122,12 +114,11 @@ rk_actor_id rk_lctx_self(const rk_lctx *ctx)
 
 rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len)
 {
-    uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0};
+    uint64_t words[RK_LIGHT_PAYLOAD / 8];
     uint32_t to;
-    if (!ctx || (len && !payload) || type >= RK_MSG_TYPE_SYSTEM)
-        return RK_EINVAL;
-    if (len > RK_LIGHT_PAYLOAD)
-        return RK_E2BIG;
+    rk_status st = ctx ? rk__light_pack(type, payload, len, words) : RK_EINVAL;
+    if (st != RK_OK)
+        return st;
     if (dst == RK_ACTOR_HOST)
         to = RK_LIGHT_HOST;
     else if (!rk_is_light(dst))
@@ -136,23 +127,19 @@ rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void 
         to = dst - RK_LIGHT_ID_BASE;
     else
         return RK_ENOACTOR;
-    if (len)
-        memcpy(words, payload, len);
     return rk_light_ctx_send(ctx->c, to, type, words);
 }
 
 rk_status rk__cpu_light_from_actor(rk_runtime *rt, const rk_msg *m, const void *payload)
 {
     rk__cpu_light *l = rk__cpu_light_of(rt);
-    uint64_t words[RK_LIGHT_PAYLOAD / 8] = {0};
+    uint64_t words[RK_LIGHT_PAYLOAD / 8];
+    rk_status st;
     if (!l || m->dst - RK_LIGHT_ID_BASE >= __atomic_load_n(&rt->light_spawned, __ATOMIC_ACQUIRE))
         return RK_ENOACTOR;
-    if (m->len > RK_LIGHT_PAYLOAD)
-        return RK_E2BIG;
-    if (m->type >= RK_MSG_TYPE_SYSTEM || (m->len && !payload))
-        return RK_EINVAL;
-    if (m->len)
-        memcpy(words, payload, m->len);
+    st = rk__light_pack(m->type, payload, m->len, words);
+    if (st != RK_OK)
+        return st;
     return rk_light_send(l->world, RK_LIGHT_FROM_BLOCK | m->src, m->dst - RK_LIGHT_ID_BASE, m->type, words);
 }
 
@@ -463,20 +450,13 @@ static rk_status rk__cpu_light_post(rk_runtime *rt, uint32_t index, uint32_t typ
     return rk_light_send(rk__cpu_light_of(rt)->world, RK_LIGHT_HOST, index, type, words);
 }
 
-static rk_status rk__cpu_light_recv(rk_runtime *rt, rk_lmsg *out)
+static rk_light_port *rk__cpu_light_port(rk_runtime *rt)
 {
-    rk_light_msg m;
-    rk_status st = rk_light_port_recv(rk__cpu_light_of(rt)->port, &m);
-    if (st != RK_OK)
-        return st;
-    out->src = rk__light_public(m.src);
-    out->type = m.type;
-    memcpy(out->data, m.w, sizeof out->data);
-    return RK_OK;
+    return rk__cpu_light_of(rt)->port;
 }
 
 const struct rk__light_ops rk__cpu_light_ops = {
     .spawn = rk__cpu_light_spawn,
     .post = rk__cpu_light_post,
-    .recv = rk__cpu_light_recv,
+    .port = rk__cpu_light_port,
 };

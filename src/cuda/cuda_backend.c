@@ -25,13 +25,6 @@
 #define RK__CUDA_EVENT_SLOTS 1024u
 #define RK__CUDA_EVENT_SLOT 128u
 
-#define RK__CHECK(expr)                                                                              \
-    do {                                                                                             \
-        st = (expr);                                                                                 \
-        if (st != RK_OK)                                                                             \
-            goto fail;                                                                               \
-    } while (0)
-
 #define RK__CU_CHECK(b, call)                                                                        \
     do {                                                                                             \
         CUresult r_ = (call);                                                                        \

@@ -28,6 +28,15 @@
 #include "ringkernel/nvrtc.h"
 
 /* A pinned, mapped host allocation: both addresses of the same bytes. */
+/* In a function with `rk_status st` and a `fail:` label: st = expr, and
+ * on an error to fail. */
+#define RK__CHECK(expr)                                                                              \
+    do {                                                                                             \
+        st = (expr);                                                                                 \
+        if (st != RK_OK)                                                                             \
+            goto fail;                                                                               \
+    } while (0)
+
 typedef struct rk__pinned {
     void *host;
     CUdeviceptr dev;

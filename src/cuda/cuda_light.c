@@ -11,12 +11,6 @@
 #include "cuda/cuda_internal.h"
 #include "ringkernel/light.cuh"
 
-#define RK__CHECK(expr)                                                                              \
-    do {                                                                                             \
-        st = (expr);                                                                                 \
-        if (st != RK_OK)                                                                             \
-            goto fail;                                                                               \
-    } while (0)
 
 /* The largest state of the program's light types, rounded up to 128; 0
  * when the program has none. */
@@ -170,23 +164,16 @@ static rk_status cuda_light_post(rk_runtime *rt, uint32_t index, uint32_t type, 
     return rk_light_port_send(b->light_port_mem.host, index, type, words);
 }
 
-static rk_status cuda_light_recv(rk_runtime *rt, rk_lmsg *out)
+static rk_light_port *cuda_light_port(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
-    rk_light_msg m;
-    rk_status st = rk_light_port_recv(b->light_port_mem.host, &m);
-    if (st != RK_OK)
-        return st;
-    out->src = m.src == RK_LIGHT_HOST ? RK_ACTOR_HOST : rk_light_id(m.src);
-    out->type = m.type;
-    memcpy(out->data, m.w, sizeof out->data);
-    return RK_OK;
+    return b->light_port_mem.host;
 }
 
 const struct rk__light_ops rk__cuda_light_ops = {
     .spawn = cuda_light_spawn,
     .post = cuda_light_post,
-    .recv = cuda_light_recv,
+    .port = cuda_light_port,
 };
 
 /* ---- the end ---- */
@@ -331,9 +318,7 @@ void rk__cuda_light_leftovers(rk_runtime *rt, rk__cuda *b, rk_shutdown_report *r
             if (m->seq != pos + 1)
                 continue; /* claimed by a sender the stop cut short: never published */
             memset(&hd, 0, sizeof hd);
-            hd.src = m->src == RK_LIGHT_HOST         ? RK_ACTOR_HOST
-                     : m->src & RK_LIGHT_FROM_BLOCK ? m->src & ~RK_LIGHT_FROM_BLOCK
-                                                    : rk_light_id(m->src);
+            hd.src = rk_light_public(m->src);
             hd.dst = rk_light_id(a);
             hd.type = m->type;
             hd.len = RK_LIGHT_PAYLOAD;
