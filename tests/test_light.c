@@ -120,7 +120,7 @@ static lt_home_arg lt_args[LT_MAX_HOMES];
 static void *lt_run_home(void *arg)
 {
     lt_home_arg *a = arg;
-    rk_light_run_host(a->t->w, a->h, lt_dispatch, a->t);
+    rk_light_run_host(a->t->w, a->h, lt_dispatch, a->t, NULL);
     return NULL;
 }
 

@@ -1497,14 +1497,21 @@ RK_LF void rk_light_halt(rk_light_world *w, rk_light_loop *L)
 /* ---- a host home ----------------------------------------------------------------------- */
 
 typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *user);
+/* What an idle host home does between two looks; `looks` counts the looks
+ * that found nothing since the last message. */
+typedef void (*rk_light_idle)(uint32_t looks);
 
 /* Runs home h on the calling host thread until *w->stop is set and it has
- * nothing left: the GPU block's loop on one thread (tests/test_light.c).
- * With a cluster, the homes of the cluster return together, once a round
- * of rk_light_block's shutdown finds all of them with nothing left. */
-static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user)
+ * nothing left, or the halt: the GPU block's loop on one thread
+ * (tests/test_light.c, the CPU backend). Between idle looks it calls
+ * `idle` (NULL: it looks again at once). With a cluster, the homes of the
+ * cluster return together, once a round of rk_light_block's shutdown finds
+ * all of them with nothing left. */
+static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user,
+                                     rk_light_idle idle)
 {
     rk_light_loop L;
+    uint32_t looks = 0;
     rk_light_loop_init(&L, w, h);
     for (;;) {
         const rk_light_msg *m;
@@ -1517,11 +1524,15 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
         if (m) {
             fn(&L.c, m, user);
             rk_light_after(w, &L);
+            looks = 0;
             continue;
         }
         L.idle++;
-        if (!rk__l_stopped(w->stop))
+        if (!rk__l_stopped(w->stop)) {
+            if (idle)
+                idle(looks++);
             continue;
+        }
         if (w->cfg.cluster) {
             uint32_t first = h - h % w->cfg.cluster;
             uint64_t any = 0;

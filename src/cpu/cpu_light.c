@@ -86,8 +86,9 @@ static void rk__light_dead(rk_runtime *rt, const rk_light_msg *m, uint32_t dst, 
 /* Runs one message (the scheduler's handler). The type and state were set
  * before the id was published, and the message's publish (a release) came
  * after that id was read (an acquire), so both are visible here. */
-static void rk__light_dispatch(rk__cpu_home *hm, rk_light_ctx *c, const rk_light_msg *m)
+static void rk__light_dispatch(rk_light_ctx *c, const rk_light_msg *m, void *home)
 {
+    rk__cpu_home *hm = home;
     rk__cpu_light *l = hm->l;
     const uint32_t self = c->self;
     const rk_light_type *t = l->type[self];
@@ -161,34 +162,6 @@ static void rk__home_idle(uint32_t looks)
     }
 }
 
-/* rk_light_run_host's loop (no cluster), with rk__home_idle between idle
- * looks: runs home h until stop finds it with nothing left, or halt. */
-static void rk__home_run(rk__cpu_home *hm)
-{
-    rk_light_world *w = hm->l->world;
-    rk_light_loop L;
-    uint32_t looks = 0;
-    rk_light_loop_init(&L, w, hm->h);
-    for (;;) {
-        const rk_light_msg *m;
-        if (rk__l_halted(w, &L)) {
-            rk_light_halt(w, &L);
-            break;
-        }
-        m = rk_light_next(w, &L);
-        if (m) {
-            rk__light_dispatch(hm, &L.c, m);
-            rk_light_after(w, &L);
-            looks = 0;
-            continue;
-        }
-        L.idle++;
-        if (rk__l_stopped(w->stop))
-            break;
-        rk__home_idle(looks++);
-    }
-    rk_light_loop_flush(w, &L);
-}
 
 /* Whether any inbox holds a message. Only while no home runs and no host
  * thread posts: then every claimed slot is published. */
@@ -200,7 +173,7 @@ static int rk__light_left(const rk_light_world *w)
     return 0;
 }
 
-/* After a return from rk__home_run: all homes meet, and one of them
+/* After a return from rk_light_run_host: all homes meet, and one of them
  * decides for all whether they run again (a message is left, no halt). The
  * barriers order every home's writes before that look and the answer
  * before its reads. */
@@ -222,7 +195,7 @@ static void *rk__home_main(void *arg)
         sched_yield();
     if (go == 1)
         do
-            rk__home_run(hm);
+            rk_light_run_host(l->world, hm->h, rk__light_dispatch, hm, rk__home_idle);
         while (rk__home_again(l));
     /* Release: the drain's acquire of `exited` sees the home's writes. */
     __atomic_fetch_add(&l->exited, 1, __ATOMIC_RELEASE);
