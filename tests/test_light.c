@@ -25,6 +25,10 @@
  *               their cluster (the shutdown rounds), so no token is left
  *               in a ring of a home that returned; then the same world runs
  *               again from where its rings stand
+ *   cluster_halt handlers that never stop sending, halted: every home
+ *               returns (with clusters, together with its cluster), and
+ *               each message is run, dropped by a halted home or left in
+ *               an inbox, exactly once in the counts
  * The relays case runs a fourth time with clusters: relays forward to a
  * sink of the other home of their cluster; and a fifth with clusters and
  * stealing, where a ring message whose sink runs on another home (or has
@@ -950,6 +954,102 @@ static void cluster_drain(void **state)
     lt_free(&t);
 }
 
+/* ---- cluster_halt --------------------------------------------------------------------- */
+
+/* A storm: every message sends two more, one to the next actor (another
+ * home: with clusters, of its cluster or the next one) and one to an actor
+ * of its own home. It never ends by itself. */
+static void lt_storm(lt *t, rk_light_ctx *c, const rk_light_msg *m)
+{
+    const uint32_t n = t->w->cfg.actors, dst[2] = {(c->self + 1) % n, (c->self + t->homes) % n};
+    for (int k = 0; k < 2; k++) {
+        rk_status st = rk_light_ctx_send(c, dst[k], 0, m->w);
+        if (st == RK_OK)
+            atomic_fetch_add_explicit(&t->ok, 1, memory_order_relaxed);
+        else if (st == RK_EFULL)
+            atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&t->bad, 1, memory_order_relaxed);
+    }
+}
+
+static atomic_uint lt_returned;
+
+static void *lt_run_home_counted(void *arg)
+{
+    lt_run_home(arg);
+    atomic_fetch_add(&lt_returned, 1);
+    return NULL;
+}
+
+/* Halts a storming world: every home returns (with a cluster, together
+ * with its cluster), and each message sent is accounted for once - run,
+ * dropped by a halted home (its local queue, a handed message, its
+ * cluster ring) or left in an inbox. */
+static void run_cluster_halt(uint32_t handoff, uint32_t steal, uint32_t cluster)
+{
+    rk_light_config c = {64, 8, 4, 2, handoff, steal, cluster};
+    volatile uint32_t halt = 0;
+    uint64_t words[RK_LIGHT_WORDS] = {0}, handled = 0, dropped = 0, left = 0, clustered = 0;
+    uint64_t end;
+    lt t;
+    lt_init(&t, &c, 1, lt_storm);
+    t.w->halt = &halt;
+    for (uint32_t a = 0; a < c.actors; a++)
+        assert_int_equal(rk_light_send(t.w, RK_LIGHT_NONE, a, 0, words), RK_OK);
+    atomic_store(&lt_returned, 0);
+    for (uint32_t h = 0; h < c.homes; h++) {
+        lt_args[h] = (lt_home_arg){&t, h};
+        assert_int_equal(pthread_create(&t.home[h], NULL, lt_run_home_counted, &lt_args[h]), 0);
+    }
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.ok) < 20000 && rk_test_now_ns() < end)
+        sched_yield();
+    assert_true(atomic_load(&t.ok) >= 20000); /* the storm keeps itself going */
+    __atomic_store_n((uint32_t *)&t.stop, 1, __ATOMIC_RELAXED);
+    rk_test_sleep_ns(2000000); /* the storm goes on: the stop waits for nothing left */
+    assert_int_equal(atomic_load(&lt_returned), 0);
+    __atomic_store_n(&halt, 1, __ATOMIC_RELAXED);
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&lt_returned) < c.homes && rk_test_now_ns() < end)
+        rk_test_sleep_ns(1000000);
+    if (atomic_load(&lt_returned) < c.homes) {
+        fprintf(stderr, "cluster_halt: %u of %u homes returned\n", atomic_load(&lt_returned), c.homes);
+        rk_light_world_report(t.w, t.w, stderr, 16);
+        fail();
+    }
+    for (uint32_t h = 0; h < c.homes; h++) {
+        pthread_join(t.home[h], NULL);
+        handled += t.w->home[h].handled;
+        dropped += t.w->home[h].dropped;
+        clustered += t.w->home[h].clustered + t.w->home[h].moved;
+    }
+    for (uint32_t a = 0; a < c.actors; a++) {
+        assert_int_equal(t.w->actor[a].sched == RK_LIGHT_RUNNING, 0); /* every token given up */
+        left += t.w->actor[a].tail - t.w->actor[a].head;
+    }
+    printf("cluster_halt, %s%s, clusters of %u: %llu sent, %llu run, %llu dropped by halted homes, %llu left in "
+           "inboxes, %llu refused full; %llu through cluster rings\n",
+           lt_tier(handoff), steal ? ", stealing" : "", cluster,
+           (unsigned long long)(c.actors + atomic_load(&t.ok)), (unsigned long long)handled,
+           (unsigned long long)dropped, (unsigned long long)left, (unsigned long long)atomic_load(&t.full),
+           (unsigned long long)clustered);
+    assert_int_equal(atomic_load(&t.bad), 0);
+    assert_int_equal(c.actors + atomic_load(&t.ok), handled + dropped + left);
+    assert_true(cluster == 0 || clustered > 0);
+    lt_free(&t);
+}
+
+static void cluster_halt(void **state)
+{
+    (void)state;
+    run_cluster_halt(0, 0, 0); /* the halt without clusters, for comparison */
+    run_cluster_halt(RK_LIGHT_LOCAL, 0, 2);
+    run_cluster_halt(RK_LIGHT_LOCAL, 0, 4);
+    run_cluster_halt(RK_LIGHT_TOKEN, 1, 2);
+    run_cluster_halt(0, 1, 8);
+}
+
 /* ---- port ------------------------------------------------------------------------------ */
 
 #define LT_PORT_SENDERS 3
@@ -1169,7 +1269,8 @@ int main(void)
         cmocka_unit_test(bad_input),  cmocka_unit_test(leftovers), cmocka_unit_test(senders),
         cmocka_unit_test(forwarding), cmocka_unit_test(relays),    cmocka_unit_test(stealing),
         cmocka_unit_test(pingpong),   cmocka_unit_test(local_full), cmocka_unit_test(cluster_full),
-        cmocka_unit_test(cluster_drain), cmocka_unit_test(port), cmocka_unit_test(port_refusals),
+        cmocka_unit_test(cluster_drain), cmocka_unit_test(cluster_halt), cmocka_unit_test(port),
+        cmocka_unit_test(port_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

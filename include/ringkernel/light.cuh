@@ -145,8 +145,8 @@ typedef struct rk_light_home {
                       * inboxes instead of running them (rk__l_cluster_next) */
     uint64_t error;  /* an rk_status: RK_EINVAL when the block's cluster did not match cfg.cluster
                       * (the home returned without running) */
-    uint64_t dropped; /* messages it held outside the inboxes (local queue, a handed one) when a
-                       * halt made it return (rk_light_halt) */
+    uint64_t dropped; /* messages it held outside the inboxes (local queue, a handed one, its
+                       * cluster ring) when a halt made it return (rk_light_halt) */
     uint64_t live_sent, live_handled; /* its handlers' sends to light actors and the messages it
                                        * ran, stored each time it finds nothing to do (GPU homes;
                                        * rk_light_publish) */
@@ -159,7 +159,7 @@ typedef struct rk_light_home {
  * while free for position pos, pos + 1 once published. */
 typedef struct rk_light_cring {
     uint64_t tail; /* producers claim positions here (CAS) */
-    uint64_t busy; /* the home's answer in a round of the cluster's shutdown */
+    uint64_t busy; /* the home's answer in a round of the cluster's shutdown (RK__L_ANSWER_*) */
     uint64_t bar;  /* host homes: the cluster's barrier (rank 0's ring; rk__l_host_cluster_sync) */
     uint64_t head; /* host homes: the consumer's head when the home returned (a GPU block's ring
                     * is new at each launch) */
@@ -285,7 +285,7 @@ typedef struct rk_light_world {
     volatile uint32_t *stop; /* nonzero: homes return when idle; device memory on the GPU (see rk_light_block) */
     rk_light_port *port;     /* the host's port (rk_light_world_set_port), or NULL */
     volatile uint32_t *halt; /* NULL, or nonzero: homes return between two messages, busy or not
-                              * (rk_light_halt); not with a cluster. Device memory on the GPU */
+                              * (rk_light_halt). Device memory on the GPU */
 } rk_light_world;
 
 #if defined(__cplusplus)
@@ -1474,9 +1474,11 @@ RK_LF void rk_light_publish(rk_light_world *w, const rk_light_loop *L)
 /* A halt, between two messages: the run the home holds is given up (its
  * inbox head written back, so whoever counts what is left counts only
  * what was not run), and what it holds outside the inboxes - its local
- * queue and a handed message - is counted in `dropped`. Then the home
- * returns (rk_light_loop_flush). Not with a cluster: its peers would still
- * send into its ring. */
+ * queue and a handed message - is counted in `dropped`. Then the home runs
+ * nothing more. Without a cluster it returns (rk_light_loop_flush). With
+ * one, its peers may still send into its ring until they halt too, so it
+ * stays for the cluster's rounds (rk__l_round_answer) and counts what its
+ * ring holds once all of them have stopped (rk__l_cluster_drop). */
 RK_LF void rk_light_halt(rk_light_world *w, rk_light_loop *L)
 {
     if (L->active) {
@@ -1494,6 +1496,35 @@ RK_LF void rk_light_halt(rk_light_world *w, rk_light_loop *L)
     L->c.lhead = L->c.ltail;
 }
 
+/* A home's answer in a round of its cluster's shutdown: it has nothing
+ * left, it has something left, or it was halted (then what it holds does
+ * not keep the cluster: it runs nothing more, and the cluster leaves once
+ * every home that was not halted has nothing left). */
+#define RK__L_ANSWER_DONE 0u
+#define RK__L_ANSWER_MORE 1u
+#define RK__L_ANSWER_HALTED 2u
+
+RK_LF uint64_t rk__l_round_answer(const rk_light_world *w, const rk_light_loop *L, int halted)
+{
+    if (halted)
+        return RK__L_ANSWER_HALTED;
+    return rk__l_pending(w, L) ? RK__L_ANSWER_MORE : RK__L_ANSWER_DONE;
+}
+
+/* A halted home's last step with a cluster, after the round in which its
+ * cluster decided to leave (no peer sends any more): what its cluster
+ * ring still holds is counted in `dropped`, and the slots are freed (a
+ * host world may run again). */
+RK_LF void rk__l_cluster_drop(const rk_light_world *w, rk_light_loop *L)
+{
+    if (!w->cfg.cluster)
+        return;
+    while (rk__lc_ld_acq(&L->c.cring->slot[L->chead & (RK_LIGHT_CLUSTER_SLOTS - 1)].seq) == L->chead + 1) {
+        rk__l_cluster_pop(L);
+        L->dropped++;
+    }
+}
+
 /* ---- a host home ----------------------------------------------------------------------- */
 
 typedef void (*rk_light_handler)(rk_light_ctx *c, const rk_light_msg *m, void *user);
@@ -1506,44 +1537,47 @@ typedef void (*rk_light_idle)(uint32_t looks);
  * (tests/test_light.c, the CPU backend). Between idle looks it calls
  * `idle` (NULL: it looks again at once). With a cluster, the homes of the
  * cluster return together, once a round of rk_light_block's shutdown finds
- * all of them with nothing left. */
+ * each of them halted or with nothing left. */
 static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_handler fn, void *user,
                                      rk_light_idle idle)
 {
     rk_light_loop L;
     uint32_t looks = 0;
+    int halted = 0;
     rk_light_loop_init(&L, w, h);
     for (;;) {
-        const rk_light_msg *m;
-        if (rk__l_halted(w, &L)) {
+        if (!halted && rk__l_halted(w, &L)) {
             rk_light_halt(w, &L);
-            rk_light_loop_flush(w, &L);
-            return;
+            halted = 1;
         }
-        m = rk_light_next(w, &L);
-        if (m) {
-            fn(&L.c, m, user);
-            rk_light_after(w, &L);
-            looks = 0;
-            continue;
-        }
-        L.idle++;
-        if (!rk__l_stopped(w->stop)) {
-            if (idle)
-                idle(looks++);
-            continue;
+        if (!halted) {
+            const rk_light_msg *m = rk_light_next(w, &L);
+            if (m) {
+                fn(&L.c, m, user);
+                rk_light_after(w, &L);
+                looks = 0;
+                continue;
+            }
+            L.idle++;
+            if (!rk__l_stopped(w->stop)) {
+                if (idle)
+                    idle(looks++);
+                continue;
+            }
         }
         if (w->cfg.cluster) {
             uint32_t first = h - h % w->cfg.cluster;
-            uint64_t any = 0;
+            int stay = 0;
             rk__l_host_cluster_sync(w, h);
-            __atomic_store_n(&w->cring[h].busy, (uint64_t)rk__l_pending(w, &L), __ATOMIC_RELAXED);
+            __atomic_store_n(&w->cring[h].busy, rk__l_round_answer(w, &L, halted), __ATOMIC_RELAXED);
             rk__l_host_cluster_sync(w, h);
             for (uint32_t r = 0; r < w->cfg.cluster; r++)
-                any |= __atomic_load_n(&w->cring[first + r].busy, __ATOMIC_RELAXED);
+                stay |= __atomic_load_n(&w->cring[first + r].busy, __ATOMIC_RELAXED) == RK__L_ANSWER_MORE;
             rk__l_host_cluster_sync(w, h);
-            if (any)
+            if (stay)
                 continue;
+            if (halted)
+                rk__l_cluster_drop(w, &L);
         }
         rk_light_loop_flush(w, &L);
         return;
@@ -1568,9 +1602,9 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
  * later; otherwise every home of the cluster writes RK_EINVAL to its
  * rk_light_home.error and returns at once. A block's cluster ring is read
  * by its peers through DSMEM, so no block may leave while a peer may still
- * send to it: once stopped and idle, the homes of a cluster meet in rounds
- * (three cluster barriers each) until a round finds none of them with
- * anything left, and return together. */
+ * send to it: once stopped and idle, or halted, the homes of a cluster
+ * meet in rounds (three cluster barriers each) until a round finds each of
+ * them halted or with nothing left, and return together. */
 template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_t h, H fn)
 {
     __shared__ rk_light_loop L;
@@ -1579,7 +1613,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
      * every step, and after an acquire a plain load of global memory may go
      * to L2 again. */
     __shared__ rk_light_world W;
-    __shared__ uint32_t refused, any;
+    __shared__ uint32_t refused, stay, halted;
 #if RK__L_DSMEM
     __shared__ __align__(128) rk_light_cring CR;
 #endif
@@ -1588,6 +1622,7 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         W = *world;
         rk_light_loop_init(&L, w, h);
         refused = 0;
+        halted = 0;
         if (W.cfg.cluster) {
 #if RK__L_DSMEM
             /* The cluster's size is the same in all its blocks, so a wrong
@@ -1628,9 +1663,11 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
     for (uint32_t looks = 0, nap = 0;;) {
         if (threadIdx.x == 0) {
             const rk_light_msg *m = NULL;
-            if (rk__l_halted(w, &L))
+            if (!halted && rk__l_halted(w, &L)) {
                 rk_light_halt(w, &L);
-            else
+                halted = 1;
+            }
+            if (!halted)
                 while ((m = rk_light_next(w, &L)) == NULL) {
                     if (nap == 0)
                         rk_light_publish(w, &L); /* the first look that found nothing */
@@ -1656,21 +1693,25 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
         }
 #if RK__L_DSMEM
         if (W.cfg.cluster) {
-            /* A round: every home says whether it has anything left; all of
-             * them read all answers before any answers again or leaves. */
+            /* A round: every home says whether it has anything left (or
+             * was halted); all of them read all answers before any answers
+             * again or leaves. A halted home runs nothing, so it only
+             * waits here for its peers, which see the halt word too. */
             rk__lc_sync();
             if (threadIdx.x == 0)
-                rk__lc_st(&CR.busy, (uint64_t)rk__l_pending(w, &L));
+                rk__lc_st(&CR.busy, rk__l_round_answer(w, &L, halted));
             rk__lc_sync();
             if (threadIdx.x == 0) {
-                uint64_t a = 0;
+                uint32_t more = 0;
                 for (uint32_t r = 0; r < W.cfg.cluster; r++)
-                    a |= rk__lc_ld(&((rk_light_cring *)rk__lc_map(&CR, r))->busy);
-                any = a != 0;
+                    more |= rk__lc_ld(&((rk_light_cring *)rk__lc_map(&CR, r))->busy) == RK__L_ANSWER_MORE;
+                stay = more;
             }
             rk__lc_sync();
-            if (any)
+            if (stay)
                 continue;
+            if (threadIdx.x == 0 && halted)
+                rk__l_cluster_drop(w, &L); /* nobody sends any more */
         }
 #endif
         if (threadIdx.x == 0)
