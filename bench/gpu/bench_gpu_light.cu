@@ -3,9 +3,11 @@
  *   - round trip host -> actor -> host: rk_light_post + rk_light_recv to a
  *     light echo, and rk_call to a block echo (the same work);
  *   - a token passed between two light actors inside the kernel, on one
- *     home (the local queue) and across homes (inboxes): time per hop;
+ *     home (the local queue), across homes (inboxes) and across the two
+ *     homes of a thread-block cluster (DSMEM): time per hop;
  *   - many tokens at once over many actors: hops per second, without and
- *     with stealing, against the same tokens between block actors (K2K).
+ *     with stealing, without and with clusters of 8, against the same
+ *     tokens between block actors (K2K).
  * Options: --trials N (round trips), --hops N (per token), --tokens N,
  * --actors N (light actors for the token run), --json FILE. */
 #include <stdio.h>
@@ -91,7 +93,8 @@ RK_GPU_PROGRAM(lb_program, lb_block_echo_actor, lb_block_token_actor, lb_echo_ac
 static const rk_light_type lb_echo_type = {"echo", NULL, LB_ECHO, sizeof(lb_none)};
 static const rk_light_type lb_token_type = {"token", NULL, LB_TOKEN, sizeof(lb_none)};
 
-static rk_runtime *lb_runtime(uint32_t block_actors, uint32_t light_actors, uint32_t homes, uint32_t steal)
+static rk_runtime *lb_runtime(uint32_t block_actors, uint32_t light_actors, uint32_t homes, uint32_t steal,
+                              uint32_t cluster)
 {
     rk_runtime_options o;
     rk_runtime *rt = NULL;
@@ -99,6 +102,7 @@ static rk_runtime *lb_runtime(uint32_t block_actors, uint32_t light_actors, uint
     o.backend = RK_BACKEND_CUDA;
     o.gpu_program = &lb_program;
     o.max_actors = block_actors;
+    o.cluster_size = cluster;
     o.light.actors = light_actors;
     if (light_actors) {
         o.light.homes = homes;
@@ -125,7 +129,7 @@ static rk_actor_id lb_block(rk_runtime *rt, const char *name, uint32_t type)
 
 static void lb_round_trips(rkb *b, uint64_t trials)
 {
-    rk_runtime *rt = lb_runtime(4, 64, 0, 0);
+    rk_runtime *rt = lb_runtime(4, 64, 0, 0, 0);
     rk_actor_id echo = lb_block(rt, "echo", LB_BLOCK_ECHO), light;
     double *light_us = (double *)malloc(trials * sizeof *light_us), *block_us = (double *)malloc(trials * sizeof *block_us);
     RKB_RK(rk_light_spawn(rt, &lb_echo_type, 1, NULL, &light));
@@ -192,30 +196,42 @@ static double lb_tokens_light(rk_runtime *rt, rk_actor_id first, uint32_t n, uin
 static void lb_hop_latency(rkb *b, uint64_t hops)
 {
     /* 2 homes: actors 0 and 2 live on home 0, actor 1 on home 1. */
-    rk_runtime *rt = lb_runtime(4, 4, 2, 0);
+    rk_runtime *rt = lb_runtime(4, 4, 2, 0, 0);
     rk_actor_id first;
-    double s_local, s_cross;
+    double s_local, s_cross, s_cluster;
     RKB_RK(rk_light_spawn(rt, &lb_token_type, 4, NULL, &first));
     (void)lb_tokens_light(rt, first, 4, 2, 1, 1000); /* warm up */
     s_local = lb_tokens_light(rt, first, 4, 2, 1, hops); /* 0 -> 2 -> 0: one home */
     s_cross = lb_tokens_light(rt, first, 2, 1, 1, hops); /* 0 -> 1 -> 0: two homes */
+    rk_runtime_destroy(rt);
+    /* The same two homes as one thread-block cluster: 0 -> 1 through DSMEM. */
+    rt = lb_runtime(4, 4, 2, 0, 2);
+    RKB_RK(rk_light_spawn(rt, &lb_token_type, 4, NULL, &first));
+    (void)lb_tokens_light(rt, first, 2, 1, 1, 1000);
+    s_cluster = lb_tokens_light(rt, first, 2, 1, 1, hops);
+    rk_runtime_destroy(rt);
     printf("one token between two light actors, %llu hops:\n", (unsigned long long)hops);
     rkb_value_add(b, "light hop, one home", "us", s_local * 1e6 / (double)(hops + 1), "the home's local queue");
     rkb_value_add(b, "light hop, two homes", "us", s_cross * 1e6 / (double)(hops + 1), "through inboxes and run queues");
-    rk_runtime_destroy(rt);
+    rkb_value_add(b, "light hop, two homes of a cluster", "us", s_cluster * 1e6 / (double)(hops + 1),
+                  "a cluster of 2: the receiver's home's cluster ring (DSMEM)");
 }
 
 static void lb_many_tokens(rkb *b, uint32_t actors, uint32_t tokens, uint64_t hops)
 {
     char name[96];
-    for (uint32_t steal = 0; steal < 2; steal++) {
-        rk_runtime *rt = lb_runtime(4, actors, 0, steal);
+    for (uint32_t run = 0; run < 4; run++) {
+        const uint32_t steal = run & 1, cluster = run < 2 ? 0 : 8;
+        rk_runtime *rt = lb_runtime(4, actors, 0, steal, cluster);
         rk_actor_id first;
         double s;
         RKB_RK(rk_light_spawn(rt, &lb_token_type, actors, NULL, &first));
         (void)lb_tokens_light(rt, first, actors, 7919, tokens, 100);
         s = lb_tokens_light(rt, first, actors, 7919, tokens, hops);
-        snprintf(name, sizeof name, "light tokens, stealing %s", steal ? "on" : "off");
+        if (cluster)
+            snprintf(name, sizeof name, "light tokens, clusters of %u, stealing %s", cluster, steal ? "on" : "off");
+        else
+            snprintf(name, sizeof name, "light tokens, stealing %s", steal ? "on" : "off");
         rkb_value_add(b, name, "M hops/s", (double)tokens * (double)(hops + 1) / s / 1e6,
                       "tokens hop among the light actors, every 7919th next");
         rk_runtime_destroy(rt);
@@ -226,7 +242,7 @@ static void lb_many_tokens(rkb *b, uint32_t actors, uint32_t tokens, uint64_t ho
 static void lb_block_tokens(rkb *b, uint32_t tokens, uint64_t hops)
 {
     const uint32_t n = 128;
-    rk_runtime *rt = lb_runtime(n, 0, 0, 0);
+    rk_runtime *rt = lb_runtime(n, 0, 0, 0, 0);
     rk_actor_id first = 0;
     char name[32];
     for (uint32_t i = 0; i < n; i++) {

@@ -2430,9 +2430,7 @@ struct rk__gpu_light_run {
         __shared__ uint32_t type;
         if (threadIdx.x == 0) {
             type = rk__gpu_ld32(&w->light_types[c->self]);
-            view.src = m->src == RK_LIGHT_HOST         ? RK_ACTOR_HOST
-                       : m->src & RK_LIGHT_FROM_BLOCK ? m->src & ~RK_LIGHT_FROM_BLOCK
-                                                      : rk_light_id(m->src);
+            view.src = rk_light_public(m->src);
             view.type = m->type;
             for (int i = 0; i < RK_LIGHT_WORDS; i++)
                 view.data[i] = m->w[i];
@@ -2461,8 +2459,10 @@ struct rk__gpu_light_run {
     }
 };
 
-/* A block past the actor blocks: a home, or the port's forwarder. Each
- * marks its return in pinned memory, where the host's drain looks. */
+/* A block past the actor blocks: a home, the port's forwarder, or (with
+ * thread-block clusters) one that fills the forwarder's cluster and
+ * returns at once. Homes and the forwarder mark their return in pinned
+ * memory, where the host's drain looks. */
 template <bool HasLight>
 struct rk__gpu_light_entry {
     template <class Types>
@@ -2479,6 +2479,8 @@ struct rk__gpu_light_entry<true> {
         const uint32_t h = blockIdx.x - w->light_first;
         if (threadIdx.x == 0)
             atomicAdd(&w->dev->started, 1u);
+        if (h > w->light_homes)
+            return true;
         if (h < w->light_homes)
             rk_light_block(w->light, h, rk__gpu_light_run<Types>{w});
         else

@@ -17,8 +17,16 @@
  * - between light and block actors messages go both ways (rk_dsend or
  *   rk_ctx_send to a light id; rk_ldsend or rk_lctx_send to a block id,
  *   as from tenant 0), at most RK_LIGHT_PAYLOAD bytes either way;
- * - on CUDA, not in thread-block clusters (RK_ENOTSUP) and not in NVRTC
- *   programs (RK_GPU_LIGHT needs nvcc).
+ * - on CUDA, not in NVRTC programs (RK_GPU_LIGHT needs nvcc).
+ *
+ * With thread-block clusters (rk_runtime_options.cluster_size, CUDA on
+ * sm_90 or later), the homes form clusters of their own: a handler's send
+ * to an actor of another home of its cluster goes through that home's
+ * shared memory (DSMEM), and stealing stays within the cluster. The
+ * homes must then be whole clusters (RK_EINVAL otherwise; by default the
+ * SMs or the actors, whichever is fewer, rounded down to a multiple), and
+ * the kernel's PTX must be for compute_90 or later (RK_ENOTSUP). The CPU
+ * backend ignores cluster_size here as everywhere.
  *
  * Ask for them when creating the runtime (rk_runtime_options.light), give
  * them a type with rk_light_spawn, and talk to them with rk_light_post and
@@ -50,8 +58,9 @@ typedef struct rk_runtime rk_runtime;
 typedef struct rk_light_options {
     uint32_t actors; /* light actors the runtime can hold, at most RK_LIGHT_ACTORS_MAX */
     uint32_t homes;  /* CUDA: blocks that run them (default: one per SM), beside the block
-                        actors' blocks; CPU: threads of their own (default 2). At most `actors`.
-                        Actor i lives on home i % homes */
+                        actors' blocks, a multiple of the cluster size with clusters; CPU:
+                        threads of their own (default 2). At most `actors`. Actor i lives on
+                        home i % homes */
     uint32_t inbox;  /* slots of each inbox, a power of two >= 2; default 16 */
     uint32_t batch;  /* messages an actor runs before its home turns to the next; default 8 */
     uint32_t steal;  /* nonzero: a home with nothing of its own runs queued actors of the others */

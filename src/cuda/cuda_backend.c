@@ -298,8 +298,10 @@ static void rk__cuda_cluster_config(const rk__cuda *b, uint32_t grid, CUlaunchAt
  * on one GPC each). *want comes in as the grid without clusters and leaves
  * as a multiple of the cluster size that is resident - rounded up to fit
  * every actor unless the grid was pinned by RK_CUDA_BLOCKS, which must then
- * be a multiple itself. RK_ENOTSUP when no cluster of this size fits. */
-static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t *want)
+ * be a multiple itself. `extra` blocks (whole clusters: light actors'
+ * homes and forwarder) follow and must be resident too. RK_ENOTSUP when no
+ * cluster of this size fits. */
+static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t extra, uint64_t *want)
 {
     CUlaunchAttribute attr[2];
     CUlaunchConfig cfg;
@@ -324,13 +326,15 @@ static rk_status rk__cuda_cluster_grid(rk__cuda *b, int pinned, uint64_t *want)
     if (r == CUDA_ERROR_INVALID_CLUSTER_SIZE || clusters <= 0)
         goto refuse;
     n = pinned ? *want : (*want + cs - 1) / cs * cs;
-    if (n > (uint64_t)clusters * cs)
-        n = (uint64_t)clusters * cs;
-    st = rk_device_check_cluster(&b->info, b->cluster_size, (uint32_t)n, b->cluster_nonportable, &why);
+    if ((uint64_t)clusters * cs <= extra)
+        goto refuse;
+    if (n + extra > (uint64_t)clusters * cs)
+        n = (uint64_t)clusters * cs - extra;
+    st = rk_device_check_cluster(&b->info, b->cluster_size, (uint32_t)(n + extra), b->cluster_nonportable, &why);
     if (st != RK_OK)
         goto refuse;
     rk__cuda_log(b, "%d clusters of %u blocks resident; the grid is %llu blocks", clusters, b->cluster_size,
-                 (unsigned long long)n);
+                 (unsigned long long)(n + extra));
     *want = n;
     return RK_OK;
 refuse:
@@ -399,8 +403,8 @@ static rk_status rk__cuda_grid(rk__cuda *b, rk_runtime *rt)
     if (st != RK_OK)
         return st;
     /* Light actors take their homes and the port's forwarder past the
-     * actor blocks. */
-    extra = b->light_actors ? (uint64_t)b->light_homes + 1 : 0;
+     * actor blocks (with clusters, whole clusters: rk__cuda_light_plan). */
+    extra = b->light_actors ? b->light_blocks : 0;
     if (cap && cap < want)
         want = cap;
     if ((uint64_t)per_sm * (uint64_t)sms < want + extra)
@@ -409,7 +413,7 @@ static rk_status rk__cuda_grid(rk__cuda *b, rk_runtime *rt)
     if (want > RK__GPU_DOOR_SLOT_MAX)
         want = RK__GPU_DOOR_SLOT_MAX;
     if (b->cluster_size)
-        RK__CHECK(rk__cuda_cluster_grid(b, cap && cap < (uint64_t)b->max_actors + 1, &want));
+        RK__CHECK(rk__cuda_cluster_grid(b, cap && cap < (uint64_t)b->max_actors + 1, extra, &want));
     if (want < 2)
         return extra ? RK_ENOTSUP : RK_EINVAL;
     b->light_first = (uint32_t)want;

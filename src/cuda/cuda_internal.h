@@ -250,9 +250,11 @@ typedef struct rk__cuda {
 
     /* light actors (cuda_light.c): none when light_actors is 0. Homes are
      * blocks light_first .. light_first + light_homes - 1, the port's
-     * forwarder the block after them. */
+     * forwarder the block after them; with clusters, the homes fill whole
+     * clusters and blocks that return at once fill the forwarder's. */
     uint32_t light_actors, light_homes, light_first, light_stride;
     uint32_t light_inbox, light_batch, light_steal;
+    uint32_t light_blocks; /* blocks past the actor blocks: homes, forwarder, filling */
     CUdeviceptr light_world_d, light_types_d, light_states_d, light_stop_d, light_sent_d;
     rk__pinned light_port_mem, light_exits_mem;
     int light_done; /* the stop counted what was left */

@@ -30,21 +30,56 @@ static int rk__cuda_light_stride(const rk__cuda *b, uint32_t *stride)
     return any;
 }
 
+/* With thread-block clusters the homes form clusters of their own (homes
+ * h .. h + cs - 1, h a multiple of cs, light.cuh's cluster tier), so their
+ * number is a multiple of the cluster size: by default the SMs or the
+ * actors, whichever is fewer, rounded down to one. The tier needs PTX for
+ * compute_90 or later (light.cuh's DSMEM code; below it every home would
+ * refuse its cluster at the start). */
+static rk_status rk__cuda_light_clusters(rk__cuda *b, rk_light_options *o, int sms)
+{
+    const uint32_t cs = b->cluster_size;
+    int ptx = 0;
+    CUresult r = b->cu.cuFuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, b->fn);
+    if (r != CUDA_SUCCESS)
+        return rk__cu_status(r);
+    if (ptx < 90) {
+        rk__cuda_log(b, "light actors in clusters need a kernel from compute_90 or later (this one: compute_%d)", ptx);
+        return RK_ENOTSUP;
+    }
+    if (cs > 16 || o->actors < cs) {
+        rk__cuda_log(b, "light actors in clusters of %u: %s", cs,
+                     cs > 16 ? "at most 16 homes form a cluster" : "fewer light actors than a cluster's homes");
+        return RK_EINVAL;
+    }
+    if (!o->homes) {
+        o->homes = (uint32_t)sms < o->actors ? (uint32_t)sms : o->actors;
+        o->homes = o->homes / cs * cs;
+    } else if (o->homes % cs) {
+        rk__cuda_log(b, "%u light homes are not whole clusters of %u", o->homes, cs);
+        return RK_EINVAL;
+    }
+    return RK_OK;
+}
+
 rk_status rk__cuda_light_plan(rk__cuda *b, rk_runtime *rt, int sms)
 {
     rk_light_options *o = &rt->opt.light;
+    rk_status st;
     if (!o->actors)
         return RK_OK;
-    if (b->cluster_size) {
-        rk__cuda_log(b, "light actors and thread-block clusters together are not supported yet");
-        return RK_ENOTSUP;
-    }
     if (!rk__cuda_light_stride(b, &b->light_stride)) {
         rk__cuda_log(b, "light actors asked for, but the program has no RK_GPU_LIGHT type");
         return RK_EINVAL;
     }
-    if (!o->homes)
+    if (b->cluster_size) {
+        st = rk__cuda_light_clusters(b, o, sms);
+        if (st != RK_OK)
+            return st;
+    } else if (!o->homes) {
         o->homes = (uint32_t)sms < o->actors ? (uint32_t)sms : o->actors;
+    }
+    b->light_blocks = o->homes + (b->cluster_size ? b->cluster_size : 1);
     b->light_actors = o->actors;
     b->light_homes = o->homes;
     b->light_inbox = o->inbox;
@@ -67,6 +102,7 @@ rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w)
     c.inbox = b->light_inbox;
     c.batch = b->light_batch;
     c.steal = b->light_steal;
+    c.cluster = b->cluster_size;
     /* The local queue is the fast path between actors of one home, but a
      * stolen actor runs away from its home, so stealing takes the token's. */
     c.handoff = c.steal ? RK_LIGHT_TOKEN : RK_LIGHT_LOCAL;
@@ -105,9 +141,10 @@ rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w)
     w->light_homes = b->light_homes;
     w->light_actors = b->light_actors;
     w->light_sent = (unsigned long long *)(uintptr_t)b->light_sent_d;
-    rk__cuda_log(b, "light actors: %u on %u homes (blocks %u..), inbox %u, batch %u, %s, %u bytes of state each",
+    rk__cuda_log(b, "light actors: %u on %u homes (blocks %u..), inbox %u, batch %u, %s, clusters of %u, "
+                 "%u bytes of state each",
                  c.actors, c.homes, b->light_first, c.inbox, c.batch, c.steal ? "stealing" : "no stealing",
-                 b->light_stride);
+                 c.cluster, b->light_stride);
     st = RK_OK;
 fail:
     free(image);

@@ -93,9 +93,13 @@ static __device__ rk_status rkl_failer(rk_ldctx *c, rkl_none *s, const rk_lmsg *
 
 static __device__ rk_status rkl_storm(rk_ldctx *c, rkl_none *s, const rk_lmsg *m)
 {
+    /* data[0]: the first storm's id, data[1]: how many; the second send
+     * goes to the next storm (the next home, of the cluster with clusters). */
+    const rk_actor_id first = (rk_actor_id)m->data[0], n = (uint32_t)m->data[1];
     (void)s;
     (void)rk_ldsend(c, rk_ldself(c), m->type, m->data, RK_LIGHT_PAYLOAD);
-    (void)rk_ldsend(c, rk_ldself(c), m->type, m->data, RK_LIGHT_PAYLOAD);
+    (void)rk_ldsend(c, n ? first + (rk_ldself(c) - first + 1) % n : rk_ldself(c), m->type, m->data,
+                    RK_LIGHT_PAYLOAD);
     return RK_OK;
 }
 

@@ -18,7 +18,8 @@ enum {
     RKL_ECHO = 1,       /* light: ECHO back; COUNT: its state's count; STATE: its state's tag */
     RKL_RELAY = 2,      /* light: HOP, passed on `hops` times, then to the host */
     RKL_FAILER = 3,     /* light: FAIL returns RK_EHANDLER, anything else is echoed */
-    RKL_STORM = 4,      /* light: any message sends two to itself, for ever (the stop must cut it) */
+    RKL_STORM = 4,      /* light: any message sends one to itself and one to the next storm (data[0]: the
+                           first storm's id, data[1]: how many), for ever (the stop must cut it) */
     RKL_BLOCK_FAN = 5,  /* a block actor: FAN, one message to each of n light actors (rkl_fan) */
     RKL_BLOCK_BACK = 6, /* a block actor: sends every message back to its sender */
     RKL_NTYPES

@@ -9,7 +9,13 @@
  *     beside them;
  *   - a handler's error reaches rk_runtime_error, and the actor goes on;
  *   - shutdown: actors that never stop sending are halted, what they left
- *     is dead-lettered, and replies the host never read are counted. */
+ *     is dead-lettered, and replies the host never read are counted;
+ *   - with thread-block clusters (of 2 and of 16, or RKT_CLUSTER for all of
+ *     it): the homes form clusters, sends between homes of a cluster go
+ *     through DSMEM, and the relays, the storms' halt and the echoes above
+ *     hold there too; homes that are not whole clusters are refused.
+ * RK_LIGHT_RACECHECK=1 (gpu.sh under racecheck, which does not see the
+ * cluster rings' synchronisation) leaves the cluster runs out. */
 #include <pthread.h>
 
 #include "gpu_test.h"
@@ -19,6 +25,10 @@ static const rk_light_type echo_type = {"echo", NULL, RKL_ECHO, sizeof(rkl_echo_
 static const rk_light_type relay_type = {"relay", NULL, RKL_RELAY, 4};
 static const rk_light_type failer_type = {"failer", NULL, RKL_FAILER, 4};
 static const rk_light_type storm_type = {"storm", NULL, RKL_STORM, 4};
+
+/* Blocks per thread-block cluster of the runtimes below (0: none, or
+ * RKT_CLUSTER through rkt_options). */
+static uint32_t cluster;
 
 static void sleep_ms(unsigned ms)
 {
@@ -30,7 +40,10 @@ static rk_runtime *light_runtime(uint32_t actors, uint32_t steal, uint32_t inbox
 {
     rk_runtime_options o;
     rkt_options(&o, 8, &rkl_program);
-    o.cluster_size = 0; /* light actors do not run in clusters yet */
+    if (cluster) {
+        o.cluster_size = cluster;
+        o.cluster_nonportable = cluster > 8;
+    }
     o.light.actors = actors;
     o.light.steal = steal;
     o.light.inbox = inbox;
@@ -223,8 +236,9 @@ static void relays(uint32_t steal)
     RKT_CHECK(rep.dead_lettered == 0 && rep.host_unread == 0 && !rep.timed_out);
     rk_runtime_destroy(rt);
     free(seen);
-    printf("relays, stealing %s: %llu messages x %u hops over %u actors, each once with its path; %.2f M hops/s\n",
-           steal ? "on" : "off", (unsigned long long)(SENDERS * per), hops + 1, n,
+    printf("relays, stealing %s, clusters of %u: %llu messages x %u hops over %u actors, each once with its path; "
+           "%.2f M hops/s\n",
+           steal ? "on" : "off", cluster, (unsigned long long)(SENDERS * per), hops + 1, n,
            (double)(SENDERS * per * (hops + 1)) / ((double)(t1 - t0) / 1e9) / 1e6);
 }
 
@@ -353,20 +367,40 @@ static void shutdown_leftovers(void)
         post(rt, echo + i, RKL_MSG_ECHO, &v, sizeof v); /* replies nobody reads */
     post(rt, echo, RKL_MSG_COUNT, NULL, 0);
     sleep_ms(200); /* the echoes and the count are back in the port by then */
-    for (uint32_t i = 0; i < 32; i++)
-        post(rt, storm + i, RKL_MSG_ECHO, &v, sizeof v);
+    for (uint32_t i = 0; i < 32; i++) {
+        uint64_t ring[2] = {storm, 32}; /* each storm feeds the next too: across homes (and clusters' rings) */
+        post(rt, storm + i, RKL_MSG_ECHO, ring, sizeof ring);
+    }
     sleep_ms(20);
     uint64_t t0 = rk_test_now_ns();
     RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
     uint64_t t1 = rk_test_now_ns();
-    printf("shutdown with storms: %.1f ms, timed out %d, %llu dead letters, %llu unread\n", (double)(t1 - t0) / 1e6,
-           rep.timed_out, (unsigned long long)rep.dead_lettered, (unsigned long long)rep.host_unread);
+    printf("shutdown with storms, clusters of %u: %.1f ms, timed out %d, %llu dead letters, %llu unread\n", cluster,
+           (double)(t1 - t0) / 1e6, rep.timed_out, (unsigned long long)rep.dead_lettered, (unsigned long long)rep.host_unread);
     RKT_CHECK(rep.timed_out == 1 && rep.dead_lettered > 0);
     RKT_CHECK(rep.host_unread == 33); /* 32 echoes and the COUNT */
     rk_runtime_destroy(rt);
 }
 
-int main(void)
+/* Light homes that are not whole clusters, and fewer light actors than a
+ * cluster's homes, are refused when the runtime is created. */
+static void cluster_refusals(void)
+{
+    rk_runtime_options o;
+    rk_runtime *rt = NULL;
+    rkt_options(&o, 8, &rkl_program);
+    o.cluster_size = 8;
+    o.light.actors = 64;
+    o.light.homes = 12;
+    RKT_CHECK_ST(rk_runtime_create(&rt, &o), RK_EINVAL);
+    o.light.actors = 4;
+    o.light.homes = 0;
+    RKT_CHECK_ST(rk_runtime_create(&rt, &o), RK_EINVAL);
+    RKT_CHECK(rt == NULL);
+    printf("cluster refusals: ok\n");
+}
+
+static void all(void)
 {
     bad_input();
     echo_and_state();
@@ -376,5 +410,27 @@ int main(void)
     relays(0);
     relays(1);
     shutdown_leftovers();
+}
+
+int main(void)
+{
+    static const uint32_t sizes[] = {2, 16};
+    rk_device_info d;
+    cluster = (uint32_t)rkt_env("RKT_CLUSTER", 0);
+    all();
+    if (cluster || rkt_env("RK_LIGHT_RACECHECK", 0))
+        return 0; /* already in clusters, or under racecheck */
+    if (rk_device_query(0, &d) != RK_OK || !rk_device_supports_clusters(&d)) {
+        printf("SKIP the cluster runs: no thread-block clusters\n");
+        return 0;
+    }
+    cluster_refusals();
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        cluster = sizes[k];
+        echo_and_state();
+        relays(0);
+        relays(1);
+        shutdown_leftovers();
+    }
     return 0;
 }
