@@ -197,6 +197,17 @@ static void options_refused(void **s)
     assert_int_equal(rk_runtime_create(&rt, &o), RK_EINVAL);
     o = light_options(0, 0, 0, 1);
     assert_int_equal(rk_runtime_create(&rt, &o), RK_EINVAL);
+    /* With clusters the homes must be whole clusters of at most 16, and
+     * there must be a cluster's worth of actors (as on CUDA). */
+    o = light_options(16, 6, 0, 0);
+    o.cluster_size = 4;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_EINVAL);
+    o = light_options(2, 0, 0, 0);
+    o.cluster_size = 4;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_EINVAL);
+    o = light_options(64, 0, 0, 0);
+    o.cluster_size = 32;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_EINVAL);
     assert_null(rt);
 }
 
@@ -581,17 +592,20 @@ static void relay_receive(relay_run *run, int ordered)
     free(seen);
 }
 
-static void relay_stress(uint32_t steal)
+static void relay_stress(uint32_t steal, uint32_t cluster)
 {
     static const rk_light_type t = {"relay", relay, 0, sizeof(relay_state)};
     /* 64 inbox slots hold every message in flight (at most SENDERS x WINDOW). */
-    rk_runtime *rt = light_runtime(RELAY_ACTORS, 4, 64, steal);
+    rk_runtime_options o = light_options(RELAY_ACTORS, 4, 64, steal);
+    rk_runtime *rt = NULL;
     relay_run run;
     relay_sender snd[SENDERS];
     pthread_t th[SENDERS];
     rk_shutdown_report rep;
     rk_actor_id id = 0;
     const uint64_t t0 = rk_test_now_ns();
+    o.cluster_size = cluster;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
     memset(&run, 0, sizeof run);
     run.rt = rt;
     run.per_sender = (uint32_t)rk_test_messages(20000);
@@ -615,49 +629,76 @@ static void relay_stress(uint32_t steal)
     assert_int_equal(rep.timed_out, 0);
     assert_int_equal(rep.dead_lettered, 0);
     assert_int_equal(rep.host_unread, 0);
-    printf("relay steal=%u: %u x %u messages, %u hops, %.1f ms\n", steal, SENDERS, run.per_sender, HOPS,
-           (double)(rk_test_now_ns() - t0) / 1e6);
+    printf("relay steal=%u, clusters of %u: %u x %u messages, %u hops, %.1f ms\n", steal, cluster, SENDERS,
+           run.per_sender, HOPS, (double)(rk_test_now_ns() - t0) / 1e6);
     rk_runtime_destroy(rt);
 }
 
 static void relay_no_steal(void **s)
 {
     (void)s;
-    relay_stress(0);
+    relay_stress(0, 0);
 }
 
 static void relay_steal(void **s)
 {
     (void)s;
-    relay_stress(1);
+    relay_stress(1, 0);
+}
+
+/* The homes in clusters: 4 homes as two clusters of 2 (sends between the
+ * two homes of a cluster go through its rings), then one cluster of 4
+ * with stealing within it. */
+static void relay_clusters(void **s)
+{
+    (void)s;
+    relay_stress(0, 2);
+    relay_stress(1, 4);
 }
 
 /* ---- shutdown -------------------------------------------------------------------------- */
 
-/* Each message makes two more for itself (mode 2: a growing storm) or one
- * (mode 1: forever); a full inbox or local queue drops them. */
+/* Each message makes two more (mode 2: a growing storm) or one (mode 1:
+ * forever); a full inbox, local queue or cluster ring drops them. They go
+ * to the actor itself, or with data[1] = n > 0 every second one to the
+ * next of the n actors from data[2] (another home). The runs and the sends
+ * that went through are counted. */
+static atomic_uint_fast64_t g_storm_runs, g_storm_sent;
+
 static rk_status storm(rk_lctx *ctx, void *state, const rk_lmsg *m)
 {
+    const rk_actor_id self = rk_lctx_self(ctx);
     (void)state;
-    for (uint64_t i = 0; i < m->data[0]; i++)
-        (void)rk_lctx_send(ctx, rk_lctx_self(ctx), T_STORM, m->data, 8);
+    atomic_fetch_add_explicit(&g_storm_runs, 1, memory_order_relaxed);
+    for (uint64_t i = 0; i < m->data[0]; i++) {
+        rk_actor_id to = self;
+        if (m->data[1] && (i & 1) == 0)
+            to = (rk_actor_id)(m->data[2] + (self - m->data[2] + 1) % m->data[1]);
+        if (rk_lctx_send(ctx, to, T_STORM, m->data, 3 * 8) == RK_OK)
+            atomic_fetch_add_explicit(&g_storm_sent, 1, memory_order_relaxed);
+    }
     return RK_OK;
 }
 
-static void storm_shutdown(uint64_t mode, uint32_t steal)
+static void storm_shutdown(uint64_t mode, uint32_t steal, uint32_t cluster)
 {
     static const rk_light_type t = {"storm", storm, 0, 0};
-    rk_runtime_options o = light_options(8, 2, 16, steal);
+    rk_runtime_options o = light_options(8, cluster > 2 ? cluster : 2, 16, steal);
     rk_runtime *rt = NULL;
     rk_shutdown_report rep;
     rk_dead_letter d;
     rk_actor_id id = 0;
     uint64_t t0;
     o.drain_timeout_ns = 50000000ull; /* 50 ms */
+    o.cluster_size = cluster;
+    atomic_store(&g_storm_runs, 0);
+    atomic_store(&g_storm_sent, 0);
     assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
     assert_int_equal(rk_light_spawn(rt, &t, 8, NULL, &id), RK_OK);
-    for (uint32_t i = 0; i < 8; i++)
-        assert_int_equal(post_wait(rt, id + i, T_STORM, &mode, sizeof mode), RK_OK);
+    for (uint32_t i = 0; i < 8; i++) {
+        uint64_t w[3] = {mode, cluster ? 8 : 0, id};
+        assert_int_equal(post_wait(rt, id + i, T_STORM, w, sizeof w), RK_OK);
+    }
     rk_test_sleep_ns(5000000);
     t0 = rk_test_now_ns();
     assert_int_equal(rk_runtime_shutdown(rt, &rep), RK_OK);
@@ -666,7 +707,10 @@ static void storm_shutdown(uint64_t mode, uint32_t steal)
     assert_true(rep.dead_lettered > 0);
     assert_true(rep.drained > 0);
     assert_int_equal(rep.host_unread, 0);
-    if (steal) {
+    /* Every message once: run, or dead-lettered (left in an inbox, or held
+     * by a halted home: its local queue, a handed message, its cluster ring). */
+    assert_int_equal(8 + atomic_load(&g_storm_sent), atomic_load(&g_storm_runs) + rep.dead_lettered);
+    if (steal && !cluster) {
         /* With stealing self-sends go through the inboxes (not a local
          * queue), so what is left is there, as dead letters. */
         assert_int_equal(rk_dead_letter_pop(rt, &d, NULL), RK_OK);
@@ -681,15 +725,25 @@ static void storm_shutdown(uint64_t mode, uint32_t steal)
 static void storm_grows(void **s)
 {
     (void)s;
-    storm_shutdown(2, 0);
-    storm_shutdown(2, 1);
+    storm_shutdown(2, 0, 0);
+    storm_shutdown(2, 1, 0);
 }
 
 static void storm_forever(void **s)
 {
     (void)s;
-    storm_shutdown(1, 0);
-    storm_shutdown(1, 1);
+    storm_shutdown(1, 0, 0);
+    storm_shutdown(1, 1, 0);
+}
+
+/* Storms across homes of clusters: the halt meets cluster rings. */
+static void storm_clusters(void **s)
+{
+    (void)s;
+    storm_shutdown(2, 0, 2);
+    storm_shutdown(2, 1, 2);
+    storm_shutdown(2, 0, 4);
+    storm_shutdown(1, 1, 4);
 }
 
 /* Replies nobody reads are counted as host_unread; the drain ran every
@@ -727,8 +781,10 @@ int main(void)
         cmocka_unit_test(handler_error),
         cmocka_unit_test(relay_no_steal),
         cmocka_unit_test(relay_steal),
+        cmocka_unit_test(relay_clusters),
         cmocka_unit_test(storm_grows),
         cmocka_unit_test(storm_forever),
+        cmocka_unit_test(storm_clusters),
         cmocka_unit_test(unread_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,7 +26,9 @@
  * homes must then be whole clusters (RK_EINVAL otherwise; by default the
  * SMs or the actors, whichever is fewer, rounded down to a multiple), and
  * the kernel's PTX must be for compute_90 or later (RK_ENOTSUP). The CPU
- * backend ignores cluster_size here as everywhere.
+ * backend's homes (threads) form the same clusters, their rings in host
+ * memory, with the same rules and refusals (default: one cluster), so a
+ * program behaves alike on both.
  *
  * Ask for them when creating the runtime (rk_runtime_options.light), give
  * them a type with rk_light_spawn, and talk to them with rk_light_post and

@@ -60,7 +60,9 @@ typedef struct rk_runtime_options {
     int device;                   /* CUDA device ordinal; default 0 */
     const void *gpu_program;      /* CUDA: the program from RK_GPU_PROGRAM (device.cuh) */
     uint32_t cluster_size;        /* CUDA: blocks per thread-block cluster (9.0+; device_caps.h);
-                                     0 or 1 = no clusters (default). The CPU backend ignores it */
+                                     0 or 1 = no clusters (default). The CPU backend ignores it,
+                                     except that light actors' homes form clusters there too
+                                     (light.h) */
     int cluster_nonportable;      /* CUDA: allow a cluster_size above the portable 8; default 0 */
     rk_light_options light;       /* light actors (light.h); all zero: none */
 } rk_runtime_options;

@@ -15,7 +15,12 @@
  * `halt` makes the homes return between two messages. The stop then counts
  * what is left: inbox messages as dead letters, the homes' `dropped`
  * (messages held outside the inboxes at the halt), and the port's unread
- * messages to the host. */
+ * messages to the host.
+ *
+ * With rk_runtime_options.cluster_size the homes form clusters as on CUDA
+ * (light.cuh's cluster rings, in host memory here, and stealing within a
+ * cluster), with the same rules for the number of homes, so that a program
+ * meets the same behaviour and refusals on both backends. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,12 +209,13 @@ static void *rk__home_main(void *arg)
 
 /* ---- start, drain, stop, free ---------------------------------------------------------- */
 
-static rk_light_config rk__light_config(const rk_light_options *o, uint32_t homes)
+static rk_light_config rk__light_config(const rk_light_options *o, uint32_t homes, uint32_t cluster)
 {
     rk_light_config c;
     memset(&c, 0, sizeof c);
     c.actors = o->actors;
     c.homes = homes;
+    c.cluster = cluster;
     c.inbox = o->inbox;
     c.batch = o->batch;
     /* Without stealing an actor never leaves its home, so sends within a
@@ -260,19 +266,40 @@ static rk_status rk__light_threads(rk__cpu_light *l)
     return RK_OK;
 }
 
+/* The homes: as asked, else RK__LIGHT_HOMES_DEFAULT (at most one per
+ * actor). With clusters (cs > 1) they must be whole clusters of at most 16,
+ * by default one cluster; RK_EINVAL otherwise, as on CUDA. */
+static rk_status rk__light_homes(const rk_light_options *o, uint32_t cs, uint32_t *homes)
+{
+    if (cs <= 1) {
+        *homes = o->homes ? o->homes : RK__LIGHT_HOMES_DEFAULT;
+        *homes = *homes < o->actors ? *homes : o->actors;
+        return RK_OK;
+    }
+    if (cs > 16 || o->actors < cs || (o->homes && o->homes % cs))
+        return RK_EINVAL;
+    *homes = o->homes ? o->homes : cs;
+    return RK_OK;
+}
+
 rk_status rk__cpu_light_start(rk_runtime *rt, rk__cpu_light **out)
 {
     const rk_light_options *o = &rt->opt.light;
-    uint32_t homes = o->homes ? o->homes : RK__LIGHT_HOMES_DEFAULT;
-    rk__cpu_light *l = calloc(1, sizeof *l);
+    const uint32_t cs = rt->opt.cluster_size;
+    rk__cpu_light *l;
     rk_light_config c;
-    rk_status st = RK_ENOMEM;
+    uint32_t homes;
+    rk_status st = rk__light_homes(o, cs, &homes);
     *out = NULL;
+    if (st != RK_OK)
+        return st;
+    l = calloc(1, sizeof *l);
     if (!l)
         return RK_ENOMEM;
+    st = RK_ENOMEM;
     l->rt = rt;
-    l->homes = homes < o->actors ? homes : o->actors;
-    c = rk__light_config(o, l->homes);
+    l->homes = homes;
+    c = rk__light_config(o, l->homes, cs > 1 ? cs : 0);
     l->type = calloc(o->actors, sizeof *l->type);
     l->state = calloc(o->actors, sizeof *l->state);
     l->home = calloc(l->homes, sizeof *l->home);
