@@ -44,13 +44,18 @@ static int rk__pow2(uint32_t v)
 }
 
 /* Light options (light.h): zero actors asks for nothing, and then the rest
- * must be zero too; otherwise zeros take the defaults. */
-static rk_status rk__check_light(const rk_light_options *l)
+ * must be zero too; otherwise zeros take the defaults. With clusters the
+ * homes form clusters of their own on every backend: at most 16 homes to a
+ * cluster, at least a cluster's worth of actors, and homes (when given) in
+ * whole clusters. */
+static rk_status rk__check_light(const rk_light_options *l, uint32_t cluster)
 {
     if (!l->actors)
         return l->homes || l->inbox || l->batch || l->steal ? RK_EINVAL : RK_OK;
     if (l->actors > RK_LIGHT_ACTORS_MAX || l->homes > l->actors ||
         (l->inbox && (!rk__pow2(l->inbox) || l->inbox < 2)))
+        return RK_EINVAL;
+    if (cluster > 1 && (cluster > 16 || l->actors < cluster || l->homes % cluster))
         return RK_EINVAL;
     return RK_OK;
 }
@@ -66,7 +71,7 @@ static rk_status rk__check_options(const rk_runtime_options *o)
         return RK_EINVAL;
     if (o->dead_letter_capacity == 0 || o->workers > 1024)
         return RK_EINVAL;
-    return rk__check_light(&o->light);
+    return rk__check_light(&o->light, o->cluster_size);
 }
 
 /* Picks the method table for the requested backend. */

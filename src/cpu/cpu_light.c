@@ -267,38 +267,26 @@ static rk_status rk__light_threads(rk__cpu_light *l)
 }
 
 /* The homes: as asked, else RK__LIGHT_HOMES_DEFAULT (at most one per
- * actor). With clusters (cs > 1) they must be whole clusters of at most 16,
- * by default one cluster; RK_EINVAL otherwise, as on CUDA. */
-static rk_status rk__light_homes(const rk_light_options *o, uint32_t cs, uint32_t *homes)
+ * actor), or with clusters (cs > 1) one cluster. The core checked that
+ * asked homes are whole clusters and that there are enough actors. */
+static uint32_t rk__light_homes(const rk_light_options *o, uint32_t cs)
 {
-    if (cs <= 1) {
-        *homes = o->homes ? o->homes : RK__LIGHT_HOMES_DEFAULT;
-        *homes = *homes < o->actors ? *homes : o->actors;
-        return RK_OK;
-    }
-    if (cs > 16 || o->actors < cs || (o->homes && o->homes % cs))
-        return RK_EINVAL;
-    *homes = o->homes ? o->homes : cs;
-    return RK_OK;
+    uint32_t homes = o->homes ? o->homes : cs > 1 ? cs : RK__LIGHT_HOMES_DEFAULT;
+    return homes < o->actors ? homes : o->actors;
 }
 
 rk_status rk__cpu_light_start(rk_runtime *rt, rk__cpu_light **out)
 {
     const rk_light_options *o = &rt->opt.light;
     const uint32_t cs = rt->opt.cluster_size;
-    rk__cpu_light *l;
+    rk__cpu_light *l = calloc(1, sizeof *l);
     rk_light_config c;
-    uint32_t homes;
-    rk_status st = rk__light_homes(o, cs, &homes);
+    rk_status st = RK_ENOMEM;
     *out = NULL;
-    if (st != RK_OK)
-        return st;
-    l = calloc(1, sizeof *l);
     if (!l)
         return RK_ENOMEM;
-    st = RK_ENOMEM;
     l->rt = rt;
-    l->homes = homes;
+    l->homes = rk__light_homes(o, cs);
     c = rk__light_config(o, l->homes, cs > 1 ? cs : 0);
     l->type = calloc(o->actors, sizeof *l->type);
     l->state = calloc(o->actors, sizeof *l->state);

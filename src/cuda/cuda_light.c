@@ -32,10 +32,10 @@ static int rk__cuda_light_stride(const rk__cuda *b, uint32_t *stride)
 
 /* With thread-block clusters the homes form clusters of their own (homes
  * h .. h + cs - 1, h a multiple of cs, light.cuh's cluster tier), so their
- * number is a multiple of the cluster size: by default the SMs or the
- * actors, whichever is fewer, rounded down to one. The tier needs PTX for
- * compute_90 or later (light.cuh's DSMEM code; below it every home would
- * refuse its cluster at the start). */
+ * number is a multiple of the cluster size (the core checked one given):
+ * by default the SMs or the actors, whichever is fewer, rounded down to
+ * one. The tier needs PTX for compute_90 or later (light.cuh's DSMEM code;
+ * below it every home would refuse its cluster at the start). */
 static rk_status rk__cuda_light_clusters(rk__cuda *b, rk_light_options *o, int sms)
 {
     const uint32_t cs = b->cluster_size;
@@ -47,17 +47,9 @@ static rk_status rk__cuda_light_clusters(rk__cuda *b, rk_light_options *o, int s
         rk__cuda_log(b, "light actors in clusters need a kernel from compute_90 or later (this one: compute_%d)", ptx);
         return RK_ENOTSUP;
     }
-    if (cs > 16 || o->actors < cs) {
-        rk__cuda_log(b, "light actors in clusters of %u: %s", cs,
-                     cs > 16 ? "at most 16 homes form a cluster" : "fewer light actors than a cluster's homes");
-        return RK_EINVAL;
-    }
     if (!o->homes) {
         o->homes = (uint32_t)sms < o->actors ? (uint32_t)sms : o->actors;
         o->homes = o->homes / cs * cs;
-    } else if (o->homes % cs) {
-        rk__cuda_log(b, "%u light homes are not whole clusters of %u", o->homes, cs);
-        return RK_EINVAL;
     }
     return RK_OK;
 }
