@@ -261,6 +261,13 @@ cring.no_giveup             |cring.pml      |safety                |-DBUG_NO_GIV
 cring.no_after              |cring.pml      |safety                |-DBUG_NO_AFTER                     |bug    |C4
 cring.no_wake               |cring.pml      |safety                |-DBUG_NO_WAKE                      |bug    |C4
 cring.drop_full             |cring.pml      |safety                |-DBUG_DROP_FULL                    |bug    |C4
+chalt                       |chalt.pml      |safety                |                                   |pass   |
+chalt.halt                  |chalt.pml      |safety                |-DHALT                             |pass   |
+chalt.halt_two              |chalt.pml      |safety                |-DHALT -DNH=2 -DRS=2 -DNS=5        |pass   |
+chalt.halt_lag2             |chalt.pml      |safety                |-DHALT -DLAG=2 -DNH=2 -DRS=2 -DNS=4|pass   |
+chalt.return_at_halt        |chalt.pml      |safety                |-DHALT -DBUG_RETURN_AT_HALT        |bug    |invalid end state
+chalt.halted_pending        |chalt.pml      |safety                |-DHALT -DBUG_HALTED_PENDING        |bug    |H4
+chalt.drop_at_halt          |chalt.pml      |safety                |-DHALT -DBUG_DROP_AT_HALT          |bug    |H3
 cexit                       |cexit.pml      |safety                |                                   |pass   |
 cexit.live                  |cexit.pml      |ltlf:all_exit         |                                   |pass   |
 cexit.k0                    |cexit.pml      |safety                |-DK0=1 -DNB=2                      |pass   |
