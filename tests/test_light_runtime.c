@@ -66,6 +66,18 @@ static rk_status post_wait(rk_runtime *rt, rk_actor_id dst, uint32_t type, const
     return st;
 }
 
+/* A block actor of type t, named after it. */
+static rk_actor_id launch_block(rk_runtime *rt, const rk_actor_type *t)
+{
+    rk_actor_options ao;
+    rk_actor_id id = 0;
+    rk_actor_options_init(&ao);
+    ao.name = t->name;
+    ao.type = t;
+    assert_int_equal(rk_launch(rt, &ao, &id), RK_OK);
+    return id;
+}
+
 static void recv_one(rk_runtime *rt, rk_lmsg *m)
 {
     assert_int_equal(rk_light_recv(rt, m, WAIT_NS), RK_OK);
@@ -300,16 +312,12 @@ static void to_block_actor(void **s)
     static const rk_actor_type back = {"back", send_back, NULL, 0};
     const uint32_t n = 16;
     rk_runtime *rt = light_runtime(n, 2, 0, 0);
-    rk_actor_options ao;
     rk_actor_id first = 0, block = 0;
     uint32_t seen = 0;
     rk_lmsg m;
     (void)s;
     assert_int_equal(rk_light_spawn(rt, &t, n, NULL, &first), RK_OK);
-    rk_actor_options_init(&ao);
-    ao.name = "back";
-    ao.type = &back;
-    assert_int_equal(rk_launch(rt, &ao, &block), RK_OK);
+    block = launch_block(rt, &back);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t p[2] = {block, 100 + i};
         assert_int_equal(post_wait(rt, first + (uint32_t)i, T_ECHO, p, sizeof p), RK_OK);
@@ -341,17 +349,13 @@ static void from_block_actor(void **s)
     static const rk_actor_type fan = {"fan", fan_out, NULL, 0};
     const uint32_t n = 20; /* < 32: the ring to the host of one home holds them all */
     rk_runtime *rt = light_runtime(32, 2, 0, 0);
-    rk_actor_options ao;
     rk_actor_id first = 0, block = 0;
     uint32_t seen = 0;
     uint8_t buf[64];
     rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
     (void)s;
     assert_int_equal(rk_light_spawn(rt, &t, n, NULL, &first), RK_OK);
-    rk_actor_options_init(&ao);
-    ao.name = "fan";
-    ao.type = &fan;
-    assert_int_equal(rk_launch(rt, &ao, &block), RK_OK);
+    block = launch_block(rt, &fan);
     fan_req q = {first, n, first + n};
     assert_int_equal(rk_send(rt, block, T_ECHO, &q, sizeof q), RK_OK);
     assert_int_equal(rk_recv(rt, &mb, WAIT_NS), RK_OK);
