@@ -30,15 +30,11 @@ static int rk__cuda_light_stride(const rk__cuda *b, uint32_t *stride)
     return any;
 }
 
-/* With thread-block clusters the homes form clusters of their own (homes
- * h .. h + cs - 1, h a multiple of cs, light.cuh's cluster tier), so their
- * number is a multiple of the cluster size (the core checked one given):
- * by default the SMs or the actors, whichever is fewer, rounded down to
- * one. The tier needs PTX for compute_90 or later (light.cuh's DSMEM code;
- * below it every home would refuse its cluster at the start). */
-static rk_status rk__cuda_light_clusters(rk__cuda *b, rk_light_options *o, int sms)
+/* Light homes in clusters use light.cuh's DSMEM tier, which needs PTX for
+ * compute_90 or later (below it every home would refuse its cluster at the
+ * start). */
+static rk_status rk__cuda_light_cluster_ptx(rk__cuda *b)
 {
-    const uint32_t cs = b->cluster_size;
     int ptx = 0;
     CUresult r = b->cu.cuFuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, b->fn);
     if (r != CUDA_SUCCESS)
@@ -47,17 +43,13 @@ static rk_status rk__cuda_light_clusters(rk__cuda *b, rk_light_options *o, int s
         rk__cuda_log(b, "light actors in clusters need a kernel from compute_90 or later (this one: compute_%d)", ptx);
         return RK_ENOTSUP;
     }
-    if (!o->homes) {
-        o->homes = (uint32_t)sms < o->actors ? (uint32_t)sms : o->actors;
-        o->homes = o->homes / cs * cs;
-    }
     return RK_OK;
 }
 
 rk_status rk__cuda_light_plan(rk__cuda *b, rk_runtime *rt, int sms)
 {
     rk_light_options *o = &rt->opt.light;
-    rk_status st;
+    const uint32_t per = b->cluster_size ? b->cluster_size : 1;
     if (!o->actors)
         return RK_OK;
     if (!rk__cuda_light_stride(b, &b->light_stride)) {
@@ -65,13 +57,17 @@ rk_status rk__cuda_light_plan(rk__cuda *b, rk_runtime *rt, int sms)
         return RK_EINVAL;
     }
     if (b->cluster_size) {
-        st = rk__cuda_light_clusters(b, o, sms);
+        rk_status st = rk__cuda_light_cluster_ptx(b);
         if (st != RK_OK)
             return st;
-    } else if (!o->homes) {
-        o->homes = (uint32_t)sms < o->actors ? (uint32_t)sms : o->actors;
     }
-    b->light_blocks = o->homes + (b->cluster_size ? b->cluster_size : 1);
+    /* With clusters the homes form clusters of their own (homes h .. h +
+     * cs - 1, h a multiple of cs), so their number is a multiple of the
+     * cluster size (the core checks one given). By default: the SMs or the
+     * actors, whichever is fewer, rounded down to whole clusters. */
+    if (!o->homes)
+        o->homes = ((uint32_t)sms < o->actors ? (uint32_t)sms : o->actors) / per * per;
+    b->light_blocks = o->homes + per;
     b->light_actors = o->actors;
     b->light_homes = o->homes;
     b->light_inbox = o->inbox;

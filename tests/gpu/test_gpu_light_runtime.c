@@ -69,6 +69,19 @@ static rk_lmsg recv1(rk_runtime *rt)
     return m;
 }
 
+/* Launches a block actor of type t beside the light actors. */
+static rk_actor_id launch_block(rk_runtime *rt, const char *name, const rk_actor_type *t, uint32_t state_size)
+{
+    rk_actor_options ao;
+    rk_actor_id id = 0;
+    rk_actor_options_init(&ao);
+    ao.name = name;
+    ao.type = t;
+    ao.state_size = state_size;
+    RKT_CHECK_ST(rk_launch(rt, &ao, &id), RK_OK);
+    return id;
+}
+
 static void bad_input(void)
 {
     rk_runtime *rt = light_runtime(64, 0, 0, 0);
@@ -178,15 +191,10 @@ static void relays(uint32_t steal)
     pthread_t th[SENDERS];
     uint64_t in_flight = 0, got = 0;
     uint8_t *seen = calloc(SENDERS * per, 1);
-    rk_actor_options ao;
     static const rk_actor_type block_echo = {"block echo", NULL, NULL, RKL_BLOCK_ECHO};
     RKT_CHECK(seen);
     RKT_CHECK_ST(rk_light_spawn(rt, &relay_type, n, NULL, &first), RK_OK);
-    rk_actor_options_init(&ao);
-    ao.name = "block_echo";
-    ao.type = &block_echo;
-    ao.state_size = 4;
-    RKT_CHECK_ST(rk_launch(rt, &ao, &echo), RK_OK);
+    echo = launch_block(rt, "block_echo", &block_echo, 4);
     uint64_t t0 = rk_test_now_ns();
     for (uint32_t k = 0; k < SENDERS; k++) {
         run[k] = (relay_run){rt, first, n, hops, k, per, &in_flight, 1024};
@@ -271,17 +279,13 @@ static void from_block_actor(void)
     const uint32_t n = 2000, spawned = 2000 + 1;
     rk_runtime *rt = light_runtime(4096, 0, 0, 0);
     static const rk_actor_type fan = {"fan", NULL, NULL, RKL_BLOCK_FAN};
-    rk_actor_options ao;
     rk_actor_id first, block;
     uint8_t *seen = calloc(n, 1), buf[64];
     rk_msgbuf mb = {.data = buf, .capacity = sizeof buf};
     int32_t r[3];
     RKT_CHECK(seen);
     RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, spawned, NULL, &first), RK_OK);
-    rk_actor_options_init(&ao);
-    ao.name = "fan";
-    ao.type = &fan;
-    RKT_CHECK_ST(rk_launch(rt, &ao, &block), RK_OK);
+    block = launch_block(rt, "fan", &fan, 0);
     rkl_fan f = {first, n, rk_light_id(4096), 0};
     RKT_CHECK_ST(rk_send(rt, block, RKL_MSG_FAN, &f, sizeof f), RK_OK);
     for (uint32_t k = 0; k < n; k++) {
@@ -322,15 +326,11 @@ static void to_block_actor(void)
     const uint32_t n = 512;
     rk_runtime *rt = light_runtime(n, 0, 0, 0);
     static const rk_actor_type back = {"back", NULL, NULL, RKL_BLOCK_BACK};
-    rk_actor_options ao;
     rk_actor_id first, block;
     uint8_t *seen = calloc(n, 1);
     RKT_CHECK(seen);
     RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, n, NULL, &first), RK_OK);
-    rk_actor_options_init(&ao);
-    ao.name = "back";
-    ao.type = &back;
-    RKT_CHECK_ST(rk_launch(rt, &ao, &block), RK_OK);
+    block = launch_block(rt, "back", &back, 0);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t p[2] = {block, 1000 + i};
         post(rt, first + i, RKL_MSG_VIA, p, sizeof p);
