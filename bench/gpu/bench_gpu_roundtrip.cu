@@ -15,6 +15,8 @@
  *   pingpong/msg128 LL     128-byte request and reply, each 8-byte word 4 bytes
  *                          of message and a 4-byte flag: one read each way, no
  *                          fence (what a flag-per-word slot would cost)
+ *   pingpong/flag, N pollers  the flag ping-pong polled by N warps whose
+ *                          PCIe reads are spread over a read's round trip
  *   k2k floor/...          two blocks on two SMs ping-pong through device
  *                          memory: a flag, a 56-byte release/acquire message,
  *                          and the K2K ring protocol without the runtime;
@@ -29,6 +31,14 @@
  *   rk_call                the runtime: request/reply with a 64-byte payload
  *   rk_send+rk_recv        the runtime: a message and the actor's answer
  *
+ * Each host round trip starts after a pseudo-random pause of 0 to --jitter
+ * ns (default 2000, not timed), so that requests land anywhere in the GPU's
+ * polling loop: back to back, every trial of a row can land at the same
+ * point of it for thousands of trials, and the medians of one build then
+ * moved by a PCIe read (~0.8 us) from one process or row to the next, the
+ * floors too (H200, 2026-12-03: docs/benchmarks/h200-session24-2026-12-03.md).
+ * --jitter 0 turns the pause off.
+ *
  * Each is timed per trial with CLOCK_MONOTONIC after a warm-up; the table
  * gives median, p99, mean and a 95% confidence interval of the median
  * (bootstrap, stats.h). Also: injection cost (host CPU time of one rk_send,
@@ -42,7 +52,7 @@
  * (bench_gpu.h) for bench/report.py. With --k2k 1 only the K2K rows run:
  * the K2K floors, the actor-to-actor round trip and the tiers (for A/B runs).
  *
- * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--k2k 1] [--json PATH] */
+ * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--k2k 1] [--jitter NS] [--json PATH] */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <pthread.h>
@@ -84,6 +94,24 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --jitter NS: before each timed host round trip, a busy wait of a
+ * pseudo-random 0..NS ns, not timed (see the top of the file). */
+static uint64_t g_jitter_ns;
+
+static void jitter(void)
+{
+    static uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint64_t end;
+    if (!g_jitter_ns)
+        return;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    end = now_ns() + x % g_jitter_ns;
+    while (now_ns() < end)
+        ;
 }
 
 typedef struct result {
@@ -226,6 +254,7 @@ static void pingpong(int mode, uint64_t trials, uint64_t warmup)
     pingpong_kernel<<<1, 32, 0, s>>>(dping, dpong, total, mode);
     RKB_CUDA(cudaGetLastError());
     for (i = 1; i <= total; i++) {
+        jitter();
         uint64_t t0 = now_ns(), spins = 0;
         if (mode > PP_FLAG_FENCE) {
             int k;
@@ -301,6 +330,7 @@ static void pingpong_ll(uint64_t trials, uint64_t warmup)
     pingpong_ll_kernel<<<1, 32, 0, s>>>(dping, dpong, total);
     RKB_CUDA(cudaGetLastError());
     for (i = 1; i <= total; i++) {
+        jitter();
         uint64_t t0 = now_ns(), spins = 0;
         int k, done;
         for (k = 0; k < LL_WORDS; k++)
@@ -324,6 +354,70 @@ static void pingpong_ll(uint64_t trials, uint64_t warmup)
     }
     RKB_CUDA(cudaStreamSynchronize(s));
     report("pingpong/msg128 LL", t, trials);
+    RKB_CUDA(cudaStreamDestroy(s));
+    RKB_CUDA(cudaFreeHost(ping));
+    RKB_CUDA(cudaFreeHost(pong));
+    free(t);
+}
+
+/* The flag ping-pong with several pollers: lane 0 of each of `pollers`
+ * warps polls the flag, warp w starting w * stagger_ns after warp 0, so
+ * their PCIe reads are spread over the read's round trip instead of one
+ * read at a time; whichever sees the flag first answers (a shared-memory
+ * CAS on the last trial answered). A floor for polling the host's inbox
+ * from more than one thread. */
+__global__ void pingpong_multi_kernel(uint64_t *ping, uint64_t *pong, uint64_t n, uint32_t stagger_ns)
+{
+    __shared__ unsigned long long answered;
+    const uint32_t w = threadIdx.x / 32;
+    uint64_t i, v, t0, t;
+    if (threadIdx.x == 0)
+        answered = 0;
+    __syncthreads();
+    if (threadIdx.x % 32)
+        return;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    while (t - t0 < (uint64_t)w * stagger_ns);
+    for (i = 1; i <= n; i++) {
+        do
+            v = *(volatile uint64_t *)ping;
+        while (v < i);
+        if (atomicCAS(&answered, (unsigned long long)(i - 1), (unsigned long long)i) == i - 1)
+            *(volatile uint64_t *)pong = i;
+    }
+}
+
+static void pingpong_multi(uint32_t pollers, uint32_t stagger_ns, uint64_t trials, uint64_t warmup)
+{
+    uint64_t *ping, *pong, *dping, *dpong, *t = (uint64_t *)malloc(trials * 8), i, total = trials + warmup;
+    char name[48];
+    cudaStream_t s;
+    RKB_CUDA(cudaHostAlloc((void **)&ping, 128, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&pong, 128, cudaHostAllocMapped));
+    memset(ping, 0, 128);
+    memset(pong, 0, 128);
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dping, ping, 0));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&dpong, pong, 0));
+    RKB_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    pingpong_multi_kernel<<<1, 32 * pollers, 0, s>>>(dping, dpong, total, stagger_ns);
+    RKB_CUDA(cudaGetLastError());
+    for (i = 1; i <= total; i++) {
+        jitter();
+        uint64_t t0 = now_ns(), spins = 0;
+        __atomic_store_n(&ping[0], i, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&pong[0], __ATOMIC_ACQUIRE) != i)
+            if (++spins > 4000000000ull) {
+                fprintf(stderr, "pingpong multi: no answer\n");
+                exit(1);
+            }
+        if (i > warmup)
+            t[i - warmup - 1] = now_ns() - t0;
+    }
+    RKB_CUDA(cudaStreamSynchronize(s));
+    snprintf(name, sizeof name, "pingpong/flag, %u pollers", pollers);
+    report(name, t, trials);
     RKB_CUDA(cudaStreamDestroy(s));
     RKB_CUDA(cudaFreeHost(ping));
     RKB_CUDA(cudaFreeHost(pong));
@@ -640,6 +734,7 @@ static void launches(uint64_t trials, uint64_t warmup, int graph)
         RKB_CUDA(cudaGraphInstantiate(&ge, g, 0));
     }
     for (i = 0; i < trials + warmup; i++) {
+        jitter();
         uint64_t t0 = now_ns();
         req[0] = i;
         if (graph)
@@ -701,6 +796,7 @@ static result *ours_call(rk_runtime *rt, rk_actor_id a, const char *name, uint64
     mb.data = rep;
     mb.capacity = sizeof rep;
     for (i = 0; i < trials + warmup; i++) {
+        jitter();
         uint64_t t0 = now_ns();
         req[0] = i;
         RKB_RK(rk_call(rt, a, B_ECHO, req, sizeof req, &mb, 5000000000ull));
@@ -725,6 +821,7 @@ static void ours_backend(rk_runtime *rt, rk_actor_id id, uint64_t trials, uint64
     for (i = 0; i < trials + warmup; i++) {
         const rk_msg *m;
         rk_msg h;
+        jitter();
         uint64_t t0 = now_ns();
         memset(&h, 0, sizeof h);
         h.type = B_ECHO;
@@ -758,6 +855,7 @@ static void ours_send_recv(rk_runtime *rt, rk_actor_id a, uint64_t trials, uint6
     mb.data = rep;
     mb.capacity = sizeof rep;
     for (i = 0; i < trials + warmup; i++) {
+        jitter();
         uint64_t t0 = now_ns();
         req[0] = i;
         RKB_RK(rk_send(rt, a, B_ECHO, req, sizeof req));
@@ -1050,6 +1148,9 @@ static void floors(uint64_t trials, uint64_t warmup)
     for (m = 0; m < PP_MODES; m++)
         pingpong(m, trials, warmup);
     pingpong_ll(trials, warmup);
+    pingpong_multi(1, 0, trials, warmup);
+    pingpong_multi(2, 400, trials, warmup);
+    pingpong_multi(4, 200, trials, warmup);
     launches(trials, warmup, 0);
     launches(trials, warmup, 1);
 }
@@ -1068,11 +1169,12 @@ int main(int argc, char **argv)
     uint64_t trials = arg_u64(argc, argv, "--trials", 100000), warmup = arg_u64(argc, argv, "--warmup", 10000);
     int seconds = (int)arg_u64(argc, argv, "--seconds", 10);
     const int k2k_only = arg_u64(argc, argv, "--k2k", 0) != 0;
+    g_jitter_ns = arg_u64(argc, argv, "--jitter", 2000);
     struct cudaDeviceProp prop;
     int drv = 0, rtv = 0, dev = 0;
     rk_runtime *rt;
     rk_actor_id a[4], p, q;
-    double call, call_plain;
+    double call, call_again, call_plain;
     char name[16];
     int i, rc;
 
@@ -1085,6 +1187,7 @@ int main(int argc, char **argv)
     rkb_param_num(&g_bench, "trials", (double)trials);
     rkb_param_num(&g_bench, "warmup", (double)warmup);
     rkb_param_num(&g_bench, "seconds", seconds);
+    rkb_param_num(&g_bench, "jitter_ns", (double)g_jitter_ns);
     RKB_CUDA(cudaGetDeviceProperties(&prop, 0));
     RKB_CUDA(cudaDriverGetVersion(&drv));
     RKB_CUDA(cudaRuntimeGetVersion(&rtv));
@@ -1135,6 +1238,10 @@ int main(int argc, char **argv)
                          "mean GPU time per message of the echo actor during the backend round trips (busy_ns): "
                          "copy in, handler, reply, publication fence");
     }
+    /* rk_call once more, now that the process has run for a while: its
+     * first median differed from one process to the next (5.8 or 6.6 us)
+     * while the rows after it did not. */
+    call_again = ours_call(rt, a[0], "rk_call 64B (again)", trials, warmup)->median;
     ours_injection(rt, a[1], trials, "injection: rk_send alone");
     ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
     ours_throughput(rt, a, seconds);
@@ -1171,9 +1278,9 @@ int main(int argc, char **argv)
 
     compare_all();
     rc = rkb_finish(&g_bench);
-    printf("\nsummary (medians, us): rk_call %.3f | backend %.3f | pingpong flag %.3f, flag+fence %.3f, "
+    printf("\nsummary (medians, us): rk_call %.3f (again %.3f) | backend %.3f | pingpong flag %.3f, flag+fence %.3f, "
            "msg64 acq_rel %.3f | launch+sync %.3f | graph+sync %.3f\n",
-           call, find("backend send+poll 64B"), find("pingpong/flag"), find("pingpong/flag+fence.sc"),
+           call, call_again, find("backend send+poll 64B"), find("pingpong/flag"), find("pingpong/flag+fence.sc"),
            find("pingpong/msg64 fence.acq_rel"), find("launch+sync"), find("graph replay+sync"));
     printf("ratio backend / pingpong msg64 acq_rel = %.2f; / flag+fence.sc = %.2f\n",
            find("backend send+poll 64B") / find("pingpong/msg64 fence.acq_rel"),
