@@ -30,7 +30,7 @@
 #define HOPS 3u
 #define WINDOW 6u /* per host thread: 4 x 6 < 32 slots of a home's ring to the host */
 
-enum { T_ECHO = 1, T_REPORT = 2, T_COUNT = 3, T_FAIL = 4, T_PROBE = 5, T_RELAY = 6, T_STORM = 7 };
+enum { T_ECHO = 1, T_REPORT = 2, T_COUNT = 3, T_FAIL = 4, T_PROBE = 5, T_RELAY = 6, T_STORM = 7, T_BOUNCE = 8 };
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -190,6 +190,39 @@ static rk_status send_back(rk_ctx *ctx, void *state, const rk_msg *m)
 {
     (void)state;
     return rk_ctx_send(ctx, m->src, m->type, rk_msg_payload(m), m->len);
+}
+
+/* T_BOUNCE {block actor, n}, on both sides: with n > 0 the light actor
+ * sends {block, n - 1} to the block actor and the block actor sends it
+ * back to its sender; whichever gets n == 0 tells the host. A send that
+ * fails ends the chain: the light handler's error, or counted in
+ * g_bounce_refused by the block actor (whose error would fail it). */
+static atomic_uint_fast64_t g_bounce_refused;
+
+static rk_status bounce_light(rk_lctx *ctx, void *state, const rk_lmsg *m)
+{
+    uint64_t p[2] = {m->data[0], m->data[1] - 1};
+    (void)state;
+    if (m->data[1] == 0)
+        return rk_lctx_send(ctx, RK_ACTOR_HOST, T_REPORT, m->data, 16);
+    return rk_lctx_send(ctx, (rk_actor_id)m->data[0], T_BOUNCE, p, sizeof p);
+}
+
+static rk_status bounce_block(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    uint64_t p[2];
+    (void)state;
+    memcpy(p, rk_msg_payload(m), sizeof p);
+    rk_status st;
+    if (p[1] == 0) {
+        st = rk_ctx_send(ctx, RK_ACTOR_HOST, T_REPORT, p, sizeof p);
+    } else {
+        p[1]--;
+        st = rk_ctx_send(ctx, m->src, T_BOUNCE, p, sizeof p);
+    }
+    if (st != RK_OK)
+        atomic_fetch_add(&g_bounce_refused, 1);
+    return RK_OK;
 }
 
 /* ---- options, spawn, post -------------------------------------------------------------- */
@@ -770,6 +803,49 @@ static void unread_replies(void **s)
     rk_runtime_destroy(rt);
 }
 
+/* The drain with messages going back and forth between light actors and
+ * a block actor when it starts. On the CPU backend every handler's send to
+ * a block actor (or from one, to the host) is refused with RK_ESHUTDOWN
+ * once shutdown has begun, as between block actors; a block actor's send
+ * to a light actor goes through, and the light actors' drain runs it. So
+ * each chain ends once: at its end (a message to the host, unread), or at
+ * a refused send (the light actor's asynchronous error, or counted by the
+ * block actor), and nothing is dead-lettered. (On CUDA the chains run to
+ * their ends: test_gpu_light_runtime.) */
+static void drain_bounces(void **s)
+{
+    static const rk_light_type t = {"bounce", bounce_light, 0, 0};
+    static const rk_actor_type back = {"bounce_back", bounce_block, NULL, 0};
+    const uint32_t chains = 8;
+    rk_runtime_options o = light_options(chains, 2, 0, 0);
+    rk_runtime *rt = NULL;
+    rk_shutdown_report rep;
+    rk_async_error e;
+    rk_actor_id first = 0, block;
+    uint64_t ended = 0;
+    (void)s;
+    atomic_store(&g_bounce_refused, 0);
+    o.drain_timeout_ns = 60ull * 1000000000ull;
+    assert_int_equal(rk_runtime_create(&rt, &o), RK_OK);
+    assert_int_equal(rk_light_spawn(rt, &t, chains, NULL, &first), RK_OK);
+    block = launch_block(rt, &back);
+    for (uint32_t i = 0; i < chains; i++) {
+        uint64_t p[2] = {block, 2000 + i};
+        assert_int_equal(post_wait(rt, first + i, T_BOUNCE, p, sizeof p), RK_OK);
+    }
+    rk_test_sleep_ns(1000000); /* the chains under way */
+    assert_int_equal(rk_runtime_shutdown(rt, &rep), RK_OK);
+    assert_int_equal(rep.timed_out, 0);
+    assert_int_equal(rep.dead_lettered, 0);
+    while (rk_runtime_error(rt, &e) == RK_OK) {
+        assert_true(rk_is_light(e.actor));
+        assert_int_equal(e.status, RK_ESHUTDOWN);
+        ended++;
+    }
+    assert_int_equal(ended + atomic_load(&g_bounce_refused) + rep.host_unread, chains);
+    rk_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +866,7 @@ int main(void)
         cmocka_unit_test(storm_forever),
         cmocka_unit_test(storm_clusters),
         cmocka_unit_test(unread_replies),
+        cmocka_unit_test(drain_bounces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2408,6 +2408,8 @@ static __device__ __noinline__ rk_status rk_ldsend(rk_ldctx *c, rk_actor_id dst,
                 h.len = len;
                 h.src_gen = 1;
                 st = rk__gpu_route(c->w, &h, words, NULL);
+                if (st == RK_OK)
+                    rk_light_sent_to_block(c->c); /* for the drain */
             }
         }
         c->st = st;

@@ -150,7 +150,8 @@ typedef struct rk_light_home {
     uint64_t live_sent, live_handled; /* its handlers' sends to light actors and the messages it
                                        * ran, stored each time it finds nothing to do (GPU homes;
                                        * rk_light_publish) */
-    uint64_t pad1[3];
+    uint64_t live_to_blocks; /* its handlers' sends to block actors, stored with them */
+    uint64_t pad1[2];
 } rk_light_home;
 
 /* A home's cluster ring: a bounded MPSC queue (Vyukov) whose producers are
@@ -976,6 +977,8 @@ typedef struct rk_light_ctx {
     uint64_t otail, ohead; /* its producer's position, and the host's head as last read */
     uint64_t sent;         /* messages its handlers put on their way to light actors (for the
                             * runtime's count of what is in flight, rk_light_publish) */
+    uint64_t to_blocks;    /* messages its handlers sent to block actors (the CUDA runtime
+                            * counts them, rk_light_sent_to_block, for its drain) */
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
@@ -1167,6 +1170,10 @@ RK_LF rk_status rk_light_ctx_send(rk_light_ctx *c, uint32_t dst, uint32_t type, 
         c->sent++;
     return st;
 }
+
+/* The runtime's part: a handler's send to a block actor, which goes
+ * outside the world, was accepted. */
+RK_LF void rk_light_sent_to_block(rk_light_ctx *c) { c->to_blocks++; }
 
 /* ---- a home's loop -------------------------------------------------------------------- */
 
@@ -1463,12 +1470,16 @@ RK_LF int rk__l_halted(const rk_light_world *w, rk_light_loop *L)
  * when the sum over all homes of `live_sent`, plus what the forwarder
  * delivered, equals the sum of `live_handled`, twice in a row with nothing
  * changed in between, no message is on its way (every home stores them
- * before it idles, so a busy one's are short of what it sent or ran). */
+ * before it idles, so a busy one's are short of what it sent or ran).
+ * `live_to_blocks` tells the runtime whether light actors sent to block
+ * actors while it waited (its drain then looks at the block actors
+ * again). */
 RK_LF void rk_light_publish(rk_light_world *w, const rk_light_loop *L)
 {
     rk_light_home *hm = &w->home[L->c.home];
     rk__l_st(&hm->live_sent, L->c.sent);
     rk__l_st(&hm->live_handled, L->handled);
+    rk__l_st(&hm->live_to_blocks, L->c.to_blocks);
 }
 
 /* A halt, between two messages: the run the home holds is given up (its

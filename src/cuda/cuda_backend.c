@@ -1021,11 +1021,42 @@ static int rk__cuda_inboxes_empty(rk__cuda *b)
     return 1;
 }
 
+/* Until the block actors are quiet: the host's inboxes empty and the
+ * supervisor finding every running actor idle (QUERY, whose value is the
+ * count of messages handled, into *handled). b->lock held. RK_ETIMEDOUT
+ * at the deadline, or when the device no longer answers. */
+static rk_status rk__cuda_drain_blocks(rk_runtime *rt, rk__cuda *b, uint64_t deadline_ns, uint64_t *handled)
+{
+    rk__gpu_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_QUERY;
+    for (;;) {
+        rk__cuda_poll(rt, 0);
+        if (rk__cuda_inboxes_empty(b)) {
+            rk_status q = rk__cuda_command(rt, &cmd, deadline_ns, handled);
+            if (q == RK_OK && rk__cuda_inboxes_empty(b))
+                return RK_OK;
+            if (q == RK_EDEVICE || q == RK_ETIMEDOUT)
+                return RK_ETIMEDOUT;
+        }
+        if (rk__now_ns() >= deadline_ns)
+            return RK_ETIMEDOUT;
+        rk__sleep_ns(20000);
+    }
+}
+
+/* Block actors first, then light actors, to the same deadline; then the
+ * light actors' homes return. Light handlers may send to block actors
+ * (after the block actors were found quiet, those messages would wait in
+ * their queues for the stop, and be dead-lettered there), so a round in
+ * which they did (their count moved) starts another one; the drain ends
+ * after a round with no such send. */
 static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_report *rep)
 {
     rk__cuda *b = rt->backend_data;
     rk__gpu_cmd cmd;
     uint64_t base = 0, handled = 0, t0 = rk__now_ns();
+    uint32_t rounds = 0;
     rk_status st = RK_ETIMEDOUT;
     rk_status lst;
     if (!b || !b->launched)
@@ -1041,26 +1072,20 @@ static rk_status cuda_drain(rk_runtime *rt, uint64_t deadline_ns, rk_shutdown_re
         goto out;
     handled = base;
     for (;;) {
-        rk__cuda_poll(rt, 0);
-        if (rk__cuda_inboxes_empty(b)) {
-            rk_status q = rk__cuda_command(rt, &cmd, deadline_ns, &handled);
-            if (q == RK_OK && rk__cuda_inboxes_empty(b)) {
-                st = RK_OK;
-                break;
-            }
-            if (q == RK_EDEVICE || q == RK_ETIMEDOUT)
-                break;
-        }
-        if (rk__now_ns() >= deadline_ns)
+        uint64_t out0 = rk__cuda_light_to_blocks(b), out1 = 0;
+        rounds++;
+        st = rk__cuda_drain_blocks(rt, b, deadline_ns, &handled);
+        if (st == RK_OK)
+            st = rk__cuda_light_quiet(b, deadline_ns, &out1);
+        if (st != RK_OK || out1 == out0)
             break;
-        rk__sleep_ns(20000);
     }
 out:
     rk__cuda_unlock(b);
-    /* Light actors last: block actors send to them, not the other way. */
-    lst = rk__cuda_light_drain(b, deadline_ns);
-    rk__cuda_log(b, "drain: %s, %llu messages handled, in %.3f ms", st == RK_OK ? "done" : rk_status_name(st),
-                 (unsigned long long)(handled - base), (double)(rk__now_ns() - t0) / 1e6);
+    lst = rk__cuda_light_stop_homes(b, deadline_ns);
+    rk__cuda_log(b, "drain: %s in %u rounds, %llu messages handled by block actors, in %.3f ms",
+                 st == RK_OK ? "done" : rk_status_name(st), rounds, (unsigned long long)(handled - base),
+                 (double)(rk__now_ns() - t0) / 1e6);
     if (st == RK_OK && lst != RK_OK)
         st = lst;
     if (rep) {

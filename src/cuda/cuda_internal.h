@@ -266,8 +266,14 @@ typedef struct rk__cuda {
 rk_status rk__cuda_light_plan(rk__cuda *b, rk_runtime *rt, int sms);
 /* In the layout: the world, its port and the arrays, into *w. */
 rk_status rk__cuda_light_layout(rk__cuda *b, rk__gpu_world *w);
-/* The drain: until no light message is on its way, then the homes return. */
-rk_status rk__cuda_light_drain(rk__cuda *b, uint64_t deadline_ns);
+/* The drain. quiet: waits until no light message is on its way (the
+ * homes' counts twice alike) or the deadline, then *to_blocks is what light
+ * handlers sent to block actors so far; to_blocks: that count as the homes
+ * last published it (0 when it cannot be read); stop_homes: the homes
+ * return once they have nothing left. */
+rk_status rk__cuda_light_quiet(rk__cuda *b, uint64_t deadline_ns, uint64_t *to_blocks);
+uint64_t rk__cuda_light_to_blocks(rk__cuda *b);
+rk_status rk__cuda_light_stop_homes(rk__cuda *b, uint64_t deadline_ns);
 /* After the kernel ended: what is left, as dead letters and unread. */
 void rk__cuda_light_leftovers(rk_runtime *rt, rk__cuda *b, rk_shutdown_report *rep);
 void rk__cuda_light_free(rk__cuda *b);

@@ -214,8 +214,10 @@ static uint32_t rk__cuda_light_exits(const rk__cuda *b)
 
 /* Sent (by handlers, by block actors, and what the forwarder delivered)
  * minus run, over the homes' idle counts (light.cuh, rk_light_publish);
- * *sum gets both totals mixed, so that two looks can be compared. */
-static rk_status rk__cuda_light_balance(rk__cuda *b, rk_light_home *homes, int64_t *in_flight, uint64_t *sum)
+ * *sum gets both totals mixed, so that two looks can be compared, and
+ * *to_blocks the handlers' sends to block actors. */
+static rk_status rk__cuda_light_balance(rk__cuda *b, rk_light_home *homes, int64_t *in_flight, uint64_t *sum,
+                                        uint64_t *to_blocks)
 {
     const rk_light_port *p = b->light_port_mem.host;
     rk_light_world hdr;
@@ -229,23 +231,25 @@ static rk_status rk__cuda_light_balance(rk__cuda *b, rk_light_home *homes, int64
         st = rk__cuda_download(b, homes, (CUdeviceptr)(uintptr_t)hdr.home, (size_t)b->light_homes * sizeof *homes);
     if (st != RK_OK)
         return st;
+    *to_blocks = 0;
     for (uint32_t h = 0; h < b->light_homes; h++) {
         sent += homes[h].live_sent;
         ran += homes[h].live_handled;
+        *to_blocks += homes[h].live_to_blocks;
     }
     *in_flight = (int64_t)(sent - ran);
     *sum = sent * 0x9E3779B97F4A7C15ull + ran;
     return RK_OK;
 }
 
-rk_status rk__cuda_light_drain(rk__cuda *b, uint64_t deadline_ns)
+rk_status rk__cuda_light_quiet(rk__cuda *b, uint64_t deadline_ns, uint64_t *to_blocks)
 {
-    static const uint32_t one = 1;
     rk_light_home *homes;
     uint64_t last = 0;
     int64_t in_flight = 0;
     int seen = 0;
     rk_status st = RK_ETIMEDOUT;
+    *to_blocks = 0;
     if (!b->light_actors || !b->launched)
         return RK_OK;
     homes = malloc((size_t)b->light_homes * sizeof *homes);
@@ -258,8 +262,9 @@ rk_status rk__cuda_light_drain(rk__cuda *b, uint64_t deadline_ns)
     /* Quiet: the port empty, and no message between actors, twice alike. */
     while (rk__now_ns() < deadline_ns) {
         uint64_t sum;
+        rk_status bst = RK_OK;
         if (rk_light_port_pending(b->light_port_mem.host) == 0 &&
-            rk__cuda_light_balance(b, homes, &in_flight, &sum) == RK_OK && in_flight == 0) {
+            (bst = rk__cuda_light_balance(b, homes, &in_flight, &sum, to_blocks)) == RK_OK && in_flight == 0) {
             if (seen && sum == last) {
                 st = RK_OK;
                 break;
@@ -269,10 +274,41 @@ rk_status rk__cuda_light_drain(rk__cuda *b, uint64_t deadline_ns)
         } else {
             seen = 0;
         }
+        if (bst != RK_OK) {
+            st = bst;
+            break;
+        }
         rk__sleep_ns(20000);
     }
+    rk__cuda_leave(b);
     free(homes);
-    rk__cuda_log(b, "light drain: %s", st == RK_OK ? "quiet" : "timed out");
+    return st;
+}
+
+uint64_t rk__cuda_light_to_blocks(rk__cuda *b)
+{
+    uint64_t n = 0, sum;
+    int64_t in_flight;
+    rk_light_home *homes;
+    if (!b->light_actors || !b->launched)
+        return 0;
+    homes = malloc((size_t)b->light_homes * sizeof *homes);
+    if (homes && rk__cuda_enter(b) == RK_OK) {
+        (void)rk__cuda_light_balance(b, homes, &in_flight, &sum, &n);
+        rk__cuda_leave(b);
+    }
+    free(homes);
+    return n;
+}
+
+rk_status rk__cuda_light_stop_homes(rk__cuda *b, uint64_t deadline_ns)
+{
+    static const uint32_t one = 1;
+    rk_status st = RK_OK;
+    if (!b->light_actors || !b->launched)
+        return RK_OK;
+    if (rk__cuda_enter(b) != RK_OK)
+        return RK_EDEVICE;
     /* The homes return once they have nothing (or at the runtime's stop). */
     if (rk__cuda_upload(b, b->light_stop_d, &one, sizeof one) != RK_OK)
         st = RK_EDEVICE;

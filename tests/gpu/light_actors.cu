@@ -44,6 +44,31 @@ static __device__ rk_status rkl_echo(rk_ldctx *c, rkl_echo_state *s, const rk_lm
         out[1] = m->data[0];
         return rk_ldsend(c, RK_ACTOR_HOST, m->type, out, sizeof out);
     }
+    if (m->type == RKL_MSG_BOUNCE) {
+        /* The block actor's queue may be full for a moment: the same
+         * counted retries as VIA's. */
+        rk_status st = RK_EFULL;
+        out[0] = m->data[0];
+        out[1] = m->data[1] - 1;
+        out[2] = m->data[2];
+        out[3] = m->data[3];
+        if (m->data[1] == 0)
+            return rk_ldsend(c, RK_ACTOR_HOST, m->type, m->data, 16);
+        if (m->data[3]) {
+            /* the light actor's own hold before it sends on */
+            uint64_t t0, t;
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+            do
+                asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+            while (t - t0 < m->data[3]);
+        }
+        for (uint32_t tries = 0; tries < 1000000u && st == RK_EFULL; tries++) {
+            if (tries)
+                __nanosleep(1000);
+            st = rk_ldsend(c, (rk_actor_id)m->data[0], m->type, out, m->data[3] ? 32 : m->data[2] ? 24 : 16);
+        }
+        return st;
+    }
     if (m->type == RKL_MSG_STATE) {
         out[0] = s->tag[0];
         out[1] = s->tag[1];
@@ -125,8 +150,23 @@ static __device__ rk_status rkl_block_fan(rk_dctx *c, rkl_none *s, const rk_msg 
 
 static __device__ rk_status rkl_block_back(rk_dctx *c, rkl_none *s, const rk_msg *m)
 {
+    uint64_t p[4] = {0, 0, 0, 0}; /* BOUNCE: block, n, how long to hold each bounce here and in the
+                                   * light actor (ns) */
     (void)s;
-    return rk_dsend(c, m->src, m->type, rk_msg_payload(m), m->len);
+    if (m->type != RKL_MSG_BOUNCE || m->len < 16 || m->len > sizeof p)
+        return rk_dsend(c, m->src, m->type, rk_msg_payload(m), m->len);
+    memcpy(p, rk_msg_payload(m), m->len);
+    if (p[2]) {
+        uint64_t t0, t;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+        do
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+        while (t - t0 < p[2]);
+    }
+    if (p[1] == 0)
+        return rk_dsend_wait(c, RK_ACTOR_HOST, m->type, p, m->len, 1000000000ull);
+    p[1]--;
+    return rk_dsend_wait(c, m->src, m->type, p, m->len, 1000000000ull);
 }
 
 RK_GPU_ACTOR(rkl_block_echo_actor, rkl_none, rkl_block_echo);

@@ -21,7 +21,7 @@ enum {
     RKL_STORM = 4,      /* light: any message sends one to itself and one to the next storm (data[0]: the
                            first storm's id, data[1]: how many), for ever (the stop must cut it) */
     RKL_BLOCK_FAN = 5,  /* a block actor: FAN, one message to each of n light actors (rkl_fan) */
-    RKL_BLOCK_BACK = 6, /* a block actor: sends every message back to its sender */
+    RKL_BLOCK_BACK = 6, /* a block actor: sends every message back to its sender (BOUNCE: see there) */
     RKL_NTYPES
 };
 
@@ -36,6 +36,12 @@ enum {
     RKL_MSG_FAN = 8,   /* rkl_fan; the block actor's reply: three int32 statuses */
     RKL_MSG_VIA = 9,   /* to a light echo: data[1] goes to block actor data[0] as a WHO (a failed
                           send comes to the host as LOST) */
+    RKL_MSG_BOUNCE = 10, /* data[0]: a block back actor, data[1]: n, data[2] / data[3]: ns the block
+                            actor / the light echo holds each bounce. With n > 0 a light echo
+                            sends {data[0], n - 1, data[2], data[3]} to the block actor, which sends
+                            it back the same way; with n == 0 either side sends it to the host. A
+                            light echo's failed send is its handler's error; the block actor's
+                            fails it */
 };
 
 /* FAN: light ids first .. first + n - 1 get a WHO each (data[0] = i); then a

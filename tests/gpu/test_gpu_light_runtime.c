@@ -10,10 +10,13 @@
  *   - a handler's error reaches rk_runtime_error, and the actor goes on;
  *   - shutdown: actors that never stop sending are halted, what they left
  *     is dead-lettered, and replies the host never read are counted;
+ *     messages going back and forth between light actors and a block
+ *     actor when it starts run to their ends;
  *   - with thread-block clusters (of 2 and of 16, or RKT_CLUSTER for all of
  *     it): the homes form clusters, sends between homes of a cluster go
  *     through DSMEM, and the relays, the storms' halt and the echoes above
  *     hold there too; homes that are not whole clusters are refused.
+ * RKL_DRAIN_ONLY=1 runs the drain's cases alone.
  * RK_LIGHT_RACECHECK=1 (gpu.sh under racecheck, which does not see the
  * cluster rings' synchronisation) leaves the cluster runs out. */
 #include <pthread.h>
@@ -384,6 +387,48 @@ static void shutdown_leftovers(void)
 
 /* Light homes that are not whole clusters, and fewer light actors than a
  * cluster's homes, are refused when the runtime is created. */
+/* The drain with messages going back and forth between light actors and
+ * a block actor when it starts: every chain runs to its end (its last
+ * message unread by the host), none is dead-lettered, no handler fails.
+ * The block actor holds each bounce for `hold_ns`, the light actor for
+ * `light_hold_ns`. With 0.5 ms and 5 ms, the block actor is done with its
+ * 8 messages (4 ms) while the light actors still hold theirs, so the block
+ * actors' drain finds them quiet; then the light actors send to it, and
+ * look quiet while it holds the first message: the drain used to end
+ * there, and what the block actor sent back would be dead-lettered at the
+ * stop. Now a light handler's send to a block actor makes it look at the
+ * block actors again. (With the block actor alone holding, it stays busy
+ * to the chains' end, and the old drain passed too: H200, session 24.)
+ * The CPU backend refuses those sends once shutdown began:
+ * test_light_runtime. */
+static void drain_bounces(uint32_t hops, uint64_t hold_ns, uint64_t light_hold_ns)
+{
+    const uint32_t chains = 8;
+    rk_runtime *rt = light_runtime(chains, 0, 0, 30 * RKT_SEC);
+    static const rk_actor_type back = {"back", NULL, NULL, RKL_BLOCK_BACK};
+    rk_actor_id first, block;
+    rk_shutdown_report rep;
+    rk_async_error e;
+    uint64_t t0;
+    RKT_CHECK_ST(rk_light_spawn(rt, &echo_type, chains, NULL, &first), RK_OK);
+    block = launch_block(rt, "back", &back, 0);
+    for (uint32_t i = 0; i < chains; i++) {
+        uint64_t p[4] = {block, hops + i, hold_ns, light_hold_ns};
+        post(rt, first + i, RKL_MSG_BOUNCE, p, light_hold_ns ? 32 : hold_ns ? 24 : 16);
+    }
+    sleep_ms(1); /* the chains under way */
+    t0 = rk_test_now_ns();
+    RKT_CHECK_ST(rk_runtime_shutdown(rt, &rep), RK_OK);
+    printf("drain with %u chains of %u bounces under way, held %llu / %llu us each: %.1f ms, %llu dead letters, "
+           "%llu unread\n",
+           chains, hops, (unsigned long long)(hold_ns / 1000), (unsigned long long)(light_hold_ns / 1000),
+           (double)(rk_test_now_ns() - t0) / 1e6,
+           (unsigned long long)rep.dead_lettered, (unsigned long long)rep.host_unread);
+    RKT_CHECK(!rep.timed_out && rep.dead_lettered == 0 && rep.host_unread == chains);
+    RKT_CHECK(rk_runtime_error(rt, &e) == RK_EEMPTY);
+    rk_runtime_destroy(rt);
+}
+
 static void cluster_refusals(void)
 {
     rk_runtime_options o;
@@ -410,6 +455,9 @@ static void all(void)
     relays(0);
     relays(1);
     shutdown_leftovers();
+    drain_bounces(getenv("RKT_UNDER_TOOL") ? 100 : 2000, 0, 0);
+    drain_bounces(20, 200000, 0);
+    drain_bounces(6, 500000, 5000000);
 }
 
 int main(void)
@@ -417,6 +465,12 @@ int main(void)
     static const uint32_t sizes[] = {2, 16};
     rk_device_info d;
     cluster = (uint32_t)rkt_env("RKT_CLUSTER", 0);
+    if (rkt_env("RKL_DRAIN_ONLY", 0)) { /* the drain's cases alone */
+        drain_bounces(2000, 0, 0);
+        drain_bounces(20, 200000, 0);
+        drain_bounces(6, 500000, 5000000);
+        return 0;
+    }
     all();
     if (cluster || rkt_env("RK_LIGHT_RACECHECK", 0))
         return 0; /* already in clusters, or under racecheck */
