@@ -6,6 +6,14 @@ typedef struct rkl_none {
     uint32_t unused;
 } rkl_none;
 
+/* A slow handler: every thread waits `ns` nanoseconds (BOUNCE). */
+static __device__ void rkl_hold(uint64_t ns)
+{
+    const uint64_t t0 = rk_dclock_ns();
+    while (ns && rk_dclock_ns() - t0 < ns)
+        ;
+}
+
 static __device__ rk_status rkl_block_echo(rk_dctx *c, rkl_none *s, const rk_msg *m)
 {
     (void)s;
@@ -54,14 +62,7 @@ static __device__ rk_status rkl_echo(rk_ldctx *c, rkl_echo_state *s, const rk_lm
         out[3] = m->data[3];
         if (m->data[1] == 0)
             return rk_ldsend(c, RK_ACTOR_HOST, m->type, m->data, 16);
-        if (m->data[3]) {
-            /* the light actor's own hold before it sends on */
-            uint64_t t0, t;
-            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-            do
-                asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-            while (t - t0 < m->data[3]);
-        }
+        rkl_hold(m->data[3]); /* the light actor's own hold before it sends on */
         for (uint32_t tries = 0; tries < 1000000u && st == RK_EFULL; tries++) {
             if (tries)
                 __nanosleep(1000);
@@ -156,13 +157,7 @@ static __device__ rk_status rkl_block_back(rk_dctx *c, rkl_none *s, const rk_msg
     if (m->type != RKL_MSG_BOUNCE || m->len < 16 || m->len > sizeof p)
         return rk_dsend(c, m->src, m->type, rk_msg_payload(m), m->len);
     memcpy(p, rk_msg_payload(m), m->len);
-    if (p[2]) {
-        uint64_t t0, t;
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-        do
-            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-        while (t - t0 < p[2]);
-    }
+    rkl_hold(p[2]);
     if (p[1] == 0)
         return rk_dsend_wait(c, RK_ACTOR_HOST, m->type, p, m->len, 1000000000ull);
     p[1]--;
