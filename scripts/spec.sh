@@ -268,6 +268,9 @@ chalt.halt_lag2             |chalt.pml      |safety                |-DHALT -DLAG
 chalt.return_at_halt        |chalt.pml      |safety                |-DHALT -DBUG_RETURN_AT_HALT        |bug    |invalid end state
 chalt.halted_pending        |chalt.pml      |safety                |-DHALT -DBUG_HALTED_PENDING        |bug    |H4
 chalt.drop_at_halt          |chalt.pml      |safety                |-DHALT -DBUG_DROP_AT_HALT          |bug    |H3
+drain                       |drain.pml      |safety                |                                   |pass   |
+drain.three                 |drain.pml      |safety                |-DCH=3 -DNB=4                      |pass   |
+drain.one_round             |drain.pml      |safety                |-DBUG_ONE_ROUND                    |bug    |D1
 cexit                       |cexit.pml      |safety                |                                   |pass   |
 cexit.live                  |cexit.pml      |ltlf:all_exit         |                                   |pass   |
 cexit.k0                    |cexit.pml      |safety                |-DK0=1 -DNB=2                      |pass   |
