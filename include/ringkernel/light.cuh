@@ -148,8 +148,8 @@ typedef struct rk_light_home {
     uint64_t dropped; /* messages it held outside the inboxes (local queue, a handed one, its
                        * cluster ring) when a halt made it return (rk_light_halt) */
     uint64_t live_sent, live_handled; /* its handlers' sends to light actors and the messages it
-                                       * ran, stored each time it finds nothing to do (GPU homes;
-                                       * rk_light_publish) */
+                                       * ran, stored each time it finds nothing to do
+                                       * (rk_light_publish) */
     uint64_t live_to_blocks; /* its handlers' sends to block actors, stored with them */
     uint64_t pad1[2];
 } rk_light_home;
@@ -977,8 +977,8 @@ typedef struct rk_light_ctx {
     uint64_t otail, ohead; /* its producer's position, and the host's head as last read */
     uint64_t sent;         /* messages its handlers put on their way to light actors (for the
                             * runtime's count of what is in flight, rk_light_publish) */
-    uint64_t to_blocks;    /* messages its handlers sent to block actors (the CUDA runtime
-                            * counts them, rk_light_sent_to_block, for its drain) */
+    uint64_t to_blocks;    /* messages its handlers sent to block actors (the runtime counts
+                            * them, rk_light_sent_to_block, for its drain) */
     rk_light_msg msg;
     rk_light_msg local[RK_LIGHT_LOCAL_SLOTS]; /* seq holds the receiver's id */
 } rk_light_ctx;
@@ -1201,6 +1201,9 @@ typedef struct rk_light_loop {
     /* The home's own words, kept here (shared memory on the GPU) and
      * written to its rk_light_home when it returns. */
     uint64_t qhead, runs, handled, handoffs, idle, steals, locals, clustered, moved, dropped;
+    /* The home's live counts when this loop began (a host home may run
+     * again after it returned): rk_light_publish adds this loop's to them. */
+    uint64_t live_sent0, live_handled0, live_to_blocks0;
     uint32_t victim; /* the next home to look at when stealing */
     uint32_t since;  /* messages since the halt word was last read */
 } rk_light_loop;
@@ -1217,6 +1220,9 @@ RK_LF void rk_light_loop_init(rk_light_loop *L, rk_light_world *w, uint32_t h)
     /* With stealing the head lives in the header, where other homes CAS it
      * from their first look on: this home does not keep a copy. */
     L->qhead = w->cfg.steal ? 0 : w->home[h].head;
+    L->live_sent0 = w->home[h].live_sent;
+    L->live_handled0 = w->home[h].live_handled;
+    L->live_to_blocks0 = w->home[h].live_to_blocks;
     L->victim = h;
     if (w->port) {
         /* Where the home's ring to the host stood when it last returned. */
@@ -1477,9 +1483,9 @@ RK_LF int rk__l_halted(const rk_light_world *w, rk_light_loop *L)
 RK_LF void rk_light_publish(rk_light_world *w, const rk_light_loop *L)
 {
     rk_light_home *hm = &w->home[L->c.home];
-    rk__l_st(&hm->live_sent, L->c.sent);
-    rk__l_st(&hm->live_handled, L->handled);
-    rk__l_st(&hm->live_to_blocks, L->c.to_blocks);
+    rk__l_st(&hm->live_sent, L->live_sent0 + L->c.sent);
+    rk__l_st(&hm->live_handled, L->live_handled0 + L->handled);
+    rk__l_st(&hm->live_to_blocks, L->live_to_blocks0 + L->c.to_blocks);
 }
 
 /* A halt, between two messages: the run the home holds is given up (its
@@ -1570,9 +1576,12 @@ static inline void rk_light_run_host(rk_light_world *w, uint32_t h, rk_light_han
                 continue;
             }
             L.idle++;
+            if (looks == 0)
+                rk_light_publish(w, &L); /* the first look that found nothing */
             if (!rk__l_stopped(w->stop)) {
                 if (idle)
-                    idle(looks++);
+                    idle(looks);
+                looks++;
                 continue;
             }
         }

@@ -91,12 +91,11 @@ typedef struct rk_shutdown_report {
 /* Stops intake, lets every actor handle its queued messages (up to the drain
  * timeout), stops the backend and reports what was in flight. `report` may
  * be NULL. The runtime must still be destroyed. Blocks up to the timeout.
- * What handlers send during the drain differs between the backends: on
- * CUDA it goes through (to actors, which handle it before the drain ends,
- * and to the host, counted in host_unread); on the CPU backend a handler's
- * send to an actor or to the host is refused with RK_ESHUTDOWN once
- * shutdown has begun (a block actor's send to a light actor still goes
- * through). */
+ * Only the host's sends are refused (RK_ESHUTDOWN) once it has begun:
+ * what handlers send during the drain goes through, on both backends - to
+ * actors, block or light, which handle it before the drain ends, and to
+ * the host, counted in host_unread. Actors that never stop sending to each
+ * other keep the drain going until its timeout (timed_out). */
 RK_API rk_status rk_runtime_shutdown(rk_runtime *rt, rk_shutdown_report *report);
 
 /* Shuts down if needed and frees everything. NULL is a no-op. */

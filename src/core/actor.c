@@ -454,7 +454,10 @@ rk_status rk__route_check(rk_runtime *rt, rk_msg *m, rk__actor **dst_out)
     rk_lifecycle_state s;
     rk_status st;
 
-    if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE))
+    /* Once shutdown has begun the host's sends are refused; what handlers
+     * send goes on until the backend stops, as on CUDA, so that the drain
+     * also runs what the queued messages lead to. */
+    if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE) && m->src == RK_ACTOR_HOST)
         return RK_ESHUTDOWN;
     /* Checked as the sender meant it: the backend chooses inline or by
      * reference afterwards, so only the overall limit applies here. */

@@ -1157,21 +1157,31 @@ static int rk__pending(rk_runtime *rt)
     return 0;
 }
 
+/* Block actors first, then light actors, to the same deadline; then the
+ * light actors' homes return. Handlers keep sending meanwhile (only the
+ * host's sends are refused), and light handlers may send to block actors:
+ * a round in which they did (their count moved) starts another one, as on
+ * CUDA (spec/drain.pml). */
 static rk_status rk__cpu_drain(rk_runtime *rt, uint64_t deadline, rk_shutdown_report *rep)
 {
-    uint64_t before = rk__total_in(rt);
+    rk__cpu_light *l = rk__cpu_of(rt)->light;
+    uint64_t before = rk__total_in(rt) + rk__cpu_light_handled(l);
     rk_status st = RK_OK, lst;
-    while (rk__pending(rt)) {
-        if (rk__now_ns() >= deadline) {
-            st = RK_ETIMEDOUT;
-            break;
+    for (;;) {
+        uint64_t out0 = rk__cpu_light_to_blocks(l), out1 = 0;
+        while (st == RK_OK && rk__pending(rt)) {
+            if (rk__now_ns() >= deadline)
+                st = RK_ETIMEDOUT;
+            else
+                rk__sleep_ns(50000);
         }
-        rk__sleep_ns(50000);
+        if (st == RK_OK)
+            st = rk__cpu_light_quiet(l, deadline, &out1);
+        if (st != RK_OK || out1 == out0)
+            break;
     }
-    rep->drained += rk__total_in(rt) - before;
-    /* Block actors send to light actors, not the other way: the light
-     * actors' drain comes after theirs, to the same deadline. */
-    lst = rk__cpu_light_drain(rk__cpu_of(rt)->light, deadline, rep);
+    lst = rk__cpu_light_drain(l, deadline);
+    rep->drained += rk__total_in(rt) + rk__cpu_light_handled(l) - before;
     return st != RK_OK ? st : lst;
 }
 

@@ -7,10 +7,14 @@
  * so no forwarder is needed); the port is used only for the handlers'
  * sends to the host.
  *
- * Shutdown. The drain sets `stop`: a home returns once it has nothing of
- * its own left. Homes return independently, so a home still running may
- * send to an actor of one that already returned; when all have returned
- * they meet (a barrier) and run again while any inbox holds a message. So
+ * Shutdown. First the backend's drain waits, homes running, until no light
+ * message is on its way (rk__cpu_light_quiet: the homes' published counts,
+ * as on CUDA), in rounds with the block actors' drain while light handlers
+ * send to block actors (cpu_backend.c). Then rk__cpu_light_drain sets
+ * `stop`: a home returns once it has nothing of its own left. Homes return
+ * independently, so a home still running may send to an actor of one that
+ * already returned; when all have returned they meet (a barrier) and run
+ * again while any inbox holds a message. So
  * the drain ends only with every inbox empty, or at the deadline, when
  * `halt` makes the homes return between two messages. The stop then counts
  * what is left: inbox messages as dead letters, the homes' `dropped`
@@ -59,6 +63,7 @@ struct rk__cpu_light {
     uint32_t go;         /* atomic: 1 once every home thread exists, 2 when the start failed */
     uint32_t exited;     /* atomic: home threads that finished */
     uint32_t again;      /* a round's answer (rk__home_again), between two barrier waits */
+    uint64_t posted;     /* atomic: messages the host and block actors put into inboxes */
     int barrier_ready, stopped;
     pthread_barrier_t round;
     const rk_light_type **type; /* [actors]; set by spawn before the ids are published */
@@ -127,8 +132,12 @@ rk_status rk_lctx_send(rk_lctx *ctx, rk_actor_id dst, uint32_t type, const void 
         return st;
     if (dst == RK_ACTOR_HOST)
         to = RK_LIGHT_HOST;
-    else if (!rk_is_light(dst))
-        return rk__cpu_light_to_actor(ctx->rt, rk_light_id(ctx->self), dst, type, payload, len);
+    else if (!rk_is_light(dst)) {
+        st = rk__cpu_light_to_actor(ctx->rt, rk_light_id(ctx->self), dst, type, payload, len);
+        if (st == RK_OK)
+            rk_light_sent_to_block(ctx->c); /* for the drain */
+        return st;
+    }
     else if (dst - RK_LIGHT_ID_BASE < __atomic_load_n(&ctx->rt->light_spawned, __ATOMIC_ACQUIRE))
         to = dst - RK_LIGHT_ID_BASE;
     else
@@ -146,7 +155,10 @@ rk_status rk__cpu_light_from_actor(rk_runtime *rt, const rk_msg *m, const void *
     st = rk__light_pack(m->type, payload, m->len, words);
     if (st != RK_OK)
         return st;
-    return rk_light_send(l->world, RK_LIGHT_FROM_BLOCK | m->src, m->dst - RK_LIGHT_ID_BASE, m->type, words);
+    st = rk_light_send(l->world, RK_LIGHT_FROM_BLOCK | m->src, m->dst - RK_LIGHT_ID_BASE, m->type, words);
+    if (st == RK_OK)
+        __atomic_fetch_add(&l->posted, 1, __ATOMIC_RELAXED);
+    return st;
 }
 
 /* ---- homes ----------------------------------------------------------------------------- */
@@ -312,13 +324,64 @@ static uint64_t rk__light_handled(const rk__cpu_light *l)
     return n;
 }
 
-rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline, rk_shutdown_report *rep)
+/* What was put into inboxes (by the host, block actors and handlers) minus
+ * what was run, over the homes' idle counts (light.cuh, rk_light_publish);
+ * *sum mixes both totals, so that two looks can be compared, and
+ * *to_blocks gets the handlers' sends to block actors. */
+static int64_t rk__light_balance(const rk__cpu_light *l, uint64_t *sum, uint64_t *to_blocks)
 {
-    uint64_t before;
+    uint64_t sent = __atomic_load_n(&l->posted, __ATOMIC_RELAXED), ran = 0, out = 0;
+    for (uint32_t h = 0; h < l->homes; h++) {
+        const rk_light_home *hm = &l->world->home[h];
+        sent += __atomic_load_n(&hm->live_sent, __ATOMIC_RELAXED);
+        ran += __atomic_load_n(&hm->live_handled, __ATOMIC_RELAXED);
+        out += __atomic_load_n(&hm->live_to_blocks, __ATOMIC_RELAXED);
+    }
+    *sum = sent * 0x9E3779B97F4A7C15ull + ran;
+    *to_blocks = out;
+    return (int64_t)(sent - ran);
+}
+
+uint64_t rk__cpu_light_to_blocks(const rk__cpu_light *l)
+{
+    uint64_t sum, out = 0;
+    if (l)
+        (void)rk__light_balance(l, &sum, &out);
+    return out;
+}
+
+rk_status rk__cpu_light_quiet(rk__cpu_light *l, uint64_t deadline, uint64_t *to_blocks)
+{
+    uint64_t sum, last = 0;
+    int seen = 0;
+    *to_blocks = 0;
+    if (!l)
+        return RK_OK;
+    for (;;) {
+        if (rk__light_balance(l, &sum, to_blocks) == 0) {
+            if (seen && sum == last)
+                return RK_OK;
+            seen = 1;
+            last = sum;
+        } else {
+            seen = 0;
+        }
+        if (rk__now_ns() >= deadline)
+            return RK_ETIMEDOUT;
+        rk__sleep_ns(50000);
+    }
+}
+
+uint64_t rk__cpu_light_handled(const rk__cpu_light *l)
+{
+    return l ? rk__light_handled(l) : 0;
+}
+
+rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline)
+{
     rk_status st = RK_OK;
     if (!l)
         return RK_OK;
-    before = rk__light_handled(l);
     /* Each home returns once it has nothing left; they run again while an
      * inbox holds a message (rk__home_again). */
     __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
@@ -330,7 +393,6 @@ rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline, rk_shutdown_r
         }
         rk__sleep_ns(50000);
     }
-    rep->drained += rk__light_handled(l) - before;
     return st;
 }
 
@@ -435,7 +497,11 @@ static rk_status rk__cpu_light_spawn(rk_runtime *rt, const rk_light_type *t, uin
 
 static rk_status rk__cpu_light_post(rk_runtime *rt, uint32_t index, uint32_t type, const uint64_t *words)
 {
-    return rk_light_send(rk__cpu_light_of(rt)->world, RK_LIGHT_HOST, index, type, words);
+    rk__cpu_light *l = rk__cpu_light_of(rt);
+    rk_status st = rk_light_send(l->world, RK_LIGHT_HOST, index, type, words);
+    if (st == RK_OK)
+        __atomic_fetch_add(&l->posted, 1, __ATOMIC_RELAXED);
+    return st;
 }
 
 static rk_light_port *rk__cpu_light_port(rk_runtime *rt)

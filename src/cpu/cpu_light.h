@@ -17,10 +17,22 @@ rk__cpu_light *rk__cpu_light_of(rk_runtime *rt);
  * failure nothing is left behind. RK_ENOMEM. */
 rk_status rk__cpu_light_start(rk_runtime *rt, rk__cpu_light **out);
 
-/* Lets the homes run what is queued and return, until `deadline`; adds the
- * messages handled meanwhile to rep->drained. RK_ETIMEDOUT when they did
- * not finish (they are told to halt). l may be NULL. */
-rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline, rk_shutdown_report *rep);
+/* Waits, homes running, until no light message is on its way (the homes'
+ * counts twice alike, 50 us apart) or `deadline` (RK_ETIMEDOUT); then
+ * *to_blocks is how many messages light handlers have sent to block actors
+ * so far (0 when l is NULL). */
+rk_status rk__cpu_light_quiet(rk__cpu_light *l, uint64_t deadline, uint64_t *to_blocks);
+
+/* The handlers' sends to block actors as the homes last published them. */
+uint64_t rk__cpu_light_to_blocks(const rk__cpu_light *l);
+
+/* Lets the homes run what is queued and return, until `deadline`.
+ * RK_ETIMEDOUT when they did not finish (they are told to halt). l may be
+ * NULL. */
+rk_status rk__cpu_light_drain(rk__cpu_light *l, uint64_t deadline);
+
+/* Messages the homes' handlers ran so far (0 when l is NULL). */
+uint64_t rk__cpu_light_handled(const rk__cpu_light *l);
 
 /* Halts and joins the homes, then counts what was left: inbox messages as
  * dead letters, messages to the host nobody read in rep->host_unread.
