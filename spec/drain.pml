@@ -1,10 +1,13 @@
 /*
- * drain.pml - the CUDA drain with light actors and a block actor sending to
+ * drain.pml - the drain with light actors and a block actor sending to
  * each other (src/cuda/cuda_backend.c cuda_drain and rk__cuda_drain_blocks,
  * src/cuda/cuda_light.c rk__cuda_light_quiet, rk__cuda_light_to_blocks and
  * rk__cuda_light_stop_homes; include/ringkernel/light.cuh rk_light_publish
  * and rk_light_sent_to_block; device.cuh rk__gpu_send_light, as of session
- * 24, 2026-12-03).
+ * 24, 2026-12-03. The CPU backend takes the same steps: cpu_backend.c
+ * rk__cpu_drain, cpu_light.c rk__cpu_light_quiet, rk__cpu_light_to_blocks,
+ * with rk_light_run_host publishing the counts and the posts counted by
+ * rk__cpu_light_post and rk__cpu_light_from_actor).
  *
  * CH chains, each a message that bounces NB times between the light world
  * (one home, process `light`) and one block actor (process `block`): the

@@ -399,8 +399,7 @@ static void shutdown_leftovers(void)
  * stop. Now a light handler's send to a block actor makes it look at the
  * block actors again. (With the block actor alone holding, it stays busy
  * to the chains' end, and the old drain passed too: H200, session 24.)
- * The CPU backend refuses those sends once shutdown began:
- * test_light_runtime. */
+ * test_light_runtime has the same cases on the CPU backend. */
 static void drain_bounces(uint32_t hops, uint64_t hold_ns, uint64_t light_hold_ns)
 {
     const uint32_t chains = 8;
