@@ -50,9 +50,12 @@
  * latencies. With --json PATH the raw samples, the ratios of the runtime's
  * round trip to the baselines and Welch's tests go to a JSON file
  * (bench_gpu.h) for bench/report.py. With --k2k 1 only the K2K rows run:
- * the K2K floors, the actor-to-actor round trip and the tiers (for A/B runs).
+ * the K2K floors, the actor-to-actor round trip and the tiers (for A/B runs);
+ * with --host-only 1 only the host's: the floors, rk_call, rk_send+rk_recv,
+ * the backend's own, injection and plain slots.
  *
- * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--k2k 1] [--jitter NS] [--json PATH] */
+ * Usage: bench_gpu_roundtrip [--trials N] [--warmup N] [--seconds S] [--k2k 1] [--host-only 1] [--jitter NS]
+ *                            [--json PATH] */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <pthread.h>
@@ -1169,6 +1172,9 @@ int main(int argc, char **argv)
     uint64_t trials = arg_u64(argc, argv, "--trials", 100000), warmup = arg_u64(argc, argv, "--warmup", 10000);
     int seconds = (int)arg_u64(argc, argv, "--seconds", 10);
     const int k2k_only = arg_u64(argc, argv, "--k2k", 0) != 0;
+    /* The host round trips alone (floors, rk_call, send+recv, backend,
+     * plain slots), without K2K, throughput and lifecycle: for A/Bs. */
+    const int host_only = arg_u64(argc, argv, "--host-only", 0) != 0;
     g_jitter_ns = arg_u64(argc, argv, "--jitter", 2000);
     struct cudaDeviceProp prop;
     int drv = 0, rtv = 0, dev = 0;
@@ -1209,8 +1215,10 @@ int main(int argc, char **argv)
         return rkb_finish(&g_bench);
     }
     floors(trials, warmup);
-    k2k_floors(100000);
-    k2k_dsmem_floors(100000, &prop);
+    if (!host_only) {
+        k2k_floors(100000);
+        k2k_dsmem_floors(100000, &prop);
+    }
 
     printf("ringkernel (defaults: flag-per-word host queue, no publication fence):\n");
     unsetenv("RK_CUDA_FENCE");
@@ -1243,10 +1251,12 @@ int main(int argc, char **argv)
      * while the rows after it did not. */
     call_again = ours_call(rt, a[0], "rk_call 64B (again)", trials, warmup)->median;
     ours_injection(rt, a[1], trials, "injection: rk_send alone");
-    ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
-    ours_throughput(rt, a, seconds);
+    if (!host_only) {
+        ours_k2k(rt, p, q, 100000, "k2k actor<->actor");
+        ours_throughput(rt, a, seconds);
+    }
     rk_runtime_destroy(rt);
-    {
+    if (!host_only) {
         /* What the host-inbox poll of a K2K-busy actor still costs: the
          * same two pingers polling their host inboxes once per ms. */
         setenv("RK_CUDA_K2K_HOST_POLL_NS", "1000000", 1);
@@ -1256,11 +1266,11 @@ int main(int argc, char **argv)
         ours_k2k(rt, p, q, 100000, "k2k actor<->actor (host poll 1 ms)");
         rk_runtime_destroy(rt);
         unsetenv("RK_CUDA_K2K_HOST_POLL_NS");
+        ours_k2k_tiers(&prop);
+        rt = runtime(1100); /* ids are not reused: one per created actor */
+        ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
+        rk_runtime_destroy(rt);
     }
-    ours_k2k_tiers(&prop);
-    rt = runtime(1100); /* ids are not reused: one per created actor */
-    ours_lifecycle(rt, 1000 < trials ? 1000 : trials);
-    rk_runtime_destroy(rt);
 
     printf("ringkernel (plain host queue slots, RK_CUDA_HOST_LL=0: one fence.acq_rel.sys per batch of replies):\n");
     setenv("RK_CUDA_HOST_LL", "0", 1);
