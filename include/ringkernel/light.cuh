@@ -1633,8 +1633,9 @@ template <class H> __device__ void rk_light_block(rk_light_world *world, uint32_
      * every step, and after an acquire a plain load of global memory may go
      * to L2 again. */
     __shared__ rk_light_world W;
-    __shared__ uint32_t refused, stay, halted;
+    __shared__ uint32_t refused, halted;
 #if RK__L_DSMEM
+    __shared__ uint32_t stay;
     __shared__ __align__(128) rk_light_cring CR;
 #endif
     rk_light_world *w = &W;
