@@ -492,9 +492,8 @@ static void rk__waiter_look(rk_runtime *rt, rk__waiter *w)
 /* Called after a look found nothing; RK_ETIMEDOUT once the deadline passed,
  * RK_ESHUTDOWN once shutdown has begun. While spinning it returns once the
  * queue moved since the look (rk__hostq_moved, which needs no lock) or a
- * wake-up came, or after RK__HOST_SPINS tries: a look under the lock and
- * two clock reads each time cost ~0.2 us, all of it latency for a reply
- * that lands meanwhile. */
+ * wake-up came, or after RK__HOST_SPINS tries, rather than take the lock
+ * and read the clock twice for every look while nothing has changed. */
 static rk_status rk__waiter_wait(rk_runtime *rt, rk__waiter *w)
 {
     uint64_t now = rk__now_ns();

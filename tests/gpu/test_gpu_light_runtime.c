@@ -385,8 +385,6 @@ static void shutdown_leftovers(void)
     rk_runtime_destroy(rt);
 }
 
-/* Light homes that are not whole clusters, and fewer light actors than a
- * cluster's homes, are refused when the runtime is created. */
 /* The drain with messages going back and forth between light actors and
  * a block actor when it starts: every chain runs to its end (its last
  * message unread by the host), none is dead-lettered, no handler fails.
@@ -397,8 +395,10 @@ static void shutdown_leftovers(void)
  * look quiet while it holds the first message: the drain used to end
  * there, and what the block actor sent back would be dead-lettered at the
  * stop. Now a light handler's send to a block actor makes it look at the
- * block actors again. (With the block actor alone holding, it stays busy
- * to the chains' end, and the old drain passed too: H200, session 24.)
+ * block actors again. On an H200 this case failed with the drain cut to
+ * one round (8 dead letters, twice; session 25) and passes with the
+ * rounds. (With the block actor alone holding, it stays busy to the
+ * chains' end, and the one-round drain passed too: session 24.)
  * test_light_runtime has the same cases on the CPU backend. */
 static void drain_bounces(uint32_t hops, uint64_t hold_ns, uint64_t light_hold_ns)
 {
@@ -428,6 +428,8 @@ static void drain_bounces(uint32_t hops, uint64_t hold_ns, uint64_t light_hold_n
     rk_runtime_destroy(rt);
 }
 
+/* Light homes that are not whole clusters, and fewer light actors than a
+ * cluster's homes, are refused when the runtime is created. */
 static void cluster_refusals(void)
 {
     rk_runtime_options o;
