@@ -6,7 +6,8 @@
  *   - contention: six threads send to one slow actor with a small inbox;
  *     every thread finishes far inside its timeout, the threads' counts of
  *     handled messages never drift apart, and no message is overtaken by
- *     one whose send started clearly later;
+ *     one whose send started clearly later (in one of three rounds: a
+ *     sender the scheduler holds up breaks the bounds too);
  *   - a waiter that times out, at the head of the line or inside it, holds
  *     up nobody behind it; a call with timeout 0 does not queue;
  *   - shutdown lets every waiting thread go with RK_ESHUTDOWN.
@@ -317,19 +318,17 @@ static fairness measure(uint32_t n, uint64_t per_sender)
 }
 
 /* Six threads keep a slow actor's small inbox full, each sending K messages
- * with rk_send_wait; what they saw is printed, then bounded. */
-static void test_contention(void **state)
+ * with rk_send_wait; what they saw is printed. Every send gets through far
+ * inside its timeout; whether the fairness bounds held is returned. */
+static int contention_round(fx *f, int round)
 {
     enum { K = 150 };
     static sender s[SENDERS];
     static atomic_int go;
-    fx *f;
     uint64_t t0, elapsed, worst = 0;
     uint32_t logged;
     fairness r;
 
-    start(state, 0);
-    f = *state;
     atomic_store(&g_slow_ns, 100 * US);
     atomic_store(&go, 0);
     for (uint32_t i = 0; i < SENDERS; i++)
@@ -342,7 +341,7 @@ static void test_contention(void **state)
     assert_true(wait_logged(SENDERS * K));
     logged = atomic_load(&g_logged);
     r = measure(logged, K);
-    printf("%d senders x %d messages, inbox %d, handler %llu us: %.1f ms\n", SENDERS, K, INBOX,
+    printf("round %d: %d senders x %d messages, inbox %d, handler %llu us: %.1f ms\n", round, SENDERS, K, INBOX,
            (unsigned long long)(atomic_load(&g_slow_ns) / US), (double)elapsed / MS);
     for (uint32_t i = 0; i < SENDERS; i++) {
         printf("  sender %u: %llu sent, worst wait %.2f ms\n", i, (unsigned long long)atomic_load(&s[i].sent),
@@ -357,18 +356,38 @@ static void test_contention(void **state)
     }
     assert_int_equal(logged, SENDERS * K);
     assert_int_equal(atomic_load(&g_handler_error), 0);
-    /* In line, each sender waits for the five ahead of it and then goes to
-     * the back: the counts move in turn and differ by at most one. The
-     * bound allows a sender to lose up to a round of turns while it is not
-     * waiting (held up by the scheduler between two calls). A later call
-     * gets ahead of a waiting one only in the microseconds before the
-     * waiting one has taken its place; the bound allows for a sender
-     * preempted there. A wait without a line breaks both by far in this
-     * scenario: 50 to 130 messages apart, overtaken by 14 to 50 ms. */
     assert_true(worst < WAIT_LIMIT_NS / 10);
-    assert_true(r.spread <= SPREAD_MAX);
-    assert_true(r.overtake < OVERTAKE_MAX_NS);
     assert_int_equal(queued(f->rt, f->a), 0);
+    return r.spread <= SPREAD_MAX && r.overtake < OVERTAKE_MAX_NS;
+}
+
+/* In line, each sender waits for the five ahead of it and then goes to the
+ * back: the counts move in turn and differ by at most one. The spread's
+ * bound allows a sender to lose up to a round of turns while it is not
+ * waiting (held up by the scheduler between two calls). A later call gets
+ * ahead of a waiting one only in the microseconds before the waiting one
+ * has taken its place; the overtaking bound allows for a sender preempted
+ * there. A wait without a line breaks both by far in this scenario: 50 to
+ * 130 messages apart, overtaken by 14 to 50 ms. A sender preempted for
+ * longer than the bound (a loaded machine: CI runs three builds' tests on
+ * two cores) breaks it too, so the bounds must hold in one of three rounds,
+ * each on a fresh runtime; a wait without a line fails all three. */
+static void test_contention(void **state)
+{
+    fx *f;
+    int round, held = 0;
+    start(state, 0);
+    f = *state;
+    for (round = 1; round <= 3 && !held; round++) {
+        if (round > 1) {
+            rk_runtime_destroy(f->rt);
+            f->rt = NULL;
+            atomic_store(&g_logged, 0);
+            start(state, 0);
+        }
+        held = contention_round(f, round);
+    }
+    assert_true(held);
 }
 
 /* ---- leaving the line ------------------------------------------------------------------ */

@@ -991,7 +991,7 @@ static void run_cluster_halt(uint32_t handoff, uint32_t steal, uint32_t cluster)
     rk_light_config c = {64, 8, 4, 2, handoff, steal, cluster};
     volatile uint32_t halt = 0;
     uint64_t words[RK_LIGHT_WORDS] = {0}, handled = 0, dropped = 0, left = 0, clustered = 0;
-    uint64_t end;
+    uint64_t end, ok_at_stop;
     lt t;
     lt_init(&t, &c, 1, lt_storm);
     t.w->halt = &halt;
@@ -1007,8 +1007,17 @@ static void run_cluster_halt(uint32_t handoff, uint32_t steal, uint32_t cluster)
         sched_yield();
     assert_true(atomic_load(&t.ok) >= 20000); /* the storm keeps itself going */
     __atomic_store_n((uint32_t *)&t.stop, 1, __ATOMIC_RELAXED);
-    rk_test_sleep_ns(2000000); /* the storm goes on: the stop waits for nothing left */
-    assert_int_equal(atomic_load(&lt_returned), 0);
+    /* The storm goes on after the stop, which ends a home only once it has
+     * nothing left. A home may return meanwhile: its own chains can die
+     * out to RK_EFULL drops while the other homes' threads are off the CPU.
+     * The storm as a whole cannot (a message dies only when both of its
+     * sends find full inboxes), so some homes stay. */
+    ok_at_stop = atomic_load(&t.ok);
+    end = rk_test_now_ns() + LT_LIMIT_NS;
+    while (atomic_load(&t.ok) < ok_at_stop + 10000 && rk_test_now_ns() < end)
+        rk_test_sleep_ns(1000000);
+    assert_true(atomic_load(&t.ok) >= ok_at_stop + 10000);
+    assert_true(atomic_load(&lt_returned) < c.homes);
     __atomic_store_n(&halt, 1, __ATOMIC_RELAXED);
     end = rk_test_now_ns() + LT_LIMIT_NS;
     while (atomic_load(&lt_returned) < c.homes && rk_test_now_ns() < end)
