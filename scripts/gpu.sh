@@ -111,7 +111,7 @@ LOG=$OUT/build.log
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_light}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_light diag_sysload}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -285,6 +285,10 @@ fi
 NAME=diag_light
 if [[ " ${BUILT[*]} " == *" diag_light "* ]]; then
     step 200 "$BUILD/bench/diag/diag_light" --trips 100000 --messages 1000000
+fi
+NAME=diag_sysload
+if [[ " ${BUILT[*]} " == *" diag_sysload "* ]]; then
+    step 30 "$BUILD/bench/diag/diag_sysload" --reps 2000
 fi
 # The CPU backend's benchmark on this host (more cores than the development
 # machine): work stealing off, then on, twice (RK_GPU_CPU_BENCH=1).
