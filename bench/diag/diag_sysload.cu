@@ -31,43 +31,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/bench_gpu.h"
+#include "ringkernel/device.cuh"
+
 #define LINE 128u
 
 enum { P_STRONG, P_WEAK, P_ACQUIRE, P_WARP, P_PLUS_L2, P_TWO_LINES, P_KINDS };
 static const char *const p_name[P_KINDS] = {"t0 strong", "t0 weak", "t0 acquire", "warp strong", "t0 strong + L2",
                                             "t0 two lines"};
 
-#define CHECK(x)                                                                                                      \
-    do {                                                                                                              \
-        cudaError_t e_ = (x);                                                                                         \
-        if (e_ != cudaSuccess) {                                                                                      \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));                       \
-            exit(1);                                                                                                  \
-        }                                                                                                             \
-    } while (0)
-
+/* Strong (relaxed, system scope) 16-byte load: device.cuh's, as the runtime reads its inboxes. */
 static __device__ __forceinline__ uint4 ld_strong16(const void *p)
 {
-    uint4 v;
-    asm volatile("ld.relaxed.sys.global.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "l"(p)
-                 : "memory");
-    return v;
-}
-
-static __device__ __forceinline__ uint64_t ld_acquire8(const void *p)
-{
-    uint64_t v;
-    asm volatile("ld.acquire.sys.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-    return v;
-}
-
-static __device__ __forceinline__ uint64_t ld_relaxed_gpu8(const void *p)
-{
-    uint64_t v;
-    asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-    return v;
+    return rk__gpu_ld128_sys((const uint4 *)p);
 }
 
 /* One repetition per iteration, on line r of `host` (and of `far`). */
@@ -102,11 +78,11 @@ __global__ void sysload_kernel(const unsigned char *host, const unsigned char *f
                 break;
             case P_ACQUIRE:
                 for (i = 0; i < n; i++)
-                    acc += ld_acquire8(line + 8u * i);
+                    acc += rk__ld_acquire((const uint64_t *)(line + 8u * i), RK_RING_SCOPE_SYSTEM);
                 break;
             case P_PLUS_L2: {
                 const uint4 v = ld_strong16(line);
-                acc += v.x + ld_relaxed_gpu8(dev + (r % 1024u) * 16u);
+                acc += v.x + rk__ld_relaxed(dev + (r % 1024u) * 16u, RK_RING_SCOPE_DEVICE);
                 break;
             }
             case P_TWO_LINES: {
@@ -148,19 +124,19 @@ int main(int argc, char **argv)
         printf("no CUDA device\n");
         return 77;
     }
-    CHECK(cudaGetDeviceProperties(&prop, 0));
-    CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
+    RKB_CUDA(cudaGetDeviceProperties(&prop, 0));
+    RKB_CUDA(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
     mhz = (uint32_t)(clock_khz / 1000);
     /* Fresh lines for every launch: a warm-up and a timed one per pattern
      * and N, two regions each. */
     bytes = (size_t)P_KINDS * 4u * 2u * 2u * reps * LINE;
-    CHECK(cudaHostAlloc((void **)&host, bytes, cudaHostAllocMapped));
+    RKB_CUDA(cudaHostAlloc((void **)&host, bytes, cudaHostAllocMapped));
     memset(host, 1, bytes);
-    CHECK(cudaHostGetDevicePointer((void **)&host_d, host, 0));
-    CHECK(cudaMalloc((void **)&devmem, 1024u * 16u * sizeof(uint64_t)));
-    CHECK(cudaMemset(devmem, 0, 1024u * 16u * sizeof(uint64_t)));
-    CHECK(cudaMalloc((void **)&cycles, sizeof *cycles));
-    CHECK(cudaMalloc((void **)&sink, sizeof *sink));
+    RKB_CUDA(cudaHostGetDevicePointer((void **)&host_d, host, 0));
+    RKB_CUDA(cudaMalloc((void **)&devmem, 1024u * 16u * sizeof(uint64_t)));
+    RKB_CUDA(cudaMemset(devmem, 0, 1024u * 16u * sizeof(uint64_t)));
+    RKB_CUDA(cudaMalloc((void **)&cycles, sizeof *cycles));
+    RKB_CUDA(cudaMalloc((void **)&sink, sizeof *sink));
     printf("diag_sysload: %s, SM clock %u MHz (attribute); %u repetitions, each on fresh lines of pinned host memory; "
            "mean ns per repetition\n",
            prop.name, mhz, reps);
@@ -179,17 +155,17 @@ int main(int argc, char **argv)
                 sysload_kernel<<<1, 32>>>(host_d + next, host_d + next + (size_t)reps * LINE, devmem, kind, n, reps,
                                           cycles, sink);
                 next += 2u * (size_t)reps * LINE;
-                CHECK(cudaGetLastError());
-                CHECK(cudaDeviceSynchronize());
+                RKB_CUDA(cudaGetLastError());
+                RKB_CUDA(cudaDeviceSynchronize());
             }
-            CHECK(cudaMemcpy(&c, cycles, sizeof c, cudaMemcpyDeviceToHost));
+            RKB_CUDA(cudaMemcpy(&c, cycles, sizeof c, cudaMemcpyDeviceToHost));
             printf(" %9.1f", (double)c / reps * 1000.0 / mhz);
         }
         printf("\n");
     }
-    CHECK(cudaFree(sink));
-    CHECK(cudaFree(cycles));
-    CHECK(cudaFree(devmem));
-    CHECK(cudaFreeHost(host));
+    RKB_CUDA(cudaFree(sink));
+    RKB_CUDA(cudaFree(cycles));
+    RKB_CUDA(cudaFree(devmem));
+    RKB_CUDA(cudaFreeHost(host));
     return 0;
 }
