@@ -111,7 +111,7 @@ LOG=$OUT/build.log
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_light diag_sysload}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_lifecycle_probed diag_light diag_sysload}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -281,6 +281,10 @@ fi
 NAME=diag_lifecycle
 if [[ " ${BUILT[*]} " == *" diag_lifecycle "* ]]; then
     step 60 "$BUILD/bench/diag/diag_lifecycle" --trials 2000 --json "$JSON/diag_lifecycle.json"
+fi
+NAME=diag_lifecycle_probed
+if [[ " ${BUILT[*]} " == *" diag_lifecycle_probed "* ]]; then
+    step 60 "$BUILD/bench/diag/diag_lifecycle_probed" --probed 1000
 fi
 NAME=diag_light
 if [[ " ${BUILT[*]} " == *" diag_light "* ]]; then

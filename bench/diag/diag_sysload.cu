@@ -21,8 +21,18 @@
  *                   device memory (does the second wait for the first?)
  *   t0 two lines    thread 0: ld.relaxed.sys of two lines in two regions, as
  *                   the supervisor's stop word and command slot
- * N is 1, 2, 4 and 8. Output: mean ns per repetition at the SM clock from
- * the device attribute.
+ *   t0 strong + acq thread 0: ld.relaxed.sys of one line, then ld.acquire.sys
+ *                   of another: the supervisor's poll as it is written
+ *   t0 strong8 xN   thread 0: N ld.relaxed.sys 8-byte loads, consecutive
+ *   t0 weak8 xN     thread 0: N plain 8-byte loads (a struct copy)
+ *   warp strong4 xN lanes 0..N-1: one ld.relaxed.sys 4-byte load each
+ *   warp weak4 xN   lanes 0..N-1: one plain 4-byte load each
+ *   two lines all   thread 0: two ld.relaxed.sys.v4 of two lines, every
+ *                   word used (the compiler may narrow a load whose words
+ *                   are not: "t0 two lines" uses one word of each)
+ * N is 1, 2, 4, 8, 16 and 32, as far as N loads stay inside one 128-byte
+ * line. Output: mean ns per repetition at the SM clock from the device
+ * attribute.
  *
  * Usage: diag_sysload [--reps N] */
 #include <cuda_runtime.h>
@@ -36,9 +46,26 @@
 
 #define LINE 128u
 
-enum { P_STRONG, P_WEAK, P_ACQUIRE, P_WARP, P_PLUS_L2, P_TWO_LINES, P_KINDS };
+enum {
+    P_STRONG,
+    P_WEAK,
+    P_ACQUIRE,
+    P_WARP,
+    P_PLUS_L2,
+    P_TWO_LINES,
+    P_STRONG_ACQ,
+    P_STRONG8,
+    P_WEAK8,
+    P_WARP4,
+    P_WARP_WEAK4,
+    P_TWO_ALL,
+    P_KINDS
+};
 static const char *const p_name[P_KINDS] = {"t0 strong", "t0 weak", "t0 acquire", "warp strong", "t0 strong + L2",
-                                            "t0 two lines"};
+                                            "t0 two lines", "t0 strong + acq", "t0 strong8", "t0 weak8",
+                                            "warp strong4", "warp weak4", "two lines all"};
+/* Bytes one load of each pattern reads; 0: one repetition only (N = 1). */
+static const uint32_t p_bytes[P_KINDS] = {16, 16, 8, 16, 0, 0, 0, 8, 8, 4, 4, 0};
 
 /* Strong (relaxed, system scope) 16-byte load: device.cuh's, as the runtime reads its inboxes. */
 static __device__ __forceinline__ uint4 ld_strong16(const void *p)
@@ -61,6 +88,15 @@ __global__ void sysload_kernel(const unsigned char *host, const unsigned char *f
                 const uint4 v = ld_strong16(line + 16u * lane);
                 acc += v.x + v.w;
             }
+        } else if (kind == P_WARP4) {
+            if (lane < n) {
+                uint32_t v;
+                asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(line + 4u * lane) : "memory");
+                acc += v;
+            }
+        } else if (kind == P_WARP_WEAK4) {
+            if (lane < n)
+                acc += ((const uint32_t *)line)[lane];
         } else if (lane == 0) {
             uint32_t i;
             switch (kind) {
@@ -88,6 +124,24 @@ __global__ void sysload_kernel(const unsigned char *host, const unsigned char *f
             case P_TWO_LINES: {
                 const uint4 a = ld_strong16(line), b = ld_strong16(far + (size_t)r * LINE);
                 acc += a.x + b.x;
+                break;
+            }
+            case P_STRONG8:
+                for (i = 0; i < n; i++)
+                    acc += rk__ld_relaxed((const uint64_t *)(line + 8u * i), RK_RING_SCOPE_SYSTEM);
+                break;
+            case P_WEAK8:
+                for (i = 0; i < n; i++)
+                    acc += ((const uint64_t *)line)[i];
+                break;
+            case P_TWO_ALL: {
+                const uint4 a = ld_strong16(line), b = ld_strong16(far + (size_t)r * LINE);
+                acc += a.x + a.y + a.z + a.w + b.x + b.y + b.z + b.w;
+                break;
+            }
+            case P_STRONG_ACQ: {
+                const uint4 a = ld_strong16(line);
+                acc += a.x + rk__ld_acquire((const uint64_t *)(far + (size_t)r * LINE), RK_RING_SCOPE_SYSTEM);
                 break;
             }
             }
@@ -129,7 +183,7 @@ int main(int argc, char **argv)
     mhz = (uint32_t)(clock_khz / 1000);
     /* Fresh lines for every launch: a warm-up and a timed one per pattern
      * and N, two regions each. */
-    bytes = (size_t)P_KINDS * 4u * 2u * 2u * reps * LINE;
+    bytes = (size_t)P_KINDS * 6u * 2u * 2u * reps * LINE;
     RKB_CUDA(cudaHostAlloc((void **)&host, bytes, cudaHostAllocMapped));
     memset(host, 1, bytes);
     RKB_CUDA(cudaHostGetDevicePointer((void **)&host_d, host, 0));
@@ -140,12 +194,12 @@ int main(int argc, char **argv)
     printf("diag_sysload: %s, SM clock %u MHz (attribute); %u repetitions, each on fresh lines of pinned host memory; "
            "mean ns per repetition\n",
            prop.name, mhz, reps);
-    printf("%-16s %9s %9s %9s %9s\n", "pattern", "N=1", "N=2", "N=4", "N=8");
+    printf("%-16s %9s %9s %9s %9s %9s %9s\n", "pattern", "N=1", "N=2", "N=4", "N=8", "N=16", "N=32");
     for (kind = 0; kind < P_KINDS; kind++) {
         printf("%-16s", p_name[kind]);
-        for (n = 1; n <= 8; n *= 2) {
+        for (n = 1; n <= 32; n *= 2) {
             unsigned long long c = 0;
-            if ((kind == P_PLUS_L2 || kind == P_TWO_LINES) && n > 1) {
+            if (p_bytes[kind] ? n * p_bytes[kind] > LINE : n > 1) {
                 printf(" %9s", "-");
                 continue;
             }

@@ -507,6 +507,15 @@ enum rk__gpu_probe {
     RK__PROBE_DOOR = 13,        /* it entered the receiver's door */
     RK__PROBE_K2K_CLAIMED = 14, /* it claimed its slot */
     RK__PROBE_K2K_FENCED = 15,  /* the message is written and fenced */
+    /* a lifecycle command: the supervisor block, then the block that runs it
+     * (bench/diag/diag_lifecycle.cu) */
+    RK__PROBE_SUP_LOOK = 16,     /* the supervisor's look at the command ring starts */
+    RK__PROBE_SUP_SEEN = 17,     /* it saw a command */
+    RK__PROBE_SUP_CONSUMED = 18, /* it is copied, and its slot is the host's again */
+    RK__PROBE_SUP_HANDED = 19,   /* carried out, or in its block's mailbox */
+    RK__PROBE_MBOX = 20,         /* a block took it from its mailbox */
+    RK__PROBE_ACK = 21,          /* an acknowledgement starts */
+    RK__PROBE_ACKED = 22,        /* its ticket is stored */
 };
 #ifndef RK_GPU_PROBE
 #define RK_GPU_PROBE(c, point) ((void)0)
@@ -514,6 +523,10 @@ enum rk__gpu_probe {
 /* The same inside the K2K put, which has no context (also the bridge's). */
 #ifndef RK_GPU_PROBE_PUT
 #define RK_GPU_PROBE_PUT(point) ((void)0)
+#endif
+/* The same on a lifecycle command's path (no context either). */
+#ifndef RK_GPU_PROBE_CMD
+#define RK_GPU_PROBE_CMD(point) ((void)0)
 #endif
 
 enum rk__gpu_action {
@@ -985,12 +998,14 @@ static __device__ __noinline__ void rk__gpu_send_ack2(const rk__gpu_world *w, ui
     rk__gpu_ack *a = &w->acks[ticket % RK__GPU_ACKS];
     if (ticket == 0)
         return; /* a command of the block's own (a restart its record allowed) */
+    RK_GPU_PROBE_CMD(RK__PROBE_ACK);
     rk__gpu_st32_sys((uint32_t *)&a->status, (uint32_t)st);
     rk__st_relaxed(&a->value, value, RK_RING_SCOPE_SYSTEM);
     rk__st_relaxed(&a->value2, value2, RK_RING_SCOPE_SYSTEM);
     /* Release: the control block and the status/value stores above are
      * visible to the host before it sees the ticket (its acquire load). */
     rk__st_release(&a->ticket, ticket, RK_RING_SCOPE_SYSTEM);
+    RK_GPU_PROBE_CMD(RK__PROBE_ACKED);
 }
 
 static __device__ __forceinline__ void rk__gpu_send_ack(const rk__gpu_world *w, uint64_t ticket, rk_status st,
@@ -2687,6 +2702,7 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
          * supervisor's release, so the command copied next is complete. */
         asm volatile("fence.acq_rel.gpu;" ::: "memory");
         c->cmd = c->slot->mbox;
+        RK_GPU_PROBE_CMD(RK__PROBE_MBOX);
         c->mbox_taken++;
         /* Release: our copy of the command is complete before the
          * supervisor may overwrite it. */
@@ -3693,6 +3709,7 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
     rk__st_release(&w->host->ready, 1, RK_RING_SCOPE_SYSTEM);
     idle_since = rk__gpu_clock();
     for (;;) {
+        RK_GPU_PROBE_CMD(RK__PROBE_SUP_LOOK);
         /* Both words of host memory in one PCIe round trip: the stop flag
          * (relaxed), then the next command's sequence word - an acquire
          * load pairing with the host's release of it, which does not wait
@@ -3709,12 +3726,15 @@ static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
         /* rk_ring_consume: a release store, our copy of the slot done
          * before the host reuses it. */
         if (!pending && seq == head + 1) {
+            RK_GPU_PROBE_CMD(RK__PROBE_SUP_SEEN);
             cmd = *(const rk__gpu_cmd *)rk_ring_slot(&cmdq, head);
             head++;
             rk_ring_consume(&cmdq, head);
+            RK_GPU_PROBE_CMD(RK__PROBE_SUP_CONSUMED);
             pending = 1;
         }
         if (pending && rk__gpu_dispatch(w, &cmd)) {
+            RK_GPU_PROBE_CMD(RK__PROBE_SUP_HANDED);
             pending = 0;
             idle_since = rk__gpu_clock();
             nap = 0;
