@@ -1,6 +1,7 @@
 /* Flow control on the CPU backend: credits (host and handler side, actors
  * and the host queue), rk_send_wait (timeout, success when a slot frees,
- * refusals that are not waited for, shutdown), a multi-producer stress that
+ * refusals that are not waited for, shutdown, a backend that is gone), a
+ * multi-producer stress that
  * checks the queue never holds more than its capacity while every message
  * arrives once and in order, and the memory-pressure monitor (refusal above
  * the high mark, inline sends unaffected, recovery below the low mark, the
@@ -21,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "core/runtime_internal.h"
 #include "rk_test.h"
 #include "ringkernel/ringkernel.h"
 
@@ -422,6 +424,55 @@ static void test_send_wait_shutdown(void **state)
     pthread_join(sd, NULL);
 }
 
+/* The CPU backend cannot fail as a CUDA kernel can: its ops are copied
+ * with a health op that says what g_gone says. Swapped in before any actor
+ * runs. */
+static atomic_int g_gone;
+static struct rk_backend_ops g_gone_ops;
+
+static rk_status gone_health(rk_runtime *rt)
+{
+    (void)rt;
+    return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
+}
+
+static void *goner_main(void *arg)
+{
+    rk_test_sleep_ns(*(const uint64_t *)arg);
+    atomic_store(&g_gone, 1);
+    return NULL;
+}
+
+/* A sender waiting for credit is let go with RK_EDEVICE when the actor's
+ * backend goes: its inbox would never drain. */
+static void test_send_wait_backend_gone(void **state)
+{
+    rk_runtime *rt = start(state, 100 * MS);
+    rk_actor_id a;
+    data_msg d = {0, 0, 99};
+    const uint64_t after = 30 * MS;
+    pthread_t g;
+    uint64_t t0;
+
+    atomic_store(&g_gone, 0);
+    g_gone_ops = *rt->ops;
+    g_gone_ops.health = gone_health;
+    rt->ops = &g_gone_ops;
+    a = launch(rt, "a", 4);
+    fill(rt, a, 4);
+    assert_int_equal(rk_send_wait(rt, a, T_DATA, &d, sizeof d, 20 * MS), RK_ETIMEDOUT);
+    t0 = rk_test_now_ns();
+    assert_int_equal(pthread_create(&g, NULL, goner_main, (void *)&after), 0);
+    assert_int_equal(rk_send_wait(rt, a, T_DATA, &d, sizeof d, 60 * SEC), RK_EDEVICE);
+    assert_true(rk_test_now_ns() - t0 >= after);
+    assert_true(rk_test_now_ns() - t0 < 10 * SEC);
+    assert_int_equal(pthread_join(g, NULL), 0);
+    /* The held message goes on: the four queued arrive, the shutdown drains. */
+    atomic_store(&g_gone, 0);
+    atomic_store(&g_gate, 1);
+    assert_true(wait_delivered(4));
+}
+
 /* ---- stress: fast producers, one slow consumer ---------------------------------------- */
 
 static atomic_ullong g_sent; /* sends that returned RK_OK, all producers */
@@ -745,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_wait_succeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_wait_other_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_wait_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_wait_backend_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credits_bound_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_accounting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_pressure, setup, teardown),

@@ -3,11 +3,13 @@
  * not needed) are skipped by rk_recv, rk_call and the shutdown count, and
  * never reach the caller or the dead letters; a slot its producer marked
  * (ring.h, owner marks: a GPU block's reply slot held while a handler runs)
- * holds up that producer's later messages only. The slots are written into
- * the queue here by hand, as the GPU would. */
+ * holds up that producer's later messages only; a backend that is gone
+ * ends host waits with its status once what it wrote is taken. The slots
+ * are written into the queue here by hand, as the GPU would. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -431,6 +433,119 @@ static void stress_marked_producers(void **state)
     rk_runtime_destroy(rt);
 }
 
+/* ---- a backend that is gone ---------------------------------------------------- */
+
+/* The CPU backend cannot fail as a CUDA kernel can; its ops are copied
+ * with a health op that says what g_gone says, and a host wait that
+ * returns at least every millisecond, as the CUDA backend's does (its
+ * naps), so that a change of health is seen. Swapped in before any actor
+ * runs. */
+static atomic_int g_gone;
+static struct rk_backend_ops g_gone_ops;
+static void (*g_real_host_wait)(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns);
+
+static rk_status gone_health(rk_runtime *rt)
+{
+    (void)rt;
+    return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
+}
+
+static void gone_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
+{
+    const uint64_t step = rk_test_now_ns() + 1000000ull;
+    if (!atomic_load(&g_gone))
+        g_real_host_wait(rt, epoch, deadline_ns < step ? deadline_ns : step);
+}
+
+static void use_gone_ops(rk_runtime *rt)
+{
+    atomic_store(&g_gone, 0);
+    g_gone_ops = *rt->ops;
+    g_real_host_wait = rt->ops->host_wait;
+    g_gone_ops.health = gone_health;
+    g_gone_ops.host_wait = gone_host_wait;
+    rt->ops = &g_gone_ops;
+}
+
+typedef struct goner {
+    pthread_t thread;
+    uint64_t after_ns;
+} goner;
+
+static void *goner_main(void *arg)
+{
+    const goner *g = arg;
+    rk_test_sleep_ns(g->after_ns);
+    atomic_store(&g_gone, 1);
+    return NULL;
+}
+
+static rk_status silent_handle(rk_ctx *ctx, void *state, const rk_msg *m)
+{
+    (void)ctx;
+    (void)state;
+    (void)m;
+    return RK_OK; /* never replies */
+}
+
+/* rk_recv takes what the backend wrote before it went, then ends with
+ * RK_EDEVICE at once, also when it goes while rk_recv waits. */
+static void recv_ends_when_backend_gone(void **state)
+{
+    rk_runtime *rt = cpu_runtime();
+    uint64_t v = 0, t0;
+    rk_msgbuf mb = {.data = &v, .capacity = sizeof v};
+    goner g = {.after_ns = 50000000ull};
+    (void)state;
+    use_gone_ops(rt);
+    assert_int_equal(rk_recv(rt, &mb, 0), RK_ETIMEDOUT);
+    put(rt, 7, 0, 0, 41);
+    atomic_store(&g_gone, 1);
+    assert_int_equal(rk_recv(rt, &mb, 10 * SEC), RK_OK);
+    assert_int_equal(v, 41);
+    t0 = rk_test_now_ns();
+    assert_int_equal(rk_recv(rt, &mb, 10 * SEC), RK_EDEVICE);
+    assert_int_equal(rk_recv(rt, &mb, 0), RK_EDEVICE);
+    assert_true(rk_test_now_ns() - t0 < 5 * SEC);
+
+    atomic_store(&g_gone, 0);
+    t0 = rk_test_now_ns();
+    assert_int_equal(pthread_create(&g.thread, NULL, goner_main, &g), 0);
+    assert_int_equal(rk_recv(rt, &mb, 30 * SEC), RK_EDEVICE);
+    assert_true(rk_test_now_ns() - t0 >= g.after_ns);
+    assert_true(rk_test_now_ns() - t0 < 10 * SEC);
+    assert_int_equal(pthread_join(g.thread, NULL), 0);
+    assert_int_equal(rk_dead_letter_count(rt), 0);
+    rk_runtime_destroy(rt);
+}
+
+/* rk_call to an actor that will not answer ends with RK_EDEVICE when the
+ * backend goes, not at its timeout. */
+static void call_ends_when_backend_gone(void **state)
+{
+    static const rk_actor_type silent = {.name = "silent", .handle = silent_handle};
+    rk_runtime *rt = cpu_runtime();
+    rk_actor_options o;
+    rk_actor_id id = RK_ACTOR_NONE;
+    uint64_t v = 5, r = 0, t0;
+    rk_msgbuf reply = {.data = &r, .capacity = sizeof r};
+    goner g = {.after_ns = 50000000ull};
+    (void)state;
+    use_gone_ops(rt);
+    rk_actor_options_init(&o);
+    o.name = "silent";
+    o.type = &silent;
+    assert_int_equal(rk_launch(rt, &o, &id), RK_OK);
+    assert_int_equal(rk_call(rt, id, 3, &v, sizeof v, &reply, 1000000ull), RK_ETIMEDOUT);
+    t0 = rk_test_now_ns();
+    assert_int_equal(pthread_create(&g.thread, NULL, goner_main, &g), 0);
+    assert_int_equal(rk_call(rt, id, 3, &v, sizeof v, &reply, 30 * SEC), RK_EDEVICE);
+    assert_true(rk_test_now_ns() - t0 >= g.after_ns);
+    assert_true(rk_test_now_ns() - t0 < 10 * SEC);
+    assert_int_equal(pthread_join(g.thread, NULL), 0);
+    rk_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +558,8 @@ int main(void)
         cmocka_unit_test(shutdown_counts_past_marked),
         cmocka_unit_test(ll_slot_waits_for_its_words),
         cmocka_unit_test(stress_marked_producers),
+        cmocka_unit_test(recv_ends_when_backend_gone),
+        cmocka_unit_test(call_ends_when_backend_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,9 @@ RK_API rk_status rk_ctx_credits(rk_ctx *ctx, rk_actor_id dst, uint32_t *credits)
  * and retries. Returns RK_ETIMEDOUT if none freed in time (nothing was sent),
  * else what rk_send returns (RK_ERATE and other refusals at once: only a full
  * queue is waited for). Blocks up to the timeout; RK_ESHUTDOWN if shutdown
- * begins while it waits. Host threads only (not from handlers).
+ * begins while it waits; RK_EDEVICE once the actor's backend can run
+ * nothing any more (the CUDA kernel is gone: its inbox will not drain).
+ * Host threads only (not from handlers).
  *
  * First come, first served among waiting senders: the calls waiting for one
  * actor's inbox stand in line, and only the one at the head retries (the

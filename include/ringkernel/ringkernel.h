@@ -232,14 +232,18 @@ typedef struct rk_msgbuf {
 /* Receives the next message an actor sent to RK_ACTOR_HOST (not replies to
  * pending rk_call's), waiting up to timeout_ns (0 = poll). Returns
  * RK_ETIMEDOUT, or RK_E2BIG if the payload does not fit (the message stays
- * queued; hdr.len says how much room it needs). Thread-safe. Each actor's
+ * queued; hdr.len says how much room it needs), or RK_EDEVICE at once when
+ * nothing is queued and the backend can run nothing any more (the CUDA
+ * kernel is gone; rk_runtime_error() says so too). Thread-safe. Each actor's
  * messages come in the order it sent them; those of different actors may
  * not (on CUDA a busy actor's unpublished ones do not hold up the others'). */
 RK_API rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns);
 
 /* Request/reply: sends a request with a fresh correlation id and waits for
  * the reply carrying it. The reply is copied into *reply. A reply arriving
- * after the timeout is dead-lettered, not confused with a later call. */
+ * after the timeout is dead-lettered, not confused with a later call.
+ * RK_EDEVICE at once, not at the timeout, when the backend can run nothing
+ * any more (as rk_recv). */
 RK_API rk_status rk_call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len,
                          rk_msgbuf *reply, uint64_t timeout_ns);
 

@@ -352,6 +352,10 @@ static rk_status rk__send_in_line(rk_runtime *rt, const rk_msg *hdr, const void 
             if (st != RK_EFULL)
                 break;
         }
+        /* The actor's backend is gone (the CUDA kernel): its inbox will not
+         * drain, so there is nothing to wait for. */
+        if (t->ops->health && (st = t->ops->health(t)) != RK_OK)
+            break;
         now = rk__now_ns();
         if (now >= deadline) {
             st = RK_ETIMEDOUT;

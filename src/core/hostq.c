@@ -468,9 +468,13 @@ static rk__host_item *rk__unhold(rk_runtime *rt)
 
 /* The host's wait loop: spin early (a GPU round trip is ~2 us), then take
  * the backend's epoch before each look at the queue so that a wake-up
- * between the look and the sleep is not lost. */
+ * between the look and the sleep is not lost. The backend's health is
+ * taken before each look too: one that is gone wrote everything it will
+ * before it was found gone, so a look after that which finds nothing ends
+ * the wait (RK_EDEVICE) instead of spinning until the deadline. */
 typedef struct rk__waiter {
     uint64_t start, deadline, epoch;
+    rk_status health; /* the backend's, before the last look */
 } rk__waiter;
 
 static void rk__waiter_init(rk__waiter *w, uint64_t timeout_ns)
@@ -478,6 +482,7 @@ static void rk__waiter_init(rk__waiter *w, uint64_t timeout_ns)
     w->start = rk__now_ns();
     w->deadline = rk__deadline(timeout_ns);
     w->epoch = 0;
+    w->health = RK_OK;
 }
 
 /* Called before each look at the queue. */
@@ -485,15 +490,27 @@ static void rk__waiter_look(rk_runtime *rt, rk__waiter *w)
 {
     if (rk__now_ns() - w->start >= RK__HOST_SPIN_NS)
         w->epoch = rt->ops->host_epoch(rt);
+    if (rt->ops->health)
+        w->health = rt->ops->health(rt);
+}
+
+/* After a look that found nothing and may not wait (timeout 0): the
+ * backend's failure if it was gone before the look, else RK_ETIMEDOUT. */
+static rk_status rk__waiter_none(const rk__waiter *w)
+{
+    return w->health != RK_OK ? w->health : RK_ETIMEDOUT;
 }
 
 /* Called after a look found nothing; RK_ETIMEDOUT once the deadline passed,
- * RK_ESHUTDOWN once shutdown has begun. */
+ * RK_ESHUTDOWN once shutdown has begun, the backend's failure (RK_EDEVICE)
+ * once it was gone before the look. */
 static rk_status rk__waiter_wait(rk_runtime *rt, rk__waiter *w)
 {
     uint64_t now = rk__now_ns();
     if (!__atomic_load_n(&rt->accepting, __ATOMIC_ACQUIRE))
         return RK_ESHUTDOWN;
+    if (w->health != RK_OK)
+        return w->health;
     if (now >= w->deadline)
         return RK_ETIMEDOUT;
     if (now - w->start < RK__HOST_SPIN_NS) {
@@ -555,7 +572,7 @@ rk_status rk_recv(rk_runtime *rt, rk_msgbuf *out, uint64_t timeout_ns)
             rt->ops->host_wake(rt);
         if (st != RK_EEMPTY)
             break;
-        st = timeout_ns == 0 ? RK_ETIMEDOUT : rk__waiter_wait(rt, &w);
+        st = timeout_ns == 0 ? rk__waiter_none(&w) : rk__waiter_wait(rt, &w);
         if (st != RK_OK)
             break;
     }
@@ -641,7 +658,9 @@ static rk_status rk__call(rk_runtime *rt, rk_actor_id dst, uint32_t type, const 
     pthread_mutex_lock(&rt->host_lock);
     rk__unregister(rt, &call);
     pthread_mutex_unlock(&rt->host_lock);
-    if (call.reply && (st == RK_E2BIG || st == RK_ETIMEDOUT))
+    /* A reply handed to this call (by another thread's look) that it does
+     * not deliver: too big, or it came after the call gave up. */
+    if (call.reply && st != RK_OK)
         rk__dead_letter(&rt->dead, &call.reply->hdr, st);
     free(call.reply);
     rk__leave(rt);

@@ -288,6 +288,14 @@ struct rk_backend_ops {
      * not reported yet (rk__async_error for each). */
     void (*poll_errors)(rk_runtime *rt);
 
+    /* Optional (may be NULL: always RK_OK): RK_OK while the backend runs
+     * actors; once it cannot any more (the CUDA kernel is gone) the status
+     * that says so, RK_EDEVICE, for good. Everything the backend wrote
+     * before is then in place for the host to read; nothing comes after.
+     * Cheap (one load): host waits ask it on every look. A backend with it
+     * also returns from host_wait soon (a backoff step) after it goes. */
+    rk_status (*health)(rk_runtime *rt);
+
     /* Optional (may be NULL: checkpoints are RK_ENOTSUP): actor checkpoints.
      * The core frees its bookkeeping (rk__snapshot_release) with the runtime. */
     const struct rk__snapshot_ops *snapshot;

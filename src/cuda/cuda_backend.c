@@ -1219,6 +1219,14 @@ static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
     }
 }
 
+/* The kernel faulted or returned without being asked to (rk__cuda_poll
+ * found it so after the kernel's end: its writes are all in place). */
+static rk_status cuda_health(rk_runtime *rt)
+{
+    const rk__cuda *b = rt->backend_data;
+    return b && __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) ? RK_EDEVICE : RK_OK;
+}
+
 static void cuda_host_wake(rk_runtime *rt)
 {
     rk__cuda *b = rt->backend_data;
@@ -1271,6 +1279,7 @@ const struct rk_backend_ops rk__cuda_ops = {
     .host_wake = cuda_host_wake,
     .host_release = cuda_host_release,
     .poll_errors = cuda_poll_errors,
+    .health = cuda_health,
     .device_memory = cuda_device_memory,
     .snapshot = &rk__cuda_snapshot_ops,
     .group = &rk__cuda_group_ops,
