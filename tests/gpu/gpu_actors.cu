@@ -131,6 +131,14 @@ static __device__ rk_status rkt_failer(rk_dctx *c, rkt_none *s, const rk_msg *m)
         return RK_EHANDLER;
     if (m->type == RKT_MSG_FAIL_ONE)
         return threadIdx.x == 37 % blockDim.x ? RK_ENOTSUP : RK_OK;
+    if (m->type == RKT_MSG_CRASH) {
+        /* A fault no handler can survive: CUDA ends the kernel, every
+         * actor with it (test_gpu_kernel_gone). */
+        if (threadIdx.x == 0)
+            __trap();
+        __syncthreads();
+        return RK_OK;
+    }
     return rkt_answer(c, m, m->type, rk_msg_payload(m), m->len);
 }
 

@@ -17,7 +17,7 @@ enum {
     RKT_ECHO = 0,    /* ECHO: payload back (a checksum when it came by reference) */
     RKT_COUNTER = 1, /* INC, GET, WAIT (busy for a while), FAIL; init stamps the state */
     RKT_RELAY = 2,   /* SETUP, TOKEN: K2K chain */
-    RKT_FAILER = 3,  /* FAIL, FAIL_ONE: the handler returns an error; else replies */
+    RKT_FAILER = 3,  /* FAIL, FAIL_ONE: the handler returns an error; CRASH: traps; else replies */
     RKT_SLEEPER = 4, /* WAIT: holds its block until a host flag is set */
     RKT_PROBE = 5,   /* PROBE: tries one K2K send, reports its status */
     RKT_FANIN = 6,   /* BURST: sends numbered K2K messages; SEQ: checks their order per sender; GET */
@@ -53,6 +53,7 @@ enum {
     RKT_MSG_PUT_CREDIT = 22, /* sink -> putter: one chunk checked, its part free again */
     RKT_MSG_PUT_DONE = 23,   /* rkt_put_report, putter or sink -> host */
     RKT_MSG_PUT_PROBE = 24,  /* reply: rkt_put_probe */
+    RKT_MSG_CRASH = 25,      /* to a failer: thread 0 traps, which ends the whole kernel */
 };
 
 /* PUT_START: `count` chunks of `chunk` bytes (a multiple of 16) to `sink`,
