@@ -430,9 +430,10 @@ static void test_send_wait_shutdown(void **state)
 static atomic_int g_gone;
 static struct rk_backend_ops g_gone_ops;
 
-static rk_status gone_health(rk_runtime *rt)
+static rk_status gone_health(rk_runtime *rt, int check)
 {
     (void)rt;
+    (void)check;
     return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
 }
 

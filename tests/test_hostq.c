@@ -444,9 +444,10 @@ static atomic_int g_gone;
 static struct rk_backend_ops g_gone_ops;
 static void (*g_real_host_wait)(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns);
 
-static rk_status gone_health(rk_runtime *rt)
+static rk_status gone_health(rk_runtime *rt, int check)
 {
     (void)rt;
+    (void)check;
     return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
 }
 

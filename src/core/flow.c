@@ -353,8 +353,9 @@ static rk_status rk__send_in_line(rk_runtime *rt, const rk_msg *hdr, const void 
                 break;
         }
         /* The actor's backend is gone (the CUDA kernel): its inbox will not
-         * drain, so there is nothing to wait for. */
-        if (t->ops->health && (st = t->ops->health(t)) != RK_OK)
+         * drain, so there is nothing to wait for. Nothing else here asks the
+         * backend, so this asks it to look. */
+        if (t->ops->health && (st = t->ops->health(t, 1)) != RK_OK)
             break;
         now = rk__now_ns();
         if (now >= deadline) {

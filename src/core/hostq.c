@@ -491,7 +491,7 @@ static void rk__waiter_look(rk_runtime *rt, rk__waiter *w)
     if (rk__now_ns() - w->start >= RK__HOST_SPIN_NS)
         w->epoch = rt->ops->host_epoch(rt);
     if (rt->ops->health)
-        w->health = rt->ops->health(rt);
+        w->health = rt->ops->health(rt, 0);
 }
 
 /* After a look that found nothing and may not wait (timeout 0): the

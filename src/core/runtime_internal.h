@@ -292,9 +292,13 @@ struct rk_backend_ops {
      * actors; once it cannot any more (the CUDA kernel is gone) the status
      * that says so, RK_EDEVICE, for good. Everything the backend wrote
      * before is then in place for the host to read; nothing comes after.
-     * Cheap (one load): host waits ask it on every look. A backend with it
-     * also returns from host_wait soon (a backoff step) after it goes. */
-    rk_status (*health)(rk_runtime *rt);
+     * With check 0 it only reports what the backend found last (one load:
+     * host waits ask it on every look, and their host_wait runs the
+     * backend's checks); with check 1 it may look first (the CUDA backend
+     * queries its stream at most once a millisecond), for waits that call
+     * nothing else of the backend's. A backend with it also returns from
+     * host_wait soon (a backoff step) after it goes. */
+    rk_status (*health)(rk_runtime *rt, int check);
 
     /* Optional (may be NULL: checkpoints are RK_ENOTSUP): actor checkpoints.
      * The core frees its bookkeeping (rk__snapshot_release) with the runtime. */

@@ -1220,11 +1220,16 @@ static void cuda_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
 }
 
 /* The kernel faulted or returned without being asked to (rk__cuda_poll
- * found it so after the kernel's end: its writes are all in place). */
-static rk_status cuda_health(rk_runtime *rt)
+ * found it so after the kernel's end: its writes are all in place). With
+ * `check`, the poll first (its stream query at most once a millisecond). */
+static rk_status cuda_health(rk_runtime *rt, int check)
 {
     const rk__cuda *b = rt->backend_data;
-    return b && __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) ? RK_EDEVICE : RK_OK;
+    if (!b)
+        return RK_OK;
+    if (check && !__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+        rk__cuda_poll(rt, 0);
+    return __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) ? RK_EDEVICE : RK_OK;
 }
 
 static void cuda_host_wake(rk_runtime *rt)
