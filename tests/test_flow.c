@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "core/runtime_internal.h"
+#include "gone_backend.h"
 #include "rk_test.h"
 #include "ringkernel/ringkernel.h"
 
@@ -424,26 +425,6 @@ static void test_send_wait_shutdown(void **state)
     pthread_join(sd, NULL);
 }
 
-/* The CPU backend cannot fail as a CUDA kernel can: its ops are copied
- * with a health op that says what g_gone says. Swapped in before any actor
- * runs. */
-static atomic_int g_gone;
-static struct rk_backend_ops g_gone_ops;
-
-static rk_status gone_health(rk_runtime *rt, int check)
-{
-    (void)rt;
-    (void)check;
-    return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
-}
-
-static void *goner_main(void *arg)
-{
-    rk_test_sleep_ns(*(const uint64_t *)arg);
-    atomic_store(&g_gone, 1);
-    return NULL;
-}
-
 /* A sender waiting for credit is let go with RK_EDEVICE when the actor's
  * backend goes: its inbox would never drain. */
 static void test_send_wait_backend_gone(void **state)
@@ -451,25 +432,21 @@ static void test_send_wait_backend_gone(void **state)
     rk_runtime *rt = start(state, 100 * MS);
     rk_actor_id a;
     data_msg d = {0, 0, 99};
-    const uint64_t after = 30 * MS;
-    pthread_t g;
+    rk_goner g = {.after_ns = 30 * MS};
     uint64_t t0;
 
-    atomic_store(&g_gone, 0);
-    g_gone_ops = *rt->ops;
-    g_gone_ops.health = gone_health;
-    rt->ops = &g_gone_ops;
+    rk_gone_use(rt);
     a = launch(rt, "a", 4);
     fill(rt, a, 4);
     assert_int_equal(rk_send_wait(rt, a, T_DATA, &d, sizeof d, 20 * MS), RK_ETIMEDOUT);
     t0 = rk_test_now_ns();
-    assert_int_equal(pthread_create(&g, NULL, goner_main, (void *)&after), 0);
+    assert_int_equal(pthread_create(&g.thread, NULL, rk_goner_main, &g), 0);
     assert_int_equal(rk_send_wait(rt, a, T_DATA, &d, sizeof d, 60 * SEC), RK_EDEVICE);
-    assert_true(rk_test_now_ns() - t0 >= after);
+    assert_true(rk_test_now_ns() - t0 >= g.after_ns);
     assert_true(rk_test_now_ns() - t0 < 10 * SEC);
-    assert_int_equal(pthread_join(g, NULL), 0);
+    assert_int_equal(pthread_join(g.thread, NULL), 0);
     /* The held message goes on: the four queued arrive, the shutdown drains. */
-    atomic_store(&g_gone, 0);
+    atomic_store(&rk_gone, 0);
     atomic_store(&g_gate, 1);
     assert_true(wait_delivered(4));
 }

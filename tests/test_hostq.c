@@ -20,6 +20,7 @@
 
 #include "core/hostq.h"
 #include "core/runtime_internal.h"
+#include "gone_backend.h"
 #include "rk_test.h"
 
 #define SEC 1000000000ull
@@ -435,52 +436,6 @@ static void stress_marked_producers(void **state)
 
 /* ---- a backend that is gone ---------------------------------------------------- */
 
-/* The CPU backend cannot fail as a CUDA kernel can; its ops are copied
- * with a health op that says what g_gone says, and a host wait that
- * returns at least every millisecond, as the CUDA backend's does (its
- * naps), so that a change of health is seen. Swapped in before any actor
- * runs. */
-static atomic_int g_gone;
-static struct rk_backend_ops g_gone_ops;
-static void (*g_real_host_wait)(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns);
-
-static rk_status gone_health(rk_runtime *rt, int check)
-{
-    (void)rt;
-    (void)check;
-    return atomic_load(&g_gone) ? RK_EDEVICE : RK_OK;
-}
-
-static void gone_host_wait(rk_runtime *rt, uint64_t epoch, uint64_t deadline_ns)
-{
-    const uint64_t step = rk_test_now_ns() + 1000000ull;
-    if (!atomic_load(&g_gone))
-        g_real_host_wait(rt, epoch, deadline_ns < step ? deadline_ns : step);
-}
-
-static void use_gone_ops(rk_runtime *rt)
-{
-    atomic_store(&g_gone, 0);
-    g_gone_ops = *rt->ops;
-    g_real_host_wait = rt->ops->host_wait;
-    g_gone_ops.health = gone_health;
-    g_gone_ops.host_wait = gone_host_wait;
-    rt->ops = &g_gone_ops;
-}
-
-typedef struct goner {
-    pthread_t thread;
-    uint64_t after_ns;
-} goner;
-
-static void *goner_main(void *arg)
-{
-    const goner *g = arg;
-    rk_test_sleep_ns(g->after_ns);
-    atomic_store(&g_gone, 1);
-    return NULL;
-}
-
 static rk_status silent_handle(rk_ctx *ctx, void *state, const rk_msg *m)
 {
     (void)ctx;
@@ -496,12 +451,12 @@ static void recv_ends_when_backend_gone(void **state)
     rk_runtime *rt = cpu_runtime();
     uint64_t v = 0, t0;
     rk_msgbuf mb = {.data = &v, .capacity = sizeof v};
-    goner g = {.after_ns = 50000000ull};
+    rk_goner g = {.after_ns = 50000000ull};
     (void)state;
-    use_gone_ops(rt);
+    rk_gone_use(rt);
     assert_int_equal(rk_recv(rt, &mb, 0), RK_ETIMEDOUT);
     put(rt, 7, 0, 0, 41);
-    atomic_store(&g_gone, 1);
+    atomic_store(&rk_gone, 1);
     assert_int_equal(rk_recv(rt, &mb, 10 * SEC), RK_OK);
     assert_int_equal(v, 41);
     t0 = rk_test_now_ns();
@@ -509,9 +464,9 @@ static void recv_ends_when_backend_gone(void **state)
     assert_int_equal(rk_recv(rt, &mb, 0), RK_EDEVICE);
     assert_true(rk_test_now_ns() - t0 < 5 * SEC);
 
-    atomic_store(&g_gone, 0);
+    atomic_store(&rk_gone, 0);
     t0 = rk_test_now_ns();
-    assert_int_equal(pthread_create(&g.thread, NULL, goner_main, &g), 0);
+    assert_int_equal(pthread_create(&g.thread, NULL, rk_goner_main, &g), 0);
     assert_int_equal(rk_recv(rt, &mb, 30 * SEC), RK_EDEVICE);
     assert_true(rk_test_now_ns() - t0 >= g.after_ns);
     assert_true(rk_test_now_ns() - t0 < 10 * SEC);
@@ -530,16 +485,16 @@ static void call_ends_when_backend_gone(void **state)
     rk_actor_id id = RK_ACTOR_NONE;
     uint64_t v = 5, r = 0, t0;
     rk_msgbuf reply = {.data = &r, .capacity = sizeof r};
-    goner g = {.after_ns = 50000000ull};
+    rk_goner g = {.after_ns = 50000000ull};
     (void)state;
-    use_gone_ops(rt);
+    rk_gone_use(rt);
     rk_actor_options_init(&o);
     o.name = "silent";
     o.type = &silent;
     assert_int_equal(rk_launch(rt, &o, &id), RK_OK);
     assert_int_equal(rk_call(rt, id, 3, &v, sizeof v, &reply, 1000000ull), RK_ETIMEDOUT);
     t0 = rk_test_now_ns();
-    assert_int_equal(pthread_create(&g.thread, NULL, goner_main, &g), 0);
+    assert_int_equal(pthread_create(&g.thread, NULL, rk_goner_main, &g), 0);
     assert_int_equal(rk_call(rt, id, 3, &v, sizeof v, &reply, 30 * SEC), RK_EDEVICE);
     assert_true(rk_test_now_ns() - t0 >= g.after_ns);
     assert_true(rk_test_now_ns() - t0 < 10 * SEC);

@@ -135,6 +135,46 @@ static double command_us(rk_runtime *rt, rk__gpu_cmd *cmd, rk_status want)
     return (double)dt / 1e3;
 }
 
+/* The supervisor block's own command: RK__GPU_OP_SUP naming no record,
+ * refused by block 0 at once. */
+static double supervisor_us(rk_runtime *rt)
+{
+    rk__gpu_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_SUP;
+    cmd.event = RK__GPU_SUP_OFF;
+    cmd.type = 0xFFFFu;
+    return command_us(rt, &cmd, RK_EINVAL);
+}
+
+/* A command through block 1's mailbox: RK__GPU_OP_RESET naming `actor`,
+ * never launched, which block 1 does not hold. */
+static double block_us(rk_runtime *rt, rk_actor_id actor)
+{
+    rk__gpu_cmd cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = RK__GPU_OP_RESET;
+    cmd.slot = 1;
+    cmd.actor = actor;
+    return command_us(rt, &cmd, RK_ENOACTOR);
+}
+
+/* rk_launch of an echo actor named `prefix` i, in us. */
+static double launch_us(rk_runtime *rt, const char *prefix, size_t i, rk_actor_id *id)
+{
+    rk_actor_options o;
+    char name[32];
+    uint64_t t0;
+    rk_actor_options_init(&o);
+    snprintf(name, sizeof name, "%s%zu", prefix, i);
+    o.name = name;
+    o.type = &echo_type;
+    o.inbox_capacity = 64;
+    t0 = rkb_now_ns();
+    RKB_RK(rk_launch(rt, &o, id));
+    return (double)(rkb_now_ns() - t0) / 1e3;
+}
+
 #ifdef DL_PROBED
 enum { OP_SUP, OP_BLOCK, OP_CREATE, OP_RESTART, OP_TERM, OPS };
 static const char *const op_name[OPS] = {"supervisor", "block", "create", "restart", "terminate"};
@@ -196,33 +236,15 @@ static int probed(rkb *b, rk_runtime *rt, uint32_t max_actors, size_t trials)
     }
     dl_read(side, &last);
     for (i = 0; i < trials; i++) {
-        rk__gpu_cmd cmd;
-        memset(&cmd, 0, sizeof cmd);
-        cmd.op = RK__GPU_OP_SUP;
-        cmd.event = RK__GPU_SUP_OFF;
-        cmd.type = 0xFFFFu;
-        t[OP_SUP][i] = command_us(rt, &cmd, RK_EINVAL);
+        t[OP_SUP][i] = supervisor_us(rt);
         dl_account(side, &last, sum, n, OP_SUP);
-        memset(&cmd, 0, sizeof cmd);
-        cmd.op = RK__GPU_OP_RESET;
-        cmd.slot = 1;
-        cmd.actor = max_actors - 1;
-        t[OP_BLOCK][i] = command_us(rt, &cmd, RK_ENOACTOR);
+        t[OP_BLOCK][i] = block_us(rt, max_actors - 1);
         dl_account(side, &last, sum, n, OP_BLOCK);
     }
     for (i = 0; i < trials; i++) {
-        rk_actor_options o;
         rk_actor_id id;
-        char name[32];
         uint64_t t0;
-        rk_actor_options_init(&o);
-        snprintf(name, sizeof name, "pr%zu", i);
-        o.name = name;
-        o.type = &echo_type;
-        o.inbox_capacity = 64;
-        t0 = rkb_now_ns();
-        RKB_RK(rk_launch(rt, &o, &id));
-        t[OP_CREATE][i] = (double)(rkb_now_ns() - t0) / 1e3;
+        t[OP_CREATE][i] = launch_us(rt, "pr", i, &id);
         dl_account(side, &last, sum, n, OP_CREATE);
         t0 = rkb_now_ns();
         RKB_RK(rk_restart(rt, id));
@@ -325,46 +347,26 @@ int main(int argc, char **argv)
     }
 
     for (i = 0; i < trials; i++) {
-        rk__gpu_cmd cmd;
-        memset(&cmd, 0, sizeof cmd);
-        cmd.op = RK__GPU_OP_SUP;
-        cmd.event = RK__GPU_SUP_OFF;
-        cmd.type = 0xFFFFu; /* no such record: refused by block 0 at once */
-        t_sup[i] = command_us(rt, &cmd, RK_EINVAL);
-        memset(&cmd, 0, sizeof cmd);
-        cmd.op = RK__GPU_OP_RESET;
-        cmd.slot = 1;
-        cmd.actor = ro.max_actors - 1; /* never launched: block 1 does not hold it */
-        t_block[i] = command_us(rt, &cmd, RK_ENOACTOR);
+        t_sup[i] = supervisor_us(rt);
+        t_block[i] = block_us(rt, ro.max_actors - 1);
     }
     for (i = 0; i < trials + idle_trials; i++) {
-        rk_actor_options o;
         rk_actor_id id;
-        char name[32];
         uint64_t t0;
-        rk_actor_options_init(&o);
-        snprintf(name, sizeof name, "lc%zu", i);
-        o.name = name;
-        o.type = &echo_type;
-        o.inbox_capacity = 64;
         if (i >= trials) {
             struct timespec gap = {0, 3000000};
             nanosleep(&gap, NULL);
+            t_idle[i - trials] = launch_us(rt, "lc", i, &id);
+            RKB_RK(rk_terminate(rt, id));
+            continue;
         }
+        t_create[i] = launch_us(rt, "lc", i, &id);
         t0 = rkb_now_ns();
-        RKB_RK(rk_launch(rt, &o, &id));
-        if (i >= trials) {
-            t_idle[i - trials] = (double)(rkb_now_ns() - t0) / 1e3;
-        } else {
-            t_create[i] = (double)(rkb_now_ns() - t0) / 1e3;
-            t0 = rkb_now_ns();
-            RKB_RK(rk_restart(rt, id));
-            t_restart[i] = (double)(rkb_now_ns() - t0) / 1e3;
-            t0 = rkb_now_ns();
-        }
+        RKB_RK(rk_restart(rt, id));
+        t_restart[i] = (double)(rkb_now_ns() - t0) / 1e3;
+        t0 = rkb_now_ns();
         RKB_RK(rk_terminate(rt, id));
-        if (i < trials)
-            t_term[i] = (double)(rkb_now_ns() - t0) / 1e3;
+        t_term[i] = (double)(rkb_now_ns() - t0) / 1e3;
     }
     rkb_samples(&b, "supervisor: host to block 0 to host", "us", t_sup, trials,
                 "RK__GPU_OP_SUP naming no record, answered by the supervisor block; host clock around rk__cuda_command");
