@@ -159,6 +159,19 @@ static double block_us(rk_runtime *rt, rk_actor_id actor)
     return command_us(rt, &cmd, RK_ENOACTOR);
 }
 
+/* A CUDA runtime of diag_program for `max_actors` ids (ids are not reused). */
+static rk_runtime *diag_runtime(uint32_t max_actors)
+{
+    rk_runtime_options ro;
+    rk_runtime *rt = NULL;
+    rk_runtime_options_init(&ro);
+    ro.backend = RK_BACKEND_CUDA;
+    ro.max_actors = max_actors;
+    ro.gpu_program = &diag_program;
+    RKB_RK(rk_runtime_create(&rt, &ro));
+    return rt;
+}
+
 /* rk_launch of an echo actor named `prefix` i, in us. */
 static double launch_us(rk_runtime *rt, const char *prefix, size_t i, rk_actor_id *id)
 {
@@ -299,19 +312,15 @@ int main(int argc, char **argv)
 {
     const uint64_t asked = rkb_arg_u64(argc, argv, "--probed", 500);
     const size_t trials = asked < 10 ? 10 : (size_t)asked;
-    rk_runtime_options ro;
+    const uint32_t max_actors = (uint32_t)(trials + 8);
     rk_runtime *rt;
     rkb b;
     int rc = rkb_init(&b, "diag_lifecycle_probed", argc, argv);
     if (rc)
         return rc;
-    rk_runtime_options_init(&ro);
-    ro.backend = RK_BACKEND_CUDA;
-    ro.max_actors = (uint32_t)(trials + 8); /* ids are not reused */
-    ro.gpu_program = &diag_program;
-    RKB_RK(rk_runtime_create(&rt, &ro));
+    rt = diag_runtime(max_actors);
     rkb_param_num(&b, "probed", (double)trials);
-    rc = probed(&b, rt, ro.max_actors, trials);
+    rc = probed(&b, rt, max_actors, trials);
     rk_runtime_destroy(rt);
     return rc ? rc : rkb_finish(&b);
 }
@@ -321,7 +330,7 @@ int main(int argc, char **argv)
     const uint64_t asked = rkb_arg_u64(argc, argv, "--trials", 2000);
     const size_t trials = asked < 10 ? 10 : (size_t)asked;
     const size_t idle_trials = trials / 10;
-    rk_runtime_options ro;
+    const uint32_t max_actors = (uint32_t)(trials + idle_trials + 8);
     rk_runtime *rt;
     double *t_sup, *t_block, *t_create, *t_restart, *t_term, *t_idle;
     rkb b;
@@ -329,11 +338,7 @@ int main(int argc, char **argv)
     int rc = rkb_init(&b, "diag_lifecycle", argc, argv);
     if (rc)
         return rc;
-    rk_runtime_options_init(&ro);
-    ro.backend = RK_BACKEND_CUDA;
-    ro.max_actors = (uint32_t)(trials + idle_trials + 8); /* ids are not reused */
-    ro.gpu_program = &diag_program;
-    RKB_RK(rk_runtime_create(&rt, &ro));
+    rt = diag_runtime(max_actors);
     rkb_param_num(&b, "trials", (double)trials);
     t_sup = (double *)calloc(trials, sizeof *t_sup);
     t_block = (double *)calloc(trials, sizeof *t_block);
@@ -348,7 +353,7 @@ int main(int argc, char **argv)
 
     for (i = 0; i < trials; i++) {
         t_sup[i] = supervisor_us(rt);
-        t_block[i] = block_us(rt, ro.max_actors - 1);
+        t_block[i] = block_us(rt, max_actors - 1);
     }
     for (i = 0; i < trials + idle_trials; i++) {
         rk_actor_id id;
