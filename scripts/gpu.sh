@@ -192,10 +192,11 @@ fi
 
 # ---- the GPU tests under compute-sanitizer, smaller counts -------------------
 # Before the benchmarks: a short slot checks correctness first. Tests in SLOW
-# (two kernels, about a minute under racecheck) run after the benchmarks, so
-# they cannot starve them of the budget.
+# (a minute or more under racecheck: test_gpu_group's two kernels,
+# test_gpu_k2k's fan-in) run after the benchmarks, so they cannot starve them
+# of the budget.
 # RK_GPU_SANITIZE_TESTS picks the tests (default: all), in that order.
-SLOW=" test_gpu_group "
+SLOW=" test_gpu_k2k test_gpu_group "
 # sanitize LIST: memcheck and racecheck of each test in LIST.
 sanitize() {
     [ -z "${RK_GPU_SKIP_SANITIZERS:-}" ] && command -v compute-sanitizer >/dev/null || return 0
