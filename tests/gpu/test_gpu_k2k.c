@@ -31,9 +31,9 @@ static void fan_in(rk_runtime *rt, uint64_t n)
      * H200 4 x 4001 messages took 2.6 s, against 0.052 s with 1 ms pauses
      * (docs/benchmarks/h200-session27-2026-12-04.md). Under a tool, where
      * a message costs ~10 ms, that starvation stalls the fan-in outright,
-     * so there the pause is 100 ms unless the variable says otherwise. */
-    const char *poll = getenv("RKT_FANIN_POLL_US");
-    const useconds_t pause = poll ? (useconds_t)strtoul(poll, NULL, 10) : getenv("RKT_UNDER_TOOL") ? 100000 : 0;
+     * so there the pause is 100 ms unless the variable says otherwise (1
+     * for next to none: rkt_env takes 0 as unset). */
+    const useconds_t pause = (useconds_t)rkt_env("RKT_FANIN_POLL_US", getenv("RKT_UNDER_TOOL") ? 100000 : 0);
     do {
         if (pause)
             usleep(pause);
