@@ -594,6 +594,7 @@ typedef struct rk_dctx {
     uint64_t k2k_head;
     uint64_t k2k_published; /* K2K: last head stored to its consumer line */
     uint32_t known_ready;   /* inbox slots from h2k_head known to be published */
+    uint32_t k2k_owed;      /* a host batch was taken last: a ready K2K message goes first */
     uint32_t nmsg;          /* inbox slots in the buffer this round */
     uint32_t draining;      /* the runtime is draining: publish heads at once */
     uint32_t terminating;
@@ -2725,7 +2726,17 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
             }
             c->h2k_next_ns = now + c->h2k_gap;
         }
-        if (c->known_ready) {
+        /* Turns: after a batch from the host a ready K2K message goes
+         * first, so a host that calls back to back cannot starve the K2K
+         * rings. Strict priority for the host let its next call land while
+         * the block was still looking, round after round: on an H200 a
+         * fan-in of 4 x 4001 K2K messages took 2.6 s, against 0.05 s
+         * without the host's calls. The host's message stays known ready
+         * and goes next; K2K messages never starve the host either (a busy
+         * K2K actor still polls it every k2k_host_poll_ns). */
+        const int k2k_ready = kseq == c->k2k_head + 1 || (ck_on && cseq == c->ck2k_head + 1);
+        if (c->known_ready && !(c->k2k_owed && k2k_ready)) {
+            c->k2k_owed = 1;
             RK_GPU_PROBE(c, RK__PROBE_SEEN);
             const uint32_t buf_slots = w->msg_buffer / c->inbox.slot_size;
             c->nmsg = c->known_ready < buf_slots ? c->known_ready : buf_slots;
@@ -2739,6 +2750,7 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
         if (ck_on && cseq == c->ck2k_head + 1 && (kseq != c->k2k_head + 1 || c->ck2k_turn)) {
             rk__gpu_ck2k_acquire(c);
             c->ck2k_turn = 0;
+            c->k2k_owed = 0;
             RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)
@@ -2754,6 +2766,7 @@ static __device__ __forceinline__ void rk__gpu_decide(rk_dctx *c)
             if (!k2k_busy)
                 asm volatile("fence.acq_rel.gpu;" ::: "memory");
             c->ck2k_turn = 1;
+            c->k2k_owed = 0;
             RK_GPU_PROBE(c, RK__PROBE_K2K_SEEN);
             c->last_k2k_ns = now;
             if (c->h2k_gap < w->k2k_host_poll_ns)

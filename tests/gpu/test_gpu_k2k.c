@@ -26,19 +26,25 @@ static void fan_in(rk_runtime *rt, uint64_t n)
         b[i] = rkt_launch(rt, name, RKT_FANIN);
         RKT_CHECK_ST(rk_send(rt, b[i], RKT_MSG_BURST, &go, sizeof go), RK_OK);
     }
-    /* RKT_FANIN_POLL_US: a pause between the host's GET calls. Without one
-     * the host's back-to-back calls starve the sink's K2K intake: on the
-     * H200 4 x 4001 messages took 2.6 s, against 0.052 s with 1 ms pauses
-     * (docs/benchmarks/h200-session27-2026-12-04.md). Under a tool, where
-     * a message costs ~10 ms, that starvation stalls the fan-in outright,
-     * so there the pause is 100 ms unless the variable says otherwise (1
-     * for next to none: rkt_env takes 0 as unset). */
-    const useconds_t pause = (useconds_t)rkt_env("RKT_FANIN_POLL_US", getenv("RKT_UNDER_TOOL") ? 100000 : 0);
+    /* The host calls the sink back to back: its messages must not starve
+     * the sink's K2K ring. The block takes turns (rk__gpu_decide), so while
+     * the bursters keep the ring full each call sees at least one more
+     * message. Strict priority for the host took ~25 calls a message on an
+     * H200 (4 x 4001 in 2.6 s, against 0.05 s with pauses between the
+     * calls) and stalled the fan-in outright under compute-sanitizer
+     * (docs/benchmarks/h200-session27-2026-12-04.md). The bound leaves room
+     * for the calls before the bursters start and a few with the ring
+     * drained. RKT_FANIN_POLL_US: a pause between the calls, to compare. */
+    const useconds_t pause = (useconds_t)rkt_env("RKT_FANIN_POLL_US", 0);
+    uint64_t calls = 0;
     do {
         if (pause)
             usleep(pause);
         RKT_CHECK_ST(rk_call(rt, sink, RKT_MSG_GET, NULL, 0, &mb, 5 * RKT_SEC), RK_OK);
+        calls++;
     } while (st.received < BURSTERS * n && st.errors == 0 && rk_test_now_ns() < end);
+    printf("k2k: fan-in: %llu host calls while %llu messages came in (%.2f a message)\n",
+           (unsigned long long)calls, (unsigned long long)st.received, (double)calls / (double)(st.received + 1));
     if (st.errors != 0 || st.received != BURSTERS * n) {
         printf("k2k: fan-in stopped after %.3f s: %llu of %llu received, %llu errors; per sender",
                (double)(rk_test_now_ns() - t0) / 1e9, (unsigned long long)st.received,
@@ -58,6 +64,7 @@ static void fan_in(rk_runtime *rt, uint64_t n)
             printf("k2k: async error: actor %llu, status %d\n", (unsigned long long)err.actor, (int)err.status);
     }
     RKT_CHECK(st.errors == 0 && st.received == BURSTERS * n);
+    RKT_CHECK(pause || calls <= 2 * BURSTERS * n + 100);
     for (i = 0; i < BURSTERS; i++)
         RKT_CHECK(st.expected[i] == n);
     printf("k2k: fan-in of %d x %llu messages, each sender's order kept, in %.3f s\n", BURSTERS,
