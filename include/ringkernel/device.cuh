@@ -511,7 +511,7 @@ enum rk__gpu_probe {
      * (bench/diag/diag_lifecycle.cu) */
     RK__PROBE_SUP_LOOK = 16,     /* the supervisor's look at the command ring starts */
     RK__PROBE_SUP_SEEN = 17,     /* it saw a command */
-    RK__PROBE_SUP_CONSUMED = 18, /* it is copied, and its slot is the host's again */
+    RK__PROBE_SUP_CONSUMED = 18, /* it is copied (an LL slot: as soon as it is seen) */
     RK__PROBE_SUP_HANDED = 19,   /* carried out, or in its block's mailbox */
     RK__PROBE_MBOX = 20,         /* a block took it from its mailbox */
     RK__PROBE_ACK = 21,          /* an acknowledgement starts */
@@ -1072,32 +1072,41 @@ static __device__ __noinline__ void rk__gpu_set_state(rk_dctx *c, rk_lifecycle_s
     rk__gpu_ck2k_account(c); /* whether its ring's messages count as settled changes with the state */
 }
 
-/* Stops K2K senders; with `wait`, also waits for those already inside. */
-static __device__ __noinline__ void rk__gpu_gate_close(rk_dctx *c, int wait)
+/* Stops K2K senders; with `wait`, also waits for those already inside and
+ * returns the door as last read (0 without `wait`). */
+static __device__ __noinline__ uint64_t rk__gpu_gate_close(rk_dctx *c, int wait)
 {
-    uint64_t *g = &c->w->dir[c->self].door;
+    uint64_t *g = &c->w->dir[c->self].door, v = 0;
     rk__gpu_door_and(g, ~RK__GPU_DOOR_OPEN);
     /* Acquire: pairs with each sender's leaving, so its claim and the
      * message's bytes are visible once the count reads zero; its sequence
      * word is stored after the same fence as the leaving, unordered with
      * it, and may come later (rk__gpu_reset_cmd waits for it). */
-    while (wait && (rk__gpu_ld64_acquire(g) & RK__GPU_DOOR_SENDERS) != 0)
+    while (wait && ((v = rk__gpu_ld64_acquire(g)) & RK__GPU_DOOR_SENDERS) != 0)
         __nanosleep(64);
+    return v;
 }
 
-/* Opens the door with the binding in it: this block, this tenant. */
-static __device__ __noinline__ void rk__gpu_gate_open(rk_dctx *c)
+/* Opens the door with the binding in it: this block, this tenant. `cur`
+ * is the door as last seen: a stale guess costs one failed compare-and-swap,
+ * which returns the current value, as a load first would. */
+static __device__ __noinline__ void rk__gpu_gate_open_at(rk_dctx *c, uint64_t cur)
 {
     uint64_t *g = &c->w->dir[c->self].door;
     const uint64_t bind = (uint64_t)c->tenant << 32 | RK__GPU_DOOR_OPEN |
                           (uint64_t)(c->slot_index + 1u) << RK__GPU_DOOR_SLOT_SHIFT;
-    uint64_t cur = rk__ld_relaxed(g, RK_RING_SCOPE_DEVICE), got;
+    uint64_t got;
     /* Release: the directory fields written before (generation, state) are
      * visible to a sender whose acquire increment sees the door open. The
      * count may move under us (senders turned away at the closed door). */
     asm volatile("fence.acq_rel.gpu;" ::: "memory");
     while ((got = rk__gpu_cas64(g, cur, (cur & RK__GPU_DOOR_SENDERS) | bind)) != cur)
         cur = got;
+}
+
+static __device__ __forceinline__ void rk__gpu_gate_open(rk_dctx *c)
+{
+    rk__gpu_gate_open_at(c, rk__ld_relaxed(&c->w->dir[c->self].door, RK_RING_SCOPE_DEVICE));
 }
 
 /* The actor leaves the block (its door is closed): senders that find the
@@ -3080,12 +3089,25 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
     const int rebind = c->bound;
     rk_lifecycle_state cur, to;
     rk_status st;
-    if (cmd->actor >= w->max_actors || (c->bound && c->self != cmd->actor) ||
-        (!c->bound && (rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE) & RK__GPU_DOOR_SLOT) != 0)) {
-        rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, c->bound && c->self == cmd->actor);
+    uint64_t door = 0;
+    uint32_t dstate = 0;
+    if (cmd->actor >= w->max_actors || (rebind && c->self != cmd->actor)) {
+        rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, 0);
         return 0;
     }
-    cur = c->bound ? (rk_lifecycle_state)c->state : (rk_lifecycle_state)rk__gpu_ld32(&d->state);
+    /* A free block: the three words of device memory it needs, loaded
+     * together (one L2 round trip, not three one after the other). A bound
+     * block has the clock offset already. */
+    if (!rebind) {
+        door = rk__ld_relaxed(&d->door, RK_RING_SCOPE_DEVICE);
+        dstate = rk__gpu_ld32(&d->state);
+        c->clock_offset = (int64_t)rk__ld_relaxed((const uint64_t *)&w->dev->clock_offset_ns, RK_RING_SCOPE_DEVICE);
+        if ((door & RK__GPU_DOOR_SLOT) != 0) {
+            rk__gpu_send_ack(w, cmd->ticket, RK_EINTERNAL, 0);
+            return 0;
+        }
+    }
+    cur = rebind ? (rk_lifecycle_state)c->state : (rk_lifecycle_state)dstate;
     st = rk_lifecycle_next(cur, (rk_lifecycle_event)cmd->event, &to);
     if (st != RK_OK) {
         rk__gpu_send_ack(w, cmd->ticket, st, c->bound);
@@ -3098,8 +3120,8 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         c->rate = cmd->rate;
         c->rate_granted = 0;
     }
-    if (c->bound) {
-        rk__gpu_gate_close(c, 1);
+    if (rebind) {
+        door = rk__gpu_gate_close(c, 1);
         c->terminating = 0;
     } else {
         c->bound = 1;
@@ -3125,7 +3147,6 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
         }
         rk__gpu_st32_sys(&w->slot_actor[c->slot_index], cmd->actor);
     }
-    c->clock_offset = (int64_t)rk__ld_relaxed((const uint64_t *)&w->dev->clock_offset_ns, RK_RING_SCOPE_DEVICE);
     c->h2k_gap = 0;
     c->h2k_next_ns = 0;
     /* A host's restart may cross the block's own (both mean one restart
@@ -3143,7 +3164,7 @@ static __device__ __noinline__ int rk__gpu_bind_begin(rk_dctx *c)
      * Initializing or later, never the previous generation's state - which
      * it would take for this restart done (spec/findings/round-turn-order.md). */
     asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&d->generation), "r"(c->generation) : "memory");
-    rk__gpu_gate_open(c);
+    rk__gpu_gate_open_at(c, door);
     return 1;
 }
 
@@ -3703,65 +3724,104 @@ static __device__ __noinline__ void rk__gpu_round(const rk__gpu_world *w, rk__gp
     }
 }
 
+/* The supervisor: warp 0 of block 0. Commands come in an LL ring (ring.h:
+ * every 8-byte word carries 4 bytes of the command and a flag made from its
+ * position), so one look reads a command whole - lane k the slot's word k,
+ * all in one PCIe round trip - where a sequence word and then the slot
+ * took two. Lane 0 does everything else. */
 static __device__ __noinline__ void rk__gpu_supervise(const rk__gpu_world *w)
 {
+    const uint32_t lane = threadIdx.x % 32u;
     rk_ring cmdq = w->cmd_ring;
-    rk__gpu_cmd cmd;
+    /* Each lane's part lands here (a warp shuffle per word cost the look
+     * ~0.45 us on an H200); lane 0 reads the command in place. */
+    __shared__ rk__gpu_cmd cmd;
     rk__gpu_round_state rounds;
-    uint64_t head = 0, idle_since;
+    uint64_t head = 0, idle_since = 0;
     uint32_t nap = 0;
     int pending = 0;
     rounds.active = 0;
-    atomicAdd(&w->dev->started, 1u);
-    while (rk__gpu_ld32(&w->dev->started) < gridDim.x)
-        __nanosleep(256);
-    rk__st_relaxed((uint64_t *)&w->dev->clock_offset_ns, (uint64_t)((int64_t)w->host_clock_ns - (int64_t)rk__gpu_clock()),
-                   RK_RING_SCOPE_DEVICE);
-    /* Release: the clock offset is in place before the host, seeing ready,
-     * sends anything that would make a block read it. */
-    rk__st_release(&w->host->ready, 1, RK_RING_SCOPE_SYSTEM);
-    idle_since = rk__gpu_clock();
+    if (lane == 0) {
+        atomicAdd(&w->dev->started, 1u);
+        while (rk__gpu_ld32(&w->dev->started) < gridDim.x)
+            __nanosleep(256);
+        rk__st_relaxed((uint64_t *)&w->dev->clock_offset_ns,
+                       (uint64_t)((int64_t)w->host_clock_ns - (int64_t)rk__gpu_clock()), RK_RING_SCOPE_DEVICE);
+        /* Release: the clock offset is in place before the host, seeing
+         * ready, sends anything that would make a block read it. */
+        rk__st_release(&w->host->ready, 1, RK_RING_SCOPE_SYSTEM);
+        idle_since = rk__gpu_clock();
+    }
     for (;;) {
-        RK_GPU_PROBE_CMD(RK__PROBE_SUP_LOOK);
-        /* Both words of host memory in one PCIe round trip: the stop flag
-         * (relaxed), then the next command's sequence word - an acquire
+        const uint64_t *slot = (const uint64_t *)rk_ring_slot(&cmdq, head);
+        uint64_t stop = 0, word = 0;
+        int ok;
+        /* The stop flag (relaxed) and the slot's sequence word, an acquire
          * load pairing with the host's release of it, which does not wait
-         * for the load before it. */
-        const uint64_t stop = rk__ld_relaxed(&w->host->stop, RK_RING_SCOPE_SYSTEM);
-        const uint64_t seq =
-            pending ? 0 : rk__ld_acquire((const uint64_t *)rk_ring_slot(&cmdq, head), RK_RING_SCOPE_SYSTEM);
-        if (stop) {
+         * for the load before it; the other lanes' words are relaxed (their
+         * flags tell whether they were written for this position). Word 1
+         * is unused. */
+        if (lane == 0) {
+            RK_GPU_PROBE_CMD(RK__PROBE_SUP_LOOK);
+            stop = rk__ld_relaxed(&w->host->stop, RK_RING_SCOPE_SYSTEM);
+            if (!pending)
+                word = rk__ld_acquire(slot, RK_RING_SCOPE_SYSTEM);
+        } else if (!pending && lane >= 2u) {
+            word = rk__ld_relaxed(&slot[lane], RK_RING_SCOPE_SYSTEM);
+        }
+        if (__shfl_sync(0xffffffffu, stop, 0)) {
             /* Release: what the supervisor wrote is visible to the blocks
              * that stop on seeing this flag. */
-            asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&w->dev->stop), "r"(1u) : "memory");
+            if (lane == 0)
+                asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(&w->dev->stop), "r"(1u) : "memory");
             return;
         }
-        /* rk_ring_consume: a release store, our copy of the slot done
-         * before the host reuses it. */
-        if (!pending && seq == head + 1) {
-            RK_GPU_PROBE_CMD(RK__PROBE_SUP_SEEN);
-            cmd = *(const rk__gpu_cmd *)rk_ring_slot(&cmdq, head);
-            head++;
-            rk_ring_consume(&cmdq, head);
-            RK_GPU_PROBE_CMD(RK__PROBE_SUP_CONSUMED);
+        ok = !pending && __all_sync(0xffffffffu, lane == 0   ? word == rk_ring_ll_word(head)
+                                                 : lane == 1 ? 1
+                                                             : (uint32_t)(word >> 32) == rk_ring_ll_flag(head));
+        if (ok) {
+            /* Command word k (bytes 8 + 4k) is lane k + 2's. */
+            if (lane >= 2u)
+                ((uint32_t *)&cmd)[lane] = (uint32_t)word;
+            __syncwarp();
             pending = 1;
         }
-        if (pending && rk__gpu_dispatch(w, &cmd)) {
-            RK_GPU_PROBE_CMD(RK__PROBE_SUP_HANDED);
-            pending = 0;
-            idle_since = rk__gpu_clock();
-            nap = 0;
-            continue;
+        if (lane == 0) {
+            int handed = 0;
+            if (ok) {
+                RK_GPU_PROBE_CMD(RK__PROBE_SUP_SEEN);
+                RK_GPU_PROBE_CMD(RK__PROBE_SUP_CONSUMED);
+            }
+            if (pending && rk__gpu_dispatch(w, &cmd)) {
+                RK_GPU_PROBE_CMD(RK__PROBE_SUP_HANDED);
+                handed = 1;
+            }
+            if (ok) {
+                /* The slot is the host's again, after the hand-over, which
+                 * is what the command waited for. Release (ring.h): our reads
+                 * of it come first. */
+                rk_ring_ll_retire(&cmdq, head);
+                rk_ring_consume(&cmdq, head + 1);
+            }
+            if (handed) {
+                pending = 0;
+                idle_since = rk__gpu_clock();
+                nap = 0;
+            } else {
+                rk__gpu_round(w, &rounds);
+                if (rounds.active) {
+                    idle_since = rk__gpu_clock(); /* no nap while a round runs */
+                    nap = 0;
+                }
+                if (rk__gpu_clock() - idle_since > 1000000u) {
+                    nap = nap ? (nap < 8192u ? 2u * nap : nap) : 256u;
+                    __nanosleep(nap);
+                }
+            }
         }
-        rk__gpu_round(w, &rounds);
-        if (rounds.active) {
-            idle_since = rk__gpu_clock(); /* no nap while a round runs */
-            nap = 0;
-        }
-        if (rk__gpu_clock() - idle_since > 1000000u) {
-            nap = nap ? (nap < 8192u ? 2u * nap : nap) : 256u;
-            __nanosleep(nap);
-        }
+        if (ok)
+            head++;
+        pending = __shfl_sync(0xffffffffu, pending, 0);
     }
 }
 
@@ -3915,7 +3975,7 @@ static __device__ __forceinline__ void rk__gpu_main(const rk__gpu_world *w)
     if (rk__gpu_light_entry<Types::has_light>::template run<Types>(w))
         return;
     if (blockIdx.x == 0) {
-        if (threadIdx.x == 0)
+        if (threadIdx.x < 32u)
             rk__gpu_supervise(w);
         else if (threadIdx.x / 32u == 1u)
             rk__gpu_bridge(w);

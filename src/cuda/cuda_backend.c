@@ -22,6 +22,10 @@
 #include "cuda/cuda_internal.h"
 
 #define RK__CUDA_CMD_SLOTS 64u
+/* A command in an LL slot: 4 bytes of it in every 8-byte word (ring.h). The
+ * supervisor's warp reads the slot's 32 words, one a lane. */
+#define RK__CUDA_CMD_SLOT 256u
+RK_STATIC_ASSERT(RK__CUDA_CMD_SLOT == 2u * sizeof(rk__gpu_cmd), "an LL command slot");
 #define RK__CUDA_EVENT_SLOTS 1024u
 #define RK__CUDA_EVENT_SLOT 128u
 
@@ -461,7 +465,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     memset(&w, 0, sizeof w);
     RK__CHECK(rk__cuda_pin(b, (size_t)b->max_actors * sizeof(rk_control), &b->ctl_mem));
     RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(hq_cap, hq_phys), &b->host_mem));
-    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd)), &b->cmd_mem));
+    RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_CMD_SLOTS, RK__CUDA_CMD_SLOT), &b->cmd_mem));
     RK__CHECK(rk__cuda_pin(b, rk_ring_bytes(RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT), &b->event_mem));
     RK__CHECK(rk__cuda_pin(b, sizeof(rk__gpu_hostflags) + RK__GPU_ACKS * sizeof(rk__gpu_ack) + 4ull * b->n_blocks,
                            &b->misc_mem));
@@ -496,7 +500,7 @@ static rk_status rk__cuda_layout(rk_runtime *rt, rk__cuda *b)
     rk__cuda_gpu_produced(&host_view, &w.host_ring, &b->host_mem, b->lines_d, hq_cap, hq_phys);
     rk__cuda_gpu_produced(&b->event_ring, &w.event_ring, &b->event_mem, b->lines_d + sizeof(rk_ring_prod),
                           RK__CUDA_EVENT_SLOTS, RK__CUDA_EVENT_SLOT);
-    (void)rk_ring_init(&b->cmd_ring, b->cmd_mem.host, RK__CUDA_CMD_SLOTS, sizeof(rk__gpu_cmd), RK_RING_MPSC,
+    (void)rk_ring_init(&b->cmd_ring, b->cmd_mem.host, RK__CUDA_CMD_SLOTS, RK__CUDA_CMD_SLOT, RK_RING_MPSC,
                        RK_RING_SCOPE_SYSTEM);
     w.cmd_ring = b->cmd_ring;
     w.cmd_ring.prod = (rk_ring_prod *)(uintptr_t)rk__cuda_dev(&b->cmd_mem, b->cmd_ring.prod);
@@ -801,15 +805,17 @@ rk_status rk__cuda_launch_deferred(rk_runtime *rt)
 static rk_status rk__cuda_post(rk__cuda *b, const rk__gpu_cmd *cmd, uint64_t deadline_ns)
 {
     uint64_t pos;
-    unsigned char *slot;
     while (rk_ring_claim(&b->cmd_ring, 1, &pos) != RK_OK) {
         if (rk__now_ns() >= deadline_ns)
             return RK_ETIMEDOUT;
         rk__sleep_ns(10000);
     }
-    slot = rk_ring_slot(&b->cmd_ring, pos);
-    memcpy(slot + 8, (const unsigned char *)cmd + 8, sizeof *cmd - 8);
-    rk_ring_publish(&b->cmd_ring, pos, 1);
+    /* An LL slot (ring.h): the supervisor reads it whole in one PCIe round
+     * trip and checks each word's flag, so no sequence word has to come
+     * first. The release of the sequence word still orders what the
+     * command refers to (an inbox, a state) before it. */
+    rk_ring_ll_put(&b->cmd_ring, pos, 8, (const unsigned char *)cmd + 8, sizeof *cmd - 8);
+    rk_ring_ll_publish(&b->cmd_ring, pos);
     return RK_OK;
 }
 
