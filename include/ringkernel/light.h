@@ -113,7 +113,8 @@ RK_API rk_status rk_light_spawn(rk_runtime *rt, const rk_light_type *t, uint32_t
  * not wait: RK_EFULL when the way in is full (try again); RK_ENOACTOR for
  * an id not spawned; RK_E2BIG for a longer payload; RK_EINVAL for a type
  * >= RK_MSG_TYPE_SYSTEM or a NULL payload with len > 0; RK_ESHUTDOWN once
- * the runtime shuts down. */
+ * the runtime shuts down; RK_EDEVICE once the CUDA kernel is known gone (as
+ * rk_send). */
 RK_API rk_status rk_light_post(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len);
 
 /* Takes a message a light handler sent to the host (rk_lctx_send or

@@ -200,8 +200,10 @@ RK_API rk_status rk_actor_metrics_get(rk_runtime *rt, rk_actor_id id, rk_actor_m
  * RK_ENOACTOR, RK_ESTATE (not accepting), RK_E2BIG (over max_payload),
  * RK_EFULL (queue full; nothing was sent: see rk_send_wait and rk_credits
  * in flow.h), RK_ERATE (over the tenant's rate quota), RK_EPRESSURE (a
- * by-reference payload above the memory high-water mark), RK_ESHUTDOWN.
- * The host sends as the receiver's tenant; rk_send_msg sends as the
+ * by-reference payload above the memory high-water mark), RK_ESHUTDOWN,
+ * RK_EDEVICE (the backend can run nothing any more: on CUDA, once the
+ * runtime has seen the kernel gone - a fault ends it - or, on a full queue,
+ * after checking). The host sends as the receiver's tenant; rk_send_msg sends as the
  * header's, and RK_ETENANT refuses one that is not the receiver's. Never
  * blocks. */
 RK_API rk_status rk_send(rk_runtime *rt, rk_actor_id dst, uint32_t type, const void *payload, uint32_t len);

@@ -174,11 +174,33 @@ static rk_status rk__cuda_push_byref(rk_runtime *rt, rk__actor *a, rk__cuda_acto
     return st;
 }
 
+/* Whether the runtime knows the kernel is gone (a wait or a poll found it
+ * so): then nothing would ever take a message. With `check`, the health
+ * check first when it is due (a stream query at most once a millisecond;
+ * before it is due, one clock read), so a sender that only sends, and
+ * finds the inbox full, learns it too instead of RK_EFULL for good. */
+int rk__cuda_gone(rk_runtime *rt, int check)
+{
+    rk__cuda *b = rt->backend_data;
+    if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
+        return 1;
+    if (check && rk__now_ns() >= __atomic_load_n(&b->next_health_ns, __ATOMIC_RELAXED))
+        rk__cuda_poll(rt, 0);
+    return check && __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE);
+}
+
+static rk_status rk__cuda_send_status(rk_runtime *rt, rk_status st)
+{
+    return st == RK_EFULL && rk__cuda_gone(rt, 1) ? RK_EDEVICE : st;
+}
+
 rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *payload)
 {
     rk__cuda_actor *ca = a->backend;
     uint64_t pos;
     rk_status st;
+    if (rk__cuda_gone(rt, 0))
+        return RK_EDEVICE;
     if (!ca || !rk__gate_enter(&ca->gate))
         return RK_ESTATE;
     if (hdr->len <= rk_msg_inline_capacity(ca->inbox->ring.slot_size)) {
@@ -188,7 +210,7 @@ rk_status rk__cuda_send(rk_runtime *rt, rk__actor *a, rk_msg *hdr, const void *p
         st = rk__cuda_push_byref(rt, a, ca, hdr, payload);
     }
     rk__gate_leave(&ca->gate);
-    return st;
+    return rk__cuda_send_status(rt, st);
 }
 
 /* Claims as many consecutive inbox positions as are free, at most n and at
@@ -222,6 +244,8 @@ rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const 
     uint32_t i, k = 0;
     uint64_t pos;
     *sent = 0;
+    if (rk__cuda_gone(rt, 0))
+        return RK_EDEVICE;
     if (!ca || !rk__gate_enter(&ca->gate))
         return RK_ESTATE;
     if (len > rk_msg_inline_capacity(ca->inbox->ring.slot_size)) {
@@ -242,7 +266,7 @@ rk_status rk__cuda_send_batch(rk_runtime *rt, rk__actor *a, rk_msg *hdrs, const 
         st = k == n ? RK_OK : RK_EFULL;
     }
     rk__gate_leave(&ca->gate);
-    return st;
+    return *sent == 0 ? rk__cuda_send_status(rt, st) : st;
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------- */

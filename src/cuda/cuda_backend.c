@@ -990,12 +990,12 @@ void rk__cuda_poll(rk_runtime *rt, int force)
         return;
     rk__cuda_events(rt, b);
     if (b->launched && !b->stop_requested && !__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE) &&
-        (force || now >= b->next_health_ns) && rk__cuda_enter(b) == RK_OK) {
+        (force || now >= __atomic_load_n(&b->next_health_ns, __ATOMIC_RELAXED)) && rk__cuda_enter(b) == RK_OK) {
         CUresult r = b->cu.cuStreamQuery(b->stream);
         if (r == CUDA_ERROR_NOT_READY)
             rk__cuda_lost_events(rt, b);
         rk__cuda_leave(b);
-        b->next_health_ns = now + 1000000;
+        __atomic_store_n(&b->next_health_ns, now + 1000000, __ATOMIC_RELAXED);
         if (r != CUDA_ERROR_NOT_READY) {
             /* Faulted, or returned without being asked to: nothing runs now. */
             rk__cuda_log(b, "the kernel is gone: %s", rk__cu_name(&b->cu, r));

@@ -223,7 +223,7 @@ typedef struct rk__cuda {
 
     pthread_mutex_t ev_lock;    /* one consumer of the event ring */
     pthread_mutex_t byref_lock; /* making by-reference arenas */
-    uint64_t next_health_ns;
+    uint64_t next_health_ns; /* atomic (relaxed): the next stream query; senders on a full queue read it */
 
     uint64_t ev_lost_seen[RK__GPU_EV_KINDS]; /* device events lost to a full ring, as last read (ev_lock) */
     uint64_t wake_epoch; /* atomic: host_wake */
@@ -353,6 +353,8 @@ rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint6
 /* Hands the device's errors and dead letters to the core; checks that the
  * kernel is alive (at most every millisecond unless `force`). */
 void rk__cuda_poll(rk_runtime *rt, int force);
+/* Whether the kernel is known gone; with `check`, the health check first if due (cuda_actor.c). */
+int rk__cuda_gone(rk_runtime *rt, int check);
 
 /* ---- restart records (cuda_sup.c) ---- */
 #define RK__CUDA_SUP_TIMEOUT_NS 5000000000ull
