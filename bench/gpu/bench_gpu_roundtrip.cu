@@ -436,9 +436,16 @@ static void pingpong_multi(uint32_t pollers, uint32_t stagger_ns, uint64_t trial
  *         with a CAS on the receiver's tail, write 64 bytes, fence.acq_rel.gpu,
  *         store the slot's sequence word; the receiver polls it relaxed, fences,
  *         reads, and releases its head
+ *   ll ring      the same claim, the 64 bytes written flag per word (LL: 4
+ *         bytes and the position's flag in each 8-byte word, 16 words) with
+ *         no fence; the receiver loads the 16 words together, relaxed, until
+ *         every flag is its position's, then releases its head
+ *   ll spsc      the LL ring with one producer: no CAS, the consumer's head
+ *         read only when the producer's copy says the ring (4 slots) is full
  * Block 0 times n round trips with %globaltimer. */
-enum { KF_FLAG, KF_MSG, KF_RING, KF_MODES };
-static const char *kf_names[KF_MODES] = {"k2k floor/flag", "k2k floor/msg64 release", "k2k floor/ring"};
+enum { KF_FLAG, KF_MSG, KF_RING, KF_LL, KF_LL_SPSC, KF_MODES };
+static const char *kf_names[KF_MODES] = {"k2k floor/flag", "k2k floor/msg64 release", "k2k floor/ring",
+                                         "k2k floor/ll ring", "k2k floor/ll spsc"};
 /* The same message and ring protocols through DSMEM: the two blocks form a
  * cluster, each side's words are in its own shared memory, and the peer's
  * are reached through mapa at cluster scope. */
@@ -450,7 +457,10 @@ typedef struct kf_side {
     unsigned long long head; /* ring: the consumer's head */
     unsigned long long pad[14];
     unsigned long long slot[2][8]; /* ring: two slots of 64 bytes; flag/msg: slot[0] */
+    unsigned long long ll[4][16];  /* ll: four slots of 64 bytes, flag per word */
 } kf_side;
+
+#define KF_LL_SLOTS 4ull
 
 static __device__ __forceinline__ unsigned long long kf_ld(const unsigned long long *p)
 {
@@ -464,10 +474,29 @@ static __device__ __forceinline__ void kf_st(unsigned long long *p, unsigned lon
     asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 
-/* Sends trip i to `to`. */
-static __device__ void kf_send(kf_side *to, unsigned long long i, int mode)
+/* Sends trip i to `to`; `head` is the producer's copy of the consumer's
+ * head (ll spsc). */
+static __device__ void kf_send(kf_side *to, unsigned long long i, int mode, unsigned long long *head_copy)
 {
     int k;
+    if (mode == KF_LL || mode == KF_LL_SPSC) {
+        unsigned long long pos = i - 1;
+        if (mode == KF_LL) {
+            pos = kf_ld(&to->tail);
+            for (;;) {
+                const unsigned long long head = kf_ld(&to->head);
+                if (pos - head < KF_LL_SLOTS && atomicCAS(&to->tail, pos, pos + 1) == pos)
+                    break;
+                pos = kf_ld(&to->tail);
+            }
+        } else {
+            while (pos - *head_copy >= KF_LL_SLOTS)
+                asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(*head_copy) : "l"(&to->head) : "memory");
+        }
+        for (k = 0; k < 16; k++)
+            kf_st(&to->ll[pos % KF_LL_SLOTS][k], (pos + 1) << 32 | (unsigned)(i + (unsigned long long)k));
+        return;
+    }
     if (mode == KF_FLAG) {
         kf_st(&to->slot[0][0], i);
     } else if (mode == KF_MSG) {
@@ -507,6 +536,22 @@ static __device__ unsigned long long kf_recv(kf_side *me, unsigned long long i, 
             w += kf_ld(&me->slot[0][k]);
         return w;
     }
+    if (mode == KF_LL || mode == KF_LL_SPSC) {
+        const unsigned long long *slot = me->ll[(i - 1) % KF_LL_SLOTS];
+        unsigned long long word[16];
+        int ok;
+        do {
+            for (k = 0; k < 16; k++)
+                word[k] = kf_ld(&slot[k]);
+            ok = 1;
+            for (k = 0; k < 16; k++)
+                ok &= (unsigned)(word[k] >> 32) == (unsigned)i;
+        } while (!ok);
+        for (k = 0; k < 16; k++)
+            w += (unsigned)word[k];
+        asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(&me->head), "l"(i) : "memory");
+        return w;
+    }
     /* ring: position i - 1 */
     while (kf_ld(&me->slot[(i - 1) % 2][0]) != i)
         ;
@@ -519,18 +564,18 @@ static __device__ unsigned long long kf_recv(kf_side *me, unsigned long long i, 
 
 __global__ void k2k_floor_kernel(kf_side *sides, unsigned long long n, int mode, unsigned long long *out)
 {
-    unsigned long long i, t0, t1, sum = 0;
+    unsigned long long i, t0, t1, sum = 0, head_copy = 0;
     kf_side *me = &sides[blockIdx.x], *peer = &sides[1 - blockIdx.x];
     if (threadIdx.x != 0)
         return;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
     for (i = 1; i <= n; i++) {
         if (blockIdx.x == 0) {
-            kf_send(peer, i, mode);
+            kf_send(peer, i, mode, &head_copy);
             sum += kf_recv(me, i, mode);
         } else {
             sum += kf_recv(me, i, mode);
-            kf_send(peer, i, mode);
+            kf_send(peer, i, mode, &head_copy);
         }
     }
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
@@ -1115,6 +1160,8 @@ static void compare_all(void)
         {"rk_call_64b", "pingpong_msg128_ll", "round trip / flag-per-word ping-pong of 128-byte messages"},
         {"k2k_actor_actor", "k2k_floor_msg64_release", "K2K round trip / two-block message ping-pong"},
         {"k2k_actor_actor", "k2k_floor_ring", "K2K round trip / two-block ring-protocol ping-pong"},
+        {"k2k_floor_ll_ring", "k2k_floor_ring", "ring-protocol ping-pong: flag per word / sequence word"},
+        {"k2k_floor_ll_spsc", "k2k_floor_ll_ring", "flag-per-word ping-pong: one producer / CAS claim"},
         {"k2k_cluster_tier_clusters_of_2", "k2k_global_tier_clusters_of_2", "K2K in a cluster of 2: DSMEM / global ring"},
         {"k2k_cluster_tier_clusters_of_4", "k2k_global_tier_clusters_of_4", "K2K in a cluster of 4: DSMEM / global ring"},
         {"k2k_cluster_tier_clusters_of_8", "k2k_global_tier_clusters_of_8", "K2K in a cluster of 8: DSMEM / global ring"},
