@@ -182,6 +182,8 @@ static rk_status rk__cuda_push_byref(rk_runtime *rt, rk__actor *a, rk__cuda_acto
 int rk__cuda_gone(rk_runtime *rt, int check)
 {
     rk__cuda *b = rt->backend_data;
+    if (!b)
+        return 0;
     if (__atomic_load_n(&b->dead, __ATOMIC_ACQUIRE))
         return 1;
     if (check && rk__now_ns() >= __atomic_load_n(&b->next_health_ns, __ATOMIC_RELAXED))
