@@ -182,8 +182,8 @@ static __device__ rk_status rkt_probe_handle(rk_dctx *c, rkt_none *s, const rk_m
 }
 
 /* BURST sends; SEQ checks that each sender's numbers come in order (K2K
- * keeps order per sender, also when a busy receiver takes several messages
- * in one round) and that every payload byte is the sender's; GET reports. */
+ * keeps order per sender, also with several senders racing for one queue)
+ * and that every payload byte is the sender's; GET reports. */
 static __device__ rk_status rkt_fanin(rk_dctx *c, rkt_fanin_state *s, const rk_msg *m)
 {
     __shared__ rkt_fanin_state snap;

@@ -5,7 +5,8 @@
  * same ring (several producers per K2K queue). Last, fan-in: four actors
  * each send RK_STRESS_MESSAGES / 50 numbered messages to one receiver as
  * fast as it takes them, which checks every sender's order (its queue
- * stays full, so it takes several messages per round). */
+ * stays full: four producers race for its slots) while the host calls it
+ * back to back, which must not starve its K2K queue. */
 #include "gpu_test.h"
 
 #define RELAYS 8
