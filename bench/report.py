@@ -16,7 +16,9 @@ issue #4 as met, missed or not measured, with the margin.
 Standard library only, plus matplotlib for the plot (Debian: python3-matplotlib,
 installed by scripts/report-deps.sh); --no-plot renders the page without it.
 Numbers come from the JSON files only: nothing is computed here that the
-programs did not measure, except ratios of their medians.
+programs did not measure, except ratios and differences of their medians.
+A missed target gets a "why" from the same run's other measurements (its
+floors, the command path), where the run has them.
 """
 import argparse
 import datetime
@@ -37,13 +39,14 @@ ORDER = ["bench_gpu_roundtrip", "bench_gpu_throughput", "bench_gpu_sync", "bench
 TARGETS = [
     {"target": "round trip <= 1.15x the ping-pong floor", "kind": "ratio_max", "limit": 1.15,
      "program": "bench_gpu_roundtrip", "ours": "rk_call_64b", "base": "pingpong_msg64_fence_acq_rel",
-     "how": "median rk_call (64 B) / median ring-slot ping-pong (56 B each way, fence.acq_rel.sys)"},
+     "how": "median rk_call (64 B) / median ring-slot ping-pong (56 B each way, fence.acq_rel.sys)",
+     "why": "round_trip"},
     {"target": "round trip >= 4x faster than launch+sync", "kind": "speedup_min", "limit": 4.0,
      "program": "bench_gpu_roundtrip", "ours": "rk_call_64b", "base": "launch_sync",
-     "how": "median launch+sync / median rk_call"},
+     "how": "median launch+sync / median rk_call", "why": "speedup"},
     {"target": "round trip >= 3x faster than graph replay", "kind": "speedup_min", "limit": 3.0,
      "program": "bench_gpu_roundtrip", "ours": "rk_call_64b", "base": "graph_replay_sync",
-     "how": "median graph replay+sync / median rk_call"},
+     "how": "median graph replay+sync / median rk_call", "why": "speedup"},
     {"target": ">= 100 M msgs/s, 64 B, sustained 60 s", "kind": "min", "limit": 100e6, "unit": "msgs/s",
      "program": "bench_gpu_throughput", "value": "sustained_mean_rate", "min_seconds": 60,
      "how": "mean of the per-second rates of the sustained run"},
@@ -55,11 +58,14 @@ TARGETS = [
      "min_seconds": 60, "how": "last second minus first; host RSS within 1 MiB (page noise), device exactly 0"},
     {"target": "K2K round trip <= 0.8 us between blocks", "kind": "max", "limit": 0.8, "unit": "us",
      "program": "bench_gpu_roundtrip", "series": "k2k_actor_actor",
-     "how": "median of the runs' mean actor->actor->actor round trip (device clock, global-memory tier)"},
+     "how": "median of the runs' mean actor->actor->actor round trip (device clock, global-memory tier)",
+     "why": "k2k"},
     {"target": "actor create <= 5 us", "kind": "max", "limit": 5.0, "unit": "us",
-     "program": "bench_gpu_roundtrip", "series": "lifecycle_create", "how": "median rk_launch in a running kernel"},
+     "program": "bench_gpu_roundtrip", "series": "lifecycle_create", "how": "median rk_launch in a running kernel",
+     "why": "lifecycle"},
     {"target": "actor restart <= 5 us", "kind": "max", "limit": 5.0, "unit": "us",
-     "program": "bench_gpu_roundtrip", "series": "lifecycle_restart", "how": "median rk_restart in a running kernel"},
+     "program": "bench_gpu_roundtrip", "series": "lifecycle_restart", "how": "median rk_restart in a running kernel",
+     "why": "lifecycle"},
     {"target": "pipeline >= 10 M events/s", "kind": "min", "limit": 10e6, "unit": "events/s",
      "program": "bench_gpu_pipeline", "value": "best_events_s",
      "how": "best median events/s over the lane counts, host enqueue to sink count"},
@@ -273,6 +279,70 @@ def judge(progs, t):
     return measured, verdict, margin
 
 
+def why_round_trip(progs, t):
+    r = median_of(progs, "bench_gpu_roundtrip", "rk_call_64b")
+    f = median_of(progs, "bench_gpu_roundtrip", t["base"])
+    b = median_of(progs, "bench_gpu_roundtrip", "backend_send_poll_64b")
+    ll = median_of(progs, "bench_gpu_roundtrip", "pingpong_msg64_ll_reply")
+    if None in (r, f, b, ll):
+        return None
+    return ("rk_call is %.2f us over that floor (%.2f against %.2f us). The CUDA backend's send and poll alone take "
+            "%.2f us, so the runtime's API adds %.2f us, and the backend is %.2f us over a ping-pong with the same "
+            "flag-per-word reply (%.2f us)" % (r - f, r, f, b, r - b, b - ll, ll))
+
+
+def why_speedup(progs, t):
+    r = median_of(progs, "bench_gpu_roundtrip", t["ours"])
+    base = median_of(progs, "bench_gpu_roundtrip", t["base"])
+    f = median_of(progs, "bench_gpu_roundtrip", "pingpong_msg64_fence_acq_rel")
+    flag = median_of(progs, "bench_gpu_roundtrip", "pingpong_flag")
+    if None in (r, base, f, flag):
+        return None
+    need = base / t["limit"]
+    if need < f:
+        return ("%.0fx needs a round trip of at most %.2f us: under this run's ring-slot ping-pong floor (%.2f us), "
+                "which is itself only %.2fx faster; only the bare-flag floor (%.2f us) is under it"
+                % (t["limit"], need, f, base / f, flag))
+    return "%.0fx needs a round trip of at most %.2f us; rk_call is %.2f us over that" % (t["limit"], need, r - need)
+
+
+def why_k2k(progs, t):
+    a = median_of(progs, "bench_gpu_roundtrip", t["series"])
+    ring = median_of(progs, "bench_gpu_roundtrip", "k2k_floor_ring")
+    msg = median_of(progs, "bench_gpu_roundtrip", "k2k_floor_msg64_release")
+    flag = median_of(progs, "bench_gpu_roundtrip", "k2k_floor_flag")
+    spsc = median_of(progs, "bench_gpu_roundtrip", "k2k_floor_ll_spsc")
+    if None in (a, ring, msg, flag):
+        return None
+    text = ("two blocks ping-pong a 64-byte message (st.release / ld.acquire) in %.2f us in this run, a bare flag in "
+            "%.2f us; the runtime's ring protocol alone takes %.2f us, and the runtime adds %.2f us to it"
+            % (msg, flag, ring, a - ring))
+    if spsc is not None:
+        text += "; the cheapest message protocol measured (flag per word, one producer) takes %.2f us" % spsc
+    return text
+
+
+def why_lifecycle(progs, t):
+    x = median_of(progs, t["program"], t["series"])
+    sup = median_of(progs, "diag_lifecycle", "supervisor_host_to_block_0_to_host")
+    blk = median_of(progs, "diag_lifecycle", "block_via_block_1_s_mailbox")
+    if None in (x, sup, blk):
+        return None
+    return ("in the same call (diag_lifecycle) a command that does nothing takes %.2f us host -> supervisor block -> "
+            "host and %.2f us through a block's mailbox, so the command path alone is over the limit; this command "
+            "takes %.2f us more than that" % (sup, blk, x - blk))
+
+
+WHY = {"round_trip": why_round_trip, "speedup": why_speedup, "k2k": why_k2k, "lifecycle": why_lifecycle}
+
+
+def why(progs, t, verdict):
+    """What the same run's other measurements say about a missed target."""
+    if verdict != "missed" or "why" not in t:
+        return "—"
+    return WHY[t["why"]](progs, t) or "—"
+
+
 # ---- the page -------------------------------------------------------------------
 
 
@@ -319,11 +389,13 @@ def render(progs, args, stem, plotted):
       "(with 10^5 samples almost any difference is 'significant': read p with the ratio) |\n\n"
       % st.get("resamples", "?"))
 
-    w("## Targets (issue #4)\n\n| target | measured | result | margin | how |\n| --- | --- | --- | --- | --- |\n")
+    w("## Targets (issue #4)\n\n| target | measured | result | margin | how | why (this run's other measurements) |\n"
+      "| --- | --- | --- | --- | --- | --- |\n")
     for t in TARGETS:
         measured, verdict, margin = judge(progs, t)
         mark = "**%s**" % verdict
-        w("| %s | %s | %s | %s | %s |\n" % (cell(t["target"]), cell(measured), mark, cell(margin), cell(t["how"])))
+        w("| %s | %s | %s | %s | %s | %s |\n" % (cell(t["target"]), cell(measured), mark, cell(margin), cell(t["how"]),
+                                                cell(why(progs, t, verdict))))
     w("\n")
 
     if plotted:
