@@ -328,9 +328,11 @@ def why_lifecycle(progs, t):
     blk = median_of(progs, "diag_lifecycle", "block_via_block_1_s_mailbox")
     if None in (x, sup, blk):
         return None
+    path = ("so the command path alone is over the limit" if blk >= t["limit"] else
+            "which leaves %.2f us of the limit" % (t["limit"] - blk))
     return ("in the same call (diag_lifecycle) a command that does nothing takes %.2f us host -> supervisor block -> "
-            "host and %.2f us through a block's mailbox, so the command path alone is over the limit; this command "
-            "takes %.2f us more than that" % (sup, blk, x - blk))
+            "host and %.2f us through a block's mailbox, %s; this command takes %.2f us more than that"
+            % (sup, blk, path, x - blk))
 
 
 WHY = {"round_trip": why_round_trip, "speedup": why_speedup, "k2k": why_k2k, "lifecycle": why_lifecycle}
