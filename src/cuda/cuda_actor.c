@@ -191,7 +191,9 @@ int rk__cuda_gone(rk_runtime *rt, int check)
     return check && __atomic_load_n(&b->dead, __ATOMIC_ACQUIRE);
 }
 
-static rk_status rk__cuda_send_status(rk_runtime *rt, rk_status st)
+/* A send's status: RK_EFULL becomes RK_EDEVICE when the kernel is gone
+ * (rk__cuda_gone with its check). */
+rk_status rk__cuda_send_status(rk_runtime *rt, rk_status st)
 {
     return st == RK_EFULL && rk__cuda_gone(rt, 1) ? RK_EDEVICE : st;
 }

@@ -355,6 +355,8 @@ rk_status rk__cuda_commands(rk_runtime *rt, rk__gpu_cmd *cmds, uint32_t n, uint6
 void rk__cuda_poll(rk_runtime *rt, int force);
 /* Whether the kernel is known gone; with `check`, the health check first if due (cuda_actor.c). */
 int rk__cuda_gone(rk_runtime *rt, int check);
+/* A send's status, RK_EFULL made RK_EDEVICE when the kernel is gone (cuda_actor.c). */
+rk_status rk__cuda_send_status(rk_runtime *rt, rk_status st);
 
 /* ---- restart records (cuda_sup.c) ---- */
 #define RK__CUDA_SUP_TIMEOUT_NS 5000000000ull

@@ -186,12 +186,10 @@ out:
 static rk_status cuda_light_post(rk_runtime *rt, uint32_t index, uint32_t type, const uint64_t *words)
 {
     rk__cuda *b = rt->backend_data;
-    rk_status st;
     /* As rk__cuda_send: nothing takes a message once the kernel is gone. */
     if (rk__cuda_gone(rt, 0))
         return RK_EDEVICE;
-    st = rk_light_port_send(b->light_port_mem.host, index, type, words);
-    return st == RK_EFULL && rk__cuda_gone(rt, 1) ? RK_EDEVICE : st;
+    return rk__cuda_send_status(rt, rk_light_port_send(b->light_port_mem.host, index, type, words));
 }
 
 static rk_light_port *cuda_light_port(rk_runtime *rt)
