@@ -113,7 +113,7 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime test_gpu_kernel_gone}"
+read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_calls test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime test_gpu_kernel_gone}"
 read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_lifecycle_probed diag_light diag_sysload}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
@@ -148,7 +148,7 @@ row "build benchmarks" "$status" "$((SECONDS - t0)) s; ${#BUILT[@]} of ${#BENCHE
 [ -n "${RK_GPU_BUILD_ONLY:-}" ] && exit 0
 
 T=$BUILD/tests/gpu
-declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_k2k]=90 [test_gpu_cluster_k2k]=120 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
+declare -A LIMIT=([test_gpu_roundtrip]=150 [test_gpu_calls]=120 [test_gpu_k2k]=90 [test_gpu_cluster_k2k]=120 [test_gpu_lifecycle]=150 [test_gpu_faults]=120
     [test_gpu_nvrtc]=60 [test_gpu_checkpoint]=120 [test_gpu_device_caps]=90 [test_gpu_supervisor]=90 [test_gpu_state_pool]=300 [test_gpu_group]=240
     [test_gpu_light]=120 [test_gpu_light_runtime]=120 [test_gpu_kernel_gone]=90)
 
