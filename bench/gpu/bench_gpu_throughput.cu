@@ -34,7 +34,7 @@
  * Usage: bench_gpu_throughput [--payloads 64,256,1024,4096] [--producers 1,4]
  *          [--actors 1,8] [--config-seconds 1] [--interval-ms 100] [--warmup-ms 250]
  *          [--seconds 10] [--sustained-payload 64] [--sustained-producers 4]
- *          [--sustained-actors 8] [--inbox 1024] [--batch 32] [--sustained-batch 0] [--json PATH]
+ *          [--sustained-actors 8] [--inbox 1024] [--batch 32] [--sustained-batch 0] [--pin 0] [--json PATH]
  * --seconds 0 skips the sustained run; the issue's target asks for 60.
  * --pin 1 pins producer p to CPU (p + 1) mod the CPUs online (CPU 0 is
  * left to the sampling thread and the runtime's own); the default leaves
