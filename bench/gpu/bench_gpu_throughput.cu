@@ -36,9 +36,9 @@
  *          [--seconds 10] [--sustained-payload 64] [--sustained-producers 4]
  *          [--sustained-actors 8] [--inbox 1024] [--batch 32] [--sustained-batch 0] [--pin 0] [--json PATH]
  * --seconds 0 skips the sustained run; the issue's target asks for 60.
- * --pin 1 pins producer p to CPU (p + 1) mod the CPUs online (CPU 0 is
- * left to the sampling thread and the runtime's own); the default leaves
- * them where the scheduler puts them. */
+ * --pin 1 pins the runtime's producer p to CPU (p + 1) mod the CPUs online
+ * (no producer on CPU 0; the raw rings' producers and every other thread
+ * stay unpinned); the default leaves them where the scheduler puts them. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
