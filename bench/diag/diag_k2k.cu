@@ -112,6 +112,8 @@ enum {
     PM_ST_CAS,
     PM_FENCE_ST,
     PM_LOCAL_ATOM,
+    PM_CAS_ATOM,
+    PM_CAS_ATOM_RLX,
     PM_MODES
 };
 static const char *const pm_names[PM_MODES] = {
@@ -129,11 +131,13 @@ static const char *const pm_names[PM_MODES] = {
     "st.relaxed.gpu, then atom.relaxed.gpu.cas",
     "st x 8 + fence.acq_rel.gpu",
     "atom.acquire, then 8 local loads (used)",
+    "atom.relaxed cas, then atom.acquire add (both used)",
+    "atom.relaxed cas, then atom.relaxed add (both used)",
 };
 
 __global__ void pm_kernel(unsigned long long *g, int mode, int n, unsigned long long *out)
 {
-    unsigned long long t0 = 0, acc = 0, v;
+    unsigned long long t0 = 0, acc = 0, sink = 0, v;
     volatile unsigned long long loc[8]; /* local memory */
     for (int k = 0; k < 8; k++)
         loc[k] = (unsigned long long)k + (unsigned long long)mode;
@@ -207,6 +211,24 @@ __global__ void pm_kernel(unsigned long long *g, int mode, int n, unsigned long 
                 acc = v == want ? want + 1 : v;
                 break;
             }
+            case PM_CAS_ATOM:
+            case PM_CAS_ATOM_RLX: {
+                /* Two atomics on different lines, the second issued before
+                 * the first's answer is used: do their round trips overlap?
+                 * (A K2K put's claim ahead of the door was measured slower.) */
+                unsigned long long want = acc, w;
+                asm volatile("atom.relaxed.gpu.global.cas.b64 %0, [%1], %2, %3;"
+                             : "=l"(w)
+                             : "l"(g + 64), "l"(want), "l"(want + 1)
+                             : "memory");
+                if (mode == PM_CAS_ATOM)
+                    asm volatile("atom.acquire.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                else
+                    asm volatile("atom.relaxed.gpu.global.add.u64 %0, [%1], 1;" : "=l"(v) : "l"(g + 48) : "memory");
+                acc = w == want ? want + 1 : w;
+                sink += v;
+                break;
+            }
             case PM_FENCE_ST:
                 for (int k = 0; k < 8; k++)
                     asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(g + 80 + k), "l"((unsigned long long)i)
@@ -221,7 +243,7 @@ __global__ void pm_kernel(unsigned long long *g, int mode, int n, unsigned long 
     }
     if (threadIdx.x == 0) {
         out[0] = clock64() - t0;
-        out[1] = acc;
+        out[1] = acc + sink;
     }
 }
 
@@ -240,7 +262,7 @@ static void primitives(double ghz)
         if (cudaDeviceSynchronize() != cudaSuccess)
             fail("pm_kernel", RK_EDEVICE);
         cudaMemcpy(host, out, sizeof host, cudaMemcpyDeviceToHost);
-        if (m == PM_CAS || m == PM_ST_CAS)
+        if (m == PM_CAS || m == PM_ST_CAS || m == PM_CAS_ATOM || m == PM_CAS_ATOM_RLX)
             cudaMemset(g, 0, 128 * 8); /* its guess starts from 0 again */
         printf("  %-52s %8.1f\n", pm_names[m], (double)host[0] / n / ghz);
     }

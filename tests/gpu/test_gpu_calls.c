@@ -19,6 +19,7 @@
 #define THREADS 4
 #define MAX_LEN 200
 #define SMALL_INBOX 8u
+#define SLOT_BYTES 256u /* the actors' inbox slots: rk_actor_options' default */
 
 typedef struct caller {
     rk_runtime *rt;
@@ -39,7 +40,7 @@ static void fill(unsigned char *p, uint32_t len, uint32_t who, uint64_t seq)
 
 static int check_reply(caller *c, const rk_msgbuf *mb, const unsigned char *sent, uint32_t len)
 {
-    const uint32_t inline_max = 256u - RK_MSG_HEADER_SIZE;
+    const uint32_t inline_max = rk_msg_inline_capacity(SLOT_BYTES);
     if (len > inline_max) {
         /* By reference: the echo answers with the payload's byte sum. */
         const rkt_sum *r = (const rkt_sum *)mb->data;
@@ -82,7 +83,7 @@ static void *call_loop(void *arg)
         }
         if (c->index == 2 && seq % 3 == 0) {
             /* A one-way message; the echo's answer comes to rk_recv. */
-            const uint32_t olen = (uint32_t)((seq * 13u) % (256u - RK_MSG_HEADER_SIZE + 1u));
+            const uint32_t olen = (uint32_t)((seq * 13u) % (rk_msg_inline_capacity(SLOT_BYTES) + 1u));
             fill(p, olen, 9, seq);
             c->failed = rk_send(c->rt, c->actor, RKT_MSG_ECHO, p, olen);
             if (c->failed == RK_OK)
@@ -113,7 +114,6 @@ static void test_mixed(void)
     rk_async_error err;
     uint64_t t0, ns, calls = 0, sends = 0;
     uint32_t i;
-    own[0] = RK_ACTOR_NONE;
     RKT_CHECK_ST(rkt_launch_ex(rt, "small", RKT_ECHO, NULL, 0, SMALL_INBOX, 0, &own[0]), RK_OK);
     own[1] = rkt_launch(rt, "own", RKT_ECHO);
     for (i = 0; i < THREADS; i++)
