@@ -2,7 +2,8 @@
 # Makes source trees of git revisions for scripts/gpu-ab.sh, here, before a
 # device call: build-snap/NAME holds `git archive REV`; build-snap/ gets a
 # copy of build-deps/ (the Debian packages gpu.sh unpacks where cmocka is
-# missing) beside build-snap/scripts/.
+# missing; fetched with apt-get download first if this checkout lacks them)
+# beside build-snap/scripts/.
 #
 #   scripts/gpu-snap.sh NAME=REV...     e.g. base=main new=HEAD
 #
@@ -16,7 +17,13 @@ cd "$(dirname "$0")/.."
 rm -rf build-snap
 mkdir -p build-snap
 cp -r scripts build-snap/
-[ -d build-deps ] && cp -r build-deps build-snap/
+# The device machine has no cmocka: without the packages every build there fails.
+if ! ls build-deps/*.deb >/dev/null 2>&1; then
+    mkdir -p build-deps
+    (cd build-deps && apt-get download libcmocka-dev libcmocka0 pkgconf pkgconf-bin libpkgconf3) ||
+        { echo "gpu-snap.sh: could not fetch build-deps/ (cmocka's Debian packages)" >&2; exit 1; }
+fi
+cp -r build-deps build-snap/
 for arg in "$@"; do
     name=${arg%%=*}
     rev=${arg#*=}

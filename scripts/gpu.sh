@@ -34,9 +34,10 @@
 #   RK_GPU_KEEP_BUILD=1                build into the existing build directory
 #                                      (scripts/gpu-ab.sh builds once, then runs)
 set -uo pipefail
+# RK_GPU_SRC as the caller means it: relative to the caller's directory.
+SRC=$(cd "${RK_GPU_SRC:-$(dirname "$0")/..}" && pwd) || exit 1
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
-SRC=$(cd "${RK_GPU_SRC:-$ROOT}" && pwd) || exit 1
 OUT=${OUT:-$SRC/out/gpu}
 BUILD=${RK_GPU_BUILD:-/tmp/rk-gpu-build}
 BUDGET=${RK_GPU_BUDGET:-560}
@@ -95,6 +96,10 @@ say "$(head -n 4 "$OUT/env.txt" | tail -n 1)"
 #   mkdir -p build-deps && (cd build-deps && apt-get download libcmocka-dev libcmocka0 pkgconf pkgconf-bin libpkgconf3)
 # and name it in the call's carry.
 if ! pkg-config --exists cmocka 2>/dev/null; then
+    if ! ls "$ROOT"/build-deps/*.deb >/dev/null 2>&1; then
+        echo "gpu.sh: cmocka is missing here and build-deps/ holds no packages: make it before the call (above) and carry it" >&2
+        exit 1
+    fi
     DEPS=$BUILD.deps # one per build: gpu-ab.sh builds several at once
     mkdir -p "$DEPS"
     for deb in "$ROOT"/build-deps/*.deb; do
