@@ -21,7 +21,9 @@
  *                          memory: a flag, a 56-byte release/acquire message,
  *                          and the K2K ring protocol without the runtime;
  *                          on sm_90 also the message and the ring protocol
- *                          through DSMEM (two blocks of one cluster)
+ *                          through DSMEM (two blocks of one cluster), and the
+ *                          64 bytes as st.async into the peer's shared memory,
+ *                          completed on its mbarrier (no fence)
  *   launch+sync            cudaLaunchKernel of a kernel doing that work, then
  *                          cudaStreamSynchronize
  *   graph+sync             the same launch replayed from a CUDA graph
@@ -449,8 +451,9 @@ static const char *kf_names[KF_MODES] = {"k2k floor/flag", "k2k floor/msg64 rele
 /* The same message and ring protocols through DSMEM: the two blocks form a
  * cluster, each side's words are in its own shared memory, and the peer's
  * are reached through mapa at cluster scope. */
-enum { KD_MSG, KD_RING, KD_MODES };
-static const char *kd_names[KD_MODES] = {"k2k floor/dsmem msg64 release", "k2k floor/dsmem ring"};
+enum { KD_MSG, KD_RING, KD_ASYNC, KD_MODES };
+static const char *kd_names[KD_MODES] = {"k2k floor/dsmem msg64 release", "k2k floor/dsmem ring",
+                                         "k2k floor/dsmem st.async"};
 
 typedef struct kf_side {
     unsigned long long tail; /* ring: producers' claim word */
@@ -660,6 +663,44 @@ static __device__ void kd_send(kf_side *to, unsigned long long i, int mode)
     }
 }
 
+/* KD_ASYNC: the 64 bytes go as four 16-byte st.async into the peer's
+ * buffer, each completing its bytes on the peer's mbarrier; no fence. The
+ * receiver arms its mbarrier for the next message (one arrival, 64 bytes
+ * expected; bytes that land first leave the count below zero until then)
+ * and waits for the phase to complete, which makes the bytes visible (its
+ * arrive and wait at cluster scope: the bytes come from the other block).
+ * The addresses are shared::cluster ones (32 bits), from mapa. */
+static __device__ void kd_async_send(uint32_t buf, uint32_t bar, unsigned long long i)
+{
+    int k;
+    for (k = 0; k < 8; k += 2)
+        asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v2.u64 [%0], {%1, %2}, [%3];" ::"r"(
+                         buf + 8u * (uint32_t)k),
+                     "l"(i + (unsigned long long)k), "l"(i + (unsigned long long)k + 1), "r"(bar)
+                     : "memory");
+}
+
+static __device__ unsigned long long kd_async_recv(const unsigned long long *buf, uint32_t bar,
+                                                   unsigned long long i)
+{
+    unsigned long long w = 0;
+    uint32_t done = 0;
+    int k;
+    asm volatile("{\n\t.reg .b64 state;\n\t"
+                 "mbarrier.arrive.expect_tx.release.cluster.shared::cta.b64 state, [%0], 64;\n\t}" ::"r"(bar)
+                 : "memory");
+    while (!done)
+        asm volatile("{\n\t.reg .pred p;\n\t"
+                     "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n\t"
+                     "selp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(done)
+                     : "r"(bar), "r"((uint32_t)((i - 1) & 1))
+                     : "memory");
+    for (k = 0; k < 8; k++)
+        w += buf[k];
+    return w;
+}
+
 static __device__ unsigned long long kd_recv(kf_side *me, unsigned long long i, int mode)
 {
     unsigned long long v, w = 0;
@@ -680,17 +721,44 @@ __global__ void k2k_dsmem_floor_kernel(unsigned long long n, int mode, unsigned 
 {
 #if KD_BODY
     __shared__ kf_side mine;
+    __shared__ __align__(16) unsigned long long abuf[8];
+    __shared__ __align__(8) unsigned long long abar;
     unsigned long long i, t0, t1, sum = 0, peer_addr;
     unsigned int rank;
+    uint32_t peer_buf, peer_bar;
+    const uint32_t my_bar = (uint32_t)__cvta_generic_to_shared(&abar);
     kf_side *peer;
     asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
         memset(&mine, 0, sizeof mine);
+        asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(my_bar) : "memory");
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
     /* Both sides zeroed before either writes the other's. */
     asm volatile("barrier.cluster.arrive;\n\tbarrier.cluster.wait;" ::: "memory");
     asm volatile("mapa.u64 %0, %1, %2;" : "=l"(peer_addr) : "l"((unsigned long long)(uintptr_t)&mine), "r"(1u - rank));
     peer = (kf_side *)(uintptr_t)peer_addr;
-    if (threadIdx.x == 0) {
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;"
+                 : "=r"(peer_buf)
+                 : "r"((uint32_t)__cvta_generic_to_shared(abuf)), "r"(1u - rank));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(peer_bar) : "r"(my_bar), "r"(1u - rank));
+    if (threadIdx.x == 0 && mode == KD_ASYNC) {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+        for (i = 1; i <= n; i++) {
+            if (rank == 0) {
+                kd_async_send(peer_buf, peer_bar, i);
+                sum += kd_async_recv(abuf, my_bar, i);
+            } else {
+                sum += kd_async_recv(abuf, my_bar, i);
+                kd_async_send(peer_buf, peer_bar, i);
+            }
+        }
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+        if (rank == 0) {
+            out[0] = t1 - t0;
+            out[1] = sum;
+        }
+    } else if (threadIdx.x == 0) {
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
         for (i = 1; i <= n; i++) {
             if (rank == 0) {
@@ -746,6 +814,11 @@ static void k2k_dsmem_floors(uint64_t n, const struct cudaDeviceProp *prop)
             RKB_CUDA(cudaDeviceSynchronize());
             RKB_CUDA(cudaMemcpy(host, out, sizeof host, cudaMemcpyDeviceToHost));
             per_trip[rep] = (double)host[0] / 1e3 / (double)n;
+            /* Message i carries i..i+7: what block 0 read must add up. */
+            if (mode == KD_ASYNC && host[1] != 4ull * n * (n + 1) + 28ull * n) {
+                fprintf(stderr, "%s: wrong bytes received\n", kd_names[mode]);
+                exit(1);
+            }
         }
         printf("  %-28s n=%-7llu mean %8.3f us per round trip (device clock)\n", kd_names[mode], (unsigned long long)n,
                per_trip[2]);
