@@ -18,7 +18,7 @@
 #   RK_GPU_TESTS="a b"                 only these GPU tests (default: all)
 #   RK_GPU_SANITIZE_TESTS="a b"        only these under compute-sanitizer (default: RK_GPU_TESTS)
 #   RK_GPU_CLUSTER_TESTS="a b"         these again with RKT_CLUSTER=8 (clusters of 8 blocks)
-#   RK_GPU_BENCHES="a b"               only these benchmarks (default: all)
+#   RK_GPU_BENCHES="a b"               only these benchmarks (default: all; set but empty: none)
 #   RK_GPU_SKIP_SANITIZERS=1           skip the compute-sanitizer runs
 #   RK_GPU_SANITIZE_LIMIT=100          seconds for each sanitizer run (test_gpu_group: 240)
 #   RK_GPU_CPU_BENCH=1                 also bench_actor (CPU backend), stealing off and on, twice
@@ -119,7 +119,7 @@ LOG=$OUT/build.log
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_calls test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime test_gpu_kernel_gone}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES:-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_lifecycle_probed diag_light diag_sysload}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_lifecycle_probed diag_light diag_sysload}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -140,7 +140,9 @@ row "build (Release, sm_90)" "PASS" "$((SECONDS - t0)) s"
 
 t0=$SECONDS
 BUILT=()
-if cmake --build "$BUILD" -j"$(nproc)" --target "${BENCHES[@]}" >>"$LOG" 2>&1; then
+if [ ${#BENCHES[@]} -eq 0 ]; then
+    : # RK_GPU_BENCHES="": none
+elif cmake --build "$BUILD" -j"$(nproc)" --target "${BENCHES[@]}" >>"$LOG" 2>&1; then
     BUILT=("${BENCHES[@]}")
 else
     for b in "${BENCHES[@]}"; do
