@@ -2,7 +2,9 @@
 # A/B on the GPU machine: builds several source trees at once, then runs
 # gpu.sh on each in turn, interleaved (a b c, a b c, ...), each run its own
 # process, so that every comparison comes from one call and one machine.
-# scripts/gpu-snap.sh makes the trees from git revisions beforehand.
+# scripts/gpu-snap.sh makes the trees from git revisions beforehand, and
+# builds their programs there (build-pre/): a tree that brings them is not
+# built here (gpu.sh checks they were built from it and load here).
 #
 #   scripts/gpu-ab.sh TREE...
 #   RK_AB_REPS=2        runs of each tree
@@ -44,7 +46,7 @@ wait
 echo "builds: $SECONDS s"
 for n in "${names[@]}"; do
     printf '%s: ' "$n"
-    grep -h "^build (Release" "$R/build-$n/summary.txt" 2>/dev/null || echo "no summary"
+    grep -h "^build (" "$R/build-$n/summary.txt" 2>/dev/null || echo "no summary"
 done
 
 runs=$((REPS * $#))

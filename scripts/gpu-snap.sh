@@ -3,7 +3,10 @@
 # device call: build-snap/NAME holds `git archive REV`; build-snap/ gets a
 # copy of build-deps/ (the Debian packages gpu.sh unpacks where cmocka is
 # missing; fetched with apt-get download first if this checkout lacks them)
-# beside build-snap/scripts/.
+# beside build-snap/scripts/. Each tree's programs are built here too
+# (scripts/gpu-prebuild.sh: build-snap/NAME/build-pre/, about 6 MB packed),
+# so that the device call does not build them; RK_SNAP_PREBUILD=0 leaves
+# that to the device machine.
 #
 #   scripts/gpu-snap.sh NAME=REV...     e.g. base=main new=HEAD
 #
@@ -13,7 +16,7 @@
 # that run every tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -gt 0 ] || { sed -n '2,12p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,15p' "$0"; exit 2; }
 rm -rf build-snap
 mkdir -p build-snap
 cp -r scripts build-snap/
@@ -31,5 +34,10 @@ for arg in "$@"; do
     mkdir "build-snap/$name"
     git archive "$rev" | tar -xf - -C "build-snap/$name"
     echo "build-snap/$name: $(git rev-parse --short "$rev") $(git log -1 --format=%s "$rev" | cut -c1-70)"
+    if [ "${RK_SNAP_PREBUILD:-1}" != 0 ]; then
+        bash scripts/gpu-prebuild.sh "build-snap/$name" >"build-snap/$name.prebuild.log" 2>&1 ||
+            { tail -n 20 "build-snap/$name.prebuild.log" >&2; exit 1; }
+        tail -n 1 "build-snap/$name.prebuild.log"
+    fi
 done
 du -sh build-snap

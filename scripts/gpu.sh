@@ -33,11 +33,16 @@
 #   RK_GPU_BUILD_ONLY=1                stop once everything is built
 #   RK_GPU_KEEP_BUILD=1                build into the existing build directory
 #                                      (scripts/gpu-ab.sh builds once, then runs)
+#   RK_GPU_PREBUILT=DIR                programs built beforehand by scripts/gpu-prebuild.sh
+#                                      (default: the tree's build-pre/, if there);
+#                                      taken only when built from this very tree
+#                                      and they load here; "" to build here anyway
 set -uo pipefail
 # RK_GPU_SRC as the caller means it: relative to the caller's directory.
 SRC=$(cd "${RK_GPU_SRC:-$(dirname "$0")/..}" && pwd) || exit 1
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
+. "$ROOT/scripts/gpu-targets.sh"
 OUT=${OUT:-$SRC/out/gpu}
 BUILD=${RK_GPU_BUILD:-/tmp/rk-gpu-build}
 BUDGET=${RK_GPU_BUDGET:-560}
@@ -85,6 +90,8 @@ step() {
     nvidia-smi --query-gpu=name,driver_version,pci.bus_id,clocks.sm,clocks.max.sm,clocks.mem,persistence_mode,power.draw,power.limit,temperature.gpu --format=csv 2>&1
     nvidia-smi -q -d CLOCK,PERFORMANCE 2>&1 | head -60
     nvcc --version 2>&1 | tail -2
+    ldd --version 2>&1 | head -1
+    grep -h PRETTY_NAME /etc/os-release 2>/dev/null
     cmake --version 2>&1 | head -1
     command -v compute-sanitizer || echo "compute-sanitizer: not found"
     nproc
@@ -118,8 +125,8 @@ LOG=$OUT/build.log
 : >"$LOG"
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
-read -r -a TESTS <<<"${RK_GPU_TESTS:-test_gpu_roundtrip test_gpu_calls test_gpu_k2k test_gpu_cluster_k2k test_gpu_lifecycle test_gpu_faults test_gpu_nvrtc test_gpu_checkpoint test_gpu_device_caps test_gpu_supervisor test_gpu_state_pool test_gpu_group test_gpu_light test_gpu_light_runtime test_gpu_kernel_gone}"
-read -r -a BENCHES <<<"${RK_GPU_BENCHES-bench_gpu_roundtrip bench_gpu_throughput bench_gpu_sync bench_gpu_pipeline bench_gpu_peer bench_gpu_group bench_gpu_light diag_roundtrip diag_k2k diag_tenant diag_lifecycle diag_lifecycle_probed diag_light diag_sysload}"
+read -r -a TESTS <<<"${RK_GPU_TESTS:-$RK_ALL_GPU_TESTS}"
+read -r -a BENCHES <<<"${RK_GPU_BENCHES-$RK_ALL_GPU_BENCHES}"
 # Only what runs here: the library, the GPU tests and the example; the
 # benchmarks after them, apart, so that one that does not build costs only itself.
 configure_and_build() {
@@ -127,20 +134,63 @@ configure_and_build() {
     cmake -S "$1" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >>"$LOG" 2>&1 &&
         cmake --build "$BUILD" -j"$(nproc)" --target ringkernel_static "${TESTS[@]}" gpu_quickstart >>"$LOG" 2>&1
 }
+
+# Programs built beforehand (scripts/gpu-prebuild.sh): unpacked into
+# /tmp/rk-pre-HASH and used instead of a build, if built from this tree (the
+# same source hash) and if they load on this machine (another C library
+# could refuse them: then this machine builds, as it would without them).
+# The handler source that test_gpu_nvrtc compiles at run time includes
+# device.cuh from the tree (the programs name the other machine's path).
+prebuilt() {
+    local pre=$1 want have dir bad
+    [ -n "$pre" ] && [ -f "$pre/STAMP" ] && [ -f "$pre/bin.tar.xz" ] || return 1
+    want=$(sed -n 's/^hash=//p' "$pre/STAMP")
+    have=$(rk_src_hash "$SRC")
+    if [ "$want" != "$have" ]; then
+        row "prebuilt programs" "SKIP" "built from another tree ($want; this one: $have): building here"
+        return 1
+    fi
+    dir=/tmp/rk-pre-$have
+    if [ ! -f "$dir/.unpacked" ]; then
+        rm -rf "$dir" && mkdir -p "$dir" || return 1
+        if ! { xz -dc "$pre/bin.tar.xz" | tar -xf - -C "$dir"; } >>"$LOG" 2>&1 &&
+            ! python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$pre/bin.tar.xz" "$dir" >>"$LOG" 2>&1; then
+            row "prebuilt programs" "SKIP" "could not unpack $pre/bin.tar.xz (build.log): building here"
+            return 1
+        fi
+        touch "$dir/.unpacked"
+    fi
+    bad=$(find "$dir" -type f -perm -u+x -exec ldd {} + 2>&1 | grep -E "not found|version .* not found" | sort -u | head -n 3)
+    if [ -n "$bad" ]; then
+        echo "$bad" >>"$LOG"
+        row "prebuilt programs" "SKIP" "they do not load here ($(echo "$bad" | head -n 1 | tr -s ' \t' ' ' | cut -c1-60)): building here"
+        return 1
+    fi
+    BUILD=$dir
+    export RK_INCLUDE_DIR=$SRC/include
+    row "build (prebuilt, sm_90)" "PASS" "0 s; built $(sed -n 's/^built=//p' "$pre/STAMP" | cut -c1-50); source hash $have"
+}
+
 t0=$SECONDS
-configure_and_build "$SRC"
-rc=$?
-if [ $rc -ne 0 ]; then
+PREBUILT=
+if prebuilt "${RK_GPU_PREBUILT-$SRC/build-pre}"; then
+    PREBUILT=1
+elif ! configure_and_build "$SRC"; then
     row "build (Release, sm_90)" "FAIL" "$((SECONDS - t0)) s; see build.log"
     tail -n 40 "$LOG"
     cat "$SUMMARY"
     exit 1
+else
+    row "build (Release, sm_90)" "PASS" "$((SECONDS - t0)) s"
 fi
-row "build (Release, sm_90)" "PASS" "$((SECONDS - t0)) s"
 
 t0=$SECONDS
 BUILT=()
-if [ ${#BENCHES[@]} -eq 0 ]; then
+if [ -n "$PREBUILT" ]; then
+    for b in "${BENCHES[@]}"; do
+        [ -x "$BUILD/bench/gpu/$b" ] || [ -x "$BUILD/bench/diag/$b" ] && BUILT+=("$b")
+    done
+elif [ ${#BENCHES[@]} -eq 0 ]; then
     : # RK_GPU_BENCHES="": none
 elif cmake --build "$BUILD" -j"$(nproc)" --target "${BENCHES[@]}" >>"$LOG" 2>&1; then
     BUILT=("${BENCHES[@]}")
@@ -311,7 +361,7 @@ fi
 # The CPU backend's benchmark on this host (more cores than the development
 # machine): work stealing off, then on, twice (RK_GPU_CPU_BENCH=1).
 if [ -n "${RK_GPU_CPU_BENCH:-}" ]; then
-    if cmake --build "$BUILD" -j"$(nproc)" --target bench_actor >>"$OUT/build.log" 2>&1; then
+    if [ -n "$PREBUILT" ] || cmake --build "$BUILD" -j"$(nproc)" --target bench_actor >>"$OUT/build.log" 2>&1; then
         for r in 1 2; do
             NAME="bench_actor, RK_CPU_STEAL=0 ($r)"
             step 120 env RK_CPU_STEAL=0 "$BUILD/bench/bench_actor"
