@@ -42,6 +42,10 @@ for t in "${targets[@]}"; do
     mkdir -p "$stage/$(dirname "$f")"
     cp "$OBJ/$f" "$stage/$f"
 done
+# gpu_quickstart links the shared library; its RUNPATH names this machine's
+# build directory, so gpu.sh points LD_LIBRARY_PATH at this copy.
+mkdir -p "$stage/src"
+cp -P "$OBJ"/src/libringkernel.so* "$stage/src/"
 tar -C "$stage" -cf - . | xz -9e -T"$(nproc)" >"$PRE/bin.tar.xz"
 # The newest symbol version of the C library the programs ask for: the
 # machine that runs them needs at least that one.

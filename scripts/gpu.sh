@@ -140,7 +140,8 @@ configure_and_build() {
 # same source hash) and if they load on this machine (another C library
 # could refuse them: then this machine builds, as it would without them).
 # The handler source that test_gpu_nvrtc compiles at run time includes
-# device.cuh from the tree (the programs name the other machine's path).
+# device.cuh from the tree, and gpu_quickstart loads libringkernel.so from
+# the pack (the programs name the other machine's paths).
 prebuilt() {
     local pre=$1 want have dir bad
     [ -n "$pre" ] && [ -f "$pre/STAMP" ] && [ -f "$pre/bin.tar.xz" ] || return 1
@@ -160,7 +161,8 @@ prebuilt() {
         fi
         touch "$dir/.unpacked"
     fi
-    bad=$(find "$dir" -type f -perm -u+x -exec ldd {} + 2>&1 | grep -E "not found|version .* not found" | sort -u | head -n 3)
+    bad=$(LD_LIBRARY_PATH="$dir/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" find "$dir" -type f -perm -u+x -exec ldd {} + 2>&1 |
+        grep -E "not found|version .* not found" | sort -u | head -n 3)
     if [ -n "$bad" ]; then
         echo "$bad" >>"$LOG"
         row "prebuilt programs" "SKIP" "they do not load here ($(echo "$bad" | head -n 1 | tr -s ' \t' ' ' | cut -c1-60)): building here"
@@ -168,6 +170,7 @@ prebuilt() {
     fi
     BUILD=$dir
     export RK_INCLUDE_DIR=$SRC/include
+    export LD_LIBRARY_PATH="$dir/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     row "build (prebuilt, sm_90)" "PASS" "0 s; built $(sed -n 's/^built=//p' "$pre/STAMP" | cut -c1-50); source hash $have"
 }
 
