@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes source trees of git revisions for scripts/gpu-ab.sh, here, before a
-# device call: build-snap/NAME holds `git archive REV`; build-snap/ gets a
+# device call: build-snap/NAME holds `git archive REV` but docs/; build-snap/ gets a
 # copy of build-deps/ (the Debian packages gpu.sh unpacks where cmocka is
 # missing; fetched with apt-get download first if this checkout lacks them)
 # beside build-snap/scripts/. Each tree's programs are built here too
@@ -32,7 +32,8 @@ for arg in "$@"; do
     rev=${arg#*=}
     case $name in '' | *[!A-Za-z0-9_.-]* | scripts | build-deps) echo "bad name: $name" >&2; exit 2 ;; esac
     mkdir "build-snap/$name"
-    git archive "$rev" | tar -xf - -C "build-snap/$name"
+    # Not docs/ (5 MB of benchmark records a tree): the call carries 64 MiB at most.
+    git archive "$rev" -- . ':(exclude)docs' | tar -xf - -C "build-snap/$name"
     echo "build-snap/$name: $(git rev-parse --short "$rev") $(git log -1 --format=%s "$rev" | cut -c1-70)"
     if [ "${RK_SNAP_PREBUILD:-1}" != 0 ]; then
         bash scripts/gpu-prebuild.sh "build-snap/$name" >"build-snap/$name.prebuild.log" 2>&1 ||
@@ -41,3 +42,5 @@ for arg in "$@"; do
     fi
 done
 du -sh build-snap
+size=$(du -sm --apparent-size build-snap | cut -f1)
+[ "$size" -le 52 ] || echo "gpu-snap.sh: build-snap/ holds $size MB; with the checkout it may pass the 64 MiB a device call carries" >&2
