@@ -143,7 +143,7 @@ configure_and_build() {
 # device.cuh from the tree, and gpu_quickstart loads libringkernel.so from
 # the pack (the programs name the other machine's paths).
 prebuilt() {
-    local pre=$1 want have dir bad
+    local pre=$1 want have dir tmp bad
     [ -n "$pre" ] && [ -f "$pre/STAMP" ] && [ -f "$pre/bin.tar.xz" ] || return 1
     want=$(sed -n 's/^hash=//p' "$pre/STAMP")
     have=$(rk_src_hash "$SRC")
@@ -151,15 +151,22 @@ prebuilt() {
         row "prebuilt programs" "SKIP" "built from another tree ($want; this one: $have): building here"
         return 1
     fi
+    # Unpacked once per tree and machine (gpu-ab.sh runs each tree several
+    # times), beside and then moved into place: two trees of the same source
+    # unpacking at once each finish their own.
     dir=/tmp/rk-pre-$have
     if [ ! -f "$dir/.unpacked" ]; then
-        rm -rf "$dir" && mkdir -p "$dir" || return 1
-        if ! { xz -dc "$pre/bin.tar.xz" | tar -xf - -C "$dir"; } >>"$LOG" 2>&1 &&
-            ! python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$pre/bin.tar.xz" "$dir" >>"$LOG" 2>&1; then
+        tmp=$(mktemp -d "$dir.XXXXXX") || return 1
+        if ! { xz -dc "$pre/bin.tar.xz" | tar -xf - -C "$tmp"; } >>"$LOG" 2>&1 &&
+            ! python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$pre/bin.tar.xz" "$tmp" >>"$LOG" 2>&1; then
+            rm -rf "$tmp"
             row "prebuilt programs" "SKIP" "could not unpack $pre/bin.tar.xz (build.log): building here"
             return 1
         fi
-        touch "$dir/.unpacked"
+        touch "$tmp/.unpacked"
+        [ -f "$dir/.unpacked" ] || rm -rf "$dir" # what an interrupted run left
+        mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+        [ -f "$dir/.unpacked" ] || return 1
     fi
     bad=$(LD_LIBRARY_PATH="$dir/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" find "$dir" -type f -perm -u+x -exec ldd {} + 2>&1 |
         grep -E "not found|version .* not found" | sort -u | head -n 3)
