@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Makes source trees of git revisions for scripts/gpu-ab.sh, here, before a
-# device call: build-snap/NAME holds `git archive REV` but docs/; build-snap/ gets a
-# copy of build-deps/ (the Debian packages gpu.sh unpacks where cmocka is
-# missing; fetched with apt-get download first if this checkout lacks them)
-# beside build-snap/scripts/. Each tree's programs are built here too
-# (scripts/gpu-prebuild.sh: build-snap/NAME/build-pre/, about 6 MB packed),
-# so that the device call does not build them; RK_SNAP_PREBUILD=0 leaves
-# that to the device machine.
+# device call: build-snap/NAME holds `git archive REV` but docs/;
+# build-snap/ gets a copy of build-deps/ (the Debian packages gpu.sh unpacks
+# where cmocka is missing; fetched with apt-get download first if this
+# checkout lacks them) beside build-snap/scripts/. Each tree's programs
+# are built here too (scripts/gpu-prebuild.sh: build-snap/NAME/build-pre/,
+# 6-8 MB packed), so that the device call does not build them;
+# RK_SNAP_PREBUILD=0 leaves that to the device machine.
 #
 #   scripts/gpu-snap.sh NAME=REV...     e.g. base=main new=HEAD
 #
@@ -41,6 +41,6 @@ for arg in "$@"; do
         tail -n 1 "build-snap/$name.prebuild.log"
     fi
 done
-du -sh build-snap
 size=$(du -sm --apparent-size build-snap | cut -f1)
-[ "$size" -le 52 ] || echo "gpu-snap.sh: build-snap/ holds $size MB; with the checkout it may pass the 64 MiB a device call carries" >&2
+echo "build-snap/: $size MiB"
+[ "$size" -le 52 ] || echo "gpu-snap.sh: with the checkout, build-snap/ may pass the 64 MiB a device call carries" >&2
